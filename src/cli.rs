@@ -1,0 +1,107 @@
+//! Command-line interface (clap derive). No subcommand opens the TUI.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use logreasoner::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "logreasoner",
+    version,
+    about = "Turn expert troubleshooting flowcharts into a local model that reasons about logs.",
+    long_about = "LogReasoner turns an organisation's troubleshooting flowcharts into expert thoughts, \
+                  has a local model write stepwise solutions for log-analysis tasks, lets labelers pick \
+                  preferred reasoning, fine-tunes the model (SFT, then DPO), and diagnoses live logs with \
+                  it.\n\nWith no subcommand it opens the terminal UI on the configured logs and flowcharts \
+                  (by default the bundled samples and flowcharts/).",
+    after_help = "Configuration precedence: flags > LOGREASONER_* environment > \
+                  $XDG_CONFIG_HOME/logreasoner/config.yaml > defaults. See `logreasoner config`."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Raise the log level of the log file (-v debug, -vv trace)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Config file to read instead of $XDG_CONFIG_HOME/logreasoner/config.yaml
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Folder for the database, models and the log file
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The sled database folder
+    #[arg(long, global = true, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+
+    /// Folder of flowchart YAML files
+    #[arg(long, global = true, value_name = "DIR")]
+    pub flowcharts: Option<PathBuf>,
+
+    /// Log file or folder the Logs screen opens
+    #[arg(long, global = true, value_name = "PATH")]
+    pub logs: Option<PathBuf>,
+
+    /// Model: a GGUF file or a Hugging Face folder
+    #[arg(long, global = true, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Compute device: cpu or cuda:N
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<String>,
+
+    /// Name recorded with labels and reviews
+    #[arg(long, global = true, value_name = "NAME")]
+    pub annotator: Option<String>,
+
+    /// Test hook: panic right after the first frame, to prove the terminal is restored
+    #[arg(long, hide = true)]
+    pub debug_panic_after_first_frame: bool,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            db: self.db.clone(),
+            flowcharts: self.flowcharts.clone(),
+            logs: self.logs.clone(),
+            model: self.model.clone(),
+            device: self.device.clone(),
+            annotator: self.annotator.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every resolved setting and where it came from
+    Config,
+    /// Inspect the database
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Path, schema version and record counts
+    Info,
+}

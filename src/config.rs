@@ -1,0 +1,482 @@
+//! Resolved configuration. Precedence: command-line flags > `LOGREASONER_*` environment variables >
+//! the YAML config file in the XDG config folder > built-in defaults (XDG data folder, bundled assets).
+//! Every value remembers where it came from, so `logreasoner config` can say so.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{origin}: {message}")]
+    Value { origin: String, message: String },
+    #[error("cannot find a home folder: set HOME or XDG_DATA_HOME and XDG_CONFIG_HOME")]
+    NoHome,
+}
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default(&'static str),
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default(why) => write!(f, "default ({why})"),
+            Origin::File(p) => write!(f, "config file {}", p.display()),
+            Origin::Env(var) => write!(f, "environment {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A value and its origin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+/// Compute device for the model runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("unknown device `{s}`; use `cpu` or `cuda:N`")),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// Sampling defaults for generation; commands may override them per call.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerationDefaults {
+    pub temperature: f32,
+    pub top_k: usize,
+    pub top_p: f32,
+    pub repeat_penalty: f32,
+    pub max_tokens: usize,
+    pub seed: u64,
+}
+
+impl Default for GenerationDefaults {
+    fn default() -> Self {
+        GenerationDefaults {
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.95,
+            repeat_penalty: 1.1,
+            max_tokens: 512,
+            seed: 42,
+        }
+    }
+}
+
+/// The config file's shape. Unknown keys are an error, so a typo is never silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    db: Option<PathBuf>,
+    flowcharts: Option<PathBuf>,
+    logs: Option<PathBuf>,
+    model: Option<PathBuf>,
+    device: Option<String>,
+    annotator: Option<String>,
+    generation: Option<GenerationDefaults>,
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub db: Option<PathBuf>,
+    pub flowcharts: Option<PathBuf>,
+    pub logs: Option<PathBuf>,
+    pub model: Option<PathBuf>,
+    pub device: Option<String>,
+    pub annotator: Option<String>,
+}
+
+/// The default model's file name inside `<data_dir>/models/`.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    pub data_dir: Setting<PathBuf>,
+    pub db: Setting<PathBuf>,
+    pub flowcharts: Setting<PathBuf>,
+    /// Log files (or a folder of them) the Logs screen opens on start.
+    pub logs: Setting<PathBuf>,
+    pub model: Setting<PathBuf>,
+    pub device: Setting<Device>,
+    pub annotator: Setting<String>,
+    pub generation: Setting<GenerationDefaults>,
+}
+
+impl Config {
+    /// Resolves from flags, the process environment and the config file.
+    pub fn load(flags: &Overrides) -> Result<Config, ConfigError> {
+        Config::resolve(flags, &|k| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Resolves with an explicit environment lookup (tests pass their own).
+    pub fn resolve(
+        flags: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let home = env("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let xdg = |var: &str, fallback: &str| -> Result<PathBuf, ConfigError> {
+            match env(var).filter(|v| !v.is_empty()) {
+                Some(v) => Ok(PathBuf::from(v)),
+                None => home.as_ref().map(|h| h.join(fallback)).ok_or(ConfigError::NoHome),
+            }
+        };
+
+        // The config file itself: flag, then environment, then the XDG location if it exists.
+        let file_path = match (&flags.config_file, env("LOGREASONER_CONFIG")) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(p)) if !p.is_empty() => Some(PathBuf::from(p)),
+            _ => {
+                let p = xdg("XDG_CONFIG_HOME", ".config")?.join("logreasoner/config.yaml");
+                p.exists().then_some(p)
+            }
+        };
+        let file = match &file_path {
+            Some(p) => read_file_config(p)?,
+            None => FileConfig::default(),
+        };
+        let from_file = |v: Option<PathBuf>| {
+            v.map(|v| Setting {
+                value: v,
+                origin: Origin::File(file_path.clone().unwrap_or_default()),
+            })
+        };
+
+        let data_dir = pick(
+            flags.data_dir.clone().map(|v| flag(v, "--data-dir")),
+            env_path(env, "LOGREASONER_DATA_DIR"),
+            from_file(file.data_dir),
+            || Ok(default(xdg("XDG_DATA_HOME", ".local/share")?.join("logreasoner"), "XDG data folder")),
+        )?;
+        let db = pick(
+            flags.db.clone().map(|v| flag(v, "--db")),
+            env_path(env, "LOGREASONER_DB"),
+            from_file(file.db),
+            || Ok(default(data_dir.value.join("db"), "in the data folder")),
+        )?;
+        let flowcharts = pick(
+            flags.flowcharts.clone().map(|v| flag(v, "--flowcharts")),
+            env_path(env, "LOGREASONER_FLOWCHARTS"),
+            from_file(file.flowcharts),
+            || Ok(default(bundled("flowcharts"), "bundled")),
+        )?;
+        let logs = pick(
+            flags.logs.clone().map(|v| flag(v, "--logs")),
+            env_path(env, "LOGREASONER_LOGS"),
+            from_file(file.logs),
+            || Ok(default(bundled("assets/samples"), "bundled samples")),
+        )?;
+        let model = pick(
+            flags.model.clone().map(|v| flag(v, "--model")),
+            env_path(env, "LOGREASONER_MODEL"),
+            from_file(file.model),
+            || {
+                Ok(default(
+                    data_dir.value.join("models").join(DEFAULT_MODEL_FILE),
+                    "SmolLM2-135M-Instruct in the data folder",
+                ))
+            },
+        )?;
+        let device_text = pick(
+            flags.device.clone().map(|v| flag(v, "--device")),
+            env(  "LOGREASONER_DEVICE").map(|v| Setting { value: v, origin: Origin::Env("LOGREASONER_DEVICE") }),
+            file.device.map(|v| Setting {
+                value: v,
+                origin: Origin::File(file_path.clone().unwrap_or_default()),
+            }),
+            || Ok(default("cpu".to_string(), "CPU")),
+        )?;
+        let device = Setting {
+            value: device_text.value.parse().map_err(|message| ConfigError::Value {
+                origin: device_text.origin.to_string(),
+                message,
+            })?,
+            origin: device_text.origin,
+        };
+        let annotator = pick(
+            flags.annotator.clone().map(|v| flag(v, "--annotator")),
+            env("LOGREASONER_ANNOTATOR").map(|v| Setting {
+                value: v,
+                origin: Origin::Env("LOGREASONER_ANNOTATOR"),
+            }),
+            file.annotator.map(|v| Setting {
+                value: v,
+                origin: Origin::File(file_path.clone().unwrap_or_default()),
+            }),
+            || {
+                Ok(default(
+                    env("USER").filter(|u| !u.is_empty()).unwrap_or_else(|| "anonymous".into()),
+                    "login name",
+                ))
+            },
+        )?;
+        let generation = match file.generation {
+            Some(g) => Setting {
+                value: g,
+                origin: Origin::File(file_path.clone().unwrap_or_default()),
+            },
+            None => default(GenerationDefaults::default(), "built in"),
+        };
+        let generation = apply_generation_env(generation, env)?;
+
+        Ok(Config {
+            file: file_path,
+            data_dir,
+            db,
+            flowcharts,
+            logs,
+            model,
+            device,
+            annotator,
+            generation,
+        })
+    }
+
+    /// Where tracing writes.
+    pub fn log_file(&self) -> PathBuf {
+        self.data_dir.value.join("logreasoner.log")
+    }
+
+    /// Rows for `logreasoner config`: name, value, origin.
+    pub fn rows(&self) -> Vec<(&'static str, String, String)> {
+        let p = |s: &Setting<PathBuf>| s.value.display().to_string();
+        let g = &self.generation.value;
+        let gen_origin = self.generation.origin.to_string();
+        let mut rows = vec![
+            ("config_file", self.file.as_ref().map_or("(none)".into(), |f| f.display().to_string()), String::new()),
+            ("data_dir", p(&self.data_dir), self.data_dir.origin.to_string()),
+            ("db", p(&self.db), self.db.origin.to_string()),
+            ("flowcharts", p(&self.flowcharts), self.flowcharts.origin.to_string()),
+            ("logs", p(&self.logs), self.logs.origin.to_string()),
+            ("model", p(&self.model), self.model.origin.to_string()),
+            ("device", self.device.value.to_string(), self.device.origin.to_string()),
+            ("annotator", self.annotator.value.clone(), self.annotator.origin.to_string()),
+        ];
+        for (name, value) in [
+            ("generation.temperature", g.temperature.to_string()),
+            ("generation.top_k", g.top_k.to_string()),
+            ("generation.top_p", g.top_p.to_string()),
+            ("generation.repeat_penalty", g.repeat_penalty.to_string()),
+            ("generation.max_tokens", g.max_tokens.to_string()),
+            ("generation.seed", g.seed.to_string()),
+        ] {
+            rows.push((name, value, gen_origin.clone()));
+        }
+        rows.push(("log_file", self.log_file().display().to_string(), "data_dir/logreasoner.log".into()));
+        rows
+    }
+}
+
+fn flag<T>(value: T, name: &'static str) -> Setting<T> {
+    Setting {
+        value,
+        origin: Origin::Flag(name),
+    }
+}
+
+fn default<T>(value: T, why: &'static str) -> Setting<T> {
+    Setting {
+        value,
+        origin: Origin::Default(why),
+    }
+}
+
+fn env_path(env: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<Setting<PathBuf>> {
+    env(var).filter(|v| !v.is_empty()).map(|v| Setting {
+        value: PathBuf::from(v),
+        origin: Origin::Env(var),
+    })
+}
+
+/// The first of flag, environment, file; else the default.
+fn pick<T>(
+    flag: Option<Setting<T>>,
+    env: Option<Setting<T>>,
+    file: Option<Setting<T>>,
+    default: impl FnOnce() -> Result<Setting<T>, ConfigError>,
+) -> Result<Setting<T>, ConfigError> {
+    match flag.or(env).or(file) {
+        Some(s) => Ok(s),
+        None => default(),
+    }
+}
+
+/// Generation values may each be overridden by `LOGREASONER_<FIELD>`.
+fn apply_generation_env(
+    mut setting: Setting<GenerationDefaults>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Setting<GenerationDefaults>, ConfigError> {
+    fn parse<T: std::str::FromStr>(var: &'static str, text: &str) -> Result<T, ConfigError> {
+        text.trim().parse().map_err(|_| ConfigError::Value {
+            origin: format!("environment {var}"),
+            message: format!("`{text}` is not a valid number"),
+        })
+    }
+    let g = &mut setting.value;
+    let mut touched = None;
+    macro_rules! field {
+        ($var:literal, $field:ident) => {
+            if let Some(v) = env($var).filter(|v| !v.is_empty()) {
+                g.$field = parse($var, &v)?;
+                touched = Some($var);
+            }
+        };
+    }
+    field!("LOGREASONER_TEMPERATURE", temperature);
+    field!("LOGREASONER_TOP_K", top_k);
+    field!("LOGREASONER_TOP_P", top_p);
+    field!("LOGREASONER_REPEAT_PENALTY", repeat_penalty);
+    field!("LOGREASONER_MAX_TOKENS", max_tokens);
+    field!("LOGREASONER_SEED", seed);
+    if let Some(var) = touched {
+        setting.origin = Origin::Env(var);
+    }
+    Ok(setting)
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot read the config file: {e}"),
+    })?;
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_yaml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: match e.location() {
+            Some(loc) => format!("{}:{}: {e}", loc.line(), loc.column()),
+            None => e.to_string(),
+        },
+    })
+}
+
+/// A path inside the source tree: the working directory's copy when present (so `cargo run` from the
+/// repository uses it), else the copy next to the sources this binary was built from.
+pub fn bundled(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_live_in_the_xdg_data_folder() {
+        let cfg = Config::resolve(&Overrides::default(), &env_of(&[("HOME", "/home/ana"), ("USER", "ana")]))
+            .expect("resolve");
+        assert_eq!(cfg.data_dir.value, PathBuf::from("/home/ana/.local/share/logreasoner"));
+        assert_eq!(cfg.db.value, PathBuf::from("/home/ana/.local/share/logreasoner/db"));
+        assert_eq!(cfg.annotator.value, "ana");
+        assert_eq!(cfg.device.value, Device::Cpu);
+        assert!(matches!(cfg.db.origin, Origin::Default(_)));
+        assert!(cfg.model.value.ends_with(DEFAULT_MODEL_FILE));
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            "db: /file/db\nannotator: filey\ndevice: cuda:1\nlogs: /file/logs\ngeneration:\n  temperature: 0.2\n",
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("HOME", "/home/ana"),
+            ("LOGREASONER_CONFIG", file.to_str().expect("utf8")),
+            ("LOGREASONER_DB", "/env/db"),
+            ("LOGREASONER_ANNOTATOR", "envy"),
+            ("LOGREASONER_SEED", "7"),
+        ]);
+        let flags = Overrides {
+            db: Some("/flag/db".into()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&flags, &env).expect("resolve");
+        assert_eq!(cfg.db.value, PathBuf::from("/flag/db"));
+        assert_eq!(cfg.db.origin, Origin::Flag("--db"));
+        assert_eq!(cfg.annotator.value, "envy");
+        assert_eq!(cfg.annotator.origin, Origin::Env("LOGREASONER_ANNOTATOR"));
+        assert_eq!(cfg.device.value, Device::Cuda(1));
+        assert_eq!(cfg.device.origin, Origin::File(file.clone()));
+        assert_eq!(cfg.logs.value, PathBuf::from("/file/logs"));
+        assert_eq!(cfg.generation.value.temperature, 0.2);
+        assert_eq!(cfg.generation.value.seed, 7);
+        assert_eq!(cfg.generation.origin, Origin::Env("LOGREASONER_SEED"));
+    }
+
+    #[test]
+    fn a_typo_in_the_config_file_names_file_line_and_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, "db: /x\nanotator: ana\n").expect("write");
+        let env = env_of(&[("HOME", "/h"), ("LOGREASONER_CONFIG", file.to_str().expect("utf8"))]);
+        let err = Config::resolve(&Overrides::default(), &env).expect_err("typo");
+        let text = err.to_string();
+        assert!(text.contains("config.yaml: 2:1"), "{text}");
+        assert!(text.contains("anotator"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_device_or_number_is_a_clear_error() {
+        let env = env_of(&[("HOME", "/h"), ("LOGREASONER_DEVICE", "tpu")]);
+        let err = Config::resolve(&Overrides::default(), &env).expect_err("device");
+        assert!(err.to_string().contains("environment LOGREASONER_DEVICE: unknown device `tpu`"), "{err}");
+        let env = env_of(&[("HOME", "/h"), ("LOGREASONER_MAX_TOKENS", "lots")]);
+        let err = Config::resolve(&Overrides::default(), &env).expect_err("number");
+        assert!(err.to_string().contains("LOGREASONER_MAX_TOKENS"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! LogReasoner: expert troubleshooting flowcharts turned into a local model that reasons about logs.
+//!
+//! The core modules work without a terminal; [`tui`] is a thin layer over them. See ARCHITECTURE.md.
+
+pub mod config;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+pub mod tui;

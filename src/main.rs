@@ -1,0 +1,76 @@
+//! The `logreasoner` binary: CLI parsing, logging set-up, and the edge where library errors become
+//! messages for a person (anyhow).
+
+mod cli;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command, DbCommand};
+use logreasoner::config::Config;
+use logreasoner::store::Store;
+use logreasoner::tui::{self, jobs::Jobs, screens::Ctx, App, RunOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("logreasoner: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Completions need no configuration, so a broken config file cannot block them.
+    if let Some(Command::Completions { shell }) = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "logreasoner", &mut std::io::stdout());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = Config::load(&cli.global.overrides())?;
+    logreasoner::telemetry::init(&config.log_file(), cli.global.verbose)
+        .with_context(|| format!("cannot open the log file {}", config.log_file().display()))?;
+    tracing::info!(command = ?cli.command, "start");
+
+    match cli.command {
+        None => {
+            let store = Store::open(&config.db.value)?;
+            let app = App::new(Ctx {
+                config,
+                store,
+                jobs: Jobs::default(),
+            });
+            let options = RunOptions {
+                panic_after_first_frame: cli.global.debug_panic_after_first_frame,
+            };
+            tui::run(app, options).context("terminal UI failed")?;
+        }
+        Some(Command::Config) => print_config(&config)?,
+        Some(Command::Db(DbCommand::Info)) => {
+            let store = Store::open(&config.db.value)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "path            {}", store.path().display())?;
+            writeln!(out, "schema_version  {}", store.schema_version()?)?;
+            for (tree, count) in store.counts()? {
+                writeln!(out, "{tree:<15} {count}")?;
+            }
+        }
+        Some(Command::Completions { .. }) => unreachable!("handled before configuration"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_config(config: &Config) -> anyhow::Result<()> {
+    let rows = config.rows();
+    let name_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let value_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    for (name, value, origin) in rows {
+        writeln!(out, "{name:<name_width$}  {value:<value_width$}  {origin}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! The one sled database: typed trees for every entity, a schema version with migrations, and a holder
+//! file so that a second process learns who has the database.
+//!
+//! Invariants:
+//! - Keys of record trees are big-endian ids, so iteration is creation order.
+//! - Writes that touch several trees run in one sled transaction.
+//! - Label and review writes are flushed to disk before the call returns (durable on key press).
+
+mod records;
+
+pub use records::*;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// Schema this build writes. Bump it together with a new entry in [`MIGRATIONS`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META_TREE: &str = "meta";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const HOLDER_FILE: &str = "logreasoner.holder";
+
+/// Migrations from version `i + 1` to `i + 2`, applied in order to an older database.
+/// Each runs inside the open database before any other access.
+type Migration = fn(&sled::Db) -> Result<(), StoreError>;
+const MIGRATIONS: &[Migration] = &[];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} is held by another logreasoner process ({holder}); \
+         close that one, or point this one at another database with --db"
+    )]
+    Locked { path: PathBuf, holder: String },
+    #[error(
+        "the database {path} has schema version {found}, but this logreasoner understands up to \
+         version {supported}; upgrade logreasoner, or use another database with --db"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the disk holding the database {path} is full; free some space and retry (nothing already saved is lost)")]
+    DiskFull { path: PathBuf },
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("record {id} in `{tree}` cannot be decoded ({source}); the database may be from an incompatible build")]
+    Corrupt {
+        tree: &'static str,
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("no record {id} in `{tree}`")]
+    NotFound { tree: &'static str, id: Id },
+    #[error("the schema version entry is malformed: {0:?}")]
+    BadSchemaEntry(Vec<u8>),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Handle on the open database. Cheap to clone (sled handles are reference counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrating an older schema and refusing a newer one.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|e| open_error(&path, e))?;
+        let store = Store { db, path };
+        store.check_schema()?;
+        store.write_holder();
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the database.
+    pub fn schema_version(&self) -> Result<u32> {
+        let meta = self.db.open_tree(META_TREE)?;
+        match meta.get(SCHEMA_KEY)? {
+            None => Ok(0),
+            Some(v) => decode_version(&v),
+        }
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let meta = self.db.open_tree(META_TREE)?;
+        let found = match meta.get(SCHEMA_KEY)? {
+            Some(v) => decode_version(&v)?,
+            // A database without the key is either new or from before versioning: both start at 1.
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                return Ok(());
+            }
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for version in found..SCHEMA_VERSION {
+            let migrate = MIGRATIONS[(version - 1) as usize];
+            migrate(&self.db)?;
+            meta.insert(SCHEMA_KEY, &(version + 1).to_be_bytes())?;
+            self.db.flush()?;
+            tracing::info!(from = version, to = version + 1, "migrated database schema");
+        }
+        Ok(())
+    }
+
+    /// Records who holds the database, so that a second process can name it.
+    fn write_holder(&self) {
+        let text = format!(
+            "pid {} on {}, since {}",
+            std::process::id(),
+            hostname(),
+            crate::time::format_utc(crate::time::now_millis())
+        );
+        if let Err(e) = std::fs::write(self.path.join(HOLDER_FILE), text) {
+            tracing::warn!(error = %e, "could not write the holder file");
+        }
+    }
+
+    /// A fresh id, unique and increasing across restarts.
+    pub fn next_id(&self) -> Result<Id> {
+        // sled's ids start at 0; records start at 1 so that 0 never names one.
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Inserts a record, assigning it a new id, and returns the id.
+    pub fn insert<R: Record>(&self, record: &mut R) -> Result<Id> {
+        record.set_id(self.next_id()?);
+        self.put(record)?;
+        Ok(record.id())
+    }
+
+    /// Writes a record under its existing id (insert or replace).
+    pub fn put<R: Record>(&self, record: &R) -> Result<()> {
+        self.tree(R::TREE)?
+            .insert(record.id().to_be_bytes(), encode(record))
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    pub fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
+        self.tree(R::TREE)?
+            .get(id.to_be_bytes())?
+            .map(|v| decode::<R>(&v, R::TREE, &id.to_string()))
+            .transpose()
+    }
+
+    /// Like [`Store::get`], but a missing record is an error.
+    pub fn load<R: Record>(&self, id: Id) -> Result<R> {
+        self.get(id)?
+            .ok_or(StoreError::NotFound { tree: R::TREE, id })
+    }
+
+    pub fn remove<R: Record>(&self, id: Id) -> Result<bool> {
+        Ok(self.tree(R::TREE)?.remove(id.to_be_bytes())?.is_some())
+    }
+
+    /// All records of one type in id order. A record that cannot be decoded is an error, not skipped.
+    pub fn all<R: Record>(&self) -> Result<Vec<R>> {
+        self.tree(R::TREE)?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode::<R>(&v, R::TREE, &key_label(&k))
+            })
+            .collect()
+    }
+
+    pub fn count<R: Record>(&self) -> Result<usize> {
+        Ok(self.tree(R::TREE)?.len())
+    }
+
+    /// Stores a preference label and, in the same transaction, where its annotator stopped.
+    /// Durable on return.
+    pub fn record_label(
+        &self,
+        label: &mut PreferenceLabel,
+        session: Option<&SessionState>,
+    ) -> Result<Id> {
+        label.set_id(self.next_id()?);
+        let labels = self.tree(PreferenceLabel::TREE)?;
+        let sessions = self.tree(SessionState::TREE)?;
+        let value = encode(label);
+        let session_kv = session.map(|s| (SessionState::key(&s.annotator, &s.screen), encode(s)));
+        (&labels, &sessions)
+            .transaction(|(labels, sessions)| {
+                labels.insert(&label.id.to_be_bytes(), value.as_slice())?;
+                if let Some((k, v)) = &session_kv {
+                    sessions.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| self.tx_error(e))?;
+        self.flush()?;
+        Ok(label.id)
+    }
+
+    /// Removes a label (undo), durable on return.
+    pub fn undo_label(&self, id: Id) -> Result<bool> {
+        let removed = self.remove::<PreferenceLabel>(id)?;
+        self.flush()?;
+        Ok(removed)
+    }
+
+    /// Stores a review decision and sets its target's status (and text, for an edit) in one
+    /// transaction. Durable on return.
+    pub fn record_review(&self, decision: &mut ReviewDecision) -> Result<Id> {
+        decision.set_id(self.next_id()?);
+        let reviews = self.tree(ReviewDecision::TREE)?;
+        let thoughts = self.tree(Thought::TREE)?;
+        let solutions = self.tree(Solution::TREE)?;
+        let diagnoses = self.tree(Diagnosis::TREE)?;
+        let value = encode(decision);
+        let status = decision.decision;
+        let edited = decision.edit.as_ref().map(|e| e.after.clone());
+        (&reviews, &thoughts, &solutions, &diagnoses)
+            .transaction(|(reviews, thoughts, solutions, diagnoses)| {
+                reviews.insert(&decision.id.to_be_bytes(), value.as_slice())?;
+                let (tree, name, id) = match decision.target {
+                    ReviewTarget::Thought(id) => (thoughts, Thought::TREE, id),
+                    ReviewTarget::Solution(id) => (solutions, Solution::TREE, id),
+                    ReviewTarget::Diagnosis(id) => (diagnoses, Diagnosis::TREE, id),
+                };
+                let key = id.to_be_bytes();
+                let Some(raw) = tree.get(key)? else {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        tree: name,
+                        id,
+                    }));
+                };
+                let mut value: serde_json::Value =
+                    serde_json::from_slice(&raw).map_err(|source| {
+                        ConflictableTransactionError::Abort(StoreError::Corrupt {
+                            tree: name,
+                            id: id.to_string(),
+                            source,
+                        })
+                    })?;
+                value["status"] = serde_json::json!(status);
+                if let Some(after) = &edited {
+                    apply_edit(&mut value, decision.target, after);
+                }
+                tree.insert(&key, serde_json::to_vec(&value).unwrap_or_default())?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_error(e))?;
+        self.flush()?;
+        Ok(decision.id)
+    }
+
+    pub fn session(&self, annotator: &str, screen: &str) -> Result<Option<SessionState>> {
+        let key = SessionState::key(annotator, screen);
+        self.tree(SessionState::TREE)?
+            .get(&key)?
+            .map(|v| decode(&v, SessionState::TREE, &key_label(&key)))
+            .transpose()
+    }
+
+    pub fn save_session(&self, state: &SessionState) -> Result<()> {
+        let key = SessionState::key(&state.annotator, &state.screen);
+        self.tree(SessionState::TREE)?
+            .insert(key, encode(state))
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    /// Forces everything written so far to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    /// Record counts per tree, for `logreasoner db info` and the status bar.
+    pub fn counts(&self) -> Result<Vec<(&'static str, usize)>> {
+        Ok(vec![
+            (TaskInstance::TREE, self.count::<TaskInstance>()?),
+            (Thought::TREE, self.count::<Thought>()?),
+            (Solution::TREE, self.count::<Solution>()?),
+            (PreferenceLabel::TREE, self.count::<PreferenceLabel>()?),
+            (ReviewDecision::TREE, self.count::<ReviewDecision>()?),
+            (Diagnosis::TREE, self.count::<Diagnosis>()?),
+            (TrainingRun::TREE, self.count::<TrainingRun>()?),
+            (SessionState::TREE, self.tree(SessionState::TREE)?.len()),
+        ])
+    }
+
+    fn write_error(&self, e: sled::Error) -> StoreError {
+        match &e {
+            sled::Error::Io(io) if io.kind() == ErrorKind::StorageFull => StoreError::DiskFull {
+                path: self.path.clone(),
+            },
+            _ => StoreError::Sled(e),
+        }
+    }
+
+    fn tx_error(&self, e: TransactionError<StoreError>) -> StoreError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.write_error(e),
+        }
+    }
+}
+
+/// The text of an edit goes to the field a reviewer sees: a solution's text, a diagnosis's reasoning.
+/// Thoughts are edited as whole records by their module, so only the status changes here.
+fn apply_edit(value: &mut serde_json::Value, target: ReviewTarget, after: &str) {
+    match target {
+        ReviewTarget::Solution(_) => value["text"] = serde_json::json!(after),
+        ReviewTarget::Diagnosis(_) => value["reasoning"] = serde_json::json!(after),
+        ReviewTarget::Thought(_) => {}
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    if let sled::Error::Io(io) = &e {
+        let text = io.to_string();
+        if text.contains("could not acquire lock") || io.kind() == ErrorKind::WouldBlock {
+            let holder = std::fs::read_to_string(path.join(HOLDER_FILE))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "holder unknown".to_string());
+            return StoreError::Locked {
+                path: path.to_path_buf(),
+                holder,
+            };
+        }
+        if io.kind() == ErrorKind::StorageFull {
+            return StoreError::DiskFull {
+                path: path.to_path_buf(),
+            };
+        }
+    }
+    StoreError::Open {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+fn decode_version(raw: &[u8]) -> Result<u32> {
+    let bytes: [u8; 4] = raw
+        .try_into()
+        .map_err(|_| StoreError::BadSchemaEntry(raw.to_vec()))?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Our records hold only strings, numbers, maps with string keys and enums: encoding cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(raw: &[u8], tree: &'static str, id: &str) -> Result<T> {
+    serde_json::from_slice(raw).map_err(|source| StoreError::Corrupt {
+        tree,
+        id: id.to_string(),
+        source,
+    })
+}
+
+fn key_label(key: &[u8]) -> String {
+    match <[u8; 8]>::try_from(key) {
+        Ok(bytes) => u64::from_be_bytes(bytes).to_string(),
+        Err(_) => String::from_utf8_lossy(key).replace('\0', "/"),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "this host".to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! Screens. Each is a component: its own state, a key table that maps keys to its commands, a `run`
+//! that turns a command into state changes and an [`Action`] for the app, and a render function.
+
+pub mod logs;
+pub mod placeholder;
+
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+use super::jobs::{JobOutput, Jobs};
+use super::keys::{keys_label, lookup, Binding};
+use crate::config::Config;
+use crate::store::Store;
+
+/// What the app offers every screen: configuration, the database, background jobs.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Store,
+    pub jobs: Jobs,
+}
+
+/// What a key press asks of the app, beyond the screen's own state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    None,
+    Quit,
+    Switch(ScreenId),
+    Help,
+    Prompt,
+    Message(String),
+}
+
+/// The screens of SPEC, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreenId {
+    Logs,
+    Diagnose,
+    Flowcharts,
+    Thoughts,
+    Solutions,
+    Label,
+    Train,
+    Eval,
+}
+
+impl ScreenId {
+    pub const ALL: [ScreenId; 8] = [
+        ScreenId::Logs,
+        ScreenId::Diagnose,
+        ScreenId::Flowcharts,
+        ScreenId::Thoughts,
+        ScreenId::Solutions,
+        ScreenId::Label,
+        ScreenId::Train,
+        ScreenId::Eval,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ScreenId::Logs => "Logs",
+            ScreenId::Diagnose => "Diagnose",
+            ScreenId::Flowcharts => "Flowcharts",
+            ScreenId::Thoughts => "Thoughts",
+            ScreenId::Solutions => "Solutions",
+            ScreenId::Label => "Label",
+            ScreenId::Train => "Train",
+            ScreenId::Eval => "Eval",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// By case-insensitive name or 1-based number, for `:go`.
+    pub fn find(name: &str) -> Option<ScreenId> {
+        if let Ok(n) = name.parse::<usize>() {
+            return n.checked_sub(1).and_then(|i| Self::ALL.get(i).copied());
+        }
+        Self::ALL
+            .into_iter()
+            .find(|s| s.title().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A screen with a typed command set.
+pub trait Screen {
+    type Cmd: Copy + 'static;
+
+    fn id(&self) -> ScreenId;
+    fn bindings(&self) -> &'static [Binding<Self::Cmd>];
+    fn run(&mut self, cmd: Self::Cmd, key: KeyEvent, ctx: &mut Ctx) -> Action;
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
+    /// Called once when the app starts, to kick off background loading.
+    fn start(&mut self, _ctx: &mut Ctx) {}
+    /// A background job finished.
+    fn on_job(&mut self, _output: &JobOutput) {}
+}
+
+/// The object-safe face of a [`Screen`] that the app holds.
+pub trait Component {
+    fn id(&self) -> ScreenId;
+    /// `Some` when the screen binds the key (and has acted on it).
+    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Action>;
+    fn binds(&self, key: &KeyEvent) -> bool;
+    /// (keys, help) rows for the `?` overlay, straight from the key table.
+    fn help_rows(&self) -> Vec<(String, &'static str)>;
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
+    fn start(&mut self, ctx: &mut Ctx);
+    fn on_job(&mut self, output: &JobOutput);
+}
+
+impl<S: Screen> Component for S {
+    fn id(&self) -> ScreenId {
+        Screen::id(self)
+    }
+
+    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Action> {
+        let cmd = lookup(self.bindings(), &key)?;
+        Some(self.run(cmd, key, ctx))
+    }
+
+    fn binds(&self, key: &KeyEvent) -> bool {
+        lookup(self.bindings(), key).is_some()
+    }
+
+    fn help_rows(&self) -> Vec<(String, &'static str)> {
+        self.bindings()
+            .iter()
+            .map(|b| (keys_label(b.keys), b.help))
+            .collect()
+    }
+
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        Screen::render(self, frame, area, ctx)
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        Screen::start(self, ctx)
+    }
+
+    fn on_job(&mut self, output: &JobOutput) {
+        Screen::on_job(self, output)
+    }
+}
