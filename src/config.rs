@@ -147,7 +147,9 @@ pub struct Config {
 impl Config {
     /// Resolves from flags, the process environment and the config file.
     pub fn load(flags: &Overrides) -> Result<Config, ConfigError> {
-        Config::resolve(flags, &|k| std::env::var_os(k).map(|v| v.to_string_lossy().into_owned()))
+        Config::resolve(flags, &|k| {
+            std::env::var_os(k).map(|v| v.to_string_lossy().into_owned())
+        })
     }
 
     /// Resolves with an explicit environment lookup (tests pass their own).
@@ -159,7 +161,10 @@ impl Config {
         let xdg = |var: &str, fallback: &str| -> Result<PathBuf, ConfigError> {
             match env(var).filter(|v| !v.is_empty()) {
                 Some(v) => Ok(PathBuf::from(v)),
-                None => home.as_ref().map(|h| h.join(fallback)).ok_or(ConfigError::NoHome),
+                None => home
+                    .as_ref()
+                    .map(|h| h.join(fallback))
+                    .ok_or(ConfigError::NoHome),
             }
         };
 
@@ -187,7 +192,12 @@ impl Config {
             flags.data_dir.clone().map(|v| flag(v, "--data-dir")),
             env_path(env, "LOGREASONER_DATA_DIR"),
             from_file(file.data_dir),
-            || Ok(default(xdg("XDG_DATA_HOME", ".local/share")?.join("logreasoner"), "XDG data folder")),
+            || {
+                Ok(default(
+                    xdg("XDG_DATA_HOME", ".local/share")?.join("logreasoner"),
+                    "XDG data folder",
+                ))
+            },
         )?;
         let db = pick(
             flags.db.clone().map(|v| flag(v, "--db")),
@@ -220,7 +230,10 @@ impl Config {
         )?;
         let device_text = pick(
             flags.device.clone().map(|v| flag(v, "--device")),
-            env(  "LOGREASONER_DEVICE").map(|v| Setting { value: v, origin: Origin::Env("LOGREASONER_DEVICE") }),
+            env("LOGREASONER_DEVICE").map(|v| Setting {
+                value: v,
+                origin: Origin::Env("LOGREASONER_DEVICE"),
+            }),
             file.device.map(|v| Setting {
                 value: v,
                 origin: Origin::File(file_path.clone().unwrap_or_default()),
@@ -228,10 +241,13 @@ impl Config {
             || Ok(default("cpu".to_string(), "CPU")),
         )?;
         let device = Setting {
-            value: device_text.value.parse().map_err(|message| ConfigError::Value {
-                origin: device_text.origin.to_string(),
-                message,
-            })?,
+            value: device_text
+                .value
+                .parse()
+                .map_err(|message| ConfigError::Value {
+                    origin: device_text.origin.to_string(),
+                    message,
+                })?,
             origin: device_text.origin,
         };
         let annotator = pick(
@@ -246,7 +262,9 @@ impl Config {
             }),
             || {
                 Ok(default(
-                    env("USER").filter(|u| !u.is_empty()).unwrap_or_else(|| "anonymous".into()),
+                    env("USER")
+                        .filter(|u| !u.is_empty())
+                        .unwrap_or_else(|| "anonymous".into()),
                     "login name",
                 ))
             },
@@ -284,14 +302,36 @@ impl Config {
         let g = &self.generation.value;
         let gen_origin = self.generation.origin.to_string();
         let mut rows = vec![
-            ("config_file", self.file.as_ref().map_or("(none)".into(), |f| f.display().to_string()), String::new()),
-            ("data_dir", p(&self.data_dir), self.data_dir.origin.to_string()),
+            (
+                "config_file",
+                self.file
+                    .as_ref()
+                    .map_or("(none)".into(), |f| f.display().to_string()),
+                String::new(),
+            ),
+            (
+                "data_dir",
+                p(&self.data_dir),
+                self.data_dir.origin.to_string(),
+            ),
             ("db", p(&self.db), self.db.origin.to_string()),
-            ("flowcharts", p(&self.flowcharts), self.flowcharts.origin.to_string()),
+            (
+                "flowcharts",
+                p(&self.flowcharts),
+                self.flowcharts.origin.to_string(),
+            ),
             ("logs", p(&self.logs), self.logs.origin.to_string()),
             ("model", p(&self.model), self.model.origin.to_string()),
-            ("device", self.device.value.to_string(), self.device.origin.to_string()),
-            ("annotator", self.annotator.value.clone(), self.annotator.origin.to_string()),
+            (
+                "device",
+                self.device.value.to_string(),
+                self.device.origin.to_string(),
+            ),
+            (
+                "annotator",
+                self.annotator.value.clone(),
+                self.annotator.origin.to_string(),
+            ),
         ];
         for (name, value) in [
             ("generation.temperature", g.temperature.to_string()),
@@ -303,7 +343,11 @@ impl Config {
         ] {
             rows.push((name, value, gen_origin.clone()));
         }
-        rows.push(("log_file", self.log_file().display().to_string(), "data_dir/logreasoner.log".into()));
+        rows.push((
+            "log_file",
+            self.log_file().display().to_string(),
+            "data_dir/logreasoner.log".into(),
+        ));
         rows
     }
 }
@@ -408,17 +452,28 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn defaults_live_in_the_xdg_data_folder() {
-        let cfg = Config::resolve(&Overrides::default(), &env_of(&[("HOME", "/home/ana"), ("USER", "ana")]))
-            .expect("resolve");
-        assert_eq!(cfg.data_dir.value, PathBuf::from("/home/ana/.local/share/logreasoner"));
-        assert_eq!(cfg.db.value, PathBuf::from("/home/ana/.local/share/logreasoner/db"));
+        let cfg = Config::resolve(
+            &Overrides::default(),
+            &env_of(&[("HOME", "/home/ana"), ("USER", "ana")]),
+        )
+        .expect("resolve");
+        assert_eq!(
+            cfg.data_dir.value,
+            PathBuf::from("/home/ana/.local/share/logreasoner")
+        );
+        assert_eq!(
+            cfg.db.value,
+            PathBuf::from("/home/ana/.local/share/logreasoner/db")
+        );
         assert_eq!(cfg.annotator.value, "ana");
         assert_eq!(cfg.device.value, Device::Cpu);
         assert!(matches!(cfg.db.origin, Origin::Default(_)));
@@ -463,7 +518,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("config.yaml");
         std::fs::write(&file, "db: /x\nanotator: ana\n").expect("write");
-        let env = env_of(&[("HOME", "/h"), ("LOGREASONER_CONFIG", file.to_str().expect("utf8"))]);
+        let env = env_of(&[
+            ("HOME", "/h"),
+            ("LOGREASONER_CONFIG", file.to_str().expect("utf8")),
+        ]);
         let err = Config::resolve(&Overrides::default(), &env).expect_err("typo");
         let text = err.to_string();
         assert!(text.contains("config.yaml: 2:1"), "{text}");
@@ -474,7 +532,11 @@ mod tests {
     fn a_bad_device_or_number_is_a_clear_error() {
         let env = env_of(&[("HOME", "/h"), ("LOGREASONER_DEVICE", "tpu")]);
         let err = Config::resolve(&Overrides::default(), &env).expect_err("device");
-        assert!(err.to_string().contains("environment LOGREASONER_DEVICE: unknown device `tpu`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("environment LOGREASONER_DEVICE: unknown device `tpu`"),
+            "{err}"
+        );
         let env = env_of(&[("HOME", "/h"), ("LOGREASONER_MAX_TOKENS", "lots")]);
         let err = Config::resolve(&Overrides::default(), &env).expect_err("number");
         assert!(err.to_string().contains("LOGREASONER_MAX_TOKENS"), "{err}");

@@ -10,7 +10,10 @@ pub fn init(log_file: &Path, verbosity: u8) -> std::io::Result<()> {
     if let Some(dir) = log_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new().create(true).append(true).open(log_file)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file)?;
     let level = match verbosity {
         0 => LevelFilter::INFO,
         1 => LevelFilter::DEBUG,

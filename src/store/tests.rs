@@ -18,7 +18,10 @@ fn instance() -> TaskInstance {
         gold: "yes".into(),
         source: "BGL_2k.log:1-20".into(),
         content_hash: "abc".into(),
-        params: BTreeMap::from([("window".into(), "20".into()), ("horizon".into(), "5".into())]),
+        params: BTreeMap::from([
+            ("window".into(), "20".into()),
+            ("horizon".into(), "5".into()),
+        ]),
         created_at: now_millis(),
     }
 }
@@ -141,7 +144,10 @@ fn every_entity_round_trips() {
         updated_at: now_millis(),
     };
     store.save_session(&session).expect("save session");
-    assert_eq!(store.session("ana", "label").expect("session"), Some(session));
+    assert_eq!(
+        store.session("ana", "label").expect("session"),
+        Some(session)
+    );
     assert_eq!(store.session("bob", "label").expect("session"), None);
 }
 
@@ -159,7 +165,12 @@ fn records_survive_reopen_and_ids_keep_increasing() {
     assert_eq!(store.load::<TaskInstance>(first).expect("load").gold, "yes");
     let second = store.insert(&mut instance()).expect("insert");
     assert!(second > first, "{second} should follow {first}");
-    let ids: Vec<_> = store.all::<TaskInstance>().expect("all").iter().map(|r| r.id).collect();
+    let ids: Vec<_> = store
+        .all::<TaskInstance>()
+        .expect("all")
+        .iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ids, vec![first, second]);
 }
 
@@ -196,8 +207,13 @@ fn a_review_of_a_missing_target_writes_nothing() {
         annotator: "ana".into(),
         created_at: now_millis(),
     };
-    let err = store.record_review(&mut decision).expect_err("missing target");
-    assert!(matches!(err, StoreError::NotFound { id: 4242, .. }), "{err}");
+    let err = store
+        .record_review(&mut decision)
+        .expect_err("missing target");
+    assert!(
+        matches!(err, StoreError::NotFound { id: 4242, .. }),
+        "{err}"
+    );
     assert_eq!(store.count::<ReviewDecision>().expect("count"), 0);
 }
 
@@ -210,9 +226,20 @@ fn a_label_and_its_session_state_are_written_together() {
         cursor: Some(5),
         ..Default::default()
     };
-    let id = store.record_label(&mut label("ana"), Some(&session)).expect("label");
-    assert_eq!(store.load::<PreferenceLabel>(id).expect("load").annotator, "ana");
-    assert_eq!(store.session("ana", "label").expect("s").and_then(|s| s.cursor), Some(5));
+    let id = store
+        .record_label(&mut label("ana"), Some(&session))
+        .expect("label");
+    assert_eq!(
+        store.load::<PreferenceLabel>(id).expect("load").annotator,
+        "ana"
+    );
+    assert_eq!(
+        store
+            .session("ana", "label")
+            .expect("s")
+            .and_then(|s| s.cursor),
+        Some(5)
+    );
     assert!(store.undo_label(id).expect("undo"));
     assert_eq!(store.get::<PreferenceLabel>(id).expect("get"), None);
 }
@@ -231,7 +258,14 @@ fn a_newer_schema_is_refused_with_both_versions_named() {
     }
     let err = Store::open(&path).expect_err("newer schema");
     let text = err.to_string();
-    assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: SCHEMA_VERSION, .. }));
+    assert!(matches!(
+        err,
+        StoreError::NewerSchema {
+            found: 99,
+            supported: SCHEMA_VERSION,
+            ..
+        }
+    ));
     assert!(text.contains("schema version 99"), "{text}");
     assert!(text.contains(&path.display().to_string()), "{text}");
     assert!(text.contains("upgrade logreasoner"), "{text}");
@@ -250,7 +284,10 @@ fn a_second_open_names_the_holder() {
     let text = err.to_string();
     assert!(matches!(err, StoreError::Locked { .. }), "{text}");
     assert!(text.contains("another logreasoner"), "{text}");
-    assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
 }
 
 #[test]

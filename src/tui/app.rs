@@ -26,30 +26,69 @@ enum Global {
 
 /// Keys every screen has unless the screen binds the same key itself (Label binds `1`/`2`, for one).
 const GLOBAL_KEYS: &[Binding<Global>] = &[
-    Binding { keys: &[Key::ch('q'), Key::ctrl('c')], help: "Back, or quit from a screen's top level", cmd: Global::Quit },
-    Binding { keys: &[Key::ch('?')], help: "Show the keys of this screen", cmd: Global::Help },
-    Binding { keys: &[Key::ch(':')], help: "Command prompt", cmd: Global::Prompt },
     Binding {
-        keys: &[Key::ch('1'), Key::ch('2'), Key::ch('3'), Key::ch('4'), Key::ch('5'), Key::ch('6'), Key::ch('7'), Key::ch('8')],
+        keys: &[Key::ch('q'), Key::ctrl('c')],
+        help: "Back, or quit from a screen's top level",
+        cmd: Global::Quit,
+    },
+    Binding {
+        keys: &[Key::ch('?')],
+        help: "Show the keys of this screen",
+        cmd: Global::Help,
+    },
+    Binding {
+        keys: &[Key::ch(':')],
+        help: "Command prompt",
+        cmd: Global::Prompt,
+    },
+    Binding {
+        keys: &[
+            Key::ch('1'),
+            Key::ch('2'),
+            Key::ch('3'),
+            Key::ch('4'),
+            Key::ch('5'),
+            Key::ch('6'),
+            Key::ch('7'),
+            Key::ch('8'),
+        ],
         help: "Go to screen 1-8",
         cmd: Global::GoDigit,
     },
     Binding {
         keys: &[
-            Key::code(KeyCode::F(1)), Key::code(KeyCode::F(2)), Key::code(KeyCode::F(3)), Key::code(KeyCode::F(4)),
-            Key::code(KeyCode::F(5)), Key::code(KeyCode::F(6)), Key::code(KeyCode::F(7)), Key::code(KeyCode::F(8)),
+            Key::code(KeyCode::F(1)),
+            Key::code(KeyCode::F(2)),
+            Key::code(KeyCode::F(3)),
+            Key::code(KeyCode::F(4)),
+            Key::code(KeyCode::F(5)),
+            Key::code(KeyCode::F(6)),
+            Key::code(KeyCode::F(7)),
+            Key::code(KeyCode::F(8)),
         ],
-        help: "Go to screen 1-8 (always, even where digits are taken)",
+        help: "Go to screen 1-8, also where a screen uses digits",
         cmd: Global::GoFunction,
     },
-    Binding { keys: &[Key::code(KeyCode::Right), Key::ch('l')], help: "Next screen", cmd: Global::Next },
-    Binding { keys: &[Key::code(KeyCode::Left), Key::ch('h')], help: "Previous screen", cmd: Global::Previous },
+    Binding {
+        keys: &[Key::code(KeyCode::Right), Key::ch('l')],
+        help: "Next screen",
+        cmd: Global::Next,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Left), Key::ch('h')],
+        help: "Previous screen",
+        cmd: Global::Previous,
+    },
 ];
 
 /// `:` commands: name (and aliases), argument hint, help. The prompt and the help overlay share it.
 const COMMANDS: &[(&[&str], &str, &str)] = &[
     (&["quit", "q"], "", "Quit logreasoner"),
-    (&["go", "screen"], "NAME|N", "Go to a screen by name or number"),
+    (
+        &["go", "screen"],
+        "NAME|N",
+        "Go to a screen by name or number",
+    ),
     (&["help"], "", "Show the keys of this screen"),
 ];
 
@@ -59,6 +98,7 @@ pub struct App {
     screens: Vec<Box<dyn Component>>,
     active: usize,
     help_open: bool,
+    help_scroll: u16,
     prompt: Option<String>,
     message: Option<String>,
     quit: bool,
@@ -102,6 +142,7 @@ impl App {
             screens,
             active: 0,
             help_open: false,
+            help_scroll: 0,
             prompt: None,
             message: None,
             quit: false,
@@ -159,8 +200,15 @@ impl App {
             return;
         }
         if self.help_open {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?')) {
-                self.help_open = false;
+            match key.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => self.help_open = false,
+                KeyCode::Char('j') | KeyCode::Down => {
+                    self.help_scroll = self.help_scroll.saturating_add(1)
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                _ => {}
             }
             return;
         }
@@ -190,7 +238,9 @@ impl App {
                 _ => Action::None,
             },
             Global::GoFunction => match key.code {
-                KeyCode::F(n) => ScreenId::find(&n.to_string()).map_or(Action::None, Action::Switch),
+                KeyCode::F(n) => {
+                    ScreenId::find(&n.to_string()).map_or(Action::None, Action::Switch)
+                }
                 _ => Action::None,
             },
             Global::Next => Action::Switch(ScreenId::ALL[(self.active + 1) % count]),
@@ -202,7 +252,10 @@ impl App {
         match action {
             Action::None => {}
             Action::Quit => self.quit = true,
-            Action::Help => self.help_open = true,
+            Action::Help => {
+                self.help_open = true;
+                self.help_scroll = 0;
+            }
             Action::Prompt => self.prompt = Some(String::new()),
             Action::Switch(id) => self.active = id.index(),
             Action::Message(m) => self.message = Some(m),
@@ -215,10 +268,10 @@ impl App {
         };
         match key.code {
             KeyCode::Esc => self.prompt = None,
+            // Backspace on an empty prompt closes it, as in vim.
+            KeyCode::Backspace if text.is_empty() => self.prompt = None,
             KeyCode::Backspace => {
-                if text.pop().is_none() {
-                    self.prompt = None;
-                }
+                text.pop();
             }
             KeyCode::Enter => {
                 let line = std::mem::take(text);
@@ -269,7 +322,12 @@ impl App {
         let tabs = Tabs::new(titles)
             .select(self.active)
             .style(Style::new().fg(Color::Gray))
-            .highlight_style(Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD))
+            .highlight_style(
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            )
             .divider("│");
         frame.render_widget(tabs, tabs_area);
 
@@ -277,14 +335,23 @@ impl App {
         frame.render_widget(self.status_line(), status_area);
 
         let bottom = match (&self.prompt, &self.message) {
-            (Some(text), _) => Line::from(vec![Span::raw(":"), Span::raw(text.as_str()), Span::raw("▏")]),
+            (Some(text), _) => Line::from(vec![
+                Span::raw(":"),
+                Span::raw(text.as_str()),
+                Span::raw("▏"),
+            ]),
             (None, Some(m)) => Line::from(Span::styled(m.as_str(), Style::new().fg(Color::Yellow))),
-            (None, None) => Line::from(Span::styled("? help  : command  q quit", Style::new().dim())),
+            (None, None) => Line::from(Span::styled(
+                "? help  : command  q quit",
+                Style::new().dim(),
+            )),
         };
         frame.render_widget(Paragraph::new(bottom), message_area);
 
         if self.help_open {
-            self.render_help(frame, body);
+            let [overlay, _] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+            self.render_help(frame, overlay);
         }
     }
 
@@ -300,23 +367,34 @@ impl App {
             .ctx
             .jobs
             .running()
-            .map(|j| if j.note.is_empty() { j.name.clone() } else { format!("{}: {}", j.name, j.note) })
+            .map(|j| {
+                if j.note.is_empty() {
+                    j.name.clone()
+                } else {
+                    format!("{}: {}", j.name, j.note)
+                }
+            })
             .collect();
-        let jobs = if jobs.is_empty() { "idle".to_string() } else { jobs.join(", ") };
+        let jobs = if jobs.is_empty() {
+            "idle".to_string()
+        } else {
+            jobs.join(", ")
+        };
         let sep = || Span::styled(" │ ", Style::new().dim());
         let label = |s: &'static str| Span::styled(s, Style::new().fg(Color::Cyan));
+        // Most useful first: a narrow terminal cuts the database path, not the job list.
         Paragraph::new(Line::from(vec![
-            label("db "),
-            Span::raw(display_path(self.ctx.store.path())),
+            label("annotator "),
+            Span::raw(cfg.annotator.value.clone()),
             sep(),
             label("model "),
             Span::raw(format!("{model_name}{model_state}")),
             sep(),
-            label("annotator "),
-            Span::raw(cfg.annotator.value.clone()),
-            sep(),
             label("jobs "),
             Span::raw(jobs),
+            sep(),
+            label("db "),
+            Span::raw(display_path(self.ctx.store.path())),
         ]))
         .style(Style::new().bg(Color::Rgb(30, 30, 40)))
     }
@@ -324,13 +402,24 @@ impl App {
     fn render_help(&self, frame: &mut Frame, body: Rect) {
         let screen = &self.screens[self.active];
         let mut rows: Vec<Row> = Vec::new();
-        let heading = |text: String| Row::new(vec![Line::from(text).bold().fg(Color::Cyan), Line::from("")]);
+        let heading = |text: String| {
+            Row::new(vec![
+                Line::from(text).bold().fg(Color::Cyan),
+                Line::from(""),
+            ])
+        };
         rows.push(heading(format!("{} screen", screen.id().title())));
         let own = screen.help_rows();
         if own.is_empty() {
-            rows.push(Row::new(vec![String::new(), "(no keys of its own yet)".to_string()]));
+            rows.push(Row::new(vec![
+                String::new(),
+                "(no keys of its own yet)".to_string(),
+            ]));
         }
-        rows.extend(own.into_iter().map(|(k, h)| Row::new(vec![k, h.to_string()])));
+        rows.extend(
+            own.into_iter()
+                .map(|(k, h)| Row::new(vec![k, h.to_string()])),
+        );
         rows.push(heading("Everywhere".into()));
         for b in GLOBAL_KEYS {
             // A key the screen binds itself does something else here: leave it out of this list.
@@ -338,7 +427,16 @@ impl App {
                 .keys
                 .iter()
                 .copied()
-                .filter(|k| !screen.binds(&KeyEvent::new(k.code, if k.ctrl { ratatui::crossterm::event::KeyModifiers::CONTROL } else { ratatui::crossterm::event::KeyModifiers::NONE })))
+                .filter(|k| {
+                    !screen.binds(&KeyEvent::new(
+                        k.code,
+                        if k.ctrl {
+                            ratatui::crossterm::event::KeyModifiers::CONTROL
+                        } else {
+                            ratatui::crossterm::event::KeyModifiers::NONE
+                        },
+                    ))
+                })
                 .collect();
             if !free.is_empty() {
                 rows.push(Row::new(vec![keys_label(&free), b.help.to_string()]));
@@ -346,9 +444,21 @@ impl App {
         }
         rows.push(heading("Commands (after :)".into()));
         for (names, args, help) in COMMANDS {
-            rows.push(Row::new(vec![format!("{} {args}", names.join(" | ")), help.to_string()]));
+            rows.push(Row::new(vec![
+                format!("{} {args}", names.join(" | ")),
+                help.to_string(),
+            ]));
         }
-        let height = (rows.len() as u16 + 2).min(body.height);
+        let total = rows.len() as u16;
+        let height = (total + 2).min(body.height);
+        let visible = height.saturating_sub(2);
+        let scroll = self.help_scroll.min(total.saturating_sub(visible));
+        let rows: Vec<Row> = rows.into_iter().skip(scroll as usize).collect();
+        let more = if scroll + visible < total {
+            " j/k scroll · "
+        } else {
+            " "
+        };
         let width = 76.min(body.width);
         let area = Rect {
             x: body.x + (body.width - width) / 2,
@@ -359,7 +469,7 @@ impl App {
         let table = Table::new(rows, [Constraint::Length(26), Constraint::Min(10)]).block(
             Block::bordered()
                 .title(" Keys ")
-                .title_bottom(Line::from(" Esc, q or ? closes ").right_aligned())
+                .title_bottom(Line::from(format!("{more}Esc, q or ? closes ")).right_aligned())
                 .border_style(Style::new().fg(Color::Cyan)),
         );
         frame.render_widget(Clear, area);
@@ -371,7 +481,9 @@ impl App {
 fn display_path(path: &std::path::Path) -> String {
     let text = path.display().to_string();
     match std::env::var("HOME") {
-        Ok(home) if !home.is_empty() && text.starts_with(&home) => format!("~{}", &text[home.len()..]),
+        Ok(home) if !home.is_empty() && text.starts_with(&home) => {
+            format!("~{}", &text[home.len()..])
+        }
         _ => text,
     }
 }

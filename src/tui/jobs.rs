@@ -15,8 +15,14 @@ pub enum JobOutput {
 
 #[derive(Debug)]
 pub enum JobEvent {
-    Progress { id: u64, note: String },
-    Done { id: u64, result: Result<JobOutput, String> },
+    Progress {
+        id: u64,
+        note: String,
+    },
+    Done {
+        id: u64,
+        result: Result<JobOutput, String>,
+    },
 }
 
 /// Passed to a job so it can report progress.
@@ -80,10 +86,12 @@ impl Jobs {
             tx: self.tx.clone(),
         };
         let thread_name = format!("job-{id}-{name}");
-        let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
-            let result = work(&reporter);
-            let _ = reporter.tx.send(JobEvent::Done { id, result });
-        });
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let result = work(&reporter);
+                let _ = reporter.tx.send(JobEvent::Done { id, result });
+            });
         if let Err(e) = spawned {
             let _ = self.tx.send(JobEvent::Done {
                 id,

@@ -82,9 +82,35 @@ pub fn lookup<C: Copy>(table: &[Binding<C>], ev: &KeyEvent) -> Option<C> {
         .map(|b| b.cmd)
 }
 
-/// `j / ↓` for a binding's keys.
+/// `j / ↓` for a binding's keys; a run of three or more consecutive digits or function keys
+/// collapses to `1-8` or `F1-F8`.
 pub fn keys_label(keys: &[Key]) -> String {
-    keys.iter().map(Key::label).collect::<Vec<_>>().join(" / ")
+    let ordinal = |k: &Key| match (k.code, k.ctrl) {
+        (KeyCode::Char(c), false) if c.is_ascii_digit() => Some((0u32, c as u32)),
+        (KeyCode::F(n), false) => Some((1, u32::from(n))),
+        _ => None,
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let mut j = i;
+        while let (Some((kind, n)), Some(Some((next_kind, m)))) =
+            (ordinal(&keys[j]), keys.get(j + 1).map(ordinal))
+        {
+            if kind != next_kind || m != n + 1 {
+                break;
+            }
+            j += 1;
+        }
+        if j >= i + 2 {
+            parts.push(format!("{}-{}", keys[i].label(), keys[j].label()));
+            i = j + 1;
+        } else {
+            parts.push(keys[i].label());
+            i += 1;
+        }
+    }
+    parts.join(" / ")
 }
 
 /// Key event helpers for tests and the command prompt.
@@ -110,6 +136,23 @@ mod tests {
         assert!(Key::ch('G').matches(&press_char('G')));
         assert!(!Key::ch('c').matches(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert!(Key::ctrl('c').matches(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
-        assert_eq!(keys_label(&[Key::ch('j'), Key::code(KeyCode::Down), Key::ctrl('c')]), "j / ↓ / Ctrl-c");
+        assert_eq!(
+            keys_label(&[Key::ch('j'), Key::code(KeyCode::Down), Key::ctrl('c')]),
+            "j / ↓ / Ctrl-c"
+        );
+        let digits = [
+            Key::ch('1'),
+            Key::ch('2'),
+            Key::ch('3'),
+            Key::ch('5'),
+            Key::ch('6'),
+        ];
+        assert_eq!(keys_label(&digits), "1-3 / 5 / 6");
+        let f = [
+            Key::code(KeyCode::F(1)),
+            Key::code(KeyCode::F(2)),
+            Key::code(KeyCode::F(3)),
+        ];
+        assert_eq!(keys_label(&f), "F1-F3");
     }
 }

@@ -87,14 +87,46 @@ pub enum Cmd {
 }
 
 const KEYS: &[Binding<Cmd>] = &[
-    Binding { keys: &[Key::ch('j'), Key::code(KeyCode::Down)], help: "Next line or file", cmd: Cmd::Down },
-    Binding { keys: &[Key::ch('k'), Key::code(KeyCode::Up)], help: "Previous line or file", cmd: Cmd::Up },
-    Binding { keys: &[Key::code(KeyCode::PageDown), Key::ctrl('f')], help: "Page down", cmd: Cmd::PageDown },
-    Binding { keys: &[Key::code(KeyCode::PageUp), Key::ctrl('b')], help: "Page up", cmd: Cmd::PageUp },
-    Binding { keys: &[Key::ch('g'), Key::code(KeyCode::Home)], help: "First line", cmd: Cmd::Top },
-    Binding { keys: &[Key::ch('G'), Key::code(KeyCode::End)], help: "Last line", cmd: Cmd::Bottom },
-    Binding { keys: &[Key::code(KeyCode::Tab)], help: "Switch between file list and lines", cmd: Cmd::SwitchPane },
-    Binding { keys: &[Key::code(KeyCode::Enter)], help: "Open the selected file", cmd: Cmd::Open },
+    Binding {
+        keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
+        help: "Next line or file",
+        cmd: Cmd::Down,
+    },
+    Binding {
+        keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
+        help: "Previous line or file",
+        cmd: Cmd::Up,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::PageDown), Key::ctrl('f')],
+        help: "Page down",
+        cmd: Cmd::PageDown,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::PageUp), Key::ctrl('b')],
+        help: "Page up",
+        cmd: Cmd::PageUp,
+    },
+    Binding {
+        keys: &[Key::ch('g'), Key::code(KeyCode::Home)],
+        help: "First line",
+        cmd: Cmd::Top,
+    },
+    Binding {
+        keys: &[Key::ch('G'), Key::code(KeyCode::End)],
+        help: "Last line",
+        cmd: Cmd::Bottom,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Tab)],
+        help: "Switch between file list and lines",
+        cmd: Cmd::SwitchPane,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Enter)],
+        help: "Open the selected file",
+        cmd: Cmd::Open,
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +173,9 @@ impl LogsScreen {
                 self.top = 0;
             }
             Pane::Lines => {
-                let last = self.current().map_or(0, |f| f.lines.len().saturating_sub(1));
+                let last = self
+                    .current()
+                    .map_or(0, |f| f.lines.len().saturating_sub(1));
                 self.cursor = self.cursor.saturating_add_signed(delta).min(last);
             }
         }
@@ -171,7 +205,11 @@ impl Screen for LogsScreen {
         let JobOutput::Logs(files) = output;
         self.files = files.clone();
         let lines: usize = self.files.iter().map(|f| f.lines.len()).sum();
-        self.status = format!("{} files, {lines} lines", self.files.len());
+        self.status = if self.files.is_empty() {
+            "no log files here; open one with --logs PATH".to_string()
+        } else {
+            format!("{} files, {lines} lines", self.files.len())
+        };
         self.selected_file = 0;
         self.cursor = 0;
         self.top = 0;
@@ -219,7 +257,11 @@ impl Screen for LogsScreen {
             })
             .collect();
         let list = List::new(items)
-            .block(Block::bordered().title(" Files ").border_style(focused(Pane::Files)))
+            .block(
+                Block::bordered()
+                    .title(" Files ")
+                    .border_style(focused(Pane::Files)),
+            )
             .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
         let mut state = ListState::default().with_selected(Some(self.selected_file));
         frame.render_stateful_widget(list, list_area, &mut state);
@@ -257,14 +299,17 @@ impl Screen for LogsScreen {
             .map(|(i, text)| {
                 // Never hand a 10 MB line to the renderer: the width of the pane is all that shows.
                 let shown: String = text.chars().take(inner.width as usize).collect();
-                let mut line = Line::from(vec![
-                    Span::styled(format!("{:>gutter$} ", i + 1), Style::new().dim()),
+                let at_cursor = i == self.cursor && self.pane == Pane::Lines;
+                let marker = if at_cursor { "▶" } else { " " };
+                let line = Line::from(vec![
+                    Span::styled(format!("{:>gutter$}{marker}", i + 1), Style::new().dim()),
                     Span::raw(shown),
                 ]);
-                if i == self.cursor && self.pane == Pane::Lines {
-                    line = line.style(Style::new().bg(Color::DarkGray));
+                if at_cursor {
+                    line.style(Style::new().bg(Color::DarkGray))
+                } else {
+                    line
                 }
-                line
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);

@@ -1,0 +1,146 @@
+//! The binary as a script would use it: configuration report, database errors, completions, help.
+
+mod common;
+
+use logreasoner::store::Store;
+
+#[test]
+fn config_reports_each_value_and_its_origin() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = common::command(home.path())
+        .args(["config", "--db", "/srv/lr/db"])
+        .env("LOGREASONER_ANNOTATOR", "zed")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+            .to_string()
+    };
+    assert!(line("db").contains("/srv/lr/db") && line("db").ends_with("flag --db"));
+    assert!(
+        line("annotator").contains("zed")
+            && line("annotator").ends_with("environment LOGREASONER_ANNOTATOR")
+    );
+    let data = home.path().join(".local/share/logreasoner");
+    assert!(line("data_dir").contains(&data.display().to_string()));
+    assert!(line("data_dir").ends_with("default (XDG data folder)"));
+    assert!(line("generation.temperature").contains("0.7"));
+}
+
+#[test]
+fn a_held_database_names_the_holder_and_exits_2() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("db");
+    let _held = Store::open(&db).expect("hold");
+    let out = common::command(home.path())
+        .args(["db", "info", "--db"])
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains("held by another logreasoner process"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_newer_database_is_refused_with_a_clear_message() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("db");
+    {
+        let raw = sled::open(&db).expect("sled");
+        raw.open_tree("meta")
+            .expect("meta")
+            .insert("schema_version", &7u32.to_be_bytes())
+            .expect("insert");
+        raw.flush().expect("flush");
+    }
+    let out = common::command(home.path())
+        .args(["db", "info", "--db"])
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("schema version 7"), "{err}");
+    assert!(err.contains("upgrade logreasoner"), "{err}");
+}
+
+#[test]
+fn db_info_counts_records() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = common::command(home.path())
+        .args(["db", "info"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("schema_version  1"), "{text}");
+    assert!(text.contains("labels          0"), "{text}");
+}
+
+#[test]
+fn completions_and_help_are_complete() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = common::command(home.path())
+        .args(["completions", "bash"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_logreasoner") && script.contains("completions"),
+        "{script}"
+    );
+
+    let out = common::command(home.path())
+        .arg("--help")
+        .output()
+        .expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "config",
+        "db",
+        "completions",
+        "--db",
+        "--annotator",
+        "--device",
+        "--verbose",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    assert!(!help.contains("debug-panic"), "test hooks stay hidden");
+}
+
+#[test]
+fn a_malformed_config_file_is_reported_with_line_and_column() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join(".config/logreasoner");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("config.yaml"), "annotator: ana\ndevcie: cpu\n").expect("write");
+    let out = common::command(home.path())
+        .arg("config")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.yaml: 2:1"), "{err}");
+    assert!(err.contains("devcie"), "{err}");
+}

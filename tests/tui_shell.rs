@@ -1,0 +1,119 @@
+//! The shell driven by key events on ratatui's TestBackend, with insta snapshots.
+
+mod common;
+
+use std::path::Path;
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+use ratatui::Terminal;
+
+use logreasoner::tui::keys::{press, press_char};
+use logreasoner::tui::screens::ScreenId;
+use logreasoner::tui::App;
+
+fn sample_logs(dir: &Path) -> std::path::PathBuf {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    let lines: Vec<String> = (1..=40)
+        .map(|i| format!("081109 2036{:02} 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_{i} terminating", i % 60))
+        .collect();
+    std::fs::write(logs.join("hdfs.log"), lines.join("\n") + "\n").expect("write");
+    std::fs::write(logs.join("quiet.log"), "all good\n").expect("write");
+    logs
+}
+
+fn draw(app: &mut App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(100, 24)).expect("terminal");
+    terminal.draw(|f| app.render(f)).expect("draw");
+    terminal.backend().to_string()
+}
+
+fn type_keys(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        app.handle_key(press_char(c));
+    }
+}
+
+/// Snapshots with the temporary folder (also where the status bar cuts it short) shown as `[TMP]`.
+macro_rules! snapshot {
+    ($name:literal, $app:expr) => {{
+        insta::with_settings!({ filters => vec![(r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
+            insta::assert_snapshot!($name, draw($app));
+        });
+    }};
+}
+
+#[test]
+fn the_shell_opens_on_the_logs_screen_with_files_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    assert_eq!(app.active_screen(), ScreenId::Logs);
+    type_keys(&mut app, "jjj");
+    snapshot!("shell_logs", &mut app);
+}
+
+#[test]
+fn help_overlay_lists_the_screen_keys_and_the_global_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    type_keys(&mut app, "?");
+    snapshot!("help_overlay_logs", &mut app);
+    // Keys other than the closing ones do nothing while help is open.
+    type_keys(&mut app, "3");
+    assert_eq!(app.active_screen(), ScreenId::Logs);
+    app.handle_key(press(KeyCode::Esc));
+    assert!(!draw(&mut app).contains(" Keys "));
+}
+
+#[test]
+fn number_keys_switch_screens_and_placeholders_say_which_issue_fills_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    type_keys(&mut app, "6");
+    assert_eq!(app.active_screen(), ScreenId::Label);
+    snapshot!("shell_label_placeholder", &mut app);
+    app.handle_key(press(KeyCode::F(8)));
+    assert_eq!(app.active_screen(), ScreenId::Eval);
+    app.handle_key(press(KeyCode::Right));
+    assert_eq!(app.active_screen(), ScreenId::Logs);
+    type_keys(&mut app, "?");
+    let help = draw(&mut app);
+    assert!(help.contains("Go to screen 1-8"), "{help}");
+}
+
+#[test]
+fn the_command_prompt_switches_screens_reports_mistakes_and_quits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    type_keys(&mut app, ":go train");
+    assert!(draw(&mut app).contains(":go train"));
+    app.handle_key(press(KeyCode::Enter));
+    assert_eq!(app.active_screen(), ScreenId::Train);
+    type_keys(&mut app, ":frobnicate");
+    app.handle_key(press(KeyCode::Enter));
+    snapshot!("prompt_unknown_command", &mut app);
+    assert!(!app.should_quit());
+    type_keys(&mut app, ":q");
+    app.handle_key(press(KeyCode::Enter));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn q_quits_from_the_top_level() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    type_keys(&mut app, "q");
+    assert!(app.should_quit());
+}
+
+#[test]
+fn a_missing_logs_path_is_reported_in_the_message_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &dir.path().join("nope.log"));
+    let screen = draw(&mut app);
+    assert!(
+        screen.contains("loading logs failed: cannot read"),
+        "{screen}"
+    );
+}
