@@ -3,6 +3,8 @@
 //! The core modules work without a terminal; [`tui`] is a thin layer over them. See ARCHITECTURE.md.
 
 pub mod config;
+pub mod flowchart;
+pub mod logs;
 pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -47,4 +47,23 @@ mod tests {
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(format_utc(1_796_352_610_000), "2026-12-04 02:50:10");
     }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-800_000, -1, 0, 59, 11_016, 20_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of `civil_from_days`).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }

@@ -1,0 +1,55 @@
+//! Retrieval: which charts apply to a window of lines, ranked by symptom matches and system.
+
+use regex::Regex;
+
+use super::model::Flowchart;
+use super::walk::Window;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub chart: String,
+    pub score: f64,
+    /// How many of the chart's symptom patterns matched at least one line.
+    pub symptoms_matched: usize,
+    /// Line numbers that matched a symptom (at most 20).
+    pub lines: Vec<usize>,
+    pub system_match: bool,
+}
+
+/// Charts with at least one symptom match, best first. The score counts distinct symptoms matched
+/// (strongest signal), then matching lines (saturating at 10), plus a bonus when the chart's system is
+/// the one the caller names. Ties keep the charts' order.
+pub fn rank(charts: &[Flowchart], window: Window, system: Option<&str>) -> Vec<Match> {
+    let mut out: Vec<Match> = charts
+        .iter()
+        .filter_map(|chart| {
+            let res: Vec<Regex> = chart.symptoms.iter().filter_map(|s| Regex::new(s).ok()).collect();
+            let mut matched = vec![false; res.len()];
+            let mut lines = Vec::new();
+            for (i, line) in window.lines.iter().enumerate() {
+                let mut hit = false;
+                for (j, re) in res.iter().enumerate() {
+                    if re.is_match(line) {
+                        matched[j] = true;
+                        hit = true;
+                    }
+                }
+                if hit {
+                    lines.push(window.first_line + i);
+                }
+            }
+            let symptoms_matched = matched.iter().filter(|m| **m).count();
+            if symptoms_matched == 0 {
+                return None;
+            }
+            let system_match = system.is_some_and(|s| s.eq_ignore_ascii_case(&chart.system));
+            let score = 10.0 * symptoms_matched as f64
+                + (lines.len().min(10) as f64)
+                + if system_match { 5.0 } else { 0.0 };
+            lines.truncate(20);
+            Some(Match { chart: chart.id.clone(), score, symptoms_matched, lines, system_match })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}

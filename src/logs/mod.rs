@@ -1,0 +1,3 @@
+//! Log lines: headers (timestamps) and the facts about a window of lines that the rest of the core needs.
+
+pub mod timestamp;
