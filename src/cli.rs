@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
 use logreasoner::config::Overrides;
+use logreasoner::logs::file::LineRange;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,11 +94,69 @@ pub enum Command {
     /// Inspect the database
     #[command(subcommand)]
     Db(DbCommand),
+    /// Validate, export, walk and match troubleshooting flowcharts
+    #[command(subcommand)]
+    Flowchart(FlowchartCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowchartCommand {
+    /// Validate chart files (default: every chart in the flowcharts folder); exit 1 on any error
+    Validate {
+        /// Chart files or folders
+        paths: Vec<PathBuf>,
+    },
+    /// Export a chart as Mermaid or Graphviz DOT
+    Export {
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: ExportFormat,
+        /// Chart id (in the flowcharts folder) or path to a chart file
+        chart: String,
+    },
+    /// Walk a chart over log lines: the path taken and the evidence behind each decision
+    Walk {
+        /// Chart id or path
+        chart: String,
+        /// Log file
+        file: PathBuf,
+        /// 1-based inclusive line range, e.g. 120..180
+        #[arg(long, value_name = "A..B")]
+        lines: Option<LineRange>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank the charts that apply to log lines, by symptom matches and system
+    Match {
+        /// Log file
+        file: PathBuf,
+        #[arg(long, value_name = "A..B")]
+        lines: Option<LineRange>,
+        /// The system the lines come from (e.g. HDFS), for a ranking bonus
+        #[arg(long)]
+        system: Option<String>,
+    },
+    /// Print the thought derived from a chart (and record it in the database)
+    Thought {
+        /// Chart id or path
+        chart: String,
+    },
+    /// Print a chart as a tree
+    Tree {
+        /// Chart id or path
+        chart: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Debug, Subcommand)]

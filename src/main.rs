@@ -2,6 +2,7 @@
 //! messages for a person (anyhow).
 
 mod cli;
+mod flowchart_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, DbCommand};
 use logreasoner::config::Config;
 use logreasoner::store::Store;
-use logreasoner::tui::{self, jobs::Jobs, screens::Ctx, App, RunOptions};
+use logreasoner::tui::{self, screens::Ctx, App, RunOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -44,11 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
             let store = Store::open(&config.db.value)?;
-            let app = App::new(Ctx {
-                config,
-                store,
-                jobs: Jobs::default(),
-            });
+            let app = App::new(Ctx::new(config, store));
             let options = RunOptions {
                 panic_after_first_frame: cli.global.debug_panic_after_first_frame,
             };
@@ -64,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{tree:<15} {count}")?;
             }
         }
+        Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
         Some(Command::Completions { .. }) => unreachable!("handled before configuration"),
     }
     Ok(ExitCode::SUCCESS)

@@ -47,7 +47,10 @@ pub enum FlowchartError {
 }
 
 fn render(list: &[Diagnostic]) -> String {
-    list.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Finds where things are in the YAML text, since serde reports positions only for syntax errors.
@@ -94,7 +97,14 @@ impl<'a> Locator<'a> {
     /// The `n`-th list item under a top-level key.
     pub fn item(&self, key: &str, n: usize) -> (usize, usize) {
         let (start, _) = self.top(key);
-        let items = self.lines.iter().enumerate().skip(start).take_while(|(_, l)| l.trim().is_empty() || indent(l) > 0 || l.trim_start().starts_with('-'));
+        let items = self
+            .lines
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take_while(|(_, l)| {
+                l.trim().is_empty() || indent(l) > 0 || l.trim_start().starts_with('-')
+            });
         items
             .filter(|(_, l)| l.trim_start().starts_with("- "))
             .nth(n)
@@ -124,7 +134,10 @@ impl<'a> Locator<'a> {
                 return (i + 1, indent(l) + 1);
             }
             let needle = format!("{field}:");
-            if let Some(pos) = l.find(&format!(" {needle}")).or_else(|| l.find(&format!("{{{needle}"))) {
+            if let Some(pos) = l
+                .find(&format!(" {needle}"))
+                .or_else(|| l.find(&format!("{{{needle}")))
+            {
                 return (i + 1, pos + 2);
             }
         }

@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use super::model::{Flowchart, NodeKind};
 
 fn node_ids(chart: &Flowchart) -> HashMap<&str, String> {
-    chart.nodes.keys().enumerate().map(|(i, k)| (k.as_str(), format!("n{i}"))).collect()
+    chart
+        .nodes
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), format!("n{i}")))
+        .collect()
 }
 
 fn label(chart: &Flowchart, id: &str) -> String {
@@ -38,12 +43,23 @@ pub fn mermaid(chart: &Flowchart) -> String {
                 if edge == "next" {
                     out.push_str(&format!("    {} --> {t}\n", ids[id.as_str()]));
                 } else {
-                    out.push_str(&format!("    {} -->|{}| {t}\n", ids[id.as_str()], escape(edge)));
+                    out.push_str(&format!(
+                        "    {} -->|{}| {t}\n",
+                        ids[id.as_str()],
+                        escape(edge)
+                    ));
                 }
             }
         }
-        if let (Some(r), Some(t)) = (&node.retry, node.retry.as_ref().and_then(|r| ids.get(r.to.as_str()))) {
-            out.push_str(&format!("    {} -.->|retry ≤{}| {t}\n", ids[id.as_str()], r.limit));
+        if let (Some(r), Some(t)) = (
+            &node.retry,
+            node.retry.as_ref().and_then(|r| ids.get(r.to.as_str())),
+        ) {
+            out.push_str(&format!(
+                "    {} -.->|retry ≤{}| {t}\n",
+                ids[id.as_str()],
+                r.limit
+            ));
         }
     }
     out
@@ -52,7 +68,11 @@ pub fn mermaid(chart: &Flowchart) -> String {
 /// Graphviz DOT.
 pub fn dot(chart: &Flowchart) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
-    let mut out = format!("digraph {} {{\n    label={};\n    node [fontname=\"Helvetica\"];\n", q(&chart.id), q(&chart.title));
+    let mut out = format!(
+        "digraph {} {{\n    label={};\n    node [fontname=\"Helvetica\"];\n",
+        q(&chart.id),
+        q(&chart.title)
+    );
     for id in chart.nodes.keys() {
         let shape = match chart.nodes[id].kind {
             NodeKind::Decision => "diamond",
@@ -61,18 +81,32 @@ pub fn dot(chart: &Flowchart) -> String {
             NodeKind::Conclusion => "ellipse",
             NodeKind::Escalate => "octagon",
         };
-        out.push_str(&format!("    {} [label={}, shape={shape}];\n", q(id), q(&label(chart, id))));
+        out.push_str(&format!(
+            "    {} [label={}, shape={shape}];\n",
+            q(id),
+            q(&label(chart, id))
+        ));
     }
     for (id, node) in &chart.nodes {
         for (edge, to) in node.edges() {
             if edge == "next" {
                 out.push_str(&format!("    {} -> {};\n", q(id), q(to)));
             } else {
-                out.push_str(&format!("    {} -> {} [label={}];\n", q(id), q(to), q(edge)));
+                out.push_str(&format!(
+                    "    {} -> {} [label={}];\n",
+                    q(id),
+                    q(to),
+                    q(edge)
+                ));
             }
         }
         if let Some(r) = &node.retry {
-            out.push_str(&format!("    {} -> {} [label={}, style=dashed];\n", q(id), q(&r.to), q(&format!("retry ≤{}", r.limit))));
+            out.push_str(&format!(
+                "    {} -> {} [label={}, style=dashed];\n",
+                q(id),
+                q(&r.to),
+                q(&format!("retry ≤{}", r.limit))
+            ));
         }
     }
     out.push_str("}\n");
@@ -101,15 +135,40 @@ pub fn kind_glyph(kind: NodeKind) -> &'static str {
 pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
     let mut rows = Vec::new();
     let mut shown: Vec<String> = Vec::new();
-    fn visit(chart: &Flowchart, id: &str, prefix: &str, edge: &str, last: bool, root: bool, rows: &mut Vec<TreeRow>, shown: &mut Vec<String>) {
-        let connector = if root { String::new() } else if last { "└─ ".into() } else { "├─ ".into() };
-        let edge_text = if edge.is_empty() || edge == "next" { String::new() } else { format!("{edge} → ") };
+    fn visit(
+        chart: &Flowchart,
+        id: &str,
+        prefix: &str,
+        edge: &str,
+        last: bool,
+        root: bool,
+        rows: &mut Vec<TreeRow>,
+        shown: &mut Vec<String>,
+    ) {
+        let connector = if root {
+            String::new()
+        } else if last {
+            "└─ ".into()
+        } else {
+            "├─ ".into()
+        };
+        let edge_text = if edge.is_empty() || edge == "next" {
+            String::new()
+        } else {
+            format!("{edge} → ")
+        };
         let Some(node) = chart.nodes.get(id) else {
-            rows.push(TreeRow { node: id.to_string(), text: format!("{prefix}{connector}{edge_text}{id} ✗ missing") });
+            rows.push(TreeRow {
+                node: id.to_string(),
+                text: format!("{prefix}{connector}{edge_text}{id} ✗ missing"),
+            });
             return;
         };
         if shown.iter().any(|s| s == id) {
-            rows.push(TreeRow { node: id.to_string(), text: format!("{prefix}{connector}{edge_text}{id} ↺ see above") });
+            rows.push(TreeRow {
+                node: id.to_string(),
+                text: format!("{prefix}{connector}{edge_text}{id} ↺ see above"),
+            });
             return;
         }
         shown.push(id.to_string());
@@ -120,19 +179,55 @@ pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
         };
         rows.push(TreeRow {
             node: id.to_string(),
-            text: format!("{prefix}{connector}{edge_text}{} {id}: {}{extra}", kind_glyph(node.kind), node.text.trim()),
+            text: format!(
+                "{prefix}{connector}{edge_text}{} {id}: {}{extra}",
+                kind_glyph(node.kind),
+                node.text.trim()
+            ),
         });
-        let child_prefix = if root { prefix.to_string() } else if last { format!("{prefix}   ") } else { format!("{prefix}│  ") };
+        let child_prefix = if root {
+            prefix.to_string()
+        } else if last {
+            format!("{prefix}   ")
+        } else {
+            format!("{prefix}│  ")
+        };
         let edges: Vec<(&str, &str)> = node.edges().collect();
         for (i, (e, to)) in edges.iter().enumerate() {
-            visit(chart, to, &child_prefix, e, i + 1 == edges.len(), false, rows, shown);
+            visit(
+                chart,
+                to,
+                &child_prefix,
+                e,
+                i + 1 == edges.len(),
+                false,
+                rows,
+                shown,
+            );
         }
     }
-    visit(chart, &chart.start, "", "", true, true, &mut rows, &mut shown);
-    let orphans: Vec<String> = chart.nodes.keys().filter(|k| !shown.contains(k)).cloned().collect();
+    visit(
+        chart,
+        &chart.start,
+        "",
+        "",
+        true,
+        true,
+        &mut rows,
+        &mut shown,
+    );
+    let orphans: Vec<String> = chart
+        .nodes
+        .keys()
+        .filter(|k| !shown.contains(k))
+        .cloned()
+        .collect();
     for id in orphans {
         if !shown.contains(&id) {
-            rows.push(TreeRow { node: id.clone(), text: "(not reachable from start)".into() });
+            rows.push(TreeRow {
+                node: id.clone(),
+                text: "(not reachable from start)".into(),
+            });
             visit(chart, &id, "", "", true, true, &mut rows, &mut shown);
         }
     }

@@ -26,7 +26,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Flowchart, Vec<Diagnostic>> {
         }
         vec![d]
     })?;
-    let chart: Flowchart = serde_yaml::from_str(text).map_err(|e| vec![yaml_diagnostic(&e, file)])?;
+    let chart: Flowchart =
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_diagnostic(&e, file)])?;
     let problems = validate(&chart, text, file);
     if problems.is_empty() {
         Ok(chart)
@@ -65,12 +66,17 @@ fn yaml_diagnostic(e: &serde_yaml::Error, file: &Path) -> Diagnostic {
 
 /// serde_yaml places a duplicate-key error at the map; point at the repeated key instead.
 fn second_occurrence(text: &str, message: &str) -> Option<(usize, usize)> {
-    let key = message.split("duplicate entry with key \"").nth(1)?.split('"').next()?;
+    let key = message
+        .split("duplicate entry with key \"")
+        .nth(1)?
+        .split('"')
+        .next()?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| {
             let t = l.trim_start();
-            t.strip_prefix(key).is_some_and(|rest| rest.starts_with(':'))
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
         })
         .nth(1)
         .map(|(i, l)| (i + 1, l.len() - l.trim_start().len() + 1))
@@ -87,7 +93,10 @@ pub fn load_file(path: &Path) -> Result<Flowchart, FlowchartError> {
             file: path.to_path_buf(),
             line: 1,
             column: 1,
-            message: format!("the file is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+            message: format!(
+                "the file is not UTF-8 (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
             hint: "save it as UTF-8".into(),
         }])
     })?;
@@ -136,7 +145,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, FlowchartError> {
 }
 
 pub fn load_entry(path: &Path) -> Entry {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let chart = match load_file(path) {
         Ok(chart) => Ok(chart),
         Err(FlowchartError::Invalid(list)) => Err(list),
@@ -159,13 +171,20 @@ pub fn load_entry(path: &Path) -> Entry {
 /// The valid charts of a folder; invalid files are skipped (callers that must report them use
 /// [`load_dir`]).
 pub fn valid_charts(dir: &Path) -> Result<Vec<Flowchart>, FlowchartError> {
-    Ok(load_dir(dir)?.into_iter().filter_map(|e| e.chart.ok()).collect())
+    Ok(load_dir(dir)?
+        .into_iter()
+        .filter_map(|e| e.chart.ok())
+        .collect())
 }
 
 /// Finds a chart by id in a folder, or reads it from a path.
 pub fn find(dir: &Path, id_or_path: &str) -> Result<Flowchart, FlowchartError> {
     let as_path = Path::new(id_or_path);
-    if as_path.extension().is_some_and(|x| x == "yaml" || x == "yml") && as_path.exists() {
+    if as_path
+        .extension()
+        .is_some_and(|x| x == "yaml" || x == "yml")
+        && as_path.exists()
+    {
         return load_file(as_path);
     }
     for ext in ["yaml", "yml"] {
@@ -184,8 +203,14 @@ pub fn save(chart: &Flowchart, path: &Path) -> Result<(), FlowchartError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

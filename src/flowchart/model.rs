@@ -165,7 +165,10 @@ impl Check {
             parts.push(format!("all [{}]", list.join(", ")));
         }
         if let Some(p) = &self.count {
-            parts.push(format!("count '{p}' at least {}", self.at_least.unwrap_or(1)));
+            parts.push(format!(
+                "count '{p}' at least {}",
+                self.at_least.unwrap_or(1)
+            ));
         }
         if let Some(p) = &self.absent {
             parts.push(format!("absent '{p}'"));

@@ -23,7 +23,11 @@ pub fn rank(charts: &[Flowchart], window: Window, system: Option<&str>) -> Vec<M
     let mut out: Vec<Match> = charts
         .iter()
         .filter_map(|chart| {
-            let res: Vec<Regex> = chart.symptoms.iter().filter_map(|s| Regex::new(s).ok()).collect();
+            let res: Vec<Regex> = chart
+                .symptoms
+                .iter()
+                .filter_map(|s| Regex::new(s).ok())
+                .collect();
             let mut matched = vec![false; res.len()];
             let mut lines = Vec::new();
             for (i, line) in window.lines.iter().enumerate() {
@@ -47,7 +51,13 @@ pub fn rank(charts: &[Flowchart], window: Window, system: Option<&str>) -> Vec<M
                 + (lines.len().min(10) as f64)
                 + if system_match { 5.0 } else { 0.0 };
             lines.truncate(20);
-            Some(Match { chart: chart.id.clone(), score, symptoms_matched, lines, system_match })
+            Some(Match {
+                chart: chart.id.clone(),
+                score,
+                symptoms_matched,
+                lines,
+                system_match,
+            })
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));

@@ -43,35 +43,56 @@ fn file() -> &'static Path {
 fn errors(text: &str) -> Vec<String> {
     match parse(text, file()) {
         Ok(_) => Vec::new(),
-        Err(list) => list.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect(),
+        Err(list) => list
+            .iter()
+            .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+            .collect(),
     }
 }
 
 fn assert_error(text: &str, expected: &str) {
     let errs = errors(text);
-    assert!(errs.iter().any(|e| e.starts_with(expected)), "wanted `{expected}`, got {errs:#?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with(expected)),
+        "wanted `{expected}`, got {errs:#?}"
+    );
 }
 
 #[test]
 fn the_good_chart_parses_and_validates() {
     let chart = parse(GOOD, file()).expect("valid");
     assert_eq!(chart.nodes.len(), 5);
-    assert_eq!(chart.nodes.keys().next().map(String::as_str), Some("space-errors"));
+    assert_eq!(
+        chart.nodes.keys().next().map(String::as_str),
+        Some("space-errors")
+    );
 }
 
 #[test]
 fn an_unknown_field_names_line_and_column() {
-    let bad = GOOD.replace("    cause: capacity", "    cause: capacity\n    severity: high");
+    let bad = GOOD.replace(
+        "    cause: capacity",
+        "    cause: capacity\n    severity: high",
+    );
     assert_error(&bad, "27:5: nodes.data-growth: unknown field `severity`");
 }
 
 #[test]
 fn yaml_syntax_errors_carry_a_position_and_hint() {
-    let bad = GOOD.replace("  - 'No space left on device'", "  - 'No space left on device");
+    let bad = GOOD.replace(
+        "  - 'No space left on device'",
+        "  - 'No space left on device",
+    );
     let list = parse(&bad, file()).expect_err("broken quote");
     assert_eq!(list.len(), 1);
     assert!(list[0].line >= 5, "{:?}", list[0]);
-    assert!(list[0].to_string().starts_with("flowcharts/disk-full.yaml:"), "{}", list[0]);
+    assert!(
+        list[0]
+            .to_string()
+            .starts_with("flowcharts/disk-full.yaml:"),
+        "{}",
+        list[0]
+    );
     assert!(list[0].hint.contains("quoting"), "{}", list[0].hint);
 }
 
@@ -84,21 +105,41 @@ fn a_missing_start_node_is_reported_at_start() {
 #[test]
 fn an_unreachable_node_is_reported_at_the_node() {
     let bad = format!("{GOOD}  orphan:\n    kind: escalate\n    text: Nobody links here.\n");
-    assert_error(&bad, "31:3: node `orphan` cannot be reached from `space-errors`");
+    assert_error(
+        &bad,
+        "31:3: node `orphan` cannot be reached from `space-errors`",
+    );
 }
 
 #[test]
 fn a_decision_needs_two_branches() {
-    let bad = GOOD.replace("    branches: { yes: rotation-broken, no: data-growth }", "    branches: { yes: rotation-broken }");
+    let bad = GOOD.replace(
+        "    branches: { yes: rotation-broken, no: data-growth }",
+        "    branches: { yes: rotation-broken }",
+    );
     let errs = errors(&bad);
-    assert!(errs.iter().any(|e| e.starts_with("13:3: decision `log-growth` has 1 branch(es)")), "{errs:#?}");
-    assert!(errs.iter().any(|e| e.starts_with("23:3: node `data-growth` cannot be reached")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("13:3: decision `log-growth` has 1 branch(es)")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("23:3: node `data-growth` cannot be reached")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn a_checked_decision_branches_yes_and_no() {
-    let bad = GOOD.replace("branches: { yes: log-growth, no: escalate }", "branches: { full: log-growth, fine: escalate }");
-    assert_error(&bad, "12:5: decision `space-errors` has a check, so its branches must be exactly `yes` and `no`");
+    let bad = GOOD.replace(
+        "branches: { yes: log-growth, no: escalate }",
+        "branches: { full: log-growth, fine: escalate }",
+    );
+    assert_error(
+        &bad,
+        "12:5: decision `space-errors` has a check, so its branches must be exactly `yes` and `no`",
+    );
 }
 
 #[test]
@@ -107,23 +148,37 @@ fn a_path_must_end_in_a_conclusion_or_escalate() {
         "  escalate:\n    kind: escalate\n    text: The log does not show the full disk; ask the storage team.\n",
         "  escalate:\n    kind: action\n    text: Ask the storage team.\n",
     );
-    assert_error(&bad, "28:3: action `escalate` has no `next`, so its path ends without a conclusion");
+    assert_error(
+        &bad,
+        "28:3: action `escalate` has no `next`, so its path ends without a conclusion",
+    );
 }
 
 #[test]
 fn a_conclusion_does_not_lead_on() {
-    let bad = GOOD.replace("    remedy: Add space or move data.", "    remedy: Add space or move data.\n    next: escalate");
+    let bad = GOOD.replace(
+        "    remedy: Add space or move data.",
+        "    remedy: Add space or move data.\n    next: escalate",
+    );
     assert_error(&bad, "28:5: conclusion `data-growth` leads on");
 }
 
 #[test]
 fn a_loop_is_refused_unless_it_is_a_bounded_retry() {
-    let bad = GOOD.replace("branches: { yes: log-growth, no: escalate }", "branches: { yes: log-growth, no: escalate }")
-        .replace("branches: { yes: rotation-broken, no: data-growth }", "branches: { yes: rotation-broken, no: space-errors }")
+    let bad = GOOD
+        .replace(
+            "branches: { yes: log-growth, no: escalate }",
+            "branches: { yes: log-growth, no: escalate }",
+        )
+        .replace(
+            "branches: { yes: rotation-broken, no: data-growth }",
+            "branches: { yes: rotation-broken, no: space-errors }",
+        )
         .replace("  data-growth:\n", "  data-growth:\n");
     let errs = errors(&bad);
     assert!(
-        errs.iter().any(|e| e.starts_with("13:3: loop space-errors → log-growth → space-errors")),
+        errs.iter()
+            .any(|e| e.starts_with("13:3: loop space-errors → log-growth → space-errors")),
         "{errs:#?}"
     );
 }
@@ -136,9 +191,15 @@ fn a_bounded_retry_is_allowed_and_an_unbounded_one_is_not() {
     ) + "  clean-up:\n    kind: action\n    text: Delete rotated logs and retry the write.\n    next: log-growth\n    retry: { to: space-errors, limit: 3 }\n";
     assert!(errors(&with_retry).is_empty(), "{:#?}", errors(&with_retry));
     let unbounded = with_retry.replace("limit: 3", "limit: 0");
-    assert_error(&unbounded, "35:5: retry limit 0 of `clean-up` is outside 1..=10");
+    assert_error(
+        &unbounded,
+        "35:5: retry limit 0 of `clean-up` is outside 1..=10",
+    );
     let forward = with_retry.replace("retry: { to: space-errors", "retry: { to: data-growth");
-    assert_error(&forward, "35:5: retry of `clean-up` goes to `data-growth`, which does not lead back");
+    assert_error(
+        &forward,
+        "35:5: retry of `clean-up` goes to `data-growth`, which does not lead back",
+    );
 }
 
 #[test]
@@ -146,40 +207,69 @@ fn duplicate_node_ids_are_refused() {
     let bad = GOOD.replace("  data-growth:\n", "  rotation-broken:\n");
     let errs = errors(&bad);
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert!(errs[0].contains("duplicate") && errs[0].contains("rotation-broken"), "{errs:#?}");
-    assert!(errs[0].starts_with("23:3: nodes: duplicate entry with key \"rotation-broken\""), "{errs:#?}");
+    assert!(
+        errs[0].contains("duplicate") && errs[0].contains("rotation-broken"),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[0].starts_with("23:3: nodes: duplicate entry with key \"rotation-broken\""),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn causes_must_be_declared() {
     let bad = GOOD.replace("cause: capacity", "cause: gremlins");
-    assert_error(&bad, "26:5: cause `gremlins` of `data-growth` is not declared");
-    let declared = GOOD.replace("cause: capacity", "cause: gremlins").replace("symptoms:", "causes: [gremlins]\nsymptoms:");
+    assert_error(
+        &bad,
+        "26:5: cause `gremlins` of `data-growth` is not declared",
+    );
+    let declared = GOOD
+        .replace("cause: capacity", "cause: gremlins")
+        .replace("symptoms:", "causes: [gremlins]\nsymptoms:");
     assert!(errors(&declared).is_empty(), "{:#?}", errors(&declared));
 }
 
 #[test]
 fn the_id_must_equal_the_file_stem() {
     let bad = GOOD.replace("id: disk-full", "id: full-disk");
-    assert_error(&bad, "1:1: id `full-disk` differs from the file name `disk-full`");
+    assert_error(
+        &bad,
+        "1:1: id `full-disk` differs from the file name `disk-full`",
+    );
 }
 
 #[test]
 fn regexes_must_compile() {
     let bad = GOOD.replace("  - 'No space left on device'", "  - 'No space (left'");
     assert_error(&bad, "5:3: symptom 1 is not a valid regex");
-    let bad = GOOD.replace("check: { any: 'No space left on device' }", "check: { any: 'x(?=y)' }");
+    let bad = GOOD.replace(
+        "check: { any: 'No space left on device' }",
+        "check: { any: 'x(?=y)' }",
+    );
     assert_error(&bad, "11:14: the `any` regex of `space-errors` is invalid");
 }
 
 #[test]
 fn a_check_has_exactly_one_form_and_a_count_needs_a_threshold() {
-    let bad = GOOD.replace("check: { any: 'No space left on device' }", "check: { any: 'a', absent: 'b' }");
+    let bad = GOOD.replace(
+        "check: { any: 'No space left on device' }",
+        "check: { any: 'a', absent: 'b' }",
+    );
     assert_error(&bad, "11:5: the check of `space-errors` has 2 forms");
     let bad = GOOD.replace(", at_least: 2 }", " }");
-    assert_error(&bad, "16:5: the count check of `log-growth` needs `at_least: N`");
-    let bad = GOOD.replace("check: { any: 'No space left on device' }", "check: { any: 'x', within: soon }");
-    assert_error(&bad, "11:24: `within: soon` of `space-errors` is not a span");
+    assert_error(
+        &bad,
+        "16:5: the count check of `log-growth` needs `at_least: N`",
+    );
+    let bad = GOOD.replace(
+        "check: { any: 'No space left on device' }",
+        "check: { any: 'x', within: soon }",
+    );
+    assert_error(
+        &bad,
+        "11:24: `within: soon` of `space-errors` is not a span",
+    );
 }
 
 #[test]
@@ -193,12 +283,17 @@ fn a_conclusion_needs_cause_and_remedy() {
 #[test]
 fn a_branch_to_a_missing_node_names_it() {
     let bad = GOOD.replace("no: escalate }", "no: escalation }");
-    assert_error(&bad, "12:5: `space-errors` no → `escalation`, which is not a node");
+    assert_error(
+        &bad,
+        "12:5: `space-errors` no → `escalation`, which is not a node",
+    );
 }
 
 #[test]
 fn every_problem_is_reported_not_just_the_first() {
-    let bad = GOOD.replace("start: space-errors", "start: nowhere").replace("cause: capacity", "cause: gremlins");
+    let bad = GOOD
+        .replace("start: space-errors", "start: nowhere")
+        .replace("cause: capacity", "cause: gremlins");
     assert!(errors(&bad).len() >= 2, "{:#?}", errors(&bad));
 }
 
@@ -216,27 +311,53 @@ fn the_walk_follows_checks_and_records_evidence() {
         "Jun 14 15:16:04 host app[1]: write /data/x: No space left on device",
     ]);
     let w = walk(&chart, Window::new(&window, 100));
-    assert_eq!(w.path(), vec!["space-errors", "log-growth", "rotation-broken"]);
+    assert_eq!(
+        w.path(),
+        vec!["space-errors", "log-growth", "rotation-broken"]
+    );
     assert_eq!(
         w.steps[0].outcome,
-        Some(CheckOutcome::Decided { holds: true, evidence: vec![103] })
+        Some(CheckOutcome::Decided {
+            holds: true,
+            evidence: vec![103]
+        })
     );
-    assert_eq!(w.steps[1].outcome, Some(CheckOutcome::Decided { holds: true, evidence: vec![100, 102] }));
+    assert_eq!(
+        w.steps[1].outcome,
+        Some(CheckOutcome::Decided {
+            holds: true,
+            evidence: vec![100, 102]
+        })
+    );
     assert_eq!(w.evidence(), vec![100, 102, 103]);
     assert!(matches!(&w.end, End::Conclusion { cause, .. } if cause == "configuration_error"));
 }
 
 #[test]
 fn a_time_span_over_lines_without_timestamps_stops_the_walk() {
-    let chart = parse(&GOOD.replace("at_least: 2 }", "at_least: 2, within: 10m }"), file()).expect("valid");
-    let window = lines(&["No space left on device", "logrotate error", "logrotate error"]);
+    let chart = parse(
+        &GOOD.replace("at_least: 2 }", "at_least: 2, within: 10m }"),
+        file(),
+    )
+    .expect("valid");
+    let window = lines(&[
+        "No space left on device",
+        "logrotate error",
+        "logrotate error",
+    ]);
     let w = walk(&chart, Window::new(&window, 1));
     assert_eq!(w.path(), vec!["space-errors", "log-growth"]);
     match &w.end {
         End::Undecided { node, reason } => {
             assert_eq!(node, "log-growth");
-            assert!(reason.contains("no line of the window has a timestamp"), "{reason}");
-            assert!(reason.contains("a person or the model must decide"), "{reason}");
+            assert!(
+                reason.contains("no line of the window has a timestamp"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("a person or the model must decide"),
+                "{reason}"
+            );
         }
         other => panic!("expected undecided, got {other:?}"),
     }
@@ -244,7 +365,11 @@ fn a_time_span_over_lines_without_timestamps_stops_the_walk() {
 
 #[test]
 fn within_counts_only_lines_near_the_symptom() {
-    let chart = parse(&GOOD.replace("at_least: 2 }", "at_least: 2, within: 10m }"), file()).expect("valid");
+    let chart = parse(
+        &GOOD.replace("at_least: 2 }", "at_least: 2, within: 10m }"),
+        file(),
+    )
+    .expect("valid");
     let window = lines(&[
         "Jun 14 13:00:00 host logrotate: error: one",
         "Jun 14 15:10:00 host logrotate: error: two",
@@ -252,14 +377,28 @@ fn within_counts_only_lines_near_the_symptom() {
     ]);
     let w = walk(&chart, Window::new(&window, 1));
     assert_eq!(w.path(), vec!["space-errors", "log-growth", "data-growth"]);
-    assert_eq!(w.steps[1].outcome, Some(CheckOutcome::Decided { holds: false, evidence: vec![2] }));
+    assert_eq!(
+        w.steps[1].outcome,
+        Some(CheckOutcome::Decided {
+            holds: false,
+            evidence: vec![2]
+        })
+    );
 }
 
 #[test]
 fn a_decision_without_a_check_asks_a_person() {
-    let chart = parse(&GOOD.replace("    check: { any: 'No space left on device' }\n", ""), file()).expect("valid");
+    let chart = parse(
+        &GOOD.replace("    check: { any: 'No space left on device' }\n", ""),
+        file(),
+    )
+    .expect("valid");
     let w = walk(&chart, Window::new(&[], 1));
-    assert!(matches!(&w.end, End::Undecided { reason, .. } if reason.contains("choose yes / no")), "{:?}", w.end);
+    assert!(
+        matches!(&w.end, End::Undecided { reason, .. } if reason.contains("choose yes / no")),
+        "{:?}",
+        w.end
+    );
 }
 
 #[test]
@@ -267,7 +406,10 @@ fn the_derived_thought_is_abstract_and_in_spec_format() {
     let chart = parse(GOOD, file()).expect("valid");
     let t = thought::derive(&chart);
     let text = t.render();
-    assert!(text.starts_with("Problem overview: Service fails because the disk is full in Linux logs."), "{text}");
+    assert!(
+        text.starts_with("Problem overview: Service fails because the disk is full in Linux logs."),
+        "{text}"
+    );
     assert!(text.contains("Key challenges:\n- \"Did log rotation fail before the errors\" depends on a threshold (2 lines)"), "{text}");
     assert!(text.contains("Reasoning steps:\n1. Do writes fail with ENOSPC? Check the lines for this (yes: go to step 2; no: escalate)."), "{text}");
     assert!(text.contains("2. Did log rotation fail before the errors? Check the lines for this (yes: conclude configuration error; no: conclude capacity)."), "{text}");
@@ -292,7 +434,10 @@ fn thoughts_are_stored_once_and_go_stale_when_the_chart_changes() {
     assert_eq!(thoughts.len(), 2);
     assert_eq!(thoughts[0].status, crate::store::ReviewStatus::Stale);
     assert_eq!(thoughts[1].version, 2);
-    assert_eq!(thoughts[1].chart_hash.as_deref(), Some(edited.content_hash().as_str()));
+    assert_eq!(
+        thoughts[1].chart_hash.as_deref(),
+        Some(edited.content_hash().as_str())
+    );
 }
 
 #[test]
@@ -304,7 +449,10 @@ fn save_is_atomic_and_round_trips_in_canonical_order() {
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.starts_with("id: disk-full\ntitle: "), "{text}");
     assert_eq!(load_file(&path).expect("reload"), chart);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").filter_map(Result::ok).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter_map(Result::ok)
+        .collect();
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     // Saving again writes the same bytes: the order is stable.
     save(&chart, &path).expect("save");
@@ -318,9 +466,15 @@ fn exports_name_every_node_and_edge() {
     assert!(m.contains("flowchart TD"), "{m}");
     assert!(m.contains("n0{\"Do writes fail with ENOSPC?\"}"), "{m}");
     assert!(m.contains("n0 -->|yes| n1"), "{m}");
-    assert!(m.contains("n2([\"Logs were not rotated and filled the disk. [configuration_error]\"])"), "{m}");
+    assert!(
+        m.contains("n2([\"Logs were not rotated and filled the disk. [configuration_error]\"])"),
+        "{m}"
+    );
     let d = export::dot(&chart);
-    assert!(d.contains("\"space-errors\" -> \"log-growth\" [label=\"yes\"];"), "{d}");
+    assert!(
+        d.contains("\"space-errors\" -> \"log-growth\" [label=\"yes\"];"),
+        "{d}"
+    );
     assert!(d.contains("shape=diamond"), "{d}");
     let tree: Vec<String> = export::tree(&chart).into_iter().map(|r| r.text).collect();
     assert_eq!(

@@ -70,7 +70,9 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
         if order.contains(&id) {
             continue;
         }
-        let Some(node) = chart.nodes.get(id) else { continue };
+        let Some(node) = chart.nodes.get(id) else {
+            continue;
+        };
         order.push(id);
         let targets: Vec<&str> = node.edges().map(|(_, to)| to).collect();
         stack.extend(targets.into_iter().rev());
@@ -80,14 +82,23 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
         .copied()
         .filter(|id| chart.nodes.get(*id).is_some_and(|n| !n.kind.is_terminal()))
         .collect();
-    let number: HashMap<&str, usize> = steps_of.iter().enumerate().map(|(i, id)| (*id, i + 1)).collect();
+    let number: HashMap<&str, usize> = steps_of
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i + 1))
+        .collect();
     let outcome = |to: &str| -> String {
         match chart.nodes.get(to) {
             Some(n) if n.kind == NodeKind::Conclusion => {
-                format!("conclude {}", cause_words(n.cause.as_deref().unwrap_or("unknown")))
+                format!(
+                    "conclude {}",
+                    cause_words(n.cause.as_deref().unwrap_or("unknown"))
+                )
             }
             Some(n) if n.kind == NodeKind::Escalate => "escalate".to_string(),
-            _ => number.get(to).map_or_else(|| "continue".to_string(), |n| format!("go to step {n}")),
+            _ => number
+                .get(to)
+                .map_or_else(|| "continue".to_string(), |n| format!("go to step {n}")),
         }
     };
     let mut steps: Vec<String> = Vec::new();
@@ -96,15 +107,32 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
         let text = sentence(&node.text);
         let step = match node.kind {
             NodeKind::Decision => {
-                let branches: Vec<String> =
-                    node.branches.iter().map(|(label, to)| format!("{label}: {}", outcome(to))).collect();
-                let how = if node.check.is_some() { "Check the lines for this" } else { "Judge this from context" };
+                let branches: Vec<String> = node
+                    .branches
+                    .iter()
+                    .map(|(label, to)| format!("{label}: {}", outcome(to)))
+                    .collect();
+                let how = if node.check.is_some() {
+                    "Check the lines for this"
+                } else {
+                    "Judge this from context"
+                };
                 format!("{text} {how} ({}).", branches.join("; "))
             }
-            NodeKind::Check => format!("{text} Note the lines that show it, then {}.", outcome(node.next.as_deref().unwrap_or(""))),
+            NodeKind::Check => format!(
+                "{text} Note the lines that show it, then {}.",
+                outcome(node.next.as_deref().unwrap_or(""))
+            ),
             NodeKind::Action => {
-                let retry = node.retry.as_ref().map(|r| format!(" (repeat at most {} times)", r.limit)).unwrap_or_default();
-                format!("{text}{retry} Then {}.", outcome(node.next.as_deref().unwrap_or("")))
+                let retry = node
+                    .retry
+                    .as_ref()
+                    .map(|r| format!(" (repeat at most {} times)", r.limit))
+                    .unwrap_or_default();
+                format!(
+                    "{text}{retry} Then {}.",
+                    outcome(node.next.as_deref().unwrap_or(""))
+                )
             }
             NodeKind::Conclusion | NodeKind::Escalate => continue,
         };
@@ -141,7 +169,11 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
     if challenges.is_empty() {
         challenges.push("Evidence lines must be cited for each decision; a matching keyword alone is not proof.".into());
     }
-    ThoughtText { overview, challenges, steps }
+    ThoughtText {
+        overview,
+        challenges,
+        steps,
+    }
 }
 
 /// What [`sync`] did.
@@ -160,14 +192,20 @@ pub fn sync(store: &Store, charts: &[Flowchart]) -> Result<SyncReport, StoreErro
     let mut report = SyncReport::default();
     for chart in charts {
         let hash = chart.content_hash();
-        let mine: Vec<&Thought> = existing.iter().filter(|t| t.chart_id.as_deref() == Some(chart.id.as_str())).collect();
-        if mine.iter().any(|t| t.chart_hash.as_deref() == Some(hash.as_str()) && t.origin == ThoughtOrigin::Chart) {
+        let mine: Vec<&Thought> = existing
+            .iter()
+            .filter(|t| t.chart_id.as_deref() == Some(chart.id.as_str()))
+            .collect();
+        if mine.iter().any(|t| {
+            t.chart_hash.as_deref() == Some(hash.as_str()) && t.origin == ThoughtOrigin::Chart
+        }) {
             report.unchanged.push(chart.id.clone());
             continue;
         }
         let mut staled = false;
         for old in &mine {
-            if old.chart_hash.as_deref() != Some(hash.as_str()) && old.status != ReviewStatus::Stale {
+            if old.chart_hash.as_deref() != Some(hash.as_str()) && old.status != ReviewStatus::Stale
+            {
                 let mut t = (*old).clone();
                 t.status = ReviewStatus::Stale;
                 store.put(&t)?;

@@ -38,7 +38,11 @@ pub fn validate(chart: &Flowchart, text: &str, file: &Path) -> Vec<Diagnostic> {
     let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
     if let Some(stem) = stem.filter(|s| *s != chart.id) {
         let pos = r.at.top("id");
-        r.push(pos, format!("id `{}` differs from the file name `{stem}`", chart.id), "make `id` equal the file stem (or rename the file)");
+        r.push(
+            pos,
+            format!("id `{}` differs from the file name `{stem}`", chart.id),
+            "make `id` equal the file stem (or rename the file)",
+        );
     }
     if chart.title.trim().is_empty() {
         let pos = r.at.top("title");
@@ -46,32 +50,60 @@ pub fn validate(chart: &Flowchart, text: &str, file: &Path) -> Vec<Diagnostic> {
     }
     if chart.system.trim().is_empty() {
         let pos = r.at.top("system");
-        r.push(pos, "the system is empty".into(), "name the system, e.g. HDFS or Linux; retrieval uses it");
+        r.push(
+            pos,
+            "the system is empty".into(),
+            "name the system, e.g. HDFS or Linux; retrieval uses it",
+        );
     }
     if chart.symptoms.is_empty() {
         let pos = r.at.top("symptoms");
-        r.push(pos, "no symptoms".into(), "add at least one regex that matches a line showing the problem");
+        r.push(
+            pos,
+            "no symptoms".into(),
+            "add at least one regex that matches a line showing the problem",
+        );
     }
     for (i, symptom) in chart.symptoms.iter().enumerate() {
         if let Err(e) = Regex::new(symptom) {
             let pos = r.at.item("symptoms", i);
-            r.push(pos, format!("symptom {} is not a valid regex: {}", i + 1, first_line(&e.to_string())), REGEX_HINT);
+            r.push(
+                pos,
+                format!(
+                    "symptom {} is not a valid regex: {}",
+                    i + 1,
+                    first_line(&e.to_string())
+                ),
+                REGEX_HINT,
+            );
         }
     }
     let mut seen_causes = HashSet::new();
     for (i, cause) in chart.causes.iter().enumerate() {
         if !seen_causes.insert(cause) {
             let pos = r.at.item("causes", i);
-            r.push(pos, format!("cause `{cause}` is declared twice"), "declare each cause once");
+            r.push(
+                pos,
+                format!("cause `{cause}` is declared twice"),
+                "declare each cause once",
+            );
         }
     }
     if !chart.nodes.contains_key(&chart.start) {
         let pos = r.at.top("start");
-        r.push(pos, format!("start node `{}` does not exist", chart.start), "point `start` at one of the nodes");
+        r.push(
+            pos,
+            format!("start node `{}` does not exist", chart.start),
+            "point `start` at one of the nodes",
+        );
     }
     if chart.nodes.is_empty() {
         let pos = r.at.top("nodes");
-        r.push(pos, "the chart has no nodes".into(), "add a start decision and the conclusions it leads to");
+        r.push(
+            pos,
+            "the chart has no nodes".into(),
+            "add a start decision and the conclusions it leads to",
+        );
     }
     let allowed = chart.allowed_causes();
     for (id, node) in &chart.nodes {
@@ -82,7 +114,8 @@ pub fn validate(chart: &Flowchart, text: &str, file: &Path) -> Vec<Diagnostic> {
     r.out
 }
 
-const REGEX_HINT: &str = "Rust regex syntax: escape ( ) [ ] . * + ? with a backslash; no look-around or back-references";
+const REGEX_HINT: &str =
+    "Rust regex syntax: escape ( ) [ ] . * + ? with a backslash; no look-around or back-references";
 
 fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
@@ -92,14 +125,25 @@ fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed:
     let kind = node.kind.as_str();
     if node.text.trim().is_empty() {
         let pos = r.at.field(id, "text");
-        r.push(pos, format!("node `{id}` has no text"), "say what is asked, checked, done or concluded");
+        r.push(
+            pos,
+            format!("node `{id}` has no text"),
+            "say what is asked, checked, done or concluded",
+        );
     }
     let has_branches = !node.branches.is_empty();
     match node.kind {
         NodeKind::Decision => {
             if node.branches.len() < 2 {
                 let pos = r.at.node(id);
-                r.push(pos, format!("decision `{id}` has {} branch(es); a decision needs at least two", node.branches.len()), "add `branches: { yes: NODE, no: NODE }`");
+                r.push(
+                    pos,
+                    format!(
+                        "decision `{id}` has {} branch(es); a decision needs at least two",
+                        node.branches.len()
+                    ),
+                    "add `branches: { yes: NODE, no: NODE }`",
+                );
             }
             if node.check.is_some() && node.branches.len() >= 2 {
                 let labels: HashSet<&str> = node.branches.keys().map(String::as_str).collect();
@@ -112,18 +156,30 @@ fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed:
         NodeKind::Check | NodeKind::Action => {
             if node.next.is_none() {
                 let pos = r.at.node(id);
-                r.push(pos, format!("{kind} `{id}` has no `next`, so its path ends without a conclusion"), "add `next: NODE`; every path must end in a conclusion or escalate");
+                r.push(
+                    pos,
+                    format!("{kind} `{id}` has no `next`, so its path ends without a conclusion"),
+                    "add `next: NODE`; every path must end in a conclusion or escalate",
+                );
             }
             if has_branches {
                 let pos = r.at.field(id, "branches");
-                r.push(pos, format!("{kind} `{id}` has branches; only decisions branch"), "make it a decision, or use `next`");
+                r.push(
+                    pos,
+                    format!("{kind} `{id}` has branches; only decisions branch"),
+                    "make it a decision, or use `next`",
+                );
             }
         }
         NodeKind::Conclusion | NodeKind::Escalate => {
             if has_branches || node.next.is_some() {
                 let field = if has_branches { "branches" } else { "next" };
                 let pos = r.at.field(id, field);
-                r.push(pos, format!("{kind} `{id}` leads on; a path must end at a {kind}"), "remove `branches`/`next`, or change the kind");
+                r.push(
+                    pos,
+                    format!("{kind} `{id}` leads on; a path must end at a {kind}"),
+                    "remove `branches`/`next`, or change the kind",
+                );
             }
         }
     }
@@ -131,78 +187,144 @@ fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed:
         match node.cause.as_deref() {
             None => {
                 let pos = r.at.node(id);
-                r.push(pos, format!("conclusion `{id}` has no cause"), "add `cause:` with a category such as node_failure");
+                r.push(
+                    pos,
+                    format!("conclusion `{id}` has no cause"),
+                    "add `cause:` with a category such as node_failure",
+                );
             }
             Some(cause) if !allowed.contains(&cause) => {
                 let pos = r.at.field(id, "cause");
-                r.push(pos, format!("cause `{cause}` of `{id}` is not declared"), "use a built-in category (see flowcharts/README.md) or add it to `causes:`");
+                r.push(
+                    pos,
+                    format!("cause `{cause}` of `{id}` is not declared"),
+                    "use a built-in category (see flowcharts/README.md) or add it to `causes:`",
+                );
             }
             Some(_) => {}
         }
         if node.remedy.as_deref().is_none_or(|s| s.trim().is_empty()) {
             let pos = r.at.node(id);
-            r.push(pos, format!("conclusion `{id}` has no remedy"), "add `remedy:` saying what the operator should do");
+            r.push(
+                pos,
+                format!("conclusion `{id}` has no remedy"),
+                "add `remedy:` saying what the operator should do",
+            );
         }
     } else if node.cause.is_some() {
         let pos = r.at.field(id, "cause");
-        r.push(pos, format!("{kind} `{id}` has a cause; only conclusions name causes"), "move the cause to the conclusion this node leads to");
+        r.push(
+            pos,
+            format!("{kind} `{id}` has a cause; only conclusions name causes"),
+            "move the cause to the conclusion this node leads to",
+        );
     }
     if let Some(check) = &node.check {
         if node.kind.is_terminal() || node.kind == NodeKind::Action {
             let pos = r.at.field(id, "check");
-            r.push(pos, format!("{kind} `{id}` has a check; only decisions and checks evaluate evidence"), "move the check to a decision or check node");
+            r.push(
+                pos,
+                format!("{kind} `{id}` has a check; only decisions and checks evaluate evidence"),
+                "move the check to a decision or check node",
+            );
         }
         check_rules(r, id, check);
     }
     if let Some(retry) = &node.retry {
         let pos = r.at.field(id, "retry");
         if node.kind != NodeKind::Action {
-            r.push(pos, format!("{kind} `{id}` has a retry; only actions retry"), "put the retry on the action that is repeated");
+            r.push(
+                pos,
+                format!("{kind} `{id}` has a retry; only actions retry"),
+                "put the retry on the action that is repeated",
+            );
         }
         if !(1..=MAX_RETRY).contains(&retry.limit) {
-            r.push(pos, format!("retry limit {} of `{id}` is outside 1..={MAX_RETRY}", retry.limit), "a retry must be bounded: give a limit from 1 to 10");
+            r.push(
+                pos,
+                format!(
+                    "retry limit {} of `{id}` is outside 1..={MAX_RETRY}",
+                    retry.limit
+                ),
+                "a retry must be bounded: give a limit from 1 to 10",
+            );
         }
     }
-    for (label, to) in node.edges().chain(node.retry.as_ref().map(|rt| ("retry", rt.to.as_str()))) {
+    for (label, to) in node
+        .edges()
+        .chain(node.retry.as_ref().map(|rt| ("retry", rt.to.as_str())))
+    {
         if !chart.nodes.contains_key(to) {
             let field = match label {
                 "next" | "retry" => label,
                 _ => "branches",
             };
             let pos = r.at.field(id, field);
-            r.push(pos, format!("`{id}` {label} → `{to}`, which is not a node"), "point it at an existing node id");
+            r.push(
+                pos,
+                format!("`{id}` {label} → `{to}`, which is not a node"),
+                "point it at an existing node id",
+            );
         }
     }
 }
 
 fn check_rules(r: &mut Report, id: &str, check: &Check) {
-    let forms = [check.any.is_some(), check.all.is_some(), check.count.is_some(), check.absent.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let forms = [
+        check.any.is_some(),
+        check.all.is_some(),
+        check.count.is_some(),
+        check.absent.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     let pos = r.at.field(id, "check");
     if forms != 1 {
         r.push(pos, format!("the check of `{id}` has {forms} forms; it needs exactly one of any, all, count, absent"), "split it into separate decisions, one check each");
     }
     if check.count.is_some() && check.at_least.is_none_or(|n| n == 0) {
-        r.push(pos, format!("the count check of `{id}` needs `at_least: N` with N ≥ 1"), "e.g. `{ count: 'error', at_least: 5 }`");
+        r.push(
+            pos,
+            format!("the count check of `{id}` needs `at_least: N` with N ≥ 1"),
+            "e.g. `{ count: 'error', at_least: 5 }`",
+        );
     }
     if check.count.is_none() && check.at_least.is_some() {
-        r.push(pos, format!("`at_least` in the check of `{id}` only goes with `count`"), "use `{ count: RE, at_least: N }`");
+        r.push(
+            pos,
+            format!("`at_least` in the check of `{id}` only goes with `count`"),
+            "use `{ count: RE, at_least: N }`",
+        );
     }
     if check.all.as_ref().is_some_and(Vec::is_empty) {
-        r.push(pos, format!("the `all` check of `{id}` lists no regex"), "list at least one regex");
+        r.push(
+            pos,
+            format!("the `all` check of `{id}` lists no regex"),
+            "list at least one regex",
+        );
     }
     if let Some(w) = &check.within {
         if parse_span(w).is_none() {
             let pos = r.at.field(id, "within");
-            r.push(pos, format!("`within: {w}` of `{id}` is not a span"), "write a number and a unit: 30s, 10m, 2h or 1d");
+            r.push(
+                pos,
+                format!("`within: {w}` of `{id}` is not a span"),
+                "write a number and a unit: 30s, 10m, 2h or 1d",
+            );
         }
     }
     for (field, pattern) in check.patterns() {
         if let Err(e) = Regex::new(pattern) {
             let pos = r.at.field(id, field);
-            r.push(pos, format!("the `{field}` regex of `{id}` is invalid: {}", first_line(&e.to_string())), REGEX_HINT);
+            r.push(
+                pos,
+                format!(
+                    "the `{field}` regex of `{id}` is invalid: {}",
+                    first_line(&e.to_string())
+                ),
+                REGEX_HINT,
+            );
         }
     }
 }
@@ -215,7 +337,15 @@ fn graph_rules(r: &mut Report, chart: &Flowchart) {
     let forward: HashMap<&str, Vec<&str>> = chart
         .nodes
         .iter()
-        .map(|(id, n)| (id.as_str(), n.edges().map(|(_, to)| to).filter(|to| chart.nodes.contains_key(*to)).collect()))
+        .map(|(id, n)| {
+            (
+                id.as_str(),
+                n.edges()
+                    .map(|(_, to)| to)
+                    .filter(|to| chart.nodes.contains_key(*to))
+                    .collect(),
+            )
+        })
         .collect();
 
     // Reachable through forward and retry edges.
@@ -231,7 +361,11 @@ fn graph_rules(r: &mut Report, chart: &Flowchart) {
     for id in chart.nodes.keys() {
         if !reached.contains(id.as_str()) {
             let pos = r.at.node(id);
-            r.push(pos, format!("node `{id}` cannot be reached from `{}`", chart.start), "link it from a branch or `next`, or delete it");
+            r.push(
+                pos,
+                format!("node `{id}` cannot be reached from `{}`", chart.start),
+                "link it from a branch or `next`, or delete it",
+            );
         }
     }
 
@@ -242,8 +376,14 @@ fn graph_rules(r: &mut Report, chart: &Flowchart) {
         Grey,
         Black,
     }
-    let mut colour: HashMap<&str, Colour> = chart.nodes.keys().map(|k| (k.as_str(), Colour::White)).collect();
-    let ids: Vec<&str> = std::iter::once(chart.start.as_str()).chain(chart.nodes.keys().map(String::as_str)).collect();
+    let mut colour: HashMap<&str, Colour> = chart
+        .nodes
+        .keys()
+        .map(|k| (k.as_str(), Colour::White))
+        .collect();
+    let ids: Vec<&str> = std::iter::once(chart.start.as_str())
+        .chain(chart.nodes.keys().map(String::as_str))
+        .collect();
     for root in ids {
         if colour[root] != Colour::White {
             continue;
@@ -263,7 +403,8 @@ fn graph_rules(r: &mut Report, chart: &Flowchart) {
                         }
                         Colour::Grey => {
                             let from = path.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                            let mut cycle: Vec<&str> = path[from..].iter().map(|(n, _)| *n).collect();
+                            let mut cycle: Vec<&str> =
+                                path[from..].iter().map(|(n, _)| *n).collect();
                             cycle.push(to);
                             let pos = r.at.node(id);
                             r.push(pos, format!("loop {}; only an explicit bounded retry may go back", cycle.join(" → ")), "replace the back edge with `retry: { to: NODE, limit: N }` on an action");
@@ -301,7 +442,14 @@ fn graph_rules(r: &mut Report, chart: &Flowchart) {
         }
         if !back {
             let pos = r.at.field(id, "retry");
-            r.push(pos, format!("retry of `{id}` goes to `{}`, which does not lead back to `{id}`", retry.to), "a retry returns to an earlier node on the same path");
+            r.push(
+                pos,
+                format!(
+                    "retry of `{id}` goes to `{}`, which does not lead back to `{id}`",
+                    retry.to
+                ),
+                "a retry returns to an earlier node on the same path",
+            );
         }
     }
 }

@@ -25,7 +25,10 @@ impl<'a> Window<'a> {
 
     fn numbered(&self) -> impl Iterator<Item = (usize, &'a str)> + 'a {
         let first = self.first_line;
-        self.lines.iter().enumerate().map(move |(i, l)| (first + i, l.as_str()))
+        self.lines
+            .iter()
+            .enumerate()
+            .map(move |(i, l)| (first + i, l.as_str()))
     }
 }
 
@@ -54,8 +57,15 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum End {
-    Conclusion { node: String, cause: String, remedy: String },
-    Escalate { node: String, remedy: Option<String> },
+    Conclusion {
+        node: String,
+        cause: String,
+        remedy: String,
+    },
+    Escalate {
+        node: String,
+        remedy: Option<String>,
+    },
     /// The walk stopped: a person or the model must decide at `node`.
     Undecided { node: String, reason: String },
 }
@@ -97,10 +107,19 @@ impl Walk {
             match &s.outcome {
                 Some(CheckOutcome::Decided { holds, evidence }) => {
                     let lines: Vec<String> = evidence.iter().map(|n| n.to_string()).collect();
-                    let shown = if lines.is_empty() { "no line".to_string() } else { format!("lines {}", lines.join(", ")) };
-                    out.push_str(&format!(" — check {}: {shown}", if *holds { "holds" } else { "fails" }));
+                    let shown = if lines.is_empty() {
+                        "no line".to_string()
+                    } else {
+                        format!("lines {}", lines.join(", "))
+                    };
+                    out.push_str(&format!(
+                        " — check {}: {shown}",
+                        if *holds { "holds" } else { "fails" }
+                    ));
                 }
-                Some(CheckOutcome::Undecidable { reason }) => out.push_str(&format!(" — cannot tell: {reason}")),
+                Some(CheckOutcome::Undecidable { reason }) => {
+                    out.push_str(&format!(" — cannot tell: {reason}"))
+                }
                 None => {}
             }
             if let Some(t) = &s.taken {
@@ -109,11 +128,19 @@ impl Walk {
             out.push('\n');
         }
         match &self.end {
-            End::Conclusion { cause, remedy, .. } => out.push_str(&format!("Conclusion: {cause}. Remedy: {remedy}\n")),
-            End::Escalate { remedy, .. } => {
-                out.push_str(&format!("Escalate{}\n", remedy.as_ref().map(|r| format!(": {r}")).unwrap_or_default()))
+            End::Conclusion { cause, remedy, .. } => {
+                out.push_str(&format!("Conclusion: {cause}. Remedy: {remedy}\n"))
             }
-            End::Undecided { node, reason } => out.push_str(&format!("Stopped at `{node}`: {reason}\n")),
+            End::Escalate { remedy, .. } => out.push_str(&format!(
+                "Escalate{}\n",
+                remedy
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            )),
+            End::Undecided { node, reason } => {
+                out.push_str(&format!("Stopped at `{node}`: {reason}\n"))
+            }
         }
         out
     }
@@ -124,15 +151,25 @@ fn compile(pattern: &str) -> Result<Regex, String> {
 }
 
 /// Lines that count for a `within` check: timestamps within `span` seconds of the anchor.
-fn within_span<'a>(chart: &Flowchart, window: Window<'a>, span: i64) -> Result<Vec<(usize, &'a str)>, String> {
+fn within_span<'a>(
+    chart: &Flowchart,
+    window: Window<'a>,
+    span: i64,
+) -> Result<Vec<(usize, &'a str)>, String> {
     let stamped: Vec<(usize, &str, i64)> = window
         .numbered()
         .filter_map(|(n, l)| timestamp::parse(l).map(|t| (n, l, t)))
         .collect();
     let Some(&(_, _, last)) = stamped.last() else {
-        return Err("the check looks at a time span, but no line of the window has a timestamp".into());
+        return Err(
+            "the check looks at a time span, but no line of the window has a timestamp".into(),
+        );
     };
-    let symptoms: Vec<Regex> = chart.symptoms.iter().filter_map(|s| Regex::new(s).ok()).collect();
+    let symptoms: Vec<Regex> = chart
+        .symptoms
+        .iter()
+        .filter_map(|s| Regex::new(s).ok())
+        .collect();
     let anchor = stamped
         .iter()
         .find(|(_, l, _)| symptoms.iter().any(|re| re.is_match(l)))
@@ -152,7 +189,11 @@ pub fn evaluate(chart: &Flowchart, check: &Check, window: Window) -> CheckOutcom
     }
 }
 
-fn evaluate_inner(chart: &Flowchart, check: &Check, window: Window) -> Result<CheckOutcome, String> {
+fn evaluate_inner(
+    chart: &Flowchart,
+    check: &Check,
+    window: Window,
+) -> Result<CheckOutcome, String> {
     let lines: Vec<(usize, &str)> = match &check.within {
         Some(w) => {
             let span = parse_span(w).ok_or_else(|| format!("`within: {w}` is not a time span"))?;
@@ -162,13 +203,22 @@ fn evaluate_inner(chart: &Flowchart, check: &Check, window: Window) -> Result<Ch
     };
     let matching = |pattern: &str| -> Result<Vec<usize>, String> {
         let re = compile(pattern)?;
-        Ok(lines.iter().filter(|(_, l)| re.is_match(l)).map(|(n, _)| *n).collect())
+        Ok(lines
+            .iter()
+            .filter(|(_, l)| re.is_match(l))
+            .map(|(n, _)| *n)
+            .collect())
     };
     let capped = |mut v: Vec<usize>| {
         v.truncate(MAX_EVIDENCE);
         v
     };
-    let decided = |holds: bool, evidence: Vec<usize>| Ok(CheckOutcome::Decided { holds, evidence: capped(evidence) });
+    let decided = |holds: bool, evidence: Vec<usize>| {
+        Ok(CheckOutcome::Decided {
+            holds,
+            evidence: capped(evidence),
+        })
+    };
     if let Some(p) = &check.any {
         let hits = matching(p)?;
         return decided(!hits.is_empty(), hits);
@@ -211,7 +261,11 @@ pub fn walk(chart: &Flowchart, window: Window) -> Walk {
                 node: current.clone(),
                 reason: format!("node `{current}` does not exist"),
             };
-            return Walk { chart: chart.id.clone(), steps, end };
+            return Walk {
+                chart: chart.id.clone(),
+                steps,
+                end,
+            };
         };
         let mut step = Step {
             node: current.clone(),
@@ -231,44 +285,87 @@ pub fn walk(chart: &Flowchart, window: Window) -> Walk {
                     cause: node.cause.clone().unwrap_or_else(|| "unknown".into()),
                     remedy: node.remedy.clone().unwrap_or_default(),
                 };
-                return Walk { chart: chart.id.clone(), steps, end };
+                return Walk {
+                    chart: chart.id.clone(),
+                    steps,
+                    end,
+                };
             }
             NodeKind::Escalate => {
                 steps.push(step);
-                let end = End::Escalate { node: current, remedy: node.remedy.clone() };
-                return Walk { chart: chart.id.clone(), steps, end };
+                let end = End::Escalate {
+                    node: current,
+                    remedy: node.remedy.clone(),
+                };
+                return Walk {
+                    chart: chart.id.clone(),
+                    steps,
+                    end,
+                };
             }
-            NodeKind::Check | NodeKind::Action => node.next.clone().map(|n| ("next".to_string(), n)),
+            NodeKind::Check | NodeKind::Action => {
+                node.next.clone().map(|n| ("next".to_string(), n))
+            }
             NodeKind::Decision => match outcome {
                 Some(CheckOutcome::Decided { holds, .. }) => {
                     let label = if holds { "yes" } else { "no" };
-                    node.branches.get(label).map(|to| (label.to_string(), to.clone()))
+                    node.branches
+                        .get(label)
+                        .map(|to| (label.to_string(), to.clone()))
                 }
                 Some(CheckOutcome::Undecidable { reason }) => {
                     steps.push(step);
-                    let end = End::Undecided { node: current, reason: format!("{reason}; a person or the model must decide") };
-                    return Walk { chart: chart.id.clone(), steps, end };
+                    let end = End::Undecided {
+                        node: current,
+                        reason: format!("{reason}; a person or the model must decide"),
+                    };
+                    return Walk {
+                        chart: chart.id.clone(),
+                        steps,
+                        end,
+                    };
                 }
                 None => {
                     steps.push(step);
                     let options: Vec<&str> = node.branches.keys().map(String::as_str).collect();
                     let end = End::Undecided {
                         node: current,
-                        reason: format!("no executable check; a person or the model must choose {}", options.join(" / ")),
+                        reason: format!(
+                            "no executable check; a person or the model must choose {}",
+                            options.join(" / ")
+                        ),
                     };
-                    return Walk { chart: chart.id.clone(), steps, end };
+                    return Walk {
+                        chart: chart.id.clone(),
+                        steps,
+                        end,
+                    };
                 }
             },
         };
         let Some((label, to)) = next else {
             steps.push(step);
-            let end = End::Undecided { node: current, reason: "the node leads nowhere".into() };
-            return Walk { chart: chart.id.clone(), steps, end };
+            let end = End::Undecided {
+                node: current,
+                reason: "the node leads nowhere".into(),
+            };
+            return Walk {
+                chart: chart.id.clone(),
+                steps,
+                end,
+            };
         };
         step.taken = Some(label);
         steps.push(step);
         current = to;
     }
-    let end = End::Undecided { node: current, reason: "the chart loops; validate it".into() };
-    Walk { chart: chart.id.clone(), steps, end }
+    let end = End::Undecided {
+        node: current,
+        reason: "the chart loops; validate it".into(),
+    };
+    Walk {
+        chart: chart.id.clone(),
+        steps,
+        end,
+    }
 }

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs};
 use ratatui::Frame;
 
 use super::keys::{keys_label, lookup, Binding, Key};
+use super::screens::flowcharts::FlowchartsScreen;
 use super::screens::logs::LogsScreen;
 use super::screens::placeholder::Placeholder;
 use super::screens::{Action, Component, Ctx, ScreenId};
@@ -112,10 +113,7 @@ impl App {
                 ScreenId::Diagnose,
                 "Flowchart-guided diagnosis of a log window arrives with issue #8.",
             )),
-            Box::new(Placeholder::new(
-                ScreenId::Flowcharts,
-                "The flowchart list, tree and node editor arrive with issue #3.",
-            )),
+            Box::new(FlowchartsScreen::default()),
             Box::new(Placeholder::new(
                 ScreenId::Thoughts,
                 "Review of generated thoughts arrives with issue #6.",
@@ -182,7 +180,7 @@ impl App {
             match result {
                 Ok(output) => {
                     for screen in &mut self.screens {
-                        screen.on_job(&output);
+                        screen.on_job(&output, &mut self.ctx);
                     }
                 }
                 Err(e) => {

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use super::screens::logs::LoadedLog;
+use crate::logs::file::LoadedLog;
 
 /// What a finished job hands back to the screens.
 #[derive(Debug)]
 pub enum JobOutput {
     Logs(Vec<LoadedLog>),
+    Charts(Vec<crate::flowchart::Entry>),
 }
 
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 //! an error, a panic (panic hook), and SIGTERM/SIGINT/SIGHUP (a flag the loop checks).
 
 pub mod app;
+pub mod input;
 pub mod jobs;
 pub mod keys;
 pub mod screens;

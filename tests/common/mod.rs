@@ -6,7 +6,7 @@ use std::process::Command;
 
 use logreasoner::config::{Config, Overrides};
 use logreasoner::store::Store;
-use logreasoner::tui::{jobs::Jobs, screens::Ctx, App};
+use logreasoner::tui::{screens::Ctx, App};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_logreasoner"))
@@ -27,6 +27,13 @@ pub fn command(home: &Path) -> Command {
 
 /// Configuration rooted in `dir`, independent of the process environment.
 pub fn config(dir: &Path, logs: &Path) -> Config {
+    let charts = dir.join("flowcharts");
+    std::fs::create_dir_all(&charts).expect("flowcharts folder");
+    config_with(dir, logs, &charts)
+}
+
+/// Like [`config`], with a flowcharts folder of the test's choosing.
+pub fn config_with(dir: &Path, logs: &Path, flowcharts: &Path) -> Config {
     let home = dir.to_string_lossy().into_owned();
     let env = move |k: &str| match k {
         "HOME" => Some(home.clone()),
@@ -35,6 +42,7 @@ pub fn config(dir: &Path, logs: &Path) -> Config {
     };
     let overrides = Overrides {
         logs: Some(logs.to_path_buf()),
+        flowcharts: Some(flowcharts.to_path_buf()),
         ..Default::default()
     };
     Config::resolve(&overrides, &env).expect("config")
@@ -42,13 +50,12 @@ pub fn config(dir: &Path, logs: &Path) -> Config {
 
 /// An app on a fresh database in `dir`, with its background loading finished.
 pub fn app(dir: &Path, logs: &Path) -> App {
-    let config = config(dir, logs);
+    app_with(config(dir, logs))
+}
+
+pub fn app_with(config: Config) -> App {
     let store = Store::open(&config.db.value).expect("store");
-    let mut app = App::new(Ctx {
-        config,
-        store,
-        jobs: Jobs::default(),
-    });
+    let mut app = App::new(Ctx::new(config, store));
     app.start();
     app.wait_for_jobs();
     app

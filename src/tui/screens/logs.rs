@@ -2,8 +2,6 @@
 //! view with line numbers. Loading runs as a background job. The full log engine (mmap index, follow,
 //! search, filters, templates) replaces the loader and extends this screen (issue #4).
 
-use std::path::{Path, PathBuf};
-
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -11,68 +9,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::{Action, Ctx, Screen, ScreenId};
+use std::sync::Arc;
+
+use super::{Action, Ctx, Screen, ScreenId, Selection};
+use crate::logs::file::{load_logs, LoadedLog, MAX_LINES};
 use crate::tui::jobs::JobOutput;
 use crate::tui::keys::{Binding, Key};
-
-/// Lines kept per file by this simple loader; larger files say they were cut.
-pub const MAX_LINES: usize = 200_000;
-
-/// A log file read into memory, invalid UTF-8 replaced.
-#[derive(Debug, Clone)]
-pub struct LoadedLog {
-    pub path: PathBuf,
-    pub lines: Vec<String>,
-    pub truncated: bool,
-}
-
-impl LoadedLog {
-    pub fn name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.path.display().to_string())
-    }
-}
-
-/// Reads one file, or every regular file of a folder in name order.
-pub fn load_logs(path: &Path) -> Result<Vec<LoadedLog>, String> {
-    let files = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files.iter().map(|p| load_one(p)).collect()
-}
-
-fn load_one(path: &Path) -> Result<LoadedLog, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = Vec::new();
-    let mut truncated = false;
-    for raw in bytes.split(|b| *b == b'\n') {
-        if lines.len() == MAX_LINES {
-            truncated = true;
-            break;
-        }
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        lines.push(String::from_utf8_lossy(raw).into_owned());
-    }
-    // A trailing newline leaves one empty piece that is not a line.
-    if !truncated && lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    Ok(LoadedLog {
-        path: path.to_path_buf(),
-        lines,
-        truncated,
-    })
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmd {
@@ -135,8 +77,12 @@ enum Pane {
     Lines,
 }
 
+/// The selection handed to other screens: the whole current file up to this many lines, else a
+/// window of this size around the cursor (the log engine adds explicit range selection).
+pub const SELECTION_LINES: usize = 5000;
+
 pub struct LogsScreen {
-    files: Vec<LoadedLog>,
+    files: Vec<Arc<LoadedLog>>,
     selected_file: usize,
     cursor: usize,
     top: usize,
@@ -161,7 +107,26 @@ impl Default for LogsScreen {
 
 impl LogsScreen {
     fn current(&self) -> Option<&LoadedLog> {
-        self.files.get(self.selected_file)
+        self.files.get(self.selected_file).map(|f| f.as_ref())
+    }
+
+    fn publish_selection(&self, ctx: &mut Ctx) {
+        ctx.selection = self.files.get(self.selected_file).map(|log| {
+            let len = log.lines.len();
+            let half = SELECTION_LINES / 2;
+            let first = if len <= SELECTION_LINES {
+                1
+            } else {
+                (self.cursor + 1)
+                    .saturating_sub(half)
+                    .clamp(1, len - SELECTION_LINES + 1)
+            };
+            Selection {
+                log: Arc::clone(log),
+                first,
+                last: (first + SELECTION_LINES - 1).min(len),
+            }
+        });
     }
 
     fn move_cursor(&mut self, delta: isize) {
@@ -201,9 +166,11 @@ impl Screen for LogsScreen {
         });
     }
 
-    fn on_job(&mut self, output: &JobOutput) {
-        let JobOutput::Logs(files) = output;
-        self.files = files.clone();
+    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx) {
+        let JobOutput::Logs(files) = output else {
+            return;
+        };
+        self.files = files.iter().cloned().map(Arc::new).collect();
         let lines: usize = self.files.iter().map(|f| f.lines.len()).sum();
         self.status = if self.files.is_empty() {
             "no log files here; open one with --logs PATH".to_string()
@@ -213,9 +180,10 @@ impl Screen for LogsScreen {
         self.selected_file = 0;
         self.cursor = 0;
         self.top = 0;
+        self.publish_selection(ctx);
     }
 
-    fn run(&mut self, cmd: Cmd, _key: KeyEvent, _ctx: &mut Ctx) -> Action {
+    fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
         let page = self.page.max(1) as isize;
         match cmd {
             Cmd::Down => self.move_cursor(1),
@@ -232,6 +200,7 @@ impl Screen for LogsScreen {
             }
             Cmd::Open => self.pane = Pane::Lines,
         }
+        self.publish_selection(ctx);
         Action::None
     }
 
@@ -313,27 +282,5 @@ impl Screen for LogsScreen {
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loader_keeps_invalid_utf8_lossily_and_drops_only_the_final_newline() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("a.log");
-        std::fs::write(&path, b"ok\r\nbad \xff byte\n\nlast\n").expect("write");
-        let logs = load_logs(dir.path()).expect("load");
-        assert_eq!(logs.len(), 1);
-        assert_eq!(logs[0].lines, vec!["ok", "bad \u{fffd} byte", "", "last"]);
-        assert!(!logs[0].truncated);
-    }
-
-    #[test]
-    fn a_missing_path_is_an_error_naming_it() {
-        let err = load_logs(Path::new("/no/such/file.log")).expect_err("missing");
-        assert!(err.contains("/no/such/file.log"), "{err}");
     }
 }

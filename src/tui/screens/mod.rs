@@ -1,6 +1,7 @@
 //! Screens. Each is a component: its own state, a key table that maps keys to its commands, a `run`
 //! that turns a command into state changes and an [`Action`] for the app, and a render function.
 
+pub mod flowcharts;
 pub mod logs;
 pub mod placeholder;
 
@@ -13,11 +14,40 @@ use super::keys::{keys_label, lookup, Binding};
 use crate::config::Config;
 use crate::store::Store;
 
-/// What the app offers every screen: configuration, the database, background jobs.
+/// What the app offers every screen: configuration, the database, background jobs, and the log
+/// lines the user has selected (the Logs screen sets it; Flowcharts and Diagnose read it).
 pub struct Ctx {
     pub config: Config,
     pub store: Store,
     pub jobs: Jobs,
+    pub selection: Option<Selection>,
+}
+
+impl Ctx {
+    pub fn new(config: Config, store: Store) -> Self {
+        Ctx {
+            config,
+            store,
+            jobs: Jobs::default(),
+            selection: None,
+        }
+    }
+}
+
+/// A window of lines of one loaded log: `lines[first - 1..last]`, 1-based inclusive.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub log: std::sync::Arc<crate::logs::file::LoadedLog>,
+    pub first: usize,
+    pub last: usize,
+}
+
+impl Selection {
+    pub fn lines(&self) -> &[String] {
+        let end = self.last.min(self.log.lines.len());
+        let start = (self.first.max(1) - 1).min(end);
+        &self.log.lines[start..end]
+    }
 }
 
 /// What a key press asks of the app, beyond the screen's own state.
@@ -95,7 +125,15 @@ pub trait Screen {
     /// Called once when the app starts, to kick off background loading.
     fn start(&mut self, _ctx: &mut Ctx) {}
     /// A background job finished.
-    fn on_job(&mut self, _output: &JobOutput) {}
+    fn on_job(&mut self, _output: &JobOutput, _ctx: &mut Ctx) {}
+    /// True while an inline text field has focus: keys the table does not bind are typed into it.
+    fn wants_text(&self) -> bool {
+        false
+    }
+    /// A key for the focused text field.
+    fn text_key(&mut self, _key: KeyEvent, _ctx: &mut Ctx) -> Action {
+        Action::None
+    }
 }
 
 /// The object-safe face of a [`Screen`] that the app holds.
@@ -108,7 +146,7 @@ pub trait Component {
     fn help_rows(&self) -> Vec<(String, &'static str)>;
     fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
     fn start(&mut self, ctx: &mut Ctx);
-    fn on_job(&mut self, output: &JobOutput);
+    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx);
 }
 
 impl<S: Screen> Component for S {
@@ -117,8 +155,11 @@ impl<S: Screen> Component for S {
     }
 
     fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Action> {
-        let cmd = lookup(self.bindings(), &key)?;
-        Some(self.run(cmd, key, ctx))
+        match lookup(self.bindings(), &key) {
+            Some(cmd) => Some(self.run(cmd, key, ctx)),
+            None if self.wants_text() => Some(self.text_key(key, ctx)),
+            None => None,
+        }
     }
 
     fn binds(&self, key: &KeyEvent) -> bool {
@@ -140,7 +181,7 @@ impl<S: Screen> Component for S {
         Screen::start(self, ctx)
     }
 
-    fn on_job(&mut self, output: &JobOutput) {
-        Screen::on_job(self, output)
+    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx) {
+        Screen::on_job(self, output, ctx)
     }
 }
