@@ -124,7 +124,7 @@ pub fn kind_glyph(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Decision => "◆",
         NodeKind::Check => "▣",
-        NodeKind::Action => "▶",
+        NodeKind::Action => "■",
         NodeKind::Conclusion => "●",
         NodeKind::Escalate => "▲",
     }
@@ -224,11 +224,9 @@ pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
         .collect();
     for id in orphans {
         if !shown.contains(&id) {
-            rows.push(TreeRow {
-                node: id.clone(),
-                text: "(not reachable from start)".into(),
-            });
+            let first = rows.len();
             visit(chart, &id, "", "", true, true, &mut rows, &mut shown);
+            rows[first].text.push_str("  ⚠ not reachable from start");
         }
     }
     rows

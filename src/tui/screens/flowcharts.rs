@@ -894,7 +894,7 @@ impl FlowchartsScreen {
     fn render_preview(&self, frame: &mut Frame, area: Rect) {
         let [main, input_area] = Layout::vertical([
             Constraint::Min(3),
-            Constraint::Length(if self.pending.is_some() { 3 } else { 0 }),
+            Constraint::Length(if self.pending.is_some() { 4 } else { 0 }),
         ])
         .areas(area);
         let Some(entry) = self.entries.get(self.cursor) else {
@@ -977,7 +977,7 @@ impl FlowchartsScreen {
 
     fn render_editor(&self, frame: &mut Frame, area: Rect) {
         let Some(ed) = &self.editor else { return };
-        let diag_height = (ed.diagnostics.len() as u16 + 2).clamp(3, 7);
+        let diag_height = (2 * ed.diagnostics.len() as u16 + 2).clamp(3, 8);
         let [tree_area, lower, input_area, diag_area] = Layout::vertical([
             Constraint::Min(5),
             Constraint::Length(10),
