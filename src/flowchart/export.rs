@@ -131,103 +131,88 @@ pub fn kind_glyph(kind: NodeKind) -> &'static str {
 }
 
 /// The chart as an indented tree from `start`; a node met again is shown as a reference (`↺ see
-/// above`) instead of being expanded twice. Nodes unreachable from start follow at the end.
+/// above`) instead of being expanded twice. Nodes unreachable from start follow at the end, marked.
 pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
-    let mut rows = Vec::new();
-    let mut shown: Vec<String> = Vec::new();
-    fn visit(
-        chart: &Flowchart,
-        id: &str,
-        prefix: &str,
-        edge: &str,
-        last: bool,
-        root: bool,
-        rows: &mut Vec<TreeRow>,
-        shown: &mut Vec<String>,
-    ) {
-        let connector = if root {
-            String::new()
-        } else if last {
-            "└─ ".into()
-        } else {
-            "├─ ".into()
+    let mut builder = TreeBuilder {
+        chart,
+        rows: Vec::new(),
+        shown: Vec::new(),
+    };
+    builder.visit(&chart.start, "", "", None);
+    let orphans: Vec<String> = chart
+        .nodes
+        .keys()
+        .filter(|k| !builder.shown.contains(k))
+        .cloned()
+        .collect();
+    for id in orphans {
+        if !builder.shown.contains(&id) {
+            let first = builder.rows.len();
+            builder.visit(&id, "", "", None);
+            builder.rows[first]
+                .text
+                .push_str("  ⚠ not reachable from start");
+        }
+    }
+    builder.rows
+}
+
+struct TreeBuilder<'a> {
+    chart: &'a Flowchart,
+    rows: Vec<TreeRow>,
+    shown: Vec<String>,
+}
+
+impl TreeBuilder<'_> {
+    /// `last` is `None` for a root, else whether this is its parent's last edge.
+    fn visit(&mut self, id: &str, prefix: &str, edge: &str, last: Option<bool>) {
+        let connector = match last {
+            None => "",
+            Some(true) => "└─ ",
+            Some(false) => "├─ ",
         };
         let edge_text = if edge.is_empty() || edge == "next" {
             String::new()
         } else {
             format!("{edge} → ")
         };
-        let Some(node) = chart.nodes.get(id) else {
-            rows.push(TreeRow {
+        let lead = format!("{prefix}{connector}{edge_text}");
+        let Some(node) = self.chart.nodes.get(id) else {
+            self.rows.push(TreeRow {
                 node: id.to_string(),
-                text: format!("{prefix}{connector}{edge_text}{id} ✗ missing"),
+                text: format!("{lead}{id} ✗ missing"),
             });
             return;
         };
-        if shown.iter().any(|s| s == id) {
-            rows.push(TreeRow {
+        if self.shown.iter().any(|s| s == id) {
+            self.rows.push(TreeRow {
                 node: id.to_string(),
-                text: format!("{prefix}{connector}{edge_text}{id} ↺ see above"),
+                text: format!("{lead}{id} ↺ see above"),
             });
             return;
         }
-        shown.push(id.to_string());
+        self.shown.push(id.to_string());
         let extra = match (&node.cause, &node.retry) {
             (Some(c), _) => format!(" [{c}]"),
             (None, Some(r)) => format!(" (retry → {} ≤{})", r.to, r.limit),
             _ => String::new(),
         };
-        rows.push(TreeRow {
+        self.rows.push(TreeRow {
             node: id.to_string(),
             text: format!(
-                "{prefix}{connector}{edge_text}{} {id}: {}{extra}",
+                "{lead}{} {id}: {}{extra}",
                 kind_glyph(node.kind),
                 node.text.trim()
             ),
         });
-        let child_prefix = if root {
-            prefix.to_string()
-        } else if last {
-            format!("{prefix}   ")
-        } else {
-            format!("{prefix}│  ")
+        let child_prefix = match last {
+            None => prefix.to_string(),
+            Some(true) => format!("{prefix}   "),
+            Some(false) => format!("{prefix}│  "),
         };
         let edges: Vec<(&str, &str)> = node.edges().collect();
         for (i, (e, to)) in edges.iter().enumerate() {
-            visit(
-                chart,
-                to,
-                &child_prefix,
-                e,
-                i + 1 == edges.len(),
-                false,
-                rows,
-                shown,
-            );
+            self.visit(to, &child_prefix, e, Some(i + 1 == edges.len()));
         }
     }
-    visit(
-        chart,
-        &chart.start,
-        "",
-        "",
-        true,
-        true,
-        &mut rows,
-        &mut shown,
-    );
-    let orphans: Vec<String> = chart
-        .nodes
-        .keys()
-        .filter(|k| !shown.contains(k))
-        .cloned()
-        .collect();
-    for id in orphans {
-        if !shown.contains(&id) {
-            let first = rows.len();
-            visit(chart, &id, "", "", true, true, &mut rows, &mut shown);
-            rows[first].text.push_str("  ⚠ not reachable from start");
-        }
-    }
-    rows
 }

@@ -459,11 +459,16 @@ pub struct FlowchartsScreen {
 impl FlowchartsScreen {
     fn load(ctx: &mut Ctx) {
         let dir = ctx.config.flowcharts.value.clone();
+        let store = ctx.store.clone();
         ctx.jobs.spawn("loading flowcharts", move |report| {
             report.progress(format!("reading {}", dir.display()));
-            flowchart::load_dir(&dir)
-                .map(JobOutput::Charts)
-                .map_err(|e| e.to_string())
+            let entries = flowchart::load_dir(&dir).map_err(|e| e.to_string())?;
+            // Derive thoughts for new or changed charts, so edits made outside the app mark old ones stale.
+            report.progress("deriving thoughts");
+            let valid: Vec<Flowchart> = entries.iter().filter_map(|e| e.chart.clone().ok()).collect();
+            let synced = flowchart::thought::sync(&store, &valid).map_err(|e| e.to_string())?;
+            tracing::info!(created = ?synced.created, staled = ?synced.staled, "thoughts synced with the charts");
+            Ok(JobOutput::Charts(entries))
         });
     }
 
