@@ -206,7 +206,7 @@ impl Screen for LogsScreen {
 
     fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
         let [list_area, view_area] =
-            Layout::horizontal([Constraint::Length(30), Constraint::Min(10)]).areas(area);
+            Layout::horizontal([Constraint::Length(34), Constraint::Min(10)]).areas(area);
         let focused = |p: Pane| {
             if self.pane == p {
                 Style::new().fg(Color::Cyan)

@@ -10,7 +10,7 @@ per file (except the ZooKeeper one, which is deliberately quiet).
 The output is deterministic: every generator uses its own fixed-seed
 ``random.Random``, so running
 
-    python3 assets/samples/generate.py
+    python3 scripts/generate_samples.py
 
 from the repository root always rewrites byte-identical files.  The script
 prints, for each file, the line count and the 1-based line range of the
@@ -24,7 +24,7 @@ import random
 import re
 from pathlib import Path
 
-OUT_DIR = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
 class Log:
