@@ -1160,6 +1160,46 @@ mod tests {
     }
 
     #[test]
+    fn undo_reaches_back_at_least_fifty_steps_and_redo_returns() {
+        let original = template("t");
+        let mut ed = Editor::new(
+            PathBuf::from("t.yaml"),
+            original.clone(),
+            Some(original.clone()),
+        );
+        for i in 0..60 {
+            let mut next = ed.chart.clone();
+            next.title = format!("title {i}");
+            ed.change(next);
+        }
+        assert_eq!(ed.undo.len(), 60);
+        let mut screen = FlowchartsScreen {
+            editor: Some(ed),
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::config::Config::resolve(&crate::config::Overrides::default(), &|k| {
+            (k == "HOME").then(|| dir.path().display().to_string())
+        })
+        .expect("config");
+        let store = crate::store::Store::open(dir.path().join("db")).expect("store");
+        let mut ctx = Ctx::new(config, store);
+        for _ in 0..60 {
+            screen.run_edit(Cmd::Undo, &mut ctx);
+        }
+        let ed = screen.editor.as_ref().expect("editor");
+        assert_eq!(ed.chart, original);
+        assert!(!ed.dirty());
+        for _ in 0..60 {
+            screen.run_edit(Cmd::Redo, &mut ctx);
+        }
+        assert_eq!(
+            screen.editor.as_ref().map(|e| e.chart.title.as_str()),
+            Some("title 59")
+        );
+    }
+
+    #[test]
     fn field_text_round_trips_through_apply_field() {
         let chart = template("t");
         for node in chart.nodes.values() {
