@@ -7,5 +7,6 @@ pub mod flowchart;
 pub mod logs;
 pub mod store;
 pub mod telemetry;
+pub mod template;
 pub mod time;
 pub mod tui;

@@ -1,4 +1,7 @@
-//! Log lines: headers (timestamps) and the facts about a window of lines that the rest of the core needs.
+//! Log lines: indexed files, following, headers (timestamp, level, component) and timestamps.
 
 pub mod file;
+pub mod follow;
+pub mod format;
+pub mod index;
 pub mod timestamp;
