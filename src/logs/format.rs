@@ -259,7 +259,7 @@ impl Format {
             (Some(a), Some(b)) => Some(&line[a..b]),
             _ => None,
         };
-        let header_level = self.level_group.and_then(|i| get(i)).and_then(Level::parse);
+        let header_level = self.level_group.and_then(get).and_then(Level::parse);
         let (level, level_from_header) = match header_level {
             Some(l) => (Some(l), true),
             None => (Level::infer(content), false),
@@ -268,7 +268,7 @@ impl Format {
             timestamp,
             level,
             level_from_header,
-            component: self.component_group.and_then(|i| get(i)),
+            component: self.component_group.and_then(get),
             content,
         })
     }

@@ -75,8 +75,8 @@ pub fn evaluate<S: AsRef<str>, T: AsRef<str>>(truth: &[S], predicted: &[T]) -> A
     let mut correct_groups = 0;
     let mut correct_templates = 0;
     let mut example: HashMap<usize, usize> = HashMap::new();
-    for i in 0..n {
-        example.entry(pd[i]).or_insert(i);
+    for (i, &p) in pd.iter().enumerate() {
+        example.entry(p).or_insert(i);
     }
     for (&(g, p), &count) in &pair {
         if count == gt_size[g] && count == pd_size[p] {
