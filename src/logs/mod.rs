@@ -3,5 +3,6 @@
 pub mod file;
 pub mod follow;
 pub mod format;
+pub mod highlight;
 pub mod index;
 pub mod timestamp;
