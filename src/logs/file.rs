@@ -1,65 +1,8 @@
-//! Reading log files into memory, lossily, with line ranges.
+//! Line ranges of log files, as the CLI takes them (`--lines A..B`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Lines kept per file by this simple loader; larger files say they were cut.
-pub const MAX_LINES: usize = 200_000;
-
-/// A log file read into memory, invalid UTF-8 replaced.
-#[derive(Debug, Clone)]
-pub struct LoadedLog {
-    pub path: PathBuf,
-    pub lines: Vec<String>,
-    pub truncated: bool,
-}
-
-impl LoadedLog {
-    pub fn name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.path.display().to_string())
-    }
-}
-
-/// Reads one file, or every regular file of a folder in name order.
-pub fn load_logs(path: &Path) -> Result<Vec<LoadedLog>, String> {
-    let files = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files.iter().map(|p| load_one(p)).collect()
-}
-
-fn load_one(path: &Path) -> Result<LoadedLog, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = Vec::new();
-    let mut truncated = false;
-    for raw in bytes.split(|b| *b == b'\n') {
-        if lines.len() == MAX_LINES {
-            truncated = true;
-            break;
-        }
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        lines.push(String::from_utf8_lossy(raw).into_owned());
-    }
-    // A trailing newline leaves one empty piece that is not a line.
-    if !truncated && lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    Ok(LoadedLog {
-        path: path.to_path_buf(),
-        lines,
-        truncated,
-    })
-}
+use super::index::LogFile;
 
 /// A 1-based inclusive line range, as given on the command line (`A..B`, `A..`, `..B`, `A`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,22 +38,29 @@ impl std::str::FromStr for LineRange {
     }
 }
 
-/// The lines of `path` in `range` (all when `None`), with the number of the first one.
+/// The lines of `path` in `range` (all when `None`), with the number of the first one. Invalid UTF-8
+/// is replaced.
 pub fn read_window(path: &Path, range: Option<LineRange>) -> Result<(Vec<String>, usize), String> {
-    let log = load_one(path)?;
-    let Some(range) = range else {
-        return Ok((log.lines, 1));
-    };
-    if range.first > log.lines.len() {
+    let log = LogFile::open(path, 0).map_err(|e| e.to_string())?;
+    let range = range.unwrap_or(LineRange {
+        first: 1,
+        last: None,
+    });
+    if range.first > log.len().max(1) {
         return Err(format!(
             "{} has {} lines; the range starts at line {}",
             path.display(),
-            log.lines.len(),
+            log.len(),
             range.first
         ));
     }
-    let last = range.last.unwrap_or(log.lines.len()).min(log.lines.len());
-    Ok((log.lines[range.first - 1..last].to_vec(), range.first))
+    let last = range.last.unwrap_or(log.len()).min(log.len());
+    Ok((
+        (range.first - 1..last)
+            .map(|i| log.line(i).into_owned())
+            .collect(),
+        range.first,
+    ))
 }
 
 #[cfg(test)]
@@ -118,14 +68,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loader_keeps_invalid_utf8_lossily_and_drops_only_the_final_newline() {
+    fn windows_keep_invalid_utf8_lossily_and_drop_only_the_final_newline() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.log");
         std::fs::write(&path, b"ok\r\nbad \xff byte\n\nlast\n").expect("write");
-        let logs = load_logs(dir.path()).expect("load");
-        assert_eq!(logs.len(), 1);
-        assert_eq!(logs[0].lines, vec!["ok", "bad \u{fffd} byte", "", "last"]);
-        assert!(!logs[0].truncated);
+        let (lines, first) = read_window(&path, None).expect("read");
+        assert_eq!(lines, vec!["ok", "bad \u{fffd} byte", "", "last"]);
+        assert_eq!(first, 1);
     }
 
     #[test]
@@ -163,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_missing_path_is_an_error_naming_it() {
-        let err = load_logs(Path::new("/no/such/file.log")).expect_err("missing");
+        let err = read_window(Path::new("/no/such/file.log"), None).expect_err("missing");
         assert!(err.contains("/no/such/file.log"), "{err}");
     }
 }

@@ -5,4 +5,5 @@ pub mod follow;
 pub mod format;
 pub mod highlight;
 pub mod index;
+pub mod source;
 pub mod timestamp;

@@ -3,3 +3,4 @@
 
 pub mod loghub;
 pub mod metrics;
+pub mod miner;

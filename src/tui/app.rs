@@ -165,7 +165,11 @@ impl App {
     /// Hands finished background jobs to the screens. Returns whether anything changed.
     pub fn pump_jobs(&mut self) -> bool {
         let finished = self.ctx.jobs.drain();
-        self.deliver(finished)
+        let mut changed = self.deliver(finished);
+        for screen in &mut self.screens {
+            changed |= screen.tick(&mut self.ctx);
+        }
+        changed
     }
 
     /// Blocks until background jobs finish (tests, and so snapshots are deterministic).
@@ -179,8 +183,12 @@ impl App {
         for (name, result) in finished {
             match result {
                 Ok(output) => {
+                    let mut pending = Some(output);
                     for screen in &mut self.screens {
-                        screen.on_job(&output, &mut self.ctx);
+                        match pending.take() {
+                            Some(output) => pending = screen.on_job(output, &mut self.ctx),
+                            None => break,
+                        }
                     }
                 }
                 Err(e) => {

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use crate::logs::file::LoadedLog;
-
 /// What a finished job hands back to the screens.
 #[derive(Debug)]
 pub enum JobOutput {
-    Logs(Vec<LoadedLog>),
+    /// The opened logs, or why they could not be opened (shown in the Logs pane).
+    Logs(Result<Vec<crate::logs::source::LogSource>, String>),
     Charts(Vec<crate::flowchart::Entry>),
 }
 

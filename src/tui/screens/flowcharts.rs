@@ -775,12 +775,14 @@ impl Screen for FlowchartsScreen {
         Self::load(ctx);
     }
 
-    fn on_job(&mut self, output: &JobOutput, _ctx: &mut Ctx) {
-        if let JobOutput::Charts(entries) = output {
-            self.entries = entries.clone();
-            self.loaded = true;
-            self.cursor = self.cursor.min(self.entries.len().saturating_sub(1));
-        }
+    fn on_job(&mut self, output: JobOutput, _ctx: &mut Ctx) -> Option<JobOutput> {
+        let JobOutput::Charts(entries) = output else {
+            return Some(output);
+        };
+        self.entries = entries;
+        self.loaded = true;
+        self.cursor = self.cursor.min(self.entries.len().saturating_sub(1));
+        None
     }
 
     fn wants_text(&self) -> bool {

@@ -1,6 +1,14 @@
-//! The Logs screen as the foundation ships it: the configured log files, a file list and a scrolling
-//! view with line numbers. Loading runs as a background job. The full log engine (mmap index, follow,
-//! search, filters, templates) replaces the loader and extends this screen (issue #4).
+//! The Logs screen, where on-call engineers live: virtual scrolling over indexed files, syntax
+//! highlighting of the visible lines only, regex search, level and template filters, jumps to the next
+//! error or warning, a template panel, a time histogram split by level, marks, a range selection that
+//! the Diagnose and Flowcharts screens take as input, follow mode, and several files merged by time.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,13 +16,21 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
-
-use std::sync::Arc;
+use regex::Regex;
 
 use super::{Action, Ctx, Screen, ScreenId, Selection};
-use crate::logs::file::{load_logs, LoadedLog, MAX_LINES};
+use crate::logs::follow::{Follower, Note, Update};
+use crate::logs::format::{self, Level};
+use crate::logs::highlight::Highlighter;
+use crate::logs::source::LogSource;
+use crate::tui::input::TextInput;
 use crate::tui::jobs::JobOutput;
 use crate::tui::keys::{Binding, Key};
+
+/// The selection handed to other screens when no range is marked: the lines around the cursor.
+pub const SELECTION_LINES: usize = 5000;
+/// Bytes of a line given to the renderer; the rest of a huge line is never decoded.
+const DISPLAY_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmd {
@@ -26,21 +42,39 @@ pub enum Cmd {
     Bottom,
     SwitchPane,
     Open,
+    Exclude,
+    Search,
+    NextHit,
+    PrevHit,
+    NextError,
+    PrevError,
+    NextWarning,
+    PrevWarning,
+    Level,
+    ClearFilters,
+    Templates,
+    Histogram,
+    Mark,
+    NextMark,
+    Select,
+    Follow,
+    Apply,
+    Cancel,
 }
 
 const KEYS: &[Binding<Cmd>] = &[
     Binding {
         keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
-        help: "Next line or file",
+        help: "Next line (file, template)",
         cmd: Cmd::Down,
     },
     Binding {
         keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
-        help: "Previous line or file",
+        help: "Previous line (file, template)",
         cmd: Cmd::Up,
     },
     Binding {
-        keys: &[Key::code(KeyCode::PageDown), Key::ctrl('f')],
+        keys: &[Key::code(KeyCode::PageDown), Key::ctrl('f'), Key::ch(' ')],
         help: "Page down",
         cmd: Cmd::PageDown,
     },
@@ -61,13 +95,111 @@ const KEYS: &[Binding<Cmd>] = &[
     },
     Binding {
         keys: &[Key::code(KeyCode::Tab)],
-        help: "Switch between file list and lines",
+        help: "Next pane: files, lines, templates",
         cmd: Cmd::SwitchPane,
     },
     Binding {
         keys: &[Key::code(KeyCode::Enter)],
-        help: "Open the selected file",
+        help: "Open file / show only this template (again: undo)",
         cmd: Cmd::Open,
+    },
+    Binding {
+        keys: &[Key::ch('x')],
+        help: "Hide this template (again: show)",
+        cmd: Cmd::Exclude,
+    },
+    Binding {
+        keys: &[Key::ch('/')],
+        help: "Search (regex)",
+        cmd: Cmd::Search,
+    },
+    Binding {
+        keys: &[Key::ch('n')],
+        help: "Next search hit",
+        cmd: Cmd::NextHit,
+    },
+    Binding {
+        keys: &[Key::ch('N')],
+        help: "Previous search hit",
+        cmd: Cmd::PrevHit,
+    },
+    Binding {
+        keys: &[Key::ch('e')],
+        help: "Next error",
+        cmd: Cmd::NextError,
+    },
+    Binding {
+        keys: &[Key::ch('E')],
+        help: "Previous error",
+        cmd: Cmd::PrevError,
+    },
+    Binding {
+        keys: &[Key::ch('w')],
+        help: "Next warning",
+        cmd: Cmd::NextWarning,
+    },
+    Binding {
+        keys: &[Key::ch('W')],
+        help: "Previous warning",
+        cmd: Cmd::PrevWarning,
+    },
+    Binding {
+        keys: &[Key::ch('L')],
+        help: "Minimum level: all, info, warn, error",
+        cmd: Cmd::Level,
+    },
+    Binding {
+        keys: &[Key::ch('c')],
+        help: "Clear filters and search",
+        cmd: Cmd::ClearFilters,
+    },
+    Binding {
+        keys: &[Key::ch('t')],
+        help: "Template panel",
+        cmd: Cmd::Templates,
+    },
+    Binding {
+        keys: &[Key::ch('H')],
+        help: "Histogram of lines over time",
+        cmd: Cmd::Histogram,
+    },
+    Binding {
+        keys: &[Key::ch('m')],
+        help: "Mark or unmark the line",
+        cmd: Cmd::Mark,
+    },
+    Binding {
+        keys: &[Key::ch('M'), Key::ch('\'')],
+        help: "Next mark",
+        cmd: Cmd::NextMark,
+    },
+    Binding {
+        keys: &[Key::ch('v')],
+        help: "Select a range (v again ends it)",
+        cmd: Cmd::Select,
+    },
+    Binding {
+        keys: &[Key::ch('F')],
+        help: "Follow the file (tail -F)",
+        cmd: Cmd::Follow,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Esc)],
+        help: "Drop the range selection",
+        cmd: Cmd::Cancel,
+    },
+];
+
+const INPUT_KEYS: &[Binding<Cmd>] = &[
+    Binding {
+        keys: &[Key::code(KeyCode::Enter)],
+        help: "Search",
+        cmd: Cmd::Apply,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Esc)],
+        help: "Cancel",
+        cmd: Cmd::Cancel,
     },
 ];
 
@@ -75,75 +207,409 @@ const KEYS: &[Binding<Cmd>] = &[
 enum Pane {
     Files,
     Lines,
+    Templates,
 }
 
-/// The selection handed to other screens: the whole current file up to this many lines, else a
-/// window of this size around the cursor (the log engine adds explicit range selection).
-pub const SELECTION_LINES: usize = 5000;
+/// A line of the current view: (source, 0-based line).
+type Row = (usize, usize);
+
+struct Following {
+    source: usize,
+    rx: Receiver<Update>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One template of the panel.
+#[derive(Debug, Clone)]
+struct TemplateRow {
+    id: u32,
+    text: String,
+    count: usize,
+    first: usize,
+    last: usize,
+}
 
 pub struct LogsScreen {
-    files: Vec<Arc<LoadedLog>>,
-    selected_file: usize,
+    sources: Vec<LogSource>,
+    /// Which file is shown; `sources.len()` means all files merged by time.
+    current: usize,
+    merged: Vec<Row>,
+    /// The filtered rows; `None` shows every line of the current view.
+    rows: Option<Vec<Row>>,
     cursor: usize,
     top: usize,
     page: usize,
     pane: Pane,
+    file_cursor: usize,
+    search: Option<Regex>,
+    input: Option<TextInput>,
+    min_level: Option<Level>,
+    include: BTreeSet<(usize, u32)>,
+    exclude: BTreeSet<(usize, u32)>,
+    marks: BTreeSet<Row>,
+    anchor: Option<usize>,
+    range: Option<(usize, usize)>,
+    show_templates: bool,
+    show_histogram: bool,
+    templates: Vec<TemplateRow>,
+    template_cursor: usize,
+    following: Option<Following>,
     status: String,
+    loaded: bool,
 }
 
 impl Default for LogsScreen {
     fn default() -> Self {
         LogsScreen {
-            files: Vec::new(),
-            selected_file: 0,
+            sources: Vec::new(),
+            current: 0,
+            merged: Vec::new(),
+            rows: None,
             cursor: 0,
             top: 0,
             page: 20,
             pane: Pane::Lines,
+            file_cursor: 0,
+            search: None,
+            input: None,
+            min_level: None,
+            include: BTreeSet::new(),
+            exclude: BTreeSet::new(),
+            marks: BTreeSet::new(),
+            anchor: None,
+            range: None,
+            show_templates: false,
+            show_histogram: false,
+            templates: Vec::new(),
+            template_cursor: 0,
+            following: None,
             status: "loading logs…".into(),
+            loaded: false,
         }
     }
 }
 
+/// Opens the log files of a path (a file, a folder of files, or `-` for stdin read to its end).
+pub fn open_sources(
+    path: &Path,
+    format: Option<&'static format::Format>,
+) -> Result<Vec<LogSource>, String> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok(vec![LogSource::from_file(
+            crate::logs::index::LogFile::from_bytes("stdin", bytes),
+            format,
+        )]);
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .iter()
+        .map(|p| LogSource::open(p, format).map_err(|e| e.to_string()))
+        .collect()
+}
+
 impl LogsScreen {
-    fn current(&self) -> Option<&LoadedLog> {
-        self.files.get(self.selected_file).map(|f| f.as_ref())
+    fn merged_view(&self) -> bool {
+        self.current == self.sources.len() && self.sources.len() > 1
     }
 
-    fn publish_selection(&self, ctx: &mut Ctx) {
-        ctx.selection = self.files.get(self.selected_file).map(|log| {
-            let len = log.lines.len();
-            let half = SELECTION_LINES / 2;
-            let first = if len <= SELECTION_LINES {
-                1
-            } else {
-                (self.cursor + 1)
-                    .saturating_sub(half)
-                    .clamp(1, len - SELECTION_LINES + 1)
-            };
-            Selection {
-                log: Arc::clone(log),
-                first,
-                last: (first + SELECTION_LINES - 1).min(len),
+    fn view_len(&self) -> usize {
+        match &self.rows {
+            Some(rows) => rows.len(),
+            None if self.merged_view() => self.merged.len(),
+            None => self.sources.get(self.current).map_or(0, |s| s.len()),
+        }
+    }
+
+    fn row(&self, i: usize) -> Option<Row> {
+        match &self.rows {
+            Some(rows) => rows.get(i).copied(),
+            None if self.merged_view() => self.merged.get(i).copied(),
+            None => (i < self.sources.get(self.current)?.len()).then_some((self.current, i)),
+        }
+    }
+
+    fn has_filter(&self) -> bool {
+        self.min_level.is_some() || !self.include.is_empty() || !self.exclude.is_empty()
+    }
+
+    fn keep(&self, (s, l): Row) -> bool {
+        let src = &self.sources[s];
+        if let Some(min) = self.min_level {
+            if src.facts.level(l).is_none_or(|lv| lv < min) {
+                return false;
             }
-        });
+        }
+        let t = src.facts.template.get(l).copied().unwrap_or(u32::MAX);
+        if !self.include.is_empty() && !self.include.contains(&(s, t)) {
+            return false;
+        }
+        !self.exclude.contains(&(s, t))
+    }
+
+    /// Recomputes the filtered rows, keeping the cursor on the same line when it is still shown.
+    fn refilter(&mut self) {
+        let at = self.row(self.cursor);
+        self.rows = None;
+        if self.has_filter() {
+            let all: Vec<Row> = (0..self.view_len()).filter_map(|i| self.row(i)).collect();
+            self.rows = Some(all.into_iter().filter(|r| self.keep(*r)).collect());
+        }
+        self.cursor = at
+            .and_then(|at| (0..self.view_len()).find(|&i| self.row(i).is_some_and(|r| r >= at)))
+            .unwrap_or(0);
+        self.range = None;
+        self.anchor = None;
+    }
+
+    fn rebuild_merged(&mut self) {
+        // A k-way merge by time; lines without a time keep the time of the line before them in their file.
+        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+        for (s, src) in self.sources.iter().enumerate() {
+            let mut last = i64::MIN;
+            for l in 0..src.len() {
+                if let Some(t) = src.facts.time(l) {
+                    last = t;
+                }
+                rows.push((last, s, l));
+            }
+        }
+        rows.sort();
+        self.merged = rows.into_iter().map(|(_, s, l)| (s, l)).collect();
+    }
+
+    fn rebuild_templates(&mut self) {
+        let Some(src) = self.sources.get(self.current) else {
+            self.templates.clear();
+            return;
+        };
+        let mut by_id: Vec<Option<TemplateRow>> = vec![None; src.miner.len()];
+        for (line, &id) in src.facts.template.iter().enumerate() {
+            let Some(slot) = by_id.get_mut(id as usize) else {
+                continue;
+            };
+            match slot {
+                Some(row) => {
+                    row.count += 1;
+                    row.last = line + 1;
+                }
+                None => {
+                    *slot = Some(TemplateRow {
+                        id,
+                        text: src.miner.template(id),
+                        count: 1,
+                        first: line + 1,
+                        last: line + 1,
+                    })
+                }
+            }
+        }
+        let mut rows: Vec<TemplateRow> = by_id.into_iter().flatten().collect();
+        rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
+        self.templates = rows;
+        self.template_cursor = self
+            .template_cursor
+            .min(self.templates.len().saturating_sub(1));
+    }
+
+    fn select_source(&mut self, index: usize) {
+        self.current = index;
+        self.rows = None;
+        self.include.clear();
+        self.exclude.clear();
+        self.cursor = 0;
+        self.top = 0;
+        self.range = None;
+        self.anchor = None;
+        self.refilter();
+        if self.show_templates {
+            self.rebuild_templates();
+        }
+    }
+
+    /// Moves the cursor to the next (or previous) row after it that satisfies `pred`.
+    fn jump(&mut self, forward: bool, what: &str, pred: impl Fn(&Self, Row) -> bool) -> Action {
+        let n = self.view_len();
+        let found = if forward {
+            (self.cursor + 1..n).find(|&i| self.row(i).is_some_and(|r| pred(self, r)))
+        } else {
+            (0..self.cursor)
+                .rev()
+                .find(|&i| self.row(i).is_some_and(|r| pred(self, r)))
+        };
+        match found {
+            Some(i) => {
+                self.cursor = i;
+                Action::None
+            }
+            None => Action::Message(format!(
+                "no {what} {}",
+                if forward { "below" } else { "above" }
+            )),
+        }
+    }
+
+    fn level_at(&self, (s, l): Row) -> Option<Level> {
+        self.sources[s].facts.level(l)
     }
 
     fn move_cursor(&mut self, delta: isize) {
         match self.pane {
             Pane::Files => {
-                let last = self.files.len().saturating_sub(1);
-                self.selected_file = self.selected_file.saturating_add_signed(delta).min(last);
-                self.cursor = 0;
-                self.top = 0;
+                let entries = self.sources.len() + usize::from(self.sources.len() > 1);
+                self.file_cursor = self
+                    .file_cursor
+                    .saturating_add_signed(delta)
+                    .min(entries.saturating_sub(1));
+            }
+            Pane::Templates => {
+                self.template_cursor = self
+                    .template_cursor
+                    .saturating_add_signed(delta)
+                    .min(self.templates.len().saturating_sub(1));
             }
             Pane::Lines => {
-                let last = self
-                    .current()
-                    .map_or(0, |f| f.lines.len().saturating_sub(1));
-                self.cursor = self.cursor.saturating_add_signed(delta).min(last);
+                self.cursor = self
+                    .cursor
+                    .saturating_add_signed(delta)
+                    .min(self.view_len().saturating_sub(1));
+                if let Some(anchor) = self.anchor {
+                    self.range = Some((anchor.min(self.cursor), anchor.max(self.cursor)));
+                }
             }
         }
+    }
+
+    /// The lines other screens work on: the marked range, else the lines around the cursor.
+    fn publish_selection(&self, ctx: &mut Ctx) {
+        let Some((s, _)) = self.row(self.cursor) else {
+            ctx.selection = None;
+            return;
+        };
+        if self.merged_view() || self.rows.is_some() {
+            // A merged or filtered view: the selected rows themselves, in view order.
+            let (a, b) = self.range.unwrap_or((
+                self.cursor.saturating_sub(SELECTION_LINES / 2),
+                self.cursor + SELECTION_LINES / 2,
+            ));
+            let lines: Vec<String> = (a..=b.min(self.view_len().saturating_sub(1)))
+                .filter_map(|i| self.row(i))
+                .map(|(s, l)| self.sources[s].line(l).into_owned())
+                .collect();
+            ctx.selection = Some(Selection {
+                source: self.title(),
+                first: 1,
+                lines: lines.into(),
+            });
+            return;
+        }
+        let src = &self.sources[s];
+        let (first, last) = match self.range {
+            Some((a, b)) => (a + 1, b + 1),
+            None => {
+                let first = (self.cursor + 1).saturating_sub(SELECTION_LINES / 2).max(1);
+                (first, (first + SELECTION_LINES - 1).min(src.len()))
+            }
+        };
+        ctx.selection = Some(Selection {
+            source: src.path.display().to_string(),
+            first,
+            lines: src.lines(first, last).into(),
+        });
+    }
+
+    fn title(&self) -> String {
+        if self.merged_view() {
+            format!("{} files merged by time", self.sources.len())
+        } else {
+            self.sources
+                .get(self.current)
+                .map_or(String::new(), |s| s.path.display().to_string())
+        }
+    }
+
+    fn toggle_follow(&mut self) -> Action {
+        if let Some(f) = self.following.take() {
+            return Action::Message(format!("stopped following {}", self.sources[f.source].name));
+        }
+        if self.merged_view() {
+            return Action::Message("follow one file at a time".into());
+        }
+        let Some(src) = self.sources.get(self.current) else {
+            return Action::None;
+        };
+        let path = src.path.clone();
+        let mut follower = match Follower::new(&path, false) {
+            Ok(f) => f,
+            Err(e) => return Action::Message(format!("cannot follow {}: {e}", path.display())),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_thread = Arc::clone(&stop);
+        let spawned = std::thread::Builder::new()
+            .name("follow".into())
+            .spawn(move || {
+                while !stop_thread.load(Ordering::Relaxed) {
+                    match follower.poll() {
+                        Ok(u) if u == Update::default() => {}
+                        Ok(u) => {
+                            if tx.send(u).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "follow poll failed"),
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        if let Err(e) = spawned {
+            return Action::Message(format!("cannot start following: {e}"));
+        }
+        self.following = Some(Following {
+            source: self.current,
+            rx,
+            stop,
+        });
+        self.cursor = self.view_len().saturating_sub(1);
+        Action::Message(format!("following {} (F stops)", path.display()))
+    }
+
+    fn run_templates(&mut self, cmd: Cmd) -> Option<Action> {
+        let t = self.templates.get(self.template_cursor)?.id;
+        let key = (self.current, t);
+        match cmd {
+            Cmd::Open => {
+                if !self.include.remove(&key) {
+                    self.include.insert(key);
+                }
+            }
+            Cmd::Exclude => {
+                if !self.exclude.remove(&key) {
+                    self.exclude.insert(key);
+                }
+            }
+            _ => return None,
+        }
+        self.refilter();
+        Some(Action::None)
     }
 }
 
@@ -155,132 +621,658 @@ impl Screen for LogsScreen {
     }
 
     fn bindings(&self) -> &'static [Binding<Cmd>] {
-        KEYS
+        if self.input.is_some() {
+            INPUT_KEYS
+        } else {
+            KEYS
+        }
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
         let path = ctx.config.logs.value.clone();
         ctx.jobs.spawn("loading logs", move |report| {
-            report.progress(format!("reading {}", path.display()));
-            load_logs(&path).map(JobOutput::Logs)
+            report.progress(format!("indexing {}", path.display()));
+            Ok(JobOutput::Logs(open_sources(&path, None)))
         });
     }
 
-    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx) {
-        let JobOutput::Logs(files) = output else {
-            return;
+    fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput> {
+        let JobOutput::Logs(result) = output else {
+            return Some(output);
         };
-        self.files = files.iter().cloned().map(Arc::new).collect();
-        let lines: usize = self.files.iter().map(|f| f.lines.len()).sum();
-        self.status = if self.files.is_empty() {
-            "no log files here; open one with --logs PATH".to_string()
-        } else {
-            format!("{} files, {lines} lines", self.files.len())
-        };
-        self.selected_file = 0;
-        self.cursor = 0;
-        self.top = 0;
+        self.loaded = true;
+        match result {
+            Ok(sources) => self.sources = sources,
+            Err(e) => {
+                self.status = e;
+                return None;
+            }
+        }
+        self.rebuild_merged();
+        self.select_source(0);
         self.publish_selection(ctx);
+        None
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(f) = &self.following else {
+            return false;
+        };
+        let mut updates = Vec::new();
+        let mut gone = false;
+        loop {
+            match f.rx.try_recv() {
+                Ok(u) => updates.push(u),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        if gone {
+            self.following = None;
+            self.status = "following stopped".into();
+            return true;
+        }
+        if updates.is_empty() {
+            return false;
+        }
+        let s = f.source;
+        let at_end = self.cursor + 1 >= self.view_len();
+        for u in updates {
+            for note in &u.notes {
+                self.status = match note {
+                    Note::Truncated => "the file was truncated; reading from its start".into(),
+                    Note::Replaced => {
+                        "the file was rotated or re-created; following the new one".into()
+                    }
+                    Note::Missing => "the file is gone; waiting for it to come back".into(),
+                };
+            }
+            self.sources[s].append(u.lines);
+        }
+        if self.has_filter() {
+            self.refilter();
+        }
+        if at_end {
+            self.cursor = self.view_len().saturating_sub(1);
+        }
+        if self.show_templates {
+            self.rebuild_templates();
+        }
+        self.publish_selection(ctx);
+        true
+    }
+
+    fn wants_text(&self) -> bool {
+        self.input.is_some()
+    }
+
+    fn text_key(&mut self, key: KeyEvent, _ctx: &mut Ctx) -> Action {
+        if let Some(input) = &mut self.input {
+            input.handle(key);
+        }
+        Action::None
     }
 
     fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
         let page = self.page.max(1) as isize;
-        match cmd {
-            Cmd::Down => self.move_cursor(1),
-            Cmd::Up => self.move_cursor(-1),
-            Cmd::PageDown => self.move_cursor(page),
-            Cmd::PageUp => self.move_cursor(-page),
-            Cmd::Top => self.move_cursor(isize::MIN / 2),
-            Cmd::Bottom => self.move_cursor(isize::MAX / 2),
-            Cmd::SwitchPane => {
-                self.pane = match self.pane {
-                    Pane::Files => Pane::Lines,
-                    Pane::Lines => Pane::Files,
+        let action = match cmd {
+            Cmd::Apply => {
+                let text = self
+                    .input
+                    .take()
+                    .map(|i| i.text().to_string())
+                    .unwrap_or_default();
+                if text.is_empty() {
+                    self.search = None;
+                    Action::None
+                } else {
+                    match Regex::new(&text) {
+                        Ok(re) => {
+                            self.search = Some(re);
+                            let current = self.cursor;
+                            let hit = |s: &Self, (src, l): Row| {
+                                s.search
+                                    .as_ref()
+                                    .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
+                            };
+                            if self.row(current).is_some_and(|r| hit(self, r)) {
+                                Action::None
+                            } else {
+                                self.jump(true, "match", hit)
+                            }
+                        }
+                        Err(e) => Action::Message(format!(
+                            "not a regex: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        )),
+                    }
                 }
             }
-            Cmd::Open => self.pane = Pane::Lines,
-        }
+            Cmd::Cancel if self.input.is_some() => {
+                self.input = None;
+                Action::None
+            }
+            Cmd::Cancel => {
+                self.anchor = None;
+                self.range = None;
+                Action::None
+            }
+            Cmd::Search => {
+                self.input = Some(TextInput::default());
+                Action::None
+            }
+            Cmd::NextHit | Cmd::PrevHit => {
+                if self.search.is_none() {
+                    Action::Message("no search yet: / starts one".into())
+                } else {
+                    self.jump(cmd == Cmd::NextHit, "match", |s, (src, l)| {
+                        s.search
+                            .as_ref()
+                            .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
+                    })
+                }
+            }
+            Cmd::NextError => self.jump(true, "error", |s, r| {
+                s.level_at(r).is_some_and(|l| l >= Level::Error)
+            }),
+            Cmd::PrevError => self.jump(false, "error", |s, r| {
+                s.level_at(r).is_some_and(|l| l >= Level::Error)
+            }),
+            Cmd::NextWarning => {
+                self.jump(true, "warning", |s, r| s.level_at(r) == Some(Level::Warn))
+            }
+            Cmd::PrevWarning => {
+                self.jump(false, "warning", |s, r| s.level_at(r) == Some(Level::Warn))
+            }
+            Cmd::Level => {
+                self.min_level = match self.min_level {
+                    None => Some(Level::Info),
+                    Some(Level::Info) => Some(Level::Warn),
+                    Some(Level::Warn) => Some(Level::Error),
+                    _ => None,
+                };
+                self.refilter();
+                Action::None
+            }
+            Cmd::ClearFilters => {
+                self.min_level = None;
+                self.include.clear();
+                self.exclude.clear();
+                self.search = None;
+                self.refilter();
+                Action::None
+            }
+            Cmd::Templates => {
+                self.show_templates = !self.show_templates;
+                if self.show_templates {
+                    self.rebuild_templates();
+                    self.pane = Pane::Templates;
+                } else if self.pane == Pane::Templates {
+                    self.pane = Pane::Lines;
+                }
+                Action::None
+            }
+            Cmd::Histogram => {
+                self.show_histogram = !self.show_histogram;
+                Action::None
+            }
+            Cmd::Mark => {
+                if let Some(r) = self.row(self.cursor) {
+                    if !self.marks.remove(&r) {
+                        self.marks.insert(r);
+                    }
+                }
+                Action::None
+            }
+            Cmd::NextMark => {
+                if self.marks.is_empty() {
+                    Action::Message("no marks: m marks a line".into())
+                } else {
+                    let found = self.jump(true, "mark", |s, r| s.marks.contains(&r));
+                    if found == Action::None {
+                        found
+                    } else {
+                        // Wrap around to the first mark.
+                        self.cursor = 0;
+                        if self.row(0).is_some_and(|r| self.marks.contains(&r)) {
+                            Action::None
+                        } else {
+                            self.jump(true, "mark", |s, r| s.marks.contains(&r))
+                        }
+                    }
+                }
+            }
+            Cmd::Select => {
+                match self.anchor.take() {
+                    Some(_) => {}
+                    None => {
+                        self.anchor = Some(self.cursor);
+                        self.range = Some((self.cursor, self.cursor));
+                    }
+                }
+                match self.range {
+                    Some((a, b)) if self.anchor.is_none() => Action::Message(format!(
+                        "selected {} line(s) for Diagnose and Flowcharts",
+                        b - a + 1
+                    )),
+                    _ => Action::None,
+                }
+            }
+            Cmd::Follow => self.toggle_follow(),
+            Cmd::Down => {
+                self.move_cursor(1);
+                Action::None
+            }
+            Cmd::Up => {
+                self.move_cursor(-1);
+                Action::None
+            }
+            Cmd::PageDown => {
+                self.move_cursor(page);
+                Action::None
+            }
+            Cmd::PageUp => {
+                self.move_cursor(-page);
+                Action::None
+            }
+            Cmd::Top => {
+                self.move_cursor(isize::MIN / 2);
+                Action::None
+            }
+            Cmd::Bottom => {
+                self.move_cursor(isize::MAX / 2);
+                Action::None
+            }
+            Cmd::SwitchPane => {
+                self.pane = match (self.pane, self.show_templates) {
+                    (Pane::Files, _) => Pane::Lines,
+                    (Pane::Lines, true) => Pane::Templates,
+                    (Pane::Lines, false) | (Pane::Templates, _) => Pane::Files,
+                };
+                Action::None
+            }
+            Cmd::Open | Cmd::Exclude => match self.pane {
+                Pane::Files if cmd == Cmd::Open => {
+                    self.select_source(self.file_cursor);
+                    self.pane = Pane::Lines;
+                    Action::None
+                }
+                Pane::Templates => self.run_templates(cmd).unwrap_or(Action::None),
+                _ => Action::None,
+            },
+        };
         self.publish_selection(ctx);
-        Action::None
+        action
     }
 
     fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
-        let [list_area, view_area] =
-            Layout::horizontal([Constraint::Length(34), Constraint::Min(10)]).areas(area);
-        let focused = |p: Pane| {
-            if self.pane == p {
-                Style::new().fg(Color::Cyan)
-            } else {
-                Style::new().dim()
-            }
-        };
+        let [list_area, main] =
+            Layout::horizontal([Constraint::Length(32), Constraint::Min(20)]).areas(area);
+        self.render_files(frame, list_area);
+        let [hist_area, view_area, tpl_area, input_area] = Layout::vertical([
+            Constraint::Length(if self.show_histogram { 7 } else { 0 }),
+            Constraint::Min(3),
+            Constraint::Length(if self.show_templates { 10 } else { 0 }),
+            Constraint::Length(if self.input.is_some() { 3 } else { 0 }),
+        ])
+        .areas(main);
+        if self.show_histogram {
+            self.render_histogram(frame, hist_area);
+        }
+        self.render_lines(frame, view_area);
+        if self.show_templates {
+            self.render_templates(frame, tpl_area);
+        }
+        if let Some(input) = &self.input {
+            frame.render_widget(
+                Paragraph::new(input.with_cursor()).block(
+                    Block::bordered()
+                        .title(" search (regex) ")
+                        .border_style(Style::new().fg(Color::Yellow)),
+                ),
+                input_area,
+            );
+        }
+    }
+}
 
-        let items: Vec<ListItem> = self
-            .files
+fn pane_style(active: bool) -> Style {
+    if active {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    }
+}
+
+fn level_color(level: Option<Level>) -> Color {
+    match level {
+        Some(Level::Fatal) => Color::Magenta,
+        Some(Level::Error) => Color::Red,
+        Some(Level::Warn) => Color::Yellow,
+        _ => Color::Green,
+    }
+}
+
+impl LogsScreen {
+    fn render_files(&self, frame: &mut Frame, area: Rect) {
+        let mut items: Vec<ListItem> = self
+            .sources
             .iter()
             .map(|f| {
+                let fmt = f.format.map_or("plain", |f| f.name);
                 ListItem::new(Line::from(vec![
-                    Span::raw(f.name()),
-                    Span::styled(format!(" {}", f.lines.len()), Style::new().dim()),
+                    Span::raw(f.name.clone()),
+                    Span::styled(
+                        format!(" {} · {fmt}", f.len()),
+                        Style::new().fg(Color::DarkGray),
+                    ),
                 ]))
             })
             .collect();
+        if self.sources.len() > 1 {
+            items.push(ListItem::new(Line::from(Span::styled(
+                "⧉ all, merged by time",
+                Style::new().fg(Color::Cyan),
+            ))));
+        }
         let list = List::new(items)
             .block(
                 Block::bordered()
                     .title(" Files ")
-                    .border_style(focused(Pane::Files)),
+                    .border_style(pane_style(self.pane == Pane::Files)),
             )
             .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-        let mut state = ListState::default().with_selected(Some(self.selected_file));
-        frame.render_stateful_widget(list, list_area, &mut state);
+        let selected = if self.pane == Pane::Files {
+            self.file_cursor
+        } else {
+            self.current
+        };
+        let mut state =
+            ListState::default().with_selected((!self.sources.is_empty()).then_some(selected));
+        frame.render_stateful_widget(list, area, &mut state);
+    }
 
-        let title = match self.current() {
-            Some(f) if f.truncated => format!(" {} (first {MAX_LINES} lines) ", f.path.display()),
-            Some(f) => format!(" {} ", f.path.display()),
-            None => format!(" {} ", self.status),
+    fn filter_summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = self.min_level {
+            parts.push(format!("level ≥ {}", l.name()));
+        }
+        if !self.include.is_empty() {
+            parts.push(format!("only {} template(s)", self.include.len()));
+        }
+        if !self.exclude.is_empty() {
+            parts.push(format!("{} template(s) hidden", self.exclude.len()));
+        }
+        if let Some(re) = &self.search {
+            parts.push(format!("/{}/", re.as_str()));
+        }
+        if let Some((a, b)) = self.range {
+            parts.push(format!("{} selected", b - a + 1));
+        }
+        if !self.marks.is_empty() {
+            parts.push(format!("{} marked", self.marks.len()));
+        }
+        if self.following.is_some() {
+            parts.push("following".into());
+        }
+        let shown = self.view_len();
+        let total: usize = if self.merged_view() {
+            self.sources.iter().map(|s| s.len()).sum()
+        } else {
+            self.sources.get(self.current).map_or(0, |s| s.len())
+        };
+        let count = if shown == total {
+            format!("{total} lines")
+        } else {
+            format!("{shown} of {total} lines")
+        };
+        parts.insert(0, count);
+        if !self.status.is_empty() && self.loaded && !self.status.starts_with("loading") {
+            parts.push(self.status.clone());
+        }
+        parts.join(" · ")
+    }
+
+    fn render_lines(&mut self, frame: &mut Frame, area: Rect) {
+        let title = if !self.loaded {
+            format!(" {} ", self.status)
+        } else if self.sources.is_empty() {
+            " no logs ".to_string()
+        } else {
+            format!(" {} ", self.title())
         };
         let block = Block::bordered()
             .title(title)
-            .title_bottom(Line::from(format!(" {} ", self.status)).right_aligned())
-            .border_style(focused(Pane::Lines));
-        let inner = block.inner(view_area);
-        frame.render_widget(block, view_area);
-
+            .title_bottom(Line::from(format!(" {} ", self.filter_summary())).right_aligned())
+            .border_style(pane_style(self.pane == Pane::Lines));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if self.loaded && self.sources.is_empty() {
+            let text = if self.status.starts_with("loading") {
+                "No log files here; open one with --logs PATH.".to_string()
+            } else {
+                format!("{}\nOpen another with --logs PATH.", self.status)
+            };
+            frame.render_widget(
+                Paragraph::new(text)
+                    .wrap(ratatui::widgets::Wrap { trim: true })
+                    .style(Style::new().fg(Color::Yellow)),
+                inner,
+            );
+            return;
+        }
         let height = inner.height as usize;
         self.page = height.saturating_sub(1).max(1);
-        // Keep the cursor on screen with the least scrolling.
         if self.cursor < self.top {
             self.top = self.cursor;
         } else if height > 0 && self.cursor >= self.top + height {
             self.top = self.cursor + 1 - height;
         }
-        let Some(file) = self.current() else {
-            return;
-        };
-        let gutter = file.lines.len().to_string().len();
-        let lines: Vec<Line> = file
-            .lines
+        let merged = self.merged_view();
+        let total: usize = self.sources.iter().map(|s| s.len()).max().unwrap_or(0);
+        let gutter = total.max(1).to_string().len();
+        let highlighter = Highlighter::shared();
+        let width = inner.width as usize;
+        let mut lines = Vec::with_capacity(height);
+        for i in self.top..(self.top + height).min(self.view_len()) {
+            let Some((s, l)) = self.row(i) else { break };
+            let src = &self.sources[s];
+            let at_cursor = i == self.cursor && self.pane == Pane::Lines;
+            let selected = self.range.is_some_and(|(a, b)| (a..=b).contains(&i));
+            let marker = if at_cursor {
+                "▶"
+            } else if self.marks.contains(&(s, l)) {
+                "●"
+            } else if selected {
+                "┃"
+            } else {
+                " "
+            };
+            let mut spans = vec![
+                Span::styled(
+                    format!("{:>gutter$}", l + 1),
+                    Style::new().fg(level_color(src.facts.level(l))),
+                ),
+                Span::styled(marker, Style::new().fg(Color::Cyan)),
+            ];
+            if merged {
+                spans.push(Span::styled(
+                    format!("[{}] ", s + 1),
+                    Style::new().fg(Color::DarkGray),
+                ));
+            }
+            let (text, _) = src.display_line(l, DISPLAY_BYTES.min(width * 4 + 4));
+            let room = width.saturating_sub(gutter + 1);
+            let text: String = text.chars().take(room).collect();
+            match highlighter {
+                Some(h) => spans.extend(h.highlight(&text).into_iter().map(|(st, piece)| {
+                    let mut style = Style::new().fg(Color::Rgb(st.rgb.0, st.rgb.1, st.rgb.2));
+                    if st.bold {
+                        style = style.add_modifier(Modifier::BOLD);
+                    }
+                    if st.italic {
+                        style = style.add_modifier(Modifier::ITALIC);
+                    }
+                    Span::styled(piece.to_string(), style)
+                })),
+                None => spans.push(Span::raw(text.clone())),
+            }
+            let mut line = Line::from(spans);
+            if at_cursor {
+                line = line.style(Style::new().bg(Color::Rgb(50, 50, 70)));
+            } else if selected {
+                line = line.style(Style::new().bg(Color::Rgb(30, 40, 55)));
+            }
+            lines.push(line);
+        }
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn render_templates(&self, frame: &mut Frame, area: Rect) {
+        let block = Block::bordered()
+            .title(format!(
+                " Templates ({}) · Enter shows only · x hides ",
+                self.templates.len()
+            ))
+            .border_style(pane_style(self.pane == Pane::Templates));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let height = inner.height as usize;
+        let top = self
+            .template_cursor
+            .saturating_sub(height.saturating_sub(1));
+        let lines: Vec<Line> = self
+            .templates
             .iter()
             .enumerate()
-            .skip(self.top)
+            .skip(top)
             .take(height)
-            .map(|(i, text)| {
-                // Never hand a 10 MB line to the renderer: the width of the pane is all that shows.
-                let shown: String = text.chars().take(inner.width as usize).collect();
-                let at_cursor = i == self.cursor && self.pane == Pane::Lines;
-                let marker = if at_cursor { "▶" } else { " " };
+            .map(|(i, t)| {
+                let key = (self.current, t.id);
+                let flag = if self.include.contains(&key) {
+                    "+"
+                } else if self.exclude.contains(&key) {
+                    "−"
+                } else {
+                    " "
+                };
                 let line = Line::from(vec![
-                    Span::styled(format!("{:>gutter$}{marker}", i + 1), Style::new().dim()),
-                    Span::raw(shown),
+                    Span::styled(
+                        format!("{flag}{:>6} ", t.count),
+                        Style::new().fg(Color::Cyan),
+                    ),
+                    Span::styled(
+                        format!("{:>5}-{:<5} ", t.first, t.last),
+                        Style::new().fg(Color::DarkGray),
+                    ),
+                    Span::raw(t.text.clone()),
                 ]);
-                if at_cursor {
-                    line.style(Style::new().bg(Color::DarkGray))
+                if i == self.template_cursor && self.pane == Pane::Templates {
+                    line.style(Style::new().bg(Color::Rgb(50, 50, 70)))
                 } else {
                     line
                 }
             })
             .collect();
         frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn render_histogram(&self, frame: &mut Frame, area: Rect) {
+        let block =
+            Block::bordered().title(" Lines over time · red error · yellow warning · green other ");
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let rows: Vec<(Option<i64>, Option<Level>)> = (0..self.view_len())
+            .filter_map(|i| self.row(i))
+            .map(|(s, l)| {
+                (
+                    self.sources[s].facts.time(l),
+                    self.sources[s].facts.level(l),
+                )
+            })
+            .collect();
+        let buckets = histogram(&rows, inner.width as usize);
+        let Some(buckets) = buckets else {
+            frame.render_widget(Paragraph::new("no timestamps in this view"), inner);
+            return;
+        };
+        frame.render_widget(Paragraph::new(bars(&buckets, inner.height as usize)), inner);
+    }
+}
+
+/// Counts per time bucket: (errors, warnings, other). `None` when no line has a time.
+pub fn histogram(
+    rows: &[(Option<i64>, Option<Level>)],
+    buckets: usize,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let times = rows.iter().filter_map(|r| r.0);
+    let (lo, hi) = times.clone().fold(None, |acc: Option<(i64, i64)>, t| {
+        Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+    })?;
+    let n = buckets.max(1);
+    let span = (hi - lo).max(1) as f64;
+    let mut out = vec![(0, 0, 0); n];
+    for (t, level) in rows {
+        let Some(t) = t else { continue };
+        let i = (((t - lo) as f64 / span) * (n - 1) as f64).round() as usize;
+        let b = &mut out[i.min(n - 1)];
+        match level {
+            Some(l) if *l >= Level::Error => b.0 += 1,
+            Some(Level::Warn) => b.1 += 1,
+            _ => b.2 += 1,
+        }
+    }
+    Some(out)
+}
+
+/// Stacked vertical bars, errors at the bottom, drawn with block characters.
+fn bars(buckets: &[(usize, usize, usize)], height: usize) -> Vec<Line<'static>> {
+    let max = buckets
+        .iter()
+        .map(|b| b.0 + b.1 + b.2)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut lines = Vec::with_capacity(height);
+    for row in (0..height).rev() {
+        let spans: Vec<Span> = buckets
+            .iter()
+            .map(|&(e, w, o)| {
+                let scale = |v: usize| v * height / max + usize::from(v > 0 && v * height < max);
+                let (e, w, o) = (scale(e), scale(w), scale(o));
+                let color = if row < e {
+                    Color::Red
+                } else if row < e + w {
+                    Color::Yellow
+                } else if row < e + w + o {
+                    Color::Green
+                } else {
+                    return Span::raw(" ");
+                };
+                Span::styled("█", Style::new().fg(color))
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_split_by_level() {
+        let rows = [
+            (Some(0), Some(Level::Error)),
+            (Some(0), None),
+            (Some(10), Some(Level::Warn)),
+            (None, Some(Level::Error)),
+        ];
+        assert_eq!(histogram(&rows, 2), Some(vec![(1, 0, 1), (0, 1, 0)]));
+        assert_eq!(histogram(&[(None, None)], 4), None);
     }
 }

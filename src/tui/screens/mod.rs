@@ -34,19 +34,21 @@ impl Ctx {
     }
 }
 
-/// A window of lines of one loaded log: `lines[first - 1..last]`, 1-based inclusive.
+/// Lines the user selected on the Logs screen: `lines[0]` is line `first` (1-based) of `source`.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    pub log: std::sync::Arc<crate::logs::file::LoadedLog>,
+    pub source: String,
     pub first: usize,
-    pub last: usize,
+    pub lines: std::sync::Arc<[String]>,
 }
 
 impl Selection {
     pub fn lines(&self) -> &[String] {
-        let end = self.last.min(self.log.lines.len());
-        let start = (self.first.max(1) - 1).min(end);
-        &self.log.lines[start..end]
+        &self.lines
+    }
+
+    pub fn last(&self) -> usize {
+        self.first + self.lines.len().saturating_sub(1)
     }
 }
 
@@ -124,8 +126,14 @@ pub trait Screen {
     fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
     /// Called once when the app starts, to kick off background loading.
     fn start(&mut self, _ctx: &mut Ctx) {}
-    /// A background job finished.
-    fn on_job(&mut self, _output: &JobOutput, _ctx: &mut Ctx) {}
+    /// A background job finished: take the output if it is this screen's, else hand it back.
+    fn on_job(&mut self, output: JobOutput, _ctx: &mut Ctx) -> Option<JobOutput> {
+        Some(output)
+    }
+    /// Called between frames; returns whether anything changed (followed lines arrived, say).
+    fn tick(&mut self, _ctx: &mut Ctx) -> bool {
+        false
+    }
     /// True while an inline text field has focus: keys the table does not bind are typed into it.
     fn wants_text(&self) -> bool {
         false
@@ -146,7 +154,8 @@ pub trait Component {
     fn help_rows(&self) -> Vec<(String, &'static str)>;
     fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
     fn start(&mut self, ctx: &mut Ctx);
-    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx);
+    fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput>;
+    fn tick(&mut self, ctx: &mut Ctx) -> bool;
 }
 
 impl<S: Screen> Component for S {
@@ -181,7 +190,11 @@ impl<S: Screen> Component for S {
         Screen::start(self, ctx)
     }
 
-    fn on_job(&mut self, output: &JobOutput, ctx: &mut Ctx) {
+    fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput> {
         Screen::on_job(self, output, ctx)
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx) -> bool {
+        Screen::tick(self, ctx)
     }
 }

@@ -1,0 +1,186 @@
+//! A log as the UI and the diagnosis see it: an indexed file (or stdin) plus lines appended while it is
+//! followed, the detected header format, and per-line facts (level, time, template) computed once.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::format::{self, Format, Level};
+use super::index::{IndexError, LogFile};
+use super::timestamp;
+use crate::template::miner::Miner;
+
+/// Per-line facts, computed in one pass. `level` 0 means none; otherwise `Level as u8 + 1`.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    pub level: Vec<u8>,
+    /// Seconds, `i64::MIN` when the line has no timestamp.
+    pub time: Vec<i64>,
+    /// Template cluster of each line, in `miner`.
+    pub template: Vec<u32>,
+}
+
+impl Facts {
+    pub fn level(&self, line: usize) -> Option<Level> {
+        match self.level.get(line) {
+            Some(&l) if l > 0 => Level::ALL.get(l as usize - 1).copied(),
+            _ => None,
+        }
+    }
+
+    pub fn time(&self, line: usize) -> Option<i64> {
+        self.time.get(line).copied().filter(|&t| t != i64::MIN)
+    }
+}
+
+pub struct LogSource {
+    pub name: String,
+    pub path: PathBuf,
+    file: Option<Arc<LogFile>>,
+    appended: Vec<String>,
+    pub format: Option<&'static Format>,
+    pub facts: Facts,
+    pub miner: Miner,
+}
+
+impl std::fmt::Debug for LogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSource")
+            .field("path", &self.path)
+            .field("lines", &self.len())
+            .finish()
+    }
+}
+
+fn encode(level: Option<Level>) -> u8 {
+    level
+        .and_then(|l| Level::ALL.iter().position(|x| *x == l))
+        .map_or(0, |i| i as u8 + 1)
+}
+
+impl LogSource {
+    /// Opens and indexes a file, detects its format (unless given) and analyses every line.
+    pub fn open(path: &Path, format: Option<&'static Format>) -> Result<LogSource, IndexError> {
+        let file = LogFile::open(path, 0)?;
+        Ok(Self::from_file(file, format))
+    }
+
+    pub fn from_file(file: LogFile, format: Option<&'static Format>) -> LogSource {
+        let path = file.path().to_path_buf();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let sample: Vec<String> = (0..file.len().min(200))
+            .map(|i| file.line(i).into_owned())
+            .collect();
+        let format = format.or_else(|| format::detect(&sample));
+        let miner = Miner::for_system(format.map(|f| f.name));
+        let mut source = LogSource {
+            name,
+            path,
+            file: Some(Arc::new(file)),
+            appended: Vec::new(),
+            format,
+            facts: Facts::default(),
+            miner,
+        };
+        let n = source.len();
+        source.analyse(0..n);
+        source
+    }
+
+    /// An empty source that lines are appended to (stdin, or a followed file that does not exist yet).
+    pub fn empty(name: &str, path: &Path, format: Option<&'static Format>) -> LogSource {
+        LogSource {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            file: None,
+            appended: Vec::new(),
+            format,
+            facts: Facts::default(),
+            miner: Miner::for_system(format.map(|f| f.name)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.file.as_ref().map_or(0, |f| f.len()) + self.appended.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn base(&self) -> usize {
+        self.file.as_ref().map_or(0, |f| f.len())
+    }
+
+    /// Line `i` (0-based), whole.
+    pub fn line(&self, i: usize) -> Cow<'_, str> {
+        match &self.file {
+            Some(f) if i < f.len() => f.line(i),
+            _ => Cow::Borrowed(
+                self.appended
+                    .get(i - self.base())
+                    .map_or("", String::as_str),
+            ),
+        }
+    }
+
+    /// Line `i` cut to `max_bytes` for display; the flag says whether it was cut.
+    pub fn display_line(&self, i: usize, max_bytes: usize) -> (Cow<'_, str>, bool) {
+        match &self.file {
+            Some(f) if i < f.len() => f.display_line(i, max_bytes),
+            _ => {
+                let line = self
+                    .appended
+                    .get(i - self.base())
+                    .map_or("", String::as_str);
+                if line.len() <= max_bytes {
+                    (Cow::Borrowed(line), false)
+                } else {
+                    let mut cut = max_bytes;
+                    while !line.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    (Cow::Borrowed(&line[..cut]), true)
+                }
+            }
+        }
+    }
+
+    /// Appends followed lines and analyses them.
+    pub fn append(&mut self, lines: Vec<String>) {
+        if self.format.is_none() && self.len() < 200 {
+            let mut sample: Vec<String> =
+                (0..self.len()).map(|i| self.line(i).into_owned()).collect();
+            sample.extend(lines.iter().cloned());
+            self.format = format::detect(&sample);
+        }
+        let start = self.len();
+        self.appended.extend(lines);
+        let end = self.len();
+        self.analyse(start..end);
+    }
+
+    fn analyse(&mut self, range: std::ops::Range<usize>) {
+        let format = self.format;
+        for i in range {
+            let line = self.line(i).into_owned();
+            let header = format::parse_line(format, &line);
+            let level = encode(header.level);
+            let time = timestamp::parse(&line).unwrap_or(i64::MIN);
+            let template = self.miner.add(header.content);
+            self.facts.level.push(level);
+            self.facts.time.push(time);
+            self.facts.template.push(template);
+        }
+    }
+
+    /// Lines `first..=last` (1-based) as owned text, for a selection.
+    pub fn lines(&self, first: usize, last: usize) -> Vec<String> {
+        (first.max(1)..=last.min(self.len()))
+            .map(|n| self.line(n - 1).into_owned())
+            .collect()
+    }
+}
