@@ -59,7 +59,8 @@ fn encode(level: Option<Level>) -> u8 {
 }
 
 impl LogSource {
-    /// Opens and indexes a file, detects its format (unless given) and analyses every line.
+    /// Opens and indexes a file and detects its format (unless given). Facts are computed later, a
+    /// slice at a time ([`LogSource::analyse_step`]), so a huge file shows at once.
     pub fn open(path: &Path, format: Option<&'static Format>) -> Result<LogSource, IndexError> {
         let file = LogFile::open(path, 0)?;
         Ok(Self::from_file(file, format))
@@ -76,7 +77,7 @@ impl LogSource {
             .collect();
         let format = format.or_else(|| format::detect(&sample));
         let miner = Miner::for_system(format.map(|f| f.name));
-        let mut source = LogSource {
+        LogSource {
             name,
             path,
             file: Some(Arc::new(file)),
@@ -84,10 +85,25 @@ impl LogSource {
             format,
             facts: Facts::default(),
             miner,
-        };
-        let n = source.len();
-        source.analyse(0..n);
-        source
+        }
+    }
+
+    /// Lines whose facts are known (they are computed in order).
+    pub fn analysed(&self) -> usize {
+        self.facts.level.len()
+    }
+
+    /// Computes the facts of up to `max_lines` more lines; returns whether lines remain.
+    pub fn analyse_step(&mut self, max_lines: usize) -> bool {
+        let start = self.analysed();
+        let end = (start + max_lines).min(self.len());
+        self.analyse(start..end);
+        end < self.len()
+    }
+
+    /// Computes the facts of every line.
+    pub fn analyse_all(&mut self) {
+        while self.analyse_step(1 << 16) {}
     }
 
     /// An empty source that lines are appended to (stdin, or a followed file that does not exist yet).
@@ -157,10 +173,9 @@ impl LogSource {
             sample.extend(lines.iter().cloned());
             self.format = format::detect(&sample);
         }
-        let start = self.len();
         self.appended.extend(lines);
-        let end = self.len();
-        self.analyse(start..end);
+        // Appended lines are few; catching up keeps facts in step with the view.
+        self.analyse_all();
     }
 
     fn analyse(&mut self, range: std::ops::Range<usize>) {

@@ -295,6 +295,11 @@ impl Default for LogsScreen {
     }
 }
 
+/// Lines analysed in the loading job; a bigger file shows first and is analysed between frames.
+pub const ANALYSE_UPFRONT: usize = 1 << 20;
+/// Lines analysed per frame after that.
+const ANALYSE_PER_TICK: usize = 50_000;
+
 /// Opens the log files of a path (a file, a folder of files, or `-` for stdin read to its end).
 pub fn open_sources(
     path: &Path,
@@ -304,10 +309,12 @@ pub fn open_sources(
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|e| format!("cannot read stdin: {e}"))?;
-        return Ok(vec![LogSource::from_file(
+        let mut source = LogSource::from_file(
             crate::logs::index::LogFile::from_bytes("stdin", bytes),
             format,
-        )]);
+        );
+        source.analyse_step(ANALYSE_UPFRONT);
+        return Ok(vec![source]);
     }
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -322,11 +329,99 @@ pub fn open_sources(
     };
     files
         .iter()
-        .map(|p| LogSource::open(p, format).map_err(|e| e.to_string()))
+        .map(|p| {
+            let mut source = LogSource::open(p, format).map_err(|e| e.to_string())?;
+            source.analyse_step(ANALYSE_UPFRONT);
+            Ok(source)
+        })
         .collect()
 }
 
 impl LogsScreen {
+    /// A screen over sources that are already open (benchmarks, embedding).
+    pub fn with_sources(sources: Vec<LogSource>) -> Self {
+        let mut screen = LogsScreen {
+            sources,
+            loaded: true,
+            ..Default::default()
+        };
+        screen.rebuild_merged();
+        screen.select_source(0);
+        screen
+    }
+
+    /// Analyses a slice of any source not yet done; filters and views catch up when it finishes.
+    fn analyse_more(&mut self) -> bool {
+        let Some(src) = self.sources.iter_mut().find(|s| s.analysed() < s.len()) else {
+            return false;
+        };
+        if src.analyse_step(ANALYSE_PER_TICK) {
+            return true;
+        }
+        if self.sources.iter().all(|s| s.analysed() == s.len()) {
+            self.rebuild_merged();
+            if self.has_filter() {
+                self.refilter();
+            }
+            if self.show_templates {
+                self.rebuild_templates();
+            }
+        }
+        true
+    }
+
+    /// Takes in lines the follower thread read.
+    fn follow_tick(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(f) = &self.following else {
+            return false;
+        };
+        let mut updates = Vec::new();
+        let mut gone = false;
+        loop {
+            match f.rx.try_recv() {
+                Ok(u) => updates.push(u),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        if gone {
+            self.following = None;
+            self.status = "following stopped".into();
+            return true;
+        }
+        if updates.is_empty() {
+            return false;
+        }
+        let s = f.source;
+        let at_end = self.cursor + 1 >= self.view_len();
+        for u in updates {
+            for note in &u.notes {
+                self.status = match note {
+                    Note::Truncated => "the file was truncated; reading from its start".into(),
+                    Note::Replaced => {
+                        "the file was rotated or re-created; following the new one".into()
+                    }
+                    Note::Missing => "the file is gone; waiting for it to come back".into(),
+                };
+            }
+            self.sources[s].append(u.lines);
+        }
+        if self.has_filter() {
+            self.refilter();
+        }
+        if at_end {
+            self.cursor = self.view_len().saturating_sub(1);
+        }
+        if self.show_templates {
+            self.rebuild_templates();
+        }
+        self.publish_selection(ctx);
+        true
+    }
+
     fn merged_view(&self) -> bool {
         self.current == self.sources.len() && self.sources.len() > 1
     }
@@ -655,54 +750,9 @@ impl Screen for LogsScreen {
     }
 
     fn tick(&mut self, ctx: &mut Ctx) -> bool {
-        let Some(f) = &self.following else {
-            return false;
-        };
-        let mut updates = Vec::new();
-        let mut gone = false;
-        loop {
-            match f.rx.try_recv() {
-                Ok(u) => updates.push(u),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    gone = true;
-                    break;
-                }
-            }
-        }
-        if gone {
-            self.following = None;
-            self.status = "following stopped".into();
-            return true;
-        }
-        if updates.is_empty() {
-            return false;
-        }
-        let s = f.source;
-        let at_end = self.cursor + 1 >= self.view_len();
-        for u in updates {
-            for note in &u.notes {
-                self.status = match note {
-                    Note::Truncated => "the file was truncated; reading from its start".into(),
-                    Note::Replaced => {
-                        "the file was rotated or re-created; following the new one".into()
-                    }
-                    Note::Missing => "the file is gone; waiting for it to come back".into(),
-                };
-            }
-            self.sources[s].append(u.lines);
-        }
-        if self.has_filter() {
-            self.refilter();
-        }
-        if at_end {
-            self.cursor = self.view_len().saturating_sub(1);
-        }
-        if self.show_templates {
-            self.rebuild_templates();
-        }
-        self.publish_selection(ctx);
-        true
+        let analysed = self.analyse_more();
+        let followed = self.follow_tick(ctx);
+        analysed || followed
     }
 
     fn wants_text(&self) -> bool {
