@@ -97,6 +97,23 @@ pub enum Command {
     /// Validate, export, walk and match troubleshooting flowcharts
     #[command(subcommand)]
     Flowchart(FlowchartCommand),
+    /// Mine the templates of a log file and print them with their counts
+    Parse {
+        /// Log file (`-` for stdin)
+        file: PathBuf,
+        /// Header format (one of the Loghub systems); detected when not given
+        #[arg(long, value_name = "NAME")]
+        format: Option<String>,
+        /// Mining settings of this system (Loghub name); defaults to the format's
+        #[arg(long, value_name = "NAME")]
+        system: Option<String>,
+        /// Show at most this many templates
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+    },
+    /// Benchmarks: template-mining accuracy and speed, big-file figures
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -157,6 +174,43 @@ pub enum FlowchartCommand {
 pub enum ExportFormat {
     Mermaid,
     Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// GA, FGA, PA and FTA per Loghub-2k system and their averages over the 14 Loghub-2.0 systems
+    Parse {
+        /// The Loghub-2k folder
+        #[arg(long, value_name = "DIR", default_value = "../shared/data/loghub-2k")]
+        data: PathBuf,
+    },
+    /// Lines per second of our miner and Drain3 on the same input, and the ratio
+    ParseSpeed {
+        #[arg(long, value_name = "DIR", default_value = "../shared/data/loghub-2k")]
+        data: PathBuf,
+        /// Lines of input (the 16 logs repeated, digits re-drawn)
+        #[arg(long, default_value_t = 1 << 20)]
+        lines: usize,
+        /// Threads for our multi-threaded run (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Skip Drain3 (when it is not installed)
+        #[arg(long)]
+        no_drain3: bool,
+    },
+    /// Time to the first screen, time to scroll a page and index memory on a big log
+    Bigfile {
+        /// Log to measure; generated from the bundled samples when it does not exist
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "/tmp/logreasoner-bigfile.log"
+        )]
+        path: PathBuf,
+        /// Size to generate, in MB
+        #[arg(long, default_value_t = 1024)]
+        size_mb: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //!
 //! The core modules work without a terminal; [`tui`] is a thin layer over them. See ARCHITECTURE.md.
 
+pub mod bench;
 pub mod config;
 pub mod flowchart;
 pub mod logs;

@@ -1,6 +1,7 @@
 //! The `logreasoner` binary: CLI parsing, logging set-up, and the edge where library errors become
 //! messages for a person (anyhow).
 
+mod bench_cmd;
 mod cli;
 mod flowchart_cmd;
 
@@ -62,6 +63,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
+        Some(Command::Parse {
+            file,
+            format,
+            system,
+            top,
+        }) => bench_cmd::parse_file(&file, format.as_deref(), system.as_deref(), top)?,
+        Some(Command::Bench(cmd)) => bench_cmd::run(config, cmd)?,
         Some(Command::Completions { .. }) => unreachable!("handled before configuration"),
     }
     Ok(ExitCode::SUCCESS)

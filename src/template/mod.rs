@@ -4,3 +4,4 @@
 pub mod loghub;
 pub mod metrics;
 pub mod miner;
+pub mod parallel;

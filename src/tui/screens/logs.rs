@@ -477,6 +477,10 @@ impl LogsScreen {
 
     fn rebuild_merged(&mut self) {
         // A k-way merge by time; lines without a time keep the time of the line before them in their file.
+        if self.sources.len() < 2 {
+            self.merged.clear();
+            return;
+        }
         let mut rows: Vec<(i64, usize, usize)> = Vec::new();
         for (s, src) in self.sources.iter().enumerate() {
             let mut last = i64::MIN;

@@ -1,0 +1,171 @@
+//! `logreasoner parse` and `logreasoner bench …`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use crate::cli::BenchCommand;
+use logreasoner::bench::{bigfile, parse};
+use logreasoner::config::Config;
+use logreasoner::logs::format;
+use logreasoner::logs::source::LogSource;
+use logreasoner::store::Store;
+use logreasoner::template::miner::Miner;
+use logreasoner::tui::screens::Ctx;
+
+/// Templates of a file with counts, first and last line, most frequent first.
+pub fn parse_file(
+    file: &Path,
+    format_name: Option<&str>,
+    system: Option<&str>,
+    top: usize,
+) -> anyhow::Result<()> {
+    let fmt = match format_name {
+        Some(n) => Some(format::by_name(n).with_context(|| {
+            format!(
+                "unknown format `{n}`; known: {}",
+                format::names().join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let sources =
+        logreasoner::tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
+    let mut out = std::io::stdout().lock();
+    for mut source in sources {
+        source.analyse_all();
+        let source = match system {
+            Some(s) => remine(source, s),
+            None => source,
+        };
+        let mut by_id: std::collections::HashMap<u32, (u32, usize, usize, usize)> =
+            std::collections::HashMap::new();
+        for (line, &id) in source.facts.template.iter().enumerate() {
+            let c = by_id.entry(id).or_insert((id, 0, line + 1, line + 1));
+            c.1 += 1;
+            c.3 = line + 1;
+        }
+        let mut counts: Vec<(u32, usize, usize, usize)> = by_id.into_values().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        let fmt_name = source.format.map_or("none (whole lines)", |f| f.name);
+        writeln!(
+            out,
+            "{}: {} lines, format {fmt_name}, {} templates",
+            source.path.display(),
+            source.len(),
+            counts.len()
+        )?;
+        writeln!(
+            out,
+            "{:>8}  {:>7}  {:>7}  template",
+            "count", "first", "last"
+        )?;
+        for (id, count, first, last) in counts.into_iter().take(top) {
+            writeln!(
+                out,
+                "{count:>8}  {first:>7}  {last:>7}  {}",
+                source.miner.template(id)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Mines again with another system's settings.
+fn remine(mut source: LogSource, system: &str) -> LogSource {
+    let mut miner = Miner::for_system(Some(system));
+    let fmt = source.format;
+    source.facts.template = (0..source.len())
+        .map(|i| {
+            let line = source.line(i).into_owned();
+            miner.add(format::parse_line(fmt, &line).content)
+        })
+        .collect();
+    source.miner = miner;
+    source
+}
+
+pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        BenchCommand::Parse { data } => {
+            let rows = parse::accuracy(&data).map_err(anyhow::Error::msg)?;
+            parse::print_accuracy(&rows, &mut out)?;
+        }
+        BenchCommand::ParseSpeed {
+            data,
+            lines,
+            threads,
+            no_drain3,
+        } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            writeln!(out, "building the input: the 16 Loghub-2k logs repeated to {lines} lines, digits re-drawn…")?;
+            let input = parse::speed_input(&data, lines).map_err(anyhow::Error::msg)?;
+            let file =
+                std::env::temp_dir().join(format!("logreasoner-speed-{}.txt", std::process::id()));
+            std::fs::write(&file, input.join("\n") + "\n")
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            let (one, templates) = parse::our_speed(&input, 1);
+            writeln!(
+                out,
+                "ours, 1 thread      {:>12.0} lines/s   ({templates} templates)",
+                one
+            )?;
+            let (many, _) = parse::our_speed(&input, threads);
+            writeln!(out, "ours, {threads} threads     {:>12.0} lines/s", many)?;
+            if no_drain3 {
+                writeln!(out, "Drain3 skipped (--no-drain3)")?;
+            } else {
+                let result = parse::drain3_speed(&file, &parse::drain3_script());
+                let _ = std::fs::remove_file(&file);
+                let (drain, clusters) = result.map_err(anyhow::Error::msg)?;
+                writeln!(
+                    out,
+                    "Drain3 0.9 (same masks) {:>8.0} lines/s   ({clusters} clusters)",
+                    drain
+                )?;
+                writeln!(
+                    out,
+                    "ratio, 1 thread     {:>12.1}x   (target ≥ 100x)",
+                    one / drain
+                )?;
+                writeln!(out, "ratio, {threads} threads    {:>12.1}x", many / drain)?;
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+        BenchCommand::Bigfile { path, size_mb } => {
+            if !path.exists() {
+                writeln!(
+                    out,
+                    "generating {} ({size_mb} MB) from the bundled samples…",
+                    path.display()
+                )?;
+                out.flush()?;
+                bigfile::generate(
+                    &path,
+                    size_mb << 20,
+                    &logreasoner::config::bundled("assets/samples"),
+                )
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            let store_dir = tempdir()?;
+            let store = Store::open(store_dir.join("db"))?;
+            let mut ctx = Ctx::new(config, store);
+            let report = bigfile::measure(&path, &mut ctx)?;
+            bigfile::print(&report, &mut out)?;
+            let _ = std::fs::remove_dir_all(&store_dir);
+        }
+    }
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("logreasoner-bench-{}", std::process::id()));
+    if dir.exists() {
+        bail!("{} exists; remove it first", dir.display());
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
