@@ -25,6 +25,10 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    /// Header format of the logs the UI opens (a Loghub system name such as HDFS); detected when absent
+    #[arg(long, value_name = "NAME")]
+    pub format: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -83,6 +87,7 @@ impl GlobalArgs {
             model: self.model.clone(),
             device: self.device.clone(),
             annotator: self.annotator.clone(),
+            log_format: None,
         }
     }
 }

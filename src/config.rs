@@ -110,6 +110,7 @@ struct FileConfig {
     model: Option<PathBuf>,
     device: Option<String>,
     annotator: Option<String>,
+    format: Option<String>,
     generation: Option<GenerationDefaults>,
 }
 
@@ -124,6 +125,7 @@ pub struct Overrides {
     pub model: Option<PathBuf>,
     pub device: Option<String>,
     pub annotator: Option<String>,
+    pub log_format: Option<String>,
 }
 
 /// The default model's file name inside `<data_dir>/models/`.
@@ -141,6 +143,8 @@ pub struct Config {
     pub model: Setting<PathBuf>,
     pub device: Setting<Device>,
     pub annotator: Setting<String>,
+    /// Header format of the logs (a Loghub system name); detected per file when absent.
+    pub log_format: Option<Setting<String>>,
     pub generation: Setting<GenerationDefaults>,
 }
 
@@ -269,6 +273,17 @@ impl Config {
                 ))
             },
         )?;
+        let log_format = flags
+            .log_format
+            .clone()
+            .map(|v| flag(v, "--format"))
+            .or_else(|| env_text(env, "LOGREASONER_FORMAT"))
+            .or_else(|| {
+                file.format.clone().map(|v| Setting {
+                    value: v,
+                    origin: Origin::File(file_path.clone().unwrap_or_default()),
+                })
+            });
         let generation = match file.generation {
             Some(g) => Setting {
                 value: g,
@@ -287,6 +302,7 @@ impl Config {
             model,
             device,
             annotator,
+            log_format,
             generation,
         })
     }
@@ -332,6 +348,10 @@ impl Config {
                 self.annotator.value.clone(),
                 self.annotator.origin.to_string(),
             ),
+            match &self.log_format {
+                Some(f) => ("format", f.value.clone(), f.origin.to_string()),
+                None => ("format", "(detected per file)".into(), "default".into()),
+            },
         ];
         for (name, value) in [
             ("generation.temperature", g.temperature.to_string()),
@@ -364,6 +384,13 @@ fn default<T>(value: T, why: &'static str) -> Setting<T> {
         value,
         origin: Origin::Default(why),
     }
+}
+
+fn env_text(env: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<Setting<String>> {
+    env(var).filter(|v| !v.is_empty()).map(|v| Setting {
+        value: v,
+        origin: Origin::Env(var),
+    })
 }
 
 fn env_path(env: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<Setting<PathBuf>> {

@@ -38,7 +38,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let config = Config::load(&cli.global.overrides())?;
+    let mut overrides = cli.global.overrides();
+    overrides.log_format = cli.format.clone();
+    let config = Config::load(&overrides)?;
     logreasoner::telemetry::init(&config.log_file(), cli.global.verbose)
         .with_context(|| format!("cannot open the log file {}", config.log_file().display()))?;
     tracing::info!(command = ?cli.command, "start");

@@ -35,6 +35,16 @@ pub struct Follower {
 }
 
 impl Follower {
+    /// Follows `path` from byte `offset` of the file now at the path (clamped to its length), so
+    /// nothing written after a view was indexed is missed.
+    pub fn from_offset(path: &Path, offset: u64) -> std::io::Result<Follower> {
+        let mut f = Follower::new(path, true)?;
+        if let Some(file) = &f.file {
+            f.offset = offset.min(file.metadata()?.len());
+        }
+        Ok(f)
+    }
+
     /// Follows `path`, starting at its end (`from_start` = false) or its beginning.
     pub fn new(path: &Path, from_start: bool) -> std::io::Result<Follower> {
         let mut f = Follower {
@@ -161,6 +171,15 @@ mod tests {
         append(&path, "o\r\nthree\n");
         assert_eq!(f.poll().expect("poll").lines, ["two", "three"]);
         assert_eq!(f.poll().expect("poll"), Update::default());
+    }
+
+    #[test]
+    fn following_from_an_offset_reads_what_was_written_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        append(&path, "seen\nwritten later\n");
+        let mut f = Follower::from_offset(&path, 5).expect("follow");
+        assert_eq!(f.poll().expect("poll").lines, ["written later"]);
     }
 
     #[test]

@@ -165,6 +165,11 @@ impl LogFile {
         self.lines
     }
 
+    /// Bytes indexed.
+    pub fn byte_len(&self) -> u64 {
+        self.bytes.as_slice().len() as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.lines == 0
     }

@@ -123,6 +123,11 @@ impl LogSource {
         self.file.as_ref().map_or(0, |f| f.len()) + self.appended.len()
     }
 
+    /// Bytes of the file that were indexed (appended lines not counted): where following resumes.
+    pub fn indexed_bytes(&self) -> u64 {
+        self.file.as_ref().map_or(0, |f| f.byte_len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

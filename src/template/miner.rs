@@ -38,6 +38,8 @@ const SPECIAL_WORDS: &[&str] = &["true", "false", "null", "root", "admin"];
 
 /// A line mask: the whole match, or only group 1 when the pattern has a group, becomes `replacement`.
 struct Mask {
+    /// The pattern as written (Python-compatible, for peers such as Drain3).
+    pattern: String,
     re: Regex,
     replacement: &'static str,
     grouped: bool,
@@ -88,7 +90,7 @@ fn mask_table() -> &'static HashMap<&'static str, Mask> {
             .filter_map(|(name, pattern, replacement)| {
                 let re = Regex::new(&ascii_boundaries(&pattern)).ok()?;
                 let grouped = re.captures_len() > 1;
-                Some((name, Mask { re, replacement, grouped }))
+                Some((name, Mask { pattern, re, replacement, grouped }))
             })
             .collect()
     })
@@ -265,7 +267,7 @@ impl MinerConfig {
             .iter()
             .chain(COMMON_MASKS)
             .filter_map(|n| table.get(n))
-            .map(|m| m.re.as_str().to_string())
+            .map(|m| m.pattern.clone())
             .collect()
     }
 }
@@ -285,7 +287,9 @@ fn starts_with_digit(p: &str) -> bool {
 
 /// `^[^\s/]*<\*>[^\s/]*$`
 fn wildcard_word(p: &str) -> bool {
-    p.contains(WILDCARD) && !p.chars().any(|c| c.is_whitespace() || c == '/')
+    memchr::memchr(b'<', p.as_bytes()).is_some()
+        && memchr::memmem::find(p.as_bytes(), WILDCARD.as_bytes()).is_some()
+        && !p.chars().any(|c| c.is_whitespace() || c == '/')
 }
 
 /// Byte classes for the ASCII delimiters: bit 0 = path delimiter, bit 1 = token delimiter.
@@ -329,18 +333,42 @@ fn pieces<'a>(s: &'a str, mask: u8, mut f: impl FnMut(&'a str, bool)) {
 
 /// The canonical (benchmark) form of a template or a preprocessed message.
 pub fn canon(t: &str, num_prefix: u8, special: bool) -> String {
-    let mut spaced = String::with_capacity(t.len());
-    for w in t.split_whitespace() {
-        if !spaced.is_empty() {
-            spaced.push(' ');
+    use std::borrow::Cow;
+    // Whitespace runs to one space; most lines have none to collapse.
+    let b = t.as_bytes();
+    // ASCII whitespace as `char::is_whitespace` sees it (vertical tab included).
+    let ws = |c: &u8| c.is_ascii_whitespace() || *c == 0x0B;
+    let tidy = t.is_ascii()
+        && !b.first().is_some_and(ws)
+        && !b.last().is_some_and(ws)
+        && !b.iter().any(|c| ws(c) && *c != b' ')
+        && memchr::memmem::find(b, b"  ").is_none();
+    let spaced: Cow<str> = if tidy {
+        Cow::Borrowed(t)
+    } else {
+        let mut s = String::with_capacity(t.len());
+        for w in t.split_whitespace() {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(w);
         }
-        spaced.push_str(w);
-    }
-    // Path-like pieces between path delimiters become <*>.
-    let mut paths = String::with_capacity(spaced.len());
-    pieces(&spaced, 1, |p, delim| {
-        paths.push_str(if !delim && is_path(p) { WILDCARD } else { p })
-    });
+        Cow::Owned(s)
+    };
+    // Path-like pieces between path delimiters become <*>; only a line with a '/' has any.
+    let paths: Cow<str> = if memchr::memchr(b'/', spaced.as_bytes()).is_none() {
+        spaced
+    } else {
+        let mut p = String::with_capacity(spaced.len());
+        pieces(&spaced, 1, |piece, delim| {
+            p.push_str(if !delim && is_path(piece) {
+                WILDCARD
+            } else {
+                piece
+            })
+        });
+        Cow::Owned(p)
+    };
     let mut out = String::with_capacity(paths.len());
     pieces(&paths, 2, |p, delim| {
         if delim {
@@ -673,8 +701,12 @@ impl Miner {
     }
 
     /// (similarity, wildcards in the template), or `None` on a constant conflict.
+    /// Also `None` as soon as the similarity can no longer reach the threshold: such a cluster is
+    /// never joined, and dropping it never changes which cluster is best among those that can be.
     fn similarity(&self, template: &[String], tokens: &[&str]) -> Option<(f64, usize)> {
-        let (mut same, mut wild) = (0usize, 0usize);
+        let n = template.len().max(1);
+        let max_misses = n - (SIMILARITY * n as f64).ceil() as usize;
+        let (mut same, mut wild, mut misses) = (0usize, 0usize, 0usize);
         for (a, &b) in template.iter().zip(tokens) {
             let a = a.as_str();
             if a == b {
@@ -688,11 +720,17 @@ impl Miner {
             }
             if a == WILDCARD {
                 wild += 1;
-            } else if globbed {
+            }
+            if globbed && a != WILDCARD {
                 same += 1;
+            } else {
+                misses += 1;
+                if misses > max_misses {
+                    return None;
+                }
             }
         }
-        Some((same as f64 / template.len().max(1) as f64, wild))
+        Some((same as f64 / n as f64, wild))
     }
 
     /// Adds one message and returns its cluster id.

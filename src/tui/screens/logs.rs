@@ -225,6 +225,20 @@ impl Drop for Following {
     }
 }
 
+/// Starts a thread that sends updates until told to stop or the screen is gone.
+fn spawn_reader(
+    name: &str,
+    body: impl FnOnce(std::sync::mpsc::Sender<Update>, Arc<AtomicBool>) + Send + 'static,
+) -> std::io::Result<(Receiver<Update>, Arc<AtomicBool>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_thread = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(tx, stop_thread))?;
+    Ok((rx, stop))
+}
+
 /// One template of the panel.
 #[derive(Debug, Clone)]
 struct TemplateRow {
@@ -306,15 +320,8 @@ pub fn open_sources(
     format: Option<&'static format::Format>,
 ) -> Result<Vec<LogSource>, String> {
     if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
-        let mut source = LogSource::from_file(
-            crate::logs::index::LogFile::from_bytes("stdin", bytes),
-            format,
-        );
-        source.analyse_step(ANALYSE_UPFRONT);
-        return Ok(vec![source]);
+        // Standard input streams in; the screen reads it as it arrives.
+        return Ok(vec![LogSource::empty("stdin", path, format)]);
     }
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -656,32 +663,32 @@ impl LogsScreen {
             return Action::None;
         };
         let path = src.path.clone();
-        let mut follower = match Follower::new(&path, false) {
+        if path == Path::new("-") {
+            return Action::Message("stdin is read as it arrives".into());
+        }
+        // Resume where the index ended, so lines written since the file was opened are not lost.
+        let mut follower = match Follower::from_offset(&path, src.indexed_bytes()) {
             Ok(f) => f,
             Err(e) => return Action::Message(format!("cannot follow {}: {e}", path.display())),
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_thread = Arc::clone(&stop);
-        let spawned = std::thread::Builder::new()
-            .name("follow".into())
-            .spawn(move || {
-                while !stop_thread.load(Ordering::Relaxed) {
-                    match follower.poll() {
-                        Ok(u) if u == Update::default() => {}
-                        Ok(u) => {
-                            if tx.send(u).is_err() {
-                                return;
-                            }
+        let spawned = spawn_reader("follow", move |tx, stop| {
+            while !stop.load(Ordering::Relaxed) {
+                match follower.poll() {
+                    Ok(u) if u == Update::default() => {}
+                    Ok(u) => {
+                        if tx.send(u).is_err() {
+                            return;
                         }
-                        Err(e) => tracing::warn!(error = %e, "follow poll failed"),
                     }
-                    std::thread::sleep(Duration::from_millis(200));
+                    Err(e) => tracing::warn!(error = %e, "follow poll failed"),
                 }
-            });
-        if let Err(e) = spawned {
-            return Action::Message(format!("cannot start following: {e}"));
-        }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let (rx, stop) = match spawned {
+            Ok(pair) => pair,
+            Err(e) => return Action::Message(format!("cannot start following: {e}")),
+        };
         self.following = Some(Following {
             source: self.current,
             rx,
@@ -689,6 +696,42 @@ impl LogsScreen {
         });
         self.cursor = self.view_len().saturating_sub(1);
         Action::Message(format!("following {} (F stops)", path.display()))
+    }
+
+    /// Reads standard input as it arrives into source `index`.
+    fn read_stdin(&mut self, index: usize) {
+        let spawned = spawn_reader("stdin", |tx, stop| {
+            use std::io::BufRead;
+            let mut input = std::io::stdin().lock();
+            let mut buf = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                buf.clear();
+                match input.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let update = Update {
+                            lines: vec![String::from_utf8_lossy(line).into_owned()],
+                            notes: Vec::new(),
+                        };
+                        if tx.send(update).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        match spawned {
+            Ok((rx, stop)) => {
+                self.following = Some(Following {
+                    source: index,
+                    rx,
+                    stop,
+                })
+            }
+            Err(e) => self.status = format!("cannot read stdin: {e}"),
+        }
     }
 
     fn run_templates(&mut self, cmd: Cmd) -> Option<Action> {
@@ -729,9 +772,22 @@ impl Screen for LogsScreen {
 
     fn start(&mut self, ctx: &mut Ctx) {
         let path = ctx.config.logs.value.clone();
+        let format_name = ctx.config.log_format.as_ref().map(|s| s.value.clone());
         ctx.jobs.spawn("loading logs", move |report| {
             report.progress(format!("indexing {}", path.display()));
-            Ok(JobOutput::Logs(open_sources(&path, None)))
+            let fmt = match format_name.as_deref() {
+                None => None,
+                Some(name) => match format::by_name(name) {
+                    Some(f) => Some(f),
+                    None => {
+                        return Ok(JobOutput::Logs(Err(format!(
+                            "unknown log format `{name}`; known: {}",
+                            format::names().join(", ")
+                        ))))
+                    }
+                },
+            };
+            Ok(JobOutput::Logs(open_sources(&path, fmt)))
         });
     }
 
@@ -746,6 +802,9 @@ impl Screen for LogsScreen {
                 self.status = e;
                 return None;
             }
+        }
+        if let Some(i) = self.sources.iter().position(|s| s.path == Path::new("-")) {
+            self.read_stdin(i);
         }
         self.rebuild_merged();
         self.select_source(0);
