@@ -433,9 +433,24 @@ fn collapse_wildcards(t: &str) -> String {
 
 /// Whether template token `t` (each `<*>` matching any, possibly empty, text) matches token `x`.
 pub fn glob_match(t: &str, x: &str) -> bool {
-    if t == x {
-        return true;
+    t == x || glob_match_unequal(t, x)
+}
+
+/// Token equality without a library call for the short tokens that dominate.
+#[inline]
+fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
     }
+    if a.len() <= 16 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
+}
+
+/// [`glob_match`] for tokens already known to differ.
+fn glob_match_unequal(t: &str, x: &str) -> bool {
     // Most template tokens hold no wildcard: one byte search rules them out.
     if memchr::memchr(b'<', t.as_bytes()).is_none() {
         return false;
@@ -709,19 +724,20 @@ impl Miner {
         let (mut same, mut wild, mut misses) = (0usize, 0usize, 0usize);
         for (a, &b) in template.iter().zip(tokens) {
             let a = a.as_str();
-            if a == b {
+            if same_token(a, b) {
                 same += 1;
-                wild += usize::from(a == WILDCARD);
+                wild += usize::from(same_token(a, WILDCARD));
                 continue;
             }
-            let globbed = glob_match(a, b);
+            let globbed = glob_match_unequal(a, b);
             if self.conflict_given(a, b, globbed) {
                 return None;
             }
-            if a == WILDCARD {
+            let a_wild = same_token(a, WILDCARD);
+            if a_wild {
                 wild += 1;
             }
-            if globbed && a != WILDCARD {
+            if globbed && !a_wild {
                 same += 1;
             } else {
                 misses += 1;
