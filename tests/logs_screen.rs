@@ -14,10 +14,10 @@ use ratatui::Terminal;
 use logreasoner::tui::keys::{press, press_char};
 use logreasoner::tui::App;
 
+/// Relative to the package root (the working directory of tests), so titles and snapshots do not
+/// depend on where the repository is checked out.
 fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/samples")
-        .join(name)
+    PathBuf::from("assets/samples").join(name)
 }
 
 fn draw(app: &mut App) -> String {
@@ -34,23 +34,10 @@ fn keys(app: &mut App, text: &str) {
 
 macro_rules! snapshot {
     ($name:literal, $app:expr) => {{
-        let repo = regex_escape(env!("CARGO_MANIFEST_DIR"));
-        insta::with_settings!({ filters => vec![(repo.as_str(), "[REPO]"), (r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
+        insta::with_settings!({ filters => vec![(r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
             insta::assert_snapshot!($name, draw($app));
         });
     }};
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' {
-                vec![c]
-            } else {
-                vec!['\\', c]
-            }
-        })
-        .collect()
 }
 
 fn open(logs: &Path) -> (tempfile::TempDir, App) {
