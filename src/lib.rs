@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod config;
 pub mod flowchart;
+pub mod llm;
 pub mod logs;
 pub mod store;
 pub mod telemetry;

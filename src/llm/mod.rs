@@ -1,0 +1,7 @@
+//! The local model runtime: loading GGUF models of the Llama and Qwen2 families with candle, their
+//! tokenizer and chat template, and streaming generation.
+
+pub mod chat;
+pub mod fetch;
+pub mod model;
+pub mod tokenizer;

