@@ -3,5 +3,6 @@
 
 pub mod chat;
 pub mod fetch;
+mod hf;
 pub mod model;
 pub mod tokenizer;

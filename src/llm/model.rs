@@ -10,7 +10,7 @@ use std::time::Instant;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::{llama, quantized_llama, quantized_qwen2, qwen2};
 
 use super::chat::{self, ChatError, Message};
 
@@ -124,14 +124,38 @@ pub fn info(path: &Path) -> Result<ModelInfo, LlmError> {
 enum Weights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
+    /// A Hugging Face Llama; its key-value cache is rebuilt for every generation.
+    LlamaHf {
+        model: llama::Llama,
+        config: llama::Config,
+        cache: llama::Cache,
+    },
+    Qwen2Hf(qwen2::ModelForCausalLM),
 }
 
 impl Weights {
+    /// Logits of the last position, as one vector.
     fn forward(&mut self, input: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+        let logits = match self {
+            Weights::Llama(m) => m.forward(input, pos)?,
+            Weights::Qwen2(m) => m.forward(input, pos)?,
+            Weights::LlamaHf { model, cache, .. } => model.forward(input, pos, cache)?,
+            Weights::Qwen2Hf(m) => m.forward(input, pos)?,
+        };
+        logits.flatten_all()?.to_dtype(candle_core::DType::F32)
+    }
+
+    /// Forgets the previous generation's keys and values.
+    fn reset(&mut self, device: &Device) -> candle_core::Result<()> {
         match self {
-            Weights::Llama(m) => m.forward(input, pos),
-            Weights::Qwen2(m) => m.forward(input, pos),
+            // The quantized models start over at position 0 by themselves.
+            Weights::Llama(_) | Weights::Qwen2(_) => {}
+            Weights::LlamaHf { config, cache, .. } => {
+                *cache = llama::Cache::new(true, candle_core::DType::F32, config, device)?
+            }
+            Weights::Qwen2Hf(m) => m.clear_kv_cache(),
         }
+        Ok(())
     }
 }
 
@@ -229,11 +253,62 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// What the Hugging Face loader hands over.
+pub(crate) struct Parts {
+    pub info: ModelInfo,
+    pub tokenizer: tokenizers::Tokenizer,
+    pub bos: String,
+    pub eos_text: String,
+    pub eos_ids: Vec<u32>,
+}
+
+impl Model {
+    pub(crate) fn llama_hf(
+        parts: Parts,
+        model: llama::Llama,
+        config: llama::Config,
+        device: &Device,
+    ) -> Result<Model, LlmError> {
+        let cache = llama::Cache::new(true, candle_core::DType::F32, &config, device)?;
+        Ok(Self::assemble(
+            parts,
+            Weights::LlamaHf {
+                model,
+                config,
+                cache,
+            },
+            device,
+        ))
+    }
+
+    pub(crate) fn qwen2_hf(parts: Parts, model: qwen2::ModelForCausalLM, device: &Device) -> Model {
+        Self::assemble(parts, Weights::Qwen2Hf(model), device)
+    }
+
+    fn assemble(parts: Parts, weights: Weights, device: &Device) -> Model {
+        let max_positions = parts.info.context_length;
+        Model {
+            info: parts.info,
+            weights,
+            tokenizer: parts.tokenizer,
+            device: device.clone(),
+            bos: parts.bos,
+            eos_text: parts.eos_text,
+            eos_ids: parts.eos_ids,
+            max_positions,
+        }
+    }
+}
+
 /// Rotary tables of candle's quantized Llama cover this many positions.
 const CANDLE_MAX_SEQ: usize = 4096;
 
 impl Model {
+    /// Loads a GGUF file, or a Hugging Face folder (config.json, tokenizer.json, *.safetensors).
     pub fn load(path: &Path, device: &Device) -> Result<Model, LlmError> {
+        if path.is_dir() {
+            return super::hf::load(path, device);
+        }
         let (mut file, content) = read_content(path)?;
         let info = info_of(path, &content);
         let tokenizer = super::tokenizer::from_gguf(&content.metadata).map_err(|reason| {
@@ -372,6 +447,7 @@ impl Model {
         let decode_start = Instant::now();
         let mut decode_from = decode_start;
 
+        self.weights.reset(&self.device)?;
         let mut input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
         let mut pos = 0;
         for step in 0..params.max_tokens {
@@ -379,11 +455,7 @@ impl Model {
                 stop = StopReason::Cancelled;
                 break;
             }
-            let logits = self
-                .weights
-                .forward(&input, pos)?
-                .squeeze(0)?
-                .to_dtype(candle_core::DType::F32)?;
+            let logits = self.weights.forward(&input, pos)?;
             pos += input.dim(1)?;
             let logits = if (params.repeat_penalty - 1.0).abs() < f32::EPSILON {
                 logits
