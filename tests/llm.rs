@@ -307,3 +307,46 @@ fn a_tokenizer_that_does_not_fit_the_model_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_engine_streams_from_its_own_thread_and_cancels() {
+    use logreasoner::llm::engine::{Engine, Event};
+    let (engine, status) = Engine::start(model_path(), Device::Cpu).expect("thread");
+    assert!(
+        matches!(status.recv().expect("status"), Event::Loaded(info) if info.architecture == "llama")
+    );
+    let run = engine.chat(
+        vec![Message::user("Say hello.")],
+        GenerationParams {
+            max_tokens: 16,
+            ..Default::default()
+        },
+    );
+    let mut text = String::new();
+    let done = loop {
+        match run.events.recv().expect("event") {
+            Event::Text(t) => text.push_str(&t),
+            Event::Done(g) => break g,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(done.text, text);
+    let run = engine.chat(
+        vec![Message::user("Count to one hundred.")],
+        GenerationParams {
+            max_tokens: 200,
+            ..Default::default()
+        },
+    );
+    run.cancel();
+    let end = run.events.iter().find_map(|e| match e {
+        Event::Done(g) => Some(g),
+        _ => None,
+    });
+    assert_eq!(end.map(|g| g.stop), Some(StopReason::Cancelled));
+    let (_engine, status) =
+        Engine::start(PathBuf::from("/no/such/model.gguf"), Device::Cpu).expect("thread");
+    assert!(
+        matches!(status.recv().expect("status"), Event::Failed(m) if m.contains("logreasoner model fetch"))
+    );
+}

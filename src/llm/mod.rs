@@ -2,6 +2,7 @@
 //! tokenizer and chat template, and streaming generation.
 
 pub mod chat;
+pub mod engine;
 pub mod fetch;
 mod hf;
 pub mod model;
