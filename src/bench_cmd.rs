@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::cli::BenchCommand;
-use logreasoner::bench::{bigfile, parse};
+use logreasoner::bench::{bigfile, llm, parse};
 use logreasoner::config::Config;
 use logreasoner::logs::format;
 use logreasoner::logs::source::LogSource;
@@ -134,6 +134,55 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 writeln!(out, "ratio, {threads} threads    {:>12.1}x", many / drain)?;
             }
             let _ = std::fs::remove_file(&file);
+        }
+        BenchCommand::Llm {
+            prompt_chars,
+            decode,
+            threads,
+            no_llama_cpp,
+        } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            // candle's CPU kernels use rayon's pool, sized from this variable at first use.
+            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let model = config.model.value.clone();
+            let prompt = llm::prompt(
+                &logreasoner::config::bundled("assets/samples"),
+                prompt_chars,
+            )?;
+            writeln!(
+                out,
+                "model {} · {threads} threads · {decode} decode tokens",
+                model.display()
+            )?;
+            let ours = llm::ours(&model, &prompt, decode).map_err(anyhow::Error::msg)?;
+            writeln!(
+                out,
+                "{:<10} {:>8} {:>14} {:>14}",
+                "", "prompt", "prefill tok/s", "decode tok/s"
+            )?;
+            writeln!(
+                out,
+                "{:<10} {:>8} {:>14.1} {:>14.1}",
+                "ours", ours.prompt_tokens, ours.prefill_tps, ours.decode_tps
+            )?;
+            if !no_llama_cpp {
+                let peer =
+                    llm::llama_cpp(&model, &prompt, decode, threads).map_err(anyhow::Error::msg)?;
+                writeln!(
+                    out,
+                    "{:<10} {:>8} {:>14.1} {:>14.1}",
+                    "llama.cpp", peer.prompt_tokens, peer.prefill_tps, peer.decode_tps
+                )?;
+                writeln!(
+                    out,
+                    "{:<10} {:>8} {:>13.2}x {:>13.2}x   (target ≥ 0.8x)",
+                    "ratio",
+                    "",
+                    ours.prefill_tps / peer.prefill_tps,
+                    ours.decode_tps / peer.decode_tps
+                )?;
+            }
         }
         BenchCommand::Bigfile { path, size_mb } => {
             if !path.exists() {

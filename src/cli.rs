@@ -226,6 +226,21 @@ pub enum BenchCommand {
         #[arg(long)]
         no_drain3: bool,
     },
+    /// Prefill and decode tokens per second of ours and llama.cpp (llama-cpp-python) on the same GGUF
+    Llm {
+        /// Characters of log lines in the prompt
+        #[arg(long, default_value_t = 1200)]
+        prompt_chars: usize,
+        /// Tokens to decode
+        #[arg(long, default_value_t = 64)]
+        decode: usize,
+        /// Threads for both (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Skip llama.cpp (when it is not installed)
+        #[arg(long)]
+        no_llama_cpp: bool,
+    },
     /// Time to the first screen, time to scroll a page and index memory on a big log
     Bigfile {
         /// Log to measure; generated from the bundled samples when it does not exist

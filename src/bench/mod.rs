@@ -3,4 +3,5 @@
 //! a timed test.
 
 pub mod bigfile;
+pub mod llm;
 pub mod parse;

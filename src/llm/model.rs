@@ -172,6 +172,8 @@ pub struct GenerationParams {
     pub repeat_last_n: usize,
     pub seed: u64,
     pub stop: Vec<String>,
+    /// Keep going past the end token (benchmarks that need a fixed number of tokens).
+    pub ignore_eos: bool,
 }
 
 impl Default for GenerationParams {
@@ -185,6 +187,7 @@ impl Default for GenerationParams {
             repeat_last_n: 64,
             seed: 42,
             stop: Vec::new(),
+            ignore_eos: false,
         }
     }
 }
@@ -473,7 +476,7 @@ impl Model {
                 first_token_secs = Some(prefill_secs);
                 decode_from = Instant::now();
             }
-            if self.eos_ids.contains(&next) {
+            if self.eos_ids.contains(&next) && !params.ignore_eos {
                 stop = StopReason::EndToken;
                 break;
             }
