@@ -126,6 +126,31 @@ fn token_mask_table() -> &'static HashMap<&'static str, Regex> {
     })
 }
 
+/// A small multiplicative hash (FNV-1a) for bucket keys: short strings, no adversary, hashed per line.
+#[derive(Clone, Copy, Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fnv>;
+
 /// How the bucket key treats the leading token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMode {
@@ -528,7 +553,7 @@ pub struct Miner {
     token_masks: Vec<&'static Regex>,
     clusters: Vec<Cluster>,
     /// Token count → leading token (or `<*>`) → clusters, in creation order.
-    buckets: HashMap<usize, HashMap<String, Vec<u32>>>,
+    buckets: HashMap<usize, HashMap<String, Vec<u32>, FastHash>, FastHash>,
 }
 
 impl std::fmt::Debug for Miner {
@@ -569,7 +594,7 @@ impl Miner {
             mask_set,
             token_masks,
             clusters: Vec::new(),
-            buckets: HashMap::new(),
+            buckets: HashMap::default(),
         }
     }
 
