@@ -35,7 +35,11 @@ fn token_ids_match_llama_cpp() {
         .arg(input.path())
         .output()
         .expect("python3");
-    assert!(out.status.success(), "llama.cpp tokenizer failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "llama.cpp tokenizer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs: Vec<Vec<u32>> = serde_json::from_slice(&out.stdout).expect("ids");
     let model = Model::load(&model_path, &Device::Cpu).expect("load");
     for (text, want) in TEXTS.iter().zip(theirs) {

@@ -368,7 +368,11 @@ impl App {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| model.display().to_string());
-        let model_state = if model.exists() { "" } else { " (missing: logreasoner model fetch)" };
+        let model_state = if model.exists() {
+            ""
+        } else {
+            " (missing: logreasoner model fetch)"
+        };
         let jobs: Vec<String> = self
             .ctx
             .jobs
