@@ -421,16 +421,18 @@ pub fn canon(t: &str, num_prefix: u8, special: bool) -> String {
             out.push_str(p);
         }
     });
-    collapse_wildcards(&out)
+    collapse_wildcards(out)
 }
 
 /// Runs like `<*><*>` and `<*>.<*>` become one `<*>` (the benchmark's normal form).
-fn collapse_wildcards(t: &str) -> String {
+fn collapse_wildcards(t: String) -> String {
     const W: &[u8] = b"<*>";
     const DW: &[u8] = b".<*>";
     let b = t.as_bytes();
-    if memchr::memmem::find(b, W).is_none() {
-        return t.to_string();
+    // Nothing to collapse unless a wildcard is followed by another or by `.<*>`.
+    let mut runs = memchr::memmem::find_iter(b, W).map(|k| &b[k + W.len()..]);
+    if !runs.any(|rest| rest.starts_with(W) || rest.starts_with(DW)) {
+        return t;
     }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -476,31 +478,57 @@ fn same_token(a: &str, b: &str) -> bool {
 
 /// [`glob_match`] for tokens already known to differ.
 fn glob_match_unequal(t: &str, x: &str) -> bool {
-    // Most template tokens hold no wildcard: one byte search rules them out.
-    if memchr::memchr(b'<', t.as_bytes()).is_none() {
+    let (tb, xb) = (t.as_bytes(), x.as_bytes());
+    // Byte offsets of the wildcards; most template tokens hold none, which one byte search shows.
+    let mut stars: [usize; 8] = [0; 8];
+    let mut n = 0;
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(b'<', &tb[from..]) {
+        let at = from + k;
+        if tb[at..].starts_with(b"<*>") {
+            if n == stars.len() {
+                // Tokens with this many wildcards are rare: take the general path.
+                return glob_match_slow(t, x);
+            }
+            stars[n] = at;
+            n += 1;
+            from = at + 3;
+        } else {
+            from = at + 1;
+        }
+    }
+    if n == 0 {
         return false;
     }
-    let mut parts = t.split(WILDCARD);
-    let first = parts.next().unwrap_or("");
-    let Some(last_start) = t.rfind(WILDCARD) else {
+    let first = &tb[..stars[0]];
+    let last = &tb[stars[n - 1] + 3..];
+    if xb.len() < first.len() + last.len() || !xb.starts_with(first) || !xb.ends_with(last) {
         return false;
-    };
-    let last = &t[last_start + WILDCARD.len()..];
-    if !x.starts_with(first) || !x.ends_with(last) {
+    }
+    let (mut pos, end) = (first.len(), xb.len() - last.len());
+    // The literals between wildcards, placed leftmost in order.
+    for w in stars[..n].windows(2) {
+        let lit = &tb[w[0] + 3..w[1]];
+        match memchr::memmem::find(&xb[pos..end], lit) {
+            Some(k) => pos += k + lit.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The same test for tokens with many wildcards.
+fn glob_match_slow(t: &str, x: &str) -> bool {
+    let parts: Vec<&str> = t.split(WILDCARD).collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if x.len() < first.len() + last.len() || !x.starts_with(first) || !x.ends_with(last) {
         return false;
     }
     let (mut pos, end) = (first.len(), x.len() - last.len());
-    if pos > end {
-        return false;
-    }
-    // The literals between the first and the last wildcard, placed leftmost in order.
-    let middle = &t[first.len() + WILDCARD.len()..last_start.max(first.len() + WILDCARD.len())];
-    if last_start > first.len() {
-        for p in middle.split(WILDCARD) {
-            match x[pos..end].find(p) {
-                Some(j) => pos += j + p.len(),
-                None => return false,
-            }
+    for p in &parts[1..parts.len() - 1] {
+        match x[pos..end].find(p) {
+            Some(j) => pos += j + p.len(),
+            None => return false,
         }
     }
     true
