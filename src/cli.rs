@@ -103,25 +103,7 @@ pub enum Command {
     #[command(subcommand)]
     Flowchart(FlowchartCommand),
     /// Ask the local model a question, optionally about lines of a log; the answer streams
-    Ask {
-        /// The question
-        question: String,
-        /// A log file whose lines go with the question
-        #[arg(long, value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// 1-based inclusive line range of --file (default: its last 40 lines)
-        #[arg(long, value_name = "A..B", requires = "file")]
-        lines: Option<LineRange>,
-        /// Most tokens to generate
-        #[arg(long)]
-        max_tokens: Option<usize>,
-        /// Sampling temperature (0 = greedy)
-        #[arg(long)]
-        temperature: Option<f32>,
-        /// Random seed for sampling
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Ask(AskArgs),
     /// The local model: fetch the default one, show what a model file is
     #[command(subcommand)]
     Model(ModelCommand),
@@ -254,6 +236,27 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1024)]
         size_mb: u64,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question
+    pub question: String,
+    /// A log file whose lines go with the question
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// 1-based inclusive line range of --file (default: its last 40 lines)
+    #[arg(long, value_name = "A..B", requires = "file")]
+    pub lines: Option<LineRange>,
+    /// Most tokens to generate
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Sampling temperature (0 = greedy)
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Random seed for sampling
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

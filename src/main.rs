@@ -67,25 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
         Some(Command::Model(cmd)) => model_cmd::model(&config, cmd)?,
-        Some(Command::Ask {
-            question,
-            file,
-            lines,
-            max_tokens,
-            temperature,
-            seed,
-        }) => model_cmd::ask(
-            &config,
-            cli.global.verbose,
-            model_cmd::AskArgs {
-                question,
-                file,
-                lines,
-                max_tokens,
-                temperature,
-                seed,
-            },
-        )?,
+        Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,
         Some(Command::Parse {
             file,
             format,

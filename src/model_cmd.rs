@@ -1,10 +1,9 @@
 //! `logreasoner model …` and `logreasoner ask`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use crate::cli::ModelCommand;
+use crate::cli::{AskArgs, ModelCommand};
 use logreasoner::config::Config;
 use logreasoner::llm::chat::Message;
 use logreasoner::llm::fetch;
@@ -55,15 +54,6 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-pub struct AskArgs {
-    pub question: String,
-    pub file: Option<PathBuf>,
-    pub lines: Option<LineRange>,
-    pub max_tokens: Option<usize>,
-    pub temperature: Option<f32>,
-    pub seed: Option<u64>,
 }
 
 /// The question with numbered log lines, for the model.
