@@ -213,17 +213,22 @@ impl LogFile {
     /// Line `i` cut to at most `max_bytes` bytes (at a character boundary) before decoding, so that a
     /// 10 MB line costs nothing to show.
     pub fn display_line(&self, i: usize, max_bytes: usize) -> (Cow<'_, str>, bool) {
-        let bytes = self.line_bytes(i);
-        if bytes.len() <= max_bytes {
-            return (String::from_utf8_lossy(bytes), false);
-        }
-        let mut cut = max_bytes;
-        // Back off continuation bytes so a multibyte character is not split.
-        while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
-            cut -= 1;
-        }
-        (String::from_utf8_lossy(&bytes[..cut]), true)
+        display_cut(self.line_bytes(i), max_bytes)
     }
+}
+
+/// `bytes` cut to at most `max_bytes` at a character boundary and decoded lossily; the flag says
+/// whether anything was cut.
+pub fn display_cut(bytes: &[u8], max_bytes: usize) -> (Cow<'_, str>, bool) {
+    if bytes.len() <= max_bytes {
+        return (String::from_utf8_lossy(bytes), false);
+    }
+    let mut cut = max_bytes;
+    // Back off continuation bytes so a multibyte character is not split.
+    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
+        cut -= 1;
+    }
+    (String::from_utf8_lossy(&bytes[..cut]), true)
 }
 
 /// Line starts (relative to `a`) of lines that begin in `[a, b)`: byte 0, and every byte after a `\n`.

@@ -157,15 +157,7 @@ impl LogSource {
                     .appended
                     .get(i - self.base())
                     .map_or("", String::as_str);
-                if line.len() <= max_bytes {
-                    (Cow::Borrowed(line), false)
-                } else {
-                    let mut cut = max_bytes;
-                    while !line.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    (Cow::Borrowed(&line[..cut]), true)
-                }
+                super::index::display_cut(line.as_bytes(), max_bytes)
             }
         }
     }
