@@ -39,15 +39,7 @@ pub fn parse_file(
             Some(s) => remine(source, s),
             None => source,
         };
-        let mut by_id: std::collections::HashMap<u32, (u32, usize, usize, usize)> =
-            std::collections::HashMap::new();
-        for (line, &id) in source.facts.template.iter().enumerate() {
-            let c = by_id.entry(id).or_insert((id, 0, line + 1, line + 1));
-            c.1 += 1;
-            c.3 = line + 1;
-        }
-        let mut counts: Vec<(u32, usize, usize, usize)> = by_id.into_values().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        let counts = source.template_stats();
         let fmt_name = source.format.map_or("none (whole lines)", |f| f.name);
         writeln!(
             out,
@@ -61,11 +53,11 @@ pub fn parse_file(
             "{:>8}  {:>7}  {:>7}  template",
             "count", "first", "last"
         )?;
-        for (id, count, first, last) in counts.into_iter().take(top) {
+        for t in counts.into_iter().take(top) {
             writeln!(
                 out,
-                "{count:>8}  {first:>7}  {last:>7}  {}",
-                source.miner.template(id)
+                "{:>8}  {:>7}  {:>7}  {}",
+                t.count, t.first, t.last, t.text
             )?;
         }
     }

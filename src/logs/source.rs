@@ -33,6 +33,16 @@ impl Facts {
     }
 }
 
+/// How often a template occurs in a source, and its first and last line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateStats {
+    pub id: u32,
+    pub text: String,
+    pub count: usize,
+    pub first: usize,
+    pub last: usize,
+}
+
 pub struct LogSource {
     pub name: String,
     pub path: PathBuf,
@@ -187,6 +197,34 @@ impl LogSource {
             self.facts.time.push(time);
             self.facts.template.push(template);
         }
+    }
+
+    /// Every template of the analysed lines, most frequent first (ties: first seen first).
+    pub fn template_stats(&self) -> Vec<TemplateStats> {
+        let mut by_id: Vec<Option<TemplateStats>> = vec![None; self.miner.len()];
+        for (line, &id) in self.facts.template.iter().enumerate() {
+            let Some(slot) = by_id.get_mut(id as usize) else {
+                continue;
+            };
+            match slot {
+                Some(t) => {
+                    t.count += 1;
+                    t.last = line + 1;
+                }
+                None => {
+                    *slot = Some(TemplateStats {
+                        id,
+                        text: self.miner.template(id),
+                        count: 1,
+                        first: line + 1,
+                        last: line + 1,
+                    })
+                }
+            }
+        }
+        let mut rows: Vec<TemplateStats> = by_id.into_iter().flatten().collect();
+        rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
+        rows
     }
 
     /// Lines `first..=last` (1-based) as owned text, for a selection.

@@ -22,7 +22,7 @@ use super::{Action, Ctx, Screen, ScreenId, Selection};
 use crate::logs::follow::{Follower, Note, Update};
 use crate::logs::format::{self, Level};
 use crate::logs::highlight::Highlighter;
-use crate::logs::source::LogSource;
+use crate::logs::source::{LogSource, TemplateStats};
 use crate::tui::input::TextInput;
 use crate::tui::jobs::JobOutput;
 use crate::tui::keys::{Binding, Key};
@@ -239,16 +239,6 @@ fn spawn_reader(
     Ok((rx, stop))
 }
 
-/// One template of the panel.
-#[derive(Debug, Clone)]
-struct TemplateRow {
-    id: u32,
-    text: String,
-    count: usize,
-    first: usize,
-    last: usize,
-}
-
 pub struct LogsScreen {
     sources: Vec<LogSource>,
     /// Which file is shown; `sources.len()` means all files merged by time.
@@ -271,7 +261,7 @@ pub struct LogsScreen {
     range: Option<(usize, usize)>,
     show_templates: bool,
     show_histogram: bool,
-    templates: Vec<TemplateRow>,
+    templates: Vec<TemplateStats>,
     template_cursor: usize,
     following: Option<Following>,
     status: String,
@@ -507,30 +497,7 @@ impl LogsScreen {
             self.templates.clear();
             return;
         };
-        let mut by_id: Vec<Option<TemplateRow>> = vec![None; src.miner.len()];
-        for (line, &id) in src.facts.template.iter().enumerate() {
-            let Some(slot) = by_id.get_mut(id as usize) else {
-                continue;
-            };
-            match slot {
-                Some(row) => {
-                    row.count += 1;
-                    row.last = line + 1;
-                }
-                None => {
-                    *slot = Some(TemplateRow {
-                        id,
-                        text: src.miner.template(id),
-                        count: 1,
-                        first: line + 1,
-                        last: line + 1,
-                    })
-                }
-            }
-        }
-        let mut rows: Vec<TemplateRow> = by_id.into_iter().flatten().collect();
-        rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.first.cmp(&b.first)));
-        self.templates = rows;
+        self.templates = src.template_stats();
         self.template_cursor = self
             .template_cursor
             .min(self.templates.len().saturating_sub(1));
