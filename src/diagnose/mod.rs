@@ -1,0 +1,291 @@
+//! Diagnosis of a window of log lines: retrieve the chart that applies, walk it for evidence, ask the
+//! model to reason step by step along the chart's thought, and settle a structured verdict whose
+//! evidence lies inside the window. [`plan`] and [`finish`] are pure, so the CLI (which drives a
+//! [`Model`] directly) and the TUI (which streams through `llm::engine`) share everything but the
+//! generation loop.
+
+pub mod prompt;
+pub mod verdict;
+pub mod watch;
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::flowchart::retrieve::{self, Match};
+use crate::flowchart::walk::{self, End, Walk, Window};
+use crate::flowchart::Flowchart;
+use crate::llm::chat::Message;
+use crate::llm::model::{Generation, GenerationParams, LlmError, Model};
+use crate::logs::format::{self, Format};
+use crate::store::{Diagnosis, Id, ReviewStatus, Store, StoreError};
+use prompt::{PromptLimits, PromptParts};
+use verdict::{ModelAnswer, Verdict};
+
+/// Identifies the JSON shape `logreasoner diagnose --json` prints (docs/diagnosis.schema.json).
+pub const SCHEMA: &str = "logreasoner.diagnosis/1";
+
+/// The lines to diagnose: `lines[0]` is line `first_line` (1-based) of `source`.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub source: String,
+    pub first_line: usize,
+    pub lines: Vec<String>,
+    /// The engineer's question; a general "what is wrong" when absent.
+    pub question: Option<String>,
+}
+
+impl Input {
+    pub fn last_line(&self) -> usize {
+        self.first_line + self.lines.len().saturating_sub(1)
+    }
+}
+
+/// Everything decided before the model runs.
+#[derive(Clone)]
+pub struct Plan {
+    pub input: Input,
+    pub format: Option<&'static Format>,
+    /// Charts whose symptoms appear in the window, best first.
+    pub ranked: Vec<Match>,
+    /// The best chart and its walk over the window.
+    pub chart: Option<Flowchart>,
+    pub walk: Option<Walk>,
+    /// Line numbers given to the model.
+    pub shown: Vec<usize>,
+    pub messages: Vec<Message>,
+}
+
+impl Plan {
+    pub fn window(&self) -> Window<'_> {
+        Window::new(&self.input.lines, self.input.first_line)
+    }
+
+    fn symptom_lines(&self) -> &[usize] {
+        self.ranked.first().map_or(&[], |m| m.lines.as_slice())
+    }
+
+    /// The flowchart-walk baseline: the verdict without a model.
+    pub fn baseline(&self) -> Verdict {
+        verdict::from_walk(self.walk.as_ref(), self.symptom_lines())
+    }
+}
+
+/// Retrieves, walks and builds the prompt. The log's format (for levels and the system name that
+/// retrieval favours) is detected from the window itself.
+pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
+    let sample_end = input.lines.len().min(200);
+    let format = format::detect(&input.lines[..sample_end]);
+    let window = Window::new(&input.lines, input.first_line);
+    let ranked = retrieve::rank(charts, window, format.map(|f| f.name));
+    let chart = ranked
+        .first()
+        .and_then(|m| charts.iter().find(|c| c.id == m.chart).cloned());
+    let walk = chart.as_ref().map(|c| walk::walk(c, window));
+    let walk_evidence = walk.as_ref().map(Walk::evidence).unwrap_or_default();
+    let symptom_lines = ranked.first().map(|m| m.lines.clone()).unwrap_or_default();
+    let shown = prompt::select_lines(
+        &input.lines,
+        input.first_line,
+        &walk_evidence,
+        &symptom_lines,
+        format,
+        limits.max_lines,
+    );
+    let question = input
+        .question
+        .as_deref()
+        .unwrap_or(prompt::DEFAULT_QUESTION);
+    let messages = prompt::messages(&PromptParts {
+        chart: chart.as_ref(),
+        walk: walk.as_ref(),
+        lines: &input.lines,
+        first_line: input.first_line,
+        shown: &shown,
+        question,
+        limits,
+        format,
+    });
+    Plan {
+        input,
+        format,
+        ranked,
+        chart,
+        walk,
+        shown,
+        messages,
+    }
+}
+
+/// How long a diagnosis took and how fast the model ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// From the request to the first generated token.
+    pub first_token_ms: Option<u64>,
+    pub total_ms: u64,
+    pub prompt_tokens: Option<usize>,
+    pub generated_tokens: Option<usize>,
+    pub prefill_tokens_per_sec: Option<f64>,
+    pub decode_tokens_per_sec: Option<f64>,
+}
+
+/// A finished diagnosis, as `--json` prints it and the TUI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    /// The record id in sled, once saved.
+    pub id: Option<Id>,
+    pub source: String,
+    pub first_line: usize,
+    pub last_line: usize,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub chart: Option<String>,
+    pub chart_path: Vec<String>,
+    /// How the walk ended: `conclusion`, `escalate` or `undecided`; none without a chart.
+    pub walk_end: Option<String>,
+    pub model: Option<String>,
+    pub adapter: Option<String>,
+    /// The model's stepwise reasoning (empty for the walk baseline).
+    pub reasoning: String,
+    pub timings: Timings,
+}
+
+/// What the model did, for [`finish`].
+pub struct ModelRun<'a> {
+    pub model: &'a str,
+    pub adapter: Option<&'a str>,
+    pub generation: &'a Generation,
+    /// Wall time from the request to the last token.
+    pub elapsed: Duration,
+}
+
+/// Settles the verdict and assembles the report. Without a model run it is the walk baseline.
+pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
+    let window = plan.input.first_line..=plan.input.last_line();
+    let baseline = plan.baseline();
+    let (verdict, timings, model, adapter, reasoning) = match run {
+        Some(run) => {
+            let answer: ModelAnswer = verdict::parse_answer(&run.generation.text);
+            let g = run.generation;
+            let timings = Timings {
+                first_token_ms: g.first_token_secs.map(|s| (s * 1000.0) as u64),
+                total_ms: run.elapsed.as_millis() as u64,
+                prompt_tokens: Some(g.prompt_tokens),
+                generated_tokens: Some(g.generated_tokens),
+                prefill_tokens_per_sec: Some(g.prefill_tokens_per_sec()),
+                decode_tokens_per_sec: Some(g.decode_tokens_per_sec()),
+            };
+            (
+                verdict::settle(Some(&answer), baseline, plan.chart.as_ref(), window),
+                timings,
+                Some(run.model.to_string()),
+                run.adapter.map(str::to_string),
+                g.text.trim().to_string(),
+            )
+        }
+        None => (
+            baseline,
+            Timings {
+                total_ms: elapsed.as_millis() as u64,
+                ..Default::default()
+            },
+            None,
+            None,
+            String::new(),
+        ),
+    };
+    Report {
+        schema: SCHEMA.to_string(),
+        id: None,
+        source: plan.input.source.clone(),
+        first_line: plan.input.first_line,
+        last_line: plan.input.last_line(),
+        verdict,
+        chart: plan.chart.as_ref().map(|c| c.id.clone()),
+        chart_path: plan
+            .walk
+            .as_ref()
+            .map(|w| w.path().into_iter().map(str::to_string).collect())
+            .unwrap_or_default(),
+        walk_end: plan.walk.as_ref().map(|w| {
+            match w.end {
+                End::Conclusion { .. } => "conclusion",
+                End::Escalate { .. } => "escalate",
+                End::Undecided { .. } => "undecided",
+            }
+            .to_string()
+        }),
+        model,
+        adapter,
+        reasoning,
+        timings,
+    }
+}
+
+/// Runs the model on the plan in this thread (the CLI's path), streaming text to `on_text`.
+pub fn run_model(
+    model: &mut Model,
+    plan: &Plan,
+    params: &GenerationParams,
+    cancel: &AtomicBool,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Report, LlmError> {
+    let start = Instant::now();
+    let prompt = model.chat_prompt(&plan.messages)?;
+    let generation = model.generate(&prompt, params, cancel, on_text)?;
+    let name = model.info.name.clone();
+    let elapsed = start.elapsed();
+    Ok(finish(
+        plan,
+        Some(ModelRun {
+            model: &name,
+            adapter: None,
+            generation: &generation,
+            elapsed,
+        }),
+        elapsed,
+    ))
+}
+
+/// Stores the report as a [`Diagnosis`] record (with the lines the model saw) and sets its id.
+pub fn save(store: &Store, plan: &Plan, report: &mut Report) -> Result<Id, StoreError> {
+    let v = &report.verdict;
+    let mut record = Diagnosis {
+        id: 0,
+        source: report.source.clone(),
+        first_line: report.first_line as u64,
+        last_line: report.last_line as u64,
+        chart_id: report.chart.clone(),
+        model: report
+            .model
+            .clone()
+            .unwrap_or_else(|| "flowchart walk".into()),
+        adapter: report.adapter.clone(),
+        anomalous: v.anomalous,
+        cause: v.cause.clone(),
+        confidence: Some(v.confidence),
+        evidence: v.evidence.iter().map(|&n| n as u64).collect(),
+        next_steps: v.next_steps.clone(),
+        reasoning: report.reasoning.clone(),
+        first_token_ms: report.timings.first_token_ms,
+        total_ms: report.timings.total_ms,
+        status: ReviewStatus::Pending,
+        created_at: crate::time::now_millis(),
+        chart_path: report.chart_path.clone(),
+        cause_is_category: v.cause_is_category,
+        question: plan.input.question.clone(),
+        shown: plan
+            .shown
+            .iter()
+            .filter_map(|&n| {
+                let line = plan.input.lines.get(n - plan.input.first_line)?;
+                Some((n as u64, line.chars().take(2000).collect()))
+            })
+            .collect(),
+    };
+    let id = store.insert(&mut record)?;
+    report.id = Some(id);
+    Ok(id)
+}

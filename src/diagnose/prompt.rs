@@ -1,0 +1,234 @@
+//! What the model sees: the chart's thought, the walk's automatic checks, a bounded selection of the
+//! window's lines with their numbers, and the answer format the verdict parser reads.
+
+use crate::flowchart::thought;
+use crate::flowchart::walk::Walk;
+use crate::flowchart::Flowchart;
+use crate::llm::chat::Message;
+use crate::logs::format::{self, Format, Level};
+
+/// How much of a window goes into the prompt. A window can hold thousands of lines; the model's
+/// context (and prefill time) cannot, so lines are chosen by what they say (see [`select_lines`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PromptLimits {
+    pub max_lines: usize,
+    /// Longer lines are cut for the prompt (they stay whole in the window and for the walk).
+    pub max_line_chars: usize,
+}
+
+impl Default for PromptLimits {
+    fn default() -> Self {
+        PromptLimits {
+            max_lines: 30,
+            max_line_chars: 240,
+        }
+    }
+}
+
+impl From<&crate::config::DiagnosisSettings> for PromptLimits {
+    fn from(d: &crate::config::DiagnosisSettings) -> Self {
+        PromptLimits {
+            max_lines: d.max_lines.max(1),
+            max_line_chars: d.max_line_chars.max(20),
+        }
+    }
+}
+
+pub const SYSTEM: &str = "You are an expert site reliability engineer. You diagnose logs by following \
+an expert troubleshooting flowchart, and you only cite line numbers that appear in the log lines given.";
+
+pub const DEFAULT_QUESTION: &str =
+    "Is something wrong in these log lines, and if so, what is the root cause?";
+
+/// Line numbers (within the window) of lines whose level is an error or worse, then warnings.
+pub fn severe_lines(
+    lines: &[String],
+    first_line: usize,
+    fmt: Option<&Format>,
+) -> Vec<(usize, Level)> {
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let level = format::parse_line(fmt, l).level?;
+            (level >= Level::Warn).then_some((first_line + i, level))
+        })
+        .collect()
+}
+
+/// The line numbers shown to the model, ascending. When the window is too big, lines are taken in
+/// this order until `max_lines`: the walk's evidence, lines that matched a chart symptom, errors,
+/// warnings, and then the most recent lines (an incident is usually at the end of a window).
+pub fn select_lines(
+    lines: &[String],
+    first_line: usize,
+    walk_evidence: &[usize],
+    symptom_lines: &[usize],
+    fmt: Option<&Format>,
+    max_lines: usize,
+) -> Vec<usize> {
+    let last_line = first_line + lines.len();
+    if lines.len() <= max_lines {
+        return (first_line..last_line).collect();
+    }
+    let severe = severe_lines(lines, first_line, fmt);
+    let errors = severe
+        .iter()
+        .filter(|(_, l)| *l >= Level::Error)
+        .map(|(n, _)| *n);
+    let warnings = severe
+        .iter()
+        .filter(|(_, l)| *l < Level::Error)
+        .map(|(n, _)| *n);
+    let recent = (first_line..last_line).rev();
+    let mut chosen: Vec<usize> = Vec::with_capacity(max_lines);
+    let candidates = walk_evidence
+        .iter()
+        .chain(symptom_lines)
+        .copied()
+        .chain(errors)
+        .chain(warnings)
+        .chain(recent);
+    for n in candidates {
+        if chosen.len() == max_lines {
+            break;
+        }
+        if (first_line..last_line).contains(&n) && !chosen.contains(&n) {
+            chosen.push(n);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+/// A line as the model sees it: the parsed header reduced to time, level and component, then the
+/// message. Headers repeat ids and digits (BGL prints the node and time twice) that cost prefill
+/// tokens and say nothing; a format's label column (BGL's alert tag) must not leak into the prompt.
+pub fn compact(line: &str, fmt: Option<&Format>) -> String {
+    let Some(h) = fmt.and_then(|f| f.parse(line)) else {
+        return line.to_string();
+    };
+    let mut out = String::new();
+    if let Some(t) = h.timestamp {
+        out.push_str(t);
+        out.push(' ');
+    }
+    if let (Some(level), true) = (h.level, h.level_from_header) {
+        out.push_str(level.name());
+        out.push(' ');
+    }
+    if let Some(c) = h.component {
+        out.push_str(c);
+        out.push_str(": ");
+    }
+    out.push_str(h.content);
+    out
+}
+
+fn cut(line: &str, max_chars: usize) -> String {
+    match line.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// The chat for one diagnosis.
+pub struct PromptParts<'a> {
+    pub chart: Option<&'a Flowchart>,
+    pub walk: Option<&'a Walk>,
+    pub lines: &'a [String],
+    pub first_line: usize,
+    pub shown: &'a [usize],
+    pub question: &'a str,
+    pub limits: PromptLimits,
+    pub format: Option<&'a Format>,
+}
+
+pub fn messages(p: &PromptParts) -> Vec<Message> {
+    let mut user = String::new();
+    let categories = match p.chart {
+        Some(chart) => {
+            user.push_str(&format!(
+                "Expert thought for this kind of problem (flowchart \"{}\", {}):\n{}\n",
+                chart.title,
+                chart.system,
+                thought::derive(chart).render()
+            ));
+            chart.used_causes().join(", ")
+        }
+        None => crate::flowchart::BUILTIN_CAUSES.join(", "),
+    };
+    if let Some(walk) = p.walk {
+        user.push_str("Automatic checks of the flowchart on these lines:\n");
+        user.push_str(&walk.describe());
+        user.push('\n');
+    }
+    user.push_str(&format!(
+        "Log lines (line number first; {} of {} lines shown):\n",
+        p.shown.len(),
+        p.lines.len()
+    ));
+    for &n in p.shown {
+        if let Some(line) = n.checked_sub(p.first_line).and_then(|i| p.lines.get(i)) {
+            let line = compact(line, p.format);
+            user.push_str(&format!("{n} {}\n", cut(&line, p.limits.max_line_chars)));
+        }
+    }
+    user.push_str(&format!(
+        "\nQuestion: {}\nReason step by step. Number each step; in each, say what you check and \
+         quote the line numbers that show it. Then end with exactly these lines:\n\
+         Anomalous: yes or no\n\
+         Cause: one of {categories}, or a short phrase\n\
+         Confidence: a number from 0 to 1\n\
+         Evidence: the line numbers that show it\n\
+         Answer: abnormal or normal\n",
+        p.question
+    ));
+    vec![Message::system(SYSTEM), Message::user(user)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("info line {i}")).collect()
+    }
+
+    #[test]
+    fn a_small_window_is_shown_whole() {
+        assert_eq!(
+            select_lines(&lines(5), 10, &[], &[], None, 30),
+            vec![10, 11, 12, 13, 14]
+        );
+    }
+
+    #[test]
+    fn a_big_window_keeps_evidence_then_errors_then_the_end() {
+        let mut l = lines(100);
+        l[3] = "ERROR disk failed".into();
+        l[50] = "WARN slow".into();
+        let shown = select_lines(&l, 1, &[20], &[30, 20], None, 5);
+        // evidence 20, symptom 30, error at line 4, warning at line 51, then the last line (100).
+        assert_eq!(shown, vec![4, 20, 30, 51, 100]);
+        // Out-of-window numbers are ignored.
+        let shown = select_lines(&l, 1, &[500], &[], None, 3);
+        assert_eq!(shown, vec![4, 51, 100]);
+    }
+
+    #[test]
+    fn headers_are_compacted_and_labels_dropped() {
+        let bgl = format::by_name("BGL");
+        let line = "KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+        let c = compact(line, bgl);
+        assert!(!c.contains("KERNDTLB"), "{c}");
+        assert!(c.ends_with("FATAL KERNEL: data TLB error interrupt"), "{c}");
+        assert_eq!(compact("free text", None), "free text");
+    }
+
+    #[test]
+    fn long_lines_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("ééééé", 3), "ééé…");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+}

@@ -1,0 +1,297 @@
+//! `logreasoner diagnose`: the verdict on a window of a log file, as text or JSON, with an exit code
+//! for scripts (0 normal, 1 anomaly, 2 error), or a watch over a followed file.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::DiagnoseArgs;
+use logreasoner::config::Config;
+use logreasoner::diagnose::prompt::PromptLimits;
+use logreasoner::diagnose::watch::Watch;
+use logreasoner::diagnose::{self, Input, Report};
+use logreasoner::flowchart::{self, Flowchart};
+use logreasoner::llm::model::{self, GenerationParams, Model};
+use logreasoner::logs::follow::{Follower, Note};
+use logreasoner::logs::index::LogFile;
+use logreasoner::store::Store;
+
+/// The window when neither --lines nor --tail is given.
+const DEFAULT_TAIL: usize = 200;
+
+struct Diagnoser {
+    charts: Vec<Flowchart>,
+    limits: PromptLimits,
+    model: Option<Model>,
+    params: GenerationParams,
+    store: Option<Store>,
+    json: bool,
+}
+
+impl Diagnoser {
+    fn new(config: &Config, args: &DiagnoseArgs) -> anyhow::Result<Diagnoser> {
+        let charts = flowchart::valid_charts(&config.flowcharts.value)?;
+        let settings = &config.diagnosis.value;
+        let model = if args.no_model {
+            None
+        } else {
+            let device = model::device(config.device.value)?;
+            Some(Model::load(&config.model.value, &device)?)
+        };
+        // Diagnosis is greedy: the same window gives the same verdict.
+        let mut params = GenerationParams::from_defaults(&config.generation.value);
+        params.temperature = 0.0;
+        params.max_tokens = args.max_tokens.unwrap_or(settings.max_tokens);
+        let store = if args.no_save {
+            None
+        } else {
+            match Store::open(&config.db.value) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("logreasoner: the diagnosis will not be saved: {e}");
+                    None
+                }
+            }
+        };
+        Ok(Diagnoser {
+            charts,
+            limits: settings.into(),
+            model,
+            params,
+            store,
+            json: args.json,
+        })
+    }
+
+    fn diagnose(&mut self, input: Input) -> anyhow::Result<Report> {
+        let start = Instant::now();
+        let plan = diagnose::plan(&self.charts, input, self.limits);
+        let mut out = std::io::stdout().lock();
+        let mut report = match &mut self.model {
+            Some(model) => {
+                let json = self.json;
+                let cancel = AtomicBool::new(false);
+                if !json {
+                    writeln!(out, "reasoning ({}):", model.info.name)?;
+                }
+                let report =
+                    diagnose::run_model(model, &plan, &self.params, &cancel, &mut |piece| {
+                        if !json {
+                            let _ = out.write_all(piece.as_bytes());
+                            let _ = out.flush();
+                        }
+                    })?;
+                if !json {
+                    writeln!(out)?;
+                }
+                report
+            }
+            None => diagnose::finish(&plan, None, start.elapsed()),
+        };
+        if let Some(store) = &self.store {
+            if let Err(e) = diagnose::save(store, &plan, &mut report) {
+                eprintln!("logreasoner: the diagnosis was not saved: {e}");
+            }
+        }
+        tracing::info!(
+            anomalous = report.verdict.anomalous,
+            chart = ?report.chart,
+            total_ms = report.timings.total_ms,
+            "diagnosis"
+        );
+        Ok(report)
+    }
+
+    fn print(&self, report: &Report, compact: bool) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let text = if compact {
+                serde_json::to_string(report)?
+            } else {
+                serde_json::to_string_pretty(report)?
+            };
+            writeln!(out, "{text}")?;
+        } else {
+            write!(out, "{}", card(report))?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// The verdict as a person reads it.
+pub fn card(r: &Report) -> String {
+    let v = &r.verdict;
+    let mut s = String::new();
+    let verdict = if v.anomalous { "ANOMALY" } else { "normal" };
+    s.push_str(&format!(
+        "verdict     {verdict} (confidence {:.2}, from {:?})\n",
+        v.confidence, v.from
+    ));
+    s.push_str(&format!(
+        "window      {} lines {}..{}\n",
+        r.source, r.first_line, r.last_line
+    ));
+    if let Some(c) = &v.cause {
+        let kind = if v.cause_is_category {
+            "category"
+        } else {
+            "free text"
+        };
+        s.push_str(&format!("cause       {c} ({kind})\n"));
+    }
+    if !v.evidence.is_empty() {
+        let lines: Vec<String> = v.evidence.iter().map(|n| n.to_string()).collect();
+        s.push_str(&format!("evidence    lines {}\n", lines.join(", ")));
+    }
+    if !v.rejected_evidence.is_empty() {
+        let lines: Vec<String> = v.rejected_evidence.iter().map(|n| n.to_string()).collect();
+        s.push_str(&format!(
+            "ignored     cited lines outside the window: {}\n",
+            lines.join(", ")
+        ));
+    }
+    match &r.chart {
+        Some(chart) => s.push_str(&format!(
+            "chart       {chart}: {} ({})\n",
+            r.chart_path.join(" → "),
+            r.walk_end.as_deref().unwrap_or("-")
+        )),
+        None => s.push_str("chart       none of the flowcharts' symptoms appear in the window\n"),
+    }
+    for (i, step) in v.next_steps.iter().enumerate() {
+        let head = if i == 0 { "next steps" } else { "" };
+        s.push_str(&format!("{head:<11} - {step}\n"));
+    }
+    let t = &r.timings;
+    let first = t
+        .first_token_ms
+        .map_or("-".to_string(), |ms| format!("{:.2} s", ms as f64 / 1000.0));
+    s.push_str(&format!(
+        "timing      first token {first}, total {:.2} s",
+        t.total_ms as f64 / 1000.0
+    ));
+    if let (Some(p), Some(d)) = (t.prefill_tokens_per_sec, t.decode_tokens_per_sec) {
+        s.push_str(&format!("; prefill {p:.1} tok/s, decode {d:.1} tok/s"));
+    }
+    s.push('\n');
+    if let Some(id) = r.id {
+        s.push_str(&format!("saved       diagnosis #{id}\n"));
+    }
+    s
+}
+
+fn open_log(path: &Path) -> anyhow::Result<LogFile> {
+    LogFile::open(path, 0).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn window(log: &LogFile, first: usize, last: usize) -> Vec<String> {
+    (first - 1..last)
+        .map(|i| log.line(i).into_owned())
+        .collect()
+}
+
+pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    let log = open_log(&args.file)?;
+    let source = args.file.display().to_string();
+    let mut diagnoser = Diagnoser::new(config, &args)?;
+    if args.follow {
+        return follow(&mut diagnoser, config, log, source);
+    }
+    let total = log.len();
+    let (first, last) = match (args.lines, args.tail) {
+        (Some(range), _) => {
+            let last = range.last.unwrap_or(total).min(total);
+            if range.first > last {
+                anyhow::bail!(
+                    "{source} has {total} lines; the range {}..{} holds none of them",
+                    range.first,
+                    range.last.map(|l| l.to_string()).unwrap_or_default()
+                );
+            }
+            (range.first, last)
+        }
+        (None, tail) => {
+            let n = tail.unwrap_or(DEFAULT_TAIL).max(1);
+            (total.saturating_sub(n) + 1, total)
+        }
+    };
+    if total == 0 {
+        anyhow::bail!("{source} is empty; there is nothing to diagnose");
+    }
+    let input = Input {
+        source,
+        first_line: first,
+        lines: window(&log, first, last),
+        question: args.question.clone(),
+    };
+    let report = diagnoser.diagnose(input)?;
+    diagnoser.print(&report, false)?;
+    Ok(if report.verdict.anomalous {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Follows the file and diagnoses the last lines whenever the watch sees an error burst. Line
+/// numbers restart at 1 when the file is truncated or replaced.
+fn follow(
+    diagnoser: &mut Diagnoser,
+    config: &Config,
+    log: LogFile,
+    source: String,
+) -> anyhow::Result<ExitCode> {
+    let settings = &config.diagnosis.value;
+    let keep = settings.burst_lines.max(DEFAULT_TAIL);
+    let mut recent: VecDeque<String> = VecDeque::with_capacity(keep + 1);
+    let mut line_count = log.len();
+    for i in line_count.saturating_sub(keep)..line_count {
+        recent.push_back(log.line(i).into_owned());
+    }
+    let format = logreasoner::logs::format::detect(&recent.iter().collect::<Vec<_>>());
+    let mut follower = Follower::from_offset(log.path(), log.byte_len())
+        .with_context(|| format!("cannot follow {source}"))?;
+    drop(log);
+    let mut watch = Watch::new(settings.into());
+    eprintln!(
+        "logreasoner: following {source}; a diagnosis runs when {} error lines arrive within {} lines (at most once every {} s)",
+        settings.burst_errors, settings.burst_lines, settings.min_interval_secs
+    );
+    loop {
+        let update = follower
+            .poll()
+            .with_context(|| format!("cannot read {source}"))?;
+        for note in &update.notes {
+            if matches!(note, Note::Truncated | Note::Replaced) {
+                line_count = 0;
+                recent.clear();
+            }
+        }
+        for line in update.lines {
+            line_count += 1;
+            let fire = watch.observe(&line, format, Instant::now());
+            recent.push_back(line);
+            if recent.len() > keep {
+                recent.pop_front();
+            }
+            if fire {
+                let lines: Vec<String> = recent.iter().cloned().collect();
+                let input = Input {
+                    source: source.clone(),
+                    first_line: line_count + 1 - lines.len(),
+                    lines,
+                    question: None,
+                };
+                let report = diagnoser.diagnose(input)?;
+                diagnoser.print(&report, true)?;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,274 @@
+//! Diagnosis: the flowchart-walk baseline on a crafted HDFS window (asserted exactly), the headless
+//! command with its exit codes and documented JSON schema, follow mode, and a real BGL window on the
+//! default model.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use logreasoner::diagnose::{self, prompt::PromptLimits, verdict::VerdictFrom, Input};
+use logreasoner::flowchart;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn schema() -> PathBuf {
+    repo("docs/diagnosis.schema.json")
+}
+
+/// Re-replication after a lost DataNode whose transfers all fail: the chart must end in
+/// `transfers-broken` (network_failure).
+const HDFS_WINDOW: &[&str] = &[
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
+    "081109 203620 35 INFO dfs.FSNamesystem: BLOCK* ask 10.250.14.224:50010 to replicate blk_-1608999687919862906 to datanode(s) 10.251.215.16:50010",
+    "081109 203625 29 INFO dfs.FSNamesystem: BLOCK* NameSystem.heartbeatCheck: lost heartbeat from 10.251.73.220:50010",
+    "081109 203700 19 WARN dfs.PendingReplicationBlocks$PendingReplicationMonitor: PendingReplicationMonitor timed out block blk_-1608999687919862906",
+    "081109 203710 1920 WARN dfs.DataNode: 10.250.14.224:50010:Failed to transfer blk_-1608999687919862906 to 10.251.215.16:50010 got java.net.SocketTimeoutException: 480000 millis timeout",
+];
+
+fn hdfs_input() -> Input {
+    Input {
+        source: "crafted-hdfs.log".into(),
+        first_line: 1,
+        lines: HDFS_WINDOW.iter().map(|s| s.to_string()).collect(),
+        question: None,
+    }
+}
+
+#[test]
+fn the_walk_baseline_on_a_crafted_hdfs_window() {
+    let charts = flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+    let plan = diagnose::plan(&charts, hdfs_input(), PromptLimits::default());
+    let report = diagnose::finish(&plan, None, Duration::ZERO);
+    assert_eq!(report.chart.as_deref(), Some("hdfs-replication"));
+    assert_eq!(
+        report.chart_path,
+        [
+            "replication-scheduled",
+            "heartbeat-lost",
+            "replication-stalled",
+            "transfers-succeeding",
+            "transfer-failures",
+            "transfers-broken"
+        ]
+    );
+    assert_eq!(report.walk_end.as_deref(), Some("conclusion"));
+    let v = &report.verdict;
+    assert!(v.anomalous);
+    assert_eq!(v.cause.as_deref(), Some("network_failure"));
+    assert!(v.cause_is_category);
+    assert_eq!(v.evidence, [2, 3, 4, 5]);
+    assert_eq!(v.confidence, 0.8);
+    assert_eq!(v.from, VerdictFrom::Walk);
+    assert_eq!(
+        v.next_steps,
+        ["Check the network between the source and target DataNodes (NIC error counters, switch ports, \
+          rack uplinks) and the sources' transfer-thread limit (dfs.datanode.max.transfer.threads). Once \
+          transfers succeed the pending queue drains by itself."]
+    );
+    assert!(report.model.is_none() && report.reasoning.is_empty());
+    // The prompt carries the chart's thought, the walk and every line with its number.
+    let user = &plan.messages[1].content;
+    assert!(user.contains("Problem overview:"), "{user}");
+    assert!(user.contains("Conclusion: network_failure"), "{user}");
+    assert!(
+        user.contains("\n5 081109 203710 WARN dfs.DataNode: "),
+        "{user}"
+    );
+}
+
+#[test]
+fn a_window_without_symptoms_is_normal() {
+    let charts = flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+    let input = Input {
+        source: "quiet.log".into(),
+        first_line: 40,
+        lines: vec!["081109 203615 148 INFO dfs.DataNode: all is well".into()],
+        question: None,
+    };
+    let plan = diagnose::plan(&charts, input, PromptLimits::default());
+    let report = diagnose::finish(&plan, None, Duration::ZERO);
+    assert!(!report.verdict.anomalous);
+    assert!(report.chart.is_none() && report.verdict.evidence.is_empty());
+}
+
+fn write_log(dir: &Path, lines: &[&str]) -> PathBuf {
+    let path = dir.join("app.log");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write log");
+    path
+}
+
+#[test]
+fn headless_json_validates_and_the_exit_code_says_anomaly() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = write_log(home.path(), HDFS_WINDOW);
+    let out = common::command(home.path())
+        .args(["diagnose", "--no-model", "--json", "--flowcharts"])
+        .arg(repo("flowcharts"))
+        .arg(&log)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::assert_valid_json(&stdout, &schema());
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["cause"], "network_failure");
+    assert_eq!(json["first_line"], 1);
+    assert_eq!(json["last_line"], 5);
+    assert!(
+        json["id"].as_u64().is_some(),
+        "saved in the database: {json}"
+    );
+
+    // A quiet range of the same file: exit 0.
+    let out = common::command(home.path())
+        .args(["diagnose", "--no-model", "--lines", "1..1", "--flowcharts"])
+        .arg(repo("flowcharts"))
+        .arg(&log)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict     normal"));
+
+    // A range past the end: exit 2 with a message naming the file.
+    let out = common::command(home.path())
+        .args(["diagnose", "--no-model", "--lines", "50..60"])
+        .arg(&log)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has 5 lines"));
+}
+
+#[test]
+fn follow_diagnoses_each_error_burst_and_survives_truncation() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = write_log(home.path(), &HDFS_WINDOW[..1]);
+    let config = home.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "diagnosis:\n  burst_errors: 2\n  burst_lines: 10\n  min_interval_secs: 0\n",
+    )
+    .expect("config");
+    let mut child = common::command(home.path())
+        .args(["diagnose", "--follow", "--no-model", "--json", "--config"])
+        .arg(&config)
+        .arg("--flowcharts")
+        .arg(repo("flowcharts"))
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next_verdict = || -> serde_json::Value {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a verdict for the burst");
+        common::assert_valid_json(&line, &schema());
+        serde_json::from_str(&line).expect("json")
+    };
+    // Let the follower start at the end of the file, then append a burst of two error lines.
+    std::thread::sleep(Duration::from_millis(800));
+    let append = |lines: &[&str]| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open");
+        for l in lines {
+            writeln!(f, "{l}").expect("append");
+        }
+    };
+    // Warnings alone are no burst; two errors are.
+    append(&HDFS_WINDOW[1..]);
+    append(&[
+        "081109 203720 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010",
+        "081109 203721 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010",
+    ]);
+    let first = next_verdict();
+    assert_eq!(first["anomalous"], true);
+    assert_eq!(
+        (first["first_line"].clone(), first["last_line"].clone()),
+        (1.into(), 7.into())
+    );
+    assert_eq!(first["cause"], "network_failure");
+
+    // Truncate (copytruncate rotation) and write a fresh burst: numbering restarts at line 1.
+    std::fs::write(&log, "").expect("truncate");
+    std::thread::sleep(Duration::from_millis(600));
+    append(&[
+        "081109 210000 1 ERROR dfs.DataNode: Exception in receiveBlock for block blk_1",
+        "081109 210001 1 ERROR dfs.DataNode: Exception in receiveBlock for block blk_2",
+    ]);
+    let start = Instant::now();
+    let second = next_verdict();
+    assert_eq!(
+        (second["first_line"].clone(), second["last_line"].clone()),
+        (1.into(), 2.into())
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A real BGL window (a FATAL data-TLB interrupt among kernel INFO lines) on the default model.
+#[test]
+fn a_real_bgl_window_on_the_default_model() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let bgl = repo("../shared/data/loghub-2k/BGL/BGL_2k.log");
+    let out = common::command(home.path())
+        .args([
+            "diagnose",
+            "--json",
+            "--lines",
+            "99..108",
+            "--max-tokens",
+            "48",
+            "--model",
+        ])
+        .arg(common::default_model())
+        .arg("--flowcharts")
+        .arg(repo("flowcharts"))
+        .arg(&bgl)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::assert_valid_json(&stdout, &schema());
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["chart"], "bgl-kernel-fault");
+    assert_eq!(json["model"], "Smollm2 135M 8k Lc100K Mix1 Ep2");
+    assert!(!json["reasoning"].as_str().unwrap_or("").is_empty());
+    for n in json["evidence"].as_array().expect("evidence") {
+        let n = n.as_u64().expect("line number");
+        assert!(
+            (99..=108).contains(&n),
+            "evidence line {n} outside the window"
+        );
+    }
+    assert_eq!(
+        out.status.code() == Some(1),
+        json["anomalous"] == true,
+        "exit code follows the verdict"
+    );
+    assert!(json["timings"]["first_token_ms"].as_u64().is_some());
+}
