@@ -5,6 +5,7 @@
 //! generation loop.
 
 pub mod prompt;
+pub mod review;
 pub mod verdict;
 pub mod watch;
 
@@ -276,6 +277,11 @@ pub fn save(store: &Store, plan: &Plan, report: &mut Report) -> Result<Id, Store
         chart_path: report.chart_path.clone(),
         cause_is_category: v.cause_is_category,
         question: plan.input.question.clone(),
+        system: plan
+            .format
+            .map(|f| f.name.to_string())
+            .or_else(|| plan.chart.as_ref().map(|c| c.system.clone()))
+            .unwrap_or_else(|| "unknown".into()),
         shown: plan
             .shown
             .iter()

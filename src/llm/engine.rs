@@ -39,6 +39,19 @@ pub struct Running {
 }
 
 impl Running {
+    /// A handle on events that arrive on `events` (the engine makes these; tests and other
+    /// backends may feed one themselves).
+    pub fn from_channel(events: Receiver<Event>) -> Running {
+        Running {
+            events,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
     /// Stops the generation before its next token.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);

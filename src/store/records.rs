@@ -258,6 +258,10 @@ pub struct Diagnosis {
     pub cause_is_category: bool,
     #[serde(default)]
     pub question: Option<String>,
+    /// The log's system (detected format, else the chart's system), for the task instance a review
+    /// creates.
+    #[serde(default)]
+    pub system: String,
     /// The lines the model saw, with their numbers (each cut at 2 000 characters).
     #[serde(default)]
     pub shown: Vec<(u64, String)>,

@@ -94,6 +94,7 @@ fn diagnosis() -> Diagnosis {
         chart_path: vec!["replication-scheduled".into(), "node-lost".into()],
         cause_is_category: true,
         question: None,
+        system: "HDFS".into(),
         shown: vec![(12, "lost heartbeat".into())],
     }
 }

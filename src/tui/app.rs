@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs};
 use ratatui::Frame;
 
 use super::keys::{keys_label, lookup, Binding, Key};
+use super::screens::diagnose::DiagnoseScreen;
 use super::screens::flowcharts::FlowchartsScreen;
 use super::screens::logs::LogsScreen;
 use super::screens::placeholder::Placeholder;
@@ -109,10 +110,7 @@ impl App {
     pub fn new(ctx: Ctx) -> Self {
         let screens: Vec<Box<dyn Component>> = vec![
             Box::new(LogsScreen::default()),
-            Box::new(Placeholder::new(
-                ScreenId::Diagnose,
-                "Flowchart-guided diagnosis of a log window arrives with issue #8.",
-            )),
+            Box::new(DiagnoseScreen::default()),
             Box::new(FlowchartsScreen::default()),
             Box::new(Placeholder::new(
                 ScreenId::Thoughts,
@@ -399,6 +397,14 @@ impl App {
             sep(),
             label("model "),
             Span::raw(format!("{model_name}{model_state}")),
+            Span::styled(
+                self.ctx
+                    .model_speed
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
+                Style::new().dim(),
+            ),
             sep(),
             label("jobs "),
             Span::raw(jobs),

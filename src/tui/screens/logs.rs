@@ -404,6 +404,15 @@ impl LogsScreen {
                     Note::Missing => "the file is gone; waiting for it to come back".into(),
                 };
             }
+            let followed = ctx.followed.get_or_insert_with(Default::default);
+            let name = self.sources[s].path.display().to_string();
+            if followed.source != name || u.notes.iter().any(|n| *n != Note::Missing) {
+                // Another file, or this one truncated or replaced: its numbering starts over.
+                followed.source = name;
+                followed.recent.clear();
+            }
+            let last_line = self.sources[s].len() + u.lines.len();
+            followed.push(&u.lines, last_line);
             self.sources[s].append(u.lines);
         }
         if self.has_filter() {

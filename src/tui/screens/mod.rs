@@ -1,6 +1,7 @@
 //! Screens. Each is a component: its own state, a key table that maps keys to its commands, a `run`
 //! that turns a command into state changes and an [`Action`] for the app, and a render function.
 
+pub mod diagnose;
 pub mod flowcharts;
 pub mod logs;
 pub mod placeholder;
@@ -21,6 +22,10 @@ pub struct Ctx {
     pub store: Store,
     pub jobs: Jobs,
     pub selection: Option<Selection>,
+    /// The newest lines of the file the Logs screen follows (the Diagnose screen's watch reads it).
+    pub followed: Option<Followed>,
+    /// The last generation's speed, for the status bar.
+    pub model_speed: Option<String>,
 }
 
 impl Ctx {
@@ -30,6 +35,8 @@ impl Ctx {
             store,
             jobs: Jobs::default(),
             selection: None,
+            followed: None,
+            model_speed: None,
         }
     }
 }
@@ -49,6 +56,34 @@ impl Selection {
 
     pub fn last(&self) -> usize {
         self.first + self.lines.len().saturating_sub(1)
+    }
+}
+
+/// The tail of a followed file: `recent` ends at line `last_line` of `source`.
+#[derive(Debug, Clone, Default)]
+pub struct Followed {
+    pub source: String,
+    pub last_line: usize,
+    pub recent: std::collections::VecDeque<String>,
+}
+
+impl Followed {
+    /// Lines kept; a diagnosis window is chosen from them.
+    pub const KEEP: usize = 500;
+
+    pub fn push(&mut self, lines: &[String], last_line: usize) {
+        self.recent.extend(lines.iter().cloned());
+        while self.recent.len() > Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.last_line = last_line;
+    }
+
+    /// Line number of `recent[0]`.
+    pub fn first_line(&self) -> usize {
+        (self.last_line + 1)
+            .saturating_sub(self.recent.len())
+            .max(1)
     }
 }
 

@@ -1,0 +1,137 @@
+//! A person's decision on a diagnosis. Accepted or rejected, the diagnosis becomes labelled data: a
+//! task instance (the lines the model saw, the question) with the model's reasoning as a solution,
+//! correct when accepted and incorrect when rejected, so the labeling and training screens can use it.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::prompt::DEFAULT_QUESTION;
+use crate::store::{
+    Diagnosis, Id, ReviewDecision, ReviewStatus, ReviewTarget, Solution, Store, StoreError, Task,
+    TaskInstance,
+};
+
+/// SHA-256 over task, instruction and input: instances with the same content are one instance.
+pub fn content_hash(task: Task, instruction: &str, input: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(task.as_str().as_bytes());
+    h.update([0]);
+    h.update(instruction.as_bytes());
+    for line in input {
+        h.update([0]);
+        h.update(line.as_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The answer line of a diagnosis: `abnormal: <cause>`, `abnormal` or `normal`.
+pub fn answer_text(d: &Diagnosis) -> String {
+    match (d.anomalous, &d.cause) {
+        (true, Some(c)) => format!("abnormal: {c}"),
+        (true, None) => "abnormal".into(),
+        (false, _) => "normal".into(),
+    }
+}
+
+/// What a review wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reviewed {
+    pub review: Id,
+    pub instance: Id,
+    pub solution: Id,
+}
+
+/// Records `decision` (accepted or rejected) on diagnosis `id`. The instance is reused when one with
+/// the same content exists. The review (with the diagnosis's new status) is written last, in one
+/// transaction, and is durable on return.
+pub fn review(
+    store: &Store,
+    id: Id,
+    decision: ReviewStatus,
+    annotator: &str,
+) -> Result<Reviewed, StoreError> {
+    let d: Diagnosis = store.load(id)?;
+    let accepted = decision == ReviewStatus::Accepted;
+    let task = if d.anomalous && d.cause.is_some() {
+        Task::RootCause
+    } else {
+        Task::AnomalyDetection
+    };
+    let instruction = d
+        .question
+        .clone()
+        .unwrap_or_else(|| DEFAULT_QUESTION.to_string());
+    let input: Vec<String> = d.shown.iter().map(|(n, l)| format!("{n} {l}")).collect();
+    let hash = content_hash(task, &instruction, &input);
+    let answer = answer_text(&d);
+    let existing = store
+        .all::<TaskInstance>()?
+        .into_iter()
+        .find(|i| i.content_hash == hash);
+    let instance = match existing {
+        Some(mut i) => {
+            // A later acceptance supplies the gold answer an earlier rejection could not.
+            if accepted && i.gold.is_empty() {
+                i.gold = answer.clone();
+                store.put(&i)?;
+            }
+            i.id
+        }
+        None => {
+            let mut params = BTreeMap::new();
+            params.insert(
+                "window".into(),
+                format!("{}..{}", d.first_line, d.last_line),
+            );
+            if let Some(chart) = &d.chart_id {
+                params.insert("chart".into(), chart.clone());
+            }
+            let mut i = TaskInstance {
+                id: 0,
+                task,
+                system: d.system.clone(),
+                instruction,
+                input,
+                // A rejected verdict says what the answer is not; the gold stays open.
+                gold: if accepted {
+                    answer.clone()
+                } else {
+                    String::new()
+                },
+                source: format!("diagnosis:{id}"),
+                content_hash: hash,
+                params,
+                created_at: crate::time::now_millis(),
+            };
+            store.insert(&mut i)?
+        }
+    };
+    let mut solution = Solution {
+        id: 0,
+        instance_id: instance,
+        thought_id: None,
+        text: format!("{}\nAnswer: {answer}", d.reasoning.trim()),
+        answer: Some(answer),
+        score: Some(if accepted { 1.0 } else { 0.0 }),
+        correct: Some(accepted),
+        model: d.model.clone(),
+        status: decision,
+        created_at: crate::time::now_millis(),
+    };
+    let solution = store.insert(&mut solution)?;
+    let mut r = ReviewDecision {
+        id: 0,
+        target: ReviewTarget::Diagnosis(id),
+        decision,
+        edit: None,
+        annotator: annotator.to_string(),
+        created_at: crate::time::now_millis(),
+    };
+    let review = store.record_review(&mut r)?;
+    Ok(Reviewed {
+        review,
+        instance,
+        solution,
+    })
+}
