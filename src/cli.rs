@@ -107,6 +107,8 @@ pub enum Command {
     /// Diagnose a window of a log file: flowchart walk plus the model's stepwise reasoning.
     /// Exit code 0: normal, 1: anomaly, 2: error
     Diagnose(DiagnoseArgs),
+    /// Evaluate the model (and the flowchart-walk baseline) on a task's items and print SPEC's metrics
+    Eval(EvalArgs),
     /// The local model: fetch the default one, show what a model file is
     #[command(subcommand)]
     Model(ModelCommand),
@@ -290,6 +292,31 @@ pub struct DiagnoseArgs {
     /// Most tokens the model may write (default: diagnosis.max_tokens)
     #[arg(long)]
     pub max_tokens: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The task to evaluate: anomaly_detection, failure_prediction, log_parsing, root_cause, interpretation
+    #[arg(long)]
+    pub task: String,
+    /// JSONL items: LogLM rows (task, instruction, input, output) or the generic schema (task, input, gold)
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Evaluate at most this many items (in file order)
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Most tokens per answer (default: 160, or 96 for log parsing)
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Skip the model: only the flowchart-walk baseline
+    #[arg(long)]
+    pub no_model: bool,
+    /// Skip the flowchart-walk baseline
+    #[arg(long)]
+    pub no_walk: bool,
+    /// Do not record the results in the database
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod config;
 pub mod diagnose;
+pub mod eval;
 pub mod flowchart;
 pub mod llm;
 pub mod logs;

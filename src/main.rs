@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod cli;
 mod diagnose_cmd;
+mod eval_cmd;
 mod flowchart_cmd;
 mod model_cmd;
 
@@ -69,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
         Some(Command::Model(cmd)) => model_cmd::model(&config, cmd)?,
         Some(Command::Diagnose(args)) => return diagnose_cmd::run(&config, args),
+        Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
         Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,
         Some(Command::Parse {
             file,

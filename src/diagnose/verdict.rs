@@ -168,14 +168,26 @@ pub fn parse_answer(text: &str) -> ModelAnswer {
 }
 
 /// A cause as a category id when it names one the chart knows (`Node failure` → `node_failure`).
-fn as_category(cause: &str, chart: Option<&Flowchart>) -> Option<String> {
+/// A cause written as an id: `Node failure.` → `node_failure`.
+pub fn category_id(cause: &str) -> String {
     let id: String = cause
         .trim()
         .to_ascii_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let id = id.trim_matches('_').to_string();
+    let mut out = String::with_capacity(id.len());
+    for part in id.split('_').filter(|p| !p.is_empty()) {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+fn as_category(cause: &str, chart: Option<&Flowchart>) -> Option<String> {
+    let id = category_id(cause);
     let known = match chart {
         Some(c) => c.allowed_causes().contains(&id.as_str()),
         None => BUILTIN_CAUSES.contains(&id.as_str()),

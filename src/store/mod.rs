@@ -311,6 +311,7 @@ impl Store {
             (ReviewDecision::TREE, self.count::<ReviewDecision>()?),
             (Diagnosis::TREE, self.count::<Diagnosis>()?),
             (TrainingRun::TREE, self.count::<TrainingRun>()?),
+            (EvalRun::TREE, self.count::<EvalRun>()?),
             (SessionState::TREE, self.tree(SessionState::TREE)?.len()),
         ])
     }

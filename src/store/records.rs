@@ -268,6 +268,35 @@ pub struct Diagnosis {
 }
 record!(Diagnosis, "diagnoses");
 
+/// One variant's scores in an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// `base`, an adapter's name, or `flowchart walk`.
+    pub variant: String,
+    pub model: Option<String>,
+    pub adapter: Option<String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub items: usize,
+    /// Answers whose `Answer:` line could not be read (scored as wrong).
+    pub unparsed: usize,
+    pub mean_latency_ms: f64,
+}
+
+/// An evaluation of one task over one data file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRun {
+    pub id: Id,
+    pub task: Task,
+    pub data: String,
+    pub items: usize,
+    pub max_tokens: usize,
+    pub results: Vec<EvalResult>,
+    /// How the metrics were computed (stated with the numbers).
+    pub note: String,
+    pub created_at: u64,
+}
+record!(EvalRun, "evals");
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {

@@ -130,6 +130,27 @@ fn every_entity_round_trips() {
     round_trip(&store, diagnosis());
     round_trip(
         &store,
+        EvalRun {
+            id: 0,
+            task: Task::AnomalyDetection,
+            data: "dev.jsonl".into(),
+            items: 30,
+            max_tokens: 128,
+            results: vec![EvalResult {
+                variant: "base".into(),
+                model: Some("SmolLM2".into()),
+                adapter: None,
+                metrics: [("f1".to_string(), 0.5)].into_iter().collect(),
+                items: 30,
+                unparsed: 3,
+                mean_latency_ms: 812.5,
+            }],
+            note: "F1 of abnormal".into(),
+            created_at: now_millis(),
+        },
+    );
+    round_trip(
+        &store,
         TrainingRun {
             id: 0,
             stage: "dpo".into(),

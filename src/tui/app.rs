@@ -10,6 +10,7 @@ use ratatui::Frame;
 
 use super::keys::{keys_label, lookup, Binding, Key};
 use super::screens::diagnose::DiagnoseScreen;
+use super::screens::eval::EvalScreen;
 use super::screens::flowcharts::FlowchartsScreen;
 use super::screens::logs::LogsScreen;
 use super::screens::placeholder::Placeholder;
@@ -128,10 +129,7 @@ impl App {
                 ScreenId::Train,
                 "LoRA SFT and DPO training runs arrive with issue #7.",
             )),
-            Box::new(Placeholder::new(
-                ScreenId::Eval,
-                "Task metrics for base and fine-tuned models arrive with issue #8.",
-            )),
+            Box::new(EvalScreen::default()),
         ];
         App {
             ctx,

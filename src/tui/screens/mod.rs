@@ -2,6 +2,7 @@
 //! that turns a command into state changes and an [`Action`] for the app, and a render function.
 
 pub mod diagnose;
+pub mod eval;
 pub mod flowcharts;
 pub mod logs;
 pub mod placeholder;

@@ -1,0 +1,161 @@
+//! Evaluation items from JSONL: LogLM rows (`task, instruction, input, output`) and the generic
+//! schema (`task, input, gold` plus optional `instruction`, `system`, `category`, `params`). A line
+//! that does not parse is reported with its number and skipped; the rest load.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::store::Task;
+
+/// One item to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// 1-based line of the file.
+    pub line: usize,
+    pub task: Task,
+    pub system: String,
+    pub instruction: String,
+    pub input: Vec<String>,
+    pub gold: String,
+    /// A root-cause category, when the source has one (enables category macro-F1).
+    pub category: Option<String>,
+    /// LogLM's `solution` rows are root-cause items that ask for the remedy.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Lines {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    task: String,
+    #[serde(default)]
+    instruction: String,
+    input: Lines,
+    /// LogLM's name for the gold answer.
+    output: Option<String>,
+    /// The generic schema's name for it.
+    gold: Option<String>,
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+}
+
+/// What loading found: the items and the lines it skipped, with why.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub items: Vec<Item>,
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// The task of a row; LogLM's `solution` is root cause analysis asking for the remedy.
+fn task_of(name: &str) -> Result<(Task, Option<String>), String> {
+    match name {
+        "solution" => Ok((Task::RootCause, Some("solution".into()))),
+        "root_cause_analysis" => Ok((Task::RootCause, None)),
+        other => other.parse().map(|t| (t, None)),
+    }
+}
+
+pub fn parse(text: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let row: Row = match serde_json::from_str(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                loaded.skipped.push((line, e.to_string()));
+                continue;
+            }
+        };
+        let (task, kind) = match task_of(&row.task) {
+            Ok(t) => t,
+            Err(e) => {
+                loaded.skipped.push((line, e));
+                continue;
+            }
+        };
+        let Some(gold) = row.gold.or(row.output) else {
+            loaded
+                .skipped
+                .push((line, "no gold answer (`gold` or `output`)".into()));
+            continue;
+        };
+        let input = match row.input {
+            Lines::One(s) => strip_fence(&s).lines().map(str::to_string).collect(),
+            Lines::Many(v) => v,
+        };
+        loaded.items.push(Item {
+            line,
+            task,
+            system: row
+                .system
+                .or_else(|| row.params.get("system").cloned())
+                .unwrap_or_default(),
+            instruction: row.instruction,
+            input,
+            gold,
+            category: row.category,
+            kind,
+        });
+    }
+    loaded
+}
+
+/// LogLM wraps some inputs in a Markdown code fence.
+fn strip_fence(s: &str) -> &str {
+    let t = s.trim();
+    match t.strip_prefix("```") {
+        Some(rest) => {
+            let rest = rest.split_once('\n').map_or("", |(_, body)| body);
+            rest.trim_end()
+                .strip_suffix("```")
+                .unwrap_or(rest)
+                .trim_end()
+        }
+        None => t,
+    }
+}
+
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(parse(&String::from_utf8_lossy(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loglm_and_generic_rows_load_and_bad_lines_are_reported() {
+        let text = r#"{"task": "anomaly_detection", "instruction": "Classify.", "input": "GM: LANai is not running.", "output": "normal"}
+not json
+{"task": "solution", "instruction": "Fix it.", "input": "```\nerror A\nerror B\n```", "output": "Restart."}
+{"task": "telepathy", "input": "x", "gold": "y"}
+{"task": "root_cause", "input": ["l1", "l2"], "gold": "disk full", "category": "disk_failure", "system": "HDFS"}
+"#;
+        let l = parse(text);
+        assert_eq!(l.items.len(), 3);
+        assert_eq!(l.skipped.iter().map(|s| s.0).collect::<Vec<_>>(), [2, 4]);
+        assert!(l.skipped[1].1.contains("unknown task"), "{:?}", l.skipped);
+        assert_eq!(l.items[0].gold, "normal");
+        assert_eq!(l.items[1].task, Task::RootCause);
+        assert_eq!(l.items[1].kind.as_deref(), Some("solution"));
+        assert_eq!(l.items[1].input, ["error A", "error B"]);
+        assert_eq!(l.items[2].category.as_deref(), Some("disk_failure"));
+        assert_eq!(l.items[2].system, "HDFS");
+    }
+}

@@ -1,0 +1,293 @@
+//! Evaluation: run each variant (a model, and the flowchart-walk baseline where it applies) over a
+//! task's items, read the answers, and score them with SPEC's metrics. Results are stored in sled as
+//! an [`EvalRun`] and shown by `logreasoner eval` and the Eval screen.
+
+pub mod data;
+pub mod score;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use crate::diagnose::{self, prompt::PromptLimits, Input};
+use crate::flowchart::Flowchart;
+use crate::llm::chat::Message;
+use crate::llm::model::{GenerationParams, LlmError, Model};
+use crate::store::{EvalResult, EvalRun, Task};
+use data::Item;
+
+/// How the model is asked to end its answer, per task.
+fn answer_format(item: &Item) -> &'static str {
+    match (item.task, item.kind.as_deref()) {
+        (Task::AnomalyDetection, _) => "Answer: normal   or   Answer: abnormal",
+        (Task::FailurePrediction, _) => "Answer: yes   or   Answer: no",
+        (Task::LogParsing, _) => {
+            "Answer: <the template of the log line, each variable replaced by <*>>"
+        }
+        (Task::RootCause, Some("solution")) => "Answer: <how to fix it, in one or two sentences>",
+        (Task::RootCause, _) => "Answer: <the root cause, in one or two sentences>",
+        (Task::Interpretation, _) => "Answer: <what the log means, in one or two sentences>",
+    }
+}
+
+/// The chat for one item: the instruction, the input lines, and SPEC's stepwise answer format.
+pub fn messages(item: &Item) -> Vec<Message> {
+    let mut user = String::new();
+    if !item.instruction.is_empty() {
+        user.push_str(&item.instruction);
+        user.push_str("\n\n");
+    }
+    user.push_str("Log:\n");
+    for line in &item.input {
+        user.push_str(line);
+        user.push('\n');
+    }
+    user.push_str(&format!(
+        "\nReason in a few short numbered steps, quoting what the log shows. Then finish with exactly \
+         one line:\n{}\n",
+        answer_format(item)
+    ));
+    vec![
+        Message::system("You are an expert site reliability engineer who analyses logs."),
+        Message::user(user),
+    ]
+}
+
+/// Whether the flowchart walk can answer this task.
+pub fn walk_applies(task: Task) -> bool {
+    matches!(
+        task,
+        Task::AnomalyDetection | Task::FailurePrediction | Task::RootCause
+    )
+}
+
+/// The flowchart walk's answer for an item, in the same words a model would use.
+pub fn walk_answer(charts: &[Flowchart], item: &Item) -> Option<String> {
+    let input = Input {
+        source: format!("item {}", item.line),
+        first_line: 1,
+        lines: item.input.clone(),
+        question: None,
+    };
+    let plan = diagnose::plan(charts, input, PromptLimits::default());
+    let v = plan.baseline();
+    Some(match item.task {
+        Task::AnomalyDetection => if v.anomalous { "abnormal" } else { "normal" }.to_string(),
+        Task::FailurePrediction => if v.anomalous { "yes" } else { "no" }.to_string(),
+        Task::RootCause => {
+            let mut text = v.cause.unwrap_or_default().replace('_', " ");
+            if let Some(step) = v.next_steps.first() {
+                text.push_str(". ");
+                text.push_str(step);
+            }
+            text
+        }
+        Task::LogParsing | Task::Interpretation => return None,
+    })
+}
+
+/// One model answer, with the time it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub answer: Option<String>,
+    pub latency: Duration,
+}
+
+/// Runs `model` over `items`, calling `progress(done)` after each.
+pub fn run_model(
+    model: &mut Model,
+    items: &[Item],
+    params: &GenerationParams,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Answer>, LlmError> {
+    let cancel = AtomicBool::new(false);
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let start = Instant::now();
+        let prompt = model.chat_prompt(&messages(item))?;
+        let g = model.generate(&prompt, params, &cancel, &mut |_| {})?;
+        out.push(Answer {
+            answer: score::answer_line(&g.text),
+            text: g.text,
+            latency: start.elapsed(),
+        });
+        progress(i + 1);
+    }
+    Ok(out)
+}
+
+/// Runs the walk over `items`.
+pub fn run_walk(charts: &[Flowchart], items: &[Item]) -> Vec<Answer> {
+    items
+        .iter()
+        .map(|item| {
+            let start = Instant::now();
+            let answer = walk_answer(charts, item);
+            Answer {
+                text: answer.clone().unwrap_or_default(),
+                answer,
+                latency: start.elapsed(),
+            }
+        })
+        .collect()
+}
+
+/// Scores answers against gold. Returns the metrics, how many answers could not be read, and a
+/// note that states how the numbers were computed.
+pub fn score_task(
+    task: Task,
+    items: &[Item],
+    answers: &[Answer],
+) -> (BTreeMap<String, f64>, usize, String) {
+    let mut metrics = BTreeMap::new();
+    let mut unparsed = 0;
+    let note;
+    match task {
+        Task::AnomalyDetection | Task::FailurePrediction => {
+            let mut b = score::Binary::default();
+            for (item, a) in items.iter().zip(answers) {
+                let Some(gold) = score::gold_binary(task, &item.gold) else {
+                    continue;
+                };
+                // An answer that cannot be read counts as wrong.
+                let predicted = match a.answer.as_deref().and_then(|t| score::binary(task, t)) {
+                    Some(p) => p,
+                    None => {
+                        unparsed += 1;
+                        !gold
+                    }
+                };
+                b.add(gold, predicted);
+            }
+            metrics.insert("precision".into(), b.precision());
+            metrics.insert("recall".into(), b.recall());
+            metrics.insert("f1".into(), b.f1());
+            metrics.insert("accuracy".into(), b.accuracy());
+            let positive = if task == Task::AnomalyDetection {
+                "abnormal"
+            } else {
+                "yes"
+            };
+            note = format!(
+                "precision, recall and F1 of `{positive}`; an unreadable answer counts as the wrong label"
+            );
+        }
+        Task::LogParsing => {
+            let truth: Vec<String> = items
+                .iter()
+                .map(|i| score::normalise_template(&i.gold))
+                .collect();
+            let predicted: Vec<String> = answers
+                .iter()
+                .map(|a| match &a.answer {
+                    Some(t) => score::normalise_template(t),
+                    None => {
+                        unparsed += 1;
+                        String::new()
+                    }
+                })
+                .collect();
+            let acc = crate::template::metrics::evaluate(&truth, &predicted);
+            metrics.insert("ga".into(), acc.ga);
+            metrics.insert("fga".into(), acc.fga);
+            metrics.insert("pa".into(), acc.pa);
+            metrics.insert("fta".into(), acc.fta);
+            note = "GA, FGA, PA, FTA (Loghub-2.0 definitions) over the items as one set; an unreadable answer is an empty template".into();
+        }
+        Task::RootCause | Task::Interpretation => {
+            let mut sum = 0.0;
+            let mut pairs = Vec::new();
+            for (item, a) in items.iter().zip(answers) {
+                if a.answer.is_none() {
+                    unparsed += 1;
+                }
+                let text = a.answer.as_deref().unwrap_or("");
+                sum += score::token_f1(text, &item.gold);
+                if let Some(c) = &item.category {
+                    let predicted = crate::diagnose::verdict::category_id(text);
+                    pairs.push((c.clone(), (!predicted.is_empty()).then_some(predicted)));
+                }
+            }
+            metrics.insert("token_f1".into(), sum / items.len().max(1) as f64);
+            if !pairs.is_empty() && pairs.len() == items.len() {
+                metrics.insert("category_macro_f1".into(), score::macro_f1(&pairs));
+                note = "category macro-F1 over the items' categories, and the graded token-overlap F1 of the answer against the gold text".into();
+            } else {
+                note = "no categories in the data: graded score = token-overlap F1 (SQuAD-style) of the Answer line against the gold text; human review is the real judge".into();
+            }
+        }
+    }
+    (metrics, unparsed, note)
+}
+
+/// A variant's result row.
+pub fn result(
+    variant: &str,
+    model: Option<String>,
+    task: Task,
+    items: &[Item],
+    answers: &[Answer],
+) -> (EvalResult, String) {
+    let (metrics, unparsed, note) = score_task(task, items, answers);
+    let total: Duration = answers.iter().map(|a| a.latency).sum();
+    (
+        EvalResult {
+            variant: variant.to_string(),
+            model,
+            adapter: None,
+            metrics,
+            items: items.len(),
+            unparsed,
+            mean_latency_ms: total.as_secs_f64() * 1000.0 / answers.len().max(1) as f64,
+        },
+        note,
+    )
+}
+
+/// The metric columns of a task, in display order.
+pub fn metric_names(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::AnomalyDetection | Task::FailurePrediction => {
+            &["precision", "recall", "f1", "accuracy"]
+        }
+        Task::LogParsing => &["ga", "fga", "pa", "fta"],
+        Task::RootCause | Task::Interpretation => &["category_macro_f1", "token_f1"],
+    }
+}
+
+/// The run as a table, for the CLI.
+pub fn table(run: &EvalRun) -> String {
+    let names: Vec<&str> = metric_names(run.task)
+        .iter()
+        .copied()
+        .filter(|m| run.results.iter().any(|r| r.metrics.contains_key(*m)))
+        .collect();
+    let width = run
+        .results
+        .iter()
+        .map(|r| r.variant.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut out = format!("{:<width$}", "variant");
+    for n in &names {
+        out.push_str(&format!("  {n:>9}"));
+    }
+    out.push_str("  unparsed  mean latency\n");
+    for r in &run.results {
+        out.push_str(&format!("{:<width$}", r.variant));
+        for n in &names {
+            match r.metrics.get(*n) {
+                Some(v) => out.push_str(&format!("  {v:>9.3}")),
+                None => out.push_str(&format!("  {:>9}", "-")),
+            }
+        }
+        out.push_str(&format!(
+            "  {:>8}  {:>10.0} ms\n",
+            format!("{}/{}", r.unparsed, r.items),
+            r.mean_latency_ms
+        ));
+    }
+    out
+}

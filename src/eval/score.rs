@@ -1,0 +1,237 @@
+//! Reading answers and scoring them with SPEC's metrics: precision, recall and F1 of the positive
+//! label (anomaly detection, failure prediction), GA/FGA/PA/FTA (parsing), category macro-F1 or a
+//! graded token-overlap F1 (root cause, interpretation).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::store::Task;
+
+/// The text of the last `Answer:` line, trimmed of Markdown emphasis; `None` when there is none.
+pub fn answer_line(text: &str) -> Option<String> {
+    text.lines().rev().find_map(|line| {
+        let t = line.trim().trim_start_matches(['*', '#', '-', ' ']);
+        let lower = t.to_ascii_lowercase();
+        let rest = lower.strip_prefix("answer")?;
+        let rest = rest.trim_start_matches('*').trim_start();
+        let rest = rest.strip_prefix(':')?;
+        let at = t.len() - rest.len();
+        let answer = t[at..]
+            .trim()
+            .trim_matches('*')
+            .trim()
+            .trim_matches('`')
+            .trim();
+        (!answer.is_empty()).then(|| answer.to_string())
+    })
+}
+
+/// A binary label from an answer: `Some(true)` for the positive one (abnormal, yes).
+pub fn binary(task: Task, answer: &str) -> Option<bool> {
+    let lower = answer.to_ascii_lowercase();
+    let word = lower
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|w| !w.is_empty())?;
+    match (task, word) {
+        (_, "abnormal" | "anomalous" | "anomaly") => Some(true),
+        (Task::AnomalyDetection, "normal") => Some(false),
+        (Task::FailurePrediction, "yes") => Some(true),
+        (Task::FailurePrediction, "no") => Some(false),
+        _ => None,
+    }
+}
+
+/// Gold labels are written the same way as answers.
+pub fn gold_binary(task: Task, gold: &str) -> Option<bool> {
+    binary(task, gold)
+}
+
+/// Precision, recall and F1 of the positive label.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Binary {
+    pub tp: usize,
+    pub fp: usize,
+    pub fn_: usize,
+    pub tn: usize,
+}
+
+impl Binary {
+    pub fn add(&mut self, gold: bool, predicted: bool) {
+        match (gold, predicted) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        ratio(self.tp + self.tn, self.tp + self.tn + self.fp + self.fn_)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Lowercase alphanumeric tokens.
+fn tokens(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Token-overlap F1 between an answer and the gold text (SQuAD-style: multiset overlap of lowercase
+/// alphanumeric tokens), the graded score for free-text answers.
+pub fn token_f1(answer: &str, gold: &str) -> f64 {
+    let a = tokens(answer);
+    let g = tokens(gold);
+    if a.is_empty() || g.is_empty() {
+        return if a.is_empty() && g.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &g {
+        *counts.entry(t).or_default() += 1;
+    }
+    let mut common = 0usize;
+    for t in &a {
+        if let Some(c) = counts.get_mut(t.as_str()).filter(|c| **c > 0) {
+            *c -= 1;
+            common += 1;
+        }
+    }
+    if common == 0 {
+        return 0.0;
+    }
+    let p = common as f64 / a.len() as f64;
+    let r = common as f64 / g.len() as f64;
+    2.0 * p * r / (p + r)
+}
+
+/// Macro-averaged F1 over the categories present in gold or predicted (a missing prediction is
+/// its own wrong class).
+pub fn macro_f1(pairs: &[(String, Option<String>)]) -> f64 {
+    let classes: BTreeSet<&str> = pairs
+        .iter()
+        .flat_map(|(g, p)| std::iter::once(g.as_str()).chain(p.as_deref()))
+        .collect();
+    if classes.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = classes
+        .iter()
+        .map(|c| {
+            let mut b = Binary::default();
+            for (g, p) in pairs {
+                b.add(g == c, p.as_deref() == Some(c));
+            }
+            b.f1()
+        })
+        .sum();
+    sum / classes.len() as f64
+}
+
+/// A template as written by a model or a gold file: variables unified to `<*>`, whitespace single.
+pub fn normalise_template(t: &str) -> String {
+    let unified = t.replace("{*}", "<*>").replace("<VAR>", "<*>");
+    unified.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_answer_line_is_read() {
+        assert_eq!(
+            answer_line("1. x\nAnswer: normal").as_deref(),
+            Some("normal")
+        );
+        assert_eq!(
+            answer_line("Answer: abnormal\nthen\n**Answer:** `normal`").as_deref(),
+            Some("normal")
+        );
+        assert_eq!(answer_line("The answer is normal."), None);
+        assert_eq!(answer_line("Answer:   "), None);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(binary(Task::AnomalyDetection, "Abnormal."), Some(true));
+        assert_eq!(binary(Task::AnomalyDetection, "normal"), Some(false));
+        assert_eq!(binary(Task::AnomalyDetection, "maybe"), None);
+        assert_eq!(binary(Task::FailurePrediction, "yes, soon"), Some(true));
+        assert_eq!(binary(Task::AnomalyDetection, "yes"), None);
+    }
+
+    #[test]
+    fn binary_metrics_on_a_known_table() {
+        let mut b = Binary::default();
+        // tp 3, fp 1, fn 2, tn 4
+        for (g, p) in [(true, true); 3] {
+            b.add(g, p);
+        }
+        b.add(false, true);
+        b.add(true, false);
+        b.add(true, false);
+        for _ in 0..4 {
+            b.add(false, false);
+        }
+        assert_eq!(b.precision(), 0.75);
+        assert_eq!(b.recall(), 0.6);
+        assert!((b.f1() - 2.0 * 0.75 * 0.6 / 1.35).abs() < 1e-12);
+        assert_eq!(b.accuracy(), 0.7);
+        assert_eq!(Binary::default().f1(), 0.0);
+    }
+
+    #[test]
+    fn token_f1_and_macro_f1() {
+        assert_eq!(token_f1("the disk is full", "The disk is full."), 1.0);
+        // 2 common of 4 answer tokens and 3 gold tokens: p 0.5, r 2/3.
+        let f = token_f1("disk full again today", "disk is full");
+        assert!((f - 2.0 * 0.5 * (2.0 / 3.0) / (0.5 + 2.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(token_f1("", "x"), 0.0);
+        let pairs = vec![
+            ("a".to_string(), Some("a".to_string())),
+            ("a".to_string(), Some("b".to_string())),
+            ("b".to_string(), Some("b".to_string())),
+            ("b".to_string(), None),
+        ];
+        // a: tp1 fp0 fn1 → f1 2/3; b: tp1 fp1 fn1 → f1 0.5.
+        assert!((macro_f1(&pairs) - (2.0 / 3.0 + 0.5) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn templates_are_compared_in_one_spelling() {
+        assert_eq!(
+            normalise_template("Received  block {*} of size <VAR>"),
+            "Received block <*> of size <*>"
+        );
+    }
+}
