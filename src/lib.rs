@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod data;
 pub mod diagnose;
 pub mod eval;
 pub mod flowchart;

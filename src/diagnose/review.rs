@@ -4,26 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use super::prompt::DEFAULT_QUESTION;
 use crate::store::{
     Diagnosis, Id, ReviewDecision, ReviewStatus, ReviewTarget, Solution, Store, StoreError, Task,
     TaskInstance,
 };
-
-/// SHA-256 over task, instruction and input: instances with the same content are one instance.
-pub fn content_hash(task: Task, instruction: &str, input: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(task.as_str().as_bytes());
-    h.update([0]);
-    h.update(instruction.as_bytes());
-    for line in input {
-        h.update([0]);
-        h.update(line.as_bytes());
-    }
-    format!("{:x}", h.finalize())
-}
 
 /// The answer line of a diagnosis: `abnormal: <cause>`, `abnormal` or `normal`.
 pub fn answer_text(d: &Diagnosis) -> String {
@@ -63,12 +48,12 @@ pub fn review(
         .clone()
         .unwrap_or_else(|| DEFAULT_QUESTION.to_string());
     let input: Vec<String> = d.shown.iter().map(|(n, l)| format!("{n} {l}")).collect();
-    let hash = content_hash(task, &instruction, &input);
+    let hash = TaskInstance::hash(task, &instruction, &input);
     let answer = answer_text(&d);
-    let existing = store
-        .all::<TaskInstance>()?
-        .into_iter()
-        .find(|i| i.content_hash == hash);
+    let existing = match store.instance_by_hash(&hash)? {
+        Some(id) => store.get::<TaskInstance>(id)?,
+        None => None,
+    };
     let instance = match existing {
         Some(mut i) => {
             // A later acceptance supplies the gold answer an earlier rejection could not.
@@ -104,7 +89,7 @@ pub fn review(
                 params,
                 created_at: crate::time::now_millis(),
             };
-            store.insert(&mut i)?
+            store.insert_instance(&mut i)?.0
         }
     };
     let mut solution = Solution {

@@ -21,6 +21,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 const META_TREE: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const HOLDER_FILE: &str = "logreasoner.holder";
+/// Task instances by content hash, so an import merges duplicates without a scan.
+const INSTANCE_HASH_TREE: &str = "instance_hashes";
+
+fn id_from(raw: &[u8]) -> Option<Id> {
+    Some(Id::from_be_bytes(raw.try_into().ok()?))
+}
 
 /// Migrations from version `i + 1` to `i + 2`, applied in order to an older database.
 /// Each runs inside the open database before any other access.
@@ -57,6 +63,8 @@ pub enum StoreError {
     },
     #[error("no record {id} in `{tree}`")]
     NotFound { tree: &'static str, id: Id },
+    #[error("an index entry is malformed: {0:?}; the database may be damaged")]
+    BadIndexEntry(Vec<u8>),
     #[error("the schema version entry is malformed: {0:?}")]
     BadSchemaEntry(Vec<u8>),
 }
@@ -224,6 +232,41 @@ impl Store {
             .map_err(|e| self.tx_error(e))?;
         self.flush()?;
         Ok(label.id)
+    }
+
+    /// Inserts a task instance unless one with the same content hash exists (duplicates merge).
+    /// Returns the instance's id and whether it is new. The instance and its hash index entry are
+    /// one transaction.
+    pub fn insert_instance(&self, instance: &mut TaskInstance) -> Result<(Id, bool)> {
+        let index = self.tree(INSTANCE_HASH_TREE)?;
+        if let Some(raw) = index.get(instance.content_hash.as_bytes())? {
+            let id = id_from(&raw).ok_or_else(|| StoreError::BadIndexEntry(raw.to_vec()))?;
+            instance.id = id;
+            return Ok((id, false));
+        }
+        instance.set_id(self.next_id()?);
+        let instances = self.tree(TaskInstance::TREE)?;
+        let value = encode(instance);
+        let id = instance.id;
+        let hash = instance.content_hash.clone();
+        (&instances, &index)
+            .transaction(|(instances, index)| {
+                instances.insert(&id.to_be_bytes(), value.as_slice())?;
+                index.insert(hash.as_bytes(), &id.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| self.tx_error(e))?;
+        Ok((id, true))
+    }
+
+    /// The instance with this content hash, if any.
+    pub fn instance_by_hash(&self, hash: &str) -> Result<Option<Id>> {
+        match self.tree(INSTANCE_HASH_TREE)?.get(hash.as_bytes())? {
+            Some(raw) => Ok(Some(
+                id_from(&raw).ok_or_else(|| StoreError::BadIndexEntry(raw.to_vec()))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Removes a label (undo), durable on return.

@@ -114,6 +114,22 @@ pub struct TaskInstance {
 }
 record!(TaskInstance, "instances");
 
+impl TaskInstance {
+    /// SHA-256 over task, instruction and input: instances with the same content are one instance.
+    pub fn hash(task: Task, instruction: &str, input: &[String]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(task.as_str().as_bytes());
+        h.update([0]);
+        h.update(instruction.as_bytes());
+        for line in input {
+            h.update([0]);
+            h.update(line.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Who or what wrote a thought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
