@@ -107,6 +107,12 @@ pub enum Command {
     /// Diagnose a window of a log file: flowchart walk plus the model's stepwise reasoning.
     /// Exit code 0: normal, 1: anomaly, 2: error
     Diagnose(DiagnoseArgs),
+    /// Import task instances (duplicates merge) or another annotator's labels
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Generate thoughts and stepwise solutions with the model (resumable; Ctrl-C keeps what is done)
+    #[command(subcommand)]
+    Generate(GenerateCommand),
     /// Evaluate the model (and the flowchart-walk baseline) on a task's items and print SPEC's metrics
     Eval(EvalArgs),
     /// The local model: fetch the default one, show what a model file is
@@ -292,6 +298,63 @@ pub struct DiagnoseArgs {
     /// Most tokens the model may write (default: diagnosis.max_tokens)
     #[arg(long)]
     pub max_tokens: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Loghub-2k: parsing items (corrected ground truth), BGL anomaly items and failure-prediction windows
+    Loghub {
+        /// The loghub-2k folder (one folder per system)
+        dir: PathBuf,
+        /// Parsing items per system (distinct messages, in file order)
+        #[arg(long, default_value_t = 100)]
+        parsing_per_system: usize,
+        /// BGL anomaly items (alerts up to half, the rest normal lines spread over the file)
+        #[arg(long, default_value_t = 200)]
+        anomaly_items: usize,
+        /// Failure prediction: lines per window
+        #[arg(long, default_value_t = 20)]
+        window: usize,
+        /// Failure prediction: lines after the window in which an alert means `yes`
+        #[arg(long, default_value_t = 10)]
+        horizon: usize,
+        /// Failure prediction: lines between window starts
+        #[arg(long, default_value_t = 20)]
+        stride: usize,
+    },
+    /// LogLM rows (task, instruction, input, output)
+    Loglm { file: PathBuf },
+    /// Generic JSONL: task, input (string or list of lines), gold; optional instruction, system, category, params
+    Jsonl { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Rewrite the flowcharts' derived thoughts fluently (stored as new versions awaiting review)
+    Thoughts {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, default_value_t = 512)]
+        max_tokens: usize,
+    },
+    /// Stepwise solutions: K per instance following the instance's thought, graded, then automatic pairs
+    Solutions {
+        /// Only this task
+        #[arg(long)]
+        task: Option<String>,
+        /// At most this many instances
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Solutions per instance
+        #[arg(long, default_value_t = 2)]
+        k: usize,
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        #[arg(long, default_value_t = 256)]
+        max_tokens: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Args)]

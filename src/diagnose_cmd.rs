@@ -47,6 +47,7 @@ impl Diagnoser {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = args.max_tokens.unwrap_or(settings.max_tokens);
+        params.answer_cue = Some(logreasoner::reasoning::ANSWER_CUE.into());
         let store = if args.no_save {
             None
         } else {

@@ -57,6 +57,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = max_tokens;
+        params.answer_cue = Some(logreasoner::reasoning::ANSWER_CUE.into());
         let name = model.info.name.clone();
         let total = items.len();
         let answers = eval::run_model(&mut model, &items, &params, &mut |done| {

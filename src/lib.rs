@@ -10,6 +10,7 @@ pub mod eval;
 pub mod flowchart;
 pub mod llm;
 pub mod logs;
+pub mod reasoning;
 pub mod store;
 pub mod telemetry;
 pub mod template;

@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod cli;
+mod data_cmd;
 mod diagnose_cmd;
 mod eval_cmd;
 mod flowchart_cmd;
@@ -70,6 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flowchart(cmd)) => return flowchart_cmd::run(&config, cmd),
         Some(Command::Model(cmd)) => model_cmd::model(&config, cmd)?,
         Some(Command::Diagnose(args)) => return diagnose_cmd::run(&config, args),
+        Some(Command::Import(cmd)) => data_cmd::import(&config, cmd)?,
+        Some(Command::Generate(cmd)) => data_cmd::generate(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
         Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,
         Some(Command::Parse {

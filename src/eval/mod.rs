@@ -16,41 +16,15 @@ use crate::llm::model::{GenerationParams, LlmError, Model};
 use crate::store::{EvalResult, EvalRun, Task};
 use data::Item;
 
-/// How the model is asked to end its answer, per task.
-fn answer_format(item: &Item) -> &'static str {
-    match (item.task, item.kind.as_deref()) {
-        (Task::AnomalyDetection, _) => "Answer: normal   or   Answer: abnormal",
-        (Task::FailurePrediction, _) => "Answer: yes   or   Answer: no",
-        (Task::LogParsing, _) => {
-            "Answer: <the template of the log line, each variable replaced by <*>>"
-        }
-        (Task::RootCause, Some("solution")) => "Answer: <how to fix it, in one or two sentences>",
-        (Task::RootCause, _) => "Answer: <the root cause, in one or two sentences>",
-        (Task::Interpretation, _) => "Answer: <what the log means, in one or two sentences>",
-    }
-}
-
-/// The chat for one item: the instruction, the input lines, and SPEC's stepwise answer format.
+/// The chat for one item: the same stepwise prompt the data engine uses, without a thought.
 pub fn messages(item: &Item) -> Vec<Message> {
-    let mut user = String::new();
-    if !item.instruction.is_empty() {
-        user.push_str(&item.instruction);
-        user.push_str("\n\n");
-    }
-    user.push_str("Log:\n");
-    for line in &item.input {
-        user.push_str(line);
-        user.push('\n');
-    }
-    user.push_str(&format!(
-        "\nReason in a few short numbered steps, quoting what the log shows. Then finish with exactly \
-         one line:\n{}\n",
-        answer_format(item)
-    ));
-    vec![
-        Message::system("You are an expert site reliability engineer who analyses logs."),
-        Message::user(user),
-    ]
+    crate::reasoning::prompt::solution(
+        item.task,
+        item.kind.as_deref(),
+        &item.instruction,
+        &item.input,
+        None,
+    )
 }
 
 /// Whether the flowchart walk can answer this task.

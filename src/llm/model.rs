@@ -174,6 +174,11 @@ pub struct GenerationParams {
     pub stop: Vec<String>,
     /// Keep going past the end token (benchmarks that need a fixed number of tokens).
     pub ignore_eos: bool,
+    /// When the model ends (or runs out of tokens) without writing this cue (e.g. `Answer:`), the
+    /// cue is appended and the model completes that one line greedily (at most 24 tokens), so a
+    /// small model that rambles still commits to an answer. The cue and its line are part of the
+    /// returned text.
+    pub answer_cue: Option<String>,
 }
 
 impl Default for GenerationParams {
@@ -188,6 +193,7 @@ impl Default for GenerationParams {
             seed: 42,
             stop: Vec::new(),
             ignore_eos: false,
+            answer_cue: None,
         }
     }
 }
@@ -503,6 +509,59 @@ impl Model {
             }
             input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
         }
+        if let Some(cue) = params.answer_cue.as_deref() {
+            let pending = (stop == StopReason::MaxTokens)
+                .then(|| generated.last().copied())
+                .flatten();
+            let has_cue = text.to_lowercase().contains(&cue.to_lowercase());
+            if matches!(stop, StopReason::EndToken | StopReason::MaxTokens) && !has_cue {
+                let cue_text = if text.is_empty() || text.ends_with('\n') {
+                    cue.to_string()
+                } else {
+                    format!("\n{cue}")
+                };
+                let cue_ids = self.encode(&cue_text)?;
+                let fits = pos + cue_ids.len() + 1 + ANSWER_TOKENS < limit;
+                if fits && !cue_ids.is_empty() {
+                    let mut feed: Vec<u32> = pending.into_iter().collect();
+                    feed.extend(&cue_ids);
+                    let mut input = Tensor::new(feed.as_slice(), &self.device)?.unsqueeze(0)?;
+                    let mut answer: Vec<u32> = Vec::new();
+                    let mut greedy = LogitsProcessor::from_sampling(params.seed, Sampling::ArgMax);
+                    text.push_str(&cue_text);
+                    on_text(&cue_text);
+                    let mut shown = String::new();
+                    for _ in 0..ANSWER_TOKENS {
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let logits = self.weights.forward(&input, pos)?;
+                        pos += input.dim(1)?;
+                        let next = greedy.sample(&logits)?;
+                        if self.eos_ids.contains(&next) {
+                            break;
+                        }
+                        answer.push(next);
+                        let full = self.decode(&answer);
+                        // The line ends at the first newline after some text.
+                        let lead = full.len() - full.trim_start().len();
+                        if let Some(nl) = full[lead..].find('\n').map(|at| at + lead) {
+                            let line = &full[..nl];
+                            on_text(&line[shown.len().min(line.len())..]);
+                            shown = line.to_string();
+                            break;
+                        }
+                        if !full.ends_with('\u{fffd}') {
+                            on_text(&full[shown.len().min(full.len())..]);
+                            shown = full;
+                        }
+                        input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+                    }
+                    text.push_str(&shown);
+                    generated.extend(answer);
+                }
+            }
+        }
         let decode_secs = decode_from.elapsed().as_secs_f64();
         Ok(Generation {
             text,
@@ -515,6 +574,9 @@ impl Model {
         })
     }
 }
+
+/// Tokens the answer line may take after an appended cue.
+const ANSWER_TOKENS: usize = 24;
 
 /// The compute device named in the configuration.
 pub fn device(d: crate::config::Device) -> Result<Device, LlmError> {

@@ -263,6 +263,7 @@ impl DiagnoseScreen {
         let mut params = GenerationParams::from_defaults(&ctx.config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = ctx.config.diagnosis.value.max_tokens;
+        params.answer_cue = Some(crate::reasoning::ANSWER_CUE.into());
         cur.running = Some(engine.chat(cur.plan.messages.clone(), params));
         cur.queued = false;
         cur.started = Instant::now();
