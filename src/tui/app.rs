@@ -12,6 +12,7 @@ use super::keys::{keys_label, lookup, Binding, Key};
 use super::screens::diagnose::DiagnoseScreen;
 use super::screens::eval::EvalScreen;
 use super::screens::flowcharts::FlowchartsScreen;
+use super::screens::label::LabelScreen;
 use super::screens::logs::LogsScreen;
 use super::screens::placeholder::Placeholder;
 use super::screens::{Action, Component, Ctx, ScreenId};
@@ -121,10 +122,7 @@ impl App {
                 ScreenId::Solutions,
                 "Review of stepwise solutions arrives with issue #6.",
             )),
-            Box::new(Placeholder::new(
-                ScreenId::Label,
-                "Pairwise preference labelling arrives with issue #6.",
-            )),
+            Box::new(LabelScreen::default()),
             Box::new(Placeholder::new(
                 ScreenId::Train,
                 "LoRA SFT and DPO training runs arrive with issue #7.",

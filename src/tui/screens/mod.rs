@@ -4,6 +4,7 @@
 pub mod diagnose;
 pub mod eval;
 pub mod flowcharts;
+pub mod label;
 pub mod logs;
 pub mod placeholder;
 

@@ -1,0 +1,428 @@
+//! The Label screen: one instance with two of its solutions side by side (sides randomised per
+//! annotator, the left one recorded); one key press records a durable preference and the next pair
+//! is already on screen. Each annotator resumes where they stopped and never sees a pair twice.
+
+use std::collections::HashSet;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{Action, Ctx, Screen, ScreenId};
+use crate::store::{
+    Id, LabelSource, Preference, PreferenceLabel, SessionState, Solution, Store, StoreError,
+    TaskInstance,
+};
+use crate::tui::keys::{Binding, Key};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Left,
+    Right,
+    Tie,
+    Skip,
+    Undo,
+    Flag,
+    Guidelines,
+    Close,
+    Reload,
+}
+
+const KEYS: &[Binding<Cmd>] = &[
+    Binding {
+        keys: &[Key::ch('1'), Key::code(KeyCode::Left)],
+        help: "The left solution is better",
+        cmd: Cmd::Left,
+    },
+    Binding {
+        keys: &[Key::ch('2'), Key::code(KeyCode::Right)],
+        help: "The right solution is better",
+        cmd: Cmd::Right,
+    },
+    Binding {
+        keys: &[Key::ch('t')],
+        help: "Tie: equally good (or bad)",
+        cmd: Cmd::Tie,
+    },
+    Binding {
+        keys: &[Key::ch('s')],
+        help: "Skip this pair",
+        cmd: Cmd::Skip,
+    },
+    Binding {
+        keys: &[Key::ch('u')],
+        help: "Undo the last label of this session",
+        cmd: Cmd::Undo,
+    },
+    Binding {
+        keys: &[Key::ch('f')],
+        help: "Flag the pair for a second look (saved with the label)",
+        cmd: Cmd::Flag,
+    },
+    Binding {
+        keys: &[Key::ch('h')],
+        help: "Labeling guidelines",
+        cmd: Cmd::Guidelines,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Esc), Key::ch('q')],
+        help: "Close the guidelines",
+        cmd: Cmd::Close,
+    },
+    Binding {
+        keys: &[Key::ch('r')],
+        help: "Reload pairs from the database",
+        cmd: Cmd::Reload,
+    },
+];
+
+pub const GUIDELINES: &str = "Pick the solution an expert would rather teach from.\n\n\
+1. Correct answer first: a solution whose Answer line matches the gold answer beats one that does not.\n\
+2. Then evidence: steps that quote the right line numbers and say what those lines show beat vague steps.\n\
+3. Then the thought: steps that follow the expert thought's order beat ones that wander.\n\
+4. Shorter wins when the two are otherwise equal.\n\n\
+t (tie) when both are equally good or equally wrong; s (skip) when you cannot judge (say, the gold \
+answer looks wrong), and f to flag such a pair for a second look. u undoes your last label.";
+
+/// A pair to label: two solutions of one instance, in the order shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub instance: Id,
+    pub left: Id,
+    pub right: Id,
+}
+
+/// Which side a solution lands on, per annotator: a stable hash, so a restart shows the same sides
+/// and different annotators see different ones.
+fn left_first(annotator: &str, a: Id, b: Id) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in annotator
+        .bytes()
+        .chain(a.to_le_bytes())
+        .chain(b.to_le_bytes())
+    {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h & 1 == 0
+}
+
+/// The pairs `annotator` has not labelled: consecutive solutions of each instance with two or more,
+/// in instance order.
+pub fn queue(store: &Store, annotator: &str) -> Result<Vec<Pair>, StoreError> {
+    let done: HashSet<(Id, Id)> = store
+        .all::<PreferenceLabel>()?
+        .into_iter()
+        .filter(|l| l.source == LabelSource::Human && l.annotator == annotator)
+        .map(|l| (l.chosen.min(l.rejected), l.chosen.max(l.rejected)))
+        .collect();
+    let mut by_instance: std::collections::BTreeMap<Id, Vec<Id>> = Default::default();
+    for s in store.all::<Solution>()? {
+        by_instance.entry(s.instance_id).or_default().push(s.id);
+    }
+    let mut out = Vec::new();
+    for (instance, ids) in by_instance {
+        for pair in ids.chunks_exact(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if done.contains(&(a.min(b), a.max(b))) {
+                continue;
+            }
+            let (left, right) = if left_first(annotator, a, b) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            out.push(Pair {
+                instance,
+                left,
+                right,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What is on screen for the current pair.
+struct Shown {
+    instance: TaskInstance,
+    left: Solution,
+    right: Solution,
+}
+
+#[derive(Default)]
+pub struct LabelScreen {
+    queue: Vec<Pair>,
+    /// Position in `queue` of the pair on screen.
+    at: usize,
+    shown: Option<Shown>,
+    /// Labels made in this session, for undo (newest last), with the pair each answered.
+    history: Vec<(Id, usize)>,
+    flagged: bool,
+    guidelines: bool,
+    total_done: usize,
+    error: Option<String>,
+}
+
+impl LabelScreen {
+    fn reload(&mut self, ctx: &Ctx) {
+        let annotator = &ctx.config.annotator.value;
+        match queue(&ctx.store, annotator) {
+            Ok(q) => {
+                self.queue = q;
+                self.at = 0;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(format!("cannot read the pairs: {e}")),
+        }
+        self.total_done = ctx
+            .store
+            .all::<PreferenceLabel>()
+            .map(|all| {
+                all.iter()
+                    .filter(|l| l.source == LabelSource::Human && &l.annotator == annotator)
+                    .count()
+            })
+            .unwrap_or(0);
+        self.load_current(ctx);
+    }
+
+    fn load_current(&mut self, ctx: &Ctx) {
+        self.flagged = false;
+        self.shown = self.queue.get(self.at).and_then(|p| {
+            Some(Shown {
+                instance: ctx.store.get(p.instance).ok()??,
+                left: ctx.store.get(p.left).ok()??,
+                right: ctx.store.get(p.right).ok()??,
+            })
+        });
+    }
+
+    /// Records the decision on the pair on screen (durable on return) and moves to the next.
+    fn decide(&mut self, preference: Preference, left_wins: bool, ctx: &mut Ctx) -> Action {
+        let Some(pair) = self.queue.get(self.at).cloned() else {
+            return Action::Message("no pair to label".into());
+        };
+        let (chosen, rejected) = if left_wins {
+            (pair.left, pair.right)
+        } else {
+            (pair.right, pair.left)
+        };
+        let annotator = ctx.config.annotator.value.clone();
+        let mut label = PreferenceLabel {
+            id: 0,
+            instance_id: pair.instance,
+            chosen,
+            rejected,
+            preference,
+            source: LabelSource::Human,
+            annotator: annotator.clone(),
+            shown_left: Some(pair.left),
+            flagged: self.flagged,
+            created_at: crate::time::now_millis(),
+        };
+        let session = SessionState {
+            annotator,
+            screen: "label".into(),
+            cursor: Some(pair.instance),
+            extra: [(
+                "labels_this_session".to_string(),
+                (self.history.len() + 1).to_string(),
+            )]
+            .into_iter()
+            .collect(),
+            updated_at: crate::time::now_millis(),
+        };
+        match ctx.store.record_label(&mut label, Some(&session)) {
+            Ok(id) => {
+                self.history.push((id, self.at));
+                self.total_done += 1;
+                self.at += 1;
+                self.load_current(ctx);
+                Action::None
+            }
+            Err(e) => Action::Message(format!("the label was not saved: {e}")),
+        }
+    }
+
+    fn undo(&mut self, ctx: &mut Ctx) -> Action {
+        let Some((id, at)) = self.history.pop() else {
+            return Action::Message("nothing to undo in this session".into());
+        };
+        match ctx.store.undo_label(id) {
+            Ok(_) => {
+                self.total_done = self.total_done.saturating_sub(1);
+                self.at = at;
+                self.load_current(ctx);
+                Action::Message("label undone".into())
+            }
+            Err(e) => {
+                self.history.push((id, at));
+                Action::Message(format!("could not undo: {e}"))
+            }
+        }
+    }
+}
+
+impl Screen for LabelScreen {
+    type Cmd = Cmd;
+
+    fn id(&self) -> ScreenId {
+        ScreenId::Label
+    }
+
+    fn bindings(&self) -> &'static [Binding<Cmd>] {
+        KEYS
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        self.reload(ctx);
+    }
+
+    fn run(&mut self, cmd: Cmd, key: KeyEvent, ctx: &mut Ctx) -> Action {
+        if self.guidelines && !matches!(cmd, Cmd::Guidelines | Cmd::Close) {
+            self.guidelines = false;
+        }
+        match cmd {
+            Cmd::Left => self.decide(Preference::Chosen, true, ctx),
+            Cmd::Right => self.decide(Preference::Chosen, false, ctx),
+            Cmd::Tie => self.decide(Preference::Tie, true, ctx),
+            Cmd::Skip => self.decide(Preference::Skip, true, ctx),
+            Cmd::Undo => self.undo(ctx),
+            Cmd::Flag => {
+                self.flagged = !self.flagged;
+                Action::None
+            }
+            Cmd::Guidelines => {
+                self.guidelines = !self.guidelines;
+                Action::None
+            }
+            Cmd::Close if self.guidelines => {
+                self.guidelines = false;
+                Action::None
+            }
+            Cmd::Close if key.code == KeyCode::Esc => Action::None,
+            Cmd::Close => Action::Quit,
+            Cmd::Reload => {
+                self.reload(ctx);
+                Action::Message(format!("{} pair(s) to label", self.queue.len()))
+            }
+        }
+    }
+
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let [head, body, foot] = Layout::vertical([
+            Constraint::Length(9),
+            Constraint::Min(5),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let progress = format!(
+            " {} · this session {} · total {} labelled · {} to go{}",
+            ctx.config.annotator.value,
+            self.history.len(),
+            self.total_done,
+            self.queue.len().saturating_sub(self.at),
+            if self.flagged { " · ⚑ flagged" } else { "" }
+        );
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(progress, Style::new().fg(Color::Cyan)),
+                Span::styled(
+                    "   1/← left · 2/→ right · t tie · s skip · u undo · f flag · h guidelines",
+                    Style::new().dim(),
+                ),
+            ])),
+            foot,
+        );
+        let Some(shown) = &self.shown else {
+            let text = self.error.clone().unwrap_or_else(|| {
+                "No pairs left to label. Generate solutions first (logreasoner generate solutions \
+                 --k 2), then r reloads."
+                    .into()
+            });
+            frame.render_widget(
+                Paragraph::new(text)
+                    .style(Style::new().dim())
+                    .wrap(Wrap { trim: true })
+                    .block(Block::bordered().title(" Label ")),
+                head.union(body),
+            );
+            if self.guidelines {
+                render_guidelines(frame, area);
+            }
+            return;
+        };
+        let i = &shown.instance;
+        let mut lines = vec![Line::from(vec![
+            Span::styled(
+                format!("#{} {} ", i.id, i.task),
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::styled(i.system.clone(), Style::new().dim()),
+            Span::raw(format!("  {}", i.instruction)),
+        ])];
+        for (n, l) in i.input.iter().enumerate().take(5) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>3} ", n + 1), Style::new().fg(Color::DarkGray)),
+                Span::raw(l.chars().take(300).collect::<String>()),
+            ]));
+        }
+        if i.input.len() > 5 {
+            lines.push(Line::from(Span::styled(
+                format!("    … {} more line(s)", i.input.len() - 5),
+                Style::new().dim(),
+            )));
+        }
+        lines.push(Line::from(vec![
+            Span::styled("gold ", Style::new().fg(Color::Green)),
+            Span::raw(if i.gold.is_empty() {
+                "(none)".to_string()
+            } else {
+                i.gold.clone()
+            }),
+        ]));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::bordered().title(" instance ")),
+            head,
+        );
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(body);
+        for (area, s, title) in [(left, &shown.left, " 1 ← "), (right, &shown.right, " 2 → ")] {
+            // The answer, not the automatic grade: the labeler judges, unprompted.
+            let verdict = Span::styled(
+                format!(" answer: {} ", s.answer.as_deref().unwrap_or("(none)")),
+                Style::new().dim(),
+            );
+            frame.render_widget(
+                Paragraph::new(Text::from(s.text.clone()))
+                    .wrap(Wrap { trim: false })
+                    .block(
+                        Block::bordered()
+                            .title(title)
+                            .title(Line::from(verdict).right_aligned()),
+                    ),
+                area,
+            );
+        }
+        if self.guidelines {
+            render_guidelines(frame, area);
+        }
+    }
+}
+
+fn render_guidelines(frame: &mut Frame, area: Rect) {
+    let pop = area.inner(Margin::new(area.width / 8, area.height / 6));
+    frame.render_widget(Clear, pop);
+    frame.render_widget(
+        Paragraph::new(GUIDELINES)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" guidelines (h or Esc closes) ")),
+        pop,
+    );
+}
