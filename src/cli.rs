@@ -113,6 +113,12 @@ pub enum Command {
     /// Generate thoughts and stepwise solutions with the model (resumable; Ctrl-C keeps what is done)
     #[command(subcommand)]
     Generate(GenerateCommand),
+    /// Export SFT or DPO data for TRL or LLaMA-Factory (secrets scrubbed by default)
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Preference labels: counts and agreement between annotators
+    #[command(subcommand)]
+    Labels(LabelsCommand),
     /// Evaluate the model (and the flowchart-walk baseline) on a task's items and print SPEC's metrics
     Eval(EvalArgs),
     /// The local model: fetch the default one, show what a model file is
@@ -355,6 +361,48 @@ pub enum GenerateCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// trl (conversational JSONL) or llamafactory (alpaca JSONL plus dataset_info.json)
+    #[arg(long, default_value = "trl")]
+    pub format: String,
+    /// Folder to write into
+    #[arg(long, value_name = "DIR", default_value = "export")]
+    pub out: PathBuf,
+    /// Fraction of instances held out as a dev split (0 for none)
+    #[arg(long, default_value_t = 0.0)]
+    pub dev_fraction: f64,
+    /// Keep secrets as they are (by default passwords, tokens, API keys, private keys and e-mail
+    /// addresses are replaced)
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Another pattern to scrub, as KIND=REGEX (repeatable)
+    #[arg(long, value_name = "KIND=REGEX")]
+    pub redact: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// SFT data: accepted thoughts (--stage thought) or accepted and chosen solutions (--stage stepwise)
+    Sft {
+        #[arg(long)]
+        stage: String,
+        #[command(flatten)]
+        args: ExportArgs,
+    },
+    /// DPO data: every preference with a winner (automatic pairs and human labels)
+    Dpo {
+        #[command(flatten)]
+        args: ExportArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelsCommand {
+    /// Labels per annotator, Cohen's kappa per pair of annotators, and their disagreements
+    Stats,
 }
 
 #[derive(Debug, Args)]

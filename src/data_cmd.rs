@@ -3,11 +3,15 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
-use crate::cli::{GenerateCommand, ImportCommand};
+use crate::cli::{ExportArgs, ExportCommand, GenerateCommand, ImportCommand, LabelsCommand};
 use logreasoner::config::Config;
+use logreasoner::data::agreement;
+use logreasoner::data::export::{self, Format, Stage};
 use logreasoner::data::import::{self, ImportReport, LoghubSettings};
+use logreasoner::data::redact::Redactor;
 use logreasoner::llm::model::{self, Model};
 use logreasoner::reasoning::{self, Generator, Settings};
+use logreasoner::store::PreferenceLabel;
 use logreasoner::store::{Store, Task};
 
 fn print_import(report: &ImportReport, what: &str) -> anyhow::Result<()> {
@@ -125,5 +129,121 @@ pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
         }
     }
     store.flush()?;
+    Ok(())
+}
+
+fn export_settings(args: &ExportArgs) -> anyhow::Result<(Format, Option<Redactor>)> {
+    let format = match args.format.as_str() {
+        "trl" => Format::Trl,
+        "llamafactory" | "llama-factory" => Format::LlamaFactory,
+        other => anyhow::bail!("unknown export format `{other}`; use trl or llamafactory"),
+    };
+    if !(0.0..1.0).contains(&args.dev_fraction) {
+        anyhow::bail!("--dev-fraction must be at least 0 and below 1");
+    }
+    let redactor = if args.no_redact {
+        None
+    } else {
+        let extra = args
+            .redact
+            .iter()
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("--redact takes KIND=REGEX, got `{p}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Some(Redactor::new(&extra).map_err(anyhow::Error::msg)?)
+    };
+    Ok((format, redactor))
+}
+
+pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
+    let store = Store::open(&config.db.value)?;
+    let (name, examples, args) = match &cmd {
+        ExportCommand::Sft { stage, args } => {
+            let stage = match stage.as_str() {
+                "thought" => Stage::Thought,
+                "stepwise" => Stage::Stepwise,
+                other => anyhow::bail!("unknown stage `{other}`; use thought or stepwise"),
+            };
+            let name = if stage == Stage::Thought {
+                "sft_thought"
+            } else {
+                "sft_stepwise"
+            };
+            (name, export::sft_examples(&store, stage)?, args)
+        }
+        ExportCommand::Dpo { args } => ("dpo", export::dpo_examples(&store)?, args),
+    };
+    let (format, redactor) = export_settings(args)?;
+    let written = export::write(
+        &args.out,
+        name,
+        &examples,
+        format,
+        args.dev_fraction,
+        redactor,
+    )?;
+    let mut out = std::io::stdout().lock();
+    for (path, rows) in &written.files {
+        writeln!(out, "wrote {} ({rows} record(s))", path.display())?;
+    }
+    if args.no_redact {
+        writeln!(out, "secrets were not scrubbed (--no-redact)")?;
+    } else if written.redacted.is_empty() {
+        writeln!(out, "no secrets found")?;
+    } else {
+        let parts: Vec<String> = written
+            .redacted
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        writeln!(out, "scrubbed: {}", parts.join(", "))?;
+    }
+    Ok(())
+}
+
+pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
+    let store = Store::open(&config.db.value)?;
+    match cmd {
+        LabelsCommand::Stats => {
+            let all = store.all::<PreferenceLabel>()?;
+            let auto = all
+                .iter()
+                .filter(|l| l.source == logreasoner::store::LabelSource::Auto)
+                .count();
+            let (counts, pairs) = agreement::agreement(&all);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "automatic pairs  {auto}")?;
+            for (annotator, n) in &counts {
+                writeln!(out, "{annotator:<16} {n} label(s)")?;
+            }
+            for p in &pairs {
+                let kappa = p.kappa.map_or("-".to_string(), |k| format!("{k:.3}"));
+                writeln!(
+                    out,
+                    "{} vs {}: {} pair(s) in common, Cohen's kappa {kappa}, {} disagreement(s)",
+                    p.a,
+                    p.b,
+                    p.items,
+                    p.disagreements.len()
+                )?;
+                for (instance, (s1, s2), x, y) in &p.disagreements {
+                    writeln!(
+                        out,
+                        "  instance #{instance}, solutions #{s1}/#{s2}: {} says {x}, {} says {y}",
+                        p.a, p.b
+                    )?;
+                }
+            }
+            if pairs.is_empty() {
+                writeln!(
+                    out,
+                    "(agreement needs two annotators who labelled the same pairs)"
+                )?;
+            }
+        }
+    }
     Ok(())
 }

@@ -73,6 +73,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Diagnose(args)) => return diagnose_cmd::run(&config, args),
         Some(Command::Import(cmd)) => data_cmd::import(&config, cmd)?,
         Some(Command::Generate(cmd)) => data_cmd::generate(&config, cmd)?,
+        Some(Command::Export(cmd)) => data_cmd::export(&config, cmd)?,
+        Some(Command::Labels(cmd)) => data_cmd::labels(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
         Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,
         Some(Command::Parse {

@@ -72,7 +72,10 @@ fn number_keys_switch_screens_and_placeholders_say_which_issue_fills_them() {
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
     type_keys(&mut app, "6");
     assert_eq!(app.active_screen(), ScreenId::Label);
-    snapshot!("shell_label_placeholder", &mut app);
+    assert!(draw(&mut app).contains("No pairs left to label"));
+    type_keys(&mut app, "7");
+    assert_eq!(app.active_screen(), ScreenId::Train);
+    snapshot!("shell_train_placeholder", &mut app);
     app.handle_key(press(KeyCode::F(8)));
     assert_eq!(app.active_screen(), ScreenId::Eval);
     app.handle_key(press(KeyCode::Right));

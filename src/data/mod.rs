@@ -1,4 +1,7 @@
 //! The reasoning data: importing task instances, exporting SFT and DPO datasets, secret redaction,
 //! and annotator agreement.
 
+pub mod agreement;
+pub mod export;
 pub mod import;
+pub mod redact;
