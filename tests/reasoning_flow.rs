@@ -30,9 +30,13 @@ fn import_generate_pair_label_and_export_dpo() {
     config.annotator.value = "ana".into();
     {
         let store = Store::open(&config.db.value).expect("store");
-        // 20 LogLM rows and a few BGL items.
+        // 20 LogLM rows (anomaly items: short lines, so generation stays quick) and a few BGL items.
         let dev = std::fs::read_to_string(repo("../shared/data/loglm/dev.jsonl")).expect("dev");
-        let rows: Vec<&str> = dev.lines().take(20).collect();
+        let rows: Vec<&str> = dev
+            .lines()
+            .filter(|l| l.contains("\"anomaly_detection\""))
+            .take(20)
+            .collect();
         let file = dir.path().join("loglm20.jsonl");
         std::fs::write(&file, rows.join("\n") + "\n").expect("write rows");
         let r = import::jsonl(&store, &file).expect("import loglm");
@@ -72,7 +76,7 @@ fn import_generate_pair_label_and_export_dpo() {
             settings: Settings {
                 k: 2,
                 temperature: 0.9,
-                max_tokens: 32,
+                max_tokens: 24,
                 seed: 7,
             },
         };
