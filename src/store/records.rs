@@ -217,7 +217,7 @@ pub struct PreferenceLabel {
 record!(PreferenceLabel, "labels");
 
 /// What a review decision is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "id")]
 pub enum ReviewTarget {
     Thought(Id),

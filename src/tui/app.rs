@@ -15,6 +15,7 @@ use super::screens::flowcharts::FlowchartsScreen;
 use super::screens::label::LabelScreen;
 use super::screens::logs::LogsScreen;
 use super::screens::placeholder::Placeholder;
+use super::screens::review::{Kind, ReviewScreen};
 use super::screens::{Action, Component, Ctx, ScreenId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,14 +115,8 @@ impl App {
             Box::new(LogsScreen::default()),
             Box::new(DiagnoseScreen::default()),
             Box::new(FlowchartsScreen::default()),
-            Box::new(Placeholder::new(
-                ScreenId::Thoughts,
-                "Review of generated thoughts arrives with issue #6.",
-            )),
-            Box::new(Placeholder::new(
-                ScreenId::Solutions,
-                "Review of stepwise solutions arrives with issue #6.",
-            )),
+            Box::new(ReviewScreen::new(Kind::Thoughts)),
+            Box::new(ReviewScreen::new(Kind::Solutions)),
             Box::new(LabelScreen::default()),
             Box::new(Placeholder::new(
                 ScreenId::Train,

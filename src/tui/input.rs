@@ -24,6 +24,22 @@ impl TextInput {
         self.cursor
     }
 
+    /// Moves the cursor to a char index (clamped to the text).
+    pub fn set_cursor(&mut self, at: usize) {
+        self.cursor = at.min(self.text.chars().count());
+    }
+
+    /// Splits at the cursor: keeps the text before it, returns the text after it.
+    pub fn split_off(&mut self) -> String {
+        let at = self.byte(self.cursor);
+        self.text.split_off(at)
+    }
+
+    /// Appends text, leaving the cursor where it is.
+    pub fn push_str(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
     fn byte(&self, char_index: usize) -> usize {
         self.text
             .char_indices()

@@ -11,6 +11,10 @@ pub enum JobOutput {
     /// The opened logs, or why they could not be opened (shown in the Logs pane).
     Logs(Result<Vec<crate::logs::source::LogSource>, String>),
     Charts(Vec<crate::flowchart::Entry>),
+    /// The flowcharts were (re)loaded and their thoughts synced into the database.
+    ThoughtsChanged,
+    /// A generation run of the data engine finished (or was cancelled).
+    Generated(crate::reasoning::Report),
 }
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@ pub mod input;
 pub mod jobs;
 pub mod keys;
 pub mod screens;
+pub mod textarea;
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};

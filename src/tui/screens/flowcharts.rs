@@ -782,7 +782,8 @@ impl Screen for FlowchartsScreen {
         self.entries = entries;
         self.loaded = true;
         self.cursor = self.cursor.min(self.entries.len().saturating_sub(1));
-        None
+        // Loading synced the charts' thoughts: the Thoughts screen shows them.
+        Some(JobOutput::ThoughtsChanged)
     }
 
     fn wants_text(&self) -> bool {

@@ -7,6 +7,7 @@ pub mod flowcharts;
 pub mod label;
 pub mod logs;
 pub mod placeholder;
+pub mod review;
 
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
