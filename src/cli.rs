@@ -332,6 +332,8 @@ pub enum ImportCommand {
     Loglm { file: PathBuf },
     /// Generic JSONL: task, input (string or list of lines), gold; optional instruction, system, category, params
     Jsonl { file: PathBuf },
+    /// Another annotator's labels (written by `export labels`), merged by content
+    Labels { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -396,6 +398,15 @@ pub enum ExportCommand {
     Dpo {
         #[command(flatten)]
         args: ExportArgs,
+    },
+    /// Human labels with the content they judge, for another database's `import labels`
+    Labels {
+        /// The JSONL file to write
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Only this annotator's labels
+        #[arg(long = "of", value_name = "ANNOTATOR")]
+        of: Option<String>,
     },
 }
 

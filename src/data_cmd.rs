@@ -53,6 +53,16 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
             let report = import::loghub(&store, &dir, settings)?;
             print_import(&report, &dir.display().to_string())?;
         }
+        ImportCommand::Labels { file } => {
+            let m = logreasoner::data::labels::import(&store, &file).map_err(anyhow::Error::msg)?;
+            for (line, why) in &m.skipped {
+                eprintln!("{}:{line}: skipped: {why}", file.display());
+            }
+            println!(
+                "merged {} label(s) ({} already here); added {} instance(s) and {} solution(s); {} line(s) skipped",
+                m.labels, m.already_there, m.instances_added, m.solutions_added, m.skipped.len()
+            );
+        }
         ImportCommand::Loglm { file } | ImportCommand::Jsonl { file } => {
             let report = import::jsonl(&store, &file)?;
             print_import(&report, &file.display().to_string())?;
@@ -160,6 +170,12 @@ fn export_settings(args: &ExportArgs) -> anyhow::Result<(Format, Option<Redactor
 
 pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
+    if let ExportCommand::Labels { out, of } = &cmd {
+        let n = logreasoner::data::labels::export(&store, out, of.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        println!("wrote {} ({n} label(s))", out.display());
+        return Ok(());
+    }
     let (name, examples, args) = match &cmd {
         ExportCommand::Sft { stage, args } => {
             let stage = match stage.as_str() {
@@ -175,6 +191,7 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
             (name, export::sft_examples(&store, stage)?, args)
         }
         ExportCommand::Dpo { args } => ("dpo", export::dpo_examples(&store)?, args),
+        ExportCommand::Labels { .. } => unreachable!("handled above"),
     };
     let (format, redactor) = export_settings(args)?;
     let written = export::write(

@@ -1,0 +1,197 @@
+//! Portable human labels: an annotator's labels written with the content they judge (the instance
+//! and both solutions' texts), so another database can merge them whatever its record ids are.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{
+    LabelSource, Preference, PreferenceLabel, ReviewStatus, Solution, Store, StoreError, Task,
+    TaskInstance,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortableInstance {
+    pub task: Task,
+    pub system: String,
+    pub instruction: String,
+    pub input: Vec<String>,
+    pub gold: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortableSolution {
+    pub text: String,
+    pub model: String,
+}
+
+/// One label as a JSONL row of `export labels`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortableLabel {
+    pub annotator: String,
+    pub preference: Preference,
+    pub flagged: bool,
+    /// Whether the chosen solution was the one on the left.
+    pub chosen_was_left: Option<bool>,
+    pub created_at: u64,
+    pub instance: PortableInstance,
+    pub chosen: PortableSolution,
+    pub rejected: PortableSolution,
+}
+
+/// Writes every human label (of `annotator`, or everyone's) as JSONL; returns how many.
+pub fn export(store: &Store, path: &Path, annotator: Option<&str>) -> Result<usize, String> {
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    let mut n = 0;
+    let labels = store.all::<PreferenceLabel>().map_err(|e| e.to_string())?;
+    for l in labels
+        .iter()
+        .filter(|l| l.source == LabelSource::Human && annotator.is_none_or(|a| a == l.annotator))
+    {
+        let get = |id| -> Result<Solution, String> { store.load(id).map_err(|e| e.to_string()) };
+        let i: TaskInstance = store.load(l.instance_id).map_err(|e| e.to_string())?;
+        let (c, r) = (get(l.chosen)?, get(l.rejected)?);
+        let row = PortableLabel {
+            annotator: l.annotator.clone(),
+            preference: l.preference,
+            flagged: l.flagged,
+            chosen_was_left: l.shown_left.map(|left| left == l.chosen),
+            created_at: l.created_at,
+            instance: PortableInstance {
+                task: i.task,
+                system: i.system,
+                instruction: i.instruction,
+                input: i.input,
+                gold: i.gold,
+                source: i.source,
+            },
+            chosen: PortableSolution {
+                text: c.text,
+                model: c.model,
+            },
+            rejected: PortableSolution {
+                text: r.text,
+                model: r.model,
+            },
+        };
+        let line = serde_json::to_string(&row).map_err(|e| e.to_string())?;
+        writeln!(f, "{line}").map_err(io)?;
+        n += 1;
+    }
+    f.flush().map_err(io)?;
+    Ok(n)
+}
+
+/// What a merge did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Merged {
+    pub labels: usize,
+    pub already_there: usize,
+    pub instances_added: usize,
+    pub solutions_added: usize,
+    pub skipped: Vec<(usize, String)>,
+}
+
+fn find_or_add_solution(
+    store: &Store,
+    instance: u64,
+    s: &PortableSolution,
+    merged: &mut Merged,
+) -> Result<u64, StoreError> {
+    if let Some(found) = store
+        .all::<Solution>()?
+        .into_iter()
+        .find(|x| x.instance_id == instance && x.text == s.text)
+    {
+        return Ok(found.id);
+    }
+    let mut new = Solution {
+        id: 0,
+        instance_id: instance,
+        thought_id: None,
+        text: s.text.clone(),
+        answer: crate::eval::score::answer_line(&s.text),
+        score: None,
+        correct: None,
+        model: s.model.clone(),
+        status: ReviewStatus::Pending,
+        created_at: crate::time::now_millis(),
+    };
+    merged.solutions_added += 1;
+    store.insert(&mut new)
+}
+
+/// Merges another annotator's `export labels` file. Instances and solutions are matched by content
+/// (added when missing); a label this database already has (same annotator and pair) is not added
+/// twice. A malformed line is reported with its number and skipped.
+pub fn import(store: &Store, path: &Path) -> Result<Merged, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&text);
+    let mut merged = Merged::default();
+    let existing: Vec<PreferenceLabel> = store.all().map_err(|e| e.to_string())?;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: PortableLabel = match serde_json::from_str(line) {
+            Ok(r) => r,
+            Err(e) => {
+                merged.skipped.push((n + 1, e.to_string()));
+                continue;
+            }
+        };
+        let p = &row.instance;
+        let mut instance = TaskInstance {
+            id: 0,
+            task: p.task,
+            system: p.system.clone(),
+            instruction: p.instruction.clone(),
+            input: p.input.clone(),
+            gold: p.gold.clone(),
+            source: p.source.clone(),
+            content_hash: TaskInstance::hash(p.task, &p.instruction, &p.input),
+            params: Default::default(),
+            created_at: crate::time::now_millis(),
+        };
+        let result = (|| -> Result<(), StoreError> {
+            let (id, new) = store.insert_instance(&mut instance)?;
+            merged.instances_added += usize::from(new);
+            let chosen = find_or_add_solution(store, id, &row.chosen, &mut merged)?;
+            let rejected = find_or_add_solution(store, id, &row.rejected, &mut merged)?;
+            let pair = (chosen.min(rejected), chosen.max(rejected));
+            let dup = existing.iter().any(|l| {
+                l.source == LabelSource::Human
+                    && l.annotator == row.annotator
+                    && (l.chosen.min(l.rejected), l.chosen.max(l.rejected)) == pair
+            });
+            if dup {
+                merged.already_there += 1;
+                return Ok(());
+            }
+            let mut label = PreferenceLabel {
+                id: 0,
+                instance_id: id,
+                chosen,
+                rejected,
+                preference: row.preference,
+                source: LabelSource::Human,
+                annotator: row.annotator.clone(),
+                shown_left: row
+                    .chosen_was_left
+                    .map(|left| if left { chosen } else { rejected }),
+                flagged: row.flagged,
+                created_at: row.created_at,
+            };
+            store.record_label(&mut label, None)?;
+            merged.labels += 1;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            return Err(format!("{}:{}: {e}", path.display(), n + 1));
+        }
+    }
+    Ok(merged)
+}
