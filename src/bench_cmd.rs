@@ -176,6 +176,23 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 )?;
             }
         }
+        BenchCommand::Label { pairs } => {
+            let store_dir = tempdir()?;
+            let store = Store::open(store_dir.join("db"))?;
+            let mut ctx = Ctx::new(config, store);
+            let r = logreasoner::bench::label::measure(&mut ctx, pairs.max(1))
+                .map_err(anyhow::Error::msg)?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            writeln!(
+                out,
+                "{} labels: key press → durable label → next pair drawn: median {:.2} ms, p95 {:.2} ms, max {:.2} ms (target < 50 ms)",
+                r.pairs,
+                ms(r.quantile(0.5)),
+                ms(r.quantile(0.95)),
+                ms(r.quantile(1.0))
+            )?;
+            let _ = std::fs::remove_dir_all(&store_dir);
+        }
         BenchCommand::Bigfile { path, size_mb } => {
             if !path.exists() {
                 writeln!(

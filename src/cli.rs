@@ -240,6 +240,11 @@ pub enum BenchCommand {
         #[arg(long)]
         no_llama_cpp: bool,
     },
+    /// Time from a label key press to the next pair on screen (durable write and render included)
+    Label {
+        #[arg(long, default_value_t = 500)]
+        pairs: usize,
+    },
     /// Time to the first screen, time to scroll a page and index memory on a big log
     Bigfile {
         /// Log to measure; generated from the bundled samples when it does not exist

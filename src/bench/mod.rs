@@ -3,5 +3,6 @@
 //! a timed test.
 
 pub mod bigfile;
+pub mod label;
 pub mod llm;
 pub mod parse;
