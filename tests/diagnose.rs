@@ -159,6 +159,14 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
         "diagnosis:\n  burst_errors: 2\n  burst_lines: 10\n  min_interval_secs: 0\n",
     )
     .expect("config");
+    /// Kills the follower however the test ends, so a failed assertion leaves no process behind.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = common::command(home.path())
         .args(["diagnose", "--follow", "--no-model", "--json", "--config"])
         .arg(&config)
@@ -171,6 +179,7 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
         .expect("spawn");
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().expect("stdout");
+    let _guard = KillOnDrop(child);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
@@ -222,8 +231,6 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
         (1.into(), 2.into())
     );
     assert!(start.elapsed() < Duration::from_secs(30));
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A real BGL window (a FATAL data-TLB interrupt among kernel INFO lines) on the default model.
