@@ -31,3 +31,9 @@ if python3 -c "import llama_cpp" >/dev/null 2>&1; then
 else
     echo "llm_parity skipped: llama-cpp-python is not installed (pip install llama-cpp-python)"
 fi
+# The remote backend against llama-cpp-python's OpenAI-compatible server on loopback (same reason).
+if python3 -c "import llama_cpp.server.app" >/dev/null 2>&1; then
+    cargo test --locked --test remote -- --ignored
+else
+    echo "remote skipped: llama-cpp-python's server is not installed (pip install 'llama-cpp-python[server]')"
+fi

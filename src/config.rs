@@ -133,6 +133,23 @@ impl Default for DiagnosisSettings {
     }
 }
 
+/// An OpenAI-compatible chat-completions server (vLLM, llama.cpp's server) used instead of the local
+/// model (config file section `remote:`). Logs leave the machine only when this is set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSettings {
+    /// Base URL, up to and including `/v1` (e.g. `http://127.0.0.1:8000/v1`).
+    pub url: String,
+    /// The model name the server knows.
+    pub model: String,
+    /// The API key is read from this environment variable…
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// …or from this file, which must be readable by its owner alone (mode 600).
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+}
+
 /// The config file's shape. Unknown keys are an error, so a typo is never silently ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +164,7 @@ struct FileConfig {
     format: Option<String>,
     generation: Option<GenerationDefaults>,
     diagnosis: Option<DiagnosisSettings>,
+    remote: Option<RemoteSettings>,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -182,6 +200,8 @@ pub struct Config {
     pub log_format: Option<Setting<String>>,
     pub generation: Setting<GenerationDefaults>,
     pub diagnosis: Setting<DiagnosisSettings>,
+    /// Set only by the config file: an explicit choice to send prompts (and log lines) to a server.
+    pub remote: Option<RemoteSettings>,
 }
 
 impl Config {
@@ -348,6 +368,7 @@ impl Config {
             log_format,
             generation,
             diagnosis,
+            remote: file.remote,
         })
     }
 
@@ -421,6 +442,21 @@ impl Config {
             ),
         ] {
             rows.push((name, value, self.diagnosis.origin.to_string()));
+        }
+        if let Some(r) = &self.remote {
+            let file = self
+                .file
+                .as_ref()
+                .map_or(String::new(), |f| f.display().to_string());
+            rows.push(("remote.url", r.url.clone(), file.clone()));
+            rows.push(("remote.model", r.model.clone(), file.clone()));
+            // Where the key comes from, never the key.
+            let key = match (&r.api_key_env, &r.api_key_file) {
+                (Some(var), _) => format!("from environment {var}"),
+                (None, Some(f)) => format!("from file {}", f.display()),
+                (None, None) => "none".to_string(),
+            };
+            rows.push(("remote.api_key", key, file));
         }
         rows.push((
             "log_file",

@@ -9,7 +9,7 @@ use logreasoner::data::agreement;
 use logreasoner::data::export::{self, Format, Stage};
 use logreasoner::data::import::{self, ImportReport, LoghubSettings};
 use logreasoner::data::redact::Redactor;
-use logreasoner::llm::model::{self, Model};
+use logreasoner::llm::backend::BackendSpec;
 use logreasoner::reasoning::{self, Generator, Settings};
 use logreasoner::store::PreferenceLabel;
 use logreasoner::store::{Store, Task};
@@ -85,8 +85,7 @@ fn progress(label: &str) -> impl FnMut(usize, usize) + '_ {
 pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
     let charts = logreasoner::flowchart::valid_charts(&config.flowcharts.value)?;
-    let device = model::device(config.device.value)?;
-    let mut model = Model::load(&config.model.value, &device)?;
+    let mut model = BackendSpec::from_config(config)?.open()?;
     let cancel = AtomicBool::new(false);
     let mut out = std::io::stdout().lock();
     match cmd {

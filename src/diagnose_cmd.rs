@@ -16,7 +16,8 @@ use logreasoner::diagnose::prompt::PromptLimits;
 use logreasoner::diagnose::watch::Watch;
 use logreasoner::diagnose::{self, Input, Report};
 use logreasoner::flowchart::{self, Flowchart};
-use logreasoner::llm::model::{self, GenerationParams, Model};
+use logreasoner::llm::backend::{Backend, BackendSpec};
+use logreasoner::llm::model::GenerationParams;
 use logreasoner::logs::follow::{Follower, Note};
 use logreasoner::logs::index::LogFile;
 use logreasoner::store::Store;
@@ -27,7 +28,7 @@ const DEFAULT_TAIL: usize = 200;
 struct Diagnoser {
     charts: Vec<Flowchart>,
     limits: PromptLimits,
-    model: Option<Model>,
+    model: Option<Backend>,
     params: GenerationParams,
     store: Option<Store>,
     json: bool,
@@ -40,8 +41,7 @@ impl Diagnoser {
         let model = if args.no_model {
             None
         } else {
-            let device = model::device(config.device.value)?;
-            Some(Model::load(&config.model.value, &device)?)
+            Some(BackendSpec::from_config(config)?.open()?)
         };
         // Diagnosis is greedy: the same window gives the same verdict.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
@@ -78,7 +78,7 @@ impl Diagnoser {
                 let json = self.json;
                 let cancel = AtomicBool::new(false);
                 if !json {
-                    writeln!(out, "reasoning ({}):", model.info.name)?;
+                    writeln!(out, "reasoning ({}):", model.name())?;
                 }
                 let report =
                     diagnose::run_model(model, &plan, &self.params, &cancel, &mut |piece| {

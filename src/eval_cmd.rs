@@ -8,7 +8,8 @@ use anyhow::Context;
 use crate::cli::EvalArgs;
 use logreasoner::config::Config;
 use logreasoner::eval::{self, data};
-use logreasoner::llm::model::{self, GenerationParams, Model};
+use logreasoner::llm::backend::BackendSpec;
+use logreasoner::llm::model::GenerationParams;
 use logreasoner::store::{EvalRun, Store, Task};
 
 fn progress_bar(label: &str, done: usize, total: usize) {
@@ -51,14 +52,13 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     let mut note = String::new();
     if !args.no_model {
-        let device = model::device(config.device.value)?;
-        let mut model = Model::load(&config.model.value, &device)?;
+        let mut model = BackendSpec::from_config(config)?.open()?;
         // Greedy decoding: an evaluation is repeatable.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = max_tokens;
         params.answer_cue = Some(logreasoner::reasoning::ANSWER_CUE.into());
-        let name = model.info.name.clone();
+        let name = model.name();
         let total = items.len();
         let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
             progress_bar("base", done, total)

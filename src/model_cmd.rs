@@ -5,9 +5,10 @@ use std::sync::atomic::AtomicBool;
 
 use crate::cli::{AskArgs, ModelCommand};
 use logreasoner::config::Config;
+use logreasoner::llm::backend::BackendSpec;
 use logreasoner::llm::chat::Message;
 use logreasoner::llm::fetch;
-use logreasoner::llm::model::{self, GenerationParams, Model};
+use logreasoner::llm::model::{self, GenerationParams};
 use logreasoner::logs::file::{read_window, LineRange};
 
 pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
@@ -89,13 +90,11 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
         }
         None => (Vec::new(), 1),
     };
-    let device = model::device(config.device.value)?;
-    let mut model = Model::load(&config.model.value, &device)?;
+    let mut model = BackendSpec::from_config(config)?.open()?;
     let messages = [
         Message::system("You are an expert site reliability engineer. Answer briefly and cite log line numbers as evidence."),
         Message::user(user_message(&args.question, &lines, first)),
     ];
-    let prompt = model.chat_prompt(&messages)?;
     let mut params = GenerationParams::from_defaults(&config.generation.value);
     if let Some(n) = args.max_tokens {
         params.max_tokens = n;
@@ -108,7 +107,7 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
     }
     let cancel = AtomicBool::new(false);
     let mut out = std::io::stdout().lock();
-    let result = model.generate(&prompt, &params, &cancel, &mut |piece| {
+    let result = model.chat(&messages, &params, &cancel, &mut |piece| {
         let _ = out.write_all(piece.as_bytes());
         let _ = out.flush();
     })?;

@@ -11,6 +11,7 @@ use ratatui::crossterm::event::KeyCode;
 
 use logreasoner::data::export::{self, Format};
 use logreasoner::data::import::{self, LoghubSettings};
+use logreasoner::llm::backend::Backend;
 use logreasoner::llm::model::Model;
 use logreasoner::reasoning::{self, Generator, Settings};
 use logreasoner::store::{LabelSource, PreferenceLabel, Solution, Store, Task, TaskInstance};
@@ -66,8 +67,9 @@ fn import_generate_pair_label_and_export_dpo() {
         );
 
         // K=2 solutions for five anomaly instances, short answers.
-        let mut model =
-            Model::load(&common::default_model(), &candle_core::Device::Cpu).expect("model");
+        let mut model = Backend::Local(Box::new(
+            Model::load(&common::default_model(), &candle_core::Device::Cpu).expect("model"),
+        ));
         let charts = logreasoner::flowchart::valid_charts(&repo("flowcharts")).expect("charts");
         let mut generator = Generator {
             model: &mut model,

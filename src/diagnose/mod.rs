@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::flowchart::retrieve::{self, Match};
 use crate::flowchart::walk::{self, End, Walk, Window};
 use crate::flowchart::Flowchart;
+use crate::llm::backend::Backend;
 use crate::llm::chat::Message;
-use crate::llm::model::{Generation, GenerationParams, LlmError, Model};
+use crate::llm::model::{Generation, GenerationParams, LlmError};
 use crate::logs::format::{self, Format};
 use crate::store::{Diagnosis, Id, ReviewStatus, Store, StoreError};
 use prompt::{PromptLimits, PromptParts};
@@ -227,16 +228,15 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
 
 /// Runs the model on the plan in this thread (the CLI's path), streaming text to `on_text`.
 pub fn run_model(
-    model: &mut Model,
+    model: &mut Backend,
     plan: &Plan,
     params: &GenerationParams,
     cancel: &AtomicBool,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Report, LlmError> {
     let start = Instant::now();
-    let prompt = model.chat_prompt(&plan.messages)?;
-    let generation = model.generate(&prompt, params, cancel, on_text)?;
-    let name = model.info.name.clone();
+    let generation = model.chat(&plan.messages, params, cancel, on_text)?;
+    let name = model.name();
     let elapsed = start.elapsed();
     Ok(finish(
         plan,

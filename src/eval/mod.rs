@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use crate::diagnose::{self, prompt::PromptLimits, Input};
 use crate::flowchart::Flowchart;
+use crate::llm::backend::Backend;
 use crate::llm::chat::Message;
-use crate::llm::model::{GenerationParams, LlmError, Model};
+use crate::llm::model::{GenerationParams, LlmError};
 use crate::store::{EvalResult, EvalRun, Task};
 use data::Item;
 
@@ -70,7 +71,7 @@ pub struct Answer {
 
 /// Runs `model` over `items`, calling `progress(done)` after each.
 pub fn run_model(
-    model: &mut Model,
+    model: &mut Backend,
     items: &[Item],
     params: &GenerationParams,
     progress: &mut dyn FnMut(usize),
@@ -79,8 +80,7 @@ pub fn run_model(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let start = Instant::now();
-        let prompt = model.chat_prompt(&messages(item))?;
-        let g = model.generate(&prompt, params, &cancel, &mut |_| {})?;
+        let g = model.chat(&messages(item), params, &cancel, &mut |_| {})?;
         out.push(Answer {
             answer: score::answer_line(&g.text),
             text: g.text,

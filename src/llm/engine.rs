@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use candle_core::Device;
 
+use super::backend::BackendSpec;
 use super::chat::Message;
-use super::model::{Generation, GenerationParams, Model, ModelInfo};
+use super::model::{Generation, GenerationParams, ModelInfo};
 
 /// What a running generation reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,14 +68,19 @@ impl Engine {
     /// Starts the thread and loads the model there; `Loaded` or `Failed` arrives on the returned
     /// receiver.
     pub fn start(path: PathBuf, device: Device) -> std::io::Result<(Engine, Receiver<Event>)> {
+        Engine::start_with(BackendSpec::Local { path, device })
+    }
+
+    /// Like [`Engine::start`], for any backend (the local model or a remote server).
+    pub fn start_with(spec: BackendSpec) -> std::io::Result<(Engine, Receiver<Event>)> {
         let (requests, inbox) = channel::<Request>();
         let (status, status_rx) = channel();
         std::thread::Builder::new()
             .name("model".into())
             .spawn(move || {
-                let mut model = match Model::load(&path, &device) {
+                let mut model = match spec.open() {
                     Ok(m) => {
-                        let _ = status.send(Event::Loaded(m.info.clone()));
+                        let _ = status.send(Event::Loaded(m.info()));
                         m
                     }
                     Err(e) => {
@@ -83,11 +89,10 @@ impl Engine {
                     }
                 };
                 for req in inbox {
-                    let result = model.chat_prompt(&req.messages).and_then(|prompt| {
-                        model.generate(&prompt, &req.params, &req.cancel, &mut |piece| {
+                    let result =
+                        model.chat(&req.messages, &req.params, &req.cancel, &mut |piece| {
                             let _ = req.events.send(Event::Text(piece.to_string()));
-                        })
-                    });
+                        });
                     let _ = req.events.send(match result {
                         Ok(g) => Event::Done(g),
                         Err(e) => Event::Failed(e.to_string()),

@@ -34,6 +34,8 @@ pub enum LlmError {
     Chat(#[from] ChatError),
     #[error("model computation failed: {0}")]
     Compute(String),
+    #[error("remote backend {url}: {message}")]
+    Remote { url: String, message: String },
 }
 
 impl From<candle_core::Error> for LlmError {

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::eval::score::answer_line;
 use crate::flowchart::walk::Window;
 use crate::flowchart::{retrieve, thought as chart_thought, Flowchart};
+use crate::llm::backend::Backend;
 use crate::llm::chat::Message;
-use crate::llm::model::{GenerationParams, LlmError, Model, StopReason};
+use crate::llm::model::{GenerationParams, LlmError, StopReason};
 use crate::store::{
     Id, LabelSource, Preference, PreferenceLabel, ReviewStatus, Solution, Store, StoreError, Task,
     TaskInstance, Thought, ThoughtOrigin,
@@ -89,7 +90,7 @@ pub fn chart_thought_for(
 }
 
 pub struct Generator<'a> {
-    pub model: &'a mut Model,
+    pub model: &'a mut Backend,
     pub store: &'a Store,
     pub charts: Vec<Flowchart>,
     pub settings: Settings,
@@ -111,8 +112,7 @@ impl Generator<'_> {
         params: &GenerationParams,
         cancel: &AtomicBool,
     ) -> Result<Option<String>, ReasoningError> {
-        let prompt = self.model.chat_prompt(messages)?;
-        let g = self.model.generate(&prompt, params, cancel, &mut |_| {})?;
+        let g = self.model.chat(messages, params, cancel, &mut |_| {})?;
         Ok((g.stop != StopReason::Cancelled).then_some(g.text))
     }
 
@@ -162,7 +162,7 @@ impl Generator<'_> {
             challenges: parsed.challenges,
             steps: parsed.steps,
             origin: ThoughtOrigin::Model {
-                model: self.model.info.name.clone(),
+                model: self.model.name(),
             },
             status: ReviewStatus::Pending,
             created_at: crate::time::now_millis(),
@@ -178,7 +178,7 @@ impl Generator<'_> {
         thought: Option<&Thought>,
         cancel: &AtomicBool,
     ) -> Result<Vec<Solution>, ReasoningError> {
-        let name = self.model.info.name.clone();
+        let name = self.model.name();
         let have = self
             .store
             .all::<Solution>()?
@@ -260,7 +260,7 @@ impl Generator<'_> {
             challenges: parsed.challenges,
             steps: parsed.steps,
             origin: ThoughtOrigin::Model {
-                model: self.model.info.name.clone(),
+                model: self.model.name(),
             },
             status: ReviewStatus::Pending,
             created_at: crate::time::now_millis(),

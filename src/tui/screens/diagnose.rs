@@ -18,8 +18,9 @@ use crate::diagnose::review::{answer_text, review};
 use crate::diagnose::watch::Watch;
 use crate::diagnose::{self, Input, ModelRun, Plan, Report};
 use crate::flowchart::walk::{CheckOutcome, End};
+use crate::llm::backend::BackendSpec;
 use crate::llm::engine::{Engine, Event, Running};
-use crate::llm::model::{self, GenerationParams, ModelInfo, StopReason};
+use crate::llm::model::{GenerationParams, ModelInfo, StopReason};
 use crate::store::{Diagnosis, ReviewStatus};
 use crate::tui::keys::{Binding, Key};
 
@@ -205,15 +206,17 @@ impl DiagnoseScreen {
         };
         self.viewing = None;
         self.scroll = 0;
-        let path = ctx.config.model.value.clone();
-        if !use_model || !path.exists() {
-            let note = if use_model {
-                format!(
-                    "no model at {}: run `logreasoner model fetch`; this is the flowchart walk alone",
-                    path.display()
-                )
-            } else {
-                "flowchart walk only".to_string()
+        let spec = BackendSpec::from_config(&ctx.config);
+        let missing = spec.as_ref().err().map(|e| e.to_string()).or_else(|| {
+            spec.as_ref()
+                .ok()
+                .and_then(|s| s.available().err())
+                .map(|e| e.to_string())
+        });
+        if !use_model || missing.is_some() {
+            let note = match missing.filter(|_| use_model) {
+                Some(why) => format!("{why}; this is the flowchart walk alone"),
+                None => "flowchart walk only".to_string(),
             };
             let started = Instant::now();
             let report = diagnose::finish(&plan, None, started.elapsed());
@@ -230,11 +233,10 @@ impl DiagnoseScreen {
             return Action::Message(note);
         }
         if matches!(self.model, ModelState::NotStarted | ModelState::Failed) {
-            let device = match model::device(ctx.config.device.value) {
-                Ok(d) => d,
-                Err(e) => return Action::Message(e.to_string()),
+            let Ok(spec) = spec else {
+                return Action::None;
             };
-            match Engine::start(path, device) {
+            match Engine::start_with(spec) {
                 Ok((engine, status)) => self.model = ModelState::Loading(engine, status),
                 Err(e) => return Action::Message(format!("cannot start the model thread: {e}")),
             }

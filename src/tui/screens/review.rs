@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{Action, Ctx, Screen, ScreenId};
+use crate::llm::backend::BackendSpec;
 use crate::reasoning::{self, prompt::parse_thought, thought_text, Generator, Settings};
 use crate::store::{
     Edit, Id, ReviewDecision, ReviewStatus, ReviewTarget, Solution, Store, StoreError, Task,
@@ -364,17 +365,11 @@ impl ReviewScreen {
         if self.cancel.is_some() {
             return Action::Message("a generation is running; c cancels it".into());
         }
-        let path = ctx.config.model.value.clone();
-        if !path.exists() {
-            return Action::Message(format!(
-                "no model at {}: run `logreasoner model fetch` (or point --model at a GGUF file)",
-                path.display()
-            ));
-        }
-        let device = match crate::llm::model::device(ctx.config.device.value) {
-            Ok(d) => d,
-            Err(e) => return Action::Message(e.to_string()),
-        };
+        let spec =
+            match BackendSpec::from_config(&ctx.config).and_then(|s| s.available().map(|()| s)) {
+                Ok(s) => s,
+                Err(e) => return Action::Message(e.to_string()),
+            };
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = Some(Arc::clone(&cancel));
         let store = ctx.store.clone();
@@ -385,8 +380,7 @@ impl ReviewScreen {
         ctx.jobs.spawn("generate", move |reporter| {
             let charts = crate::flowchart::valid_charts(&charts_dir).map_err(|e| e.to_string())?;
             reporter.progress("loading the model");
-            let mut model =
-                crate::llm::model::Model::load(&path, &device).map_err(|e| e.to_string())?;
+            let mut model = spec.open().map_err(|e| e.to_string())?;
             let mut g = Generator {
                 model: &mut model,
                 store: &store,

@@ -1,0 +1,106 @@
+//! Which model answers: the local one (candle) or an OpenAI-compatible server, chosen by
+//! configuration. Every feature generates through [`Backend::chat`], so the two are interchangeable.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use candle_core::Device;
+
+use super::chat::Message;
+use super::model::{self, Generation, GenerationParams, LlmError, Model, ModelInfo};
+use super::remote::{self, Remote};
+use crate::config::{Config, RemoteSettings};
+
+/// What to open, decided on the calling thread and opened where the model will live.
+#[derive(Debug, Clone)]
+pub enum BackendSpec {
+    Local { path: PathBuf, device: Device },
+    Remote(RemoteSettings),
+}
+
+impl BackendSpec {
+    /// The remote server when the configuration names one, else the configured local model.
+    pub fn from_config(config: &Config) -> Result<BackendSpec, LlmError> {
+        Ok(match &config.remote {
+            Some(r) => BackendSpec::Remote(r.clone()),
+            None => BackendSpec::Local {
+                path: config.model.value.clone(),
+                device: model::device(config.device.value)?,
+            },
+        })
+    }
+
+    /// Whether opening can work at all: a local model file exists (a remote is checked on use).
+    pub fn available(&self) -> Result<(), LlmError> {
+        match self {
+            BackendSpec::Local { path, .. } if !path.exists() => {
+                Err(LlmError::Missing { path: path.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn open(&self) -> Result<Backend, LlmError> {
+        match self {
+            BackendSpec::Local { path, device } => {
+                Ok(Backend::Local(Box::new(Model::load(path, device)?)))
+            }
+            BackendSpec::Remote(r) => {
+                let env = |k: &str| std::env::var(k).ok();
+                let key = remote::api_key(r, &env)?;
+                Ok(Backend::Remote(Remote::new(r, key)))
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Backend {
+    Local(Box<Model>),
+    Remote(Remote),
+}
+
+impl Backend {
+    /// The name recorded with what the model wrote.
+    pub fn name(&self) -> String {
+        match self {
+            Backend::Local(m) => m.info.name.clone(),
+            Backend::Remote(r) => r.model.clone(),
+        }
+    }
+
+    /// What the status bar and `Loaded` report.
+    pub fn info(&self) -> ModelInfo {
+        match self {
+            Backend::Local(m) => m.info.clone(),
+            Backend::Remote(r) => ModelInfo {
+                path: PathBuf::from(&r.url),
+                name: r.model.clone(),
+                architecture: "remote".into(),
+                parameters: 0,
+                quantization: "-".into(),
+                context_length: 0,
+                vocab_size: 0,
+                chat_template: None,
+            },
+        }
+    }
+
+    /// A chat, streamed to `on_text`. The answer cue is the local model's (a server cannot be asked
+    /// to continue its own turn portably); a remote answer without one is read as it is.
+    pub fn chat(
+        &mut self,
+        messages: &[Message],
+        params: &GenerationParams,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, LlmError> {
+        match self {
+            Backend::Local(m) => {
+                let prompt = m.chat_prompt(messages)?;
+                m.generate(&prompt, params, cancel, on_text)
+            }
+            Backend::Remote(r) => r.chat(messages, params, cancel, on_text),
+        }
+    }
+}
