@@ -80,6 +80,55 @@ fn read_content(path: &Path) -> Result<(File, gguf_file::Content), LlmError> {
     Ok((file, content))
 }
 
+/// Quantisations whose CPU dot product candle leaves scalar. Their tensors are requantised to Q8_0
+/// at load: Q8_0 has AVX2 dot products (and VNNI repacking where shapes allow), and holds every
+/// value of a 4- or 5-bit block to within 1/127 of the block's range, so answers barely move while
+/// matrix-vector products run several times faster.
+fn slow_on_cpu(dtype: candle_core::quantized::GgmlDType) -> bool {
+    use candle_core::quantized::GgmlDType as D;
+    matches!(dtype, D::Q4_1 | D::Q5_0 | D::Q5_1)
+}
+
+/// The GGUF with its slow tensors requantised to Q8_0, as an in-memory file; `None` when nothing
+/// needs it.
+fn requantized(
+    content: &gguf_file::Content,
+    file: &mut File,
+) -> candle_core::Result<Option<(gguf_file::Content, std::io::Cursor<Vec<u8>>)>> {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    if !content
+        .tensor_infos
+        .values()
+        .any(|t| slow_on_cpu(t.ggml_dtype))
+    {
+        return Ok(None);
+    }
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
+    for name in names {
+        let t = content.tensor(file, name, &Device::Cpu)?;
+        let fits = t.shape().dims().last().is_some_and(|d| d % 32 == 0);
+        let t = if slow_on_cpu(t.dtype()) && fits {
+            QTensor::quantize(&t.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
+        } else {
+            t
+        };
+        tensors.push((name.clone(), t));
+    }
+    let metadata: Vec<(&str, &Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut buf = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut buf, &metadata, &refs)?;
+    buf.set_position(0);
+    let content = gguf_file::Content::read(&mut buf)?;
+    Ok(Some((content, buf)))
+}
+
 fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
     let meta = &content.metadata;
     let architecture = meta_str(meta, "general.architecture").unwrap_or_else(|| "unknown".into());
@@ -350,16 +399,29 @@ impl Model {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let weights = match info.architecture.as_str() {
-            "llama" | "mistral" => Weights::Llama(
+        let requant = if device.is_cpu() && std::env::var_os("LOGREASONER_NO_REQUANT").is_none() {
+            requantized(&content, &mut file).map_err(corrupt)?
+        } else {
+            None
+        };
+        let weights = match (info.architecture.as_str(), requant) {
+            ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
+                quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)
+                    .map_err(corrupt)?,
+            ),
+            ("llama" | "mistral", None) => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, &mut file, device)
                     .map_err(corrupt)?,
             ),
-            "qwen2" => Weights::Qwen2(
+            ("qwen2", Some((content, mut buf))) => Weights::Qwen2(
+                quantized_qwen2::ModelWeights::from_gguf(content, &mut buf, device)
+                    .map_err(corrupt)?,
+            ),
+            ("qwen2", None) => Weights::Qwen2(
                 quantized_qwen2::ModelWeights::from_gguf(content, &mut file, device)
                     .map_err(corrupt)?,
             ),
-            other => {
+            (other, _) => {
                 return Err(LlmError::Unsupported {
                     path: path.to_path_buf(),
                     architecture: other.to_string(),
