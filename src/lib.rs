@@ -15,4 +15,5 @@ pub mod store;
 pub mod telemetry;
 pub mod template;
 pub mod time;
+pub mod train;
 pub mod tui;

@@ -1,0 +1,204 @@
+//! Supervised fine-tuning of the adapters: the loss counts only the tokens a training example marks
+//! (the assistant's), AdamW with linear warmup then cosine decay, global gradient-norm clipping, and
+//! gradient accumulation over micro-batches. Seeded: the same data and seed give the same curve.
+
+use candle_core::{DType, Result, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::model::Decoder;
+
+/// Token ids with a mask of the positions whose token is learned (the assistant's reply).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub ids: Vec<u32>,
+    pub learn: Vec<bool>,
+}
+
+/// Mean negative log-likelihood of the learned tokens of `batch`, each predicted from the tokens
+/// before it. Padding and unlearned (prompt) tokens contribute nothing.
+pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) -> Result<Tensor> {
+    let device = model.device();
+    let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+    if t < 2 {
+        candle_core::bail!("training examples need at least two tokens");
+    }
+    let mut ids = Vec::with_capacity(batch.len() * t);
+    let mut targets = Vec::with_capacity(batch.len() * (t - 1));
+    let mut weights = Vec::with_capacity(batch.len() * (t - 1));
+    for e in batch {
+        for i in 0..t {
+            ids.push(e.ids.get(i).copied().unwrap_or(0));
+        }
+        for i in 1..t {
+            targets.push(e.ids.get(i).copied().unwrap_or(0));
+            let learned = i < e.ids.len() && e.learn.get(i).copied().unwrap_or(false);
+            weights.push(if learned { 1f32 } else { 0.0 });
+        }
+    }
+    let total: f32 = weights.iter().sum();
+    if total == 0.0 {
+        candle_core::bail!("no token of the batch is marked to be learned");
+    }
+    let b = batch.len();
+    let ids = Tensor::from_vec(ids, (b, t), device)?;
+    let logits = model
+        .forward(&ids, use_adapter, train)?
+        .narrow(1, 0, t - 1)?;
+    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let targets = Tensor::from_vec(targets, (b, t - 1, 1), device)?;
+    let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?;
+    let weights = Tensor::from_vec(weights, (b, t - 1), device)?;
+    (picked * weights)?.sum_all()?.neg()? / f64::from(total)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub lr: f64,
+    pub warmup: usize,
+    pub steps: usize,
+    pub batch: usize,
+    pub accumulation: usize,
+    pub clip: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lr: 2e-4,
+            warmup: 10,
+            steps: 100,
+            batch: 4,
+            accumulation: 1,
+            clip: 1.0,
+            weight_decay: 0.0,
+            seed: 42,
+        }
+    }
+}
+
+/// Learning rate at `step`: linear warmup to `lr`, then cosine decay to a tenth of it.
+pub fn lr_at(s: &Settings, step: usize) -> f64 {
+    if step < s.warmup {
+        return s.lr * (step + 1) as f64 / s.warmup as f64;
+    }
+    let span = s.steps.saturating_sub(s.warmup).max(1) as f64;
+    let progress = ((step - s.warmup) as f64 / span).min(1.0);
+    let floor = 0.1 * s.lr;
+    floor + (s.lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
+/// One optimiser step's numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMetrics {
+    pub step: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub grad_norm: f64,
+    pub tokens: usize,
+}
+
+/// Scales every gradient so their global L2 norm is at most `clip`; returns the norm before.
+pub fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    clip: f64,
+) -> Result<f64> {
+    let mut sq = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v) {
+            sq += f64::from(
+                g.sqr()?
+                    .sum_all()?
+                    .to_dtype(DType::F32)?
+                    .to_scalar::<f32>()?,
+            );
+        }
+    }
+    let norm = sq.sqrt();
+    if clip > 0.0 && norm > clip {
+        let scale = clip / norm;
+        for v in vars {
+            if let Some(g) = grads.remove(v) {
+                grads.insert(v, (g * scale)?);
+            }
+        }
+    }
+    Ok(norm)
+}
+
+/// Trains the adapters `vars` on `examples` for `s.steps` optimiser steps (each of `s.accumulation`
+/// micro-batches of `s.batch` examples, taken in a seeded shuffled order). `on_step` sees every step;
+/// a non-finite loss stops the run with an error, leaving the adapters as they were before it.
+pub fn train(
+    model: &Decoder,
+    vars: &[Var],
+    examples: &[Example],
+    s: &Settings,
+    start_step: usize,
+    on_step: &mut dyn FnMut(&StepMetrics) -> Result<()>,
+) -> Result<()> {
+    if examples.is_empty() {
+        candle_core::bail!("there are no training examples");
+    }
+    let mut opt = AdamW::new(
+        vars.to_vec(),
+        ParamsAdamW {
+            lr: s.lr,
+            weight_decay: s.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let order = shuffled(examples.len(), s.seed);
+    let per_step = s.batch.max(1) * s.accumulation.max(1);
+    for step in start_step..s.steps {
+        let lr = lr_at(s, step);
+        opt.set_learning_rate(lr);
+        let mut total: Option<Tensor> = None;
+        let mut tokens = 0;
+        for micro in 0..s.accumulation.max(1) {
+            let batch: Vec<Example> = (0..s.batch.max(1))
+                .map(|i| {
+                    let k = (step * per_step + micro * s.batch.max(1) + i) % examples.len();
+                    examples[order[k]].clone()
+                })
+                .collect();
+            tokens += batch.iter().map(|e| e.ids.len()).sum::<usize>();
+            let l = (loss(model, &batch, true, true)? / s.accumulation.max(1) as f64)?;
+            total = Some(match total {
+                Some(t) => (t + l)?,
+                None => l,
+            });
+        }
+        let Some(total) = total else { continue };
+        let value = f64::from(total.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            candle_core::bail!("the loss became {value} at step {step}; the run stops here");
+        }
+        let mut grads = total.backward()?;
+        let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;
+        opt.step(&grads)?;
+        on_step(&StepMetrics {
+            step,
+            loss: value,
+            lr,
+            grad_norm,
+            tokens,
+        })?;
+    }
+    Ok(())
+}
+
+/// A seeded permutation (xorshift), so the example order does not depend on a global RNG.
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
+}

@@ -1,0 +1,244 @@
+use candle_core::{Device, Tensor, Var};
+
+use super::model::{random_weights, Config, Decoder, LoraConfig, Rng};
+use super::sft::{self, Example, Settings};
+
+fn tiny() -> Config {
+    Config {
+        vocab: 32,
+        hidden: 16,
+        intermediate: 32,
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        rope_theta: 10_000.0,
+        eps: 1e-5,
+        max_positions: 64,
+        qkv_bias: false,
+    }
+}
+
+fn all_targets() -> LoraConfig {
+    LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+        .map(String::from)
+        .to_vec(),
+        seed: 1,
+    }
+}
+
+fn build(lora: &LoraConfig) -> (Decoder, Vec<(String, Var)>) {
+    let dev = Device::Cpu;
+    let weights = random_weights(&tiny(), 7, &dev).expect("weights");
+    let mut vars = Vec::new();
+    let model = Decoder::new(tiny(), &weights, lora, &mut vars, &dev).expect("model");
+    (model, vars)
+}
+
+/// Prompt `[1, x, 2]`, answer `[x+3, x+4, 5]`: learnable, and only the answer is marked.
+fn examples() -> Vec<Example> {
+    (0..16u32)
+        .map(|x| Example {
+            ids: vec![1, 10 + x % 8, 2, 3 + x % 20, 4 + x % 20, 5],
+            learn: vec![false, false, false, true, true, true],
+        })
+        .collect()
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    f64::from(t.to_scalar::<f32>().expect("scalar"))
+}
+
+#[test]
+fn a_fresh_adapter_changes_nothing_and_switching_it_off_gives_the_base() {
+    let (model, vars) = build(&LoraConfig::default());
+    let ids = Tensor::new(&[[1u32, 5, 9, 2]], &Device::Cpu).expect("ids");
+    let base = model.forward(&ids, false, false).expect("base");
+    let with = model.forward(&ids, true, false).expect("adapter");
+    let diff = scalar(
+        &(base.clone() - with)
+            .expect("sub")
+            .abs()
+            .expect("abs")
+            .max_all()
+            .expect("max"),
+    );
+    assert!(diff < 1e-6, "B starts at zero: {diff}");
+    // Give B values: the adapter now changes the output, and switching it off restores the base.
+    let mut rng = Rng::new(9);
+    for (name, v) in &vars {
+        if name.ends_with("lora_B.weight") {
+            let (r, c) = v.dims2().expect("2d");
+            v.set(&rng.normal((r, c), 0.5, &Device::Cpu).expect("randn"))
+                .expect("set");
+        }
+    }
+    let with = model.forward(&ids, true, false).expect("adapter");
+    let off = model.forward(&ids, false, false).expect("off");
+    assert!(
+        scalar(
+            &(base.clone() - with)
+                .expect("sub")
+                .abs()
+                .expect("abs")
+                .max_all()
+                .expect("max")
+        ) > 1e-3
+    );
+    assert!(
+        scalar(
+            &(base - off)
+                .expect("sub")
+                .abs()
+                .expect("abs")
+                .max_all()
+                .expect("max")
+        ) < 1e-6
+    );
+}
+
+#[test]
+fn lora_gradients_agree_with_finite_differences() {
+    let (model, vars) = build(&all_targets());
+    let mut rng = Rng::new(11);
+    for (name, v) in &vars {
+        if name.ends_with("lora_B.weight") {
+            let (r, c) = v.dims2().expect("2d");
+            v.set(&rng.normal((r, c), 0.3, &Device::Cpu).expect("randn"))
+                .expect("set");
+        }
+    }
+    let batch = &examples()[..3];
+    let l = sft::loss(&model, batch, true, false).expect("loss");
+    let grads = l.backward().expect("backward");
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for (name, v) in vars
+        .iter()
+        .filter(|(n, _)| n.contains("layers.1.") || n.contains("layers.0.self_attn.q_proj"))
+    {
+        let g = grads
+            .get(v)
+            .expect("a gradient for every adapter")
+            .flatten_all()
+            .expect("flat");
+        let values: Vec<f32> = v.flatten_all().expect("flat").to_vec1().expect("vec");
+        let g: Vec<f32> = g.to_vec1().expect("vec");
+        for &i in &[0usize, values.len() / 2, values.len() - 1] {
+            let at = |delta: f32| {
+                let mut moved = values.clone();
+                moved[i] += delta;
+                v.set(&Tensor::from_vec(moved, v.shape(), &Device::Cpu).expect("t"))
+                    .expect("set");
+                scalar(&sft::loss(&model, batch, true, false).expect("loss"))
+            };
+            let numeric = (at(eps) - at(-eps)) / (2.0 * f64::from(eps));
+            v.set(&Tensor::from_vec(values.clone(), v.shape(), &Device::Cpu).expect("t"))
+                .expect("restore");
+            let analytic = f64::from(g[i]);
+            let tol = 2e-3 + 3e-2 * analytic.abs().max(numeric.abs());
+            assert!(
+                (numeric - analytic).abs() < tol,
+                "{name}[{i}]: numeric {numeric}, autograd {analytic}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}
+
+#[test]
+fn prompt_tokens_carry_no_loss() {
+    let (model, _) = build(&LoraConfig::default());
+    let e = &examples()[0];
+    let l = scalar(&sft::loss(&model, std::slice::from_ref(e), true, false).expect("loss"));
+    // The same by hand: the mean negative log-probability of the three answer tokens only.
+    let ids = Tensor::new(e.ids.as_slice(), &Device::Cpu)
+        .expect("ids")
+        .unsqueeze(0)
+        .expect("batch");
+    let logits = model.forward(&ids, true, false).expect("logits");
+    let logp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1).expect("logp");
+    let logp: Vec<Vec<f32>> = logp.squeeze(0).expect("squeeze").to_vec2().expect("vec");
+    let by_hand: f64 = (3..6)
+        .map(|i| -f64::from(logp[i - 1][e.ids[i] as usize]))
+        .sum::<f64>()
+        / 3.0;
+    assert!((l - by_hand).abs() < 1e-5, "{l} vs {by_hand}");
+    // Changing what a prompt token's target would be (marking it) changes the loss; unmarked, it does not count.
+    let mut all = e.clone();
+    all.learn = vec![true; 6];
+    let l_all = scalar(&sft::loss(&model, &[all], true, false).expect("loss"));
+    assert!((l_all - l).abs() > 1e-4);
+}
+
+#[test]
+fn sft_loss_on_16_examples_falls_by_more_than_half_in_50_steps() {
+    let (model, vars) = build(&all_targets());
+    let vars: Vec<Var> = vars.into_iter().map(|(_, v)| v).collect();
+    let data = examples();
+    let before = scalar(&sft::loss(&model, &data, true, false).expect("loss"));
+    let settings = Settings {
+        lr: 3e-2,
+        warmup: 5,
+        steps: 50,
+        batch: 8,
+        accumulation: 2,
+        clip: 1.0,
+        weight_decay: 0.0,
+        seed: 3,
+    };
+    let mut curve = Vec::new();
+    sft::train(&model, &vars, &data, &settings, 0, &mut |m| {
+        curve.push(m.loss);
+        Ok(())
+    })
+    .expect("train");
+    let after = scalar(&sft::loss(&model, &data, true, false).expect("loss"));
+    assert_eq!(curve.len(), 50);
+    assert!(
+        after < before / 2.0,
+        "loss {before:.3} → {after:.3}; curve {curve:?}"
+    );
+    // Seeded: a second run from the same start gives the same curve.
+    let (again, vars2) = build(&all_targets());
+    let vars2: Vec<Var> = vars2.into_iter().map(|(_, v)| v).collect();
+    let mut curve2 = Vec::new();
+    sft::train(&again, &vars2, &data, &settings, 0, &mut |m| {
+        curve2.push(m.loss);
+        Ok(())
+    })
+    .expect("train");
+    assert_eq!(curve, curve2);
+}
+
+#[test]
+fn the_schedule_warms_up_then_decays() {
+    let s = Settings {
+        lr: 1.0,
+        warmup: 4,
+        steps: 20,
+        ..Default::default()
+    };
+    assert_eq!(sft::lr_at(&s, 0), 0.25);
+    assert_eq!(sft::lr_at(&s, 3), 1.0);
+    assert!((sft::lr_at(&s, 4) - 1.0).abs() < 1e-12);
+    assert!((sft::lr_at(&s, 20) - 0.1).abs() < 1e-12);
+    assert!(sft::lr_at(&s, 12) < 1.0 && sft::lr_at(&s, 12) > 0.1);
+    let p = sft::shuffled(10, 5);
+    let mut sorted = p.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+    assert_eq!(p, sft::shuffled(10, 5));
+}
