@@ -2,6 +2,7 @@
 //! (`model`) and supervised fine-tuning on the assistant's tokens (`sft`). DPO, PEFT adapter files,
 //! detached runs and the Train screen build on these.
 
+pub mod dpo;
 pub mod model;
 pub mod sft;
 

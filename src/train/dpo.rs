@@ -1,0 +1,85 @@
+//! Direct preference optimisation: the policy is the base with its adapter, the reference the same
+//! base with the adapter switched off (no second copy of the weights). Sigmoid loss with `beta`;
+//! every step reports the loss, the chosen and rejected rewards, their margin and the accuracy.
+
+use candle_core::{Result, Tensor, D};
+
+use super::model::Decoder;
+use super::sft::Example;
+
+/// A prompt with a preferred and a dispreferred answer, as token ids with their learned masks (the
+/// answer tokens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub chosen: Example,
+    pub rejected: Example,
+}
+
+/// Summed log-probability of each example's learned tokens, `[batch]`.
+pub fn sequence_logp(model: &Decoder, batch: &[Example], use_adapter: bool) -> Result<Tensor> {
+    let device = model.device();
+    let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+    if t < 2 {
+        candle_core::bail!("preference examples need at least two tokens");
+    }
+    let b = batch.len();
+    let mut ids = Vec::with_capacity(b * t);
+    let mut targets = Vec::with_capacity(b * (t - 1));
+    let mut weights = Vec::with_capacity(b * (t - 1));
+    for e in batch {
+        ids.extend((0..t).map(|i| e.ids.get(i).copied().unwrap_or(0)));
+        for i in 1..t {
+            targets.push(e.ids.get(i).copied().unwrap_or(0));
+            let learned = i < e.ids.len() && e.learn.get(i).copied().unwrap_or(false);
+            weights.push(if learned { 1f32 } else { 0.0 });
+        }
+    }
+    let ids = Tensor::from_vec(ids, (b, t), device)?;
+    let logits = model
+        .forward(&ids, use_adapter, use_adapter)?
+        .narrow(1, 0, t - 1)?;
+    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+    let targets = Tensor::from_vec(targets, (b, t - 1, 1), device)?;
+    let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?;
+    let weights = Tensor::from_vec(weights, (b, t - 1), device)?;
+    (picked * weights)?.sum(1)
+}
+
+/// What a DPO step reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DpoMetrics {
+    pub loss: f64,
+    pub chosen_reward: f64,
+    pub rejected_reward: f64,
+    pub margin: f64,
+    pub accuracy: f64,
+}
+
+/// The DPO loss of `pairs` (a tensor to differentiate) and its metrics.
+pub fn loss(model: &Decoder, pairs: &[Pair], beta: f64) -> Result<(Tensor, DpoMetrics)> {
+    let chosen: Vec<Example> = pairs.iter().map(|p| p.chosen.clone()).collect();
+    let rejected: Vec<Example> = pairs.iter().map(|p| p.rejected.clone()).collect();
+    let pc = sequence_logp(model, &chosen, true)?;
+    let pr = sequence_logp(model, &rejected, true)?;
+    // The reference takes no gradient.
+    let rc = sequence_logp(model, &chosen, false)?.detach();
+    let rr = sequence_logp(model, &rejected, false)?.detach();
+    let chosen_reward = ((pc - rc)? * beta)?;
+    let rejected_reward = ((pr - rr)? * beta)?;
+    let margin = (&chosen_reward - &rejected_reward)?;
+    // -log σ(m) = softplus(-m) = log(1 + exp(-m)), written stably as relu(-m) + log(1 + exp(-|m|)).
+    let neg = margin.neg()?;
+    let softplus = (neg.relu()? + ((margin.abs()?.neg()?.exp()? + 1.0)?.log()?))?;
+    let loss = softplus.mean_all()?;
+    let mean = |t: &Tensor| -> Result<f64> { Ok(f64::from(t.mean_all()?.to_scalar::<f32>()?)) };
+    let m: Vec<f32> = margin.to_vec1()?;
+    let accuracy = m.iter().filter(|x| **x > 0.0).count() as f64 / m.len().max(1) as f64;
+    let metrics = DpoMetrics {
+        loss: f64::from(loss.to_scalar::<f32>()?),
+        chosen_reward: mean(&chosen_reward)?,
+        rejected_reward: mean(&rejected_reward)?,
+        margin: mean(&margin)?,
+        accuracy,
+    };
+    Ok((loss, metrics))
+}
