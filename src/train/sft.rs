@@ -2,10 +2,9 @@
 //! (the assistant's), AdamW with linear warmup then cosine decay, global gradient-norm clipping, and
 //! gradient accumulation over micro-batches. Seeded: the same data and seed give the same curve.
 
-use candle_core::{DType, Result, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-
+use super::adamw::AdamW;
 use super::model::Decoder;
+use candle_core::{DType, Result, Tensor, Var, D};
 
 /// Token ids with a mask of the positions whose token is learned (the assistant's reply).
 #[derive(Debug, Clone, PartialEq)]
@@ -128,33 +127,27 @@ pub fn clip_gradients(
     Ok(norm)
 }
 
-/// Trains the adapters `vars` on `examples` for `s.steps` optimiser steps (each of `s.accumulation`
-/// micro-batches of `s.batch` examples, taken in a seeded shuffled order). `on_step` sees every step;
-/// a non-finite loss stops the run with an error, leaving the adapters as they were before it.
+/// Trains the adapters `vars` with `opt` on `examples` until `s.steps` optimiser steps are done,
+/// starting from `opt.step` (so a restored optimiser resumes exactly). Each step is
+/// `s.accumulation` micro-batches of `s.batch` examples, taken in a seeded shuffled order that
+/// depends only on the step. `on_step` sees every step and the optimiser after it (to checkpoint); a non-finite loss stops the run with an
+/// error before the optimiser touches the adapters.
 pub fn train(
     model: &Decoder,
+    opt: &mut AdamW,
     vars: &[Var],
     examples: &[Example],
     s: &Settings,
-    start_step: usize,
-    on_step: &mut dyn FnMut(&StepMetrics) -> Result<()>,
+    on_step: &mut dyn FnMut(&StepMetrics, &AdamW) -> Result<()>,
 ) -> Result<()> {
     if examples.is_empty() {
         candle_core::bail!("there are no training examples");
     }
-    let mut opt = AdamW::new(
-        vars.to_vec(),
-        ParamsAdamW {
-            lr: s.lr,
-            weight_decay: s.weight_decay,
-            ..Default::default()
-        },
-    )?;
     let order = shuffled(examples.len(), s.seed);
     let per_step = s.batch.max(1) * s.accumulation.max(1);
-    for step in start_step..s.steps {
+    for step in opt.step..s.steps {
         let lr = lr_at(s, step);
-        opt.set_learning_rate(lr);
+        opt.lr = lr;
         let mut total: Option<Tensor> = None;
         let mut tokens = 0;
         for micro in 0..s.accumulation.max(1) {
@@ -179,13 +172,16 @@ pub fn train(
         let mut grads = total.backward()?;
         let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;
         opt.step(&grads)?;
-        on_step(&StepMetrics {
-            step,
-            loss: value,
-            lr,
-            grad_norm,
-            tokens,
-        })?;
+        on_step(
+            &StepMetrics {
+                step,
+                loss: value,
+                lr,
+                grad_norm,
+                tokens,
+            },
+            opt,
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 use candle_core::{Device, Tensor, Var};
 
+use super::adamw::AdamW;
 use super::model::{random_weights, Config, Decoder, LoraConfig, Rng};
 use super::sft::{self, Example, Settings};
 
@@ -200,7 +201,8 @@ fn sft_loss_on_16_examples_falls_by_more_than_half_in_50_steps() {
         seed: 3,
     };
     let mut curve = Vec::new();
-    sft::train(&model, &vars, &data, &settings, 0, &mut |m| {
+    let mut opt = AdamW::new(vars.clone(), settings.lr, 0.0).expect("optimiser");
+    sft::train(&model, &mut opt, &vars, &data, &settings, &mut |m, _| {
         curve.push(m.loss);
         Ok(())
     })
@@ -215,7 +217,8 @@ fn sft_loss_on_16_examples_falls_by_more_than_half_in_50_steps() {
     let (again, vars2) = build(&all_targets());
     let vars2: Vec<Var> = vars2.into_iter().map(|(_, v)| v).collect();
     let mut curve2 = Vec::new();
-    sft::train(&again, &vars2, &data, &settings, 0, &mut |m| {
+    let mut opt2 = AdamW::new(vars2.clone(), settings.lr, 0.0).expect("optimiser");
+    sft::train(&again, &mut opt2, &vars2, &data, &settings, &mut |m, _| {
         curve2.push(m.loss);
         Ok(())
     })
@@ -285,4 +288,112 @@ fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
     assert_eq!(after.accuracy, 1.0, "{after:?}");
     assert!(after.loss < history[0].loss);
     assert!(after.chosen_reward > after.rejected_reward);
+}
+
+#[test]
+fn a_run_resumed_from_its_checkpoint_gives_the_same_curve() {
+    let data = examples();
+    let settings = Settings {
+        lr: 2e-2,
+        warmup: 3,
+        steps: 16,
+        batch: 4,
+        accumulation: 1,
+        clip: 1.0,
+        weight_decay: 0.01,
+        seed: 5,
+    };
+    // `stop_after`: the run is killed right after that step's checkpoint is written.
+    let run = |stop_after: Option<usize>,
+               from: Option<&std::path::Path>,
+               save: Option<&std::path::Path>| {
+        let (model, named) = build(&all_targets());
+        let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
+        let mut opt = AdamW::new(vars.clone(), settings.lr, settings.weight_decay).expect("opt");
+        if let Some(dir) = from {
+            super::peft::load(dir, &named).expect("adapter");
+            opt.load(dir).expect("optimiser state");
+        }
+        let mut curve = Vec::new();
+        let result = sft::train(&model, &mut opt, &vars, &data, &settings, &mut |m, opt| {
+            curve.push(m.loss);
+            if Some(m.step) == stop_after {
+                if let Some(dir) = save {
+                    super::peft::save(dir, &named, &all_targets(), "tiny")?;
+                    opt.save(dir)?;
+                }
+                candle_core::bail!("killed");
+            }
+            Ok(())
+        });
+        if stop_after.is_some() {
+            assert!(result.is_err());
+        } else {
+            result.expect("train");
+        }
+        curve
+    };
+    let whole = run(None, None, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut halves = run(Some(7), None, Some(dir.path()));
+    halves.extend(run(None, Some(dir.path()), None));
+    assert_eq!(halves.len(), 16);
+    assert_eq!(whole, halves);
+}
+
+#[test]
+fn a_saved_adapter_has_peft_names_and_loads_into_a_fresh_model() {
+    let (model, named) = build(&all_targets());
+    let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
+    let mut opt = AdamW::new(vars.clone(), 3e-2, 0.0).expect("opt");
+    let s = Settings {
+        lr: 3e-2,
+        warmup: 1,
+        steps: 10,
+        batch: 8,
+        ..Default::default()
+    };
+    sft::train(&model, &mut opt, &vars, &examples(), &s, &mut |_, _| Ok(())).expect("train");
+    let dir = tempfile::tempdir().expect("tempdir");
+    super::peft::save(dir.path(), &named, &all_targets(), "tiny-base").expect("save");
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("adapter_config.json")).expect("config"),
+    )
+    .expect("json");
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["r"], 4);
+    let tensors =
+        candle_core::safetensors::load(dir.path().join("adapter_model.safetensors"), &Device::Cpu)
+            .expect("load");
+    assert!(tensors.contains_key("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
+    assert!(tensors.contains_key("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"));
+    assert_eq!(
+        super::peft::read_config(dir.path()).expect("read").targets,
+        all_targets().targets
+    );
+
+    let ids = Tensor::new(&[[1u32, 12, 2]], &Device::Cpu).expect("ids");
+    let trained = model.forward(&ids, true, false).expect("trained");
+    let (fresh, fresh_vars) = build(&all_targets());
+    let before = fresh.forward(&ids, true, false).expect("fresh");
+    super::peft::load(dir.path(), &fresh_vars).expect("load adapter");
+    let after = fresh.forward(&ids, true, false).expect("loaded");
+    let gap = |a: &Tensor, b: &Tensor| {
+        scalar(
+            &(a - b)
+                .expect("sub")
+                .abs()
+                .expect("abs")
+                .max_all()
+                .expect("max"),
+        )
+    };
+    assert!(
+        gap(&before, &after) > 1e-3,
+        "the adapter changes the output"
+    );
+    assert!(
+        gap(&trained, &after) < 1e-6,
+        "and reproduces the trained model"
+    );
 }
