@@ -73,13 +73,7 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
 }
 
 fn progress(label: &str) -> impl FnMut(usize, usize) + '_ {
-    move |done, total| {
-        eprint!("\r{label} {done}/{total}");
-        if done == total {
-            eprintln!();
-        }
-        let _ = std::io::stderr().flush();
-    }
+    move |done, total| crate::eval_cmd::progress_bar(label, done, total)
 }
 
 pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {

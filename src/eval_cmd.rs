@@ -12,7 +12,8 @@ use logreasoner::llm::backend::BackendSpec;
 use logreasoner::llm::model::GenerationParams;
 use logreasoner::store::{EvalRun, Store, Task};
 
-fn progress_bar(label: &str, done: usize, total: usize) {
+/// A progress bar on standard error, redrawn in place (the data commands share it).
+pub fn progress_bar(label: &str, done: usize, total: usize) {
     let width = 30;
     let filled = (done * width)
         .checked_div(total)

@@ -16,10 +16,6 @@ fn category(l: &PreferenceLabel) -> &'static str {
     }
 }
 
-fn pair_key(l: &PreferenceLabel) -> (Id, Id) {
-    (l.chosen.min(l.rejected), l.chosen.max(l.rejected))
-}
-
 /// Cohen's kappa of two raters' labels over the same items. `None` when there are no items; 1.0
 /// when expected agreement is already total and they agree.
 pub fn cohen_kappa(a: &[&str], b: &[&str]) -> Option<f64> {
@@ -62,7 +58,7 @@ pub fn agreement(labels: &[PreferenceLabel]) -> (BTreeMap<String, usize>, Vec<Pa
         latest
             .entry(l.annotator.clone())
             .or_default()
-            .insert(pair_key(l), l);
+            .insert(l.pair(), l);
     }
     let counts = latest.iter().map(|(k, v)| (k.clone(), v.len())).collect();
     let names: Vec<&String> = latest.keys().collect();

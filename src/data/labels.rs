@@ -163,9 +163,7 @@ pub fn import(store: &Store, path: &Path) -> Result<Merged, String> {
             let rejected = find_or_add_solution(store, id, &row.rejected, &mut merged)?;
             let pair = (chosen.min(rejected), chosen.max(rejected));
             let dup = existing.iter().any(|l| {
-                l.source == LabelSource::Human
-                    && l.annotator == row.annotator
-                    && (l.chosen.min(l.rejected), l.chosen.max(l.rejected)) == pair
+                l.source == LabelSource::Human && l.annotator == row.annotator && l.pair() == pair
             });
             if dup {
                 merged.already_there += 1;

@@ -10,13 +10,18 @@ use crate::store::{
     TaskInstance,
 };
 
-/// The answer line of a diagnosis: `abnormal: <cause>`, `abnormal` or `normal`.
-pub fn answer_text(d: &Diagnosis) -> String {
-    match (d.anomalous, &d.cause) {
+/// The answer line of a verdict: `abnormal: <cause>`, `abnormal` or `normal`.
+pub fn answer(anomalous: bool, cause: Option<&str>) -> String {
+    match (anomalous, cause) {
         (true, Some(c)) => format!("abnormal: {c}"),
         (true, None) => "abnormal".into(),
         (false, _) => "normal".into(),
     }
+}
+
+/// The answer line of a stored diagnosis.
+pub fn answer_text(d: &Diagnosis) -> String {
+    answer(d.anomalous, d.cause.as_deref())
 }
 
 /// What a review wrote.

@@ -216,6 +216,16 @@ pub struct PreferenceLabel {
 }
 record!(PreferenceLabel, "labels");
 
+impl PreferenceLabel {
+    /// The two solutions as an unordered pair (lower id first), whatever was chosen.
+    pub fn pair(&self) -> (Id, Id) {
+        (
+            self.chosen.min(self.rejected),
+            self.chosen.max(self.rejected),
+        )
+    }
+}
+
 /// What a review decision is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "id")]

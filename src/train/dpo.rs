@@ -2,7 +2,7 @@
 //! base with the adapter switched off (no second copy of the weights). Sigmoid loss with `beta`;
 //! every step reports the loss, the chosen and rejected rewards, their margin and the accuracy.
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{Result, Tensor};
 
 use super::model::Decoder;
 use super::sft::Example;
@@ -17,31 +17,7 @@ pub struct Pair {
 
 /// Summed log-probability of each example's learned tokens, `[batch]`.
 pub fn sequence_logp(model: &Decoder, batch: &[Example], use_adapter: bool) -> Result<Tensor> {
-    let device = model.device();
-    let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
-    if t < 2 {
-        candle_core::bail!("preference examples need at least two tokens");
-    }
-    let b = batch.len();
-    let mut ids = Vec::with_capacity(b * t);
-    let mut targets = Vec::with_capacity(b * (t - 1));
-    let mut weights = Vec::with_capacity(b * (t - 1));
-    for e in batch {
-        ids.extend((0..t).map(|i| e.ids.get(i).copied().unwrap_or(0)));
-        for i in 1..t {
-            targets.push(e.ids.get(i).copied().unwrap_or(0));
-            let learned = i < e.ids.len() && e.learn.get(i).copied().unwrap_or(false);
-            weights.push(if learned { 1f32 } else { 0.0 });
-        }
-    }
-    let ids = Tensor::from_vec(ids, (b, t), device)?;
-    let logits = model
-        .forward(&ids, use_adapter, use_adapter)?
-        .narrow(1, 0, t - 1)?;
-    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let targets = Tensor::from_vec(targets, (b, t - 1, 1), device)?;
-    let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?;
-    let weights = Tensor::from_vec(weights, (b, t - 1), device)?;
+    let (picked, weights, _) = super::sft::learned_logp(model, batch, use_adapter, use_adapter)?;
     (picked * weights)?.sum(1)
 }
 

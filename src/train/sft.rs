@@ -13,9 +13,14 @@ pub struct Example {
     pub learn: Vec<bool>,
 }
 
-/// Mean negative log-likelihood of the learned tokens of `batch`, each predicted from the tokens
-/// before it. Padding and unlearned (prompt) tokens contribute nothing.
-pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) -> Result<Tensor> {
+/// The log-probability of every next token of `batch` (`[batch, seq-1]`, padded), the 0/1 weights
+/// of the learned ones, and how many there are. SFT averages them; DPO sums them per sequence.
+pub fn learned_logp(
+    model: &Decoder,
+    batch: &[Example],
+    use_adapter: bool,
+    train: bool,
+) -> Result<(Tensor, Tensor, f32)> {
     let device = model.device();
     let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
     if t < 2 {
@@ -35,9 +40,6 @@ pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) 
         }
     }
     let total: f32 = weights.iter().sum();
-    if total == 0.0 {
-        candle_core::bail!("no token of the batch is marked to be learned");
-    }
     let b = batch.len();
     let ids = Tensor::from_vec(ids, (b, t), device)?;
     let logits = model
@@ -47,6 +49,16 @@ pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) 
     let targets = Tensor::from_vec(targets, (b, t - 1, 1), device)?;
     let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?;
     let weights = Tensor::from_vec(weights, (b, t - 1), device)?;
+    Ok((picked, weights, total))
+}
+
+/// Mean negative log-likelihood of the learned tokens of `batch`, each predicted from the tokens
+/// before it. Padding and unlearned (prompt) tokens contribute nothing.
+pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) -> Result<Tensor> {
+    let (picked, weights, total) = learned_logp(model, batch, use_adapter, train)?;
+    if total == 0.0 {
+        candle_core::bail!("no token of the batch is marked to be learned");
+    }
     (picked * weights)?.sum_all()?.neg()? / f64::from(total)
 }
 

@@ -808,11 +808,10 @@ impl DiagnoseScreen {
             category: r.verdict.cause_is_category,
             confidence: Some(r.verdict.confidence),
             from: format!("{:?}", r.verdict.from).to_lowercase(),
-            answer: match (&r.verdict.anomalous, &r.verdict.cause) {
-                (true, Some(c)) => format!("abnormal: {c}"),
-                (true, None) => "abnormal".into(),
-                (false, _) => "normal".into(),
-            },
+            answer: crate::diagnose::review::answer(
+                r.verdict.anomalous,
+                r.verdict.cause.as_deref(),
+            ),
             next_steps: r.verdict.next_steps.clone(),
             timing: timing(r.timings.first_token_ms, r.timings.total_ms),
             status: r

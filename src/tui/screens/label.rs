@@ -117,7 +117,7 @@ pub fn queue(store: &Store, annotator: &str) -> Result<Vec<Pair>, StoreError> {
         .all::<PreferenceLabel>()?
         .into_iter()
         .filter(|l| l.source == LabelSource::Human && l.annotator == annotator)
-        .map(|l| (l.chosen.min(l.rejected), l.chosen.max(l.rejected)))
+        .map(|l| l.pair())
         .collect();
     let mut by_instance: std::collections::BTreeMap<Id, Vec<Id>> = Default::default();
     for s in store.all::<Solution>()? {
