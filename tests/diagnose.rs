@@ -12,36 +12,22 @@ use std::time::{Duration, Instant};
 use logreasoner::diagnose::{self, prompt::PromptLimits, verdict::VerdictFrom, Input};
 use logreasoner::flowchart;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn schema() -> PathBuf {
-    repo("docs/diagnosis.schema.json")
+    common::repo("docs/diagnosis.schema.json")
 }
-
-/// Re-replication after a lost DataNode whose transfers all fail: the chart must end in
-/// `transfers-broken` (network_failure).
-const HDFS_WINDOW: &[&str] = &[
-    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
-    "081109 203620 35 INFO dfs.FSNamesystem: BLOCK* ask 10.250.14.224:50010 to replicate blk_-1608999687919862906 to datanode(s) 10.251.215.16:50010",
-    "081109 203625 29 INFO dfs.FSNamesystem: BLOCK* NameSystem.heartbeatCheck: lost heartbeat from 10.251.73.220:50010",
-    "081109 203700 19 WARN dfs.PendingReplicationBlocks$PendingReplicationMonitor: PendingReplicationMonitor timed out block blk_-1608999687919862906",
-    "081109 203710 1920 WARN dfs.DataNode: 10.250.14.224:50010:Failed to transfer blk_-1608999687919862906 to 10.251.215.16:50010 got java.net.SocketTimeoutException: 480000 millis timeout",
-];
 
 fn hdfs_input() -> Input {
     Input {
         source: "crafted-hdfs.log".into(),
         first_line: 1,
-        lines: HDFS_WINDOW.iter().map(|s| s.to_string()).collect(),
+        lines: common::HDFS_WINDOW.iter().map(|s| s.to_string()).collect(),
         question: None,
     }
 }
 
 #[test]
 fn the_walk_baseline_on_a_crafted_hdfs_window() {
-    let charts = flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+    let charts = flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
     let plan = diagnose::plan(&charts, hdfs_input(), PromptLimits::default());
     let report = diagnose::finish(&plan, None, Duration::ZERO);
     assert_eq!(report.chart.as_deref(), Some("hdfs-replication"));
@@ -83,7 +69,7 @@ fn the_walk_baseline_on_a_crafted_hdfs_window() {
 
 #[test]
 fn a_window_without_symptoms_is_normal() {
-    let charts = flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+    let charts = flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
     let input = Input {
         source: "quiet.log".into(),
         first_line: 40,
@@ -105,10 +91,10 @@ fn write_log(dir: &Path, lines: &[&str]) -> PathBuf {
 #[test]
 fn headless_json_validates_and_the_exit_code_says_anomaly() {
     let home = tempfile::tempdir().expect("tempdir");
-    let log = write_log(home.path(), HDFS_WINDOW);
+    let log = write_log(home.path(), common::HDFS_WINDOW);
     let out = common::command(home.path())
         .args(["diagnose", "--no-model", "--json", "--flowcharts"])
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .arg(&log)
         .output()
         .expect("run");
@@ -132,7 +118,7 @@ fn headless_json_validates_and_the_exit_code_says_anomaly() {
     // A quiet range of the same file: exit 0.
     let out = common::command(home.path())
         .args(["diagnose", "--no-model", "--lines", "1..1", "--flowcharts"])
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .arg(&log)
         .output()
         .expect("run");
@@ -152,7 +138,7 @@ fn headless_json_validates_and_the_exit_code_says_anomaly() {
 #[test]
 fn follow_diagnoses_each_error_burst_and_survives_truncation() {
     let home = tempfile::tempdir().expect("tempdir");
-    let log = write_log(home.path(), &HDFS_WINDOW[..1]);
+    let log = write_log(home.path(), &common::HDFS_WINDOW[..1]);
     let config = home.path().join("config.yaml");
     std::fs::write(
         &config,
@@ -171,7 +157,7 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
         .args(["diagnose", "--follow", "--no-model", "--json", "--config"])
         .arg(&config)
         .arg("--flowcharts")
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .arg(&log)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -204,7 +190,7 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
         }
     };
     // Warnings alone are no burst; two errors are.
-    append(&HDFS_WINDOW[1..]);
+    append(&common::HDFS_WINDOW[1..]);
     append(&[
         "081109 203720 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010",
         "081109 203721 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010",
@@ -237,7 +223,7 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
 #[test]
 fn a_real_bgl_window_on_the_default_model() {
     let home = tempfile::tempdir().expect("tempdir");
-    let bgl = repo("../shared/data/loghub-2k/BGL/BGL_2k.log");
+    let bgl = common::repo("../shared/data/loghub-2k/BGL/BGL_2k.log");
     let out = common::command(home.path())
         .args([
             "diagnose",
@@ -250,7 +236,7 @@ fn a_real_bgl_window_on_the_default_model() {
         ])
         .arg(common::default_model())
         .arg("--flowcharts")
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .arg(&bgl)
         .output()
         .expect("run");

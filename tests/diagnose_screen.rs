@@ -19,23 +19,11 @@ use logreasoner::tui::screens::diagnose::DiagnoseScreen;
 use logreasoner::tui::screens::{Ctx, Screen, ScreenId};
 use logreasoner::tui::App;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-const HDFS_WINDOW: &[&str] = &[
-    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
-    "081109 203620 35 INFO dfs.FSNamesystem: BLOCK* ask 10.250.14.224:50010 to replicate blk_-1608999687919862906 to datanode(s) 10.251.215.16:50010",
-    "081109 203625 29 INFO dfs.FSNamesystem: BLOCK* NameSystem.heartbeatCheck: lost heartbeat from 10.251.73.220:50010",
-    "081109 203700 19 WARN dfs.PendingReplicationBlocks$PendingReplicationMonitor: PendingReplicationMonitor timed out block blk_-1608999687919862906",
-    "081109 203710 1920 WARN dfs.DataNode: 10.250.14.224:50010:Failed to transfer blk_-1608999687919862906 to 10.251.215.16:50010 got java.net.SocketTimeoutException: 480000 millis timeout",
-];
-
 fn hdfs_log(dir: &Path) -> PathBuf {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
     let path = logs.join("hdfs.log");
-    std::fs::write(&path, HDFS_WINDOW.join("\n") + "\n").expect("write");
+    std::fs::write(&path, common::HDFS_WINDOW.join("\n") + "\n").expect("write");
     path
 }
 
@@ -70,16 +58,16 @@ macro_rules! snapshot {
 fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = hdfs_log(dir.path());
-    let config = common::config_with(dir.path(), &log, &repo("flowcharts"));
+    let config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
     let store = Store::open(&config.db.value).expect("store");
     let mut ctx = Ctx::new(config, store);
     let mut screen = DiagnoseScreen::default();
     screen.start(&mut ctx);
-    let charts = logreasoner::flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+    let charts = logreasoner::flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
     let input = Input {
         source: log.display().to_string(),
         first_line: 1,
-        lines: HDFS_WINDOW.iter().map(|s| s.to_string()).collect(),
+        lines: common::HDFS_WINDOW.iter().map(|s| s.to_string()).collect(),
         question: None,
     };
     let plan = diagnose::plan(&charts, input, PromptLimits::default());
@@ -132,7 +120,7 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
 fn without_a_model_the_screen_says_how_to_fetch_one_and_shows_the_walk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = hdfs_log(dir.path());
-    let mut config = common::config_with(dir.path(), &log, &repo("flowcharts"));
+    let mut config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
     config.model.value = dir.path().join("no-such-model.gguf");
     let mut app = common::app_with(config);
     app.handle_key(press_char('2'));
@@ -163,7 +151,7 @@ fn without_a_model_the_screen_says_how_to_fetch_one_and_shows_the_walk() {
 fn the_default_model_diagnoses_the_selection_and_an_accept_becomes_labelled_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = hdfs_log(dir.path());
-    let mut config = common::config_with(dir.path(), &log, &repo("flowcharts"));
+    let mut config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
     config.model.value = common::default_model();
     config.diagnosis.value.max_tokens = 24;
     let mut app = common::app_with(config);
@@ -208,15 +196,15 @@ fn the_default_model_diagnoses_the_selection_and_an_accept_becomes_labelled_data
 fn the_watch_diagnoses_an_error_burst_in_a_followed_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("live.log");
-    std::fs::write(&log, format!("{}\n", HDFS_WINDOW[0])).expect("write");
-    let mut config = common::config_with(dir.path(), &log, &repo("flowcharts"));
+    std::fs::write(&log, format!("{}\n", common::HDFS_WINDOW[0])).expect("write");
+    let mut config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
     config.model.value = dir.path().join("no-model.gguf");
     config.diagnosis.value.watch = true;
     config.diagnosis.value.burst_errors = 2;
     config.diagnosis.value.min_interval_secs = 0;
     let mut app = common::app_with(config);
     app.handle_key(press_char('F'));
-    let mut text = HDFS_WINDOW[1..].join("\n") + "\n";
+    let mut text = common::HDFS_WINDOW[1..].join("\n") + "\n";
     text.push_str("081109 203720 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010\n");
     text.push_str("081109 203721 1920 ERROR dfs.DataNode: 10.250.14.224:50010:Exception writing block blk_-1608999687919862906 to mirror 10.251.215.16:50010\n");
     // Appended, as a logger does (rewriting the file would read as a truncation).

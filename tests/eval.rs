@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
@@ -13,12 +13,8 @@ use logreasoner::store::{EvalResult, EvalRun, Store, Task};
 use logreasoner::tui::keys::{press, press_char};
 use logreasoner::tui::screens::ScreenId;
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn loglm_dev() -> PathBuf {
-    repo("../shared/data/loglm/dev.jsonl")
+    common::repo("../shared/data/loglm/dev.jsonl")
 }
 
 #[test]
@@ -34,7 +30,7 @@ fn the_walk_baseline_on_every_anomaly_item_of_loglm_dev() {
         ])
         .arg(loglm_dev())
         .arg("--flowcharts")
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -79,7 +75,7 @@ fn the_default_model_and_the_walk_on_a_few_anomaly_items() {
         .arg("--model")
         .arg(common::default_model())
         .arg("--flowcharts")
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -124,7 +120,7 @@ fn bad_lines_are_reported_and_the_rest_is_evaluated() {
         ])
         .arg(&data)
         .arg("--flowcharts")
-        .arg(repo("flowcharts"))
+        .arg(common::repo("flowcharts"))
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use ratatui::crossterm::event::KeyCode;
@@ -17,22 +16,19 @@ use logreasoner::reasoning::{self, Generator, Settings};
 use logreasoner::store::{LabelSource, PreferenceLabel, Solution, Store, Task, TaskInstance};
 use logreasoner::tui::keys::{press, press_char};
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 #[test]
 fn import_generate_pair_label_and_export_dpo() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
     std::fs::write(logs.join("a.log"), "hello\n").expect("write");
-    let mut config = common::config_with(dir.path(), &logs, &repo("flowcharts"));
+    let mut config = common::config_with(dir.path(), &logs, &common::repo("flowcharts"));
     config.annotator.value = "ana".into();
     {
         let store = Store::open(&config.db.value).expect("store");
         // 20 LogLM rows (anomaly items: short lines, so generation stays quick) and a few BGL items.
-        let dev = std::fs::read_to_string(repo("../shared/data/loglm/dev.jsonl")).expect("dev");
+        let dev =
+            std::fs::read_to_string(common::repo("../shared/data/loglm/dev.jsonl")).expect("dev");
         let rows: Vec<&str> = dev
             .lines()
             .filter(|l| l.contains("\"anomaly_detection\""))
@@ -49,7 +45,7 @@ fn import_generate_pair_label_and_export_dpo() {
             horizon: 10,
             stride: 1000,
         };
-        let r = import::loghub(&store, &repo("../shared/data/loghub-2k"), settings)
+        let r = import::loghub(&store, &common::repo("../shared/data/loghub-2k"), settings)
             .expect("import bgl");
         assert_eq!(r.by_task.get(&Task::AnomalyDetection), Some(&4));
         assert!(r
@@ -70,7 +66,8 @@ fn import_generate_pair_label_and_export_dpo() {
         let mut model = Backend::Local(Box::new(
             Model::load(&common::default_model(), &candle_core::Device::Cpu).expect("model"),
         ));
-        let charts = logreasoner::flowchart::valid_charts(&repo("flowcharts")).expect("charts");
+        let charts =
+            logreasoner::flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
         let mut generator = Generator {
             model: &mut model,
             store: &store,

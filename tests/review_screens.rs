@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -17,10 +17,6 @@ use logreasoner::store::{
 use logreasoner::tui::keys::{press, press_char};
 use logreasoner::tui::screens::ScreenId;
 use logreasoner::tui::App;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 fn draw(app: &mut App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
@@ -36,7 +32,7 @@ fn setup(dir: &Path) -> App {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).expect("mkdir");
     std::fs::write(logs.join("a.log"), "hello\n").expect("write");
-    let mut config = common::config_with(dir, &logs, &repo("flowcharts"));
+    let mut config = common::config_with(dir, &logs, &common::repo("flowcharts"));
     config.annotator.value = "ana".into();
     {
         let store = Store::open(&config.db.value).expect("store");

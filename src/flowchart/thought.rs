@@ -185,6 +185,38 @@ pub struct SyncReport {
     pub staled: Vec<String>,
 }
 
+/// Stores `text` as the next version of `old`'s thought (the same chart, or the same instance),
+/// with the given origin and status. Versions number every thought of that chart or instance.
+pub fn store_revision(
+    store: &Store,
+    old: &Thought,
+    text: ThoughtText,
+    origin: ThoughtOrigin,
+    status: ReviewStatus,
+) -> Result<Thought, StoreError> {
+    let version = store
+        .all::<Thought>()?
+        .iter()
+        .filter(|t| t.chart_id == old.chart_id && t.instance_id == old.instance_id)
+        .map(|t| t.version)
+        .max()
+        .unwrap_or(old.version)
+        + 1;
+    let mut new = Thought {
+        id: 0,
+        version,
+        overview: text.overview,
+        challenges: text.challenges,
+        steps: text.steps,
+        origin,
+        status,
+        created_at: crate::time::now_millis(),
+        ..old.clone()
+    };
+    store.insert(&mut new)?;
+    Ok(new)
+}
+
 /// Makes sure every chart has a derived thought for its current content. Thoughts of a chart whose
 /// content hash changed are marked stale (and kept, with their reviews); a new version is derived.
 pub fn sync(store: &Store, charts: &[Flowchart]) -> Result<SyncReport, StoreError> {

@@ -244,29 +244,11 @@ impl Generator<'_> {
         let Some(parsed) = prompt::parse_thought(&out) else {
             return Ok(None);
         };
-        let version = self
-            .store
-            .all::<Thought>()?
-            .iter()
-            .filter(|o| o.chart_id == t.chart_id)
-            .map(|o| o.version)
-            .max()
-            .unwrap_or(t.version)
-            + 1;
-        let mut new = Thought {
-            id: 0,
-            version,
-            overview: parsed.overview,
-            challenges: parsed.challenges,
-            steps: parsed.steps,
-            origin: ThoughtOrigin::Model {
-                model: self.model.name(),
-            },
-            status: ReviewStatus::Pending,
-            created_at: crate::time::now_millis(),
-            ..t.clone()
+        let origin = ThoughtOrigin::Model {
+            model: self.model.name(),
         };
-        self.store.insert(&mut new)?;
+        let new =
+            chart_thought::store_revision(self.store, t, parsed, origin, ReviewStatus::Pending)?;
         Ok(Some(new))
     }
 }

@@ -336,29 +336,18 @@ impl ReviewScreen {
     ) -> Result<Id, String> {
         let old: Thought = store.load(id).map_err(|e| e.to_string())?;
         let parsed = parse_thought(text).ok_or("the edited thought is empty")?;
-        let version = store
-            .all::<Thought>()
-            .map_err(|e| e.to_string())?
-            .iter()
-            .filter(|t| t.chart_id == old.chart_id && t.instance_id == old.instance_id)
-            .map(|t| t.version)
-            .max()
-            .unwrap_or(old.version)
-            + 1;
-        let mut new = Thought {
-            id: 0,
-            version,
-            overview: parsed.overview,
-            challenges: parsed.challenges,
-            steps: parsed.steps,
-            origin: ThoughtOrigin::Human {
-                annotator: annotator.to_string(),
-            },
-            status: ReviewStatus::Accepted,
-            created_at: crate::time::now_millis(),
-            ..old
+        let origin = ThoughtOrigin::Human {
+            annotator: annotator.to_string(),
         };
-        store.insert(&mut new).map_err(|e| e.to_string())
+        crate::flowchart::thought::store_revision(
+            store,
+            &old,
+            parsed,
+            origin,
+            ReviewStatus::Accepted,
+        )
+        .map(|t| t.id)
+        .map_err(|e| e.to_string())
     }
 
     fn generate(&mut self, ctx: &mut Ctx) -> Action {
