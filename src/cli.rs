@@ -63,6 +63,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
+    /// LoRA adapter (a PEFT folder, e.g. a training run's `adapter/`) merged into the model
+    #[arg(long, global = true, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
+
     /// Compute device: cpu or cuda:N
     #[arg(long, global = true, value_name = "DEVICE")]
     pub device: Option<String>,
@@ -85,6 +89,7 @@ impl GlobalArgs {
             flowcharts: self.flowcharts.clone(),
             logs: self.logs.clone(),
             model: self.model.clone(),
+            adapter: self.adapter.clone(),
             device: self.device.clone(),
             annotator: self.annotator.clone(),
             log_format: None,
@@ -119,6 +124,12 @@ pub enum Command {
     /// Preference labels: counts and agreement between annotators
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// Fine-tune the model with LoRA: SFT on thoughts, SFT on stepwise solutions, then DPO. The run
+    /// lives in its own folder (config.yaml, metrics.jsonl, checkpoints, status.json, train.log)
+    Train(TrainArgs),
+    /// Training runs: list them, cancel one
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// Evaluate the model (and the flowchart-walk baseline) on a task's items and print SPEC's metrics
     Eval(EvalArgs),
     /// The local model: fetch the default one, show what a model file is
@@ -422,6 +433,90 @@ pub enum LabelsCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// thought (SFT on thoughts), stepwise (SFT on solutions, from the thought adapter) or dpo
+    /// (from the stepwise adapter)
+    #[arg(long, required_unless_present = "resume")]
+    pub stage: Option<String>,
+    /// Training JSONL (as `logreasoner export sft|dpo --format trl` writes it)
+    #[arg(long, value_name = "FILE", required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Held-out JSONL: eval loss every --eval-every steps and at the end
+    #[arg(long, value_name = "FILE")]
+    pub eval_data: Option<PathBuf>,
+    /// The adapter (or run folder) to start from; by default the newest finished run of the
+    /// previous stage (stepwise starts from thought, dpo from stepwise)
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// Start the stage from the base model even where a previous stage exists
+    #[arg(long, conflicts_with = "from")]
+    pub from_base: bool,
+    /// Resume the run in this folder from its last checkpoint
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["stage", "data"])]
+    pub resume: Option<PathBuf>,
+    /// Run folder (default: <data_dir>/runs/<time>-<stage>)
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Start the run as a detached process and return; it survives closing the terminal
+    #[arg(long)]
+    pub detach: bool,
+    /// Optimiser steps (default: one pass over the data, see --epochs)
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Micro-batches per optimiser step
+    #[arg(long)]
+    pub accumulation: Option<usize>,
+    /// LoRA rank
+    #[arg(long)]
+    pub rank: Option<usize>,
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Adapted projections, comma-separated (q_proj,k_proj,v_proj,o_proj[,gate_proj,up_proj,down_proj])
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Option<Vec<String>>,
+    /// Tokens per example (longer ones keep their start)
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// DPO's beta
+    #[arg(long)]
+    pub beta: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub clip: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// CPU threads (default: all cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Every run with its state, step and last metrics
+    List,
+    /// Ask a run to stop at its next step (it keeps the adapter of that step)
+    Cancel {
+        /// The run folder
+        run_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The task to evaluate: anomaly_detection, failure_prediction, log_parsing, root_cause, interpretation
     #[arg(long)]
@@ -444,6 +539,9 @@ pub struct EvalArgs {
     /// Do not record the results in the database
     #[arg(long)]
     pub no_save: bool,
+    /// Also evaluate the model with this adapter (a PEFT folder or a run folder); repeatable
+    #[arg(long = "with-adapter", value_name = "DIR")]
+    pub with_adapters: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

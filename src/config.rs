@@ -159,6 +159,7 @@ struct FileConfig {
     flowcharts: Option<PathBuf>,
     logs: Option<PathBuf>,
     model: Option<PathBuf>,
+    adapter: Option<PathBuf>,
     device: Option<String>,
     annotator: Option<String>,
     format: Option<String>,
@@ -176,6 +177,7 @@ pub struct Overrides {
     pub flowcharts: Option<PathBuf>,
     pub logs: Option<PathBuf>,
     pub model: Option<PathBuf>,
+    pub adapter: Option<PathBuf>,
     pub device: Option<String>,
     pub annotator: Option<String>,
     pub log_format: Option<String>,
@@ -194,6 +196,8 @@ pub struct Config {
     /// Log files (or a folder of them) the Logs screen opens on start.
     pub logs: Setting<PathBuf>,
     pub model: Setting<PathBuf>,
+    /// A PEFT LoRA adapter (a folder) merged into the local model; none by default.
+    pub adapter: Option<Setting<PathBuf>>,
     pub device: Setting<Device>,
     pub annotator: Setting<String>,
     /// Header format of the logs (a Loghub system name); detected per file when absent.
@@ -288,6 +292,12 @@ impl Config {
                 ))
             },
         )?;
+        let adapter = flags
+            .adapter
+            .clone()
+            .map(|v| flag(v, "--adapter"))
+            .or_else(|| env_path(env, "LOGREASONER_ADAPTER"))
+            .or_else(|| from_file(file.adapter));
         let device_text = pick(
             flags.device.clone().map(|v| flag(v, "--device")),
             env("LOGREASONER_DEVICE").map(|v| Setting {
@@ -363,6 +373,7 @@ impl Config {
             flowcharts,
             logs,
             model,
+            adapter,
             device,
             annotator,
             log_format,
@@ -403,6 +414,10 @@ impl Config {
             ),
             ("logs", p(&self.logs), self.logs.origin.to_string()),
             ("model", p(&self.model), self.model.origin.to_string()),
+            match &self.adapter {
+                Some(a) => ("adapter", p(a), a.origin.to_string()),
+                None => ("adapter", "(none)".into(), "default".into()),
+            },
             (
                 "device",
                 self.device.value.to_string(),

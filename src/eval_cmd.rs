@@ -30,6 +30,20 @@ pub fn progress_bar(label: &str, done: usize, total: usize) {
     let _ = std::io::stderr().flush();
 }
 
+/// A short name for an adapter: its run folder's name, else its own folder's.
+fn adapter_label(adapter: &std::path::Path) -> String {
+    let named = if adapter.file_name().is_some_and(|n| n == "adapter") {
+        adapter.parent().unwrap_or(adapter)
+    } else {
+        adapter
+    };
+    let name = named
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| adapter.display().to_string());
+    format!("adapter {name}")
+}
+
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
     let loaded = data::load(&args.data).map_err(anyhow::Error::msg)?;
@@ -52,8 +66,33 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         .unwrap_or(if task == Task::LogParsing { 96 } else { 160 });
     let mut results = Vec::new();
     let mut note = String::new();
+    // The configured model (with the configured adapter, if any), then each extra adapter.
+    let mut variants: Vec<(String, BackendSpec)> = Vec::new();
     if !args.no_model {
-        let mut model = BackendSpec::from_config(config)?.open()?;
+        let spec = BackendSpec::from_config(config)?;
+        let label = match &config.adapter {
+            Some(a) => adapter_label(&a.value),
+            None => "base".into(),
+        };
+        for path in &args.with_adapters {
+            let adapter = crate::train_cmd::resolve_adapter(path)?;
+            if let BackendSpec::Local { path, device, .. } = &spec {
+                let extra = BackendSpec::Local {
+                    path: path.clone(),
+                    adapter: Some(adapter.clone()),
+                    device: device.clone(),
+                };
+                variants.push((adapter_label(&adapter), extra));
+            } else {
+                anyhow::bail!(
+                    "--with-adapter needs the local model; the configuration names a remote server"
+                );
+            }
+        }
+        variants.insert(0, (label, spec));
+    }
+    for (label, spec) in variants {
+        let mut model = spec.open()?;
         // Greedy decoding: an evaluation is repeatable.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
@@ -62,9 +101,10 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let name = model.name();
         let total = items.len();
         let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
-            progress_bar("base", done, total)
+            progress_bar(&label, done, total)
         })?;
-        let (row, n) = eval::result("base", Some(name), task, &items, &answers);
+        let (mut row, n) = eval::result(&label, Some(name), task, &items, &answers);
+        row.adapter = model.info().adapter.map(|a| a.display().to_string());
         results.push(row);
         note = n;
     }

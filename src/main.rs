@@ -8,6 +8,7 @@ mod diagnose_cmd;
 mod eval_cmd;
 mod flowchart_cmd;
 mod model_cmd;
+mod train_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -76,6 +77,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Export(cmd)) => data_cmd::export(&config, cmd)?,
         Some(Command::Labels(cmd)) => data_cmd::labels(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
+        Some(Command::Train(args)) => {
+            return Ok(ExitCode::from(train_cmd::train(&config, args)? as u8))
+        }
+        Some(Command::Runs(cmd)) => train_cmd::runs(&config, cmd)?,
         Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,
         Some(Command::Parse {
             file,

@@ -206,61 +206,10 @@ fn a_missing_or_truncated_model_is_a_clear_error() {
         .contains("expected 98362432"));
 }
 
-/// A tiny Llama in Hugging Face layout, made by the test: random weights, the default model's
-/// tokenizer saved as tokenizer.json, ChatML in tokenizer_config.json.
-fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
-    use candle_core::quantized::gguf_file;
-    use candle_core::Tensor;
-    use std::collections::HashMap;
-    let mut f = std::fs::File::open(model_path()).expect("model");
-    let content = gguf_file::Content::read(&mut f).expect("gguf");
-    let tok = logreasoner::llm::tokenizer::from_gguf(&content.metadata).expect("tokenizer");
-    tok.save(dir.join("tokenizer.json"), false)
-        .expect("save tokenizer");
-    let (vocab, hidden, inter, layers) = (tok.get_vocab_size(true), 32usize, 64usize, 2usize);
-    let config = serde_json::json!({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab_in_config,
-        "hidden_size": hidden, "intermediate_size": inter, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "num_hidden_layers": layers, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 512,
-        "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": false
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).expect("config");
-    let tok_config = serde_json::json!({ "chat_template": logreasoner::llm::chat::CHATML, "bos_token": "<|im_start|>", "eos_token": "<|im_end|>" });
-    std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string())
-        .expect("tokenizer config");
-    let dev = Device::Cpu;
-    let t = |shape: &[usize]| Tensor::randn(0f32, 0.02, shape, &dev).expect("randn");
-    let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &dev).expect("ones");
-    let mut w: HashMap<String, Tensor> = HashMap::new();
-    w.insert("model.embed_tokens.weight".into(), t(&[vocab, hidden]));
-    w.insert("lm_head.weight".into(), t(&[vocab, hidden]));
-    w.insert("model.norm.weight".into(), ones(hidden));
-    let head_dim = hidden / 4;
-    for i in 0..layers {
-        let p = format!("model.layers.{i}");
-        w.insert(format!("{p}.self_attn.q_proj.weight"), t(&[hidden, hidden]));
-        w.insert(
-            format!("{p}.self_attn.k_proj.weight"),
-            t(&[2 * head_dim, hidden]),
-        );
-        w.insert(
-            format!("{p}.self_attn.v_proj.weight"),
-            t(&[2 * head_dim, hidden]),
-        );
-        w.insert(format!("{p}.self_attn.o_proj.weight"), t(&[hidden, hidden]));
-        w.insert(format!("{p}.mlp.gate_proj.weight"), t(&[inter, hidden]));
-        w.insert(format!("{p}.mlp.up_proj.weight"), t(&[inter, hidden]));
-        w.insert(format!("{p}.mlp.down_proj.weight"), t(&[hidden, inter]));
-        w.insert(format!("{p}.input_layernorm.weight"), ones(hidden));
-        w.insert(format!("{p}.post_attention_layernorm.weight"), ones(hidden));
-    }
-    candle_core::safetensors::save(&w, dir.join("model.safetensors")).expect("save weights");
-}
-
 #[test]
 fn a_hugging_face_folder_loads_and_generates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    tiny_hf_llama(dir.path(), 49152);
+    common::tiny_hf_llama(dir.path(), 49152);
     let mut m = Model::load(dir.path(), &Device::Cpu).expect("load the folder");
     assert_eq!(m.info.architecture, "llama");
     assert_eq!(m.context_limit(), 512);
@@ -294,7 +243,7 @@ fn a_hugging_face_folder_loads_and_generates() {
 #[test]
 fn a_tokenizer_that_does_not_fit_the_model_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    tiny_hf_llama(dir.path(), 100);
+    common::tiny_hf_llama(dir.path(), 100);
     let err = Model::load(dir.path(), &Device::Cpu).expect_err("mismatch");
     assert!(matches!(err, LlmError::Tokenizer { .. }), "{err}");
     assert!(

@@ -14,7 +14,12 @@ use crate::config::{Config, RemoteSettings};
 /// What to open, decided on the calling thread and opened where the model will live.
 #[derive(Debug, Clone)]
 pub enum BackendSpec {
-    Local { path: PathBuf, device: Device },
+    Local {
+        path: PathBuf,
+        /// A PEFT LoRA adapter merged into the model at load.
+        adapter: Option<PathBuf>,
+        device: Device,
+    },
     Remote(RemoteSettings),
 }
 
@@ -25,6 +30,7 @@ impl BackendSpec {
             Some(r) => BackendSpec::Remote(r.clone()),
             None => BackendSpec::Local {
                 path: config.model.value.clone(),
+                adapter: config.adapter.as_ref().map(|a| a.value.clone()),
                 device: model::device(config.device.value)?,
             },
         })
@@ -42,9 +48,15 @@ impl BackendSpec {
 
     pub fn open(&self) -> Result<Backend, LlmError> {
         match self {
-            BackendSpec::Local { path, device } => {
-                Ok(Backend::Local(Box::new(Model::load(path, device)?)))
-            }
+            BackendSpec::Local {
+                path,
+                adapter,
+                device,
+            } => Ok(Backend::Local(Box::new(Model::load_adapted(
+                path,
+                adapter.as_deref(),
+                device,
+            )?))),
             BackendSpec::Remote(r) => {
                 let env = |k: &str| std::env::var(k).ok();
                 let key = remote::api_key(r, &env)?;
@@ -82,6 +94,7 @@ impl Backend {
                 context_length: 0,
                 vocab_size: 0,
                 chat_template: None,
+                adapter: None,
             },
         }
     }

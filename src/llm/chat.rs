@@ -46,6 +46,19 @@ pub const CHATML: &str = "{% for message in messages %}{{ '<|im_start|>' + messa
 /// Llama-2 style instructions, the fallback for Llama models without a template.
 pub const LLAMA2: &str = "{% for message in messages %}{% if message['role'] == 'system' %}{{ '<<SYS>>\\n' + message['content'] + '\\n<</SYS>>\\n\\n' }}{% elif message['role'] == 'user' %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ ' ' + message['content'] + ' ' + eos_token }}{% endif %}{% endfor %}";
 
+/// The template a loaded model uses.
+pub fn template_of<'a>(
+    info: &'a super::model::ModelInfo,
+    tokenizer: &tokenizers::Tokenizer,
+) -> &'a str {
+    let has_chatml = tokenizer.token_to_id("<|im_start|>").is_some();
+    template_for(
+        info.chat_template.as_deref(),
+        &info.architecture,
+        has_chatml,
+    )
+}
+
 /// The template to use: the model's own, else the family's.
 pub fn template_for<'a>(
     own: Option<&'a str>,

@@ -68,7 +68,11 @@ impl Engine {
     /// Starts the thread and loads the model there; `Loaded` or `Failed` arrives on the returned
     /// receiver.
     pub fn start(path: PathBuf, device: Device) -> std::io::Result<(Engine, Receiver<Event>)> {
-        Engine::start_with(BackendSpec::Local { path, device })
+        Engine::start_with(BackendSpec::Local {
+            path,
+            adapter: None,
+            device,
+        })
     }
 
     /// Like [`Engine::start`], for any backend (the local model or a remote server).

@@ -44,7 +44,56 @@ fn ids(v: Option<&Value>) -> Vec<u32> {
     }
 }
 
-pub fn load(dir: &Path, device: &Device) -> Result<Model, LlmError> {
+/// A folder's parsed config.json, its weight files, and everything but the weights.
+pub(crate) struct Folder {
+    pub config: Value,
+    pub files: Vec<PathBuf>,
+    pub parts: Parts,
+}
+
+pub fn load(dir: &Path, adapter: Option<&Path>, device: &Device) -> Result<Model, LlmError> {
+    let Folder {
+        config,
+        files,
+        mut parts,
+    } = read(dir)?;
+    parts.info.adapter = adapter.map(Path::to_path_buf);
+    let corrupt = |e: candle_core::Error| LlmError::Corrupt {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let vb = match adapter {
+        // SAFETY: the weight files are mapped read-only for the life of the model.
+        None => unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device) }
+            .map_err(corrupt)?,
+        Some(adapter) => merged(dir, &files, adapter, device)?,
+    };
+    let architecture = parts.info.architecture.clone();
+    let bad_config = |e: serde_json::Error| LlmError::Corrupt {
+        path: dir.join("config.json"),
+        reason: e.to_string(),
+    };
+    match architecture.as_str() {
+        "llama" | "mistral" => {
+            let cfg: llama::LlamaConfig = serde_json::from_value(config).map_err(bad_config)?;
+            let cfg = cfg.into_config(false);
+            let model = llama::Llama::load(vb, &cfg).map_err(corrupt)?;
+            Model::llama_hf(parts, model, cfg, device)
+        }
+        "qwen2" => {
+            let cfg: qwen2::Config = serde_json::from_value(config).map_err(bad_config)?;
+            let model = qwen2::ModelForCausalLM::new(&cfg, vb).map_err(corrupt)?;
+            Ok(Model::qwen2_hf(parts, model, device))
+        }
+        other => Err(LlmError::Unsupported {
+            path: dir.to_path_buf(),
+            architecture: other.to_string(),
+        }),
+    }
+}
+
+/// Reads a Hugging Face folder without loading its weights.
+pub(crate) fn read(dir: &Path) -> Result<Folder, LlmError> {
     let missing = |name: &str| LlmError::Missing {
         path: dir.join(name),
     };
@@ -74,9 +123,6 @@ pub fn load(dir: &Path, device: &Device) -> Result<Model, LlmError> {
         path: dir.to_path_buf(),
         reason: e.to_string(),
     };
-    // SAFETY: the weight files are mapped read-only for the life of the model.
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device) }
-        .map_err(corrupt)?;
     let parameters = {
         let st = unsafe { candle_core::safetensors::MmapedSafetensors::multi(&files) }
             .map_err(corrupt)?;
@@ -133,6 +179,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Model, LlmError> {
         context_length,
         vocab_size,
         chat_template,
+        adapter: None,
     };
     let parts = Parts {
         info,
@@ -141,25 +188,43 @@ pub fn load(dir: &Path, device: &Device) -> Result<Model, LlmError> {
         eos_text,
         eos_ids,
     };
-    let bad_config = |e: serde_json::Error| LlmError::Corrupt {
-        path: dir.join("config.json"),
-        reason: e.to_string(),
-    };
-    match architecture.as_str() {
-        "llama" | "mistral" => {
-            let cfg: llama::LlamaConfig = serde_json::from_value(config).map_err(bad_config)?;
-            let cfg = cfg.into_config(false);
-            let model = llama::Llama::load(vb, &cfg).map_err(corrupt)?;
-            Model::llama_hf(parts, model, cfg, device)
-        }
-        "qwen2" => {
-            let cfg: qwen2::Config = serde_json::from_value(config).map_err(bad_config)?;
-            let model = qwen2::ModelForCausalLM::new(&cfg, vb).map_err(corrupt)?;
-            Ok(Model::qwen2_hf(parts, model, device))
-        }
-        other => Err(LlmError::Unsupported {
-            path: dir.to_path_buf(),
-            architecture: other.to_string(),
-        }),
+    Ok(Folder {
+        config,
+        files,
+        parts,
+    })
+}
+
+/// The folder's weights with the adapter's updates added (Hugging Face and PEFT share names and row
+/// order, so the updates apply as they are).
+fn merged(
+    dir: &Path,
+    files: &[PathBuf],
+    adapter: &Path,
+    device: &Device,
+) -> Result<VarBuilder<'static>, LlmError> {
+    let mut weights = std::collections::HashMap::new();
+    for file in files {
+        let tensors =
+            candle_core::safetensors::load(file, device).map_err(|e| LlmError::Corrupt {
+                path: file.clone(),
+                reason: e.to_string(),
+            })?;
+        weights.extend(tensors);
     }
+    for (name, delta) in super::adapter::deltas(adapter, device)? {
+        let misfit = |reason: String| LlmError::Adapter {
+            path: adapter.to_path_buf(),
+            reason: format!("does not fit {}: {reason}", dir.display()),
+        };
+        let w = weights
+            .get(&name)
+            .ok_or_else(|| misfit(format!("the model has no `{name}`")))?;
+        let updated = w
+            .to_dtype(DType::F32)
+            .and_then(|w| w + &delta)
+            .map_err(|e| misfit(format!("`{name}`: {e}")))?;
+        weights.insert(name, updated);
+    }
+    Ok(VarBuilder::from_tensors(weights, DType::F32, device))
 }

@@ -1,11 +1,19 @@
 //! The local model runtime: loading GGUF models of the Llama and Qwen2 families with candle, their
 //! tokenizer and chat template, and streaming generation.
 
+pub mod adapter;
 pub mod backend;
 pub mod chat;
 pub mod engine;
 pub mod fetch;
 mod hf;
+pub mod layout;
 pub mod model;
 pub mod remote;
 pub mod tokenizer;
+
+/// A Hugging Face folder's config, weight files and tokenizer, without its weights (training reads
+/// the weights itself).
+pub(crate) fn hf_folder(dir: &std::path::Path) -> Result<hf::Folder, model::LlmError> {
+    hf::read(dir)
+}

@@ -34,6 +34,8 @@ pub enum LlmError {
     Chat(#[from] ChatError),
     #[error("model computation failed: {0}")]
     Compute(String),
+    #[error("adapter {path}: {reason}")]
+    Adapter { path: PathBuf, reason: String },
     #[error("remote backend {url}: {message}")]
     Remote { url: String, message: String },
 }
@@ -55,13 +57,15 @@ pub struct ModelInfo {
     pub context_length: usize,
     pub vocab_size: usize,
     pub chat_template: Option<String>,
+    /// The LoRA adapter merged in at load, if any.
+    pub adapter: Option<PathBuf>,
 }
 
 fn meta_str(meta: &HashMap<String, Value>, key: &str) -> Option<String> {
     meta.get(key).and_then(|v| v.to_string().ok()).cloned()
 }
 
-fn meta_u32(meta: &HashMap<String, Value>, key: &str) -> Option<u32> {
+pub(crate) fn meta_u32(meta: &HashMap<String, Value>, key: &str) -> Option<u32> {
     meta.get(key).and_then(|v| {
         v.to_u32()
             .ok()
@@ -69,7 +73,7 @@ fn meta_u32(meta: &HashMap<String, Value>, key: &str) -> Option<u32> {
     })
 }
 
-fn read_content(path: &Path) -> Result<(File, gguf_file::Content), LlmError> {
+pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), LlmError> {
     let mut file = File::open(path).map_err(|_| LlmError::Missing {
         path: path.to_path_buf(),
     })?;
@@ -89,18 +93,22 @@ fn slow_on_cpu(dtype: candle_core::quantized::GgmlDType) -> bool {
     matches!(dtype, D::Q4_1 | D::Q5_0 | D::Q5_1)
 }
 
-/// The GGUF with its slow tensors requantised to Q8_0, as an in-memory file; `None` when nothing
-/// needs it.
-fn requantized(
+/// The GGUF rewritten in memory: slow tensors requantised to Q8_0 (when `requant`), and each tensor
+/// named in `deltas` (by GGUF name) dequantised, updated and kept in f32 so a small LoRA update is
+/// not lost to rounding. `None` when nothing needs rewriting.
+fn rewritten(
     content: &gguf_file::Content,
     file: &mut File,
+    requant: bool,
+    deltas: &HashMap<String, Tensor>,
 ) -> candle_core::Result<Option<(gguf_file::Content, std::io::Cursor<Vec<u8>>)>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    if !content
-        .tensor_infos
-        .values()
-        .any(|t| slow_on_cpu(t.ggml_dtype))
-    {
+    let slow = requant
+        && content
+            .tensor_infos
+            .values()
+            .any(|t| slow_on_cpu(t.ggml_dtype));
+    if !slow && deltas.is_empty() {
         return Ok(None);
     }
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -109,7 +117,10 @@ fn requantized(
     for name in names {
         let t = content.tensor(file, name, &Device::Cpu)?;
         let fits = t.shape().dims().last().is_some_and(|d| d % 32 == 0);
-        let t = if slow_on_cpu(t.dtype()) && fits {
+        let t = if let Some(delta) = deltas.get(name.as_str()) {
+            let merged = (t.dequantize(&Device::Cpu)? + delta)?;
+            QTensor::quantize(&merged, GgmlDType::F32)?
+        } else if requant && slow_on_cpu(t.dtype()) && fits {
             QTensor::quantize(&t.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
         } else {
             t
@@ -127,6 +138,51 @@ fn requantized(
     buf.set_position(0);
     let content = gguf_file::Content::read(&mut buf)?;
     Ok(Some((content, buf)))
+}
+
+/// An adapter's updates by GGUF tensor name, in the GGUF's row order, checked against the file.
+fn gguf_deltas(
+    path: &Path,
+    content: &gguf_file::Content,
+    architecture: &str,
+    adapter: &Path,
+) -> Result<HashMap<String, Tensor>, LlmError> {
+    use super::layout;
+    let meta = &content.metadata;
+    let heads =
+        meta_u32(meta, &format!("{architecture}.attention.head_count")).unwrap_or(1) as usize;
+    let kv_heads = meta_u32(meta, &format!("{architecture}.attention.head_count_kv"))
+        .map_or(heads, |k| k as usize);
+    let misfit = |reason: String| LlmError::Adapter {
+        path: adapter.to_path_buf(),
+        reason: format!("does not fit {}: {reason}", path.display()),
+    };
+    let mut out = HashMap::new();
+    for (hf, delta) in super::adapter::deltas(adapter, &Device::Cpu)? {
+        let gguf = layout::gguf_name(&hf).ok_or_else(|| {
+            misfit(format!(
+                "it adapts `{hf}`, which this runtime does not know"
+            ))
+        })?;
+        let info = content
+            .tensor_infos
+            .get(&gguf)
+            .ok_or_else(|| misfit(format!("the model has no `{gguf}` for `{hf}`")))?;
+        if info.shape.dims() != delta.dims() {
+            return Err(misfit(format!(
+                "`{hf}` is {:?} in the model and {:?} in the adapter",
+                info.shape.dims(),
+                delta.dims()
+            )));
+        }
+        // llama.cpp stores Llama's query and key rows interleaved; Qwen2's stay as trained.
+        let delta = match layout::permuted_heads(&hf, heads, kv_heads) {
+            Some(n) if architecture != "qwen2" => layout::to_interleaved(&delta, n)?,
+            _ => delta,
+        };
+        out.insert(gguf, delta);
+    }
+    Ok(out)
 }
 
 fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
@@ -160,6 +216,7 @@ fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
             .and_then(|v| v.to_vec().ok())
             .map_or(0, |v| v.len()),
         chat_template: meta_str(meta, "tokenizer.chat_template"),
+        adapter: None,
         architecture,
         parameters,
         quantization,
@@ -360,50 +417,86 @@ impl Model {
     }
 }
 
+/// The GGUF's metadata, tokenizer and special tokens (everything but the weights).
+pub(crate) fn gguf_parts(path: &Path, content: &gguf_file::Content) -> Result<Parts, LlmError> {
+    let info = info_of(path, content);
+    let tokenizer =
+        super::tokenizer::from_gguf(&content.metadata).map_err(|reason| LlmError::Tokenizer {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    let vocab = tokenizer.get_vocab_size(true);
+    if vocab < info.vocab_size {
+        return Err(LlmError::Tokenizer {
+            path: path.to_path_buf(),
+            reason: format!("{vocab} tokens for a model with {}", info.vocab_size),
+        });
+    }
+    let token = |key: &str| meta_u32(&content.metadata, key);
+    let bos_id = token("tokenizer.ggml.bos_token_id");
+    let eos_id = token("tokenizer.ggml.eos_token_id");
+    let id_text = |id: Option<u32>| {
+        id.and_then(|i| tokenizer.id_to_token(i))
+            .unwrap_or_default()
+    };
+    let (bos, eos_text) = (id_text(bos_id), id_text(eos_id));
+    let mut eos_ids: Vec<u32> = eos_id.into_iter().collect();
+    // Chat models end a turn with their end-of-turn token even where EOS differs.
+    for t in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>"] {
+        if let Some(id) = tokenizer.token_to_id(t) {
+            if !eos_ids.contains(&id) {
+                eos_ids.push(id);
+            }
+        }
+    }
+    Ok(Parts {
+        info,
+        tokenizer,
+        bos,
+        eos_text,
+        eos_ids,
+    })
+}
+
 /// Rotary tables of candle's quantized Llama cover this many positions.
 const CANDLE_MAX_SEQ: usize = 4096;
 
 impl Model {
     /// Loads a GGUF file, or a Hugging Face folder (config.json, tokenizer.json, *.safetensors).
     pub fn load(path: &Path, device: &Device) -> Result<Model, LlmError> {
+        Model::load_adapted(path, None, device)
+    }
+
+    /// Loads a model with a PEFT LoRA adapter merged into its weights (none when `adapter` is
+    /// `None`).
+    pub fn load_adapted(
+        path: &Path,
+        adapter: Option<&Path>,
+        device: &Device,
+    ) -> Result<Model, LlmError> {
         if path.is_dir() {
-            return super::hf::load(path, device);
+            return super::hf::load(path, adapter, device);
         }
         let (mut file, content) = read_content(path)?;
-        let info = info_of(path, &content);
-        let tokenizer = super::tokenizer::from_gguf(&content.metadata).map_err(|reason| {
-            LlmError::Tokenizer {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
-        let vocab = tokenizer.get_vocab_size(true);
-        let token = |key: &str| meta_u32(&content.metadata, key);
-        let bos_id = token("tokenizer.ggml.bos_token_id");
-        let eos_id = token("tokenizer.ggml.eos_token_id");
-        let id_text = |id: Option<u32>| {
-            id.and_then(|i| tokenizer.id_to_token(i))
-                .unwrap_or_default()
-        };
-        let (bos, eos_text) = (id_text(bos_id), id_text(eos_id));
-        let mut eos_ids: Vec<u32> = eos_id.into_iter().collect();
-        // Chat models end a turn with their end-of-turn token even where EOS differs.
-        for t in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>"] {
-            if let Some(id) = tokenizer.token_to_id(t) {
-                if !eos_ids.contains(&id) {
-                    eos_ids.push(id);
-                }
-            }
-        }
+        let parts = gguf_parts(path, &content)?;
+        let Parts {
+            mut info,
+            tokenizer,
+            bos,
+            eos_text,
+            eos_ids,
+        } = parts;
+        info.adapter = adapter.map(Path::to_path_buf);
         let corrupt = |e: candle_core::Error| LlmError::Corrupt {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let requant = if device.is_cpu() && std::env::var_os("LOGREASONER_NO_REQUANT").is_none() {
-            requantized(&content, &mut file).map_err(corrupt)?
-        } else {
-            None
+        let deltas = match adapter {
+            Some(dir) => gguf_deltas(path, &content, &info.architecture, dir)?,
+            None => HashMap::new(),
         };
+        let requant = device.is_cpu() && std::env::var_os("LOGREASONER_NO_REQUANT").is_none();
+        let requant = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
         let weights = match (info.architecture.as_str(), requant) {
             ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)
@@ -428,12 +521,6 @@ impl Model {
                 })
             }
         };
-        if vocab < info.vocab_size {
-            return Err(LlmError::Tokenizer {
-                path: path.to_path_buf(),
-                reason: format!("{vocab} tokens for a model with {}", info.vocab_size),
-            });
-        }
         let max_positions = info.context_length.min(CANDLE_MAX_SEQ);
         Ok(Model {
             info,
@@ -466,12 +553,7 @@ impl Model {
 
     /// The prompt text for `messages` in the model's chat template, ready for the assistant's turn.
     pub fn chat_prompt(&self, messages: &[Message]) -> Result<String, LlmError> {
-        let has_chatml = self.tokenizer.token_to_id("<|im_start|>").is_some();
-        let template = chat::template_for(
-            self.info.chat_template.as_deref(),
-            &self.info.architecture,
-            has_chatml,
-        );
+        let template = chat::template_of(&self.info, &self.tokenizer);
         Ok(chat::render(
             template,
             messages,
@@ -479,6 +561,22 @@ impl Model {
             &self.eos_text,
             true,
         )?)
+    }
+
+    /// The next-token logits after `prompt` (already in chat form), from an empty cache: what
+    /// evaluation and adapter checks compare.
+    pub fn next_logits(&mut self, prompt: &str) -> Result<Vec<f32>, LlmError> {
+        let ids = self.encode(prompt)?;
+        if ids.is_empty() || ids.len() > self.max_positions {
+            return Err(LlmError::ContextTooLong {
+                prompt: ids.len(),
+                max_new: 0,
+                limit: self.max_positions,
+            });
+        }
+        self.weights.reset(&self.device)?;
+        let input = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        Ok(self.weights.forward(&input, 0)?.to_vec1()?)
     }
 
     /// Generates from `prompt` (already in chat form), handing each new piece of text to `on_text` as it

@@ -22,13 +22,31 @@ pub fn sequence_logp(model: &Decoder, batch: &[Example], use_adapter: bool) -> R
 }
 
 /// What a DPO step reports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DpoMetrics {
     pub loss: f64,
     pub chosen_reward: f64,
     pub rejected_reward: f64,
     pub margin: f64,
     pub accuracy: f64,
+}
+
+impl DpoMetrics {
+    /// The mean of each number over `all` (`None` when empty).
+    pub fn mean(all: &[DpoMetrics]) -> Option<DpoMetrics> {
+        if all.is_empty() {
+            return None;
+        }
+        let n = all.len() as f64;
+        let avg = |f: fn(&DpoMetrics) -> f64| all.iter().map(f).sum::<f64>() / n;
+        Some(DpoMetrics {
+            loss: avg(|m| m.loss),
+            chosen_reward: avg(|m| m.chosen_reward),
+            rejected_reward: avg(|m| m.rejected_reward),
+            margin: avg(|m| m.margin),
+            accuracy: avg(|m| m.accuracy),
+        })
+    }
 }
 
 /// The DPO loss of `pairs` (a tensor to differentiate) and its metrics.

@@ -3,6 +3,7 @@
 //! gradient accumulation over micro-batches. Seeded: the same data and seed give the same curve.
 
 use super::adamw::AdamW;
+use super::dpo::DpoMetrics;
 use super::model::Decoder;
 use candle_core::{DType, Result, Tensor, Var, D};
 
@@ -108,6 +109,8 @@ pub struct StepMetrics {
     pub lr: f64,
     pub grad_norm: f64,
     pub tokens: usize,
+    /// Means over the step's micro-batches, for DPO steps.
+    pub dpo: Option<DpoMetrics>,
 }
 
 /// Scales every gradient so their global L2 norm is at most `clip`; returns the norm before.
@@ -139,11 +142,68 @@ pub fn clip_gradients(
     Ok(norm)
 }
 
-/// Trains the adapters `vars` with `opt` on `examples` until `s.steps` optimiser steps are done,
-/// starting from `opt.step` (so a restored optimiser resumes exactly). Each step is
-/// `s.accumulation` micro-batches of `s.batch` examples, taken in a seeded shuffled order that
-/// depends only on the step. `on_step` sees every step and the optimiser after it (to checkpoint); a non-finite loss stops the run with an
-/// error before the optimiser touches the adapters.
+/// One micro-batch's loss, how many tokens it read, and DPO's numbers when it is a DPO batch.
+pub struct MicroBatch {
+    pub loss: Tensor,
+    pub tokens: usize,
+    pub dpo: Option<DpoMetrics>,
+}
+
+/// The optimisation loop shared by SFT and DPO: for every step from `opt.step` to `s.steps`, sums
+/// `s.accumulation` micro-batch losses from `micro(step, index)`, backpropagates, clips, steps
+/// AdamW with the scheduled rate and reports. A loss or gradient that is not finite stops the loop
+/// with an error before the optimiser touches the adapters, so the last checkpoint stays good.
+pub fn optimise(
+    opt: &mut AdamW,
+    vars: &[Var],
+    s: &Settings,
+    micro: &mut dyn FnMut(usize, usize) -> Result<MicroBatch>,
+    on_step: &mut dyn FnMut(&StepMetrics, &AdamW) -> Result<()>,
+) -> Result<()> {
+    let parts = s.accumulation.max(1);
+    for step in opt.step..s.steps {
+        let lr = lr_at(s, step);
+        opt.lr = lr;
+        let mut total: Option<Tensor> = None;
+        let mut tokens = 0;
+        let mut dpo: Vec<DpoMetrics> = Vec::new();
+        for index in 0..parts {
+            let m = micro(step, index)?;
+            tokens += m.tokens;
+            dpo.extend(m.dpo);
+            let l = (m.loss / parts as f64)?;
+            total = Some(match total {
+                Some(t) => (t + l)?,
+                None => l,
+            });
+        }
+        let Some(total) = total else { continue };
+        let value = f64::from(total.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            candle_core::bail!("the loss became {value} at step {}", step + 1);
+        }
+        let mut grads = total.backward()?;
+        let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;
+        if !grad_norm.is_finite() {
+            candle_core::bail!("the gradient norm became {grad_norm} at step {}", step + 1);
+        }
+        opt.step(&grads)?;
+        on_step(
+            &StepMetrics {
+                step,
+                loss: value,
+                lr,
+                grad_norm,
+                tokens,
+                dpo: DpoMetrics::mean(&dpo),
+            },
+            opt,
+        )?;
+    }
+    Ok(())
+}
+
+/// Supervised fine-tuning of `model`'s adapters on `examples`, in a seeded order.
 pub fn train(
     model: &Decoder,
     opt: &mut AdamW,
@@ -156,46 +216,33 @@ pub fn train(
         candle_core::bail!("there are no training examples");
     }
     let order = shuffled(examples.len(), s.seed);
-    let per_step = s.batch.max(1) * s.accumulation.max(1);
-    for step in opt.step..s.steps {
-        let lr = lr_at(s, step);
-        opt.lr = lr;
-        let mut total: Option<Tensor> = None;
-        let mut tokens = 0;
-        for micro in 0..s.accumulation.max(1) {
-            let batch: Vec<Example> = (0..s.batch.max(1))
-                .map(|i| {
-                    let k = (step * per_step + micro * s.batch.max(1) + i) % examples.len();
-                    examples[order[k]].clone()
-                })
-                .collect();
-            tokens += batch.iter().map(|e| e.ids.len()).sum::<usize>();
-            let l = (loss(model, &batch, true, true)? / s.accumulation.max(1) as f64)?;
-            total = Some(match total {
-                Some(t) => (t + l)?,
-                None => l,
-            });
-        }
-        let Some(total) = total else { continue };
-        let value = f64::from(total.to_scalar::<f32>()?);
-        if !value.is_finite() {
-            candle_core::bail!("the loss became {value} at step {step}; the run stops here");
-        }
-        let mut grads = total.backward()?;
-        let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;
-        opt.step(&grads)?;
-        on_step(
-            &StepMetrics {
-                step,
-                loss: value,
-                lr,
-                grad_norm,
-                tokens,
-            },
-            opt,
-        )?;
-    }
-    Ok(())
+    let mut micro = |step: usize, index: usize| -> Result<MicroBatch> {
+        let batch = batch_at(examples, &order, s, step, index);
+        Ok(MicroBatch {
+            tokens: batch.iter().map(|e| e.ids.len()).sum(),
+            loss: loss(model, &batch, true, true)?,
+            dpo: None,
+        })
+    };
+    optimise(opt, vars, s, &mut micro, on_step)
+}
+
+/// The `index`-th micro-batch of `step`: consecutive items of the seeded order, wrapping around.
+pub fn batch_at<T: Clone>(
+    items: &[T],
+    order: &[usize],
+    s: &Settings,
+    step: usize,
+    index: usize,
+) -> Vec<T> {
+    let size = s.batch.max(1);
+    let per_step = size * s.accumulation.max(1);
+    (0..size)
+        .map(|i| {
+            let k = (step * per_step + index * size + i) % items.len();
+            items[order[k]].clone()
+        })
+        .collect()
 }
 
 /// A seeded permutation (xorshift), so the example order does not depend on a global RNG.

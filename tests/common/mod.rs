@@ -113,3 +113,54 @@ pub const HDFS_WINDOW: &[&str] = &[
     "081109 203700 19 WARN dfs.PendingReplicationBlocks$PendingReplicationMonitor: PendingReplicationMonitor timed out block blk_-1608999687919862906",
     "081109 203710 1920 WARN dfs.DataNode: 10.250.14.224:50010:Failed to transfer blk_-1608999687919862906 to 10.251.215.16:50010 got java.net.SocketTimeoutException: 480000 millis timeout",
 ];
+
+/// A tiny Llama in Hugging Face layout, made by the test: random weights, the default model's
+/// tokenizer saved as tokenizer.json, ChatML in tokenizer_config.json.
+pub fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
+    use candle_core::quantized::gguf_file;
+    use candle_core::Tensor;
+    use std::collections::HashMap;
+    let mut f = std::fs::File::open(default_model()).expect("model");
+    let content = gguf_file::Content::read(&mut f).expect("gguf");
+    let tok = logreasoner::llm::tokenizer::from_gguf(&content.metadata).expect("tokenizer");
+    tok.save(dir.join("tokenizer.json"), false)
+        .expect("save tokenizer");
+    let (vocab, hidden, inter, layers) = (tok.get_vocab_size(true), 32usize, 64usize, 2usize);
+    let config = serde_json::json!({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab_in_config,
+        "hidden_size": hidden, "intermediate_size": inter, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "num_hidden_layers": layers, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 512,
+        "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": false
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("config");
+    let tok_config = serde_json::json!({ "chat_template": logreasoner::llm::chat::CHATML, "bos_token": "<|im_start|>", "eos_token": "<|im_end|>" });
+    std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string())
+        .expect("tokenizer config");
+    let dev = candle_core::Device::Cpu;
+    let t = |shape: &[usize]| Tensor::randn(0f32, 0.02, shape, &dev).expect("randn");
+    let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &dev).expect("ones");
+    let mut w: HashMap<String, Tensor> = HashMap::new();
+    w.insert("model.embed_tokens.weight".into(), t(&[vocab, hidden]));
+    w.insert("lm_head.weight".into(), t(&[vocab, hidden]));
+    w.insert("model.norm.weight".into(), ones(hidden));
+    let head_dim = hidden / 4;
+    for i in 0..layers {
+        let p = format!("model.layers.{i}");
+        w.insert(format!("{p}.self_attn.q_proj.weight"), t(&[hidden, hidden]));
+        w.insert(
+            format!("{p}.self_attn.k_proj.weight"),
+            t(&[2 * head_dim, hidden]),
+        );
+        w.insert(
+            format!("{p}.self_attn.v_proj.weight"),
+            t(&[2 * head_dim, hidden]),
+        );
+        w.insert(format!("{p}.self_attn.o_proj.weight"), t(&[hidden, hidden]));
+        w.insert(format!("{p}.mlp.gate_proj.weight"), t(&[inter, hidden]));
+        w.insert(format!("{p}.mlp.up_proj.weight"), t(&[inter, hidden]));
+        w.insert(format!("{p}.mlp.down_proj.weight"), t(&[hidden, inter]));
+        w.insert(format!("{p}.input_layernorm.weight"), ones(hidden));
+        w.insert(format!("{p}.post_attention_layernorm.weight"), ones(hidden));
+    }
+    candle_core::safetensors::save(&w, dir.join("model.safetensors")).expect("save weights");
+}

@@ -1,0 +1,162 @@
+//! LoRA adapters in PEFT's layout (`adapter_config.json`, `adapter_model.safetensors` with names like
+//! `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`), read for inference. The runtime
+//! merges an adapter into the base weights at load (`W + α/r · B·A`), so generation with an adapter
+//! runs exactly as fast as without one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+use super::model::LlmError;
+
+/// The LoRA settings of a saved adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterConfig {
+    pub rank: usize,
+    pub alpha: f64,
+    pub dropout: f32,
+    pub targets: Vec<String>,
+    /// The base model the adapter was trained on, as recorded by whoever trained it.
+    pub base_model: Option<String>,
+}
+
+fn bad(dir: &Path, reason: impl Into<String>) -> LlmError {
+    LlmError::Adapter {
+        path: dir.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads `adapter_config.json` in `dir`.
+pub fn read_config(dir: &Path) -> Result<AdapterConfig, LlmError> {
+    let path = dir.join("adapter_config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| bad(dir, format!("cannot read adapter_config.json: {e}")))?;
+    let j: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(dir, format!("adapter_config.json is not valid JSON: {e}")))?;
+    if let Some(kind) = j["peft_type"].as_str() {
+        if kind != "LORA" {
+            return Err(bad(
+                dir,
+                format!("a {kind} adapter; only LoRA is supported"),
+            ));
+        }
+    }
+    let rank = j["r"]
+        .as_u64()
+        .filter(|r| *r > 0)
+        .ok_or_else(|| bad(dir, "adapter_config.json has no rank `r`"))? as usize;
+    let targets = match &j["target_modules"] {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    Ok(AdapterConfig {
+        rank,
+        alpha: j["lora_alpha"].as_f64().unwrap_or(rank as f64),
+        dropout: j["lora_dropout"].as_f64().unwrap_or(0.0) as f32,
+        targets,
+        base_model: j["base_model_name_or_path"].as_str().map(String::from),
+    })
+}
+
+/// The Hugging Face weight a PEFT tensor adapts, and which factor it is (`A` or `B`).
+fn adapted_weight(peft: &str) -> Option<(String, char)> {
+    let stem = peft.strip_prefix("base_model.model.").unwrap_or(peft);
+    for (marker, factor) in [(".lora_A", 'A'), (".lora_B", 'B')] {
+        if let Some(at) = stem.find(marker) {
+            return Some((format!("{}.weight", &stem[..at]), factor));
+        }
+    }
+    None
+}
+
+/// The weight updates `α/r · B·A` of the adapter in `dir`, by the Hugging Face name of the weight
+/// they add to (`model.layers.0.self_attn.q_proj.weight`), each `[out, in]` in f32.
+pub fn deltas(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>, LlmError> {
+    let config = read_config(dir)?;
+    let file: PathBuf = dir.join("adapter_model.safetensors");
+    let tensors = candle_core::safetensors::load(&file, device)
+        .map_err(|e| bad(dir, format!("adapter_model.safetensors: {e}")))?;
+    let mut factors: HashMap<String, (Option<Tensor>, Option<Tensor>)> = HashMap::new();
+    for (name, t) in tensors {
+        let Some((weight, factor)) = adapted_weight(&name) else {
+            continue;
+        };
+        let t = t
+            .to_dtype(candle_core::DType::F32)
+            .map_err(|e| bad(dir, e.to_string()))?;
+        let slot = factors.entry(weight).or_default();
+        if factor == 'A' {
+            slot.0 = Some(t);
+        } else {
+            slot.1 = Some(t);
+        }
+    }
+    if factors.is_empty() {
+        return Err(bad(dir, "adapter_model.safetensors holds no LoRA tensors"));
+    }
+    let scale = config.alpha / config.rank as f64;
+    let mut out = HashMap::with_capacity(factors.len());
+    for (weight, pair) in factors {
+        let (Some(a), Some(b)) = pair else {
+            return Err(bad(
+                dir,
+                format!("`{weight}` has only one of lora_A and lora_B"),
+            ));
+        };
+        let delta = b
+            .matmul(&a)
+            .and_then(|d| d * scale)
+            .map_err(|e| bad(dir, format!("`{weight}`: {e}")))?;
+        out.insert(weight, delta);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peft_names_point_at_their_weights() {
+        assert_eq!(
+            adapted_weight("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"),
+            Some(("model.layers.3.self_attn.q_proj.weight".into(), 'A'))
+        );
+        assert_eq!(
+            adapted_weight("base_model.model.model.layers.0.mlp.up_proj.lora_B.default.weight"),
+            Some(("model.layers.0.mlp.up_proj.weight".into(), 'B'))
+        );
+        assert_eq!(adapted_weight("base_model.model.lm_head.weight"), None);
+    }
+
+    #[test]
+    fn missing_or_foreign_adapters_are_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let err = deltas(dir.path(), &Device::Cpu).expect_err("no files");
+        assert!(err.to_string().contains("adapter_config.json"), "{err}");
+        std::fs::write(
+            dir.path().join("adapter_config.json"),
+            r#"{"peft_type": "IA3", "r": 8}"#,
+        )
+        .expect("write");
+        let err = deltas(dir.path(), &Device::Cpu).expect_err("not lora");
+        assert!(err.to_string().contains("only LoRA"), "{err}");
+        std::fs::write(
+            dir.path().join("adapter_config.json"),
+            r#"{"peft_type": "LORA", "r": 8, "lora_alpha": 16}"#,
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("adapter_model.safetensors"), b"garbage").expect("write");
+        let err = deltas(dir.path(), &Device::Cpu).expect_err("corrupt");
+        assert!(
+            err.to_string().contains("adapter_model.safetensors"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The base model a run trains on: its shape, its weights in f32 under Hugging Face names (read from a
+//! Hugging Face folder, or dequantised from a GGUF file with Llama's query and key rows put back in
+//! Hugging Face order), its tokenizer and its chat template, which formats the training examples.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+
+use super::model::{Config, Weights};
+use super::sft::Example;
+use super::TrainError;
+use crate::llm::chat::{self, Message};
+use crate::llm::layout;
+use crate::llm::model::{self as runtime, LlmError, Parts};
+
+pub struct Base {
+    pub path: PathBuf,
+    pub config: Config,
+    pub weights: Weights,
+    pub architecture: String,
+    tokenizer: tokenizers::Tokenizer,
+    template: String,
+    bos: String,
+    eos: String,
+}
+
+/// Why an example was left out or cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    Whole,
+    /// The answer's end was cut at the length limit (the start is kept, as TRL does).
+    Truncated,
+}
+
+impl Base {
+    /// Loads a GGUF file or a Hugging Face folder, in f32 on `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Base, TrainError> {
+        let (config, weights, parts) = if path.is_dir() {
+            from_folder(path, device)?
+        } else {
+            from_gguf(path, device)?
+        };
+        let template = chat::template_of(&parts.info, &parts.tokenizer).to_string();
+        Ok(Base {
+            path: path.to_path_buf(),
+            config,
+            weights,
+            architecture: parts.info.architecture,
+            tokenizer: parts.tokenizer,
+            template,
+            bos: parts.bos,
+            eos: parts.eos_text,
+        })
+    }
+
+    fn encode(&self, text: &str) -> Result<tokenizers::Encoding, TrainError> {
+        self.tokenizer
+            .encode(text, false)
+            .map_err(|e| TrainError::Tokenizer(e.to_string()))
+    }
+
+    /// `prompt` then the assistant's `answer`, in the model's chat template, as token ids; only the
+    /// answer's tokens (with the turn's end token) are learned. At most `max_len` tokens: a longer
+    /// example keeps its start. `None` when no answer token fits.
+    pub fn example(
+        &self,
+        prompt: &[Message],
+        answer: &str,
+        max_len: usize,
+    ) -> Result<Option<(Example, Fit)>, TrainError> {
+        let head = chat::render(&self.template, prompt, &self.bos, &self.eos, true)
+            .map_err(LlmError::from)?;
+        let mut all = prompt.to_vec();
+        all.push(Message::assistant(answer));
+        let full = chat::render(&self.template, &all, &self.bos, &self.eos, false)
+            .map_err(LlmError::from)?;
+        // Templates differ in what follows the prompt; the answer starts where the two renderings
+        // part, which is the end of `head` for every template that extends its prompt.
+        let split = head
+            .char_indices()
+            .zip(full.chars())
+            .find(|((_, a), b)| a != b)
+            .map_or(head.len().min(full.len()), |((i, _), _)| i);
+        let enc = self.encode(&full)?;
+        let mut ids = enc.get_ids().to_vec();
+        let mut learn: Vec<bool> = enc.get_offsets().iter().map(|(s, _)| *s >= split).collect();
+        let fit = if ids.len() > max_len {
+            ids.truncate(max_len);
+            learn.truncate(max_len);
+            Fit::Truncated
+        } else {
+            Fit::Whole
+        };
+        if !learn.iter().skip(1).any(|l| *l) {
+            return Ok(None);
+        }
+        Ok(Some((Example { ids, learn }, fit)))
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, false).unwrap_or_default()
+    }
+}
+
+fn from_gguf(path: &Path, device: &Device) -> Result<(Config, Weights, Parts), TrainError> {
+    let (mut file, content) = runtime::read_content(path)?;
+    let parts = runtime::gguf_parts(path, &content)?;
+    let arch = parts.info.architecture.clone();
+    if !matches!(arch.as_str(), "llama" | "mistral" | "qwen2") {
+        return Err(LlmError::Unsupported {
+            path: path.to_path_buf(),
+            architecture: arch,
+        }
+        .into());
+    }
+    let meta = &content.metadata;
+    let need = |key: &str| -> Result<usize, TrainError> {
+        runtime::meta_u32(meta, &format!("{arch}.{key}"))
+            .map(|v| v as usize)
+            .ok_or_else(|| {
+                TrainError::Llm(LlmError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("the metadata has no `{arch}.{key}`"),
+                })
+            })
+    };
+    let heads = need("attention.head_count")?;
+    let f32_meta = |key: &str| {
+        meta.get(&format!("{arch}.{key}"))
+            .and_then(|v| v.to_f32().ok())
+    };
+    let config = Config {
+        vocab: parts.info.vocab_size,
+        hidden: need("embedding_length")?,
+        intermediate: need("feed_forward_length")?,
+        layers: need("block_count")?,
+        heads,
+        kv_heads: need("attention.head_count_kv").unwrap_or(heads),
+        rope_theta: f64::from(f32_meta("rope.freq_base").unwrap_or(10_000.0)),
+        eps: f64::from(f32_meta("attention.layer_norm_rms_epsilon").unwrap_or(1e-5)),
+        max_positions: parts.info.context_length,
+        qkv_bias: content.tensor_infos.contains_key("blk.0.attn_q.bias"),
+    };
+    let corrupt = |e: candle_core::Error| {
+        TrainError::Llm(LlmError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    let mut weights = Weights::new();
+    for name in content.tensor_infos.keys() {
+        let Some(hf) = layout::hf_name(name) else {
+            continue;
+        };
+        let t = content
+            .tensor(&mut file, name, device)
+            .and_then(|q| q.dequantize(device))
+            .and_then(|t| t.to_dtype(DType::F32))
+            .map_err(corrupt)?;
+        let t = match layout::permuted_heads(&hf, config.heads, config.kv_heads) {
+            Some(n) if arch != "qwen2" => layout::to_halves(&t, n).map_err(corrupt)?,
+            _ => t,
+        };
+        weights.insert(hf, t);
+    }
+    Ok((config, weights, parts))
+}
+
+fn from_folder(dir: &Path, device: &Device) -> Result<(Config, Weights, Parts), TrainError> {
+    let folder = crate::llm::hf_folder(dir)?;
+    let c = &folder.config;
+    let arch = folder.parts.info.architecture.clone();
+    if !matches!(arch.as_str(), "llama" | "mistral" | "qwen2") {
+        return Err(LlmError::Unsupported {
+            path: dir.to_path_buf(),
+            architecture: arch,
+        }
+        .into());
+    }
+    let need = |key: &str| -> Result<usize, TrainError> {
+        c.get(key)
+            .and_then(serde_json::Value::as_u64)
+            .map(|v| v as usize)
+            .ok_or_else(|| {
+                TrainError::Llm(LlmError::Corrupt {
+                    path: dir.join("config.json"),
+                    reason: format!("no `{key}`"),
+                })
+            })
+    };
+    let heads = need("num_attention_heads")?;
+    let config = Config {
+        vocab: need("vocab_size")?,
+        hidden: need("hidden_size")?,
+        intermediate: need("intermediate_size")?,
+        layers: need("num_hidden_layers")?,
+        heads,
+        kv_heads: need("num_key_value_heads").unwrap_or(heads),
+        rope_theta: c
+            .get("rope_theta")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(10_000.0),
+        eps: c
+            .get("rms_norm_eps")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(1e-5),
+        max_positions: need("max_position_embeddings").unwrap_or(2048),
+        qkv_bias: arch == "qwen2",
+    };
+    let mut weights = Weights::new();
+    for file in &folder.files {
+        let tensors = candle_core::safetensors::load(file, device).map_err(|e| {
+            TrainError::Llm(LlmError::Corrupt {
+                path: file.clone(),
+                reason: e.to_string(),
+            })
+        })?;
+        for (name, t) in tensors {
+            let t = t.to_dtype(DType::F32)?;
+            weights.insert(name, t);
+        }
+    }
+    Ok((config, weights, folder.parts))
+}

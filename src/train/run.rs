@@ -1,0 +1,977 @@
+//! A training run in its own folder, written by one (usually detached) process and read by anyone:
+//!
+//! - `config.yaml`: every setting of the run (stage, base model, data, LoRA, optimiser);
+//! - `metrics.jsonl`: one line per optimiser step (loss, learning rate, gradient norm, tokens/s,
+//!   DPO rewards, margin and accuracy) and per evaluation (`eval_loss`);
+//! - `status.json`: state, step, speed, ETA, the process id, and what went wrong;
+//! - `train.log`: what a person reads;
+//! - `checkpoint/`: the last good state (PEFT adapter, AdamW moments, step), replaced atomically;
+//! - `adapter/`: the usable adapter of the last checkpoint, in PEFT layout (for DPO the stepwise
+//!   adapter and the DPO update stacked into one), which the runtime loads with `--adapter`.
+//!
+//! A killed run resumes from `checkpoint/`: the metrics after it are dropped and recomputed, and
+//! because data order, initialisation and dropout-free steps are seeded, the curve is the same as an
+//! uninterrupted run's. A `cancel` file asks the run to stop at the next step boundary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+use super::adamw::AdamW;
+use super::base::{Base, Fit};
+use super::data;
+use super::dpo::{self, Pair};
+use super::model::{Decoder, LoraConfig};
+use super::peft;
+use super::sft::{self, Example, MicroBatch, Settings};
+use super::TrainError;
+use crate::store::RunState;
+
+/// The paper's three stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// SFT on expert thoughts.
+    Thought,
+    /// SFT on stepwise solutions, continuing from the thought adapter.
+    Stepwise,
+    /// DPO on preference pairs, from the stepwise adapter.
+    Dpo,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Thought, Stage::Stepwise, Stage::Dpo];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Thought => "thought",
+            Stage::Stepwise => "stepwise",
+            Stage::Dpo => "dpo",
+        }
+    }
+
+    /// The stage whose adapter this one starts from.
+    pub fn previous(self) -> Option<Stage> {
+        match self {
+            Stage::Thought => None,
+            Stage::Stepwise => Some(Stage::Thought),
+            Stage::Dpo => Some(Stage::Stepwise),
+        }
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Stage, String> {
+        Stage::ALL
+            .into_iter()
+            .find(|st| st.name() == s)
+            .ok_or_else(|| format!("unknown stage `{s}`; use thought, stepwise or dpo"))
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything a run needs; `config.yaml` in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub stage: Stage,
+    /// A GGUF file (dequantised to f32) or a Hugging Face folder.
+    pub base_model: PathBuf,
+    /// JSONL as `logreasoner export` writes it.
+    pub data: PathBuf,
+    #[serde(default)]
+    pub eval_data: Option<PathBuf>,
+    /// The adapter this stage starts from (the previous stage's).
+    #[serde(default)]
+    pub from_adapter: Option<PathBuf>,
+    pub rank: usize,
+    pub alpha: f64,
+    pub dropout: f32,
+    pub targets: Vec<String>,
+    pub lr: f64,
+    pub warmup: usize,
+    /// Optimiser steps; when absent, `epochs` passes over the data.
+    #[serde(default)]
+    pub steps: Option<usize>,
+    pub epochs: f64,
+    pub batch: usize,
+    pub accumulation: usize,
+    pub clip: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    /// Tokens per example; longer ones keep their start.
+    pub max_len: usize,
+    /// DPO's β.
+    pub beta: f64,
+    pub checkpoint_every: usize,
+    /// Evaluate every this many steps (and at the end) when `eval_data` is given.
+    pub eval_every: usize,
+}
+
+impl RunConfig {
+    /// Sound defaults for `stage`: LoRA r=8, α=16 on q/k/v/o; 2e-4 for SFT, 5e-5 for DPO.
+    pub fn new(stage: Stage, base_model: PathBuf, data: PathBuf) -> RunConfig {
+        RunConfig {
+            stage,
+            base_model,
+            data,
+            eval_data: None,
+            from_adapter: None,
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            targets: LoraConfig::default().targets,
+            lr: if stage == Stage::Dpo { 5e-5 } else { 2e-4 },
+            warmup: 5,
+            steps: None,
+            epochs: 1.0,
+            batch: 4,
+            accumulation: 1,
+            clip: 1.0,
+            weight_decay: 0.0,
+            seed: 42,
+            max_len: 512,
+            beta: 0.1,
+            checkpoint_every: 10,
+            eval_every: 20,
+        }
+    }
+
+    fn settings(&self, steps: usize) -> Settings {
+        Settings {
+            lr: self.lr,
+            warmup: self.warmup,
+            steps,
+            batch: self.batch.max(1),
+            accumulation: self.accumulation.max(1),
+            clip: self.clip,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+        }
+    }
+
+    /// Optimiser steps for `examples` training items.
+    pub fn total_steps(&self, examples: usize) -> usize {
+        self.steps.unwrap_or_else(|| {
+            let per_step = (self.batch.max(1) * self.accumulation.max(1)) as f64;
+            ((examples as f64 * self.epochs) / per_step).ceil().max(1.0) as usize
+        })
+    }
+}
+
+/// `status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub state: RunState,
+    /// Steps done.
+    pub step: usize,
+    pub steps: usize,
+    pub pid: u32,
+    pub message: String,
+    pub updated_at: u64,
+    pub tokens_per_sec: f64,
+    pub secs_per_step: f64,
+    pub eta_secs: f64,
+    /// The step of the adapter in `adapter/`.
+    pub checkpoint_step: Option<usize>,
+    #[serde(default)]
+    pub final_metrics: BTreeMap<String, f64>,
+}
+
+/// One line of `metrics.jsonl`: a training step, or an evaluation (only `step` and `eval_*`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MetricLine {
+    /// Steps done, from 1.
+    pub step: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_reward: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_reward: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_accuracy: Option<f64>,
+}
+
+/// A run folder.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+/// Unix milliseconds.
+fn now() -> u64 {
+    crate::time::now_millis()
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, for folder names and log lines.
+fn stamp() -> String {
+    crate::time::format_utc(now())
+        .replace(['-', ':'], "")
+        .replace(' ', "-")
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| TrainError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+}
+
+impl RunDir {
+    /// A new run folder under `root`, named by stage and time, holding `config`.
+    pub fn create(root: &Path, config: &RunConfig) -> Result<RunDir, TrainError> {
+        std::fs::create_dir_all(root).map_err(|e| TrainError::io(root, e))?;
+        let stamp = stamp();
+        let mut n = 0;
+        let path = loop {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            let p = root.join(format!("{stamp}-{}{suffix}", config.stage));
+            if !p.exists() {
+                break p;
+            }
+            n += 1;
+        };
+        Self::create_at(&path, config)
+    }
+
+    /// A new run in the folder `path` (which must not hold a run yet).
+    pub fn create_at(path: &Path, config: &RunConfig) -> Result<RunDir, TrainError> {
+        if path.join("config.yaml").exists() {
+            return Err(TrainError::Invalid(format!(
+                "{} already holds a run; resume it with `logreasoner train --resume {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(|e| TrainError::io(path, e))?;
+        let dir = RunDir {
+            path: path.to_path_buf(),
+        };
+        let yaml = serde_yaml::to_string(config).map_err(|e| TrainError::io(path, e))?;
+        write_atomic(&dir.path.join("config.yaml"), yaml.as_bytes())?;
+        Ok(dir)
+    }
+
+    pub fn open(path: &Path) -> RunDir {
+        RunDir {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn config(&self) -> Result<RunConfig, TrainError> {
+        let path = self.path.join("config.yaml");
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+        serde_yaml::from_str(&text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            TrainError::Invalid(format!("{}{at}: {e}", path.display()))
+        })
+    }
+
+    pub fn status(&self) -> Option<Status> {
+        let text = std::fs::read_to_string(self.path.join("status.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write_status(&self, status: &Status) -> Result<(), TrainError> {
+        let text =
+            serde_json::to_string_pretty(status).map_err(|e| TrainError::io(&self.path, e))?;
+        write_atomic(&self.path.join("status.json"), text.as_bytes())
+    }
+
+    /// The metric lines written so far; a half-written last line is skipped.
+    pub fn metrics(&self) -> Vec<MetricLine> {
+        let text = std::fs::read_to_string(self.path.join("metrics.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub fn adapter_dir(&self) -> PathBuf {
+        self.path.join("adapter")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.path.join("train.log")
+    }
+
+    /// Asks the run to stop at its next step; it keeps the adapter of its last checkpoint.
+    pub fn request_cancel(&self) -> Result<(), TrainError> {
+        let path = self.path.join("cancel");
+        std::fs::write(&path, b"").map_err(|e| TrainError::io(&path, e))
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.path.join("cancel").exists()
+    }
+
+    fn checkpoint_dir(&self) -> PathBuf {
+        self.path.join("checkpoint")
+    }
+
+    /// The last complete checkpoint, if any (an interrupted swap leaves `checkpoint.old`).
+    fn last_checkpoint(&self) -> Option<PathBuf> {
+        [self.checkpoint_dir(), self.path.join("checkpoint.old")]
+            .into_iter()
+            .find(|d| d.join("state.json").exists())
+    }
+
+    /// Whether a process is still writing this run (its pid is alive and the status says so).
+    pub fn is_live(&self) -> bool {
+        self.status().is_some_and(|s| {
+            s.state == RunState::Running && Path::new(&format!("/proc/{}", s.pid)).exists()
+        })
+    }
+}
+
+/// The run folders under `root`, oldest first.
+pub fn list(root: &Path) -> Vec<RunDir> {
+    let mut runs: Vec<RunDir> = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("config.yaml").exists())
+                .map(|path| RunDir { path })
+                .collect()
+        })
+        .unwrap_or_default();
+    runs.sort();
+    runs
+}
+
+/// The adapter of the newest finished run of `stage` under `root`.
+pub fn latest_adapter(root: &Path, stage: Stage) -> Option<PathBuf> {
+    list(root).into_iter().rev().find_map(|run| {
+        let done = run.status()?.state == RunState::Succeeded;
+        let same = run.config().ok()?.stage == stage;
+        (done && same && run.adapter_dir().join("adapter_config.json").exists())
+            .then(|| run.adapter_dir())
+    })
+}
+
+/// Appends lines to the run's log, each flushed so a reader follows along.
+struct Log(std::fs::File);
+
+impl Log {
+    fn line(&mut self, text: &str) {
+        let stamp = stamp();
+        // The log is for people; a failed write must not stop the training.
+        let _ = writeln!(self.0, "{stamp} {text}");
+        let _ = self.0.flush();
+        tracing::info!(target: "train", "{text}");
+    }
+}
+
+/// The examples of the run's data, formatted with the model's chat template.
+enum Data {
+    Sft(Vec<Example>),
+    Dpo(Vec<Pair>),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::Sft(e) => e.len(),
+            Data::Dpo(p) => p.len(),
+        }
+    }
+}
+
+fn prepare(
+    base: &Base,
+    stage: Stage,
+    path: &Path,
+    max_len: usize,
+    log: &mut Log,
+) -> Result<Data, TrainError> {
+    let (mut cut, mut dropped) = (0, 0);
+    let mut keep = |r: Option<(Example, Fit)>| match r {
+        Some((e, fit)) => {
+            cut += usize::from(fit == Fit::Truncated);
+            Some(e)
+        }
+        None => {
+            dropped += 1;
+            None
+        }
+    };
+    let data = if stage == Stage::Dpo {
+        let mut pairs = Vec::new();
+        for row in data::read_dpo(path)? {
+            let chosen = keep(base.example(&row.prompt, &row.chosen, max_len)?);
+            let rejected = keep(base.example(&row.prompt, &row.rejected, max_len)?);
+            if let (Some(chosen), Some(rejected)) = (chosen, rejected) {
+                pairs.push(Pair { chosen, rejected });
+            }
+        }
+        Data::Dpo(pairs)
+    } else {
+        let mut examples = Vec::new();
+        for row in data::read_sft(path)? {
+            examples.extend(keep(base.example(&row.prompt, &row.answer, max_len)?));
+        }
+        Data::Sft(examples)
+    };
+    log.line(&format!(
+        "{}: {} examples ({cut} cut at {max_len} tokens, {dropped} without room for an answer)",
+        path.display(),
+        data.len()
+    ));
+    if data.len() == 0 {
+        return Err(TrainError::Data {
+            path: path.to_path_buf(),
+            line: 0,
+            reason: format!("no example fits in {max_len} tokens"),
+        });
+    }
+    Ok(data)
+}
+
+/// Bytes the run needs, roughly: the f32 weights plus the activations kept for the backward pass.
+fn memory_estimate(base: &Base, config: &RunConfig) -> u64 {
+    let weights: usize = base.weights.values().map(|t| t.elem_count()).sum();
+    let c = &base.config;
+    let tokens = (config.batch.max(1) * config.max_len) as u64;
+    let pairs = if config.stage == Stage::Dpo { 2 } else { 1 };
+    let per_layer =
+        tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
+    let logits = tokens * c.vocab as u64 * 3;
+    (weights as u64 + pairs * (per_layer * c.layers as u64 + logits)) * 4
+}
+
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// For DPO: the stepwise adapter merged into the base weights, so the reference (adapter off) is
+/// the SFT model itself.
+fn merge_into(base: &mut Base, adapter: &Path) -> Result<(), TrainError> {
+    for (name, delta) in crate::llm::adapter::deltas(
+        adapter,
+        base.weights
+            .values()
+            .next()
+            .map_or(&Device::Cpu, |t| t.device()),
+    )? {
+        let w = base.weights.get(&name).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "the adapter {} adapts `{name}`, which {} does not have",
+                adapter.display(),
+                base.path.display()
+            ))
+        })?;
+        let merged = (w + delta)?;
+        base.weights.insert(name, merged);
+    }
+    Ok(())
+}
+
+/// Stacks two LoRA updates on the same modules into one PEFT adapter: `[s₁B₁ | s₂B₂]·[A₁; A₂]`
+/// with rank r₁+r₂ and α = r₁+r₂ (scale 1), which is exactly the sum of the two updates.
+fn save_stacked(
+    out: &Path,
+    first: &Path,
+    second: &[(String, Var)],
+    second_lora: &LoraConfig,
+    base_model: &str,
+) -> Result<(), TrainError> {
+    let first_cfg = crate::llm::adapter::read_config(first)?;
+    let device = second
+        .first()
+        .map_or(Device::Cpu, |(_, v)| v.device().clone());
+    let firsts = candle_core::safetensors::load(first.join("adapter_model.safetensors"), &device)?;
+    let s1 = first_cfg.alpha / first_cfg.rank as f64;
+    let s2 = second_lora.alpha / second_lora.rank.max(1) as f64;
+    let mut stacked: Vec<(String, Var)> = Vec::new();
+    for (name, var) in second {
+        let t = var.as_tensor();
+        let joined = match firsts.get(name) {
+            Some(f) if name.contains("lora_A") => Tensor::cat(&[f, t], 0)?,
+            Some(f) => Tensor::cat(&[(f * s1)?, (t * s2)?], 1)?,
+            None => {
+                return Err(TrainError::Invalid(format!(
+                    "{} has no `{name}`; DPO adapts the modules the stepwise adapter adapts",
+                    first.display()
+                )))
+            }
+        };
+        stacked.push((name.clone(), Var::from_tensor(&joined)?));
+    }
+    let rank = first_cfg.rank + second_lora.rank;
+    let lora = LoraConfig {
+        rank,
+        alpha: rank as f64,
+        ..second_lora.clone()
+    };
+    peft::save(out, &stacked, &lora, base_model)?;
+    Ok(())
+}
+
+/// Replaces folder `to` by a fresh one that `fill` writes, never leaving neither.
+fn replace_dir(
+    to: &Path,
+    fill: &mut dyn FnMut(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let tmp = to.with_extension("tmp");
+    let old = to.with_extension("old");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    fill(&tmp)?;
+    if to.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(to, &old).map_err(|e| TrainError::io(to, e))?;
+    }
+    std::fs::rename(&tmp, to).map_err(|e| TrainError::io(to, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Runs (or resumes) the run in `dir` to its end, a cancel, or a failure, keeping `status.json`,
+/// `metrics.jsonl`, the checkpoint and the adapter current. `on_status` sees every update.
+pub fn execute(
+    dir: &RunDir,
+    device: &Device,
+    on_status: &mut dyn FnMut(&Status),
+) -> Result<Status, TrainError> {
+    let log_path = dir.log_path();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| TrainError::io(&log_path, e))?;
+    let mut log = Log(file);
+    let mut status = Status {
+        state: RunState::Running,
+        step: 0,
+        steps: 0,
+        pid: std::process::id(),
+        message: "loading the base model".into(),
+        updated_at: now(),
+        tokens_per_sec: 0.0,
+        secs_per_step: 0.0,
+        eta_secs: 0.0,
+        checkpoint_step: dir.status().and_then(|s| s.checkpoint_step),
+        final_metrics: BTreeMap::new(),
+    };
+    let _ = std::fs::remove_file(dir.path.join("cancel"));
+    dir.write_status(&status)?;
+    on_status(&status);
+    let result = train_in(dir, device, &mut log, &mut status, on_status);
+    match result {
+        Ok(()) => {}
+        Err(e) => {
+            status.state = RunState::Failed;
+            let kept = match status.checkpoint_step {
+                Some(s) => format!(
+                    "; the adapter of step {s} (the last good checkpoint) is kept in adapter/"
+                ),
+                None => "; no checkpoint was written".into(),
+            };
+            status.message = format!("{e}{kept}");
+            log.line(&format!("failed: {}", status.message));
+        }
+    }
+    status.updated_at = now();
+    dir.write_status(&status)?;
+    on_status(&status);
+    Ok(status)
+}
+
+fn train_in(
+    dir: &RunDir,
+    device: &Device,
+    log: &mut Log,
+    status: &mut Status,
+    on_status: &mut dyn FnMut(&Status),
+) -> Result<(), TrainError> {
+    let config = dir.config()?;
+    log.line(&format!(
+        "stage {} on {} with {}",
+        config.stage,
+        config.base_model.display(),
+        config.data.display()
+    ));
+    let mut base = Base::load(&config.base_model, device)?;
+    let base_name = config.base_model.display().to_string();
+    let mut lora = LoraConfig {
+        rank: config.rank,
+        alpha: config.alpha,
+        dropout: config.dropout,
+        targets: config.targets.clone(),
+        seed: config.seed,
+    };
+    if let Some(from) = &config.from_adapter {
+        let from_cfg = crate::llm::adapter::read_config(from)?;
+        if config.stage == Stage::Dpo {
+            merge_into(&mut base, from)?;
+            lora.targets = from_cfg.targets;
+            log.line(&format!(
+                "merged {} into the base; it is DPO's reference",
+                from.display()
+            ));
+        } else {
+            lora.rank = from_cfg.rank;
+            lora.alpha = from_cfg.alpha;
+            lora.targets = from_cfg.targets;
+        }
+    }
+    let needed = memory_estimate(&base, &config);
+    if let Some(free) = available_memory() {
+        if needed > free {
+            return Err(TrainError::Invalid(format!(
+                "this run needs about {:.1} GiB of memory and {:.1} GiB is available; lower --batch or --max-len",
+                needed as f64 / (1u64 << 30) as f64,
+                free as f64 / (1u64 << 30) as f64
+            )));
+        }
+    }
+    let train_data = prepare(&base, config.stage, &config.data, config.max_len, log)?;
+    let eval_data = match &config.eval_data {
+        Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?),
+        None => None,
+    };
+    let mut named: Vec<(String, Var)> = Vec::new();
+    let model = Decoder::new(
+        base.config.clone(),
+        &base.weights,
+        &lora,
+        &mut named,
+        device,
+    )?;
+    // The decoder holds its own handles to the weights; the loader's map is not needed any more.
+    drop(base.weights);
+    if let (Some(from), true) = (&config.from_adapter, config.stage != Stage::Dpo) {
+        peft::load(from, &named)?;
+        log.line(&format!("continuing from {}", from.display()));
+    }
+    let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
+    let mut opt = AdamW::new(vars.clone(), config.lr, config.weight_decay)?;
+    let steps = config.total_steps(train_data.len());
+    let settings = config.settings(steps);
+    status.steps = steps;
+
+    // Resume from the last checkpoint, forgetting the metrics written after it.
+    if let Some(ckpt) = dir.last_checkpoint() {
+        peft::load(&ckpt, &named)?;
+        opt.load(&ckpt)?;
+        let kept: Vec<String> = dir
+            .metrics()
+            .into_iter()
+            .filter(|m| m.step <= opt.step)
+            .filter_map(|m| serde_json::to_string(&m).ok())
+            .collect();
+        let mut text = kept.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        write_atomic(&dir.path.join("metrics.jsonl"), text.as_bytes())?;
+        status.checkpoint_step = Some(opt.step);
+        log.line(&format!("resumed from the checkpoint of step {}", opt.step));
+    } else {
+        let _ = std::fs::remove_file(dir.path.join("metrics.jsonl"));
+    }
+    status.step = opt.step;
+    status.message = format!("training: {} examples, {steps} steps", train_data.len());
+    log.line(&status.message);
+
+    let metrics_path = dir.path.join("metrics.jsonl");
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| TrainError::io(&metrics_path, e))?;
+    let mut append = |line: &MetricLine| -> candle_core::Result<()> {
+        let text =
+            serde_json::to_string(line).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        writeln!(metrics, "{text}")?;
+        metrics.flush()?;
+        Ok(())
+    };
+
+    let checkpoint = |opt: &AdamW, status: &mut Status| -> Result<(), TrainError> {
+        replace_dir(&dir.checkpoint_dir(), &mut |tmp| {
+            peft::save(tmp, &named, &lora, &base_name)?;
+            opt.save(tmp)?;
+            std::fs::write(
+                tmp.join("state.json"),
+                format!("{{\"step\": {}}}\n", opt.step),
+            )
+            .map_err(|e| TrainError::io(tmp, e))
+        })?;
+        replace_dir(
+            &dir.adapter_dir(),
+            &mut |tmp| match (&config.from_adapter, config.stage) {
+                (Some(from), Stage::Dpo) => save_stacked(tmp, from, &named, &lora, &base_name),
+                _ => Ok(peft::save(tmp, &named, &lora, &base_name)?),
+            },
+        )?;
+        status.checkpoint_step = Some(opt.step);
+        Ok(())
+    };
+
+    let evaluate = |step: usize| -> candle_core::Result<Option<MetricLine>> {
+        let Some(eval) = &eval_data else {
+            return Ok(None);
+        };
+        let mut line = MetricLine {
+            step,
+            ..Default::default()
+        };
+        match eval {
+            Data::Sft(examples) => {
+                let mut sum = 0.0;
+                for chunk in examples.chunks(settings.batch) {
+                    sum += f64::from(sft::loss(&model, chunk, true, false)?.to_scalar::<f32>()?)
+                        * chunk.len() as f64;
+                }
+                line.eval_loss = Some(sum / examples.len() as f64);
+            }
+            Data::Dpo(pairs) => {
+                let (mut loss, mut acc) = (0.0, 0.0);
+                for chunk in pairs.chunks(settings.batch) {
+                    let (_, m) = dpo::loss(&model, chunk, config.beta)?;
+                    loss += m.loss * chunk.len() as f64;
+                    acc += m.accuracy * chunk.len() as f64;
+                }
+                line.eval_loss = Some(loss / pairs.len() as f64);
+                line.eval_accuracy = Some(acc / pairs.len() as f64);
+            }
+        }
+        Ok(Some(line))
+    };
+
+    let order = sft::shuffled(train_data.len(), settings.seed);
+    let mut micro = |step: usize, index: usize| -> candle_core::Result<MicroBatch> {
+        match &train_data {
+            Data::Sft(examples) => {
+                let batch = sft::batch_at(examples, &order, &settings, step, index);
+                Ok(MicroBatch {
+                    tokens: batch.iter().map(|e| e.ids.len()).sum(),
+                    loss: sft::loss(&model, &batch, true, true)?,
+                    dpo: None,
+                })
+            }
+            Data::Dpo(pairs) => {
+                let batch = sft::batch_at(pairs, &order, &settings, step, index);
+                let (loss, m) = dpo::loss(&model, &batch, config.beta)?;
+                Ok(MicroBatch {
+                    tokens: batch
+                        .iter()
+                        .map(|p| p.chosen.ids.len() + p.rejected.ids.len())
+                        .sum(),
+                    loss,
+                    dpo: Some(m),
+                })
+            }
+        }
+    };
+
+    let started = Instant::now();
+    let first_step = opt.step;
+    let mut last = Instant::now();
+    let mut cancelled = false;
+    let mut last_train: Option<MetricLine> = None;
+    let mut failure: Option<TrainError> = None;
+    let outcome = sft::optimise(&mut opt, &vars, &settings, &mut micro, &mut |m, opt| {
+        let secs = last.elapsed().as_secs_f64();
+        last = Instant::now();
+        let done = m.step + 1;
+        let line = MetricLine {
+            step: done,
+            loss: Some(m.loss),
+            lr: Some(m.lr),
+            grad_norm: Some(m.grad_norm),
+            tokens_per_sec: Some(m.tokens as f64 / secs.max(1e-9)),
+            step_secs: Some(secs),
+            chosen_reward: m.dpo.as_ref().map(|d| d.chosen_reward),
+            rejected_reward: m.dpo.as_ref().map(|d| d.rejected_reward),
+            margin: m.dpo.as_ref().map(|d| d.margin),
+            accuracy: m.dpo.as_ref().map(|d| d.accuracy),
+            ..Default::default()
+        };
+        append(&line)?;
+        last_train = Some(line);
+        let per_step = started.elapsed().as_secs_f64() / (done - first_step) as f64;
+        status.step = done;
+        status.secs_per_step = per_step;
+        status.tokens_per_sec = m.tokens as f64 / secs.max(1e-9);
+        status.eta_secs = per_step * (steps - done) as f64;
+        status.message = format!("step {done}/{steps}, loss {:.4}", m.loss);
+        if config.eval_every > 0 && done % config.eval_every == 0 && done < steps {
+            if let Some(e) = evaluate(done)? {
+                append(&e)?;
+            }
+        }
+        cancelled = dir.cancel_requested();
+        if cancelled || done % config.checkpoint_every.max(1) == 0 || done == steps {
+            if let Err(e) = checkpoint(opt, status) {
+                let text = e.to_string();
+                failure = Some(e);
+                candle_core::bail!("{text}");
+            }
+        }
+        status.updated_at = now();
+        if let Err(e) = dir.write_status(status) {
+            let text = e.to_string();
+            failure = Some(e);
+            candle_core::bail!("{text}");
+        }
+        on_status(status);
+        if cancelled {
+            candle_core::bail!("cancelled");
+        }
+        Ok(())
+    });
+    if cancelled {
+        status.state = RunState::Cancelled;
+        status.message = format!(
+            "cancelled at step {}; the adapter of that step is kept in adapter/",
+            status.step
+        );
+        log.line(&status.message);
+        return Ok(());
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    outcome?;
+    if let Some(e) = evaluate(steps)? {
+        append(&e)?;
+        status
+            .final_metrics
+            .extend(e.eval_loss.map(|v| ("eval_loss".to_string(), v)));
+        status
+            .final_metrics
+            .extend(e.eval_accuracy.map(|v| ("eval_accuracy".to_string(), v)));
+    }
+    if let Some(l) =
+        last_train.or_else(|| dir.metrics().into_iter().rev().find(|m| m.loss.is_some()))
+    {
+        let pairs = [
+            ("loss", l.loss),
+            ("margin", l.margin),
+            ("accuracy", l.accuracy),
+        ];
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                status.final_metrics.insert(k.to_string(), v);
+            }
+        }
+    }
+    if status.checkpoint_step != Some(steps) {
+        checkpoint(&opt, status)?;
+    }
+    status.state = RunState::Succeeded;
+    status.eta_secs = 0.0;
+    status.message = format!(
+        "done: {steps} steps; the adapter is in {}",
+        dir.adapter_dir().display()
+    );
+    log.line(&status.message);
+    Ok(())
+}
+
+/// Training examples by kind, for callers that only need the counts.
+pub fn count_examples(config: &RunConfig) -> Result<usize, TrainError> {
+    Ok(if config.stage == Stage::Dpo {
+        data::read_dpo(&config.data)?.len()
+    } else {
+        data::read_sft(&config.data)?.len()
+    })
+}
+
+/// The LoRA tensors by PEFT name (tests compare adapters with this).
+pub fn adapter_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainError> {
+    Ok(candle_core::safetensors::load(
+        dir.join("adapter_model.safetensors"),
+        &Device::Cpu,
+    )?)
+}
+
+/// Inserts or updates the database record of the run in `dir` (matched by folder) from its files.
+pub fn sync_record(
+    store: &crate::store::Store,
+    dir: &RunDir,
+) -> Result<(), crate::store::StoreError> {
+    use crate::store::TrainingRun;
+    let Ok(config) = dir.config() else {
+        return Ok(());
+    };
+    let folder = dir.path.display().to_string();
+    let existing = store
+        .all::<TrainingRun>()?
+        .into_iter()
+        .find(|r| r.run_dir == folder);
+    let status = dir.status();
+    let mut record = existing.unwrap_or(TrainingRun {
+        id: 0,
+        stage: config.stage.to_string(),
+        run_dir: folder,
+        base_model: config.base_model.display().to_string(),
+        state: RunState::Running,
+        started_at: status.as_ref().map_or(0, |s| s.updated_at),
+        finished_at: None,
+        final_metrics: BTreeMap::new(),
+    });
+    if let Some(s) = status {
+        let changed = record.state != s.state || record.final_metrics != s.final_metrics;
+        record.state = s.state;
+        record.final_metrics = s.final_metrics;
+        if s.state != RunState::Running && record.finished_at.is_none() {
+            record.finished_at = Some(s.updated_at);
+        }
+        if !changed && record.id != 0 {
+            return Ok(());
+        }
+    }
+    if record.id == 0 {
+        store.insert(&mut record)?;
+    } else {
+        store.put(&record)?;
+    }
+    Ok(())
+}
