@@ -65,7 +65,13 @@ def main():
     directory, name = os.path.split(path)
     log(f"loading {path} (dequantised to float32) ...")
     t0 = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, torch_dtype=torch.float32)
+    extra = {}
+    try:  # transformers >= 5 keeps GGUF blocks packed when the `kernels` package is there: ask for plain weights
+        from transformers import GgufConfig
+        extra["quantization_config"] = GgufConfig(dequantize=True)
+    except (ImportError, TypeError):
+        pass  # older transformers always dequantises
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, torch_dtype=torch.float32, **extra)
     log(f"loaded in {time.perf_counter() - t0:.1f} s, dtype {next(model.parameters()).dtype}")
 
     # LoRA over the frozen base; dropout 0 so that every step does the same work.

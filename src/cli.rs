@@ -430,6 +430,14 @@ pub enum ExportCommand {
 pub enum LabelsCommand {
     /// Labels per annotator, Cohen's kappa per pair of annotators, and their disagreements
     Stats,
+    /// Accept in bulk what is pending review, recorded as decisions of --annotator: solutions
+    /// graded correct (--correct-solutions) and thoughts (--thoughts)
+    Accept {
+        #[arg(long)]
+        correct_solutions: bool,
+        #[arg(long)]
+        thoughts: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -217,6 +217,51 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
 pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
     match cmd {
+        LabelsCommand::Accept {
+            correct_solutions,
+            thoughts,
+        } => {
+            use logreasoner::store::{
+                ReviewDecision, ReviewStatus, ReviewTarget, Solution, Thought,
+            };
+            let mut targets = Vec::new();
+            if thoughts {
+                targets.extend(
+                    store
+                        .all::<Thought>()?
+                        .into_iter()
+                        .filter(|t| t.status == ReviewStatus::Pending)
+                        .map(|t| ReviewTarget::Thought(t.id)),
+                );
+            }
+            if correct_solutions {
+                targets.extend(
+                    store
+                        .all::<Solution>()?
+                        .into_iter()
+                        .filter(|s| s.status == ReviewStatus::Pending && s.correct == Some(true))
+                        .map(|s| ReviewTarget::Solution(s.id)),
+                );
+            }
+            if targets.is_empty() && !(thoughts || correct_solutions) {
+                anyhow::bail!("say what to accept: --correct-solutions and/or --thoughts");
+            }
+            for target in &targets {
+                store.record_review(&mut ReviewDecision {
+                    id: 0,
+                    target: *target,
+                    decision: ReviewStatus::Accepted,
+                    edit: None,
+                    annotator: config.annotator.value.clone(),
+                    created_at: logreasoner::time::now_millis(),
+                })?;
+            }
+            println!(
+                "accepted {} items as {}",
+                targets.len(),
+                config.annotator.value
+            );
+        }
         LabelsCommand::Stats => {
             let all = store.all::<PreferenceLabel>()?;
             let auto = all

@@ -13,23 +13,12 @@ use logreasoner::train::run::{self, RunConfig, RunDir, Stage};
 
 /// Where run folders live.
 pub fn runs_root(config: &Config) -> PathBuf {
-    config.data_dir.value.join("runs")
+    run::runs_root(&config.data_dir.value)
 }
 
 /// A PEFT adapter folder, given as itself or as the run folder holding it.
 pub fn resolve_adapter(path: &Path) -> anyhow::Result<PathBuf> {
-    let adapter = if path.join("adapter_config.json").exists() {
-        path.to_path_buf()
-    } else {
-        path.join("adapter")
-    };
-    if !adapter.join("adapter_config.json").exists() {
-        anyhow::bail!(
-            "{} is neither a PEFT adapter folder nor a run folder with a finished adapter",
-            path.display()
-        );
-    }
-    Ok(adapter)
+    Ok(run::resolve_adapter(path)?)
 }
 
 fn run_config(config: &Config, args: &TrainArgs) -> anyhow::Result<RunConfig> {
@@ -78,38 +67,6 @@ fn run_config(config: &Config, args: &TrainArgs) -> anyhow::Result<RunConfig> {
     Ok(c)
 }
 
-/// Starts `logreasoner train --resume DIR` in its own process group, writing to the run's log, and
-/// returns at once.
-fn spawn_detached(config: &Config, dir: &RunDir, threads: Option<usize>) -> anyhow::Result<u32> {
-    use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().context("cannot find this program to start the run")?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.log_path())
-        .with_context(|| format!("cannot write {}", dir.log_path().display()))?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--data-dir")
-        .arg(&config.data_dir.value)
-        .arg("--device")
-        .arg(config.device.value.to_string())
-        .arg("train")
-        .arg("--resume")
-        .arg(&dir.path);
-    if let Some(t) = threads {
-        cmd.arg("--threads").arg(t.to_string());
-    }
-    let child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        // Its own process group: closing the terminal or the UI does not signal it.
-        .process_group(0)
-        .spawn()
-        .context("cannot start the training process")?;
-    Ok(child.id())
-}
-
 pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     if let Some(t) = args.threads {
         // candle's CPU kernels size their pool from this, read on first use.
@@ -146,7 +103,15 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         }
     };
     if args.detach {
-        let pid = spawn_detached(config, &dir, args.threads)?;
+        let program =
+            std::env::current_exe().context("cannot find this program to start the run")?;
+        let pid = run::spawn_detached(
+            &program,
+            &config.data_dir.value,
+            &config.device.value.to_string(),
+            &dir,
+            args.threads,
+        )?;
         println!("{}", dir.path.display());
         eprintln!(
             "training in the background (process {pid}); follow it with `logreasoner runs list` or `tail -f {}`",

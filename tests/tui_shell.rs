@@ -67,7 +67,7 @@ fn help_overlay_lists_the_screen_keys_and_the_global_ones() {
 }
 
 #[test]
-fn number_keys_switch_screens_and_placeholders_say_which_issue_fills_them() {
+fn number_keys_switch_screens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
     type_keys(&mut app, "6");
@@ -75,7 +75,7 @@ fn number_keys_switch_screens_and_placeholders_say_which_issue_fills_them() {
     assert!(draw(&mut app).contains("No pairs left to label"));
     type_keys(&mut app, "7");
     assert_eq!(app.active_screen(), ScreenId::Train);
-    snapshot!("shell_train_placeholder", &mut app);
+    snapshot!("shell_train_empty", &mut app);
     app.handle_key(press(KeyCode::F(8)));
     assert_eq!(app.active_screen(), ScreenId::Eval);
     app.handle_key(press(KeyCode::Right));

@@ -63,11 +63,12 @@ def parse_args(argv=None):
     p.add_argument("--beta", type=float, default=0.1, help="DPO beta")
     p.add_argument(
         "--dpo-reference",
-        choices=["base", "start"],
-        default="base",
-        help="DPO reference with --adapter: 'base' is the base model with the adapter disabled (as "
-        "LogReasoner's own trainer does); 'start' is a frozen copy of the adapter DPO starts from "
-        "(the SFT policy; TRL >= 1.0 only)",
+        choices=["start", "base"],
+        default="start",
+        help="DPO reference with --adapter: 'start' is a frozen copy of the adapter DPO starts from, "
+        "i.e. the stepwise SFT model (as in the DPO paper and in LogReasoner's own trainer, whose "
+        "reference is the base with the stepwise adapter merged); 'base' is the bare base model "
+        "with the adapter disabled",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -244,11 +245,12 @@ def _sft_trainer(args, trl, model, tokenizer, data, common):
 
 def _dpo_trainer(args, trl, model, tokenizer, data, common):
     config = _config(trl.DPOConfig, dict(common, beta=args.beta))  # TRL's default loss: sigmoid (DPO)
-    # ref_model=None with a PeftModel: no second copy of the model is held; the reference log-probs
-    # come from the same network with the adapter disabled, i.e. the frozen base. For a continued
-    # adapter (--adapter), TRL >= 1.0 instead adds a frozen copy of it named "ref" and uses that, which
-    # --dpo-reference start keeps; by default that copy is removed again, so the reference is the base
-    # with the adapter disabled in every TRL version.
+    # ref_model=None with a PeftModel: no second copy of the base is held. TRL >= 1.0 adds a frozen
+    # copy of the starting adapter named "ref" and computes the reference log-probs with it, so the
+    # reference is the model DPO starts from (the stepwise SFT model with --adapter); this is
+    # --dpo-reference start. With --dpo-reference base that copy is removed again and TRL then
+    # disables the adapter for the reference pass, so the reference is the bare base (older TRL
+    # versions always do this).
     trainer = trl.DPOTrainer(
         model=model,
         ref_model=None,
@@ -261,8 +263,10 @@ def _dpo_trainer(args, trl, model, tokenizer, data, common):
     if args.dpo_reference == "base" and has_ref_copy:
         trainer.model.delete_adapter("ref")  # TRL then disables the adapter for the reference pass
         trainer.model.set_adapter("default")
-    elif args.dpo_reference == "start" and args.adapter and not has_ref_copy:
-        sys.exit("error: --dpo-reference start needs TRL >= 1.0 (this TRL disables the adapter instead)")
+    elif args.dpo_reference == "start" and args.adapter and not has_ref_copy and _is_main():
+        print("warning: this TRL version has no frozen copy of the starting adapter; the DPO reference "
+              "is the bare base (adapter disabled). Use TRL >= 1.0 for the stepwise model as reference.",
+              file=sys.stderr)
     if _is_main():
         ref = "the starting adapter (frozen copy)" if "ref" in trainer.model.peft_config else "the base, adapter disabled"
         print(f"DPO reference: {ref}", file=sys.stderr)

@@ -390,6 +390,66 @@ pub fn latest_adapter(root: &Path, stage: Stage) -> Option<PathBuf> {
     })
 }
 
+/// Where run folders live by default: `<data_dir>/runs`.
+pub fn runs_root(data_dir: &Path) -> PathBuf {
+    data_dir.join("runs")
+}
+
+/// A PEFT adapter folder, given as itself or as the run folder holding it.
+pub fn resolve_adapter(path: &Path) -> Result<PathBuf, TrainError> {
+    let adapter = if path.join("adapter_config.json").exists() {
+        path.to_path_buf()
+    } else {
+        path.join("adapter")
+    };
+    if !adapter.join("adapter_config.json").exists() {
+        return Err(TrainError::Invalid(format!(
+            "{} is neither a PEFT adapter folder nor a run folder with an adapter",
+            path.display()
+        )));
+    }
+    Ok(adapter)
+}
+
+/// Starts `program train --resume DIR` (program being this application's binary) in its own
+/// process group, writing to the run's log, and returns its process id at once. Closing the
+/// terminal or the UI does not signal it.
+pub fn spawn_detached(
+    program: &Path,
+    data_dir: &Path,
+    device: &str,
+    dir: &RunDir,
+    threads: Option<usize>,
+) -> Result<u32, TrainError> {
+    use std::os::unix::process::CommandExt;
+    let log_path = dir.log_path();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| TrainError::io(&log_path, e))?;
+    let err_log = log.try_clone().map_err(|e| TrainError::io(&log_path, e))?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("--device")
+        .arg(device)
+        .arg("train")
+        .arg("--resume")
+        .arg(&dir.path);
+    if let Some(t) = threads {
+        cmd.arg("--threads").arg(t.to_string());
+    }
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| TrainError::io(program, format!("cannot start the training process: {e}")))?;
+    Ok(child.id())
+}
+
 /// Appends lines to the run's log, each flushed so a reader follows along.
 struct Log(std::fs::File);
 

@@ -14,8 +14,8 @@ use super::screens::eval::EvalScreen;
 use super::screens::flowcharts::FlowchartsScreen;
 use super::screens::label::LabelScreen;
 use super::screens::logs::LogsScreen;
-use super::screens::placeholder::Placeholder;
 use super::screens::review::{Kind, ReviewScreen};
+use super::screens::train::TrainScreen;
 use super::screens::{Action, Component, Ctx, ScreenId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,10 +118,7 @@ impl App {
             Box::new(ReviewScreen::new(Kind::Thoughts)),
             Box::new(ReviewScreen::new(Kind::Solutions)),
             Box::new(LabelScreen::default()),
-            Box::new(Placeholder::new(
-                ScreenId::Train,
-                "LoRA SFT and DPO training runs arrive with issue #7.",
-            )),
+            Box::new(TrainScreen::default()),
             Box::new(EvalScreen::default()),
         ];
         App {
@@ -358,9 +355,24 @@ impl App {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| model.display().to_string());
         let model_state = if model.exists() {
-            ""
+            String::new()
         } else {
-            " (missing: logreasoner model fetch)"
+            " (missing: logreasoner model fetch)".to_string()
+        };
+        let model_state = match &cfg.adapter {
+            Some(a) => {
+                let named = if a.value.file_name().is_some_and(|n| n == "adapter") {
+                    a.value.parent().unwrap_or(&a.value)
+                } else {
+                    &a.value
+                };
+                let name = named
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("{model_state} + adapter {name}")
+            }
+            None => model_state,
         };
         let jobs: Vec<String> = self
             .ctx

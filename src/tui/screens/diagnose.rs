@@ -232,6 +232,16 @@ impl DiagnoseScreen {
             self.complete(report, ctx);
             return Action::Message(note);
         }
+        // The Train screen may have picked another model or adapter since this one loaded.
+        if let ModelState::Ready(_, info) = &self.model {
+            let wanted = (
+                &ctx.config.model.value,
+                ctx.config.adapter.as_ref().map(|a| &a.value),
+            );
+            if ctx.config.remote.is_none() && (&info.path, info.adapter.as_ref()) != wanted {
+                self.model = ModelState::NotStarted;
+            }
+        }
         if matches!(self.model, ModelState::NotStarted | ModelState::Failed) {
             let Ok(spec) = spec else {
                 return Action::None;

@@ -6,8 +6,8 @@ pub mod eval;
 pub mod flowcharts;
 pub mod label;
 pub mod logs;
-pub mod placeholder;
 pub mod review;
+pub mod train;
 
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
@@ -29,6 +29,8 @@ pub struct Ctx {
     pub followed: Option<Followed>,
     /// The last generation's speed, for the status bar.
     pub model_speed: Option<String>,
+    /// This application's binary, which the Train screen starts detached training runs with.
+    pub program: std::path::PathBuf,
 }
 
 impl Ctx {
@@ -40,6 +42,7 @@ impl Ctx {
             selection: None,
             followed: None,
             model_speed: None,
+            program: std::env::current_exe().unwrap_or_else(|_| "logreasoner".into()),
         }
     }
 }
