@@ -176,6 +176,71 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 )?;
             }
         }
+        BenchCommand::Train {
+            batch,
+            seq,
+            rank,
+            alpha,
+            targets,
+            warmup,
+            steps,
+            threads,
+            no_pytorch,
+        } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let setup = logreasoner::bench::train::Setup {
+                batch,
+                seq,
+                rank,
+                alpha,
+                targets,
+                warmup,
+                steps,
+                threads,
+            };
+            let model = config.model.value.clone();
+            writeln!(
+                out,
+                "model {} · LoRA r={rank} α={alpha} on {} · batch {batch}×{seq} · f32 · AdamW · {threads} threads · median of {steps} steps after {warmup} warm-up",
+                model.display(),
+                setup.targets.join(",")
+            )?;
+            let mut rows =
+                vec![logreasoner::bench::train::ours(&model, &setup).map_err(anyhow::Error::msg)?];
+            if !no_pytorch {
+                let script = logreasoner::config::bundled("scripts/bench_train_torch.py");
+                rows.push(
+                    logreasoner::bench::train::pytorch(&model, &script, &setup)
+                        .map_err(anyhow::Error::msg)?,
+                );
+            }
+            writeln!(
+                out,
+                "{:<28} {:>10} {:>10} {:>11} {:>11}",
+                "", "s/step", "tokens/s", "loss first", "loss last"
+            )?;
+            for r in &rows {
+                let m = r.median();
+                writeln!(
+                    out,
+                    "{:<28} {:>10.2} {:>10.0} {:>11.3} {:>11.3}",
+                    r.engine,
+                    m,
+                    (batch * seq) as f64 / m,
+                    r.loss_first,
+                    r.loss_last
+                )?;
+            }
+            if let [ours, peer] = rows.as_slice() {
+                writeln!(
+                    out,
+                    "ratio (ours / PyTorch time)  {:>9.2}x   (target ≤ 1.0x)",
+                    ours.median() / peer.median()
+                )?;
+            }
+        }
         BenchCommand::Label { pairs } => {
             let store_dir = tempdir()?;
             let store = Store::open(store_dir.join("db"))?;

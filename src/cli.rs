@@ -251,6 +251,36 @@ pub enum BenchCommand {
         #[arg(long)]
         no_llama_cpp: bool,
     },
+    /// Seconds per LoRA training step, ours against PyTorch + PEFT on the same model and batch
+    Train {
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Tokens per sequence
+        #[arg(long, default_value_t = 256)]
+        seq: usize,
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        #[arg(long, default_value_t = 16.0)]
+        alpha: f64,
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "q_proj,k_proj,v_proj,o_proj"
+        )]
+        targets: Vec<String>,
+        /// Untimed steps first
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Timed steps
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Threads for both (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Skip PyTorch (when it is not installed)
+        #[arg(long)]
+        no_pytorch: bool,
+    },
     /// Time from a label key press to the next pair on screen (durable write and render included)
     Label {
         #[arg(long, default_value_t = 500)]

@@ -199,6 +199,14 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
     for (path, rows) in &written.files {
         writeln!(out, "wrote {} ({rows} record(s))", path.display())?;
     }
+    if format == export::Format::Trl {
+        let kit = export::write_trl_kit(&args.out)?;
+        writeln!(
+            out,
+            "wrote {} (TRL + accelerate scripts for the same three stages on a GPU cluster; see its README.md)",
+            kit.display()
+        )?;
+    }
     if args.no_redact {
         writeln!(out, "secrets were not scrubbed (--no-redact)")?;
     } else if written.redacted.is_empty() {

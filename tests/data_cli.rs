@@ -144,6 +144,16 @@ fn exports_scrub_secrets_split_and_describe_themselves() {
     assert_eq!(dpo.lines().count(), 6);
     assert!(!dpo.contains("hunter"), "{dpo}");
     assert!(dpo.contains("password=[PASSWORD]"));
+    // The scale-out kit comes with a TRL export: a script Python accepts, and its config.
+    assert!(stdout.contains("TRL + accelerate"), "{stdout}");
+    let script = out_dir.join("trl/train_stage.py");
+    assert!(out_dir.join("trl/accelerate.yaml").exists());
+    let compiled = std::process::Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(&script)
+        .status()
+        .expect("python3");
+    assert!(compiled.success(), "{} compiles", script.display());
 
     let o = run(
         home.path(),

@@ -6,3 +6,4 @@ pub mod bigfile;
 pub mod label;
 pub mod llm;
 pub mod parse;
+pub mod train;

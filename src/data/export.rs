@@ -274,6 +274,35 @@ fn write_jsonl(path: &Path, rows: &[Value]) -> Result<(), ExportError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
+/// The TRL + accelerate scale-out kit (assets/trl), compiled in so an installed binary carries it.
+const TRL_KIT: [(&str, &str); 3] = [
+    (
+        "train_stage.py",
+        include_str!("../../assets/trl/train_stage.py"),
+    ),
+    (
+        "accelerate.yaml",
+        include_str!("../../assets/trl/accelerate.yaml"),
+    ),
+    ("README.md", include_str!("../../assets/trl/README.md")),
+];
+
+/// Writes the TRL + accelerate script, its config and instructions into `<dir>/trl/`, so the
+/// exported data trains the same three stages on a GPU cluster. Returns the folder.
+pub fn write_trl_kit(dir: &Path) -> Result<PathBuf, ExportError> {
+    let kit = dir.join("trl");
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExportError::Write { path, source }
+    };
+    std::fs::create_dir_all(&kit).map_err(err(&kit))?;
+    for (name, text) in TRL_KIT {
+        let path = kit.join(name);
+        std::fs::write(&path, text).map_err(err(&path))?;
+    }
+    Ok(kit)
+}
+
 /// Writes `examples` as `<name>.jsonl` (and `<name>_dev.jsonl` with a split) into `dir`, plus
 /// `dataset_info.json` for LLaMA-Factory.
 pub fn write(

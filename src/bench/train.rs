@@ -1,0 +1,145 @@
+//! `logreasoner bench train`: seconds per LoRA training step of our candle trainer and of PyTorch +
+//! PEFT (scripts/bench_train_torch.py, pip packages torch, transformers, peft, gguf) on the same GGUF
+//! model, LoRA configuration, batch and sequence length, in one run. Both train on a fixed batch of
+//! seeded random token ids with the full causal-LM loss, f32, AdamW, and report the median of the
+//! steps after a warm-up.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{Device, Var};
+
+use crate::train::adamw::AdamW;
+use crate::train::base::Base;
+use crate::train::model::{Decoder, LoraConfig, Rng};
+use crate::train::sft::{self, Example};
+
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub batch: usize,
+    pub seq: usize,
+    pub rank: usize,
+    pub alpha: f64,
+    pub targets: Vec<String>,
+    pub warmup: usize,
+    pub steps: usize,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepTimes {
+    pub engine: String,
+    pub step_secs: Vec<f64>,
+    pub loss_first: f64,
+    pub loss_last: f64,
+}
+
+impl StepTimes {
+    pub fn median(&self) -> f64 {
+        let mut v = self.step_secs.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+}
+
+/// Our trainer on `model`.
+pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
+    let dev = Device::Cpu;
+    let base = Base::load(model, &dev).map_err(|e| e.to_string())?;
+    let lora = LoraConfig {
+        rank: s.rank,
+        alpha: s.alpha,
+        dropout: 0.0,
+        targets: s.targets.clone(),
+        seed: 0,
+    };
+    let mut named = Vec::new();
+    let decoder = Decoder::new(base.config.clone(), &base.weights, &lora, &mut named, &dev)
+        .map_err(|e| e.to_string())?;
+    let vocab = base.config.vocab as u64;
+    drop(base);
+    let vars: Vec<Var> = named.into_iter().map(|(_, v)| v).collect();
+    let mut opt = AdamW::new(vars.clone(), 1e-4, 0.0).map_err(|e| e.to_string())?;
+    // Seeded random ids, every token learned (the reference's labels = ids).
+    let mut rng = Rng::new(0);
+    let noise = rng
+        .uniform((s.batch, s.seq), 1.0, &dev)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| e.to_string())?;
+    let batch: Vec<Example> = noise
+        .chunks(s.seq)
+        .map(|row| Example {
+            ids: row
+                .iter()
+                .map(|x| ((f64::from(*x) + 1.0) / 2.0 * vocab as f64) as u32 % vocab as u32)
+                .collect(),
+            learn: vec![true; s.seq],
+        })
+        .collect();
+    let mut times = Vec::new();
+    let (mut first, mut last) = (f64::NAN, f64::NAN);
+    for step in 0..s.warmup + s.steps {
+        let start = Instant::now();
+        let loss = sft::loss(&decoder, &batch, true, true).map_err(|e| e.to_string())?;
+        let grads = loss.backward().map_err(|e| e.to_string())?;
+        opt.step(&grads).map_err(|e| e.to_string())?;
+        let value = f64::from(loss.to_scalar::<f32>().map_err(|e| e.to_string())?);
+        if step == 0 {
+            first = value;
+        }
+        last = value;
+        if step >= s.warmup {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(StepTimes {
+        engine: "ours (candle)".into(),
+        step_secs: times,
+        loss_first: first,
+        loss_last: last,
+    })
+}
+
+/// PyTorch + PEFT through the reference script.
+pub fn pytorch(model: &Path, script: &Path, s: &Setup) -> Result<StepTimes, String> {
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg("--model")
+        .arg(model)
+        .args(["--threads", &s.threads.to_string()])
+        .args(["--batch", &s.batch.to_string()])
+        .args(["--seq", &s.seq.to_string()])
+        .args(["--steps", &s.steps.to_string()])
+        .args(["--warmup", &s.warmup.to_string()])
+        .args(["--rank", &s.rank.to_string()])
+        .args(["--alpha", &s.alpha.to_string()])
+        .args(["--targets", &s.targets.join(",")])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "PyTorch failed; install it with `pip install torch transformers peft gguf`:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected output from {}: {e}", script.display()))?;
+    Ok(StepTimes {
+        engine: format!(
+            "PyTorch {} + PEFT {}",
+            v["torch"].as_str().unwrap_or("?"),
+            v["peft"].as_str().unwrap_or("?")
+        ),
+        step_secs: v["step_secs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default(),
+        loss_first: v["loss_first"].as_f64().unwrap_or(f64::NAN),
+        loss_last: v["loss_last"].as_f64().unwrap_or(f64::NAN),
+    })
+}
