@@ -592,6 +592,13 @@ pub enum ModelCommand {
     },
     /// Architecture, parameter count, quantisation, context length and chat template of the model
     Info,
+    /// Write the model with the --adapter merged into its weights as one GGUF file (adapted
+    /// tensors in f32, the rest as they were), for llama.cpp or any GGUF runtime
+    Merge {
+        /// The GGUF file to write
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

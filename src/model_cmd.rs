@@ -31,6 +31,21 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 fetch::SIZE
             )?;
         }
+        ModelCommand::Merge { out: path } => {
+            let adapter = config
+                .adapter
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("say which adapter to merge with --adapter DIR"))?;
+            let adapter = logreasoner::train::run::resolve_adapter(&adapter.value)?;
+            model::write_merged(&config.model.value, &adapter, &path)?;
+            writeln!(
+                out,
+                "wrote {} ({} with {} merged)",
+                path.display(),
+                config.model.value.display(),
+                adapter.display()
+            )?;
+        }
         ModelCommand::Info => {
             let info = model::info(&config.model.value)?;
             writeln!(out, "path            {}", info.path.display())?;

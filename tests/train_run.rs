@@ -394,6 +394,28 @@ fn bad_training_input_is_named() {
         assert!(!out.status.success());
         assert!(err.contains(expect), "{err}");
     }
+    // A run that cannot fit in memory says so before it starts computing.
+    let mut cmd = common::command(&f.home);
+    cmd.arg("--model")
+        .arg(&f.model)
+        .args([
+            "train",
+            "--stage",
+            "thought",
+            "--batch",
+            "64",
+            "--max-len",
+            "8192",
+            "--data",
+        ])
+        .arg(&f.sft);
+    let out = cmd.output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("GiB of memory") && text.contains("lower --batch or --max-len"),
+        "{text}"
+    );
     let mut cmd = common::command(&f.home);
     cmd.arg("--model")
         .arg(f.home.join("nowhere.gguf"))
@@ -481,4 +503,12 @@ fn the_runtime_merges_an_adapter_into_the_default_gguf_like_the_trainer() {
         cosine > 0.95,
         "runtime and trainer agree on the adapter's effect: cosine {cosine}"
     );
+
+    // The same merge written out as a GGUF file loads and computes what the merge at load does.
+    let merged = tmp.path().join("merged.gguf");
+    logreasoner::llm::model::write_merged(&model, tmp.path(), &merged).expect("write merged");
+    let mut from_file = Model::load(&merged, &dev).expect("merged model loads");
+    let a = from_file.next_logits(prompt).expect("logits");
+    let b = adapted.next_logits(prompt).expect("logits");
+    assert!(max_diff(&a, &b) < 1e-3, "{}", max_diff(&a, &b));
 }

@@ -223,6 +223,29 @@ fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
     }
 }
 
+/// Writes the GGUF at `path` with `adapter` merged into its weights to `out` (through a temporary
+/// file and a rename).
+pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmError> {
+    let (mut file, content) = read_content(path)?;
+    let architecture = info_of(path, &content).architecture;
+    let deltas = gguf_deltas(path, &content, &architecture, adapter)?;
+    let corrupt = |e: candle_core::Error| LlmError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let (_, buf) = rewritten(&content, &mut file, false, &deltas)
+        .map_err(corrupt)?
+        .ok_or_else(|| LlmError::Adapter {
+            path: adapter.to_path_buf(),
+            reason: "adapts nothing".into(),
+        })?;
+    let write_err =
+        |e: std::io::Error| LlmError::Compute(format!("cannot write {}: {e}", out.display()));
+    let tmp = out.with_extension("gguf.tmp");
+    std::fs::write(&tmp, buf.into_inner()).map_err(write_err)?;
+    std::fs::rename(&tmp, out).map_err(write_err)
+}
+
 /// Metadata only, without loading the weights.
 pub fn info(path: &Path) -> Result<ModelInfo, LlmError> {
     let (_, content) = read_content(path)?;
