@@ -49,6 +49,7 @@ impl StepTimes {
 /// Our trainer on `model`.
 pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
     let dev = Device::Cpu;
+    crate::train::kernels::keep_freed_memory();
     let base = Base::load(model, &dev).map_err(|e| e.to_string())?;
     let lora = LoraConfig {
         rank: s.rank,

@@ -17,8 +17,14 @@ pub struct Pair {
 
 /// Summed log-probability of each example's learned tokens, `[batch]`.
 pub fn sequence_logp(model: &Decoder, batch: &[Example], use_adapter: bool) -> Result<Tensor> {
-    let (picked, weights, _) = super::sft::learned_logp(model, batch, use_adapter, use_adapter)?;
-    (picked * weights)?.sum(1)
+    let (logp, owners) = super::sft::learned_logp(model, batch, use_adapter, use_adapter)?;
+    // Sum each example's tokens: a [batch, learned] 0/1 matrix times the column of log-probs.
+    let mut owner = vec![0f32; batch.len() * owners.len()];
+    for (j, b) in owners.iter().enumerate() {
+        owner[b * owners.len() + j] = 1.0;
+    }
+    let owner = Tensor::from_vec(owner, (batch.len(), owners.len()), logp.device())?;
+    owner.matmul(&logp.unsqueeze(1)?)?.squeeze(1)
 }
 
 /// What a DPO step reports.

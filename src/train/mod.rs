@@ -8,10 +8,13 @@ pub mod adamw;
 pub mod base;
 pub mod data;
 pub mod dpo;
+mod frozen;
+pub mod kernels;
 pub mod model;
 pub mod peft;
 pub mod run;
 pub mod sft;
+mod xent;
 
 use std::path::PathBuf;
 

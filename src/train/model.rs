@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var, D};
 
+use super::kernels::{causal_softmax, rms_norm, rope};
+
 /// The shape of the decoder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -68,8 +70,7 @@ pub struct LoraLinear {
 
 impl LoraLinear {
     fn forward(&self, x: &Tensor, use_adapter: bool, train: bool) -> Result<Tensor> {
-        let w = self.weight.t()?;
-        let mut y = x.broadcast_matmul(&w)?;
+        let mut y = super::frozen::linear(x, &self.weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
@@ -108,21 +109,6 @@ pub struct Decoder {
     cos: Tensor,
     sin: Tensor,
     device: Device,
-}
-
-fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
-    let mean = x.sqr()?.mean_keepdim(D::Minus1)?;
-    let normed = x.broadcast_div(&(mean + eps)?.sqrt()?)?;
-    normed.broadcast_mul(weight)
-}
-
-/// Rotates the two halves of the last dimension (the Hugging Face Llama layout).
-fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    let half = x.dim(D::Minus1)? / 2;
-    let x1 = x.narrow(D::Minus1, 0, half)?;
-    let x2 = x.narrow(D::Minus1, half, half)?;
-    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-    x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
 }
 
 /// Where the base weights come from: tensors by Hugging Face name.
@@ -227,16 +213,22 @@ impl Decoder {
     /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]`, causal. `use_adapter = false` is
     /// the base model (DPO's reference, with no second copy of the weights).
     pub fn forward(&self, ids: &Tensor, use_adapter: bool, train: bool) -> Result<Tensor> {
+        self.project(&self.hidden(ids, use_adapter, train)?)
+    }
+
+    /// Logits of final hidden states (`[..., hidden]` → `[..., vocab]`).
+    pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
+        super::frozen::linear(hidden, &self.lm_head)
+    }
+
+    /// The final (normed) hidden states `[batch, seq, hidden]` for token ids `[batch, seq]`.
+    pub fn hidden(&self, ids: &Tensor, use_adapter: bool, train: bool) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let c = &self.config;
         let (heads, kv, dim) = (c.heads, c.kv_heads, c.head_dim());
         let mut x = candle_nn::Embedding::new(self.embed.clone(), c.hidden).forward(ids)?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
-        let mask: Vec<f32> = (0..t)
-            .flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (t, t), &self.device)?;
         for l in &self.layers {
             let h = rms_norm(&x, &l.input_norm, c.eps)?;
             let q =
@@ -264,9 +256,7 @@ impl Decoder {
                     .reshape((b, heads, t, dim))
             };
             let (k, v) = (repeat(k)?, repeat(v)?);
-            let att = (q.matmul(&k.t()?.contiguous()?)? / (dim as f64).sqrt())?;
-            let att = att.broadcast_add(&mask)?;
-            let att = candle_nn::ops::softmax(&att, D::Minus1)?;
+            let att = causal_softmax(&q.matmul(&k.t()?.contiguous()?)?, 1.0 / (dim as f64).sqrt())?;
             let y = att
                 .matmul(&v.contiguous()?)?
                 .transpose(1, 2)?
@@ -277,8 +267,7 @@ impl Decoder {
             let up = l.up.forward(&h, use_adapter, train)?;
             x = (x + l.down.forward(&(gate * up)?, use_adapter, train)?)?;
         }
-        let x = rms_norm(&x, &self.norm, c.eps)?;
-        x.broadcast_matmul(&self.lm_head.t()?)
+        rms_norm(&x, &self.norm, c.eps)
     }
 }
 

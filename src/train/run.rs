@@ -689,6 +689,7 @@ fn train_in(
     on_status: &mut dyn FnMut(&Status),
 ) -> Result<(), TrainError> {
     let config = dir.config()?;
+    super::kernels::keep_freed_memory();
     log.line(&format!(
         "stage {} on {} with {}",
         config.stage,

@@ -5,7 +5,7 @@
 use super::adamw::AdamW;
 use super::dpo::DpoMetrics;
 use super::model::Decoder;
-use candle_core::{DType, Result, Tensor, Var, D};
+use candle_core::{DType, Result, Tensor, Var};
 
 /// Token ids with a mask of the positions whose token is learned (the assistant's reply).
 #[derive(Debug, Clone, PartialEq)]
@@ -14,53 +14,53 @@ pub struct Example {
     pub learn: Vec<bool>,
 }
 
-/// The log-probability of every next token of `batch` (`[batch, seq-1]`, padded), the 0/1 weights
-/// of the learned ones, and how many there are. SFT averages them; DPO sums them per sequence.
+/// The log-probability of every learned token of `batch` given the tokens before it (`[learned]`),
+/// and for each the index of its example. Only the positions that predict a learned token go
+/// through the vocabulary projection, so prompt tokens cost no logits at all.
 pub fn learned_logp(
     model: &Decoder,
     batch: &[Example],
     use_adapter: bool,
     train: bool,
-) -> Result<(Tensor, Tensor, f32)> {
+) -> Result<(Tensor, Vec<usize>)> {
     let device = model.device();
     let t = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0);
     if t < 2 {
         candle_core::bail!("training examples need at least two tokens");
     }
+    // Right padding: with causal attention a padded tail changes nothing before it.
     let mut ids = Vec::with_capacity(batch.len() * t);
-    let mut targets = Vec::with_capacity(batch.len() * (t - 1));
-    let mut weights = Vec::with_capacity(batch.len() * (t - 1));
-    for e in batch {
+    let (mut rows, mut targets, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+    for (b, e) in batch.iter().enumerate() {
         for i in 0..t {
             ids.push(e.ids.get(i).copied().unwrap_or(0));
         }
-        for i in 1..t {
-            targets.push(e.ids.get(i).copied().unwrap_or(0));
-            let learned = i < e.ids.len() && e.learn.get(i).copied().unwrap_or(false);
-            weights.push(if learned { 1f32 } else { 0.0 });
+        for i in 1..e.ids.len() {
+            if e.learn.get(i).copied().unwrap_or(false) {
+                rows.push((b * t + i - 1) as u32);
+                targets.push(e.ids[i]);
+                owners.push(b);
+            }
         }
     }
-    let total: f32 = weights.iter().sum();
-    let b = batch.len();
-    let ids = Tensor::from_vec(ids, (b, t), device)?;
-    let logits = model
-        .forward(&ids, use_adapter, train)?
-        .narrow(1, 0, t - 1)?;
-    let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let targets = Tensor::from_vec(targets, (b, t - 1, 1), device)?;
-    let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?;
-    let weights = Tensor::from_vec(weights, (b, t - 1), device)?;
-    Ok((picked, weights, total))
+    if rows.is_empty() {
+        candle_core::bail!("no token of the batch is marked to be learned");
+    }
+    let ids = Tensor::from_vec(ids, (batch.len(), t), device)?;
+    let hidden = model.hidden(&ids, use_adapter, train)?;
+    let width = hidden.dim(2)?;
+    let picked = hidden
+        .reshape((batch.len() * t, width))?
+        .index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
+    let logits = model.project(&picked)?;
+    Ok((super::xent::target_logp(&logits, &targets)?, owners))
 }
 
 /// Mean negative log-likelihood of the learned tokens of `batch`, each predicted from the tokens
 /// before it. Padding and unlearned (prompt) tokens contribute nothing.
 pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) -> Result<Tensor> {
-    let (picked, weights, total) = learned_logp(model, batch, use_adapter, train)?;
-    if total == 0.0 {
-        candle_core::bail!("no token of the batch is marked to be learned");
-    }
-    (picked * weights)?.sum_all()?.neg()? / f64::from(total)
+    let (logp, _) = learned_logp(model, batch, use_adapter, train)?;
+    logp.mean_all()?.neg()
 }
 
 #[derive(Debug, Clone, PartialEq)]
