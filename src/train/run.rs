@@ -878,8 +878,9 @@ fn train_in(
     let mut last_train: Option<MetricLine> = None;
     let mut failure: Option<TrainError> = None;
     let outcome = sft::optimise(&mut opt, &vars, &settings, &mut micro, &mut |m, opt| {
+        // From the end of the previous step's bookkeeping: evaluation and checkpoints do not
+        // count as training time.
         let secs = last.elapsed().as_secs_f64();
-        last = Instant::now();
         let done = m.step + 1;
         let line = MetricLine {
             step: done,
@@ -925,6 +926,7 @@ fn train_in(
         if cancelled {
             candle_core::bail!("cancelled");
         }
+        last = Instant::now();
         Ok(())
     });
     if cancelled {
