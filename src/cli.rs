@@ -126,7 +126,7 @@ pub enum Command {
     Labels(LabelsCommand),
     /// Fine-tune the model with LoRA: SFT on thoughts, SFT on stepwise solutions, then DPO. The run
     /// lives in its own folder (config.yaml, metrics.jsonl, checkpoints, status.json, train.log)
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Training runs: list them, cancel one
     #[command(subcommand)]
     Runs(RunsCommand),

@@ -78,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Labels(cmd)) => data_cmd::labels(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
         Some(Command::Train(args)) => {
-            return Ok(ExitCode::from(train_cmd::train(&config, args)? as u8))
+            return Ok(ExitCode::from(train_cmd::train(&config, *args)? as u8))
         }
         Some(Command::Runs(cmd)) => train_cmd::runs(&config, cmd)?,
         Some(Command::Ask(args)) => model_cmd::ask(&config, cli.global.verbose, args)?,

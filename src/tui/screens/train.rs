@@ -252,7 +252,8 @@ impl Form {
         }
         for (field, flag) in flags {
             let v = self.get(field);
-            if !v.is_empty() && !(field == "beta (dpo)" && self.stage() != Stage::Dpo) {
+            let irrelevant = field == "beta (dpo)" && self.stage() != Stage::Dpo;
+            if !v.is_empty() && !irrelevant {
                 cmd.push_str(&format!(" {flag} {v}"));
             }
         }
@@ -268,6 +269,9 @@ fn default_data(stage: Stage) -> &'static str {
         Stage::Dpo => "export/dpo.jsonl",
     }
 }
+
+/// One curve of the chart: its name, colour and (step, value) points.
+type Series = (&'static str, Color, Vec<(f64, f64)>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Curves {
@@ -459,7 +463,7 @@ impl TrainScreen {
                 v
             }
         };
-        let series: Vec<(&str, Color, Vec<(f64, f64)>)> = match self.curves {
+        let series: Vec<Series> = match self.curves {
             Curves::Loss => vec![
                 ("train loss", Color::Cyan, scale(pick(|m| m.loss))),
                 ("eval loss", Color::Yellow, scale(pick(|m| m.eval_loss))),
