@@ -569,6 +569,8 @@ pub fn merge_token(a: &str, b: &str) -> String {
 #[derive(Debug, Clone)]
 struct Cluster {
     tokens: Vec<String>,
+    /// Whether each token holds a `<*>`: most do not, and then no glob test is needed.
+    starred: Vec<bool>,
     size: u64,
 }
 
@@ -771,22 +773,22 @@ impl Miner {
     /// (similarity, wildcards in the template), or `None` on a constant conflict.
     /// Also `None` as soon as the similarity can no longer reach the threshold: such a cluster is
     /// never joined, and dropping it never changes which cluster is best among those that can be.
-    fn similarity(&self, template: &[String], tokens: &[&str]) -> Option<(f64, usize)> {
-        let n = template.len().max(1);
+    fn similarity(&self, template: &Cluster, tokens: &[&str]) -> Option<(f64, usize)> {
+        let n = template.tokens.len().max(1);
         let max_misses = n - (SIMILARITY * n as f64).ceil() as usize;
         let (mut same, mut wild, mut misses) = (0usize, 0usize, 0usize);
-        for (a, &b) in template.iter().zip(tokens) {
+        for ((a, &starred), &b) in template.tokens.iter().zip(&template.starred).zip(tokens) {
             let a = a.as_str();
+            let a_wild = starred && same_token(a, WILDCARD);
             if same_token(a, b) {
                 same += 1;
-                wild += usize::from(same_token(a, WILDCARD));
+                wild += usize::from(a_wild);
                 continue;
             }
-            let globbed = glob_match_unequal(a, b);
+            let globbed = starred && glob_match_unequal(a, b);
             if self.conflict_given(a, b, globbed) {
                 return None;
             }
-            let a_wild = same_token(a, WILDCARD);
             if a_wild {
                 wild += 1;
             }
@@ -815,8 +817,7 @@ impl Miner {
         let mut best: Option<(u32, f64, usize)> = None;
         if let Some(bucket) = self.buckets.get(&len).and_then(|b| b.get(lead)) {
             for &id in bucket {
-                let Some((s, w)) = self.similarity(&self.clusters[id as usize].tokens, &tokens)
-                else {
+                let Some((s, w)) = self.similarity(&self.clusters[id as usize], &tokens) else {
                     continue;
                 };
                 // Strictly better only, so the earliest cluster wins ties.
@@ -828,9 +829,10 @@ impl Miner {
         match best {
             Some((id, s, _)) if s >= SIMILARITY => {
                 let c = &mut self.clusters[id as usize];
-                for (a, b) in c.tokens.iter_mut().zip(&tokens) {
+                for ((a, starred), b) in c.tokens.iter_mut().zip(&mut c.starred).zip(&tokens) {
                     if a != b {
                         *a = merge_token(a, b);
+                        *starred = a.contains(WILDCARD);
                     }
                 }
                 c.size += 1;
@@ -841,6 +843,7 @@ impl Miner {
                 let lead = lead.to_string();
                 self.clusters.push(Cluster {
                     tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                    starred: tokens.iter().map(|t| t.contains(WILDCARD)).collect(),
                     size: 1,
                 });
                 self.buckets
@@ -876,14 +879,20 @@ impl Miner {
 
     /// Templates of every message of `lines`, mined in one pass.
     pub fn mine<S: AsRef<str>>(config: MinerConfig, lines: &[S]) -> Vec<String> {
-        let mut miner = Miner::new(config);
-        let ids: Vec<u32> = lines.iter().map(|l| miner.add(l.as_ref())).collect();
-        let templates: Vec<String> = (0..miner.len() as u32)
-            .map(|id| miner.template(id))
-            .collect();
+        let (ids, templates) = Miner::mine_ids(config, lines);
         ids.into_iter()
             .map(|id| templates[id as usize].clone())
             .collect()
+    }
+
+    /// Every message of `lines` mined in one pass: each line's cluster id, and the templates.
+    pub fn mine_ids<S: AsRef<str>>(config: MinerConfig, lines: &[S]) -> (Vec<u32>, Vec<String>) {
+        let mut miner = Miner::new(config);
+        let ids: Vec<u32> = lines.iter().map(|l| miner.add(l.as_ref())).collect();
+        let templates = (0..miner.len() as u32)
+            .map(|id| miner.template(id))
+            .collect();
+        (ids, templates)
     }
 }
 

@@ -10,9 +10,31 @@ use super::miner::{Miner, MinerConfig};
 
 /// The template of every line, as [`Miner::mine`] would give with one thread.
 pub fn mine<S: AsRef<str> + Sync>(config: MinerConfig, lines: &[S], threads: usize) -> Vec<String> {
+    mine_ids(config, lines, threads).per_line()
+}
+
+/// Each line's template as an index into one table (what a caller that counts or groups needs,
+/// without a string per line).
+pub struct Mined {
+    pub ids: Vec<u32>,
+    pub templates: Vec<String>,
+}
+
+impl Mined {
+    pub fn per_line(&self) -> Vec<String> {
+        self.ids
+            .iter()
+            .map(|&id| self.templates[id as usize].clone())
+            .collect()
+    }
+}
+
+/// Like [`mine`], as ids into a template table.
+pub fn mine_ids<S: AsRef<str> + Sync>(config: MinerConfig, lines: &[S], threads: usize) -> Mined {
     let threads = threads.max(1);
     if threads == 1 || lines.len() < 2 * threads {
-        return Miner::mine(config, lines);
+        let (ids, templates) = Miner::mine_ids(config, lines);
+        return Mined { ids, templates };
     }
     // Phase 1: preprocess in contiguous chunks.
     let chunk = lines.len().div_ceil(threads);
@@ -60,14 +82,17 @@ pub fn mine<S: AsRef<str> + Sync>(config: MinerConfig, lines: &[S], threads: usi
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    // Phase 3: final templates back in line order.
-    let mut out = vec![String::new(); lines.len()];
+    // Phase 3: one table (each shard's templates after the previous shards'), ids in line order.
+    let mut out = Mined {
+        ids: vec![0; lines.len()],
+        templates: Vec::new(),
+    };
     for (rows, ids, miner) in shards {
-        let templates: Vec<String> = (0..miner.len() as u32)
-            .map(|id| miner.template(id))
-            .collect();
+        let offset = out.templates.len() as u32;
+        out.templates
+            .extend((0..miner.len() as u32).map(|id| miner.template(id)));
         for (row, id) in rows.into_iter().zip(ids) {
-            out[row] = templates[id as usize].clone();
+            out.ids[row] = offset + id;
         }
     }
     out
