@@ -571,6 +571,9 @@ struct Cluster {
     tokens: Vec<String>,
     /// Whether each token holds a `<*>`: most do not, and then no glob test is needed.
     starred: Vec<bool>,
+    /// Whether each token is a constant ([`Miner::is_const`]), for the common mismatch of two
+    /// tokens with nothing in common at either end.
+    constant: Vec<bool>,
     size: u64,
 }
 
@@ -773,12 +776,21 @@ impl Miner {
     /// (similarity, wildcards in the template), or `None` on a constant conflict.
     /// Also `None` as soon as the similarity can no longer reach the threshold: such a cluster is
     /// never joined, and dropping it never changes which cluster is best among those that can be.
-    fn similarity(&self, template: &Cluster, tokens: &[&str]) -> Option<(f64, usize)> {
+    ///
+    /// `token_const` caches [`Miner::is_const`] of the message's tokens across the clusters of a
+    /// bucket (0 unknown, 1 no, 2 yes).
+    fn similarity(
+        &self,
+        template: &Cluster,
+        tokens: &[&str],
+        token_const: &mut [u8],
+    ) -> Option<(f64, usize)> {
         let n = template.tokens.len().max(1);
         let max_misses = n - (SIMILARITY * n as f64).ceil() as usize;
         let (mut same, mut wild, mut misses) = (0usize, 0usize, 0usize);
-        for ((a, &starred), &b) in template.tokens.iter().zip(&template.starred).zip(tokens) {
+        for (k, (a, &b)) in template.tokens.iter().zip(tokens).enumerate() {
             let a = a.as_str();
+            let starred = template.starred[k];
             let a_wild = starred && same_token(a, WILDCARD);
             if same_token(a, b) {
                 same += 1;
@@ -786,7 +798,27 @@ impl Miner {
                 continue;
             }
             let globbed = starred && glob_match_unequal(a, b);
-            if self.conflict_given(a, b, globbed) {
+            let (ab, bb) = (a.as_bytes(), b.as_bytes());
+            let disjoint_ends = !globbed
+                && !ab.is_empty()
+                && !bb.is_empty()
+                && ab[0] != bb[0]
+                && ab[ab.len() - 1] != bb[bb.len() - 1];
+            let conflict = if disjoint_ends {
+                // No common prefix or suffix: the affix cut leaves both tokens whole.
+                if token_const[k] == 0 {
+                    token_const[k] = 1 + u8::from(self.is_const(b));
+                }
+                let (a_const, b_const) = (template.constant[k], token_const[k] == 2);
+                if self.config.strict {
+                    a_const || b_const
+                } else {
+                    (a_const && b != WILDCARD) || (b_const && !a_wild)
+                }
+            } else {
+                self.conflict_given(a, b, globbed)
+            };
+            if conflict {
                 return None;
             }
             if a_wild {
@@ -816,8 +848,11 @@ impl Miner {
         let (len, lead) = self.key(&tokens);
         let mut best: Option<(u32, f64, usize)> = None;
         if let Some(bucket) = self.buckets.get(&len).and_then(|b| b.get(lead)) {
+            let mut token_const = vec![0u8; tokens.len()];
             for &id in bucket {
-                let Some((s, w)) = self.similarity(&self.clusters[id as usize], &tokens) else {
+                let Some((s, w)) =
+                    self.similarity(&self.clusters[id as usize], &tokens, &mut token_const)
+                else {
                     continue;
                 };
                 // Strictly better only, so the earliest cluster wins ties.
@@ -828,14 +863,19 @@ impl Miner {
         }
         match best {
             Some((id, s, _)) if s >= SIMILARITY => {
-                let c = &mut self.clusters[id as usize];
-                for ((a, starred), b) in c.tokens.iter_mut().zip(&mut c.starred).zip(&tokens) {
-                    if a != b {
-                        *a = merge_token(a, b);
-                        *starred = a.contains(WILDCARD);
+                for (k, b) in tokens.iter().enumerate() {
+                    let current = &self.clusters[id as usize].tokens[k];
+                    if current != b {
+                        let merged = merge_token(current, b);
+                        let (starred, constant) =
+                            (merged.contains(WILDCARD), self.is_const(&merged));
+                        let c = &mut self.clusters[id as usize];
+                        c.starred[k] = starred;
+                        c.constant[k] = constant;
+                        c.tokens[k] = merged;
                     }
                 }
-                c.size += 1;
+                self.clusters[id as usize].size += 1;
                 id
             }
             _ => {
@@ -844,6 +884,7 @@ impl Miner {
                 self.clusters.push(Cluster {
                     tokens: tokens.iter().map(|t| t.to_string()).collect(),
                     starred: tokens.iter().map(|t| t.contains(WILDCARD)).collect(),
+                    constant: tokens.iter().map(|t| self.is_const(t)).collect(),
                     size: 1,
                 });
                 self.buckets
