@@ -498,6 +498,9 @@ pub struct TrainArgs {
     /// Start the run as a detached process and return; it survives closing the terminal
     #[arg(long)]
     pub detach: bool,
+    /// Set by --detach on the process it starts: leave the database alone
+    #[arg(long, hide = true)]
+    pub detached: bool,
     /// Optimiser steps (default: one pass over the data, see --epochs)
     #[arg(long)]
     pub steps: Option<usize>,

@@ -34,7 +34,7 @@ fn run_config(config: &Config, args: &TrainArgs) -> anyhow::Result<RunConfig> {
     c.from_adapter = match (&args.from, args.from_base, stage.previous()) {
         (Some(p), _, _) => Some(resolve_adapter(p)?),
         (None, false, Some(prev)) => {
-            let found = run::latest_adapter(&runs_root(config), prev);
+            let found = run::latest_adapter(&runs_root(config), prev, &config.model.value);
             match &found {
                 Some(a) => eprintln!("starting from the {prev} adapter {}", a.display()),
                 None => eprintln!(
@@ -138,7 +138,10 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     for (k, v) in &status.final_metrics {
         writeln!(out, "  {k} = {v:.4}")?;
     }
-    record(config, &dir);
+    // A detached run leaves the database to the UI that may hold it; the UI records the outcome.
+    if !args.detached {
+        record(config, &dir);
+    }
     Ok(match status.state {
         RunState::Succeeded => 0,
         RunState::Cancelled => 3,

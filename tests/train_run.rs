@@ -101,7 +101,7 @@ fn losses(m: &[MetricLine]) -> Vec<(usize, f64)> {
 #[test]
 fn a_run_killed_with_sigkill_resumes_onto_the_same_curve() {
     let f = fixture();
-    let steps = "120";
+    let steps = "300";
     let whole = f.home.join("whole");
     let common = [
         "--stage",
@@ -117,9 +117,9 @@ fn a_run_killed_with_sigkill_resumes_onto_the_same_curve() {
     cmd.arg("--data").arg(&f.sft).arg("--run-dir").arg(&whole);
     run_ok(cmd);
     let expected = losses(&RunDir::open(&whole).metrics());
-    assert_eq!(expected.len(), 120);
+    assert_eq!(expected.len(), 300);
     assert!(
-        expected[119].1 < expected[0].1,
+        expected[299].1 < expected[0].1,
         "the loss falls: {expected:?}"
     );
 
@@ -146,7 +146,7 @@ fn a_run_killed_with_sigkill_resumes_onto_the_same_curve() {
         "killed mid-run: {status:?}"
     );
     let written = dir.metrics().len();
-    assert!(written < 120, "killed before the end ({written} lines)");
+    assert!(written < 300, "killed before the end ({written} lines)");
 
     let mut cmd = common::command(&f.home);
     cmd.arg("--model")
@@ -159,7 +159,7 @@ fn a_run_killed_with_sigkill_resumes_onto_the_same_curve() {
     let steps_seen: Vec<usize> = resumed.iter().map(|(s, _)| *s).collect();
     assert_eq!(
         steps_seen,
-        (1..=120).collect::<Vec<_>>(),
+        (1..=300).collect::<Vec<_>>(),
         "no step lost or doubled"
     );
     assert_eq!(
@@ -394,6 +394,14 @@ fn bad_training_input_is_named() {
         assert!(!out.status.success());
         assert!(err.contains(expect), "{err}");
     }
+    // A run folder must be new or empty, so nothing of the user's is replaced.
+    let busy = f.home.join("busy");
+    std::fs::create_dir_all(busy.join("adapter")).expect("busy");
+    let mut cmd = train(&f, &["--stage", "thought"]);
+    cmd.arg("--data").arg(&f.sft).arg("--run-dir").arg(&busy);
+    let out = cmd.output().expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+    assert!(busy.join("adapter").exists());
     // A run that cannot fit in memory says so before it starts computing.
     let mut cmd = common::command(&f.home);
     cmd.arg("--model")

@@ -41,7 +41,15 @@ macro_rules! snapshot {
 }
 
 /// A run folder as a training process leaves it: config, metrics, status and (when done) adapter.
-fn craft_run(root: &Path, name: &str, stage: Stage, state: RunState, steps: usize, done: usize) {
+fn craft_run(
+    root: &Path,
+    name: &str,
+    stage: Stage,
+    state: RunState,
+    steps: usize,
+    done: usize,
+    pid: u32,
+) {
     let dir = RunDir::create_at(
         &root.join(name),
         &RunConfig::new(
@@ -80,8 +88,7 @@ fn craft_run(root: &Path, name: &str, stage: Stage, state: RunState, steps: usiz
         state,
         step: done,
         steps,
-        // A live run is this test's own process, which exists.
-        pid: std::process::id(),
+        pid,
         message: if state == RunState::Running {
             format!("step {done}/{steps}, loss 0.9000")
         } else {
@@ -116,21 +123,29 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
     std::fs::create_dir_all(&logs).expect("logs");
     let config = common::config(tmp.path(), &logs);
     let root = config.data_dir.value.join("runs");
+    // A live run is a process whose command line says `train` (a stand-in that sleeps).
+    let mut trainer = std::process::Command::new("sh")
+        .args(["-c", "sleep 120", "train"])
+        .spawn()
+        .expect("stand-in process");
+    let (thought, dpo) = ("20261127-101500-thought", "20261127-103000-dpo");
     craft_run(
         &root,
-        "20261127-101500-thought",
+        thought,
         Stage::Thought,
         RunState::Succeeded,
         40,
         40,
+        1,
     );
     craft_run(
         &root,
-        "20261127-103000-dpo",
+        dpo,
         Stage::Dpo,
         RunState::Running,
         60,
         24,
+        trainer.id(),
     );
     let mut app = common::app_with(config);
     type_keys(&mut app, "7");
@@ -191,6 +206,8 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
     assert!(draw(&mut app).contains("no data at export/dpo.jsonl"));
     app.handle_key(press(KeyCode::Esc));
     assert!(!draw(&mut app).contains("new run"));
+    let _ = trainer.kill();
+    let _ = trainer.wait();
 }
 
 #[test]

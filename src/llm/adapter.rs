@@ -52,6 +52,18 @@ pub fn read_config(dir: &Path) -> Result<AdapterConfig, LlmError> {
             .iter()
             .filter_map(|t| t.as_str().map(String::from))
             .collect(),
+        // PEFT's shorthand for every linear layer but the output head.
+        serde_json::Value::String(s) if s == "all-linear" => [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+        .map(String::from)
+        .to_vec(),
         serde_json::Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     };

@@ -85,7 +85,10 @@ pub fn to_halves(t: &Tensor, heads: usize) -> Result<Tensor> {
 
 fn regroup(t: &Tensor, heads: usize, interleave: bool) -> Result<Tensor> {
     let dims = t.dims().to_vec();
-    let rows = dims[0];
+    let rows = dims.first().copied().unwrap_or(0);
+    if heads == 0 || rows % (2 * heads) != 0 {
+        candle_core::bail!("{rows} rows cannot be split into {heads} heads of two halves");
+    }
     let rest: usize = dims[1..].iter().product();
     let half = rows / heads / 2;
     let (a, b) = if interleave { (2, half) } else { (half, 2) };

@@ -149,8 +149,12 @@ fn gguf_deltas(
 ) -> Result<HashMap<String, Tensor>, LlmError> {
     use super::layout;
     let meta = &content.metadata;
-    let heads =
-        meta_u32(meta, &format!("{architecture}.attention.head_count")).unwrap_or(1) as usize;
+    let heads = meta_u32(meta, &format!("{architecture}.attention.head_count"))
+        .filter(|h| *h > 0)
+        .ok_or_else(|| LlmError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("the metadata has no `{architecture}.attention.head_count`"),
+        })? as usize;
     let kv_heads = meta_u32(meta, &format!("{architecture}.attention.head_count_kv"))
         .map_or(heads, |k| k as usize);
     let misfit = |reason: String| LlmError::Adapter {

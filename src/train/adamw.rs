@@ -73,10 +73,11 @@ impl AdamW {
     }
 
     pub fn load(&mut self, dir: &Path) -> Result<()> {
-        let tensors = candle_core::safetensors::load(
-            dir.join("optimizer.safetensors"),
-            &self.vars[0].device().clone(),
-        )?;
+        let Some(first) = self.vars.first() else {
+            return Ok(());
+        };
+        let tensors =
+            candle_core::safetensors::load(dir.join("optimizer.safetensors"), first.device())?;
         for i in 0..self.vars.len() {
             let get = |k: String| {
                 tensors.get(&k).cloned().ok_or_else(|| {

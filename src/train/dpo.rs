@@ -16,8 +16,13 @@ pub struct Pair {
 }
 
 /// Summed log-probability of each example's learned tokens, `[batch]`.
-pub fn sequence_logp(model: &Decoder, batch: &[Example], use_adapter: bool) -> Result<Tensor> {
-    let (logp, owners) = super::sft::learned_logp(model, batch, use_adapter, use_adapter)?;
+pub fn sequence_logp(
+    model: &Decoder,
+    batch: &[Example],
+    use_adapter: bool,
+    train: bool,
+) -> Result<Tensor> {
+    let (logp, owners) = super::sft::learned_logp(model, batch, use_adapter, train && use_adapter)?;
     // Sum each example's tokens: a [batch, learned] 0/1 matrix times the column of log-probs.
     let mut owner = vec![0f32; batch.len() * owners.len()];
     for (j, b) in owners.iter().enumerate() {
@@ -56,14 +61,20 @@ impl DpoMetrics {
 }
 
 /// The DPO loss of `pairs` (a tensor to differentiate) and its metrics.
-pub fn loss(model: &Decoder, pairs: &[Pair], beta: f64) -> Result<(Tensor, DpoMetrics)> {
+/// `train` applies the adapters' dropout (the reference never has any).
+pub fn loss(
+    model: &Decoder,
+    pairs: &[Pair],
+    beta: f64,
+    train: bool,
+) -> Result<(Tensor, DpoMetrics)> {
     let chosen: Vec<Example> = pairs.iter().map(|p| p.chosen.clone()).collect();
     let rejected: Vec<Example> = pairs.iter().map(|p| p.rejected.clone()).collect();
-    let pc = sequence_logp(model, &chosen, true)?;
-    let pr = sequence_logp(model, &rejected, true)?;
+    let pc = sequence_logp(model, &chosen, true, train)?;
+    let pr = sequence_logp(model, &rejected, true, train)?;
     // The reference takes no gradient.
-    let rc = sequence_logp(model, &chosen, false)?.detach();
-    let rr = sequence_logp(model, &rejected, false)?.detach();
+    let rc = sequence_logp(model, &chosen, false, false)?.detach();
+    let rr = sequence_logp(model, &rejected, false, false)?.detach();
     let chosen_reward = ((pc - rc)? * beta)?;
     let rejected_reward = ((pr - rr)? * beta)?;
     let margin = (&chosen_reward - &rejected_reward)?;

@@ -118,7 +118,13 @@ impl CustomOp1 for CausalSoftmax {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = data(storage, layout, "causal-softmax")?;
-        let t = layout.dims()[layout.dims().len() - 1];
+        let dims = layout.dims();
+        let t = dims[dims.len() - 1];
+        if dims.len() < 2 || dims[dims.len() - 2] != t {
+            candle_core::bail!(
+                "causal-softmax: scores must be square in their last two dimensions, not {dims:?}"
+            );
+        }
         let mut out = vec![0f32; x.len()];
         // Row i of each [t, t] block sees columns 0..=i.
         out.par_chunks_mut(t)

@@ -249,7 +249,8 @@ impl RunDir {
     /// A new run folder under `root`, named by stage and time, holding `config`.
     pub fn create(root: &Path, config: &RunConfig) -> Result<RunDir, TrainError> {
         std::fs::create_dir_all(root).map_err(|e| TrainError::io(root, e))?;
-        let stamp = stamp();
+        // Milliseconds too: folders sort in creation order even when runs start within a second.
+        let stamp = format!("{}{:03}", stamp(), now() % 1000);
         let mut n = 0;
         let path = loop {
             let suffix = if n == 0 {
@@ -272,6 +273,13 @@ impl RunDir {
             return Err(TrainError::Invalid(format!(
                 "{} already holds a run; resume it with `logreasoner train --resume {}`",
                 path.display(),
+                path.display()
+            )));
+        }
+        let occupied = std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some());
+        if occupied {
+            return Err(TrainError::Invalid(format!(
+                "{} is not empty; a run needs a new or empty folder",
                 path.display()
             )));
         }
@@ -359,10 +367,24 @@ impl RunDir {
 
     /// Whether a process is still writing this run (its pid is alive and the status says so).
     pub fn is_live(&self) -> bool {
-        self.status().is_some_and(|s| {
-            s.state == RunState::Running && Path::new(&format!("/proc/{}", s.pid)).exists()
-        })
+        self.status()
+            .is_some_and(|s| s.state == RunState::Running && training_process(s.pid))
     }
+}
+
+/// Whether `pid` is a running (not zombie) `logreasoner train` process: a run that died leaves
+/// its status at `running`, and its pid may be reused.
+fn training_process(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name's closing parenthesis.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    if matches!(state, None | Some('Z') | Some('X')) {
+        return false;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline.split(|b| *b == 0).any(|arg| arg == b"train")
 }
 
 /// The run folders under `root`, oldest first.
@@ -380,11 +402,12 @@ pub fn list(root: &Path) -> Vec<RunDir> {
     runs
 }
 
-/// The adapter of the newest finished run of `stage` under `root`.
-pub fn latest_adapter(root: &Path, stage: Stage) -> Option<PathBuf> {
+/// The adapter of the newest finished run of `stage` on `base_model` under `root`.
+pub fn latest_adapter(root: &Path, stage: Stage, base_model: &Path) -> Option<PathBuf> {
     list(root).into_iter().rev().find_map(|run| {
         let done = run.status()?.state == RunState::Succeeded;
-        let same = run.config().ok()?.stage == stage;
+        let config = run.config().ok()?;
+        let same = config.stage == stage && config.base_model == base_model;
         (done && same && run.adapter_dir().join("adapter_config.json").exists())
             .then(|| run.adapter_dir())
     })
@@ -435,6 +458,7 @@ pub fn spawn_detached(
         .arg("--device")
         .arg(device)
         .arg("train")
+        .arg("--detached")
         .arg("--resume")
         .arg(&dir.path);
     if let Some(t) = threads {
@@ -447,7 +471,13 @@ pub fn spawn_detached(
         .process_group(0)
         .spawn()
         .map_err(|e| TrainError::io(program, format!("cannot start the training process: {e}")))?;
-    Ok(child.id())
+    let pid = child.id();
+    // Reap it when it ends, so a launcher that stays open (the UI) holds no zombie.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Ok(pid)
 }
 
 /// Appends lines to the run's log, each flushed so a reader follows along.
@@ -528,16 +558,16 @@ fn prepare(
     Ok(data)
 }
 
-/// Bytes the run needs, roughly: the f32 weights plus the activations kept for the backward pass.
+/// Bytes the run still needs once its weights are loaded, roughly: the activations kept for the
+/// backward pass.
 fn memory_estimate(base: &Base, config: &RunConfig) -> u64 {
-    let weights: usize = base.weights.values().map(|t| t.elem_count()).sum();
     let c = &base.config;
     let tokens = (config.batch.max(1) * config.max_len) as u64;
     let pairs = if config.stage == Stage::Dpo { 2 } else { 1 };
     let per_layer =
         tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
     let logits = tokens * c.vocab as u64 * 3;
-    (weights as u64 + pairs * (per_layer * c.layers as u64 + logits)) * 4
+    pairs * (per_layer * c.layers as u64 + logits) * 4
 }
 
 fn available_memory() -> Option<u64> {
@@ -583,7 +613,20 @@ fn save_stacked(
     let device = second
         .first()
         .map_or(Device::Cpu, |(_, v)| v.device().clone());
-    let firsts = candle_core::safetensors::load(first.join("adapter_model.safetensors"), &device)?;
+    let mut firsts =
+        candle_core::safetensors::load(first.join("adapter_model.safetensors"), &device)?;
+    for t in firsts.values_mut() {
+        *t = t.to_dtype(candle_core::DType::F32)?;
+    }
+    if let Some(missing) = firsts
+        .keys()
+        .find(|k| k.contains("lora_") && !second.iter().any(|(n, _)| n == *k))
+    {
+        return Err(TrainError::Invalid(format!(
+            "{} adapts `{missing}`, which DPO's adapter does not; train DPO on the same targets",
+            first.display()
+        )));
+    }
     let s1 = first_cfg.alpha / first_cfg.rank as f64;
     let s2 = second_lora.alpha / second_lora.rank.max(1) as f64;
     let mut stacked: Vec<(String, Var)> = Vec::new();
@@ -721,7 +764,7 @@ fn train_in(
         }
     }
     let needed = memory_estimate(&base, &config);
-    if let Some(free) = available_memory() {
+    if let (Some(free), true) = (available_memory(), device.is_cpu()) {
         if needed > free {
             return Err(TrainError::Invalid(format!(
                 "this run needs about {:.1} GiB of memory and {:.1} GiB is available; lower --batch or --max-len",
@@ -735,6 +778,11 @@ fn train_in(
         Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?),
         None => None,
     };
+    if lora.rank == 0 {
+        return Err(TrainError::Invalid(
+            "the LoRA rank must be at least 1".into(),
+        ));
+    }
     let mut named: Vec<(String, Var)> = Vec::new();
     let model = Decoder::new(
         base.config.clone(),
@@ -743,6 +791,12 @@ fn train_in(
         &mut named,
         device,
     )?;
+    if named.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "no projection is adapted: targets {:?}; use q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj",
+            lora.targets
+        )));
+    }
     // The decoder holds its own handles to the weights; the loader's map is not needed any more.
     drop(base.weights);
     if let (Some(from), true) = (&config.from_adapter, config.stage != Stage::Dpo) {
@@ -756,9 +810,10 @@ fn train_in(
     status.steps = steps;
 
     // Resume from the last checkpoint, forgetting the metrics written after it.
-    if let Some(ckpt) = dir.last_checkpoint() {
-        peft::load(&ckpt, &named)?;
-        opt.load(&ckpt)?;
+    let resumed = dir.last_checkpoint();
+    if let Some(ckpt) = &resumed {
+        peft::load(ckpt, &named)?;
+        opt.load(ckpt)?;
         let kept: Vec<String> = dir
             .metrics()
             .into_iter()
@@ -813,6 +868,11 @@ fn train_in(
         status.checkpoint_step = Some(opt.step);
         Ok(())
     };
+    // A kill between the checkpoint's swap and the adapter's leaves `adapter/` behind it: publish
+    // the checkpoint again (and move a `checkpoint.old` back in place).
+    if resumed.is_some() {
+        checkpoint(&opt, status)?;
+    }
 
     let evaluate = |step: usize| -> candle_core::Result<Option<MetricLine>> {
         let Some(eval) = &eval_data else {
@@ -834,7 +894,7 @@ fn train_in(
             Data::Dpo(pairs) => {
                 let (mut loss, mut acc) = (0.0, 0.0);
                 for chunk in pairs.chunks(settings.batch) {
-                    let (_, m) = dpo::loss(&model, chunk, config.beta)?;
+                    let (_, m) = dpo::loss(&model, chunk, config.beta, false)?;
                     loss += m.loss * chunk.len() as f64;
                     acc += m.accuracy * chunk.len() as f64;
                 }
@@ -858,7 +918,7 @@ fn train_in(
             }
             Data::Dpo(pairs) => {
                 let batch = sft::batch_at(pairs, &order, &settings, step, index);
-                let (loss, m) = dpo::loss(&model, &batch, config.beta)?;
+                let (loss, m) = dpo::loss(&model, &batch, config.beta, true)?;
                 Ok(MicroBatch {
                     tokens: batch
                         .iter()
@@ -908,7 +968,8 @@ fn train_in(
                 append(&e)?;
             }
         }
-        cancelled = dir.cancel_requested();
+        // A cancel that arrives with the last step is simply the end.
+        cancelled = dir.cancel_requested() && done < steps;
         if cancelled || done % config.checkpoint_every.max(1) == 0 || done == steps {
             if let Err(e) = checkpoint(opt, status) {
                 let text = e.to_string();
@@ -929,6 +990,9 @@ fn train_in(
         last = Instant::now();
         Ok(())
     });
+    if let Some(e) = failure {
+        return Err(e);
+    }
     if cancelled {
         status.state = RunState::Cancelled;
         status.message = format!(
@@ -937,9 +1001,6 @@ fn train_in(
         );
         log.line(&status.message);
         return Ok(());
-    }
-    if let Some(e) = failure {
-        return Err(e);
     }
     outcome?;
     if let Some(e) = evaluate(steps)? {

@@ -264,7 +264,7 @@ fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
             }
         })
         .collect();
-    let (_, before) = dpo::loss(&model, &pairs, 0.5).expect("loss");
+    let (_, before) = dpo::loss(&model, &pairs, 0.5, true).expect("loss");
     assert!(
         before.margin.abs() < 1e-6,
         "a fresh adapter is the reference: {before:?}"
@@ -279,11 +279,11 @@ fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
     .expect("optimiser");
     let mut history = Vec::new();
     for _ in 0..30 {
-        let (l, m) = dpo::loss(&model, &pairs, 0.5).expect("loss");
+        let (l, m) = dpo::loss(&model, &pairs, 0.5, true).expect("loss");
         candle_nn::Optimizer::backward_step(&mut opt, &l).expect("step");
         history.push(m);
     }
-    let (_, after) = dpo::loss(&model, &pairs, 0.5).expect("loss");
+    let (_, after) = dpo::loss(&model, &pairs, 0.5, true).expect("loss");
     assert!(after.margin > 0.5, "{after:?}");
     assert_eq!(after.accuracy, 1.0, "{after:?}");
     assert!(after.loss < history[0].loss);

@@ -137,7 +137,13 @@ pub fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
     std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string())
         .expect("tokenizer config");
     let dev = candle_core::Device::Cpu;
-    let t = |shape: &[usize]| Tensor::randn(0f32, 0.02, shape, &dev).expect("randn");
+    // Seeded, so every run of a test trains the same model.
+    let rng = std::cell::RefCell::new(logreasoner::train::model::Rng::new(11));
+    let t = |shape: &[usize]| {
+        rng.borrow_mut()
+            .normal((shape[0], shape[1]), 0.02, &dev)
+            .expect("normal")
+    };
     let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &dev).expect("ones");
     let mut w: HashMap<String, Tensor> = HashMap::new();
     w.insert("model.embed_tokens.weight".into(), t(&[vocab, hidden]));

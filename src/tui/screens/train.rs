@@ -185,9 +185,13 @@ impl Form {
             .map(PathBuf::from);
         let from = self.get("from adapter");
         c.from_adapter = if from.starts_with('(') || from.is_empty() {
-            stage
-                .previous()
-                .and_then(|p| run::latest_adapter(&run::runs_root(&ctx.config.data_dir.value), p))
+            stage.previous().and_then(|p| {
+                run::latest_adapter(
+                    &run::runs_root(&ctx.config.data_dir.value),
+                    p,
+                    &c.base_model,
+                )
+            })
         } else {
             Some(run::resolve_adapter(&PathBuf::from(from)).map_err(|e| e.to_string())?)
         };
@@ -404,6 +408,14 @@ impl TrainScreen {
             Cmd::Edit => form.editing = !form.editing,
             Cmd::Back if form.editing => form.editing = false,
             Cmd::Back => self.form = None,
+            // The list behind the form does not move or act while the form is open.
+            Cmd::Down
+            | Cmd::Up
+            | Cmd::NewRun
+            | Cmd::Cancel
+            | Cmd::Confirm
+            | Cmd::Use
+            | Cmd::UseBase => {}
             _ => return None,
         }
         Some(Action::None)
@@ -565,7 +577,8 @@ impl Screen for TrainScreen {
 
     fn tick(&mut self, ctx: &mut Ctx) -> bool {
         let due = self.last_read.is_none_or(|t| t.elapsed() >= REFRESH);
-        let watching = self.runs.iter().any(|r| r.live);
+        // A run just launched has no status until its process starts: keep looking.
+        let watching = self.runs.iter().any(|r| r.live || r.status.is_none());
         if due && watching {
             self.reload(ctx);
             return true;
