@@ -30,18 +30,8 @@ pub fn progress_bar(label: &str, done: usize, total: usize) {
     let _ = std::io::stderr().flush();
 }
 
-/// A short name for an adapter: its run folder's name, else its own folder's.
 fn adapter_label(adapter: &std::path::Path) -> String {
-    let named = if adapter.file_name().is_some_and(|n| n == "adapter") {
-        adapter.parent().unwrap_or(adapter)
-    } else {
-        adapter
-    };
-    let name = named
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| adapter.display().to_string());
-    format!("adapter {name}")
+    format!("adapter {}", logreasoner::train::run::adapter_name(adapter))
 }
 
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {

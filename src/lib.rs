@@ -8,6 +8,7 @@ pub mod data;
 pub mod diagnose;
 pub mod eval;
 pub mod flowchart;
+pub mod fsutil;
 pub mod llm;
 pub mod logs;
 pub mod reasoning;

@@ -13,7 +13,6 @@ pub use diagnostic::{Diagnostic, FlowchartError};
 pub use model::*;
 pub use validate::{validate, MAX_RETRY};
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Parses and validates `text` as the chart in `file`. All problems are returned, not just the first.
@@ -203,26 +202,7 @@ pub fn save(chart: &Flowchart, path: &Path) -> Result<(), FlowchartError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(chart.to_yaml().as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(write_err)
+    crate::fsutil::write_atomic(path, chart.to_yaml().as_bytes()).map_err(write_err)
 }
 
 #[cfg(test)]

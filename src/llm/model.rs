@@ -227,8 +227,7 @@ fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
     }
 }
 
-/// Writes the GGUF at `path` with `adapter` merged into its weights to `out` (through a temporary
-/// file and a rename).
+/// Writes the GGUF at `path` with `adapter` merged into its weights to `out`, atomically.
 pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmError> {
     let (mut file, content) = read_content(path)?;
     let architecture = info_of(path, &content).architecture;
@@ -245,9 +244,7 @@ pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmEr
         })?;
     let write_err =
         |e: std::io::Error| LlmError::Compute(format!("cannot write {}: {e}", out.display()));
-    let tmp = out.with_extension("gguf.tmp");
-    std::fs::write(&tmp, buf.into_inner()).map_err(write_err)?;
-    std::fs::rename(&tmp, out).map_err(write_err)
+    crate::fsutil::write_atomic(out, &buf.into_inner()).map_err(write_err)
 }
 
 /// Metadata only, without loading the weights.

@@ -235,14 +235,9 @@ fn stamp() -> String {
         .replace(' ', "-")
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
+/// `fsutil::write_atomic`, with the path in the error.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    crate::fsutil::write_atomic(path, bytes).map_err(|e| TrainError::io(path, e))
 }
 
 impl RunDir {
@@ -411,6 +406,20 @@ pub fn latest_adapter(root: &Path, stage: Stage, base_model: &Path) -> Option<Pa
         (done && same && run.adapter_dir().join("adapter_config.json").exists())
             .then(|| run.adapter_dir())
     })
+}
+
+/// A short name for an adapter folder: its run's folder name when it is a run's `adapter/`, else
+/// its own folder name.
+pub fn adapter_name(adapter: &Path) -> String {
+    let named = if adapter.file_name().is_some_and(|n| n == "adapter") {
+        adapter.parent().unwrap_or(adapter)
+    } else {
+        adapter
+    };
+    named
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| adapter.display().to_string())
 }
 
 /// Where run folders live by default: `<data_dir>/runs`.

@@ -360,18 +360,10 @@ impl App {
             " (missing: logreasoner model fetch)".to_string()
         };
         let model_state = match &cfg.adapter {
-            Some(a) => {
-                let named = if a.value.file_name().is_some_and(|n| n == "adapter") {
-                    a.value.parent().unwrap_or(&a.value)
-                } else {
-                    &a.value
-                };
-                let name = named
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                format!("{model_state} + adapter {name}")
-            }
+            Some(a) => format!(
+                "{model_state} + adapter {}",
+                crate::train::run::adapter_name(&a.value)
+            ),
             None => model_state,
         };
         let jobs: Vec<String> = self
