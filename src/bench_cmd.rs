@@ -78,6 +78,15 @@ fn remine(mut source: LogSource, system: &str) -> LogSource {
     source
 }
 
+/// The thread count of a model benchmark (default: all cores), given to candle: its CPU kernels
+/// use rayon's pool, sized from `RAYON_NUM_THREADS` at first use.
+fn model_threads(threads: Option<usize>) -> usize {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    threads
+}
+
 pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
@@ -133,10 +142,7 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             threads,
             no_llama_cpp,
         } => {
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            // candle's CPU kernels use rayon's pool, sized from this variable at first use.
-            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let threads = model_threads(threads);
             let model = config.model.value.clone();
             let prompt = llm::prompt(
                 &logreasoner::config::bundled("assets/samples"),
@@ -187,9 +193,7 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             threads,
             no_pytorch,
         } => {
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            let threads = model_threads(threads);
             let setup = logreasoner::bench::train::Setup {
                 batch,
                 seq,

@@ -10,6 +10,17 @@ use candle_core::{Device, Tensor};
 
 use super::model::LlmError;
 
+/// The projections of a Llama/Qwen2 layer an adapter can target, attention first.
+pub const PROJECTIONS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
 /// The LoRA settings of a saved adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterConfig {
@@ -53,17 +64,7 @@ pub fn read_config(dir: &Path) -> Result<AdapterConfig, LlmError> {
             .filter_map(|t| t.as_str().map(String::from))
             .collect(),
         // PEFT's shorthand for every linear layer but the output head.
-        serde_json::Value::String(s) if s == "all-linear" => [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-        .map(String::from)
-        .to_vec(),
+        serde_json::Value::String(s) if s == "all-linear" => PROJECTIONS.map(String::from).to_vec(),
         serde_json::Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     };

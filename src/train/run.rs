@@ -802,8 +802,9 @@ fn train_in(
     )?;
     if named.is_empty() {
         return Err(TrainError::Invalid(format!(
-            "no projection is adapted: targets {:?}; use q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj",
-            lora.targets
+            "no projection is adapted: targets {:?}; use {}",
+            lora.targets,
+            crate::llm::adapter::PROJECTIONS.join(", ")
         )));
     }
     // The decoder holds its own handles to the weights; the loader's map is not needed any more.

@@ -24,17 +24,7 @@ fn all_targets() -> LoraConfig {
         rank: 4,
         alpha: 8.0,
         dropout: 0.0,
-        targets: [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-        .map(String::from)
-        .to_vec(),
+        targets: crate::llm::adapter::PROJECTIONS.map(String::from).to_vec(),
         seed: 1,
     }
 }
