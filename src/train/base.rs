@@ -96,10 +96,6 @@ impl Base {
         }
         Ok(Some((Example { ids, learn }, fit)))
     }
-
-    pub fn decode(&self, ids: &[u32]) -> String {
-        self.tokenizer.decode(ids, false).unwrap_or_default()
-    }
 }
 
 fn from_gguf(path: &Path, device: &Device) -> Result<(Config, Weights, Parts), TrainError> {

@@ -13,7 +13,7 @@
 //! because data order, initialisation and dropout-free steps are seeded, the curve is the same as an
 //! uninterrupted run's. A `cancel` file asks the run to stop at the next step boundary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -1056,14 +1056,6 @@ pub fn count_examples(config: &RunConfig) -> Result<usize, TrainError> {
     } else {
         data::read_sft(&config.data)?.len()
     })
-}
-
-/// The LoRA tensors by PEFT name (tests compare adapters with this).
-pub fn adapter_tensors(dir: &Path) -> Result<HashMap<String, Tensor>, TrainError> {
-    Ok(candle_core::safetensors::load(
-        dir.join("adapter_model.safetensors"),
-        &Device::Cpu,
-    )?)
 }
 
 /// Inserts or updates the database record of the run in `dir` (matched by folder) from its files.
