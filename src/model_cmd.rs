@@ -58,13 +58,7 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 info.parameters as f64 / 1e6
             )?;
             writeln!(out, "quantisation    {}", info.quantization)?;
-            if ["Q4_1", "Q5_0", "Q5_1"].contains(&info.quantization.as_str()) {
-                writeln!(
-                    out,
-                    "cpu kernels     Q8_0 (requantised at load: candle's {} dot product is scalar; LOGREASONER_NO_REQUANT=1 keeps {})",
-                    info.quantization, info.quantization
-                )?;
-            }
+            writeln!(out, "cpu kernels     {}", logreasoner::llm::cpu_kernels())?;
             writeln!(out, "context length  {}", info.context_length)?;
             writeln!(out, "vocabulary      {}", info.vocab_size)?;
             match &info.chat_template {

@@ -43,6 +43,37 @@ fn model_info_reads_the_gguf_metadata() {
         .is_some_and(|t| t.contains("<|im_start|>")));
 }
 
+/// Our CPU forward pass (packed weights, VNNI kernels, our own cache) against candle's
+/// quantized Llama on the same file. Both quantise activations to 8 bits per block but round a
+/// few values differently, so the logits agree closely rather than exactly (each is about as far
+/// from an f32 reference as llama.cpp is) and pick the same next token.
+#[test]
+fn our_cpu_forward_matches_candles_quantized_llama() {
+    let mut candle = Model::load_with_candle(&model_path()).expect("load with candle");
+    let prompts = [
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+        "2024-01-05 12:00:01 ERROR kernel: Out of memory: Killed process 4242 (java)\nThe process",
+    ];
+    with_model(|ours| {
+        for prompt in prompts {
+            let want = candle.next_logits(prompt).expect("candle logits");
+            let got = ours.next_logits(prompt).expect("our logits");
+            assert_eq!(want.len(), got.len());
+            let dot: f64 = want.iter().zip(&got).map(|(a, b)| f64::from(a * b)).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
+            let cosine = dot / (norm(&want) * norm(&got));
+            let argmax = |v: &[f32]| {
+                v.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(i, _)| i)
+            };
+            assert!(cosine > 0.995, "cosine {cosine} for {prompt:?}");
+            assert_eq!(argmax(&want), argmax(&got), "{prompt:?}");
+        }
+    });
+}
+
 #[test]
 fn special_tokens_encode_as_single_ids() {
     with_model(|m| {
@@ -164,7 +195,7 @@ fn stop_strings_end_the_answer_before_them() {
 #[test]
 fn a_prompt_over_the_context_is_refused_with_the_numbers() {
     with_model(|m| {
-        let long = "error ".repeat(5000);
+        let long = "error ".repeat(9000);
         let err = m
             .generate(
                 &long,

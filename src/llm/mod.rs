@@ -17,3 +17,8 @@ pub mod tokenizer;
 pub(crate) fn hf_folder(dir: &std::path::Path) -> Result<hf::Folder, model::LlmError> {
     hf::read(dir)
 }
+
+/// What runs GGUF products on this CPU, for `model info`.
+pub fn cpu_kernels() -> &'static str {
+    logreasoner_cpu::kernel_description()
+}

@@ -84,31 +84,16 @@ pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), Ll
     Ok((file, content))
 }
 
-/// Quantisations whose CPU dot product candle leaves scalar. Their tensors are requantised to Q8_0
-/// at load: Q8_0 has AVX2 dot products (and VNNI repacking where shapes allow), and holds every
-/// value of a 4- or 5-bit block to within 1/127 of the block's range, so answers barely move while
-/// matrix-vector products run several times faster.
-fn slow_on_cpu(dtype: candle_core::quantized::GgmlDType) -> bool {
-    use candle_core::quantized::GgmlDType as D;
-    matches!(dtype, D::Q4_1 | D::Q5_0 | D::Q5_1)
-}
-
-/// The GGUF rewritten in memory: slow tensors requantised to Q8_0 (when `requant`), and each tensor
-/// named in `deltas` (by GGUF name) dequantised, updated and kept in f32 so a small LoRA update is
-/// not lost to rounding. `None` when nothing needs rewriting.
+/// The GGUF rewritten in memory with each tensor named in `deltas` (by GGUF name) dequantised,
+/// updated and kept in f32 so a small LoRA update is not lost to rounding. `None` when nothing
+/// needs rewriting.
 fn rewritten(
     content: &gguf_file::Content,
     file: &mut File,
-    requant: bool,
     deltas: &HashMap<String, Tensor>,
 ) -> candle_core::Result<Option<(gguf_file::Content, std::io::Cursor<Vec<u8>>)>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    let slow = requant
-        && content
-            .tensor_infos
-            .values()
-            .any(|t| slow_on_cpu(t.ggml_dtype));
-    if !slow && deltas.is_empty() {
+    if deltas.is_empty() {
         return Ok(None);
     }
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -116,12 +101,9 @@ fn rewritten(
     let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
     for name in names {
         let t = content.tensor(file, name, &Device::Cpu)?;
-        let fits = t.shape().dims().last().is_some_and(|d| d % 32 == 0);
         let t = if let Some(delta) = deltas.get(name.as_str()) {
             let merged = (t.dequantize(&Device::Cpu)? + delta)?;
             QTensor::quantize(&merged, GgmlDType::F32)?
-        } else if requant && slow_on_cpu(t.dtype()) && fits {
-            QTensor::quantize(&t.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
         } else {
             t
         };
@@ -236,7 +218,7 @@ pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmEr
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let (_, buf) = rewritten(&content, &mut file, false, &deltas)
+    let (_, buf) = rewritten(&content, &mut file, &deltas)
         .map_err(corrupt)?
         .ok_or_else(|| LlmError::Adapter {
             path: adapter.to_path_buf(),
@@ -254,6 +236,8 @@ pub fn info(path: &Path) -> Result<ModelInfo, LlmError> {
 }
 
 enum Weights {
+    /// Our own forward pass (GGUF on the CPU).
+    Cpu(Box<logreasoner_cpu::CpuModel>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
     /// A Hugging Face Llama; its key-value cache is rebuilt for every generation.
@@ -266,13 +250,19 @@ enum Weights {
 }
 
 impl Weights {
-    /// Logits of the last position, as one vector.
-    fn forward(&mut self, input: &Tensor, pos: usize) -> candle_core::Result<Tensor> {
+    /// Logits of the last of `ids` (at positions `pos..`), as one vector.
+    fn forward(&mut self, ids: &[u32], pos: usize, device: &Device) -> candle_core::Result<Tensor> {
+        let input = || Tensor::new(ids, device)?.unsqueeze(0);
         let logits = match self {
-            Weights::Llama(m) => m.forward(input, pos)?,
-            Weights::Qwen2(m) => m.forward(input, pos)?,
-            Weights::LlamaHf { model, cache, .. } => model.forward(input, pos, cache)?,
-            Weights::Qwen2Hf(m) => m.forward(input, pos)?,
+            Weights::Cpu(m) => {
+                let logits = m.forward(ids, pos).map_err(candle_core::Error::Msg)?;
+                let n = logits.len();
+                Tensor::from_vec(logits, n, &Device::Cpu)?
+            }
+            Weights::Llama(m) => m.forward(&input()?, pos)?,
+            Weights::Qwen2(m) => m.forward(&input()?, pos)?,
+            Weights::LlamaHf { model, cache, .. } => model.forward(&input()?, pos, cache)?,
+            Weights::Qwen2Hf(m) => m.forward(&input()?, pos)?,
         };
         logits.flatten_all()?.to_dtype(candle_core::DType::F32)
     }
@@ -280,8 +270,8 @@ impl Weights {
     /// Forgets the previous generation's keys and values.
     fn reset(&mut self, device: &Device) -> candle_core::Result<()> {
         match self {
-            // The quantized models start over at position 0 by themselves.
-            Weights::Llama(_) | Weights::Qwen2(_) => {}
+            // These start over at position 0 by themselves.
+            Weights::Cpu(_) | Weights::Llama(_) | Weights::Qwen2(_) => {}
             Weights::LlamaHf { config, cache, .. } => {
                 *cache = llama::Cache::new(true, candle_core::DType::F32, config, device)?
             }
@@ -498,6 +488,21 @@ impl Model {
         adapter: Option<&Path>,
         device: &Device,
     ) -> Result<Model, LlmError> {
+        Model::load_gguf_or_folder(path, adapter, device, true)
+    }
+
+    /// A GGUF file run by candle's own quantized models on the CPU: the reference our forward
+    /// pass is checked and benchmarked against.
+    pub fn load_with_candle(path: &Path) -> Result<Model, LlmError> {
+        Model::load_gguf_or_folder(path, None, &Device::Cpu, false)
+    }
+
+    fn load_gguf_or_folder(
+        path: &Path,
+        adapter: Option<&Path>,
+        device: &Device,
+        own_cpu_forward: bool,
+    ) -> Result<Model, LlmError> {
         if path.is_dir() {
             return super::hf::load(path, adapter, device);
         }
@@ -519,9 +524,29 @@ impl Model {
             Some(dir) => gguf_deltas(path, &content, &info.architecture, dir)?,
             None => HashMap::new(),
         };
-        let requant = device.is_cpu() && std::env::var_os("LOGREASONER_NO_REQUANT").is_none();
-        let requant = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
-        let weights = match (info.architecture.as_str(), requant) {
+        let arch = info.architecture.as_str();
+        let own =
+            own_cpu_forward && device.is_cpu() && matches!(arch, "llama" | "mistral" | "qwen2");
+        if own {
+            let weights = logreasoner_cpu::CpuModel::load(&content, &mut file, arch, &deltas)
+                .map_err(|e| LlmError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+            let max_positions = info.context_length;
+            return Ok(Model {
+                info,
+                weights: Weights::Cpu(Box::new(weights)),
+                tokenizer,
+                device: device.clone(),
+                bos,
+                eos_text,
+                eos_ids,
+                max_positions,
+            });
+        }
+        let rewritten = rewritten(&content, &mut file, &deltas).map_err(corrupt)?;
+        let weights = match (arch, rewritten) {
             ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)
                     .map_err(corrupt)?,
@@ -599,8 +624,7 @@ impl Model {
             });
         }
         self.weights.reset(&self.device)?;
-        let input = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        Ok(self.weights.forward(&input, 0)?.to_vec1()?)
+        Ok(self.weights.forward(&ids, 0, &self.device)?.to_vec1()?)
     }
 
     /// Generates from `prompt` (already in chat form), handing each new piece of text to `on_text` as it
@@ -643,15 +667,15 @@ impl Model {
         let mut decode_from = decode_start;
 
         self.weights.reset(&self.device)?;
-        let mut input = Tensor::new(prompt_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+        let mut input: Vec<u32> = prompt_ids.clone();
         let mut pos = 0;
         for step in 0..params.max_tokens {
             if cancel.load(Ordering::Relaxed) {
                 stop = StopReason::Cancelled;
                 break;
             }
-            let logits = self.weights.forward(&input, pos)?;
-            pos += input.dim(1)?;
+            let logits = self.weights.forward(&input, pos, &self.device)?;
+            pos += input.len();
             let logits = if (params.repeat_penalty - 1.0).abs() < f32::EPSILON {
                 logits
             } else {
@@ -693,7 +717,7 @@ impl Model {
                 }
                 on_text(&new);
             }
-            input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            input = vec![next];
         }
         if let Some(cue) = params.answer_cue.as_deref() {
             let pending = (stop == StopReason::MaxTokens)
@@ -711,7 +735,7 @@ impl Model {
                 if fits && !cue_ids.is_empty() {
                     let mut feed: Vec<u32> = pending.into_iter().collect();
                     feed.extend(&cue_ids);
-                    let mut input = Tensor::new(feed.as_slice(), &self.device)?.unsqueeze(0)?;
+                    let mut input = feed;
                     let mut answer: Vec<u32> = Vec::new();
                     let mut greedy = LogitsProcessor::from_sampling(params.seed, Sampling::ArgMax);
                     text.push_str(&cue_text);
@@ -721,8 +745,8 @@ impl Model {
                         if cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        let logits = self.weights.forward(&input, pos)?;
-                        pos += input.dim(1)?;
+                        let logits = self.weights.forward(&input, pos, &self.device)?;
+                        pos += input.len();
                         let next = greedy.sample(&logits)?;
                         if self.eos_ids.contains(&next) {
                             break;
@@ -741,7 +765,7 @@ impl Model {
                             on_text(&full[shown.len().min(full.len())..]);
                             shown = full;
                         }
-                        input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+                        input = vec![next];
                     }
                     text.push_str(&shown);
                     generated.extend(answer);
