@@ -164,6 +164,27 @@ fn cancellation_stops_within_one_token() {
     });
 }
 
+/// A long prompt runs in chunks, so a cancel during its prefill stops before the first token
+/// (one forward pass over the whole prompt would have finished it and sampled).
+#[test]
+fn cancellation_reaches_into_a_long_prefill() {
+    with_model(|m| {
+        let prompt = "kernel: Out of memory: Killed process 4242 (java)\n".repeat(400);
+        let cancel = AtomicBool::new(false);
+        let g = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                cancel.store(true, Ordering::Relaxed);
+            });
+            m.generate(&prompt, &GenerationParams::default(), &cancel, &mut |_| {})
+                .expect("generate")
+        });
+        assert!(g.prompt_tokens > 4000, "{}", g.prompt_tokens);
+        assert_eq!(g.stop, StopReason::Cancelled);
+        assert_eq!((g.generated_tokens, g.first_token_secs), (0, None));
+    });
+}
+
 #[test]
 fn stop_strings_end_the_answer_before_them() {
     with_model(|m| {

@@ -669,6 +669,16 @@ impl Model {
         self.weights.reset(&self.device)?;
         let mut input: Vec<u32> = prompt_ids.clone();
         let mut pos = 0;
+        if matches!(self.weights, Weights::Cpu(_)) {
+            // A long prompt runs in chunks, so a cancel takes effect within one chunk; the loop
+            // below sees it before its first token.
+            while input.len() > logreasoner_cpu::PASS_TOKENS && !cancel.load(Ordering::Relaxed) {
+                self.weights
+                    .forward(&input[..logreasoner_cpu::PASS_TOKENS], pos, &self.device)?;
+                pos += logreasoner_cpu::PASS_TOKENS;
+                input.drain(..logreasoner_cpu::PASS_TOKENS);
+            }
+        }
         for step in 0..params.max_tokens {
             if cancel.load(Ordering::Relaxed) {
                 stop = StopReason::Cancelled;

@@ -96,6 +96,11 @@ impl KvCache {
 
     /// Causal attention of the queries in `qkv` (positions `pos0..`) over the cache up to each
     /// query's own position; `out` gets `[token][head][dim]`.
+    ///
+    /// One job takes the query heads that share a key-value head, for up to `QUERY_TILE` tokens,
+    /// so each cached key and value is read once for all of them. A single token (decoding) also
+    /// splits the positions into ranges, so both threads work on a long cache; the ranges'
+    /// partial softmaxes are merged afterwards.
     pub(crate) fn attend(
         &self,
         isa: Isa,
@@ -106,10 +111,28 @@ impl KvCache {
         out: &mut [f32],
     ) {
         let hd = self.head_dim;
-        let width = layout.heads * hd;
-        let per_kv = layout.heads / self.kv_heads.max(1);
-        let item = |scores: &mut Vec<f32>, (t, h, o): (usize, usize, &mut [f32])| {
-            let g = h / per_kv.max(1);
+        let tokens = qkv.len() / layout.stride;
+        let per_kv = (layout.heads / self.kv_heads.max(1)).max(1);
+        let tile = if tokens > 1 { QUERY_TILE } else { 1 };
+        let tiles = tokens.div_ceil(tile);
+        let positions = pos0 + tokens;
+        let ranges = if tokens == 1 {
+            positions
+                .div_ceil(SPLIT_POSITIONS)
+                .clamp(1, 2 * rayon::current_num_threads())
+        } else {
+            1
+        };
+        let span = positions.div_ceil(ranges);
+        // Per job: for each of its rows (token × head), max, sum and the unnormalised output.
+        let row_len = hd + 2;
+        let rows_per_job = tile * per_kv;
+        let mut partials = vec![0.0f32; self.kv_heads * tiles * ranges * rows_per_job * row_len];
+        let job = |scores: &mut Vec<f32>, (j, part): (usize, &mut [f32])| {
+            let (g, rest) = (j / (tiles * ranges), j % (tiles * ranges));
+            let (tile_index, range) = (rest / ranges, rest % ranges);
+            let t0 = tile_index * tile;
+            let t1 = (t0 + tile).min(tokens);
             let head = layer * self.kv_heads + g;
             let view = Head {
                 keys: &self.k[head * hd * self.cap..(head + 1) * hd * self.cap],
@@ -117,32 +140,64 @@ impl KvCache {
                 cap: self.cap,
                 head_dim: hd,
             };
-            let query = &qkv[t * layout.stride + h * hd..][..hd];
-            attend_one(isa, &view, query, pos0 + t + 1, scores, o);
+            let mut queries = Vec::with_capacity(rows_per_job);
+            for t in t0..t1 {
+                for h in g * per_kv..(g + 1) * per_kv {
+                    queries.push((&qkv[t * layout.stride + h * hd..][..hd], pos0 + t + 1));
+                }
+            }
+            let keys = range * span..((range + 1) * span).min(positions);
+            attend_tile(isa, &view, &queries, keys, scores, part);
         };
-        let items = out
-            .chunks_exact_mut(width)
-            .enumerate()
-            .flat_map(|(t, row)| {
-                row.chunks_exact_mut(hd)
-                    .enumerate()
-                    .map(move |(h, o)| (t, h, o))
-            });
-        if rayon::current_num_threads() > 1 && qkv.len() > layout.stride {
-            let items: Vec<_> = items.collect();
-            items.into_par_iter().for_each_init(Vec::new, item);
-        } else if rayon::current_num_threads() > 1 {
-            let items: Vec<_> = items.collect();
-            items
-                .into_par_iter()
+        let jobs = partials.chunks_mut(rows_per_job * row_len).enumerate();
+        if rayon::current_num_threads() > 1 && self.kv_heads * tiles * ranges > 1 {
+            let jobs: Vec<_> = jobs.collect();
+            jobs.into_par_iter()
                 .with_max_len(1)
-                .for_each_init(Vec::new, item);
+                .for_each_init(Vec::new, job);
         } else {
             let mut scores = Vec::new();
-            items.for_each(|i| item(&mut scores, i));
+            jobs.for_each(|j| job(&mut scores, j));
+        }
+        // Merge each row's ranges: rescale to the largest max, add, normalise.
+        for t in 0..tokens {
+            let (tile_index, in_tile) = (t / tile, t % tile);
+            for h in 0..layout.heads {
+                let (g, in_group) = (h / per_kv, h % per_kv);
+                let row = in_tile * per_kv + in_group;
+                let at = |range: usize| {
+                    let job = (g * tiles + tile_index) * ranges + range;
+                    (job * rows_per_job + row) * row_len
+                };
+                let max = (0..ranges)
+                    .map(|r| partials[at(r)])
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let o = &mut out[(t * layout.heads + h) * hd..][..hd];
+                o.fill(0.0);
+                let mut total = 0.0;
+                for r in 0..ranges {
+                    let p = &partials[at(r)..at(r) + row_len];
+                    if p[1] == 0.0 {
+                        continue;
+                    }
+                    let w = (p[0] - max).exp();
+                    total += w * p[1];
+                    o.iter_mut().zip(&p[2..]).for_each(|(o, v)| *o += w * v);
+                }
+                let inv = 1.0 / total;
+                o.iter_mut().for_each(|v| *v *= inv);
+            }
         }
     }
 }
+
+/// Tokens whose queries share one read of the cache in a prompt.
+const QUERY_TILE: usize = 4;
+/// Cached positions per job when decoding one token.
+const SPLIT_POSITIONS: usize = 512;
+/// Positions whose scores are computed together, so a key row's slice stays in L1 for all
+/// queries of a job.
+const KEY_CHUNK: usize = 256;
 
 /// One kv head's cached keys (transposed) and values.
 struct Head<'a> {
@@ -152,42 +207,69 @@ struct Head<'a> {
     head_dim: usize,
 }
 
+/// Scores, softmax numerators and weighted values of `queries` (each with the number of
+/// positions it may see) over positions `keys`. `out` gets per query: max, sum of exponentials,
+/// then the unnormalised weighted sum of values (a sum of 0 means no visible position).
 #[inline(always)]
-fn attend_body<const FMA: bool>(
+fn attend_tile_body<const FMA: bool>(
     head: &Head<'_>,
-    query: &[f32],
-    n: usize,
+    queries: &[(&[f32], usize)],
+    keys: std::ops::Range<usize>,
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    let scale = 1.0 / (head.head_dim as f32).sqrt();
-    scores.clear();
-    scores.resize(n, 0.0);
-    for (d, &q) in query.iter().enumerate() {
-        axpy_body::<FMA>(scores, q * scale, &head.keys[d * head.cap..][..n]);
-    }
-    let max = scores.iter().fold(f32::NEG_INFINITY, |a, &s| a.max(s));
-    let mut total = 0.0;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        total += *s;
-    }
+    let hd = head.head_dim;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let visible = queries.iter().map(|q| q.1).max().unwrap_or(0).min(keys.end);
+    let width = visible.saturating_sub(keys.start);
     out.fill(0.0);
-    let inv = 1.0 / total;
-    for (j, &s) in scores.iter().enumerate() {
-        axpy_body::<FMA>(
-            out,
-            s * inv,
-            &head.values[j * head.head_dim..][..head.head_dim],
-        );
+    if width == 0 {
+        return;
+    }
+    scores.clear();
+    scores.resize(queries.len() * width, 0.0);
+    for c0 in (0..width).step_by(KEY_CHUNK) {
+        let c1 = (c0 + KEY_CHUNK).min(width);
+        for d in 0..hd {
+            let row = &head.keys[d * head.cap + keys.start + c0..][..c1 - c0];
+            for (r, (q, _)) in queries.iter().enumerate() {
+                axpy_body::<FMA>(
+                    &mut scores[r * width + c0..r * width + c1],
+                    q[d] * scale,
+                    row,
+                );
+            }
+        }
+    }
+    for (r, (_, n)) in queries.iter().enumerate() {
+        let seen = n.min(&keys.end).saturating_sub(keys.start);
+        let row = &mut scores[r * width..(r + 1) * width];
+        let max = row[..seen].iter().fold(f32::NEG_INFINITY, |a, &s| a.max(s));
+        let mut total = 0.0;
+        for s in row[..seen].iter_mut() {
+            *s = (*s - max).exp();
+            total += *s;
+        }
+        row[seen..].fill(0.0);
+        out[r * (hd + 2)] = max;
+        out[r * (hd + 2) + 1] = total;
+    }
+    for j in 0..width {
+        let value = &head.values[(keys.start + j) * hd..][..hd];
+        for r in 0..queries.len() {
+            let p = scores[r * width + j];
+            if p != 0.0 {
+                axpy_body::<FMA>(&mut out[r * (hd + 2) + 2..(r + 1) * (hd + 2)], p, value);
+            }
+        }
     }
 }
 
-fn attend_one(
+fn attend_tile(
     isa: Isa,
     head: &Head<'_>,
-    query: &[f32],
-    n: usize,
+    queries: &[(&[f32], usize)],
+    keys: std::ops::Range<usize>,
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
@@ -195,18 +277,18 @@ fn attend_one(
     #[target_feature(enable = "avx512f,fma")]
     unsafe fn fast(
         head: &Head<'_>,
-        query: &[f32],
-        n: usize,
+        queries: &[(&[f32], usize)],
+        keys: std::ops::Range<usize>,
         scores: &mut Vec<f32>,
         out: &mut [f32],
     ) {
-        attend_body::<true>(head, query, n, scores, out)
+        attend_tile_body::<true>(head, queries, keys, scores, out)
     }
     match isa {
-        Isa::Portable => attend_body::<false>(head, query, n, scores, out),
+        Isa::Portable => attend_tile_body::<false>(head, queries, keys, scores, out),
         // SAFETY: `Isa::Avx512` is only chosen on CPUs with these features.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { fast(head, query, n, scores, out) },
+        Isa::Avx512 => unsafe { fast(head, queries, keys, scores, out) },
     }
 }
 
@@ -244,8 +326,9 @@ mod tests {
         out
     }
 
-    /// A prompt in one pass, then tokens one at a time across a reallocation of the cache, give
-    /// what the textbook formula gives.
+    /// A prompt in one pass (in query tiles, with a partial last tile), then tokens one at a time
+    /// across reallocations of the cache (a long one split into position ranges) give what the
+    /// textbook formula gives.
     #[test]
     fn cached_attention_matches_the_formula() {
         let layout = QkvLayout {
@@ -254,39 +337,33 @@ mod tests {
             kv_heads: 2,
             head_dim: 8,
         };
-        let tokens = 70;
-        let qkv = seeded(tokens * layout.stride, 3);
-        let want = naive(&qkv, layout, tokens);
-        for isa in [Isa::Portable, best()] {
-            let mut cache = KvCache::new(2, 2, 8);
-            let width = layout.heads * 8;
-            let mut got = vec![0.0; tokens * width];
-            let prompt = 50;
-            cache.reserve(prompt, 0);
-            cache.store(1, 0, &qkv[..prompt * layout.stride], layout);
-            cache.attend(
-                isa,
-                1,
-                0,
-                &qkv[..prompt * layout.stride],
-                layout,
-                &mut got[..prompt * width],
-            );
-            for t in prompt..tokens {
-                cache.reserve(t + 1, t);
-                let token = &qkv[t * layout.stride..(t + 1) * layout.stride];
-                cache.store(1, t, token, layout);
-                cache.attend(
-                    isa,
-                    1,
-                    t,
-                    token,
-                    layout,
-                    &mut got[t * width..(t + 1) * width],
-                );
-            }
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-5, "{isa:?}: {g} vs {w}");
+        for (prompt, tokens) in [(50, 70), (1101, 1104)] {
+            let qkv = seeded(tokens * layout.stride, 3);
+            let want = naive(&qkv, layout, tokens);
+            for isa in [Isa::Portable, best()] {
+                let mut cache = KvCache::new(2, 2, 8);
+                let width = layout.heads * 8;
+                let mut got = vec![0.0; tokens * width];
+                cache.reserve(prompt, 0);
+                let head = &qkv[..prompt * layout.stride];
+                cache.store(1, 0, head, layout);
+                cache.attend(isa, 1, 0, head, layout, &mut got[..prompt * width]);
+                for t in prompt..tokens {
+                    cache.reserve(t + 1, t);
+                    let token = &qkv[t * layout.stride..(t + 1) * layout.stride];
+                    cache.store(1, t, token, layout);
+                    cache.attend(
+                        isa,
+                        1,
+                        t,
+                        token,
+                        layout,
+                        &mut got[t * width..(t + 1) * width],
+                    );
+                }
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!((g - w).abs() < 1e-5, "{isa:?} {tokens} [{i}]: {g} vs {w}");
+                }
             }
         }
     }
