@@ -465,8 +465,10 @@ fn the_runtime_merges_an_adapter_into_the_default_gguf_like_the_trainer() {
     let base = Base::load(&model, &dev).expect("base from GGUF");
     assert_eq!(base.architecture, "llama");
     let mut named = Vec::new();
-    // Only the projections whose rows GGUF reorders, so the check is about that order; B is large
-    // enough that its effect stands well above the quantised runtime's rounding.
+    // Only the projections whose rows GGUF reorders, so the check is about that order. B is large
+    // enough that its effect stands well above the quantised runtime's rounding of activations:
+    // the cosine is 0.996 here, and 0.70 with the rows in the wrong order (with B half as large,
+    // rounding noise alone brought the right order down to 0.94).
     let lora = LoraConfig {
         targets: vec!["q_proj".into(), "k_proj".into()],
         ..LoraConfig::default()
@@ -477,7 +479,7 @@ fn the_runtime_merges_an_adapter_into_the_default_gguf_like_the_trainer() {
     for (name, var) in &named {
         if name.contains("lora_B") {
             let (r, c) = var.as_tensor().dims2().expect("dims");
-            var.set(&rng.normal((r, c), 0.2, &dev).expect("normal"))
+            var.set(&rng.normal((r, c), 0.4, &dev).expect("normal"))
                 .expect("set");
         }
     }
