@@ -221,6 +221,13 @@ impl Decoder {
         super::frozen::linear(hidden, &self.lm_head)
     }
 
+    /// Log-probabilities of `targets` after final hidden states `[rows, hidden]`, without the
+    /// rows' full logits; their gradient is prepared only when `hidden` is part of a tracked graph.
+    pub fn learned_logp(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
+        let with_grad = hidden.track_op();
+        super::xent::projected_target_logp(hidden, &self.lm_head, targets, with_grad)
+    }
+
     /// The final (normed) hidden states `[batch, seq, hidden]` for token ids `[batch, seq]`.
     pub fn hidden(&self, ids: &Tensor, use_adapter: bool, train: bool) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;

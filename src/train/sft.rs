@@ -52,8 +52,8 @@ pub fn learned_logp(
     let picked = hidden
         .reshape((batch.len() * t, width))?
         .index_select(&Tensor::new(rows.as_slice(), device)?, 0)?;
-    let logits = model.project(&picked)?;
-    Ok((super::xent::target_logp(&logits, &targets)?, owners))
+    let logp = model.learned_logp(&picked, &targets)?;
+    Ok((logp, owners))
 }
 
 /// Mean negative log-likelihood of the learned tokens of `batch`, each predicted from the tokens

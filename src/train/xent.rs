@@ -96,10 +96,207 @@ pub fn target_logp(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     logp.gather(&idx, 1)?.squeeze(1)
 }
 
+/// Rows of the vocabulary projection each job handles: its logits (`rows × vocab` floats, 12 MB
+/// for SmolLM2) stay well under glibc's mmap threshold, so the buffer is reused rather than
+/// mapped and page-faulted anew.
+const PROJECTION_ROWS: usize = 64;
+
+/// `log softmax(hidden · Wᵀ)[i, targets[i]]` without the `[rows, vocab]` logits ever existing
+/// whole: each job projects a few rows, takes their log-sum-exp and target logit, and (when a
+/// gradient is wanted) their gradient `(onehot − softmax) · W`, which the backward pass only
+/// scales. A step's logits were two full-size buffers, mapped and faulted in anew every step.
+struct ProjectedTargetLogp {
+    /// `[vocab, hidden]`, frozen.
+    weight: Tensor,
+    targets: Vec<u32>,
+    with_grad: bool,
+    /// `[rows, hidden]`: d logp / d hidden, from the forward pass.
+    grad: Mutex<Vec<f32>>,
+}
+
+/// `dst[m×n] = a[m×k] · b` where `b`'s element `(k, n)` is at `b_rs·k + b_cs·n`, single-threaded
+/// (the callers parallelise over row chunks).
+fn product(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    (m, n, k): (usize, usize, usize),
+    (b_rs, b_cs): (isize, isize),
+) {
+    debug_assert!(dst.len() >= m * n && a.len() >= m * k);
+    // SAFETY: `dst` holds m×n values, `a` m×k, and `b` is the `[vocab, hidden]` weight read
+    // within its own shape by the strides the callers pass.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+impl CustomOp1 for ProjectedTargetLogp {
+    fn name(&self) -> &'static str {
+        "projected-target-logp"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (hidden, m, d) = rows(storage, layout)?;
+        let (w_storage, w_layout) = self.weight.storage_and_layout();
+        let candle_core::Storage::Cpu(CpuStorage::F32(w)) = &*w_storage else {
+            candle_core::bail!("projected-target-logp: the weight must be f32 on the CPU");
+        };
+        let (v, w_d) = w_layout.shape().dims2()?;
+        if w_d != d || !w_layout.is_contiguous() {
+            candle_core::bail!("projected-target-logp: hidden width {d}, weight {v}×{w_d}");
+        }
+        let w = &w[w_layout.start_offset()..w_layout.start_offset() + v * d];
+        if self.targets.len() != m || self.targets.iter().any(|t| *t as usize >= v) {
+            candle_core::bail!(
+                "projected-target-logp: {} targets for {m} rows",
+                self.targets.len()
+            );
+        }
+        let mut logp = vec![0f32; m];
+        let mut grad = vec![0f32; if self.with_grad { m * d } else { 0 }];
+        let grad_rows: Vec<&mut [f32]> = if self.with_grad {
+            grad.chunks_mut(PROJECTION_ROWS * d).collect()
+        } else {
+            (0..m.div_ceil(PROJECTION_ROWS))
+                .map(|_| Default::default())
+                .collect()
+        };
+        logp.par_chunks_mut(PROJECTION_ROWS)
+            .zip(hidden.par_chunks(PROJECTION_ROWS * d))
+            .zip(grad_rows)
+            .enumerate()
+            .for_each(|(c, ((logp, h), g))| {
+                let r = logp.len();
+                let mut logits = vec![0f32; r * v];
+                // Element (k, n) of Wᵀ is W[n][k].
+                product(&mut logits, h, w, (r, v, d), (1, d as isize));
+                for (i, row) in logits.chunks_exact_mut(v).enumerate() {
+                    let t = self.targets[c * PROJECTION_ROWS + i] as usize;
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
+                    let lse = max + sum.ln();
+                    logp[i] = row[t] - lse;
+                    if self.with_grad {
+                        // onehot − softmax, so that (·)·W is d logp / d hidden.
+                        row.iter_mut().for_each(|x| *x = -(*x - lse).exp());
+                        row[t] += 1.0;
+                    }
+                }
+                if self.with_grad {
+                    product(g, &logits, w, (r, d, v), (d as isize, 1));
+                }
+            });
+        if let Ok(mut kept) = self.grad.lock() {
+            *kept = grad;
+        }
+        Ok((CpuStorage::F32(logp), Shape::from(m)))
+    }
+
+    fn bwd(&self, hidden: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        if !self.with_grad {
+            candle_core::bail!("projected-target-logp: built without a gradient");
+        }
+        let upstream: Vec<f32> = grad.to_dtype(DType::F32)?.to_vec1()?;
+        let mut out = self
+            .grad
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("projected-target-logp: poisoned".into()))?
+            .clone();
+        let d = hidden.dim(1)?;
+        out.par_chunks_mut(d)
+            .zip(upstream.par_iter())
+            .for_each(|(row, g)| row.iter_mut().for_each(|x| *x *= g));
+        Ok(Some(Tensor::from_vec(
+            out,
+            hidden.shape(),
+            hidden.device(),
+        )?))
+    }
+}
+
+/// `log softmax(hidden · weightᵀ)[i, targets[i]]` for `hidden` `[rows, width]` and a frozen
+/// `weight` `[vocab, width]`; differentiable in `hidden` when `with_grad`. Off the CPU it is the
+/// frozen projection followed by [`target_logp`].
+pub fn projected_target_logp(
+    hidden: &Tensor,
+    weight: &Tensor,
+    targets: &[u32],
+    with_grad: bool,
+) -> Result<Tensor> {
+    let cpu_f32 =
+        hidden.device().is_cpu() && hidden.dtype() == DType::F32 && weight.dtype() == DType::F32;
+    if cpu_f32 && weight.device().is_cpu() {
+        return hidden.contiguous()?.apply_op1(ProjectedTargetLogp {
+            weight: weight.contiguous()?,
+            targets: targets.to_vec(),
+            with_grad,
+            grad: Mutex::new(Vec::new()),
+        });
+    }
+    target_logp(&super::frozen::linear(hidden, weight)?, targets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    /// The chunked projection equals projecting then taking the target log-prob, in value and
+    /// in the hidden states' gradient, across a partial last chunk.
+    #[test]
+    fn the_projected_form_matches_projecting_first() {
+        let dev = Device::Cpu;
+        let rows = PROJECTION_ROWS + 7;
+        let h = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 24), &dev).expect("randn"))
+            .expect("var");
+        let w = Tensor::randn(0f32, 0.5, (300, 24), &dev).expect("weight");
+        let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 37) % 300).collect();
+        let weights = Tensor::randn(0f32, 1.0, rows, &dev).expect("weights");
+        let fused = projected_target_logp(h.as_tensor(), &w, &targets, true).expect("fused");
+        let logits = h.as_tensor().matmul(&w.t().expect("t")).expect("logits");
+        let plain = target_logp(&logits, &targets).expect("plain");
+        let (a, b): (Vec<f32>, Vec<f32>) =
+            (fused.to_vec1().expect("a"), plain.to_vec1().expect("b"));
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+        }
+        let grad_of = |t: Tensor| {
+            let g = (t * &weights)
+                .and_then(|t| t.sum_all())
+                .and_then(|t| t.backward())
+                .expect("backward");
+            g.get(&h)
+                .and_then(|t| t.flatten_all().ok())
+                .and_then(|t| t.to_vec1::<f32>().ok())
+                .expect("grad")
+        };
+        for (p, q) in grad_of(fused).iter().zip(&grad_of(plain)) {
+            assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+        }
+        let no_grad = projected_target_logp(h.as_tensor(), &w, &targets, false).expect("no grad");
+        assert_eq!(no_grad.to_vec1::<f32>().expect("values"), a);
+    }
 
     #[test]
     fn matches_log_softmax_and_its_gradient() {
