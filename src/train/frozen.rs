@@ -4,7 +4,7 @@
 //! op's backward computes only the input's gradient. CPU only; other devices use the plain matmul.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Storage, Tensor};
 
 struct Frozen {
     /// `[out, in]` (a handle: tensors share their storage).
@@ -33,16 +33,66 @@ impl CustomOp1 for Frozen {
         if w_in != k {
             candle_core::bail!("frozen-linear: input width {k}, weight {n}×{w_in}");
         }
+        let mut out_dims = dims.to_vec();
+        out_dims[dims.len() - 1] = n;
+        if let (CpuStorage::F32(xs), CpuStorage::F32(ws), true) = (x, w, w_layout.is_contiguous()) {
+            let xs = &xs[layout.start_offset()..layout.start_offset() + m * k];
+            let ws = &ws[w_layout.start_offset()..w_layout.start_offset() + n * k];
+            // Element (k, n) of Wᵀ is W[n][k].
+            if let Some(out) = logreasoner_cpu::sgemm::product(xs, (m, k), ws, (1, k), n) {
+                return Ok((CpuStorage::F32(out), Shape::from(out_dims)));
+            }
+        }
         let lhs = Layout::contiguous_with_offset((m, k), layout.start_offset());
         let rhs = w_layout.transpose(0, 1)?;
         let out = x.matmul(w, (1, m, n, k), &lhs, &rhs)?;
-        let mut out_dims = dims.to_vec();
         out_dims[dims.len() - 1] = n;
         Ok((out, Shape::from(out_dims)))
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        if let Some(g) = self.input_grad(grad)? {
+            return Ok(Some(g));
+        }
         Ok(Some(grad.broadcast_matmul(&self.weight)?))
+    }
+}
+
+impl Frozen {
+    /// `grad · W` with our AVX-512 product, when the CPU has it and both are f32 on the CPU.
+    fn input_grad(&self, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (n, k) = self.weight.dims2()?;
+        let on_cpu = grad.device().is_cpu() && self.weight.device().is_cpu();
+        if !on_cpu || grad.dtype() != DType::F32 || self.weight.dtype() != DType::F32 {
+            return Ok(None);
+        }
+        let m = grad.elem_count() / n.max(1);
+        let grad = grad.contiguous()?;
+        let out = with_f32(&grad, |gs| {
+            // B is W itself: element (n, k) at n·k_len + k.
+            with_f32(&self.weight, |ws| {
+                logreasoner_cpu::sgemm::product(gs, (m, n), ws, (k, 1), k)
+            })
+        })
+        .flatten()
+        .flatten();
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let mut dims = grad.dims().to_vec();
+        if let Some(last) = dims.last_mut() {
+            *last = k;
+        }
+        Ok(Some(Tensor::from_vec(out, dims, grad.device())?))
+    }
+}
+
+/// `f` of a contiguous f32 CPU tensor's values, without copying them; `None` for any other.
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => Some(f(&values[start..end])),
+        _ => None,
     }
 }
 
@@ -54,5 +104,43 @@ pub fn linear(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         })
     } else {
         x.broadcast_matmul(&weight.t()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// Value and input gradient equal candle's matmul, for a batched input whose depth spans two
+    /// of the AVX-512 product's blocks and whose sizes are not multiples of its tiles.
+    #[test]
+    fn matches_a_plain_matmul_in_value_and_gradient() {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 37, 300), &dev).expect("x"))
+            .expect("var");
+        let w = Tensor::randn(0f32, 1.0, (45, 300), &dev).expect("w");
+        let up = Tensor::randn(0f32, 1.0, (3, 37, 45), &dev).expect("upstream");
+        let fused = linear(x.as_tensor(), &w).expect("fused");
+        let plain = x
+            .as_tensor()
+            .broadcast_matmul(&w.t().expect("t"))
+            .expect("plain");
+        let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
+            (a - b)
+                .and_then(|d| d.abs())
+                .and_then(|d| d.max_all())
+                .and_then(|d| d.to_scalar())
+                .expect("diff")
+        };
+        assert!(max_diff(&fused, &plain) < 1e-3);
+        let grad = |t: Tensor| {
+            let g = (t * &up)
+                .and_then(|t| t.sum_all())
+                .and_then(|t| t.backward())
+                .expect("backward");
+            g.get(&x).cloned().expect("gradient")
+        };
+        assert!(max_diff(&grad(fused), &grad(plain)) < 1e-3);
     }
 }

@@ -10,6 +10,7 @@
 mod attention;
 mod kernels;
 mod matrix;
+pub mod sgemm;
 #[cfg(test)]
 mod tests;
 
