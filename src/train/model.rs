@@ -106,6 +106,8 @@ pub struct Decoder {
     layers: Vec<Layer>,
     norm: Tensor,
     lm_head: Tensor,
+    /// `lm_head` packed for the AVX-512 product, once, on first use (CPU only).
+    lm_head_packed: std::sync::OnceLock<Option<std::sync::Arc<super::xent::PackedProjection>>>,
     cos: Tensor,
     sin: Tensor,
     device: Device,
@@ -199,6 +201,7 @@ impl Decoder {
             layers,
             norm: get("model.norm.weight")?,
             lm_head,
+            lm_head_packed: std::sync::OnceLock::new(),
             cos: freqs.cos()?,
             sin: freqs.sin()?,
             config,
@@ -225,7 +228,11 @@ impl Decoder {
     /// rows' full logits; their gradient is prepared only when `hidden` is part of a tracked graph.
     pub fn learned_logp(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
         let with_grad = hidden.track_op();
-        super::xent::projected_target_logp(hidden, &self.lm_head, targets, with_grad)
+        let packed = self
+            .lm_head_packed
+            .get_or_init(|| super::xent::PackedProjection::new(&self.lm_head))
+            .clone();
+        super::xent::projected_target_logp(hidden, &self.lm_head, packed, targets, with_grad)
     }
 
     /// The final (normed) hidden states `[batch, seq, hidden]` for token ids `[batch, seq]`.

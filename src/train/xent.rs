@@ -105,9 +105,39 @@ const PROJECTION_ROWS: usize = 64;
 /// whole: each job projects a few rows, takes their log-sum-exp and target logit, and (when a
 /// gradient is wanted) their gradient `(onehot − softmax) · W`, which the backward pass only
 /// scales. A step's logits were two full-size buffers, mapped and faulted in anew every step.
+/// A frozen `[vocab, hidden]` projection packed both ways for the AVX-512 product: as Wᵀ for the
+/// logits and as W for their gradient. Packing it per chunk would copy the whole matrix for every
+/// 64 rows, so it is packed once per training run (twice its size in memory).
+pub struct PackedProjection {
+    transposed: logreasoner_cpu::sgemm::PackedB,
+    plain: logreasoner_cpu::sgemm::PackedB,
+}
+
+impl PackedProjection {
+    /// `None` off the CPU, for other dtypes, or where the CPU lacks AVX-512.
+    pub fn new(weight: &Tensor) -> Option<std::sync::Arc<PackedProjection>> {
+        let (v, d) = weight.dims2().ok()?;
+        if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
+            return None;
+        }
+        let (storage, layout) = weight.storage_and_layout();
+        let (candle_core::Storage::Cpu(CpuStorage::F32(w)), Some((start, end))) =
+            (&*storage, layout.contiguous_offsets())
+        else {
+            return None;
+        };
+        let w = &w[start..end];
+        Some(std::sync::Arc::new(PackedProjection {
+            transposed: logreasoner_cpu::sgemm::PackedB::new(w, (1, d), d, v)?,
+            plain: logreasoner_cpu::sgemm::PackedB::new(w, (d, 1), v, d)?,
+        }))
+    }
+}
+
 struct ProjectedTargetLogp {
     /// `[vocab, hidden]`, frozen.
     weight: Tensor,
+    packed: Option<std::sync::Arc<PackedProjection>>,
     targets: Vec<u32>,
     with_grad: bool,
     /// `[rows, hidden]`: d logp / d hidden, from the forward pass.
@@ -188,9 +218,15 @@ impl CustomOp1 for ProjectedTargetLogp {
             .enumerate()
             .for_each(|(c, ((logp, h), g))| {
                 let r = logp.len();
-                let mut logits = vec![0f32; r * v];
-                // Element (k, n) of Wᵀ is W[n][k].
-                product(&mut logits, h, w, (r, v, d), (1, d as isize));
+                let mut logits = match &self.packed {
+                    Some(p) => logreasoner_cpu::sgemm::product_packed(h, r, &p.transposed),
+                    None => {
+                        let mut logits = vec![0f32; r * v];
+                        // Element (k, n) of Wᵀ is W[n][k].
+                        product(&mut logits, h, w, (r, v, d), (1, d as isize));
+                        logits
+                    }
+                };
                 for (i, row) in logits.chunks_exact_mut(v).enumerate() {
                     let t = self.targets[c * PROJECTION_ROWS + i] as usize;
                     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -204,7 +240,12 @@ impl CustomOp1 for ProjectedTargetLogp {
                     }
                 }
                 if self.with_grad {
-                    product(g, &logits, w, (r, d, v), (d as isize, 1));
+                    match &self.packed {
+                        Some(p) => g.copy_from_slice(&logreasoner_cpu::sgemm::product_packed(
+                            &logits, r, &p.plain,
+                        )),
+                        None => product(g, &logits, w, (r, d, v), (d as isize, 1)),
+                    }
                 }
             });
         if let Ok(mut kept) = self.grad.lock() {
@@ -236,11 +277,13 @@ impl CustomOp1 for ProjectedTargetLogp {
 }
 
 /// `log softmax(hidden · weightᵀ)[i, targets[i]]` for `hidden` `[rows, width]` and a frozen
-/// `weight` `[vocab, width]`; differentiable in `hidden` when `with_grad`. Off the CPU it is the
+/// `weight` `[vocab, width]` (with `packed`, its AVX-512 packing); differentiable in `hidden` when
+/// `with_grad`. Off the CPU it is the
 /// frozen projection followed by [`target_logp`].
 pub fn projected_target_logp(
     hidden: &Tensor,
     weight: &Tensor,
+    packed: Option<std::sync::Arc<PackedProjection>>,
     targets: &[u32],
     with_grad: bool,
 ) -> Result<Tensor> {
@@ -249,6 +292,7 @@ pub fn projected_target_logp(
     if cpu_f32 && weight.device().is_cpu() {
         return hidden.contiguous()?.apply_op1(ProjectedTargetLogp {
             weight: weight.contiguous()?,
+            packed,
             targets: targets.to_vec(),
             with_grad,
             grad: Mutex::new(Vec::new()),
@@ -273,7 +317,10 @@ mod tests {
         let w = Tensor::randn(0f32, 0.5, (300, 24), &dev).expect("weight");
         let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 37) % 300).collect();
         let weights = Tensor::randn(0f32, 1.0, rows, &dev).expect("weights");
-        let fused = projected_target_logp(h.as_tensor(), &w, &targets, true).expect("fused");
+        let packed = PackedProjection::new(&w);
+        let fused = projected_target_logp(h.as_tensor(), &w, None, &targets, true).expect("fused");
+        let fast = projected_target_logp(h.as_tensor(), &w, packed.clone(), &targets, true)
+            .expect("packed");
         let logits = h.as_tensor().matmul(&w.t().expect("t")).expect("logits");
         let plain = target_logp(&logits, &targets).expect("plain");
         let (a, b): (Vec<f32>, Vec<f32>) =
@@ -291,11 +338,27 @@ mod tests {
                 .and_then(|t| t.to_vec1::<f32>().ok())
                 .expect("grad")
         };
-        for (p, q) in grad_of(fused).iter().zip(&grad_of(plain)) {
+        let reference = grad_of(plain);
+        for (p, q) in grad_of(fused).iter().zip(&reference) {
             assert!((p - q).abs() < 1e-4, "{p} vs {q}");
         }
-        let no_grad = projected_target_logp(h.as_tensor(), &w, &targets, false).expect("no grad");
-        assert_eq!(no_grad.to_vec1::<f32>().expect("values"), a);
+        let fast_values: Vec<f32> = fast.to_vec1().expect("fast");
+        for (p, q) in fast_values.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-4, "packed: {p} vs {q}");
+        }
+        for (p, q) in grad_of(fast).iter().zip(&reference) {
+            assert!((p - q).abs() < 1e-4, "packed gradient: {p} vs {q}");
+        }
+        let no_grad =
+            projected_target_logp(h.as_tensor(), &w, packed, &targets, false).expect("no grad");
+        for (p, q) in no_grad
+            .to_vec1::<f32>()
+            .expect("values")
+            .iter()
+            .zip(&fast_values)
+        {
+            assert!((p - q).abs() < 1e-6);
+        }
     }
 
     #[test]

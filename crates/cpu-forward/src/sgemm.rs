@@ -24,50 +24,86 @@ pub fn available() -> bool {
     best() != Isa::Portable
 }
 
-/// `c[m×n] = a[m×k] · B`, with `a` and `c` row-major and B's element `(k, n)` at
-/// `b[k·b_rs + n·b_cs]` (so a row-major `[n, k]` weight is Bᵀ with strides `(1, k)`, and a
-/// row-major `[k, n]` one is B with `(n, 1)`). `None` when this CPU lacks AVX-512.
+/// B packed for the micro-kernel: per block of `KC` depths, strips of `NR` columns, each
+/// `[depth][NR]` (columns past `n` are zero). A frozen weight can be packed once and reused.
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs B, whose element `(k, n)` is at `b[k·b_rs + n·b_cs]` (a row-major `[n, k]` weight
+    /// is Bᵀ with strides `(1, k)`; a row-major `[k, n]` matrix is B with `(n, 1)`). `None` when
+    /// this CPU lacks AVX-512.
+    pub fn new(b: &[f32], (b_rs, b_cs): (usize, usize), k: usize, n: usize) -> Option<PackedB> {
+        if !available() {
+            return None;
+        }
+        if k > 0 && n > 0 {
+            let last = (k - 1) * b_rs + (n - 1) * b_cs;
+            assert!(
+                b.len() > last,
+                "b holds {} values, reads reach {last}",
+                b.len()
+            );
+        }
+        let strips = n.div_ceil(NR);
+        let mut data = vec![0.0f32; k * strips * NR];
+        data.par_chunks_mut(KC * strips * NR)
+            .enumerate()
+            .for_each(|(block, packed)| {
+                let (k0, kc) = (block * KC, packed.len() / (strips * NR));
+                for (s, strip) in packed.chunks_exact_mut(kc * NR).enumerate() {
+                    let cols = (n - s * NR).min(NR);
+                    // Read along B's contiguous direction; the strip (kc·NR floats) stays in L1
+                    // for the strided writes. (Reading across a transposed weight cost a
+                    // cache miss per value.)
+                    if b_rs <= b_cs {
+                        for j in 0..cols {
+                            let from = (s * NR + j) * b_cs + k0 * b_rs;
+                            for kk in 0..kc {
+                                strip[kk * NR + j] = b[from + kk * b_rs];
+                            }
+                        }
+                    } else {
+                        for (kk, row) in strip.chunks_exact_mut(NR).enumerate() {
+                            let from = (k0 + kk) * b_rs + s * NR * b_cs;
+                            for (j, v) in row[..cols].iter_mut().enumerate() {
+                                *v = b[from + j * b_cs];
+                            }
+                        }
+                    }
+                }
+            });
+        Some(PackedB { k, n, data })
+    }
+}
+
+/// `c[m×n] = a[m×k] · B` for B as in [`PackedB::new`]; `None` when this CPU lacks AVX-512.
 pub fn product(
     a: &[f32],
     (m, k): (usize, usize),
     b: &[f32],
-    (b_rs, b_cs): (usize, usize),
+    strides: (usize, usize),
     n: usize,
 ) -> Option<Vec<f32>> {
-    if !available() {
-        return None;
-    }
+    let packed = PackedB::new(b, strides, k, n)?;
+    Some(product_packed(a, m, &packed))
+}
+
+/// `c[m×n] = a[m×k] · B` with B packed; rows of A are split across rayon's threads.
+pub fn product_packed(a: &[f32], m: usize, b: &PackedB) -> Vec<f32> {
+    let (k, n) = (b.k, b.n);
     assert!(a.len() >= m * k, "a holds {} values, not {m}×{k}", a.len());
-    if m == 0 || n == 0 {
-        return Some(vec![0.0; m * n]);
-    }
-    let last = (k.max(1) - 1) * b_rs + (n - 1) * b_cs;
-    assert!(
-        b.len() > last || k == 0,
-        "b holds {} values, reads reach {last}",
-        b.len()
-    );
     let mut c = vec![0.0f32; m * n];
+    if m == 0 || n == 0 {
+        return c;
+    }
     let strips = n.div_ceil(NR);
-    let mut packed_b = vec![0.0f32; KC.min(k.max(1)) * strips * NR];
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
-        packed_b[..strips * kc * NR]
-            .par_chunks_mut(kc * NR)
-            .enumerate()
-            .for_each(|(s, strip)| {
-                for (kk, row) in strip.chunks_exact_mut(NR).enumerate() {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        let col = s * NR + j;
-                        *v = if col < n {
-                            b[(k0 + kk) * b_rs + col * b_cs]
-                        } else {
-                            0.0
-                        };
-                    }
-                }
-            });
-        let packed_b = &packed_b[..strips * kc * NR];
+        let packed_b = &b.data[k0 * strips * NR..(k0 + kc) * strips * NR];
         c.par_chunks_mut(MC * n).enumerate().for_each(|(block, c)| {
             let rows = c.len() / n;
             let r0 = block * MC;
@@ -93,14 +129,14 @@ pub fn product(
                         at: i * MR * n + s * NR,
                         stride: n,
                     };
-                    // SAFETY: `available()` checked AVX-512; the panels hold kc·MR and kc·NR
-                    // values; the tile lies inside `c` (its rows and columns are clipped).
+                    // SAFETY: a `PackedB` exists only where AVX-512 is available; the panels
+                    // hold kc·MR and kc·NR values; the tile lies inside `c` (clipped).
                     unsafe { micro(panel, strip, kc, c, tile, k0 > 0) };
                 }
             }
         });
     }
-    Some(c)
+    c
 }
 
 /// Where one micro-kernel's block of C lies.
