@@ -575,8 +575,10 @@ fn memory_estimate(base: &Base, config: &RunConfig) -> u64 {
     let pairs = if config.stage == Stage::Dpo { 2 } else { 1 };
     let per_layer =
         tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
-    let logits = tokens * c.vocab as u64 * 3;
-    pairs * (per_layer * c.layers as u64 + logits) * 4
+    // The output layer: its weight packed twice for the AVX-512 product, and one 64-row chunk of
+    // logits per thread (`train::xent`); the full `[tokens, vocab]` logits never exist.
+    let output = (2 * c.hidden + 64 * rayon::current_num_threads()) as u64 * c.vocab as u64;
+    (pairs * per_layer * c.layers as u64 + output) * 4
 }
 
 fn available_memory() -> Option<u64> {
