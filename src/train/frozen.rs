@@ -88,7 +88,7 @@ impl Frozen {
 }
 
 /// `f` of a contiguous f32 CPU tensor's values, without copying them; `None` for any other.
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+pub(super) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
     let (storage, layout) = t.storage_and_layout();
     match (&*storage, layout.contiguous_offsets()) {
         (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) => Some(f(&values[start..end])),

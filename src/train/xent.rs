@@ -120,17 +120,13 @@ impl PackedProjection {
         if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
             return None;
         }
-        let (storage, layout) = weight.storage_and_layout();
-        let (candle_core::Storage::Cpu(CpuStorage::F32(w)), Some((start, end))) =
-            (&*storage, layout.contiguous_offsets())
-        else {
-            return None;
-        };
-        let w = &w[start..end];
-        Some(std::sync::Arc::new(PackedProjection {
-            transposed: logreasoner_cpu::sgemm::PackedB::new(w, (1, d), d, v)?,
-            plain: logreasoner_cpu::sgemm::PackedB::new(w, (d, 1), v, d)?,
-        }))
+        super::frozen::with_f32(weight, |w| {
+            Some(std::sync::Arc::new(PackedProjection {
+                transposed: logreasoner_cpu::sgemm::PackedB::new(w, (1, d), d, v)?,
+                plain: logreasoner_cpu::sgemm::PackedB::new(w, (d, 1), v, d)?,
+            }))
+        })
+        .flatten()
     }
 }
 

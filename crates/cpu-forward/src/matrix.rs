@@ -269,12 +269,11 @@ impl Matrix {
         };
         for g in 0..groups {
             for b in 0..m.blocks {
-                let blocks: Vec<Block> = (0..GROUP)
-                    .map(|lane| match owner.get(g * GROUP + lane) {
+                let blocks: [Block; GROUP] =
+                    std::array::from_fn(|lane| match owner.get(g * GROUP + lane) {
                         Some(&(i, pr)) => parts[i].block(pr, b),
                         None => empty,
-                    })
-                    .collect();
+                    });
                 let at = g * m.blocks + b;
                 let bytes = kind.group_block_bytes();
                 pack_block(kind, &blocks, &mut m.quants[at * bytes..(at + 1) * bytes]);
