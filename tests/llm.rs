@@ -346,3 +346,50 @@ fn the_engine_streams_from_its_own_thread_and_cancels() {
         matches!(status.recv().expect("status"), Event::Failed(m) if m.contains("logreasoner model fetch"))
     );
 }
+
+/// A CPU without AVX-512 VNNI (simulated) gets candle's quantized model, requantised for its AVX2
+/// kernels, rather than our portable kernels (several times slower); `model info` says which, and
+/// the answer is the same greedy text as with our kernels.
+#[test]
+fn without_avx512_the_runtime_falls_back_to_candle() {
+    let home = tempfile::tempdir().expect("home");
+    let run = |no_avx512: bool, args: &[&str]| {
+        let mut cmd = common::command(home.path());
+        if no_avx512 {
+            cmd.env("LOGREASONER_NO_AVX512", "1");
+        }
+        let out = cmd
+            .arg("--model")
+            .arg(model_path())
+            .args(args)
+            .output()
+            .expect("run the binary");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = run(true, &["model", "info"]);
+    assert!(info.contains("candle's quantized models"), "{info}");
+    if logreasoner_cpu::fast_kernels() {
+        assert!(run(false, &["model", "info"]).contains("ours, AVX-512 VNNI"));
+    }
+    let ask = [
+        "ask",
+        "Name one Linux log file.",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "12",
+    ];
+    let fallback = run(true, &ask);
+    assert!(!fallback.trim().is_empty(), "the fallback answers");
+    let ours = run(false, &ask);
+    assert_eq!(
+        fallback.split_whitespace().next(),
+        ours.split_whitespace().next(),
+        "same first word: {fallback:?} vs {ours:?}"
+    );
+}

@@ -84,16 +84,31 @@ pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), Ll
     Ok((file, content))
 }
 
-/// The GGUF rewritten in memory with each tensor named in `deltas` (by GGUF name) dequantised,
-/// updated and kept in f32 so a small LoRA update is not lost to rounding. `None` when nothing
-/// needs rewriting.
+/// Quantisations whose CPU dot product candle leaves scalar. Where candle runs a model on the CPU
+/// (CPUs without AVX-512 VNNI), their tensors are requantised to Q8_0 at load: candle has AVX2
+/// dot products for Q8_0, and Q8_0 holds every value of a 4- or 5-bit block to within 1/127 of
+/// the block's range.
+fn slow_on_cpu(dtype: candle_core::quantized::GgmlDType) -> bool {
+    use candle_core::quantized::GgmlDType as D;
+    matches!(dtype, D::Q4_1 | D::Q5_0 | D::Q5_1)
+}
+
+/// The GGUF rewritten in memory: slow tensors requantised to Q8_0 (when `requant`), and each tensor
+/// named in `deltas` (by GGUF name) dequantised, updated and kept in f32 so a small LoRA update is
+/// not lost to rounding. `None` when nothing needs rewriting.
 fn rewritten(
     content: &gguf_file::Content,
     file: &mut File,
+    requant: bool,
     deltas: &HashMap<String, Tensor>,
 ) -> candle_core::Result<Option<(gguf_file::Content, std::io::Cursor<Vec<u8>>)>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    if deltas.is_empty() {
+    let slow = requant
+        && content
+            .tensor_infos
+            .values()
+            .any(|t| slow_on_cpu(t.ggml_dtype));
+    if !slow && deltas.is_empty() {
         return Ok(None);
     }
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -101,9 +116,12 @@ fn rewritten(
     let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
     for name in names {
         let t = content.tensor(file, name, &Device::Cpu)?;
+        let fits = t.shape().dims().last().is_some_and(|d| d % 32 == 0);
         let t = if let Some(delta) = deltas.get(name.as_str()) {
             let merged = (t.dequantize(&Device::Cpu)? + delta)?;
             QTensor::quantize(&merged, GgmlDType::F32)?
+        } else if requant && slow_on_cpu(t.dtype()) && fits {
+            QTensor::quantize(&t.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
         } else {
             t
         };
@@ -218,7 +236,7 @@ pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmEr
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let (_, buf) = rewritten(&content, &mut file, &deltas)
+    let (_, buf) = rewritten(&content, &mut file, false, &deltas)
         .map_err(corrupt)?
         .ok_or_else(|| LlmError::Adapter {
             path: adapter.to_path_buf(),
@@ -525,8 +543,11 @@ impl Model {
             None => HashMap::new(),
         };
         let arch = info.architecture.as_str();
-        let own =
-            own_cpu_forward && device.is_cpu() && matches!(arch, "llama" | "mistral" | "qwen2");
+        // Without AVX-512 VNNI our portable kernels are slower than candle's AVX2 ones on Q8_0.
+        let own = own_cpu_forward
+            && device.is_cpu()
+            && logreasoner_cpu::fast_kernels()
+            && matches!(arch, "llama" | "mistral" | "qwen2");
         if own {
             let weights = logreasoner_cpu::CpuModel::load(&content, &mut file, arch, &deltas)
                 .map_err(|e| LlmError::Corrupt {
@@ -545,7 +566,9 @@ impl Model {
                 max_positions,
             });
         }
-        let rewritten = rewritten(&content, &mut file, &deltas).map_err(corrupt)?;
+        // candle on the CPU: requantised for its SIMD dot products (unless asked for as it ships).
+        let requant = device.is_cpu() && own_cpu_forward;
+        let rewritten = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
         let weights = match (arch, rewritten) {
             ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)

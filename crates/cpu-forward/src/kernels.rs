@@ -15,10 +15,14 @@ pub(crate) enum Isa {
     Avx512,
 }
 
-/// The fastest implementation this CPU runs, checked once.
+/// The fastest implementation this CPU runs, checked once. `LOGREASONER_NO_AVX512=1` acts as a
+/// CPU without AVX-512 (to measure or test that case on one that has it).
 pub(crate) fn best() -> Isa {
     static BEST: OnceLock<Isa> = OnceLock::new();
     *BEST.get_or_init(|| {
+        if std::env::var_os("LOGREASONER_NO_AVX512").is_some_and(|v| v == "1") {
+            return Isa::Portable;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
