@@ -170,6 +170,50 @@ fn a_run_killed_with_sigkill_resumes_onto_the_same_curve() {
     assert!(log.contains("resumed from the checkpoint of step"), "{log}");
 }
 
+/// Resuming a run that already finished keeps its one final evaluation line, and its status.
+#[test]
+fn resuming_a_finished_run_evaluates_it_once() {
+    let f = fixture();
+    let dir = f.home.join("finished");
+    let mut cmd = train(
+        &f,
+        &[
+            "--stage",
+            "thought",
+            "--steps",
+            "4",
+            "--checkpoint-every",
+            "2",
+        ],
+    );
+    cmd.arg("--data")
+        .arg(&f.sft)
+        .arg("--eval-data")
+        .arg(&f.sft)
+        .arg("--run-dir")
+        .arg(&dir);
+    run_ok(cmd);
+    let evals = |run: &RunDir| -> Vec<usize> {
+        run.metrics()
+            .iter()
+            .filter(|m| m.eval_loss.is_some())
+            .map(|m| m.step)
+            .collect()
+    };
+    let run = RunDir::open(&dir);
+    assert_eq!(evals(&run), vec![4]);
+    let mut cmd = common::command(&f.home);
+    cmd.arg("--model")
+        .arg(&f.model)
+        .args(["train", "--threads", "1", "--resume"])
+        .arg(&dir);
+    let out = run_ok(cmd);
+    assert!(out.contains("succeeded"), "{out}");
+    assert_eq!(evals(&run), vec![4], "one final evaluation, not two");
+    let status = run.status().expect("status");
+    assert!(status.final_metrics.contains_key("eval_loss"), "{status:?}");
+}
+
 /// Logits of the last position, computed by the trainer's decoder with the adapter in `adapter`
 /// loaded (or none).
 fn trainer_logits(model: &Path, adapter: Option<&Path>, prompt: &str) -> Vec<f32> {

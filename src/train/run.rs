@@ -1015,8 +1015,23 @@ fn train_in(
         return Ok(());
     }
     outcome?;
-    if let Some(e) = evaluate(steps)? {
-        append(&e)?;
+    // A finished run resumed again already has its final evaluation among the kept metrics.
+    let kept_eval = dir
+        .metrics()
+        .into_iter()
+        .rev()
+        .find(|m| m.step == steps && m.eval_loss.is_some());
+    let final_eval = match kept_eval {
+        Some(line) => Some(line),
+        None => {
+            let line = evaluate(steps)?;
+            if let Some(e) = &line {
+                append(e)?;
+            }
+            line
+        }
+    };
+    if let Some(e) = final_eval {
         status
             .final_metrics
             .extend(e.eval_loss.map(|v| ("eval_loss".to_string(), v)));
