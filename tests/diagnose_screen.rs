@@ -36,9 +36,7 @@ fn draw_screen(screen: &mut DiagnoseScreen, ctx: &Ctx) -> String {
 }
 
 fn draw_app(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 34)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
+    common::draw_app(app, 120, 34)
 }
 
 /// Timestamps and the temporary folder vary between runs.

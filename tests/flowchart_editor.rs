@@ -3,9 +3,7 @@
 
 mod common;
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 
 use logreasoner::flowchart;
 use logreasoner::tui::keys::{press, press_char};
@@ -35,9 +33,7 @@ nodes:
 ";
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(110, 34)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
+    common::draw_app(app, 110, 34)
 }
 
 fn keys(app: &mut App, text: &str) {

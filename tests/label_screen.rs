@@ -9,9 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
-use ratatui::Terminal;
 
 use logreasoner::store::{
     LabelSource, Preference, PreferenceLabel, ReviewStatus, SessionState, Solution, Store, Task,
@@ -78,9 +76,7 @@ fn label_app(dir: &Path, annotator: &str) -> App {
 }
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(110, 30)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
+    common::draw_app(app, 110, 30)
 }
 
 fn human_labels(store: &Store, annotator: &str) -> Vec<PreferenceLabel> {

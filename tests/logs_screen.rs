@@ -7,9 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
-use ratatui::Terminal;
 
 use logreasoner::tui::keys::{press, press_char};
 use logreasoner::tui::App;
@@ -21,9 +19,7 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
+    common::draw_app(app, 120, 30)
 }
 
 fn keys(app: &mut App, text: &str) {

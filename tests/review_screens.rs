@@ -6,9 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 
 use logreasoner::store::{
     ReviewDecision, ReviewStatus, ReviewTarget, Solution, Store, Task, TaskInstance, Thought,
@@ -19,9 +17,7 @@ use logreasoner::tui::screens::ScreenId;
 use logreasoner::tui::App;
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
+    common::draw_app(app, 120, 30)
 }
 
 fn ctrl(c: char) -> KeyEvent {

@@ -8,26 +8,16 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
-use ratatui::Terminal;
 
 use logreasoner::store::{RunState, TrainingRun};
 use logreasoner::train::run::{MetricLine, RunConfig, RunDir, Stage, Status};
-use logreasoner::tui::keys::{press, press_char};
+use logreasoner::tui::keys::press;
 use logreasoner::tui::screens::ScreenId;
 use logreasoner::tui::App;
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 32)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
-}
-
-fn type_keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        app.handle_key(press_char(c));
-    }
+    common::draw_app(app, 120, 32)
 }
 
 macro_rules! snapshot {
@@ -148,16 +138,16 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
         trainer.id(),
     );
     let mut app = common::app_with(config);
-    type_keys(&mut app, "7");
+    common::type_keys(&mut app, "7");
     assert_eq!(app.active_screen(), ScreenId::Train);
     snapshot!("train_running_dpo_loss", &mut app);
-    type_keys(&mut app, "c");
+    common::type_keys(&mut app, "c");
     snapshot!("train_running_dpo_margin_accuracy", &mut app);
-    type_keys(&mut app, "cj");
+    common::type_keys(&mut app, "cj");
     snapshot!("train_finished_thought", &mut app);
-    type_keys(&mut app, "l");
+    common::type_keys(&mut app, "l");
     assert!(draw(&mut app).contains("loss (log scale)"));
-    type_keys(&mut app, "l");
+    common::type_keys(&mut app, "l");
 
     // The outcome is recorded in the database.
     let runs: Vec<TrainingRun> = app.ctx.store.all().expect("runs");
@@ -167,7 +157,7 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
         .any(|r| r.state == RunState::Succeeded && r.final_metrics["loss"] == 0.42));
 
     // Using the finished run's adapter: the status bar names it, and the configuration carries it.
-    type_keys(&mut app, "u");
+    common::type_keys(&mut app, "u");
     let screen = draw(&mut app);
     assert!(
         screen.contains("+ adapter 20261127-101500-thought"),
@@ -177,32 +167,32 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
         app.ctx.config.adapter.as_ref().map(|a| a.value.clone()),
         Some(root.join("20261127-101500-thought/adapter"))
     );
-    type_keys(&mut app, "U");
+    common::type_keys(&mut app, "U");
     assert!(app.ctx.config.adapter.is_none());
 
     // Cancelling asks first, says what is kept, and only `y` cancels.
-    type_keys(&mut app, "k");
-    type_keys(&mut app, "x");
+    common::type_keys(&mut app, "k");
+    common::type_keys(&mut app, "x");
     let screen = draw(&mut app);
     assert!(screen.contains("keeps that step's adapter"), "{screen}");
     app.handle_key(press(KeyCode::Esc));
     assert!(!root.join("20261127-103000-dpo/cancel").exists());
-    type_keys(&mut app, "xy");
+    common::type_keys(&mut app, "xy");
     assert!(root.join("20261127-103000-dpo/cancel").exists());
 
     // The form shows the command that starts the same run; the stage cycles, fields edit.
-    type_keys(&mut app, "n");
+    common::type_keys(&mut app, "n");
     app.handle_key(press(KeyCode::Enter));
     app.handle_key(press(KeyCode::Enter));
-    type_keys(&mut app, "jjjjj");
+    common::type_keys(&mut app, "jjjjj");
     app.handle_key(press(KeyCode::Enter));
-    type_keys(&mut app, "30");
+    common::type_keys(&mut app, "30");
     app.handle_key(press(KeyCode::Enter));
     snapshot!("train_form_dpo", &mut app);
     let screen = draw(&mut app);
     assert!(screen.contains("--stage dpo"), "{screen}");
     assert!(screen.contains("--steps 30"), "{screen}");
-    type_keys(&mut app, "L");
+    common::type_keys(&mut app, "L");
     assert!(draw(&mut app).contains("no data at export/dpo.jsonl"));
     app.handle_key(press(KeyCode::Esc));
     assert!(!draw(&mut app).contains("new run"));
@@ -228,20 +218,20 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     config.model.value = model.clone();
     let mut app = common::app_with(config);
     app.ctx.program = common::bin();
-    type_keys(&mut app, "7n");
+    common::type_keys(&mut app, "7n");
     // Field 2 is the data file: replace its text.
-    type_keys(&mut app, "jj");
+    common::type_keys(&mut app, "jj");
     app.handle_key(press(KeyCode::Enter));
     for _ in 0..40 {
         app.handle_key(press(KeyCode::Backspace));
     }
-    type_keys(&mut app, &data.display().to_string());
+    common::type_keys(&mut app, &data.display().to_string());
     app.handle_key(press(KeyCode::Enter));
-    type_keys(&mut app, "jjj");
+    common::type_keys(&mut app, "jjj");
     app.handle_key(press(KeyCode::Enter));
-    type_keys(&mut app, "3");
+    common::type_keys(&mut app, "3");
     app.handle_key(press(KeyCode::Enter));
-    type_keys(&mut app, "L");
+    common::type_keys(&mut app, "L");
     let screen = draw(&mut app);
     assert!(screen.contains("it goes on if you quit"), "{screen}");
 
@@ -256,9 +246,9 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     }
     assert_eq!(run.status().map(|s| s.state), Some(RunState::Succeeded));
     assert_eq!(run.config().expect("config").steps, Some(3));
-    type_keys(&mut app, "r");
+    common::type_keys(&mut app, "r");
     assert!(draw(&mut app).contains("done"));
-    type_keys(&mut app, "u");
+    common::type_keys(&mut app, "u");
     assert_eq!(
         app.ctx.config.adapter.as_ref().map(|a| a.value.clone()),
         Some(run.adapter_dir())

@@ -4,11 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
-use ratatui::Terminal;
 
-use logreasoner::tui::keys::{press, press_char};
+use logreasoner::tui::keys::press;
 use logreasoner::tui::screens::ScreenId;
 use logreasoner::tui::App;
 
@@ -24,15 +22,7 @@ fn sample_logs(dir: &Path) -> std::path::PathBuf {
 }
 
 fn draw(app: &mut App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(100, 24)).expect("terminal");
-    terminal.draw(|f| app.render(f)).expect("draw");
-    terminal.backend().to_string()
-}
-
-fn type_keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        app.handle_key(press_char(c));
-    }
+    common::draw_app(app, 100, 24)
 }
 
 /// Snapshots with the temporary folder (also where the status bar cuts it short) shown as `[TMP]`.
@@ -49,7 +39,7 @@ fn the_shell_opens_on_the_logs_screen_with_files_loaded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
     assert_eq!(app.active_screen(), ScreenId::Logs);
-    type_keys(&mut app, "jjj");
+    common::type_keys(&mut app, "jjj");
     snapshot!("shell_logs", &mut app);
 }
 
@@ -57,10 +47,10 @@ fn the_shell_opens_on_the_logs_screen_with_files_loaded() {
 fn help_overlay_lists_the_screen_keys_and_the_global_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
-    type_keys(&mut app, "?");
+    common::type_keys(&mut app, "?");
     snapshot!("help_overlay_logs", &mut app);
     // Keys other than the closing ones do nothing while help is open.
-    type_keys(&mut app, "3");
+    common::type_keys(&mut app, "3");
     assert_eq!(app.active_screen(), ScreenId::Logs);
     app.handle_key(press(KeyCode::Esc));
     assert!(!draw(&mut app).contains(" Keys "));
@@ -70,17 +60,17 @@ fn help_overlay_lists_the_screen_keys_and_the_global_ones() {
 fn number_keys_switch_screens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
-    type_keys(&mut app, "6");
+    common::type_keys(&mut app, "6");
     assert_eq!(app.active_screen(), ScreenId::Label);
     assert!(draw(&mut app).contains("No pairs left to label"));
-    type_keys(&mut app, "7");
+    common::type_keys(&mut app, "7");
     assert_eq!(app.active_screen(), ScreenId::Train);
     snapshot!("shell_train_empty", &mut app);
     app.handle_key(press(KeyCode::F(8)));
     assert_eq!(app.active_screen(), ScreenId::Eval);
     app.handle_key(press(KeyCode::Right));
     assert_eq!(app.active_screen(), ScreenId::Logs);
-    type_keys(&mut app, "?");
+    common::type_keys(&mut app, "?");
     let mut help = draw(&mut app);
     for _ in 0..40 {
         app.handle_key(press(KeyCode::Down));
@@ -93,15 +83,15 @@ fn number_keys_switch_screens() {
 fn the_command_prompt_switches_screens_reports_mistakes_and_quits() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
-    type_keys(&mut app, ":go train");
+    common::type_keys(&mut app, ":go train");
     assert!(draw(&mut app).contains(":go train"));
     app.handle_key(press(KeyCode::Enter));
     assert_eq!(app.active_screen(), ScreenId::Train);
-    type_keys(&mut app, ":frobnicate");
+    common::type_keys(&mut app, ":frobnicate");
     app.handle_key(press(KeyCode::Enter));
     snapshot!("prompt_unknown_command", &mut app);
     assert!(!app.should_quit());
-    type_keys(&mut app, ":q");
+    common::type_keys(&mut app, ":q");
     app.handle_key(press(KeyCode::Enter));
     assert!(app.should_quit());
 }
@@ -110,7 +100,7 @@ fn the_command_prompt_switches_screens_reports_mistakes_and_quits() {
 fn q_quits_from_the_top_level() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
-    type_keys(&mut app, "q");
+    common::type_keys(&mut app, "q");
     assert!(app.should_quit());
 }
 

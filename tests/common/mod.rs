@@ -170,3 +170,18 @@ pub fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
     }
     candle_core::safetensors::save(&w, dir.join("model.safetensors")).expect("save weights");
 }
+
+/// The app drawn on a `width`×`height` test terminal, as text.
+pub fn draw_app(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("terminal");
+    terminal.draw(|f| app.render(f)).expect("draw");
+    terminal.backend().to_string()
+}
+
+/// Each character of `keys` pressed in turn.
+pub fn type_keys(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        app.handle_key(logreasoner::tui::keys::press_char(c));
+    }
+}
