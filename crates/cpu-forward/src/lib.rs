@@ -33,6 +33,8 @@ pub enum LoadError {
     Missing(String),
     #[error("tensor `{name}`: {reason}")]
     Tensor { name: String, reason: String },
+    #[error("the metadata's sizes do not fit together: {0}")]
+    Sizes(String),
 }
 
 /// Most tokens one pass takes: a longer prompt runs in several, since a pass's activations must
@@ -140,8 +142,8 @@ impl Config {
         let kv_heads =
             meta_usize(content, &format!("{arch}.attention.head_count_kv")).unwrap_or(heads);
         if dim % heads != 0 || kv_heads == 0 || heads % kv_heads != 0 {
-            return Err(LoadError::Meta(format!(
-                "{arch}.attention.head_count ({heads} heads, {kv_heads} key-value heads, width {dim}) that divides evenly"
+            return Err(LoadError::Sizes(format!(
+                "{heads} heads and {kv_heads} key-value heads for a width of {dim} (the width must split evenly into heads, and the heads into key-value groups)"
             )));
         }
         let head_dim = dim / heads;

@@ -238,3 +238,16 @@ fn a_missing_tensor_is_named() {
         .expect("missing");
     assert!(err.to_string().contains("blk.1.ffn_up.weight"), "{err}");
 }
+
+#[test]
+fn heads_that_do_not_divide_the_width_are_named() {
+    let mut reader = Cursor::new(tiny_gguf("llama"));
+    let mut content = gguf_file::Content::read(&mut reader).expect("read gguf");
+    content
+        .metadata
+        .insert("llama.attention.head_count".into(), Value::U32(5));
+    let err = CpuModel::load(&content, &mut reader, "llama", &HashMap::new())
+        .err()
+        .expect("bad sizes");
+    assert!(err.to_string().contains("5 heads"), "{err}");
+}
