@@ -548,52 +548,44 @@ impl Model {
             && device.is_cpu()
             && logreasoner_cpu::fast_kernels()
             && matches!(arch, "llama" | "mistral" | "qwen2");
-        if own {
+        let (weights, max_positions) = if own {
             let weights = logreasoner_cpu::CpuModel::load(&content, &mut file, arch, &deltas)
                 .map_err(|e| LlmError::Corrupt {
                     path: path.to_path_buf(),
                     reason: e.to_string(),
                 })?;
-            let max_positions = info.context_length;
-            return Ok(Model {
-                info,
-                weights: Weights::Cpu(Box::new(weights)),
-                tokenizer,
-                device: device.clone(),
-                bos,
-                eos_text,
-                eos_ids,
-                max_positions,
-            });
-        }
-        // candle on the CPU: requantised for its SIMD dot products (unless asked for as it ships).
-        let requant = device.is_cpu() && own_cpu_forward;
-        let rewritten = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
-        let weights = match (arch, rewritten) {
-            ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)
-                    .map_err(corrupt)?,
-            ),
-            ("llama" | "mistral", None) => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, &mut file, device)
-                    .map_err(corrupt)?,
-            ),
-            ("qwen2", Some((content, mut buf))) => Weights::Qwen2(
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut buf, device)
-                    .map_err(corrupt)?,
-            ),
-            ("qwen2", None) => Weights::Qwen2(
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut file, device)
-                    .map_err(corrupt)?,
-            ),
-            (other, _) => {
-                return Err(LlmError::Unsupported {
-                    path: path.to_path_buf(),
-                    architecture: other.to_string(),
-                })
-            }
+            (Weights::Cpu(Box::new(weights)), info.context_length)
+        } else {
+            // candle on the CPU: requantised for its SIMD dot products (unless asked for as it
+            // ships).
+            let requant = device.is_cpu() && own_cpu_forward;
+            let rewritten = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
+            let weights = match (arch, rewritten) {
+                ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
+                    quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)
+                        .map_err(corrupt)?,
+                ),
+                ("llama" | "mistral", None) => Weights::Llama(
+                    quantized_llama::ModelWeights::from_gguf(content, &mut file, device)
+                        .map_err(corrupt)?,
+                ),
+                ("qwen2", Some((content, mut buf))) => Weights::Qwen2(
+                    quantized_qwen2::ModelWeights::from_gguf(content, &mut buf, device)
+                        .map_err(corrupt)?,
+                ),
+                ("qwen2", None) => Weights::Qwen2(
+                    quantized_qwen2::ModelWeights::from_gguf(content, &mut file, device)
+                        .map_err(corrupt)?,
+                ),
+                (other, _) => {
+                    return Err(LlmError::Unsupported {
+                        path: path.to_path_buf(),
+                        architecture: other.to_string(),
+                    })
+                }
+            };
+            (weights, info.context_length.min(CANDLE_MAX_SEQ))
         };
-        let max_positions = info.context_length.min(CANDLE_MAX_SEQ);
         Ok(Model {
             info,
             weights,

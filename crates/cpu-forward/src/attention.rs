@@ -200,7 +200,7 @@ const SPLIT_POSITIONS: usize = 512;
 const KEY_CHUNK: usize = 256;
 
 /// One kv head's cached keys (transposed) and values.
-struct Head<'a> {
+pub(crate) struct Head<'a> {
     keys: &'a [f32],
     values: &'a [f32],
     cap: usize,
@@ -265,32 +265,16 @@ fn attend_tile_body<const FMA: bool>(
     }
 }
 
-fn attend_tile(
-    isa: Isa,
-    head: &Head<'_>,
-    queries: &[(&[f32], usize)],
-    keys: std::ops::Range<usize>,
-    scores: &mut Vec<f32>,
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,fma")]
-    unsafe fn fast(
+dispatched!(
+    /// [`attend_tile_body`] with fused multiply-adds where the CPU has them.
+    fn attend_tile(
         head: &Head<'_>,
         queries: &[(&[f32], usize)],
         keys: std::ops::Range<usize>,
         scores: &mut Vec<f32>,
-        out: &mut [f32],
-    ) {
-        attend_tile_body::<true>(head, queries, keys, scores, out)
-    }
-    match isa {
-        Isa::Portable => attend_tile_body::<false>(head, queries, keys, scores, out),
-        // SAFETY: `Isa::Avx512` is only chosen on CPUs with these features.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { fast(head, queries, keys, scores, out) },
-    }
-}
+        out: &mut [f32]
+    ) = attend_tile_body
+);
 
 #[cfg(test)]
 mod tests {

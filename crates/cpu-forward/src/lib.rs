@@ -7,8 +7,10 @@
 //! key-value cache is preallocated (`attention`), and every buffer is reused from token to token.
 //! Other devices keep candle's models.
 
-mod attention;
+// First, so its `dispatched!` macro is in scope for `attention`.
+#[macro_use]
 mod kernels;
+mod attention;
 mod matrix;
 pub mod sgemm;
 #[cfg(test)]
