@@ -87,7 +87,7 @@ pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
     for step in 0..s.warmup + s.steps {
         let start = Instant::now();
         let loss = sft::loss(&decoder, &batch, true, true).map_err(|e| e.to_string())?;
-        let grads = loss.backward().map_err(|e| e.to_string())?;
+        let grads = decoder.backward(&loss).map_err(|e| e.to_string())?;
         opt.step(&grads).map_err(|e| e.to_string())?;
         let value = f64::from(loss.to_scalar::<f32>().map_err(|e| e.to_string())?);
         if step == 0 {

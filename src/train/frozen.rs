@@ -5,6 +5,7 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Storage, Tensor};
+use logreasoner_cpu::sgemm::View;
 
 struct Frozen {
     /// `[out, in]` (a handle: tensors share their storage).
@@ -39,7 +40,8 @@ impl CustomOp1 for Frozen {
             let xs = &xs[layout.start_offset()..layout.start_offset() + m * k];
             let ws = &ws[w_layout.start_offset()..w_layout.start_offset() + n * k];
             // Element (k, n) of Wᵀ is W[n][k].
-            if let Some(out) = logreasoner_cpu::sgemm::product(xs, (m, k), ws, (1, k), n) {
+            if let Some(out) = logreasoner_cpu::sgemm::product(xs, (m, k), View::rows(ws, n, k).t())
+            {
                 return Ok((CpuStorage::F32(out), Shape::from(out_dims)));
             }
         }
@@ -71,7 +73,7 @@ impl Frozen {
         let out = with_f32(&grad, |gs| {
             // B is W itself: element (n, k) at n·k_len + k.
             with_f32(&self.weight, |ws| {
-                logreasoner_cpu::sgemm::product(gs, (m, n), ws, (k, 1), k)
+                logreasoner_cpu::sgemm::product(gs, (m, n), View::rows(ws, n, k))
             })
         })
         .flatten()

@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 
+use std::sync::{Arc, Mutex, OnceLock};
+
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Module, Result, Tensor, Var, D};
+use logreasoner_cpu::train as pass;
 
 use super::kernels::{causal_softmax, rms_norm, rope};
 
@@ -88,6 +92,15 @@ impl LoraLinear {
     }
 }
 
+impl Layer {
+    /// The projections in `logreasoner_cpu::train::Proj` order.
+    fn projections(&self) -> [&LoraLinear; 7] {
+        [
+            &self.q, &self.k, &self.v, &self.o, &self.gate, &self.up, &self.down,
+        ]
+    }
+}
+
 struct Layer {
     input_norm: Tensor,
     q: LoraLinear,
@@ -107,10 +120,36 @@ pub struct Decoder {
     norm: Tensor,
     lm_head: Tensor,
     /// `lm_head` packed for the AVX-512 product, once, on first use (CPU only).
-    lm_head_packed: std::sync::OnceLock<Option<std::sync::Arc<super::xent::PackedProjection>>>,
+    lm_head_packed: OnceLock<Option<Arc<pass::FrozenLinear>>>,
     cos: Tensor,
     sin: Tensor,
     device: Device,
+    pass: Pass,
+    /// The base packed for our training pass, once, on first use.
+    our_base: OnceLock<Option<Arc<pass::Base>>>,
+    /// Forward passes of ours whose gradient [`Decoder::backward`] has yet to take.
+    pending: Mutex<Vec<Pending>>,
+}
+
+/// Which implementation computes a training step's forward and backward passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Ours (`logreasoner_cpu::train`) where it applies: on a CPU with AVX-512, f32 weights, and
+    /// no adapter dropout while training. Elsewhere candle's autograd.
+    Ours,
+    /// candle's autograd everywhere: the reference ours is tested against.
+    Candle,
+}
+
+/// Adapter values as one forward pass of ours used them, per layer and projection: `(A, B)`.
+type AdapterValues = Vec<[Option<(Vec<f32>, Vec<f32>)>; 7]>;
+
+/// One forward pass of ours awaiting its backward pass: the log-probabilities were handed out as
+/// `leaf`, a variable, so candle differentiates the loss down to them and no further.
+struct Pending {
+    leaf: Var,
+    tape: pass::Tape,
+    adapters: AdapterValues,
 }
 
 /// Where the base weights come from: tensors by Hugging Face name.
@@ -201,12 +240,226 @@ impl Decoder {
             layers,
             norm: get("model.norm.weight")?,
             lm_head,
-            lm_head_packed: std::sync::OnceLock::new(),
+            lm_head_packed: OnceLock::new(),
             cos: freqs.cos()?,
             sin: freqs.sin()?,
             config,
             device: device.clone(),
+            pass: Pass::Ours,
+            our_base: OnceLock::new(),
+            pending: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Chooses the implementation of training passes (tests compare the two).
+    pub fn set_pass(&mut self, pass: Pass) {
+        self.pass = pass;
+    }
+
+    fn packed_head(&self) -> Option<Arc<pass::FrozenLinear>> {
+        self.lm_head_packed
+            .get_or_init(|| super::xent::pack_projection(&self.lm_head))
+            .clone()
+    }
+
+    /// The base packed for our pass, `None` where it does not apply.
+    fn our_base(&self) -> Option<&Arc<pass::Base>> {
+        if self.pass != Pass::Ours
+            || !self.device.is_cpu()
+            || self.embed.dtype() != DType::F32
+            || !logreasoner_cpu::sgemm::available()
+        {
+            return None;
+        }
+        self.our_base
+            .get_or_init(|| match self.pack_base() {
+                Ok(base) => base.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!("training on candle's autograd: packing the base failed: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    fn pack_base(&self) -> Result<Option<pass::Base>> {
+        let values = |t: &Tensor| -> Result<Vec<f32>> { t.flatten_all()?.to_vec1::<f32>() };
+        let err = |e: pass::PassError| candle_core::Error::Msg(e.to_string());
+        let Some(head) = self.packed_head() else {
+            return Ok(None);
+        };
+        let c = &self.config;
+        let shape = pass::Shape {
+            vocab: c.vocab,
+            hidden: c.hidden,
+            intermediate: c.intermediate,
+            layers: c.layers,
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            max_positions: c.max_positions,
+            rope_theta: c.rope_theta,
+            eps: c.eps,
+        };
+        let Some(mut base) =
+            pass::Base::new(shape, &values(&self.embed)?, &values(&self.norm)?, head)
+                .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        for l in &self.layers {
+            let w = l
+                .projections()
+                .map(|p| values(&p.weight))
+                .into_iter()
+                .collect::<Result<Vec<_>>>()?;
+            let bias = [&l.q, &l.k, &l.v]
+                .iter()
+                .map(|p| p.bias.as_ref().map(values).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            let qkv_bias = match bias.as_slice() {
+                [Some(q), Some(k), Some(v)] => Some([q.as_slice(), k.as_slice(), v.as_slice()]),
+                _ => None,
+            };
+            base.push_layer(&pass::LayerSource {
+                input_norm: &values(&l.input_norm)?,
+                post_norm: &values(&l.post_norm)?,
+                weights: std::array::from_fn(|i| w[i].as_slice()),
+                qkv_bias,
+            })
+            .map_err(err)?;
+        }
+        Ok(Some(base))
+    }
+
+    /// The current adapter values (none when `use_adapter` is off).
+    fn adapter_values(&self, use_adapter: bool) -> Result<AdapterValues> {
+        if !use_adapter {
+            return Ok(Vec::new());
+        }
+        let values = |v: &Var| -> Result<Vec<f32>> { v.as_tensor().flatten_all()?.to_vec1() };
+        self.layers
+            .iter()
+            .map(|l| {
+                let mut out: [Option<(Vec<f32>, Vec<f32>)>; 7] = Default::default();
+                for (slot, p) in out.iter_mut().zip(l.projections()) {
+                    if let Some((a, b)) = &p.adapter {
+                        *slot = Some((values(a)?, values(b)?));
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+
+    /// The adapters as our pass reads them.
+    fn loras<'a>(&self, values: &'a AdapterValues) -> Vec<pass::LayerLoras<'a>> {
+        values
+            .iter()
+            .zip(&self.layers)
+            .map(|(v, l)| {
+                let p = l.projections();
+                std::array::from_fn(|i| {
+                    v[i].as_ref().map(|(a, b)| pass::Lora {
+                        a,
+                        b,
+                        rank: b.len() / p[i].weight.dim(0).unwrap_or(1).max(1),
+                        scale: p[i].scale as f32,
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// The log-probability of each `targets[i]` after flat position `rows[i]` of `ids`
+    /// (`sequences × len`), computed by our pass; `None` where it does not apply (the caller
+    /// then uses candle's). With `use_adapter` and `train` the result is differentiable through
+    /// [`Decoder::backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn our_learned_logp(
+        &self,
+        ids: &[u32],
+        (sequences, len): (usize, usize),
+        rows: &[usize],
+        targets: &[u32],
+        use_adapter: bool,
+        train: bool,
+    ) -> Result<Option<Tensor>> {
+        let dropout = self
+            .layers
+            .iter()
+            .flat_map(|l| l.projections())
+            .any(|p| p.adapter.is_some() && p.dropout > 0.0);
+        if use_adapter && train && dropout {
+            return Ok(None);
+        }
+        let Some(base) = self.our_base() else {
+            return Ok(None);
+        };
+        let adapters = self.adapter_values(use_adapter)?;
+        let batch = pass::Batch {
+            ids,
+            sequences,
+            len,
+            rows,
+            targets,
+        };
+        let keep = use_adapter && train;
+        let (logp, tape) = pass::forward(base, &self.loras(&adapters), &batch, keep)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let logp = Tensor::from_vec(logp, rows.len(), &self.device)?;
+        let Some(tape) = tape else {
+            return Ok(Some(logp));
+        };
+        let leaf = Var::from_tensor(&logp)?;
+        let out = leaf.as_tensor().clone();
+        self.pending
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("a training pass panicked".into()))?
+            .push(Pending {
+                leaf,
+                tape,
+                adapters,
+            });
+        Ok(Some(out))
+    }
+
+    /// The gradients of `loss` for every adapter variable: candle's backward pass, then ours for
+    /// the log-probabilities our forward passes handed out (each pass's tape is freed here).
+    pub fn backward(&self, loss: &Tensor) -> Result<GradStore> {
+        let mut grads = loss.backward()?;
+        let pending = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("a training pass panicked".into()))?,
+        );
+        let Some(base) = self.our_base() else {
+            return Ok(grads);
+        };
+        for p in pending {
+            let Some(d) = grads.remove(p.leaf.as_tensor()) else {
+                continue;
+            };
+            let dlogp: Vec<f32> = d.to_vec1()?;
+            let layer_grads = pass::backward(base, &self.loras(&p.adapters), p.tape, &dlogp)
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+            for (l, g) in self.layers.iter().zip(layer_grads) {
+                for (proj, g) in l.projections().iter().zip(g) {
+                    let (Some((a, b)), Some(g)) = (&proj.adapter, g) else {
+                        continue;
+                    };
+                    for (var, values) in [(a, g.a), (b, g.b)] {
+                        let t = Tensor::from_vec(values, var.shape(), &self.device)?;
+                        let sum = match grads.remove(var.as_tensor()) {
+                            Some(before) => (before + t)?,
+                            None => t,
+                        };
+                        grads.insert(var.as_tensor(), sum);
+                    }
+                }
+            }
+        }
+        Ok(grads)
     }
 
     pub fn device(&self) -> &Device {
@@ -228,10 +481,7 @@ impl Decoder {
     /// rows' full logits; their gradient is prepared only when `hidden` is part of a tracked graph.
     pub fn learned_logp(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
         let with_grad = hidden.track_op();
-        let packed = self
-            .lm_head_packed
-            .get_or_init(|| super::xent::PackedProjection::new(&self.lm_head))
-            .clone();
+        let packed = self.packed_head();
         super::xent::projected_target_logp(hidden, &self.lm_head, packed, targets, with_grad)
     }
 

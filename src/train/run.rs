@@ -949,59 +949,66 @@ fn train_in(
     let mut cancelled = false;
     let mut last_train: Option<MetricLine> = None;
     let mut failure: Option<TrainError> = None;
-    let outcome = sft::optimise(&mut opt, &vars, &settings, &mut micro, &mut |m, opt| {
-        // From the end of the previous step's bookkeeping: evaluation and checkpoints do not
-        // count as training time.
-        let secs = last.elapsed().as_secs_f64();
-        let done = m.step + 1;
-        let line = MetricLine {
-            step: done,
-            loss: Some(m.loss),
-            lr: Some(m.lr),
-            grad_norm: Some(m.grad_norm),
-            tokens_per_sec: Some(m.tokens as f64 / secs.max(1e-9)),
-            step_secs: Some(secs),
-            chosen_reward: m.dpo.as_ref().map(|d| d.chosen_reward),
-            rejected_reward: m.dpo.as_ref().map(|d| d.rejected_reward),
-            margin: m.dpo.as_ref().map(|d| d.margin),
-            accuracy: m.dpo.as_ref().map(|d| d.accuracy),
-            ..Default::default()
-        };
-        append(&line)?;
-        last_train = Some(line);
-        let per_step = started.elapsed().as_secs_f64() / (done - first_step) as f64;
-        status.step = done;
-        status.secs_per_step = per_step;
-        status.tokens_per_sec = m.tokens as f64 / secs.max(1e-9);
-        status.eta_secs = per_step * (steps - done) as f64;
-        status.message = format!("step {done}/{steps}, loss {:.4}", m.loss);
-        if config.eval_every > 0 && done % config.eval_every == 0 && done < steps {
-            if let Some(e) = evaluate(done)? {
-                append(&e)?;
+    let outcome = sft::optimise(
+        &model,
+        &mut opt,
+        &vars,
+        &settings,
+        &mut micro,
+        &mut |m, opt| {
+            // From the end of the previous step's bookkeeping: evaluation and checkpoints do not
+            // count as training time.
+            let secs = last.elapsed().as_secs_f64();
+            let done = m.step + 1;
+            let line = MetricLine {
+                step: done,
+                loss: Some(m.loss),
+                lr: Some(m.lr),
+                grad_norm: Some(m.grad_norm),
+                tokens_per_sec: Some(m.tokens as f64 / secs.max(1e-9)),
+                step_secs: Some(secs),
+                chosen_reward: m.dpo.as_ref().map(|d| d.chosen_reward),
+                rejected_reward: m.dpo.as_ref().map(|d| d.rejected_reward),
+                margin: m.dpo.as_ref().map(|d| d.margin),
+                accuracy: m.dpo.as_ref().map(|d| d.accuracy),
+                ..Default::default()
+            };
+            append(&line)?;
+            last_train = Some(line);
+            let per_step = started.elapsed().as_secs_f64() / (done - first_step) as f64;
+            status.step = done;
+            status.secs_per_step = per_step;
+            status.tokens_per_sec = m.tokens as f64 / secs.max(1e-9);
+            status.eta_secs = per_step * (steps - done) as f64;
+            status.message = format!("step {done}/{steps}, loss {:.4}", m.loss);
+            if config.eval_every > 0 && done % config.eval_every == 0 && done < steps {
+                if let Some(e) = evaluate(done)? {
+                    append(&e)?;
+                }
             }
-        }
-        // A cancel that arrives with the last step is simply the end.
-        cancelled = dir.cancel_requested() && done < steps;
-        if cancelled || done % config.checkpoint_every.max(1) == 0 || done == steps {
-            if let Err(e) = checkpoint(opt, status) {
+            // A cancel that arrives with the last step is simply the end.
+            cancelled = dir.cancel_requested() && done < steps;
+            if cancelled || done % config.checkpoint_every.max(1) == 0 || done == steps {
+                if let Err(e) = checkpoint(opt, status) {
+                    let text = e.to_string();
+                    failure = Some(e);
+                    candle_core::bail!("{text}");
+                }
+            }
+            status.updated_at = now();
+            if let Err(e) = dir.write_status(status) {
                 let text = e.to_string();
                 failure = Some(e);
                 candle_core::bail!("{text}");
             }
-        }
-        status.updated_at = now();
-        if let Err(e) = dir.write_status(status) {
-            let text = e.to_string();
-            failure = Some(e);
-            candle_core::bail!("{text}");
-        }
-        on_status(status);
-        if cancelled {
-            candle_core::bail!("cancelled");
-        }
-        last = Instant::now();
-        Ok(())
-    });
+            on_status(status);
+            if cancelled {
+                candle_core::bail!("cancelled");
+            }
+            last = Instant::now();
+            Ok(())
+        },
+    );
     if let Some(e) = failure {
         return Err(e);
     }

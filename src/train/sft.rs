@@ -5,6 +5,7 @@
 use super::adamw::AdamW;
 use super::dpo::DpoMetrics;
 use super::model::Decoder;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
 
 /// Token ids with a mask of the positions whose token is learned (the assistant's reply).
@@ -45,6 +46,17 @@ pub fn learned_logp(
     }
     if rows.is_empty() {
         candle_core::bail!("no token of the batch is marked to be learned");
+    }
+    let flat_rows: Vec<usize> = rows.iter().map(|r| *r as usize).collect();
+    if let Some(logp) = model.our_learned_logp(
+        &ids,
+        (batch.len(), t),
+        &flat_rows,
+        &targets,
+        use_adapter,
+        train,
+    )? {
+        return Ok((logp, owners));
     }
     let ids = Tensor::from_vec(ids, (batch.len(), t), device)?;
     let hidden = model.hidden(&ids, use_adapter, train)?;
@@ -154,6 +166,7 @@ pub struct MicroBatch {
 /// AdamW with the scheduled rate and reports. A loss or gradient that is not finite stops the loop
 /// with an error before the optimiser touches the adapters, so the last checkpoint stays good.
 pub fn optimise(
+    model: &Decoder,
     opt: &mut AdamW,
     vars: &[Var],
     s: &Settings,
@@ -164,25 +177,39 @@ pub fn optimise(
     for step in opt.step..s.steps {
         let lr = lr_at(s, step);
         opt.lr = lr;
-        let mut total: Option<Tensor> = None;
+        let mut grads: Option<GradStore> = None;
+        let mut value = 0f64;
         let mut tokens = 0;
         let mut dpo: Vec<DpoMetrics> = Vec::new();
+        // Each micro-batch is differentiated on its own (the gradient of the sum is the sum of
+        // the gradients), so only one micro-batch's activations are alive at a time.
         for index in 0..parts {
             let m = micro(step, index)?;
             tokens += m.tokens;
             dpo.extend(m.dpo);
             let l = (m.loss / parts as f64)?;
-            total = Some(match total {
-                Some(t) => (t + l)?,
-                None => l,
+            value += f64::from(l.to_scalar::<f32>()?);
+            if !value.is_finite() {
+                candle_core::bail!("the loss became {value} at step {}", step + 1);
+            }
+            let g = model.backward(&l)?;
+            grads = Some(match grads {
+                None => g,
+                Some(mut sum) => {
+                    for v in vars {
+                        if let Some(new) = g.get(v) {
+                            let total = match sum.remove(v) {
+                                Some(before) => (before + new)?,
+                                None => new.clone(),
+                            };
+                            sum.insert(v, total);
+                        }
+                    }
+                    sum
+                }
             });
         }
-        let Some(total) = total else { continue };
-        let value = f64::from(total.to_scalar::<f32>()?);
-        if !value.is_finite() {
-            candle_core::bail!("the loss became {value} at step {}", step + 1);
-        }
-        let mut grads = total.backward()?;
+        let Some(mut grads) = grads else { continue };
         let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;
         if !grad_norm.is_finite() {
             candle_core::bail!("the gradient norm became {grad_norm} at step {}", step + 1);
@@ -224,7 +251,7 @@ pub fn train(
             dpo: None,
         })
     };
-    optimise(opt, vars, s, &mut micro, on_step)
+    optimise(model, opt, vars, s, &mut micro, on_step)
 }
 
 /// The `index`-th micro-batch of `step`: consecutive items of the seeded order, wrapping around.

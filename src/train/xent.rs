@@ -6,6 +6,9 @@
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+use std::sync::Arc;
+
+use logreasoner_cpu::train::FrozenLinear;
 use rayon::prelude::*;
 
 struct TargetLogp {
@@ -96,44 +99,25 @@ pub fn target_logp(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     logp.gather(&idx, 1)?.squeeze(1)
 }
 
-/// Rows of the vocabulary projection each job handles: its logits (`rows × vocab` floats, 12 MB
-/// for SmolLM2) stay well under glibc's mmap threshold, so the buffer is reused rather than
-/// mapped and page-faulted anew.
-const PROJECTION_ROWS: usize = 64;
+/// Rows of the vocabulary projection each job handles (see `logreasoner_cpu::train`).
+const PROJECTION_ROWS: usize = logreasoner_cpu::train::PROJECTION_ROWS;
 
-/// `log softmax(hidden · Wᵀ)[i, targets[i]]` without the `[rows, vocab]` logits ever existing
-/// whole: each job projects a few rows, takes their log-sum-exp and target logit, and (when a
-/// gradient is wanted) their gradient `(onehot − softmax) · W`, which the backward pass only
-/// scales. A step's logits were two full-size buffers, mapped and faulted in anew every step.
-/// A frozen `[vocab, hidden]` projection packed both ways for the AVX-512 product: as Wᵀ for the
-/// logits and as W for their gradient. Packing it per chunk would copy the whole matrix for every
-/// 64 rows, so it is packed once per training run (twice its size in memory).
-pub struct PackedProjection {
-    transposed: logreasoner_cpu::sgemm::PackedB,
-    plain: logreasoner_cpu::sgemm::PackedB,
-}
-
-impl PackedProjection {
-    /// `None` off the CPU, for other dtypes, or where the CPU lacks AVX-512.
-    pub fn new(weight: &Tensor) -> Option<std::sync::Arc<PackedProjection>> {
-        let (v, d) = weight.dims2().ok()?;
-        if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
-            return None;
-        }
-        super::frozen::with_f32(weight, |w| {
-            Some(std::sync::Arc::new(PackedProjection {
-                transposed: logreasoner_cpu::sgemm::PackedB::new(w, (1, d), d, v)?,
-                plain: logreasoner_cpu::sgemm::PackedB::new(w, (d, 1), v, d)?,
-            }))
-        })
-        .flatten()
+/// A frozen `[vocab, hidden]` projection packed both ways for the AVX-512 product (as Wᵀ for the
+/// logits, as W for their gradient), once per training run: packing per chunk would copy the
+/// whole matrix for every 64 rows. `None` off the CPU, for other dtypes, or where the CPU lacks
+/// AVX-512.
+pub fn pack_projection(weight: &Tensor) -> Option<Arc<FrozenLinear>> {
+    let (v, d) = weight.dims2().ok()?;
+    if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
+        return None;
     }
+    super::frozen::with_f32(weight, |w| FrozenLinear::new(w, v, d).map(Arc::new)).flatten()
 }
 
 struct ProjectedTargetLogp {
     /// `[vocab, hidden]`, frozen.
     weight: Tensor,
-    packed: Option<std::sync::Arc<PackedProjection>>,
+    packed: Option<Arc<FrozenLinear>>,
     targets: Vec<u32>,
     with_grad: bool,
     /// `[rows, hidden]`: d logp / d hidden, from the forward pass.
@@ -199,6 +183,17 @@ impl CustomOp1 for ProjectedTargetLogp {
                 self.targets.len()
             );
         }
+        if let Some(p) = &self.packed {
+            if p.in_width() != d || p.out_width() != v {
+                candle_core::bail!("projected-target-logp: the packing is not of this weight");
+            }
+            let (logp, grad) =
+                logreasoner_cpu::train::target_logp(hidden, p, &self.targets, self.with_grad);
+            if let Ok(mut kept) = self.grad.lock() {
+                *kept = grad;
+            }
+            return Ok((CpuStorage::F32(logp), Shape::from(m)));
+        }
         let mut logp = vec![0f32; m];
         let mut grad = vec![0f32; if self.with_grad { m * d } else { 0 }];
         let grad_rows: Vec<&mut [f32]> = if self.with_grad {
@@ -214,15 +209,9 @@ impl CustomOp1 for ProjectedTargetLogp {
             .enumerate()
             .for_each(|(c, ((logp, h), g))| {
                 let r = logp.len();
-                let mut logits = match &self.packed {
-                    Some(p) => logreasoner_cpu::sgemm::product_packed(h, r, &p.transposed),
-                    None => {
-                        let mut logits = vec![0f32; r * v];
-                        // Element (k, n) of Wᵀ is W[n][k].
-                        product(&mut logits, h, w, (r, v, d), (1, d as isize));
-                        logits
-                    }
-                };
+                let mut logits = vec![0f32; r * v];
+                // Element (k, n) of Wᵀ is W[n][k].
+                product(&mut logits, h, w, (r, v, d), (1, d as isize));
                 for (i, row) in logits.chunks_exact_mut(v).enumerate() {
                     let t = self.targets[c * PROJECTION_ROWS + i] as usize;
                     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -236,12 +225,7 @@ impl CustomOp1 for ProjectedTargetLogp {
                     }
                 }
                 if self.with_grad {
-                    match &self.packed {
-                        Some(p) => g.copy_from_slice(&logreasoner_cpu::sgemm::product_packed(
-                            &logits, r, &p.plain,
-                        )),
-                        None => product(g, &logits, w, (r, d, v), (d as isize, 1)),
-                    }
+                    product(g, &logits, w, (r, d, v), (d as isize, 1));
                 }
             });
         if let Ok(mut kept) = self.grad.lock() {
@@ -279,7 +263,7 @@ impl CustomOp1 for ProjectedTargetLogp {
 pub fn projected_target_logp(
     hidden: &Tensor,
     weight: &Tensor,
-    packed: Option<std::sync::Arc<PackedProjection>>,
+    packed: Option<Arc<FrozenLinear>>,
     targets: &[u32],
     with_grad: bool,
 ) -> Result<Tensor> {
@@ -313,7 +297,7 @@ mod tests {
         let w = Tensor::randn(0f32, 0.5, (300, 24), &dev).expect("weight");
         let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 37) % 300).collect();
         let weights = Tensor::randn(0f32, 1.0, rows, &dev).expect("weights");
-        let packed = PackedProjection::new(&w);
+        let packed = pack_projection(&w);
         let fused = projected_target_logp(h.as_tensor(), &w, None, &targets, true).expect("fused");
         let fast = projected_target_logp(h.as_tensor(), &w, packed.clone(), &targets, true)
             .expect("packed");

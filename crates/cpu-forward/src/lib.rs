@@ -15,6 +15,7 @@ mod matrix;
 pub mod sgemm;
 #[cfg(test)]
 mod tests;
+pub mod train;
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};

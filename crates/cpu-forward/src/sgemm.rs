@@ -1,10 +1,11 @@
-//! f32 matrix products on AVX-512 for the trainer's frozen projections.
+//! f32 matrix products on AVX-512 for training.
 //!
 //! The gemm crate candle uses runs its AVX2 kernel on stable Rust (its AVX-512 kernels need a
 //! nightly feature), and that kernel was half of a LoRA training step. This is the textbook
-//! blocked product: B is packed in strips of 32 columns per block of 256 depths (shared by the
-//! threads), each thread packs 96 rows of A at a time, and a 12×32 micro-kernel keeps its 24
-//! accumulators in registers, one broadcast of A feeding two fused multiply-adds.
+//! blocked product: B is packed in strips of 32 columns per block of at most 320 depths (shared by
+//! the threads), each thread packs 96 rows of A at a time, and a 12×32 micro-kernel keeps its 24
+//! accumulators in registers, one broadcast of A feeding two fused multiply-adds. Operands are
+//! strided views, so transposed operands (attention's `Kᵀ`, a gradient's `dYᵀ`) need no copy.
 
 use rayon::prelude::*;
 
@@ -14,128 +15,288 @@ use super::kernels::{best, Isa};
 const MR: usize = 12;
 /// Columns of B per micro-kernel call: two 16-float registers.
 const NR: usize = 32;
-/// Depth of one packed block (a strip of packed B, 32 KB, stays in L1).
-const KC: usize = 256;
+/// Most depths in one packed block: a strip of B (up to 40 KB) stays in the 48 KB L1 cache.
+const KC_MAX: usize = 320;
+/// Most columns of B one pass over a job's rows meets.
+const NC_MAX: usize = 1024;
 /// Rows of A one job packs and multiplies against every strip of B.
 const MC: usize = 96;
 
-/// Whether this CPU runs [`product`].
+/// Whether this CPU runs the products of this module.
 pub fn available() -> bool {
     best() != Isa::Portable
 }
 
-/// B packed for the micro-kernel: per block of `KC` depths, strips of `NR` columns, each
+/// A matrix read through strides: element `(i, j)` is `data[i·rs + j·cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// A row-major `rows × cols` matrix.
+    pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> View<'a> {
+        View {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose, without a copy.
+    pub fn t(self) -> View<'a> {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Panics (a caller's bug, not bad input) when an element lies outside `data`.
+    fn check(&self, what: &str) {
+        if self.rows > 0 && self.cols > 0 {
+            let last = (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
+            assert!(
+                self.data.len() > last,
+                "{what} holds {} values, its {}×{} view reaches {last}",
+                self.data.len(),
+                self.rows,
+                self.cols
+            );
+        }
+    }
+
+    pub(crate) fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+/// How many depths each packed block of a product over `k` depths holds: equal blocks of at
+/// most `KC_MAX` (576 depths are two blocks of 288, not 256 and a short 64).
+fn block_depth(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC_MAX).max(1)).max(1)
+}
+
+/// B packed for the micro-kernel: per block of `kc` depths, strips of `NR` columns, each
 /// `[depth][NR]` (columns past `n` are zero). A frozen weight can be packed once and reused.
 pub struct PackedB {
     k: usize,
     n: usize,
+    kc: usize,
     data: Vec<f32>,
 }
 
 impl PackedB {
-    /// Packs B, whose element `(k, n)` is at `b[k·b_rs + n·b_cs]` (a row-major `[n, k]` weight
-    /// is Bᵀ with strides `(1, k)`; a row-major `[k, n]` matrix is B with `(n, 1)`). `None` when
-    /// this CPU lacks AVX-512.
-    pub fn new(b: &[f32], (b_rs, b_cs): (usize, usize), k: usize, n: usize) -> Option<PackedB> {
+    /// Packs `b` (`k × n`). `None` when this CPU lacks AVX-512. A row-major `[n, k]` weight W
+    /// is packed as Wᵀ with `View::rows(w, n, k).t()`.
+    pub fn new(b: View) -> Option<PackedB> {
         if !available() {
             return None;
         }
-        if k > 0 && n > 0 {
-            let last = (k - 1) * b_rs + (n - 1) * b_cs;
-            assert!(
-                b.len() > last,
-                "b holds {} values, reads reach {last}",
-                b.len()
-            );
-        }
+        b.check("b");
+        let (k, n) = (b.rows, b.cols);
+        let kc = block_depth(k);
         let strips = n.div_ceil(NR);
         let mut data = vec![0.0f32; k * strips * NR];
-        data.par_chunks_mut(KC * strips * NR)
-            .enumerate()
-            .for_each(|(block, packed)| {
-                let (k0, kc) = (block * KC, packed.len() / (strips * NR));
-                for (s, strip) in packed.chunks_exact_mut(kc * NR).enumerate() {
-                    let cols = (n - s * NR).min(NR);
-                    // Read along B's contiguous direction; the strip (kc·NR floats) stays in L1
-                    // for the strided writes. (Reading across a transposed weight cost a
-                    // cache miss per value.)
-                    if b_rs <= b_cs {
-                        for j in 0..cols {
-                            let from = (s * NR + j) * b_cs + k0 * b_rs;
-                            for kk in 0..kc {
-                                strip[kk * NR + j] = b[from + kk * b_rs];
-                            }
+        let pack = |(block, packed): (usize, &mut [f32])| {
+            let (k0, kc) = (block * kc, packed.len() / (strips * NR));
+            for (s, strip) in packed.chunks_exact_mut(kc * NR).enumerate() {
+                let cols = (n - s * NR).min(NR);
+                // Read along B's contiguous direction; the strip (kc·NR floats) stays in L1
+                // for the strided writes. (Reading across a transposed weight cost a cache
+                // miss per value.)
+                if b.rs <= b.cs {
+                    for j in 0..cols {
+                        for kk in 0..kc {
+                            strip[kk * NR + j] = b.at(k0 + kk, s * NR + j);
                         }
-                    } else {
-                        for (kk, row) in strip.chunks_exact_mut(NR).enumerate() {
-                            let from = (k0 + kk) * b_rs + s * NR * b_cs;
-                            for (j, v) in row[..cols].iter_mut().enumerate() {
-                                *v = b[from + j * b_cs];
-                            }
+                    }
+                } else {
+                    for (kk, row) in strip.chunks_exact_mut(NR).enumerate() {
+                        for (j, v) in row[..cols].iter_mut().enumerate() {
+                            *v = b.at(k0 + kk, s * NR + j);
                         }
                     }
                 }
-            });
-        Some(PackedB { k, n, data })
+            }
+        };
+        if k * n >= 1 << 16 {
+            data.par_chunks_mut(kc * strips * NR)
+                .enumerate()
+                .for_each(pack);
+        } else {
+            data.chunks_mut(kc * strips * NR).enumerate().for_each(pack);
+        }
+        Some(PackedB { k, n, kc, data })
+    }
+
+    /// Depths (rows of B).
+    pub fn depth(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of B.
+    pub fn width(&self) -> usize {
+        self.n
     }
 }
 
-/// `c[m×n] = a[m×k] · B` for B as in [`PackedB::new`]; `None` when this CPU lacks AVX-512.
-pub fn product(
-    a: &[f32],
-    (m, k): (usize, usize),
-    b: &[f32],
-    strides: (usize, usize),
+/// Where a product's rows are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// On the calling thread (the caller already runs jobs in parallel).
+    One,
+    /// Split into one contiguous range of rows per rayon thread.
+    All,
+}
+
+/// `c = a · b`, or `c += a · b` with `accumulate`, where `c` is `a.rows × b.width()` with row
+/// stride `ldc`. Panics when the shapes disagree (a caller's bug).
+pub fn gemm(a: View, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool, threads: Threads) {
+    gemm_columns(a, b, b.n, c, ldc, accumulate, threads);
+}
+
+/// [`gemm`] with only the first `n` columns of `b` (attention's keys up to a query block).
+pub fn gemm_columns(
+    a: View,
+    b: &PackedB,
     n: usize,
-) -> Option<Vec<f32>> {
-    let packed = PackedB::new(b, strides, k, n)?;
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    threads: Threads,
+) {
+    let (m, k) = (a.rows, b.k);
+    assert!(n <= b.n, "{n} columns of a packed B of {}", b.n);
+    assert_eq!(a.cols, k, "a is {}×{}, b has depth {k}", a.rows, a.cols);
+    a.check("a");
+    assert!(ldc >= n, "c's row stride {ldc} is under its width {n}");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        c.len() >= (m - 1) * ldc + n,
+        "c holds {} values, not {m} rows of {ldc}",
+        c.len()
+    );
+    if k == 0 {
+        if !accumulate {
+            c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        }
+        return;
+    }
+    let parts = match threads {
+        Threads::One => 1,
+        Threads::All => rayon::current_num_threads().min(m.div_ceil(MR)).max(1),
+    };
+    // Equal ranges in whole panels: 1,024 rows on two threads are 516 and 508, where chunks of
+    // MC rows (six against five) left one thread idle a twelfth of the time.
+    let rows_per = m.div_ceil(parts).div_ceil(MR) * MR;
+    if parts == 1 {
+        rows_job(a, b, n, c, ldc, accumulate, 0, m);
+        return;
+    }
+    c.par_chunks_mut(rows_per * ldc)
+        .enumerate()
+        .for_each(|(part, c)| {
+            let r0 = part * rows_per;
+            rows_job(a, b, n, c, ldc, accumulate, r0, (r0 + rows_per).min(m));
+        });
+}
+
+/// Rows `r0..r1` of the product into `c`, whose first row is row `r0`.
+#[allow(clippy::too_many_arguments)]
+fn rows_job(
+    a: View,
+    b: &PackedB,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    r0: usize,
+    r1: usize,
+) {
+    let (k, kc_full) = (b.k, b.kc);
+    // The packing's layout counts all of B's strips; the product uses the first `n` columns.
+    let layout_strips = b.n.div_ceil(NR);
+    let strips = n.div_ceil(NR);
+    let mut packed_a = vec![0.0f32; MC.div_ceil(MR) * MR * kc_full];
+    // Strips per column block: equal blocks of at most NC_MAX columns, so the part of B that
+    // every row block of this job meets stays in L2 (a vocabulary-wide B block is 56 MB).
+    let block_strips = strips.div_ceil(strips.div_ceil(NC_MAX / NR));
+    for k0 in (0..k).step_by(kc_full) {
+        let kc = kc_full.min(k - k0);
+        let packed_b = &b.data[k0 * layout_strips * NR..(k0 + kc) * layout_strips * NR];
+        for s0 in (0..strips).step_by(block_strips) {
+            for m0 in (r0..r1).step_by(MC) {
+                let rows = MC.min(r1 - m0);
+                let panels = rows.div_ceil(MR);
+                pack_a(a, m0, rows, k0, kc, &mut packed_a[..panels * MR * kc]);
+                for s in s0..strips.min(s0 + block_strips) {
+                    let strip = &packed_b[s * kc * NR..(s + 1) * kc * NR];
+                    for i in 0..panels {
+                        let panel = &packed_a[i * kc * MR..(i + 1) * kc * MR];
+                        let tile = Tile {
+                            rows: (rows - i * MR).min(MR),
+                            cols: (n - s * NR).min(NR),
+                            at: (m0 - r0 + i * MR) * ldc + s * NR,
+                            stride: ldc,
+                        };
+                        // SAFETY: a `PackedB` exists only where AVX-512 is available; the panels
+                        // hold kc·MR and kc·NR values; the tile lies inside `c` (clipped).
+                        unsafe { micro(panel, strip, kc, c, tile, accumulate || k0 > 0) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs rows `m0..m0+rows` and depths `k0..k0+kc` of `a` as panels of `MR` rows, each
+/// `[depth][MR]` (rows past the end are zero).
+fn pack_a(a: View, m0: usize, rows: usize, k0: usize, kc: usize, packed: &mut [f32]) {
+    for (i, panel) in packed.chunks_exact_mut(kc * MR).enumerate() {
+        let live = (rows - i * MR).min(MR);
+        if live < MR {
+            panel.fill(0.0);
+        }
+        // Read along A's contiguous direction.
+        if a.cs <= a.rs {
+            for r in 0..live {
+                let row = m0 + i * MR + r;
+                for kk in 0..kc {
+                    panel[kk * MR + r] = a.at(row, k0 + kk);
+                }
+            }
+        } else {
+            for kk in 0..kc {
+                for r in 0..live {
+                    panel[kk * MR + r] = a.at(m0 + i * MR + r, k0 + kk);
+                }
+            }
+        }
+    }
+}
+
+/// `c[m×n] = a[m×k] · b` for a row-major `a`; `None` when this CPU lacks AVX-512.
+pub fn product(a: &[f32], (m, k): (usize, usize), b: View) -> Option<Vec<f32>> {
+    assert_eq!(b.rows, k, "a has {k} columns, b {} rows", b.rows);
+    let packed = PackedB::new(b)?;
     Some(product_packed(a, m, &packed))
 }
 
-/// `c[m×n] = a[m×k] · B` with B packed; rows of A are split across rayon's threads.
+/// `c[m×n] = a[m×k] · B` with B packed and a row-major `a`; rows split across rayon's threads.
 pub fn product_packed(a: &[f32], m: usize, b: &PackedB) -> Vec<f32> {
-    let (k, n) = (b.k, b.n);
-    assert!(a.len() >= m * k, "a holds {} values, not {m}×{k}", a.len());
-    let mut c = vec![0.0f32; m * n];
-    if m == 0 || n == 0 {
-        return c;
-    }
-    let strips = n.div_ceil(NR);
-    for k0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - k0);
-        let packed_b = &b.data[k0 * strips * NR..(k0 + kc) * strips * NR];
-        c.par_chunks_mut(MC * n).enumerate().for_each(|(block, c)| {
-            let rows = c.len() / n;
-            let r0 = block * MC;
-            let panels = rows.div_ceil(MR);
-            let mut packed_a = vec![0.0f32; panels * kc * MR];
-            for (i, panel) in packed_a.chunks_exact_mut(kc * MR).enumerate() {
-                for (kk, col) in panel.chunks_exact_mut(MR).enumerate() {
-                    for (r, v) in col.iter_mut().enumerate() {
-                        let row = i * MR + r;
-                        if row < rows {
-                            *v = a[(r0 + row) * k + k0 + kk];
-                        }
-                    }
-                }
-            }
-            for s in 0..strips {
-                let strip = &packed_b[s * kc * NR..(s + 1) * kc * NR];
-                for i in 0..panels {
-                    let panel = &packed_a[i * kc * MR..(i + 1) * kc * MR];
-                    let tile = Tile {
-                        rows: (rows - i * MR).min(MR),
-                        cols: (n - s * NR).min(NR),
-                        at: i * MR * n + s * NR,
-                        stride: n,
-                    };
-                    // SAFETY: a `PackedB` exists only where AVX-512 is available; the panels
-                    // hold kc·MR and kc·NR values; the tile lies inside `c` (clipped).
-                    unsafe { micro(panel, strip, kc, c, tile, k0 > 0) };
-                }
-            }
-        });
-    }
+    let mut c = vec![0.0f32; m * b.n];
+    gemm(View::rows(a, m, b.k), b, &mut c, b.n, false, Threads::All);
     c
 }
 
@@ -222,7 +383,14 @@ mod tests {
             };
             // `w` as a row-major [n, k] weight (forward) and as a row-major [k, n] matrix.
             for strides in [(1, k), (n, 1)] {
-                let got = product(&a, (m, k), &w, strides, n).expect("avx-512");
+                let b = View {
+                    data: &w,
+                    rows: k,
+                    cols: n,
+                    rs: strides.0,
+                    cs: strides.1,
+                };
+                let got = product(&a, (m, k), b).expect("avx-512");
                 for (g, r) in got.iter().zip(want(strides)) {
                     assert!(
                         (g - r).abs() < 1e-4 * (1.0 + r.abs()),

@@ -1,0 +1,707 @@
+//! A LoRA training pass of our own for Llama/Qwen2 decoders on the CPU: forward with the
+//! activations the backward pass needs kept on a [`Tape`], then backward to the adapters'
+//! gradients only (the base is frozen, so no weight gradient of it is ever formed).
+//!
+//! Written with candle's autograd, a step spent most of its time outside the matrix products: a
+//! tensor and a gradient buffer per op, gradients zero-filled and added op by op, a scheduler
+//! wake-up per parallel op. Here a layer is a fixed sequence of our AVX-512 products
+//! (`sgemm`) over weights packed once both ways, fused elementwise passes (`ops`), and attention
+//! that keeps only log-sum-exps (`attention`).
+
+mod attention;
+pub mod ops;
+mod xent;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::sgemm::{gemm, PackedB, Threads, View};
+pub use xent::{target_logp, PROJECTION_ROWS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("token id {id} is outside the vocabulary of {vocab}")]
+    Token { id: u32, vocab: usize },
+    #[error("sequences of {len} tokens are longer than the model's {max} positions")]
+    TooLong { len: usize, max: usize },
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// The decoder's sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub max_positions: usize,
+    pub rope_theta: f64,
+    pub eps: f64,
+}
+
+impl Shape {
+    pub fn head_dim(&self) -> usize {
+        self.hidden / self.heads
+    }
+
+    fn kv_width(&self) -> usize {
+        self.kv_heads * self.head_dim()
+    }
+
+    fn qkv_width(&self) -> usize {
+        self.hidden + 2 * self.kv_width()
+    }
+
+    /// Bytes the packed base takes (every projection packed twice, plus the embedding).
+    pub fn packed_bytes(&self) -> usize {
+        let (h, i) = (self.hidden, self.intermediate);
+        let per_layer = self.qkv_width() * h + h * h + 3 * h * i;
+        4 * (2 * self.layers * per_layer + 3 * self.vocab * h)
+    }
+}
+
+/// A frozen linear map `x·Wᵀ` packed both ways: as Wᵀ for the forward product and as W for the
+/// input's gradient (twice the weight's size, against packing per use, which cost a tenth of
+/// every product).
+pub struct FrozenLinear {
+    forward: PackedB,
+    backward: PackedB,
+}
+
+impl FrozenLinear {
+    /// `weight` is row-major `[out, in]`. `None` where the CPU lacks AVX-512.
+    pub fn new(weight: &[f32], out: usize, inp: usize) -> Option<FrozenLinear> {
+        let w = View::rows(weight, out, inp);
+        Some(FrozenLinear {
+            forward: PackedB::new(w.t())?,
+            backward: PackedB::new(w)?,
+        })
+    }
+
+    pub fn out_width(&self) -> usize {
+        self.forward.width()
+    }
+
+    pub fn in_width(&self) -> usize {
+        self.forward.depth()
+    }
+
+    /// `c = x·Wᵀ` (or `+=`), `c` with row stride `ldc`.
+    fn apply(&self, x: View, c: &mut [f32], ldc: usize, accumulate: bool) {
+        gemm(x, &self.forward, c, ldc, accumulate, Threads::All);
+    }
+
+    /// `dx = dy·W`, `[rows, in]`.
+    fn input_grad(&self, dy: View) -> Vec<f32> {
+        let mut dx = vec![0f32; dy.rows * self.in_width()];
+        gemm(
+            dy,
+            &self.backward,
+            &mut dx,
+            self.in_width(),
+            false,
+            Threads::All,
+        );
+        dx
+    }
+}
+
+/// The projections of a layer that can carry an adapter, in PEFT's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proj {
+    Q = 0,
+    K,
+    V,
+    O,
+    Gate,
+    Up,
+    Down,
+}
+
+impl Proj {
+    pub const ALL: [Proj; 7] = [
+        Proj::Q,
+        Proj::K,
+        Proj::V,
+        Proj::O,
+        Proj::Gate,
+        Proj::Up,
+        Proj::Down,
+    ];
+
+    /// The Hugging Face module name (`q_proj`, …).
+    pub fn name(self) -> &'static str {
+        [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ][self as usize]
+    }
+}
+
+/// One layer's frozen weights as the caller holds them: row-major `[out, in]`, q/k rows in
+/// Hugging Face order (halves rotated).
+pub struct LayerSource<'a> {
+    pub input_norm: &'a [f32],
+    pub post_norm: &'a [f32],
+    /// Indexed by [`Proj`].
+    pub weights: [&'a [f32]; 7],
+    /// Qwen2's q, k and v biases.
+    pub qkv_bias: Option<[&'a [f32]; 3]>,
+}
+
+struct Layer {
+    input_norm: Vec<f32>,
+    post_norm: Vec<f32>,
+    /// q, k and v as one `[qkv_width, hidden]` map.
+    qkv: FrozenLinear,
+    qkv_bias: Option<Vec<f32>>,
+    o: FrozenLinear,
+    /// gate and up as one `[2·intermediate, hidden]` map.
+    gate_up: FrozenLinear,
+    down: FrozenLinear,
+}
+
+/// The frozen base: every projection packed both ways, once per run.
+pub struct Base {
+    shape: Shape,
+    layers: Vec<Layer>,
+    embed: Vec<f32>,
+    norm: Vec<f32>,
+    head: Arc<FrozenLinear>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+fn check_len(what: &str, got: usize, want: usize) -> Result<(), PassError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(PassError::Shape(format!(
+            "{what} holds {got} values, not {want}"
+        )))
+    }
+}
+
+impl Base {
+    /// The base without its layers (add them with [`Base::push_layer`], so a caller copies one
+    /// layer's weights at a time). `head` is the vocabulary projection, shared with whoever else
+    /// uses it. `Ok(None)` where the CPU lacks AVX-512.
+    pub fn new(
+        shape: Shape,
+        embed: &[f32],
+        norm: &[f32],
+        head: Arc<FrozenLinear>,
+    ) -> Result<Option<Base>, PassError> {
+        if !crate::sgemm::available() {
+            return Ok(None);
+        }
+        let h = shape.hidden;
+        if shape.heads == 0
+            || !h.is_multiple_of(shape.heads)
+            || shape.kv_heads == 0
+            || !shape.heads.is_multiple_of(shape.kv_heads)
+            || !shape.head_dim().is_multiple_of(2)
+        {
+            return Err(PassError::Shape(format!(
+                "{} heads and {} key-value heads do not split a width of {h}",
+                shape.heads, shape.kv_heads
+            )));
+        }
+        check_len("the embedding", embed.len(), shape.vocab * h)?;
+        check_len("the final norm", norm.len(), h)?;
+        if head.in_width() != h || head.out_width() != shape.vocab {
+            return Err(PassError::Shape(format!(
+                "the output projection is {}×{}, not {}×{h}",
+                head.out_width(),
+                head.in_width(),
+                shape.vocab
+            )));
+        }
+        let (cos, sin) = ops::rope_tables(shape.max_positions, shape.head_dim(), shape.rope_theta);
+        Ok(Some(Base {
+            layers: Vec::with_capacity(shape.layers),
+            embed: embed.to_vec(),
+            norm: norm.to_vec(),
+            head,
+            cos,
+            sin,
+            shape,
+        }))
+    }
+
+    /// Packs the next layer.
+    pub fn push_layer(&mut self, src: &LayerSource) -> Result<(), PassError> {
+        let shape = &self.shape;
+        let (h, i, kv) = (shape.hidden, shape.intermediate, shape.kv_width());
+        let n = self.layers.len();
+        if n == shape.layers {
+            return Err(PassError::Shape(format!("more than {n} layers")));
+        }
+        let outs = [h, kv, kv, h, i, i, h];
+        let ins = [h, h, h, h, h, h, i];
+        for p in Proj::ALL {
+            check_len(
+                &format!("layer {n}'s {}", p.name()),
+                src.weights[p as usize].len(),
+                outs[p as usize] * ins[p as usize],
+            )?;
+        }
+        check_len(&format!("layer {n}'s input norm"), src.input_norm.len(), h)?;
+        check_len(&format!("layer {n}'s post norm"), src.post_norm.len(), h)?;
+        let qkv_bias = match src.qkv_bias {
+            Some(b) => {
+                for (j, part) in b.iter().enumerate() {
+                    check_len(&format!("layer {n}'s bias {j}"), part.len(), outs[j])?;
+                }
+                Some(b.concat())
+            }
+            None => None,
+        };
+        let w = &src.weights;
+        let qkv = [w[0], w[1], w[2]].concat();
+        let gate_up = [w[4], w[5]].concat();
+        let (Some(qkv), Some(o), Some(gate_up), Some(down)) = (
+            FrozenLinear::new(&qkv, shape.qkv_width(), h),
+            FrozenLinear::new(w[3], h, h),
+            FrozenLinear::new(&gate_up, 2 * i, h),
+            FrozenLinear::new(w[6], h, i),
+        ) else {
+            return Err(PassError::Shape("this CPU has no AVX-512".into()));
+        };
+        self.layers.push(Layer {
+            input_norm: src.input_norm.to_vec(),
+            post_norm: src.post_norm.to_vec(),
+            qkv,
+            qkv_bias,
+            o,
+            gate_up,
+            down,
+        });
+        Ok(())
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+}
+
+/// An adapter on one projection: `y += scale·(x·Aᵀ)·Bᵀ`, `a` `[rank, in]`, `b` `[out, rank]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Lora<'a> {
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    pub rank: usize,
+    pub scale: f32,
+}
+
+/// A layer's adapters, indexed by [`Proj`].
+pub type LayerLoras<'a> = [Option<Lora<'a>>; 7];
+
+/// The gradients of one adapter, shaped as its matrices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraGrad {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+/// Token ids of `sequences` sequences of `len` each (row-major), and the rows (flat positions)
+/// whose next token, `targets`, is scored.
+pub struct Batch<'a> {
+    pub ids: &'a [u32],
+    pub sequences: usize,
+    pub len: usize,
+    pub rows: &'a [usize],
+    pub targets: &'a [u32],
+}
+
+/// What one layer's backward pass reads, kept by its forward pass.
+struct LayerTape {
+    input: Vec<f32>,
+    inverse: Vec<f32>,
+    normed: Vec<f32>,
+    qkv: Vec<f32>,
+    attended: Vec<f32>,
+    lse: Vec<f32>,
+    mid: Vec<f32>,
+    mid_inverse: Vec<f32>,
+    mid_normed: Vec<f32>,
+    gate_up: Vec<f32>,
+    /// `scale·x·Aᵀ` per adapter.
+    lows: [Option<Vec<f32>>; 7],
+}
+
+/// The forward pass's activations, for [`backward`].
+pub struct Tape {
+    layers: Vec<LayerTape>,
+    last: Vec<f32>,
+    last_inverse: Vec<f32>,
+    rows: Vec<usize>,
+    /// d logp / d (final hidden state) of each scored row.
+    row_grads: Vec<f32>,
+    sequences: usize,
+    len: usize,
+}
+
+fn pack(v: View) -> PackedB {
+    PackedB::new(v).expect("a Base exists only where AVX-512 products do")
+}
+
+/// Adds `scale·(x·Aᵀ)·Bᵀ` into `c` from column `col` (row stride `ldc`); returns `scale·x·Aᵀ`.
+fn lora_forward(l: &Lora, x: View, c: &mut [f32], col: usize, ldc: usize) -> Vec<f32> {
+    let (m, r) = (x.rows, l.rank);
+    let out = l.b.len() / r;
+    let mut low = vec![0f32; m * r];
+    gemm(
+        x,
+        &pack(View::rows(l.a, r, x.cols).t()),
+        &mut low,
+        r,
+        false,
+        Threads::All,
+    );
+    low.iter_mut().for_each(|v| *v *= l.scale);
+    let up = pack(View::rows(l.b, out, r).t());
+    gemm(
+        View::rows(&low, m, r),
+        &up,
+        &mut c[col..],
+        ldc,
+        true,
+        Threads::All,
+    );
+    low
+}
+
+/// The adapter's gradients from its output's gradient `dy`; adds its part of the input's
+/// gradient into `dx` (`[rows, in]`).
+fn lora_backward(l: &Lora, x: View, low: &[f32], dy: View, dx: &mut [f32]) -> LoraGrad {
+    let (m, r, inp) = (x.rows, l.rank, x.cols);
+    let out = dy.cols;
+    // dB = dyᵀ·(scale·x·Aᵀ)
+    let mut b = vec![0f32; out * r];
+    gemm(
+        dy.t(),
+        &pack(View::rows(low, m, r)),
+        &mut b,
+        r,
+        false,
+        Threads::All,
+    );
+    // g = scale·dy·B, then dA = gᵀ·x (formed as xᵀ·g, whose B operand is the small g) and
+    // dx += g·A.
+    let mut g = vec![0f32; m * r];
+    gemm(
+        dy,
+        &pack(View::rows(l.b, out, r)),
+        &mut g,
+        r,
+        false,
+        Threads::All,
+    );
+    g.iter_mut().for_each(|v| *v *= l.scale);
+    let mut a_t = vec![0f32; inp * r];
+    gemm(
+        x.t(),
+        &pack(View::rows(&g, m, r)),
+        &mut a_t,
+        r,
+        false,
+        Threads::All,
+    );
+    let a = (0..r * inp).map(|i| a_t[(i % inp) * r + i / inp]).collect();
+    gemm(
+        View::rows(&g, m, r),
+        &pack(View::rows(l.a, r, inp)),
+        dx,
+        inp,
+        true,
+        Threads::All,
+    );
+    LoraGrad { a, b }
+}
+
+/// Columns of `rows` (row width `width`) from `col`, `cols` wide.
+fn columns(rows: &[f32], width: usize, col: usize, cols: usize) -> View<'_> {
+    let n = rows.len() / width;
+    View {
+        data: &rows[col..],
+        rows: n,
+        cols,
+        rs: width,
+        cs: 1,
+    }
+}
+
+fn check(base: &Base, loras: &[LayerLoras], batch: &Batch) -> Result<(), PassError> {
+    let s = &base.shape;
+    check_len("the packed layer list", base.layers.len(), s.layers)?;
+    if batch.len > s.max_positions {
+        return Err(PassError::TooLong {
+            len: batch.len,
+            max: s.max_positions,
+        });
+    }
+    check_len("the batch", batch.ids.len(), batch.sequences * batch.len)?;
+    check_len("the targets", batch.targets.len(), batch.rows.len())?;
+    for &id in batch.ids.iter().chain(batch.targets) {
+        if id as usize >= s.vocab {
+            return Err(PassError::Token { id, vocab: s.vocab });
+        }
+    }
+    if let Some(r) = batch.rows.iter().find(|r| **r >= batch.ids.len()) {
+        return Err(PassError::Shape(format!(
+            "row {r} is outside a batch of {}",
+            batch.ids.len()
+        )));
+    }
+    if !loras.is_empty() {
+        check_len("the adapter list", loras.len(), s.layers)?;
+    }
+    let (h, i, kv) = (s.hidden, s.intermediate, s.kv_width());
+    let outs = [h, kv, kv, h, i, i, h];
+    let ins = [h, h, h, h, h, h, i];
+    for layer in loras {
+        for p in Proj::ALL {
+            if let Some(l) = &layer[p as usize] {
+                let (out, inp) = (outs[p as usize], ins[p as usize]);
+                if l.rank == 0 || l.a.len() != l.rank * inp || l.b.len() != out * l.rank {
+                    return Err(PassError::Shape(format!(
+                        "an adapter on {} is {}/{} values for rank {}, in {inp}, out {out}",
+                        p.name(),
+                        l.a.len(),
+                        l.b.len(),
+                        l.rank
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The log-probability of each scored row's target, and with `keep` the tape for [`backward`].
+/// `loras` is empty for the base alone (DPO's reference), else one entry per layer.
+pub fn forward(
+    base: &Base,
+    loras: &[LayerLoras],
+    batch: &Batch,
+    keep: bool,
+) -> Result<(Vec<f32>, Option<Tape>), PassError> {
+    check(base, loras, batch)?;
+    let s = &base.shape;
+    let (h, iw, qw, kvw) = (s.hidden, s.intermediate, s.qkv_width(), s.kv_width());
+    let m = batch.ids.len();
+    let eps = s.eps as f32;
+    let heads = attention::Heads {
+        sequences: batch.sequences,
+        seq: batch.len,
+        heads: s.heads,
+        kv_heads: s.kv_heads,
+        dim: s.head_dim(),
+    };
+    let tables = (base.cos.as_slice(), base.sin.as_slice());
+    let mut x: Vec<f32> = Vec::with_capacity(m * h);
+    for &id in batch.ids {
+        x.extend_from_slice(&base.embed[id as usize * h..][..h]);
+    }
+    let mut tapes = Vec::with_capacity(if keep { s.layers } else { 0 });
+    let none: LayerLoras = [None; 7];
+    for (n, layer) in base.layers.iter().enumerate() {
+        let loras = loras.get(n).unwrap_or(&none);
+        let mut lows: [Option<Vec<f32>>; 7] = Default::default();
+        let mut normed = vec![0f32; m * h];
+        let inverse = ops::rms_norm(&x, &layer.input_norm, eps, &mut normed);
+        let normed_view = View::rows(&normed, m, h);
+        let mut qkv = vec![0f32; m * qw];
+        layer.qkv.apply(normed_view, &mut qkv, qw, false);
+        if let Some(bias) = &layer.qkv_bias {
+            qkv.par_chunks_mut(qw)
+                .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+        }
+        for (p, col) in [(Proj::Q, 0), (Proj::K, h), (Proj::V, h + kvw)] {
+            if let Some(l) = &loras[p as usize] {
+                lows[p as usize] = Some(lora_forward(l, normed_view, &mut qkv, col, qw));
+            }
+        }
+        ops::rope(
+            &mut qkv,
+            qw,
+            0..h + kvw,
+            s.head_dim(),
+            batch.len,
+            tables,
+            false,
+        );
+        let (attended, lse) = attention::forward(&heads, &qkv);
+        let attended_view = View::rows(&attended, m, h);
+        let input = if keep { x.clone() } else { Vec::new() };
+        layer.o.apply(attended_view, &mut x, h, true);
+        if let Some(l) = &loras[Proj::O as usize] {
+            lows[Proj::O as usize] = Some(lora_forward(l, attended_view, &mut x, 0, h));
+        }
+        let mut mid_normed = vec![0f32; m * h];
+        let mid_inverse = ops::rms_norm(&x, &layer.post_norm, eps, &mut mid_normed);
+        let mid_view = View::rows(&mid_normed, m, h);
+        let mut gate_up = vec![0f32; m * 2 * iw];
+        layer.gate_up.apply(mid_view, &mut gate_up, 2 * iw, false);
+        for (p, col) in [(Proj::Gate, 0), (Proj::Up, iw)] {
+            if let Some(l) = &loras[p as usize] {
+                lows[p as usize] = Some(lora_forward(l, mid_view, &mut gate_up, col, 2 * iw));
+            }
+        }
+        let mut act = vec![0f32; m * iw];
+        ops::silu_gate(&gate_up, iw, &mut act);
+        let mid = if keep { x.clone() } else { Vec::new() };
+        let act_view = View::rows(&act, m, iw);
+        layer.down.apply(act_view, &mut x, h, true);
+        if let Some(l) = &loras[Proj::Down as usize] {
+            lows[Proj::Down as usize] = Some(lora_forward(l, act_view, &mut x, 0, h));
+        }
+        if keep {
+            tapes.push(LayerTape {
+                input,
+                inverse,
+                normed,
+                qkv,
+                attended,
+                lse,
+                mid,
+                mid_inverse,
+                mid_normed,
+                gate_up,
+                lows,
+            });
+        }
+    }
+    let mut last_normed = vec![0f32; m * h];
+    let last_inverse = ops::rms_norm(&x, &base.norm, eps, &mut last_normed);
+    let mut picked = Vec::with_capacity(batch.rows.len() * h);
+    for &r in batch.rows {
+        picked.extend_from_slice(&last_normed[r * h..][..h]);
+    }
+    let (logp, row_grads) = xent::target_logp(&picked, &base.head, batch.targets, keep);
+    let tape = keep.then(|| Tape {
+        layers: tapes,
+        last: x,
+        last_inverse,
+        rows: batch.rows.to_vec(),
+        row_grads,
+        sequences: batch.sequences,
+        len: batch.len,
+    });
+    Ok((logp, tape))
+}
+
+/// The adapters' gradients of `Σ dlogp[i]·logp[i]` for the logp [`forward`] returned with `tape`
+/// (one entry per layer, `None` where a projection has no adapter). `loras` must be those the
+/// forward pass used.
+pub fn backward(
+    base: &Base,
+    loras: &[LayerLoras],
+    tape: Tape,
+    dlogp: &[f32],
+) -> Result<Vec<[Option<LoraGrad>; 7]>, PassError> {
+    let s = &base.shape;
+    check_len("the log-probability gradient", dlogp.len(), tape.rows.len())?;
+    check_len("the adapter list", loras.len(), s.layers)?;
+    let (h, iw, qw, kvw) = (s.hidden, s.intermediate, s.qkv_width(), s.kv_width());
+    let m = tape.sequences * tape.len;
+    let eps_heads = attention::Heads {
+        sequences: tape.sequences,
+        seq: tape.len,
+        heads: s.heads,
+        kv_heads: s.kv_heads,
+        dim: s.head_dim(),
+    };
+    let tables = (base.cos.as_slice(), base.sin.as_slice());
+    let mut d_last = vec![0f32; m * h];
+    for ((&r, g), &d) in tape
+        .rows
+        .iter()
+        .zip(tape.row_grads.chunks_exact(h))
+        .zip(dlogp)
+    {
+        for (o, v) in d_last[r * h..][..h].iter_mut().zip(g) {
+            *o += d * v;
+        }
+    }
+    let mut dx = vec![0f32; m * h];
+    ops::rms_norm_backward(&d_last, &tape.last, &tape.last_inverse, &base.norm, &mut dx);
+    drop(d_last);
+    let mut grads: Vec<[Option<LoraGrad>; 7]> = (0..s.layers).map(|_| Default::default()).collect();
+    for (n, (layer, t)) in base.layers.iter().zip(tape.layers).enumerate().rev() {
+        let loras = &loras[n];
+        let grads = &mut grads[n];
+        let dx_view = View::rows(&dx, m, h);
+        // The MLP: x += down(silu(gate)·up).
+        let mut d_act = layer.down.input_grad(dx_view);
+        if let (Some(l), Some(low)) = (&loras[Proj::Down as usize], &t.lows[Proj::Down as usize]) {
+            let mut act = vec![0f32; m * iw];
+            ops::silu_gate(&t.gate_up, iw, &mut act);
+            grads[Proj::Down as usize] = Some(lora_backward(
+                l,
+                View::rows(&act, m, iw),
+                low,
+                dx_view,
+                &mut d_act,
+            ));
+        }
+        let mut d_gate_up = vec![0f32; m * 2 * iw];
+        ops::silu_gate_backward(&d_act, &t.gate_up, iw, &mut d_gate_up);
+        drop(d_act);
+        let mut d_mid_normed = layer.gate_up.input_grad(View::rows(&d_gate_up, m, 2 * iw));
+        let mid_view = View::rows(&t.mid_normed, m, h);
+        for (p, col) in [(Proj::Gate, 0), (Proj::Up, iw)] {
+            if let (Some(l), Some(low)) = (&loras[p as usize], &t.lows[p as usize]) {
+                let dy = columns(&d_gate_up, 2 * iw, col, iw);
+                grads[p as usize] = Some(lora_backward(l, mid_view, low, dy, &mut d_mid_normed));
+            }
+        }
+        drop(d_gate_up);
+        ops::rms_norm_backward(
+            &d_mid_normed,
+            &t.mid,
+            &t.mid_inverse,
+            &layer.post_norm,
+            &mut dx,
+        );
+        drop(d_mid_normed);
+        // Attention: x += o(attention(rope(qkv(norm(x))))).
+        let dx_view = View::rows(&dx, m, h);
+        let mut d_attended = layer.o.input_grad(dx_view);
+        if let (Some(l), Some(low)) = (&loras[Proj::O as usize], &t.lows[Proj::O as usize]) {
+            let x = View::rows(&t.attended, m, h);
+            grads[Proj::O as usize] = Some(lora_backward(l, x, low, dx_view, &mut d_attended));
+        }
+        let mut d_qkv = attention::backward(&eps_heads, &t.qkv, &t.attended, &t.lse, &d_attended);
+        drop(d_attended);
+        ops::rope(
+            &mut d_qkv,
+            qw,
+            0..h + kvw,
+            s.head_dim(),
+            tape.len,
+            tables,
+            true,
+        );
+        let mut d_normed = layer.qkv.input_grad(View::rows(&d_qkv, m, qw));
+        let normed_view = View::rows(&t.normed, m, h);
+        for (p, col, width) in [(Proj::Q, 0, h), (Proj::K, h, kvw), (Proj::V, h + kvw, kvw)] {
+            if let (Some(l), Some(low)) = (&loras[p as usize], &t.lows[p as usize]) {
+                let dy = columns(&d_qkv, qw, col, width);
+                grads[p as usize] = Some(lora_backward(l, normed_view, low, dy, &mut d_normed));
+            }
+        }
+        ops::rms_norm_backward(&d_normed, &t.input, &t.inverse, &layer.input_norm, &mut dx);
+    }
+    Ok(grads)
+}

@@ -1,0 +1,229 @@
+//! The elementwise parts of the training pass, each with the backward pass the trainer needs:
+//! RMSNorm (gradient to the input only; the norm's weight is frozen), rotary embeddings in the
+//! Hugging Face layout (halves rotated), the SiLU-gated product of the MLP, and an exponential
+//! the compiler vectorises (softmax and the vocabulary's log-sum-exp call it tens of millions of
+//! times a step).
+
+use rayon::prelude::*;
+
+/// Rows per rayon job in the row-wise ops: enough work to outweigh a job's start.
+const ROWS_PER_JOB: usize = 16;
+
+/// `out = x / rms(x) · weight` per row of `width`; returns each row's `1 / rms`.
+pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) -> Vec<f32> {
+    let width = weight.len();
+    let mut inverse = vec![0f32; x.len() / width];
+    out.par_chunks_mut(width * ROWS_PER_JOB)
+        .zip(x.par_chunks(width * ROWS_PER_JOB))
+        .zip(inverse.par_chunks_mut(ROWS_PER_JOB))
+        .for_each(|((out, x), inverse)| {
+            for ((o, row), r) in out
+                .chunks_exact_mut(width)
+                .zip(x.chunks_exact(width))
+                .zip(inverse.iter_mut())
+            {
+                let mean = row.iter().map(|v| v * v).sum::<f32>() / width as f32;
+                *r = 1.0 / (mean + eps).sqrt();
+                for ((o, v), w) in o.iter_mut().zip(row).zip(weight) {
+                    *o = v * *r * w;
+                }
+            }
+        });
+    inverse
+}
+
+/// `dx += d rms_norm(x) / dx · dy`, with `inverse` from the forward pass:
+/// `dx = r·(w⊙dy) − r³/n · Σ(w⊙dy⊙x) · x`.
+pub fn rms_norm_backward(dy: &[f32], x: &[f32], inverse: &[f32], weight: &[f32], dx: &mut [f32]) {
+    let width = weight.len();
+    dx.par_chunks_mut(width * ROWS_PER_JOB)
+        .zip(dy.par_chunks(width * ROWS_PER_JOB))
+        .zip(x.par_chunks(width * ROWS_PER_JOB))
+        .zip(inverse.par_chunks(ROWS_PER_JOB))
+        .for_each(|(((dx, dy), x), inverse)| {
+            for (((dx, dy), x), r) in dx
+                .chunks_exact_mut(width)
+                .zip(dy.chunks_exact(width))
+                .zip(x.chunks_exact(width))
+                .zip(inverse)
+            {
+                let dot: f32 = dy
+                    .iter()
+                    .zip(weight)
+                    .zip(x)
+                    .map(|((g, w), v)| g * w * v)
+                    .sum();
+                let k = r * r * r * dot / width as f32;
+                for (((d, g), w), v) in dx.iter_mut().zip(dy).zip(weight).zip(x) {
+                    *d += r * g * w - k * v;
+                }
+            }
+        });
+}
+
+/// Rotary-embedding tables for `positions × half` (`half` = head width / 2): `cos` and `sin` of
+/// `position · θ^(−2i/width)`.
+pub fn rope_tables(positions: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let mut cos = Vec::with_capacity(positions * half);
+    let mut sin = Vec::with_capacity(positions * half);
+    for p in 0..positions {
+        for i in 0..half {
+            let inv = 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64);
+            let angle = p as f64 * inv;
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    (cos, sin)
+}
+
+/// Rotates, in place, the heads in columns `cols` of each row of `x` (row width `stride`; row
+/// `i` is at position `i % seq`), Hugging Face style: the head's first half pairs with its
+/// second. `inverse` applies the transpose (the backward pass of the rotation).
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    x: &mut [f32],
+    stride: usize,
+    cols: std::ops::Range<usize>,
+    head_dim: usize,
+    seq: usize,
+    (cos, sin): (&[f32], &[f32]),
+    inverse: bool,
+) {
+    let half = head_dim / 2;
+    let sign = if inverse { -1.0 } else { 1.0 };
+    x.par_chunks_mut(stride * ROWS_PER_JOB)
+        .enumerate()
+        .for_each(|(job, rows)| {
+            for (r, row) in rows.chunks_exact_mut(stride).enumerate() {
+                let p = (job * ROWS_PER_JOB + r) % seq;
+                let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
+                for head in row[cols.clone()].chunks_exact_mut(head_dim) {
+                    let (lo, hi) = head.split_at_mut(half);
+                    for i in 0..half {
+                        let (a, b) = (lo[i], hi[i]);
+                        let s = sign * s[i];
+                        lo[i] = a * c[i] - b * s;
+                        hi[i] = b * c[i] + a * s;
+                    }
+                }
+            }
+        });
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `out = silu(gate) · up` where each row of `gate_up` is `[gate | up]`, `width` each.
+pub fn silu_gate(gate_up: &[f32], width: usize, out: &mut [f32]) {
+    out.par_chunks_mut(width * ROWS_PER_JOB)
+        .zip(gate_up.par_chunks(2 * width * ROWS_PER_JOB))
+        .for_each(|(out, gu)| {
+            for (o, gu) in out.chunks_exact_mut(width).zip(gu.chunks_exact(2 * width)) {
+                let (g, u) = gu.split_at(width);
+                for ((o, g), u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(*g) * u;
+                }
+            }
+        });
+}
+
+/// The gradient of [`silu_gate`]'s inputs, `[d gate | d up]` per row, from its output's.
+pub fn silu_gate_backward(dout: &[f32], gate_up: &[f32], width: usize, dgate_up: &mut [f32]) {
+    dgate_up
+        .par_chunks_mut(2 * width * ROWS_PER_JOB)
+        .zip(gate_up.par_chunks(2 * width * ROWS_PER_JOB))
+        .zip(dout.par_chunks(width * ROWS_PER_JOB))
+        .for_each(|((dgu, gu), dout)| {
+            for ((dgu, gu), d) in dgu
+                .chunks_exact_mut(2 * width)
+                .zip(gu.chunks_exact(2 * width))
+                .zip(dout.chunks_exact(width))
+            {
+                let (g, u) = gu.split_at(width);
+                let (dg, du) = dgu.split_at_mut(width);
+                for i in 0..width {
+                    let s = sigmoid(g[i]);
+                    du[i] = d[i] * g[i] * s;
+                    dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+                }
+            }
+        });
+}
+
+/// `eˣ` to within a few units in the last place, written with arithmetic only so a loop of it
+/// vectorises (libm's `expf` is a call per value). Inputs are clamped to [−87, 88], so the result
+/// is a normal float.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    // eˣ = 2ⁿ · eʳ with n = round(x / ln 2) and |r| ≤ ln 2 / 2.
+    let n = (x * std::f32::consts::LOG2_E).round();
+    let r = n.mul_add(-0.693_145_75, x);
+    let r = n.mul_add(-1.428_606_8e-6, r);
+    // Taylor terms to r⁶ / 720: error under 2e-7 relative on |r| ≤ 0.347.
+    let p = 1.0 / 720.0;
+    let p = p * r + 1.0 / 120.0;
+    let p = p * r + 1.0 / 24.0;
+    let p = p * r + 1.0 / 6.0;
+    let p = p * r + 0.5;
+    let p = p * r + 1.0;
+    let p = p * r + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_matches_the_standard_library() {
+        let mut worst = 0f32;
+        for i in -8700..8800 {
+            let x = i as f32 * 0.01 + 0.003;
+            let (ours, std) = (exp(x), x.exp());
+            worst = worst.max(((ours - std) / std).abs());
+        }
+        assert!(worst < 1e-6, "worst relative error {worst}");
+        assert!(exp(-100.0) < 1e-37 && exp(-100.0) >= 0.0);
+        assert!(exp(100.0).is_finite());
+    }
+
+    #[test]
+    fn the_inverse_rotation_undoes_the_rotation() {
+        let (seq, dim, stride) = (5, 8, 20);
+        let tables = rope_tables(seq, dim, 10_000.0);
+        let x: Vec<f32> = (0..seq * 2 * stride)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
+        let mut y = x.clone();
+        rope(
+            &mut y,
+            stride,
+            2..18,
+            dim,
+            seq,
+            (&tables.0, &tables.1),
+            false,
+        );
+        assert_ne!(x, y);
+        // Columns outside the range are untouched.
+        assert_eq!(x[0], y[0]);
+        assert_eq!(x[19], y[19]);
+        rope(
+            &mut y,
+            stride,
+            2..18,
+            dim,
+            seq,
+            (&tables.0, &tables.1),
+            true,
+        );
+        for (a, b) in x.iter().zip(&y) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+}
