@@ -212,6 +212,17 @@ pub fn gemm_columns(
         });
 }
 
+/// How the micro-kernel reads a panel of A: straight from A when a full panel's rows are
+/// contiguous (packing such an A cost a tenth of a training step, element by element), else
+/// from a packed copy (for a transposed A, a copy of 12 contiguous values per depth, which
+/// reads better than the scattered lines of the panel itself).
+enum PanelSource {
+    /// Element `(i, kk)` at `i·rs + kk` from the panel's first element.
+    Rows { rs: usize },
+    /// Element `(i, kk)` at `i + kk·cs` (a packed panel is this with `cs = MR`).
+    Columns { cs: usize },
+}
+
 /// Rows `r0..r1` of the product into `c`, whose first row is row `r0`.
 #[allow(clippy::too_many_arguments)]
 fn rows_job(
@@ -228,7 +239,7 @@ fn rows_job(
     // The packing's layout counts all of B's strips; the product uses the first `n` columns.
     let layout_strips = b.n.div_ceil(NR);
     let strips = n.div_ceil(NR);
-    let mut packed_a = vec![0.0f32; MC.div_ceil(MR) * MR * kc_full];
+    let mut packed_a = vec![0.0f32; MR * kc_full];
     // Strips per column block: equal blocks of at most NC_MAX columns, so the part of B that
     // every row block of this job meets stays in L2 (a vocabulary-wide B block is 56 MB).
     let block_strips = strips.div_ceil(strips.div_ceil(NC_MAX / NR));
@@ -238,21 +249,38 @@ fn rows_job(
         for s0 in (0..strips).step_by(block_strips) {
             for m0 in (r0..r1).step_by(MC) {
                 let rows = MC.min(r1 - m0);
-                let panels = rows.div_ceil(MR);
-                pack_a(a, m0, rows, k0, kc, &mut packed_a[..panels * MR * kc]);
-                for s in s0..strips.min(s0 + block_strips) {
-                    let strip = &packed_b[s * kc * NR..(s + 1) * kc * NR];
-                    for i in 0..panels {
-                        let panel = &packed_a[i * kc * MR..(i + 1) * kc * MR];
+                for i in 0..rows.div_ceil(MR) {
+                    let first = m0 + i * MR;
+                    let live = (rows - i * MR).min(MR);
+                    let (panel, source): (&[f32], PanelSource) = if live == MR && a.cs == 1 {
+                        (&a.data[first * a.rs + k0..], PanelSource::Rows { rs: a.rs })
+                    } else {
+                        pack_a(a, first, live, k0, kc, &mut packed_a[..MR * kc]);
+                        (&packed_a[..MR * kc], PanelSource::Columns { cs: MR })
+                    };
+                    for s in s0..strips.min(s0 + block_strips) {
+                        let strip = &packed_b[s * kc * NR..(s + 1) * kc * NR];
                         let tile = Tile {
-                            rows: (rows - i * MR).min(MR),
+                            rows: live,
                             cols: (n - s * NR).min(NR),
-                            at: (m0 - r0 + i * MR) * ldc + s * NR,
+                            at: (first - r0) * ldc + s * NR,
                             stride: ldc,
                         };
-                        // SAFETY: a `PackedB` exists only where AVX-512 is available; the panels
-                        // hold kc·MR and kc·NR values; the tile lies inside `c` (clipped).
-                        unsafe { micro(panel, strip, kc, c, tile, accumulate || k0 > 0) };
+                        let add = accumulate || k0 > 0;
+                        // SAFETY: a `PackedB` exists only where AVX-512 is available; the strip
+                        // holds kc·NR values; the panel's 12 rows and kc depths lie inside A
+                        // (`a.check` and the `live == MR` tests above) or the packed copy; the
+                        // tile lies inside `c` (clipped).
+                        unsafe {
+                            match source {
+                                PanelSource::Rows { rs } => {
+                                    micro::<true>(panel.as_ptr(), rs, strip, kc, c, tile, add)
+                                }
+                                PanelSource::Columns { cs } => {
+                                    micro::<false>(panel.as_ptr(), cs, strip, kc, c, tile, add)
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -260,28 +288,22 @@ fn rows_job(
     }
 }
 
-/// Packs rows `m0..m0+rows` and depths `k0..k0+kc` of `a` as panels of `MR` rows, each
-/// `[depth][MR]` (rows past the end are zero).
-fn pack_a(a: View, m0: usize, rows: usize, k0: usize, kc: usize, packed: &mut [f32]) {
-    for (i, panel) in packed.chunks_exact_mut(kc * MR).enumerate() {
-        let live = (rows - i * MR).min(MR);
-        if live < MR {
-            panel.fill(0.0);
+/// Packs rows `first..first+live` and depths `k0..k0+kc` of `a` as one panel `[depth][MR]`
+/// (rows past `live` are zero).
+fn pack_a(a: View, first: usize, live: usize, k0: usize, kc: usize, panel: &mut [f32]) {
+    if live < MR {
+        panel.fill(0.0);
+    }
+    if a.rs == 1 {
+        for (kk, to) in panel.chunks_exact_mut(MR).enumerate() {
+            let from = first + (k0 + kk) * a.cs;
+            to[..live].copy_from_slice(&a.data[from..from + live]);
         }
-        // Read along A's contiguous direction.
-        if a.cs <= a.rs {
-            for r in 0..live {
-                let row = m0 + i * MR + r;
-                for kk in 0..kc {
-                    panel[kk * MR + r] = a.at(row, k0 + kk);
-                }
-            }
-        } else {
-            for kk in 0..kc {
-                for r in 0..live {
-                    panel[kk * MR + r] = a.at(m0 + i * MR + r, k0 + kk);
-                }
-            }
+        return;
+    }
+    for kk in 0..kc {
+        for r in 0..live {
+            panel[kk * MR + r] = a.at(first + r, k0 + kk);
         }
     }
 }
@@ -309,19 +331,33 @@ struct Tile {
 }
 
 /// # Safety
-/// The CPU must have AVX-512 F; `panel` holds `kc·MR` values, `strip` `kc·NR`, and the tile's
-/// clipped rows and columns lie inside `c`.
+/// The CPU must have AVX-512 F; A's element `(i, kk)` for `i < MR`, `kk < kc` is at
+/// `a + i·stride + kk` (`ROWS`) or `a + i + kk·stride` and readable; `strip` holds `kc·NR`
+/// values; the tile's clipped rows and columns lie inside `c`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn micro(panel: &[f32], strip: &[f32], kc: usize, c: &mut [f32], tile: Tile, add: bool) {
+unsafe fn micro<const ROWS: bool>(
+    a: *const f32,
+    stride: usize,
+    strip: &[f32],
+    kc: usize,
+    c: &mut [f32],
+    tile: Tile,
+    add: bool,
+) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    let (pa, pb) = (panel.as_ptr(), strip.as_ptr());
+    let pb = strip.as_ptr();
     for kk in 0..kc {
         let b0 = _mm512_loadu_ps(pb.add(kk * NR));
         let b1 = _mm512_loadu_ps(pb.add(kk * NR + 16));
         for (i, row) in acc.iter_mut().enumerate() {
-            let a = _mm512_set1_ps(*pa.add(kk * MR + i));
+            let at = if ROWS {
+                i * stride + kk
+            } else {
+                i + kk * stride
+            };
+            let a = _mm512_set1_ps(*a.add(at));
             row[0] = _mm512_fmadd_ps(a, b0, row[0]);
             row[1] = _mm512_fmadd_ps(a, b1, row[1]);
         }
@@ -349,8 +385,16 @@ unsafe fn micro(panel: &[f32], strip: &[f32], kc: usize, c: &mut [f32], tile: Ti
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn micro(_: &[f32], _: &[f32], _: usize, _: &mut [f32], _: Tile, _: bool) {
-    unreachable!("product() returns None off x86-64")
+unsafe fn micro<const ROWS: bool>(
+    _: *const f32,
+    _: usize,
+    _: &[f32],
+    _: usize,
+    _: &mut [f32],
+    _: Tile,
+    _: bool,
+) {
+    unreachable!("PackedB::new returns None off x86-64")
 }
 
 #[cfg(test)]
@@ -396,6 +440,44 @@ mod tests {
                         (g - r).abs() < 1e-4 * (1.0 + r.abs()),
                         "{m}×{k}×{n} {strides:?}: {g} vs {r}"
                     );
+                }
+            }
+        }
+    }
+
+    /// Transposed and strided A, C inside a wider matrix (row stride past its width), adding to
+    /// what C holds, on one thread and split, and a column prefix of B.
+    #[test]
+    fn views_accumulation_and_column_prefixes_match_a_reference() {
+        if !available() {
+            return;
+        }
+        let (m, k, n, ldc) = (50, 333, 70, 90);
+        let a_t = seeded(k * m, 5); // Aᵀ row-major: A(i, kk) = a_t[kk·m + i]
+        let b = seeded(k * n, 6);
+        let start = seeded(m * ldc, 7);
+        let a = View::rows(&a_t, k, m).t();
+        let packed = PackedB::new(View::rows(&b, k, n)).expect("avx-512");
+        for threads in [Threads::One, Threads::All] {
+            for cols in [n, 37] {
+                let mut c = start.clone();
+                gemm_columns(a, &packed, cols, &mut c, ldc, true, threads);
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let want = if j < cols {
+                            f64::from(start[i * ldc + j])
+                                + (0..k)
+                                    .map(|kk| f64::from(a_t[kk * m + i]) * f64::from(b[kk * n + j]))
+                                    .sum::<f64>()
+                        } else {
+                            f64::from(start[i * ldc + j])
+                        };
+                        let got = f64::from(c[i * ldc + j]);
+                        assert!(
+                            (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "({i}, {j}) {threads:?} {cols}: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }

@@ -160,9 +160,13 @@ pub fn silu_gate_backward(dout: &[f32], gate_up: &[f32], width: usize, dgate_up:
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     // eˣ = 2ⁿ · eʳ with n = round(x / ln 2) and |r| ≤ ln 2 / 2.
-    let n = (x * std::f32::consts::LOG2_E).round();
-    let r = n.mul_add(-0.693_145_75, x);
-    let r = n.mul_add(-1.428_606_8e-6, r);
+    // Rounding by adding and subtracting 1.5·2²³, and plain products rather than `mul_add`:
+    // `round` and `mul_add` are library calls on the baseline target. ln 2 is split in two
+    // (Cody–Waite) so that n·ln2_hi is exact.
+    const ROUND: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * 0.693_145_75;
+    let r = r - n * 1.428_606_8e-6;
     // Taylor terms to r⁶ / 720: error under 2e-7 relative on |r| ≤ 0.347.
     let p = 1.0 / 720.0;
     let p = p * r + 1.0 / 120.0;

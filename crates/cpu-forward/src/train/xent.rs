@@ -10,9 +10,11 @@ use super::ops::exp;
 use super::FrozenLinear;
 use crate::sgemm::{gemm, Threads, View};
 
-/// Rows each job projects: their logits (`rows × vocab` floats, 12 MB for SmolLM2) stay under
-/// glibc's mmap threshold, so the buffer is reused rather than mapped and faulted in anew.
-pub const PROJECTION_ROWS: usize = 64;
+/// Rows each job projects. Every job streams the whole projection (113 MB for SmolLM2, twice),
+/// so fewer, larger jobs read less memory; their logits (`rows × vocab` floats, 25 MB) stay under
+/// the 32 MB mmap threshold the trainer sets, so the buffer is reused rather than mapped and
+/// faulted in anew. 1,024 rows are eight jobs, an equal share for two threads.
+pub const PROJECTION_ROWS: usize = 128;
 
 /// `log softmax(hidden · Wᵀ)[i, targets[i]]` for `hidden` `[rows, width]`, and with `with_grad`
 /// its gradient in `hidden` (`[rows, width]`; empty otherwise). Targets must lie inside the
