@@ -161,11 +161,17 @@ pub enum Threads {
 /// `c = a · b`, or `c += a · b` with `accumulate`, where `c` is `a.rows × b.width()` with row
 /// stride `ldc`. Panics when the shapes disagree (a caller's bug).
 pub fn gemm(a: View, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool, threads: Threads) {
-    gemm_columns(a, b, b.n, c, ldc, accumulate, threads);
+    assert_eq!(
+        a.cols, b.k,
+        "a is {}×{}, b has depth {}",
+        a.rows, a.cols, b.k
+    );
+    gemm_part(a, b, b.n, c, ldc, accumulate, threads);
 }
 
-/// [`gemm`] with only the first `n` columns of `b` (attention's keys up to a query block).
-pub fn gemm_columns(
+/// `c (+)= a · b[..a.cols, ..n]`: the first `a.cols` depths and `n` columns of a packed `b`
+/// (attention's values and keys up to a query block, packed once per head).
+pub fn gemm_part(
     a: View,
     b: &PackedB,
     n: usize,
@@ -174,9 +180,9 @@ pub fn gemm_columns(
     accumulate: bool,
     threads: Threads,
 ) {
-    let (m, k) = (a.rows, b.k);
+    let (m, k) = (a.rows, a.cols);
     assert!(n <= b.n, "{n} columns of a packed B of {}", b.n);
-    assert_eq!(a.cols, k, "a is {}×{}, b has depth {k}", a.rows, a.cols);
+    assert!(k <= b.k, "a is {}×{k}, b has depth {}", a.rows, b.k);
     a.check("a");
     assert!(ldc >= n, "c's row stride {ldc} is under its width {n}");
     if m == 0 || n == 0 {
@@ -235,8 +241,9 @@ fn rows_job(
     r0: usize,
     r1: usize,
 ) {
-    let (k, kc_full) = (b.k, b.kc);
-    // The packing's layout counts all of B's strips; the product uses the first `n` columns.
+    let (k, kc_full) = (a.cols, b.kc);
+    // The packing's layout counts all of B's strips and depths; the product uses the first `n`
+    // columns and `a.cols` depths.
     let layout_strips = b.n.div_ceil(NR);
     let strips = n.div_ceil(NR);
     let mut packed_a = vec![0.0f32; MR * kc_full];
@@ -244,8 +251,10 @@ fn rows_job(
     // every row block of this job meets stays in L2 (a vocabulary-wide B block is 56 MB).
     let block_strips = strips.div_ceil(strips.div_ceil(NC_MAX / NR));
     for k0 in (0..k).step_by(kc_full) {
-        let kc = kc_full.min(k - k0);
-        let packed_b = &b.data[k0 * layout_strips * NR..(k0 + kc) * layout_strips * NR];
+        // A strip of this block holds `layout_kc` depths; the product reads the first `kc`.
+        let layout_kc = kc_full.min(b.k - k0);
+        let kc = layout_kc.min(k - k0);
+        let packed_b = &b.data[k0 * layout_strips * NR..(k0 + layout_kc) * layout_strips * NR];
         for s0 in (0..strips).step_by(block_strips) {
             for m0 in (r0..r1).step_by(MC) {
                 let rows = MC.min(r1 - m0);
@@ -259,7 +268,7 @@ fn rows_job(
                         (&packed_a[..MR * kc], PanelSource::Columns { cs: MR })
                     };
                     for s in s0..strips.min(s0 + block_strips) {
-                        let strip = &packed_b[s * kc * NR..(s + 1) * kc * NR];
+                        let strip = &packed_b[s * layout_kc * NR..][..kc * NR];
                         let tile = Tile {
                             rows: live,
                             cols: (n - s * NR).min(NR),
@@ -446,7 +455,8 @@ mod tests {
     }
 
     /// Transposed and strided A, C inside a wider matrix (row stride past its width), adding to
-    /// what C holds, on one thread and split, and a column prefix of B.
+    /// what C holds, on one thread and split, and column and depth prefixes of B (the depth
+    /// prefix ending inside B's second packed block).
     #[test]
     fn views_accumulation_and_column_prefixes_match_a_reference() {
         if !available() {
@@ -459,14 +469,15 @@ mod tests {
         let a = View::rows(&a_t, k, m).t();
         let packed = PackedB::new(View::rows(&b, k, n)).expect("avx-512");
         for threads in [Threads::One, Threads::All] {
-            for cols in [n, 37] {
+            for (cols, depth) in [(n, k), (37, k), (n, 200), (40, 100)] {
+                let a = View { cols: depth, ..a };
                 let mut c = start.clone();
-                gemm_columns(a, &packed, cols, &mut c, ldc, true, threads);
+                gemm_part(a, &packed, cols, &mut c, ldc, true, threads);
                 for i in 0..m {
                     for j in 0..ldc {
                         let want = if j < cols {
                             f64::from(start[i * ldc + j])
-                                + (0..k)
+                                + (0..depth)
                                     .map(|kk| f64::from(a_t[kk * m + i]) * f64::from(b[kk * n + j]))
                                     .sum::<f64>()
                         } else {
@@ -475,7 +486,7 @@ mod tests {
                         let got = f64::from(c[i * ldc + j]);
                         assert!(
                             (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                            "({i}, {j}) {threads:?} {cols}: {got} vs {want}"
+                            "({i}, {j}) {threads:?} {cols}×{depth}: {got} vs {want}"
                         );
                     }
                 }

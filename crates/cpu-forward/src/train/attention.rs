@@ -8,8 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::ops::exp;
-use crate::sgemm::{gemm, PackedB, Threads, View};
+use super::ops::{exp_shifted, max_of, scale_row};
+use crate::kernels::best;
+use crate::sgemm::{gemm, gemm_part, PackedB, Threads, View};
 
 /// Queries per block: four panels of the product's micro-kernel.
 const QUERY_BLOCK: usize = 48;
@@ -68,11 +69,6 @@ impl Heads {
     }
 }
 
-/// The first `n` rows of `v`.
-fn first(v: View, n: usize) -> View {
-    View { rows: n, ..v }
-}
-
 /// Rows `a..b` of `v`.
 fn rows(v: View, a: usize, b: usize) -> View {
     View {
@@ -98,22 +94,17 @@ fn probabilities(
     lse: &mut [f32],
     known: bool,
 ) {
+    let isa = best();
     for (r, row) in scores.chunks_exact_mut(n).enumerate() {
         let (row, masked) = row.split_at_mut(i0 + r + 1);
         masked.fill(0.0);
         if known {
-            let l = lse[r];
-            row.iter_mut().for_each(|x| *x = exp(*x * scale - l));
+            exp_shifted(isa, row, scale, lse[r], 1.0);
             continue;
         }
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, x| m.max(*x)) * scale;
-        let mut sum = 0f32;
-        for x in row.iter_mut() {
-            *x = exp(*x * scale - max);
-            sum += *x;
-        }
-        let inverse = 1.0 / sum;
-        row.iter_mut().for_each(|x| *x *= inverse);
+        let max = max_of(isa, row) * scale;
+        let sum = exp_shifted(isa, row, scale, max, 1.0);
+        scale_row(isa, row, 1.0 / sum);
         lse[r] = max + sum.ln();
     }
 }
@@ -124,6 +115,7 @@ fn forward_job(heads: &Heads, qkv: &[f32], s: usize, h: usize) -> (Vec<f32>, Vec
     let scale = 1.0 / (d as f32).sqrt();
     let (q, k, v) = (heads.q(qkv, s, h), heads.k(qkv, s, h), heads.v(qkv, s, h));
     let keys_t = pack(k.t());
+    let values = pack(v);
     let mut out = vec![0f32; t * d];
     let mut lse = vec![0f32; t];
     let mut scores = vec![0f32; QUERY_BLOCK * t];
@@ -132,12 +124,13 @@ fn forward_job(heads: &Heads, qkv: &[f32], s: usize, h: usize) -> (Vec<f32>, Vec
         let n = i1;
         let scores = &mut scores[..(i1 - i0) * n];
         // Keys 0..n are the first n columns of the packed Kᵀ.
-        crate::sgemm::gemm_columns(rows(q, i0, i1), &keys_t, n, scores, n, false, Threads::One);
+        gemm_part(rows(q, i0, i1), &keys_t, n, scores, n, false, Threads::One);
         probabilities(scores, n, i0, scale, &mut lse[i0..i1], false);
-        let values = pack(first(v, n));
-        gemm(
+        // Values 0..n are the first n depths of the packed V.
+        gemm_part(
             View::rows(scores, i1 - i0, n),
             &values,
+            d,
             &mut out[i0 * d..i1 * d],
             d,
             false,
@@ -188,6 +181,7 @@ fn backward_job(
         .map(|i| (0..d).map(|j| o.at(i, j) * dout.at(i, j)).sum())
         .collect();
     let keys_t = pack(k.t());
+    let keys = pack(k);
     let values_t = pack(v.t());
     let (mut dq, mut dk, mut dv) = (vec![0f32; t * d], vec![0f32; t * d], vec![0f32; t * d]);
     let mut p = vec![0f32; QUERY_BLOCK * t];
@@ -197,9 +191,9 @@ fn backward_job(
         let (b, n) = (i1 - i0, i1);
         let (p, dp) = (&mut p[..b * n], &mut dp[..b * n]);
         let (q_block, dout_block) = (rows(q, i0, i1), rows(dout, i0, i1));
-        crate::sgemm::gemm_columns(q_block, &keys_t, n, p, n, false, Threads::One);
+        gemm_part(q_block, &keys_t, n, p, n, false, Threads::One);
         probabilities(p, n, i0, scale, &mut lse[i0..i1], true);
-        crate::sgemm::gemm_columns(dout_block, &values_t, n, dp, n, false, Threads::One);
+        gemm_part(dout_block, &values_t, n, dp, n, false, Threads::One);
         // dV += Pᵀ·dO
         gemm(
             View::rows(p, b, n).t(),
@@ -217,9 +211,10 @@ fn backward_job(
             }
         }
         let ds = View::rows(dp, b, n);
-        gemm(
+        gemm_part(
             ds,
-            &pack(first(k, n)),
+            &keys,
+            d,
             &mut dq[i0 * d..i1 * d],
             d,
             false,

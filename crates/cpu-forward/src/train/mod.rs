@@ -335,8 +335,8 @@ struct LayerTape {
     mid_inverse: Vec<f32>,
     mid_normed: Vec<f32>,
     gate_up: Vec<f32>,
-    /// `scale·x·Aᵀ` per adapter.
-    lows: [Option<Vec<f32>>; 7],
+    /// The joint `scale·x·Aᵀ` of each group's adapters: q/k/v, o, gate/up, down.
+    lows: [Option<Vec<f32>>; 4],
 }
 
 /// The forward pass's activations, for [`backward`].
@@ -355,78 +355,140 @@ fn pack(v: View) -> PackedB {
     PackedB::new(v).expect("a Base exists only where AVX-512 products do")
 }
 
-/// Adds `scale·(x·Aᵀ)·Bᵀ` into `c` from column `col` (row stride `ldc`); returns `scale·x·Aᵀ`.
-fn lora_forward(l: &Lora, x: View, c: &mut [f32], col: usize, ldc: usize) -> Vec<f32> {
-    let (m, r) = (x.rows, l.rank);
-    let out = l.b.len() / r;
-    let mut low = vec![0f32; m * r];
-    gemm(
-        x,
-        &pack(View::rows(l.a, r, x.cols).t()),
-        &mut low,
-        r,
-        false,
-        Threads::All,
-    );
-    low.iter_mut().for_each(|v| *v *= l.scale);
-    let up = pack(View::rows(l.b, out, r).t());
-    gemm(
-        View::rows(&low, m, r),
-        &up,
-        &mut c[col..],
-        ldc,
-        true,
-        Threads::All,
-    );
-    low
+/// Projections that read the same input, with where each one's output starts in the output
+/// rows: q/k/v, o, gate/up, down. Their adapters' `A` products run as one.
+/// An adapter of a group of projections that read the same input (q/k/v, o, gate/up, down):
+/// its projection, itself, where its output starts in the rows it writes, and where its columns
+/// start in the group's joint `x·Aᵀ`.
+type Member<'a> = (Proj, &'a Lora<'a>, usize, usize);
+
+/// The adapters present in `loras` among `group` (projections with their output columns).
+fn present<'a>(group: &[(Proj, usize)], loras: &'a LayerLoras<'a>) -> Vec<Member<'a>> {
+    let mut offset = 0;
+    let mut out = Vec::new();
+    for &(p, col) in group {
+        if let Some(l) = &loras[p as usize] {
+            out.push((p, l, col, offset));
+            offset += l.rank;
+        }
+    }
+    out
 }
 
-/// The adapter's gradients from its output's gradient `dy`; adds its part of the input's
-/// gradient into `dx` (`[rows, in]`).
-fn lora_backward(l: &Lora, x: View, low: &[f32], dy: View, dx: &mut [f32]) -> LoraGrad {
-    let (m, r, inp) = (x.rows, l.rank, x.cols);
-    let out = dy.cols;
-    // dB = dyᵀ·(scale·x·Aᵀ)
-    let mut b = vec![0f32; out * r];
+/// Adds every present adapter's `scale·(x·Aᵀ)·Bᵀ` into `c` (row stride `ldc`) at its columns;
+/// returns the joint `scale·x·Aᵀ` (`[rows, Σ rank]`), or `None` when no adapter is present.
+fn lora_forward(members: &[Member], x: View, c: &mut [f32], ldc: usize) -> Option<Vec<f32>> {
+    let ranks: usize = members.iter().map(|m| m.1.rank).sum();
+    if ranks == 0 {
+        return None;
+    }
+    let m = x.rows;
+    // One product for all the group's A matrices: the input is read once.
+    let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
+    let mut low = vec![0f32; m * ranks];
     gemm(
-        dy.t(),
-        &pack(View::rows(low, m, r)),
-        &mut b,
-        r,
+        x,
+        &pack(View::rows(&a, ranks, x.cols).t()),
+        &mut low,
+        ranks,
         false,
         Threads::All,
     );
-    // g = scale·dy·B, then dA = gᵀ·x (formed as xᵀ·g, whose B operand is the small g) and
+    for (_, l, col, offset) in members {
+        low.chunks_exact_mut(ranks).for_each(|row| {
+            row[*offset..offset + l.rank]
+                .iter_mut()
+                .for_each(|v| *v *= l.scale)
+        });
+        let out = l.b.len() / l.rank;
+        let low_cols = columns(&low, ranks, *offset, l.rank);
+        let up = pack(View::rows(l.b, out, l.rank).t());
+        gemm(low_cols, &up, &mut c[*col..], ldc, true, Threads::All);
+    }
+    Some(low)
+}
+
+/// The present adapters' gradients from the output's gradient `dy` (`[rows, ldy]`, each adapter
+/// reading its columns); adds their part of the input's gradient into `dx` (`[rows, in]`).
+fn lora_backward(
+    members: &[Member],
+    x: View,
+    low: &[f32],
+    dy: &[f32],
+    ldy: usize,
+    dx: &mut [f32],
+) -> Vec<(Proj, LoraGrad)> {
+    let ranks: usize = members.iter().map(|m| m.1.rank).sum();
+    let (m, inp) = (x.rows, x.cols);
+    // g = scale·dy·B per adapter, side by side like `low`.
+    let mut g = vec![0f32; m * ranks];
+    let mut grads = Vec::with_capacity(members.len());
+    for (p, l, col, offset) in members {
+        let (r, out) = (l.rank, l.b.len() / l.rank);
+        let dy = columns(dy, ldy, *col, out);
+        // dB = dyᵀ·(scale·x·Aᵀ)
+        let mut b = vec![0f32; out * r];
+        let low_cols = columns(low, ranks, *offset, r);
+        // The transposed dy is packed as A; the small low is B.
+        let low_packed = pack(low_cols);
+        gemm(dy.t(), &low_packed, &mut b, r, false, Threads::All);
+        gemm(
+            dy,
+            &pack(View::rows(l.b, out, r)),
+            &mut g[*offset..],
+            ranks,
+            false,
+            Threads::All,
+        );
+        g.chunks_exact_mut(ranks).for_each(|row| {
+            row[*offset..offset + r]
+                .iter_mut()
+                .for_each(|v| *v *= l.scale)
+        });
+        grads.push((*p, b));
+    }
+    // dA = gᵀ·x for all adapters at once (formed as xᵀ·g, whose B operand is the small g), and
     // dx += g·A.
-    let mut g = vec![0f32; m * r];
-    gemm(
-        dy,
-        &pack(View::rows(l.b, out, r)),
-        &mut g,
-        r,
-        false,
-        Threads::All,
-    );
-    g.iter_mut().for_each(|v| *v *= l.scale);
-    let mut a_t = vec![0f32; inp * r];
+    let mut a_t = vec![0f32; inp * ranks];
     gemm(
         x.t(),
-        &pack(View::rows(&g, m, r)),
+        &pack(View::rows(&g, m, ranks)),
         &mut a_t,
-        r,
+        ranks,
         false,
         Threads::All,
     );
-    let a = (0..r * inp).map(|i| a_t[(i % inp) * r + i / inp]).collect();
+    let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
     gemm(
-        View::rows(&g, m, r),
-        &pack(View::rows(l.a, r, inp)),
+        View::rows(&g, m, ranks),
+        &pack(View::rows(&a, ranks, inp)),
         dx,
         inp,
         true,
         Threads::All,
     );
-    LoraGrad { a, b }
+    grads
+        .into_iter()
+        .zip(members)
+        .map(|((p, b), (_, l, _, offset))| {
+            let a = (0..l.rank * inp)
+                .map(|i| a_t[(i % inp) * ranks + offset + i / inp])
+                .collect();
+            (p, LoraGrad { a, b })
+        })
+        .collect()
+}
+
+/// Each layer's groups of projections that read one input, with where each one's output starts:
+/// q/k/v in the fused projection's rows, o and down in the residual stream, gate/up in theirs.
+fn groups(s: &Shape) -> [Vec<(Proj, usize)>; 4] {
+    let (h, kv) = (s.hidden, s.kv_width());
+    [
+        vec![(Proj::Q, 0), (Proj::K, h), (Proj::V, h + kv)],
+        vec![(Proj::O, 0)],
+        vec![(Proj::Gate, 0), (Proj::Up, s.intermediate)],
+        vec![(Proj::Down, 0)],
+    ]
 }
 
 /// Columns of `rows` (row width `width`) from `col`, `cols` wide.
@@ -517,7 +579,8 @@ pub fn forward(
     let none: LayerLoras = [None; 7];
     for (n, layer) in base.layers.iter().enumerate() {
         let loras = loras.get(n).unwrap_or(&none);
-        let mut lows: [Option<Vec<f32>>; 7] = Default::default();
+        let groups = groups(s);
+        let members = groups.each_ref().map(|g| present(g, loras));
         let mut normed = vec![0f32; m * h];
         let inverse = ops::rms_norm(&x, &layer.input_norm, eps, &mut normed);
         let normed_view = View::rows(&normed, m, h);
@@ -527,11 +590,7 @@ pub fn forward(
             qkv.par_chunks_mut(qw)
                 .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
         }
-        for (p, col) in [(Proj::Q, 0), (Proj::K, h), (Proj::V, h + kvw)] {
-            if let Some(l) = &loras[p as usize] {
-                lows[p as usize] = Some(lora_forward(l, normed_view, &mut qkv, col, qw));
-            }
-        }
+        let low_qkv = lora_forward(&members[0], normed_view, &mut qkv, qw);
         ops::rope(
             &mut qkv,
             qw,
@@ -545,27 +604,19 @@ pub fn forward(
         let attended_view = View::rows(&attended, m, h);
         let input = if keep { x.clone() } else { Vec::new() };
         layer.o.apply(attended_view, &mut x, h, true);
-        if let Some(l) = &loras[Proj::O as usize] {
-            lows[Proj::O as usize] = Some(lora_forward(l, attended_view, &mut x, 0, h));
-        }
+        let low_o = lora_forward(&members[1], attended_view, &mut x, h);
         let mut mid_normed = vec![0f32; m * h];
         let mid_inverse = ops::rms_norm(&x, &layer.post_norm, eps, &mut mid_normed);
         let mid_view = View::rows(&mid_normed, m, h);
         let mut gate_up = vec![0f32; m * 2 * iw];
         layer.gate_up.apply(mid_view, &mut gate_up, 2 * iw, false);
-        for (p, col) in [(Proj::Gate, 0), (Proj::Up, iw)] {
-            if let Some(l) = &loras[p as usize] {
-                lows[p as usize] = Some(lora_forward(l, mid_view, &mut gate_up, col, 2 * iw));
-            }
-        }
+        let low_gate_up = lora_forward(&members[2], mid_view, &mut gate_up, 2 * iw);
         let mut act = vec![0f32; m * iw];
         ops::silu_gate(&gate_up, iw, &mut act);
         let mid = if keep { x.clone() } else { Vec::new() };
         let act_view = View::rows(&act, m, iw);
         layer.down.apply(act_view, &mut x, h, true);
-        if let Some(l) = &loras[Proj::Down as usize] {
-            lows[Proj::Down as usize] = Some(lora_forward(l, act_view, &mut x, 0, h));
-        }
+        let low_down = lora_forward(&members[3], act_view, &mut x, h);
         if keep {
             tapes.push(LayerTape {
                 input,
@@ -578,7 +629,7 @@ pub fn forward(
                 mid_inverse,
                 mid_normed,
                 gate_up,
-                lows,
+                lows: [low_qkv, low_o, low_gate_up, low_down],
             });
         }
     }
@@ -639,32 +690,30 @@ pub fn backward(
     drop(d_last);
     let mut grads: Vec<[Option<LoraGrad>; 7]> = (0..s.layers).map(|_| Default::default()).collect();
     for (n, (layer, t)) in base.layers.iter().zip(tape.layers).enumerate().rev() {
-        let loras = &loras[n];
-        let grads = &mut grads[n];
+        let groups = groups(s);
+        let members = groups.each_ref().map(|g| present(g, &loras[n]));
+        let mut store = |found: Vec<(Proj, LoraGrad)>| {
+            for (p, g) in found {
+                grads[n][p as usize] = Some(g);
+            }
+        };
         let dx_view = View::rows(&dx, m, h);
         // The MLP: x += down(silu(gate)·up).
         let mut d_act = layer.down.input_grad(dx_view);
-        if let (Some(l), Some(low)) = (&loras[Proj::Down as usize], &t.lows[Proj::Down as usize]) {
+        if let Some(low) = &t.lows[3] {
             let mut act = vec![0f32; m * iw];
             ops::silu_gate(&t.gate_up, iw, &mut act);
-            grads[Proj::Down as usize] = Some(lora_backward(
-                l,
-                View::rows(&act, m, iw),
-                low,
-                dx_view,
-                &mut d_act,
-            ));
+            let act = View::rows(&act, m, iw);
+            store(lora_backward(&members[3], act, low, &dx, h, &mut d_act));
         }
         let mut d_gate_up = vec![0f32; m * 2 * iw];
         ops::silu_gate_backward(&d_act, &t.gate_up, iw, &mut d_gate_up);
         drop(d_act);
         let mut d_mid_normed = layer.gate_up.input_grad(View::rows(&d_gate_up, m, 2 * iw));
         let mid_view = View::rows(&t.mid_normed, m, h);
-        for (p, col) in [(Proj::Gate, 0), (Proj::Up, iw)] {
-            if let (Some(l), Some(low)) = (&loras[p as usize], &t.lows[p as usize]) {
-                let dy = columns(&d_gate_up, 2 * iw, col, iw);
-                grads[p as usize] = Some(lora_backward(l, mid_view, low, dy, &mut d_mid_normed));
-            }
+        if let Some(low) = &t.lows[2] {
+            let (dy, d_in) = (&d_gate_up, &mut d_mid_normed);
+            store(lora_backward(&members[2], mid_view, low, dy, 2 * iw, d_in));
         }
         drop(d_gate_up);
         ops::rms_norm_backward(
@@ -678,9 +727,9 @@ pub fn backward(
         // Attention: x += o(attention(rope(qkv(norm(x))))).
         let dx_view = View::rows(&dx, m, h);
         let mut d_attended = layer.o.input_grad(dx_view);
-        if let (Some(l), Some(low)) = (&loras[Proj::O as usize], &t.lows[Proj::O as usize]) {
+        if let Some(low) = &t.lows[1] {
             let x = View::rows(&t.attended, m, h);
-            grads[Proj::O as usize] = Some(lora_backward(l, x, low, dx_view, &mut d_attended));
+            store(lora_backward(&members[1], x, low, &dx, h, &mut d_attended));
         }
         let mut d_qkv = attention::backward(&eps_heads, &t.qkv, &t.attended, &t.lse, &d_attended);
         drop(d_attended);
@@ -695,11 +744,15 @@ pub fn backward(
         );
         let mut d_normed = layer.qkv.input_grad(View::rows(&d_qkv, m, qw));
         let normed_view = View::rows(&t.normed, m, h);
-        for (p, col, width) in [(Proj::Q, 0, h), (Proj::K, h, kvw), (Proj::V, h + kvw, kvw)] {
-            if let (Some(l), Some(low)) = (&loras[p as usize], &t.lows[p as usize]) {
-                let dy = columns(&d_qkv, qw, col, width);
-                grads[p as usize] = Some(lora_backward(l, normed_view, low, dy, &mut d_normed));
-            }
+        if let Some(low) = &t.lows[0] {
+            store(lora_backward(
+                &members[0],
+                normed_view,
+                low,
+                &d_qkv,
+                qw,
+                &mut d_normed,
+            ));
         }
         ops::rms_norm_backward(&d_normed, &t.input, &t.inverse, &layer.input_norm, &mut dx);
     }

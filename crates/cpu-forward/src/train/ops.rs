@@ -6,59 +6,83 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::{best, Isa};
+
 /// Rows per rayon job in the row-wise ops: enough work to outweigh a job's start.
 const ROWS_PER_JOB: usize = 16;
+
+/// Each row's `1 / rms` into `inverse` and the normed row into `out`.
+#[inline(always)]
+fn norm_rows_body<const FMA: bool>(
+    out: &mut [f32],
+    x: &[f32],
+    weight: &[f32],
+    eps: f32,
+    inverse: &mut [f32],
+) {
+    let width = weight.len();
+    for ((o, row), r) in out
+        .chunks_exact_mut(width)
+        .zip(x.chunks_exact(width))
+        .zip(inverse.iter_mut())
+    {
+        let mean = sum_map(row, |v| v * v) / width as f32;
+        *r = 1.0 / (mean + eps).sqrt();
+        for ((o, v), w) in o.iter_mut().zip(row).zip(weight) {
+            *o = v * *r * w;
+        }
+    }
+}
+
+dispatched!(fn norm_rows(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32, inverse: &mut [f32]) = norm_rows_body);
 
 /// `out = x / rms(x) · weight` per row of `width`; returns each row's `1 / rms`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) -> Vec<f32> {
     let width = weight.len();
+    let isa = best();
     let mut inverse = vec![0f32; x.len() / width];
     out.par_chunks_mut(width * ROWS_PER_JOB)
         .zip(x.par_chunks(width * ROWS_PER_JOB))
         .zip(inverse.par_chunks_mut(ROWS_PER_JOB))
-        .for_each(|((out, x), inverse)| {
-            for ((o, row), r) in out
-                .chunks_exact_mut(width)
-                .zip(x.chunks_exact(width))
-                .zip(inverse.iter_mut())
-            {
-                let mean = row.iter().map(|v| v * v).sum::<f32>() / width as f32;
-                *r = 1.0 / (mean + eps).sqrt();
-                for ((o, v), w) in o.iter_mut().zip(row).zip(weight) {
-                    *o = v * *r * w;
-                }
-            }
-        });
+        .for_each(|((out, x), inverse)| norm_rows(isa, out, x, weight, eps, inverse));
     inverse
 }
+
+#[inline(always)]
+fn norm_backward_body<const FMA: bool>(
+    dx: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    inverse: &[f32],
+    weight: &[f32],
+) {
+    let width = weight.len();
+    for (((dx, dy), x), r) in dx
+        .chunks_exact_mut(width)
+        .zip(dy.chunks_exact(width))
+        .zip(x.chunks_exact(width))
+        .zip(inverse)
+    {
+        let dot = dot3(dy, weight, x);
+        let k = r * r * r * dot / width as f32;
+        for (((d, g), w), v) in dx.iter_mut().zip(dy).zip(weight).zip(x) {
+            *d += r * g * w - k * v;
+        }
+    }
+}
+
+dispatched!(fn norm_backward_rows(dx: &mut [f32], dy: &[f32], x: &[f32], inverse: &[f32], weight: &[f32]) = norm_backward_body);
 
 /// `dx += d rms_norm(x) / dx · dy`, with `inverse` from the forward pass:
 /// `dx = r·(w⊙dy) − r³/n · Σ(w⊙dy⊙x) · x`.
 pub fn rms_norm_backward(dy: &[f32], x: &[f32], inverse: &[f32], weight: &[f32], dx: &mut [f32]) {
     let width = weight.len();
+    let isa = best();
     dx.par_chunks_mut(width * ROWS_PER_JOB)
         .zip(dy.par_chunks(width * ROWS_PER_JOB))
         .zip(x.par_chunks(width * ROWS_PER_JOB))
         .zip(inverse.par_chunks(ROWS_PER_JOB))
-        .for_each(|(((dx, dy), x), inverse)| {
-            for (((dx, dy), x), r) in dx
-                .chunks_exact_mut(width)
-                .zip(dy.chunks_exact(width))
-                .zip(x.chunks_exact(width))
-                .zip(inverse)
-            {
-                let dot: f32 = dy
-                    .iter()
-                    .zip(weight)
-                    .zip(x)
-                    .map(|((g, w), v)| g * w * v)
-                    .sum();
-                let k = r * r * r * dot / width as f32;
-                for (((d, g), w), v) in dx.iter_mut().zip(dy).zip(weight).zip(x) {
-                    *d += r * g * w - k * v;
-                }
-            }
-        });
+        .for_each(|(((dx, dy), x), inverse)| norm_backward_rows(isa, dx, dy, x, inverse, weight));
 }
 
 /// Rotary-embedding tables for `positions × half` (`half` = head width / 2): `cos` and `sin` of
@@ -78,6 +102,38 @@ pub fn rope_tables(positions: usize, head_dim: usize, theta: f64) -> (Vec<f32>, 
     (cos, sin)
 }
 
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rope_body<const FMA: bool>(
+    rows: &mut [f32],
+    first: usize,
+    stride: usize,
+    from: usize,
+    to: usize,
+    head_dim: usize,
+    seq: usize,
+    cos: &[f32],
+    sin: &[f32],
+    sign: f32,
+) {
+    let half = head_dim / 2;
+    for (r, row) in rows.chunks_exact_mut(stride).enumerate() {
+        let p = (first + r) % seq;
+        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
+        for head in row[from..to].chunks_exact_mut(head_dim) {
+            let (lo, hi) = head.split_at_mut(half);
+            for i in 0..half {
+                let (a, b) = (lo[i], hi[i]);
+                let s = sign * s[i];
+                lo[i] = a * c[i] - b * s;
+                hi[i] = b * c[i] + a * s;
+            }
+        }
+    }
+}
+
+dispatched!(fn rope_rows(rows: &mut [f32], first: usize, stride: usize, from: usize, to: usize, head_dim: usize, seq: usize, cos: &[f32], sin: &[f32], sign: f32) = rope_body);
+
 /// Rotates, in place, the heads in columns `cols` of each row of `x` (row width `stride`; row
 /// `i` is at position `i % seq`), Hugging Face style: the head's first half pairs with its
 /// second. `inverse` applies the transpose (the backward pass of the rotation).
@@ -91,67 +147,178 @@ pub fn rope(
     (cos, sin): (&[f32], &[f32]),
     inverse: bool,
 ) {
-    let half = head_dim / 2;
     let sign = if inverse { -1.0 } else { 1.0 };
+    let isa = best();
     x.par_chunks_mut(stride * ROWS_PER_JOB)
         .enumerate()
         .for_each(|(job, rows)| {
-            for (r, row) in rows.chunks_exact_mut(stride).enumerate() {
-                let p = (job * ROWS_PER_JOB + r) % seq;
-                let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
-                for head in row[cols.clone()].chunks_exact_mut(head_dim) {
-                    let (lo, hi) = head.split_at_mut(half);
-                    for i in 0..half {
-                        let (a, b) = (lo[i], hi[i]);
-                        let s = sign * s[i];
-                        lo[i] = a * c[i] - b * s;
-                        hi[i] = b * c[i] + a * s;
-                    }
-                }
-            }
+            rope_rows(
+                isa,
+                rows,
+                job * ROWS_PER_JOB,
+                stride,
+                cols.start,
+                cols.end,
+                head_dim,
+                seq,
+                cos,
+                sin,
+                sign,
+            )
         });
 }
 
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
 
+#[inline(always)]
+fn silu_body<const FMA: bool>(out: &mut [f32], gate_up: &[f32], width: usize) {
+    for (o, gu) in out
+        .chunks_exact_mut(width)
+        .zip(gate_up.chunks_exact(2 * width))
+    {
+        let (g, u) = gu.split_at(width);
+        for ((o, g), u) in o.iter_mut().zip(g).zip(u) {
+            *o = g * sigmoid(*g) * u;
+        }
+    }
+}
+
+dispatched!(fn silu_rows(out: &mut [f32], gate_up: &[f32], width: usize) = silu_body);
+
 /// `out = silu(gate) · up` where each row of `gate_up` is `[gate | up]`, `width` each.
 pub fn silu_gate(gate_up: &[f32], width: usize, out: &mut [f32]) {
+    let isa = best();
     out.par_chunks_mut(width * ROWS_PER_JOB)
         .zip(gate_up.par_chunks(2 * width * ROWS_PER_JOB))
-        .for_each(|(out, gu)| {
-            for (o, gu) in out.chunks_exact_mut(width).zip(gu.chunks_exact(2 * width)) {
-                let (g, u) = gu.split_at(width);
-                for ((o, g), u) in o.iter_mut().zip(g).zip(u) {
-                    *o = g * sigmoid(*g) * u;
-                }
-            }
-        });
+        .for_each(|(out, gu)| silu_rows(isa, out, gu, width));
 }
+
+#[inline(always)]
+fn silu_backward_body<const FMA: bool>(
+    dgate_up: &mut [f32],
+    gate_up: &[f32],
+    dout: &[f32],
+    width: usize,
+) {
+    for ((dgu, gu), d) in dgate_up
+        .chunks_exact_mut(2 * width)
+        .zip(gate_up.chunks_exact(2 * width))
+        .zip(dout.chunks_exact(width))
+    {
+        let (g, u) = gu.split_at(width);
+        let (dg, du) = dgu.split_at_mut(width);
+        for i in 0..width {
+            let s = sigmoid(g[i]);
+            du[i] = d[i] * g[i] * s;
+            dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+        }
+    }
+}
+
+dispatched!(fn silu_backward_rows(dgate_up: &mut [f32], gate_up: &[f32], dout: &[f32], width: usize) = silu_backward_body);
 
 /// The gradient of [`silu_gate`]'s inputs, `[d gate | d up]` per row, from its output's.
 pub fn silu_gate_backward(dout: &[f32], gate_up: &[f32], width: usize, dgate_up: &mut [f32]) {
+    let isa = best();
     dgate_up
         .par_chunks_mut(2 * width * ROWS_PER_JOB)
         .zip(gate_up.par_chunks(2 * width * ROWS_PER_JOB))
         .zip(dout.par_chunks(width * ROWS_PER_JOB))
-        .for_each(|((dgu, gu), dout)| {
-            for ((dgu, gu), d) in dgu
-                .chunks_exact_mut(2 * width)
-                .zip(gu.chunks_exact(2 * width))
-                .zip(dout.chunks_exact(width))
-            {
-                let (g, u) = gu.split_at(width);
-                let (dg, du) = dgu.split_at_mut(width);
-                for i in 0..width {
-                    let s = sigmoid(g[i]);
-                    du[i] = d[i] * g[i] * s;
-                    dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
-                }
-            }
-        });
+        .for_each(|((dgu, gu), dout)| silu_backward_rows(isa, dgu, gu, dout, width));
 }
+
+/// `Σ f(x)` with sixteen partial sums: a float sum in order does not vectorise.
+#[inline(always)]
+fn sum_map(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let chunks = row.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f(x);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ aᵢ·bᵢ·cᵢ` with sixteen partial sums.
+#[inline(always)]
+fn dot3(a: &[f32], b: &[f32], c: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb, cc) = (a.chunks_exact(16), b.chunks_exact(16), c.chunks_exact(16));
+    let tail: f32 = (ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .zip(cc.remainder()))
+    .map(|((x, y), z)| x * y * z)
+    .sum();
+    for ((x, y), z) in ca.zip(cb).zip(cc) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l] * z[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn max_body<const FMA: bool>(row: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let chunks = row.chunks_exact(16);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    acc.iter().fold(tail, |m, &x| m.max(x))
+}
+
+dispatched!(
+    /// A row's largest value.
+    fn max_of(row: &[f32]) -> f32 = max_body
+);
+
+#[inline(always)]
+fn exp_shifted_body<const FMA: bool>(row: &mut [f32], scale: f32, shift: f32, sign: f32) -> f32 {
+    row.iter_mut().for_each(|x| *x = exp(*x * scale - shift));
+    let sum = sum_map(row, |x| x);
+    if sign != 1.0 {
+        row.iter_mut().for_each(|x| *x *= sign);
+    }
+    sum
+}
+
+dispatched!(
+    /// `x ← sign·exp(x·scale − shift)` over a row; returns `Σ exp(x·scale − shift)`.
+    fn exp_shifted(row: &mut [f32], scale: f32, shift: f32, sign: f32) -> f32 = exp_shifted_body
+);
+
+#[inline(always)]
+fn sum_exp_body<const FMA: bool>(row: &[f32], shift: f32) -> f32 {
+    sum_map(row, |x| exp(x - shift))
+}
+
+dispatched!(
+    /// `Σ exp(x − shift)` over a row.
+    fn sum_exp(row: &[f32], shift: f32) -> f32 = sum_exp_body
+);
+
+#[inline(always)]
+fn scale_body<const FMA: bool>(row: &mut [f32], by: f32) {
+    row.iter_mut().for_each(|x| *x *= by);
+}
+
+dispatched!(
+    /// `x ← x·by` over a row.
+    fn scale_row(row: &mut [f32], by: f32) = scale_body
+);
 
 /// `eˣ` to within a few units in the last place, written with arithmetic only so a loop of it
 /// vectorises (libm's `expf` is a call per value). Inputs are clamped to [−87, 88], so the result

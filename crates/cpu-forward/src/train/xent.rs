@@ -6,8 +6,9 @@
 
 use rayon::prelude::*;
 
-use super::ops::exp;
+use super::ops::{exp_shifted, max_of, sum_exp};
 use super::FrozenLinear;
+use crate::kernels::best;
 use crate::sgemm::{gemm, Threads, View};
 
 /// Rows each job projects. Every job streams the whole projection (113 MB for SmolLM2, twice),
@@ -28,6 +29,7 @@ pub fn target_logp(
     let (width, vocab) = (head.in_width(), head.out_width());
     let m = targets.len();
     debug_assert_eq!(hidden.len(), m * width);
+    let isa = best();
     let mut logp = vec![0f32; m];
     let mut grad = vec![0f32; if with_grad { m * width } else { 0 }];
     let grad_rows: Vec<&mut [f32]> = if with_grad {
@@ -58,13 +60,12 @@ pub fn target_logp(
                 .zip(targets)
             {
                 let t = t as usize;
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = row.iter().map(|x| exp(x - max)).sum();
-                let lse = max + sum.ln();
+                let max = max_of(isa, row);
+                let lse = max + sum_exp(isa, row, max).ln();
                 *lp = row[t] - lse;
                 if with_grad {
                     // onehot − softmax, so that (·)·W is d logp / d hidden.
-                    row.iter_mut().for_each(|x| *x = -exp(*x - lse));
+                    exp_shifted(isa, row, 1.0, lse, -1.0);
                     row[t] += 1.0;
                 }
             }
