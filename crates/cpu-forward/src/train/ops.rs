@@ -102,37 +102,39 @@ pub fn rope_tables(positions: usize, head_dim: usize, theta: f64) -> (Vec<f32>, 
     (cos, sin)
 }
 
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn rope_body<const FMA: bool>(
-    rows: &mut [f32],
-    first: usize,
+/// What [`rope`] rotates: rows of `stride` values whose columns `from..to` hold heads of
+/// `head_dim`, row `i` at position `i % seq`, with the position tables; `sign` −1 undoes it.
+#[derive(Clone, Copy)]
+pub(crate) struct Rotation<'a> {
     stride: usize,
     from: usize,
     to: usize,
     head_dim: usize,
     seq: usize,
-    cos: &[f32],
-    sin: &[f32],
+    cos: &'a [f32],
+    sin: &'a [f32],
     sign: f32,
-) {
-    let half = head_dim / 2;
-    for (r, row) in rows.chunks_exact_mut(stride).enumerate() {
-        let p = (first + r) % seq;
-        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
-        for head in row[from..to].chunks_exact_mut(head_dim) {
+}
+
+#[inline(always)]
+fn rope_body<const FMA: bool>(rows: &mut [f32], first: usize, r: Rotation) {
+    let half = r.head_dim / 2;
+    for (i, row) in rows.chunks_exact_mut(r.stride).enumerate() {
+        let p = (first + i) % r.seq;
+        let (c, s) = (&r.cos[p * half..][..half], &r.sin[p * half..][..half]);
+        for head in row[r.from..r.to].chunks_exact_mut(r.head_dim) {
             let (lo, hi) = head.split_at_mut(half);
-            for i in 0..half {
-                let (a, b) = (lo[i], hi[i]);
-                let s = sign * s[i];
-                lo[i] = a * c[i] - b * s;
-                hi[i] = b * c[i] + a * s;
+            for j in 0..half {
+                let (a, b) = (lo[j], hi[j]);
+                let s = r.sign * s[j];
+                lo[j] = a * c[j] - b * s;
+                hi[j] = b * c[j] + a * s;
             }
         }
     }
 }
 
-dispatched!(fn rope_rows(rows: &mut [f32], first: usize, stride: usize, from: usize, to: usize, head_dim: usize, seq: usize, cos: &[f32], sin: &[f32], sign: f32) = rope_body);
+dispatched!(fn rope_rows(rows: &mut [f32], first: usize, r: Rotation) = rope_body);
 
 /// Rotates, in place, the heads in columns `cols` of each row of `x` (row width `stride`; row
 /// `i` is at position `i % seq`), Hugging Face style: the head's first half pairs with its
@@ -147,25 +149,20 @@ pub fn rope(
     (cos, sin): (&[f32], &[f32]),
     inverse: bool,
 ) {
-    let sign = if inverse { -1.0 } else { 1.0 };
+    let rotation = Rotation {
+        stride,
+        from: cols.start,
+        to: cols.end,
+        head_dim,
+        seq,
+        cos,
+        sin,
+        sign: if inverse { -1.0 } else { 1.0 },
+    };
     let isa = best();
     x.par_chunks_mut(stride * ROWS_PER_JOB)
         .enumerate()
-        .for_each(|(job, rows)| {
-            rope_rows(
-                isa,
-                rows,
-                job * ROWS_PER_JOB,
-                stride,
-                cols.start,
-                cols.end,
-                head_dim,
-                seq,
-                cos,
-                sin,
-                sign,
-            )
-        });
+        .for_each(|(job, rows)| rope_rows(isa, rows, job * ROWS_PER_JOB, rotation));
 }
 
 #[inline(always)]
