@@ -455,7 +455,7 @@ fn bad_training_input_is_named() {
             "--stage",
             "thought",
             "--batch",
-            "64",
+            "100000",
             "--max-len",
             "8192",
             "--data",

@@ -99,7 +99,7 @@ pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
         }
     }
     Ok(StepTimes {
-        engine: "ours (candle)".into(),
+        engine: format!("ours ({})", decoder.pass_description()),
         step_secs: times,
         loss_first: first,
         loss_last: last,

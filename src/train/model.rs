@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_core::backprop::GradStore;
@@ -129,13 +130,18 @@ pub struct Decoder {
     our_base: OnceLock<Option<Arc<pass::Base>>>,
     /// Forward passes of ours whose gradient [`Decoder::backward`] has yet to take.
     pending: Mutex<Vec<Pending>>,
+    /// Our pass's dropout masks: the adapters' seed, the current micro-batch's stream (see
+    /// [`Decoder::begin_micro_batch`]) and the training passes made in it.
+    dropout_seed: u64,
+    dropout_stream: AtomicU64,
+    dropout_passes: AtomicU64,
 }
 
 /// Which implementation computes a training step's forward and backward passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
-    /// Ours (`logreasoner_cpu::train`) where it applies: on a CPU with AVX-512, f32 weights, and
-    /// no adapter dropout while training. Elsewhere candle's autograd.
+    /// Ours (`logreasoner_cpu::train`) where it applies: on a CPU with AVX-512 and f32 weights
+    /// (its dropout masks are seeded). Elsewhere candle's autograd.
     Ours,
     /// candle's autograd everywhere: the reference ours is tested against.
     Candle,
@@ -150,6 +156,8 @@ struct Pending {
     leaf: Var,
     tape: pass::Tape,
     adapters: AdapterValues,
+    /// Whether the forward pass applied the adapters' dropout.
+    dropout: bool,
 }
 
 /// Where the base weights come from: tensors by Hugging Face name.
@@ -248,7 +256,19 @@ impl Decoder {
             pass: Pass::Ours,
             our_base: OnceLock::new(),
             pending: Mutex::new(Vec::new()),
+            dropout_seed: lora.seed,
+            dropout_stream: AtomicU64::new(0),
+            dropout_passes: AtomicU64::new(0),
         })
+    }
+
+    /// Starts the dropout masks of micro-batch `index` of optimiser step `step`: our pass draws
+    /// them from the adapters' seed, the step, the micro-batch and the order of the passes in
+    /// it, so a resumed run draws the masks the uninterrupted one did.
+    pub fn begin_micro_batch(&self, step: usize, index: usize) {
+        let stream = mix(mix(self.dropout_seed, step as u64), index as u64);
+        self.dropout_stream.store(stream, Ordering::Relaxed);
+        self.dropout_passes.store(0, Ordering::Relaxed);
     }
 
     /// Chooses the implementation of training passes (tests compare the two).
@@ -260,6 +280,15 @@ impl Decoder {
         self.lm_head_packed
             .get_or_init(|| super::xent::pack_projection(&self.lm_head))
             .clone()
+    }
+
+    /// Which implementation training steps run, in words.
+    pub fn pass_description(&self) -> &'static str {
+        if self.our_base().is_some() {
+            "own pass, AVX-512"
+        } else {
+            "candle autograd"
+        }
     }
 
     /// The base packed for our pass, `None` where it does not apply.
@@ -351,8 +380,8 @@ impl Decoder {
             .collect()
     }
 
-    /// The adapters as our pass reads them.
-    fn loras<'a>(&self, values: &'a AdapterValues) -> Vec<pass::LayerLoras<'a>> {
+    /// The adapters as our pass reads them, with their dropout when `dropout` is on.
+    fn loras<'a>(&self, values: &'a AdapterValues, dropout: bool) -> Vec<pass::LayerLoras<'a>> {
         values
             .iter()
             .zip(&self.layers)
@@ -364,6 +393,7 @@ impl Decoder {
                         b,
                         rank: b.len() / p[i].weight.dim(0).unwrap_or(1).max(1),
                         scale: p[i].scale as f32,
+                        dropout: if dropout { p[i].dropout } else { 0.0 },
                     })
                 })
             })
@@ -384,27 +414,26 @@ impl Decoder {
         use_adapter: bool,
         train: bool,
     ) -> Result<Option<Tensor>> {
-        let dropout = self
-            .layers
-            .iter()
-            .flat_map(|l| l.projections())
-            .any(|p| p.adapter.is_some() && p.dropout > 0.0);
-        if use_adapter && train && dropout {
-            return Ok(None);
-        }
         let Some(base) = self.our_base() else {
             return Ok(None);
         };
         let adapters = self.adapter_values(use_adapter)?;
+        let keep = use_adapter && train;
+        let seed = if keep {
+            let pass = self.dropout_passes.fetch_add(1, Ordering::Relaxed);
+            mix(self.dropout_stream.load(Ordering::Relaxed), pass)
+        } else {
+            0
+        };
         let batch = pass::Batch {
             ids,
             sequences,
             len,
             rows,
             targets,
+            seed,
         };
-        let keep = use_adapter && train;
-        let (logp, tape) = pass::forward(base, &self.loras(&adapters), &batch, keep)
+        let (logp, tape) = pass::forward(base, &self.loras(&adapters, train), &batch, keep)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let logp = Tensor::from_vec(logp, rows.len(), &self.device)?;
         let Some(tape) = tape else {
@@ -419,6 +448,7 @@ impl Decoder {
                 leaf,
                 tape,
                 adapters,
+                dropout: train,
             });
         Ok(Some(out))
     }
@@ -441,7 +471,8 @@ impl Decoder {
                 continue;
             };
             let dlogp: Vec<f32> = d.to_vec1()?;
-            let layer_grads = pass::backward(base, &self.loras(&p.adapters), p.tape, &dlogp)
+            let loras = self.loras(&p.adapters, p.dropout);
+            let layer_grads = pass::backward(base, &loras, p.tape, &dlogp)
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
             for (l, g) in self.layers.iter().zip(layer_grads) {
                 for (proj, g) in l.projections().iter().zip(g) {
@@ -533,6 +564,17 @@ impl Decoder {
         }
         rms_norm(&x, &self.norm, c.eps)
     }
+}
+
+/// A hash of `seed` and `salt` (SplitMix64's finaliser), for seeds derived from others.
+fn mix(seed: u64, salt: u64) -> u64 {
+    let mut z = seed
+        ^ salt
+            .wrapping_add(0x9E37_79B9_7F4A_7C15)
+            .wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A small seeded generator (xorshift64*), so initial weights repeat exactly for a seed.

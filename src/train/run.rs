@@ -568,17 +568,38 @@ fn prepare(
 }
 
 /// Bytes the run still needs once its weights are loaded, roughly: the activations kept for the
-/// backward pass.
-fn memory_estimate(base: &Base, config: &RunConfig) -> u64 {
+/// backward pass, and on a CPU with AVX-512 the weights packed for our training pass.
+fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
     let c = &base.config;
     let tokens = (config.batch.max(1) * config.max_len) as u64;
     let pairs = if config.stage == Stage::Dpo { 2 } else { 1 };
-    let per_layer =
-        tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
-    // The output layer: its weight packed twice for the AVX-512 product, and one 64-row chunk of
+    let kv = c.kv_heads * c.head_dim();
+    let ours = device.is_cpu() && logreasoner_cpu::sgemm::available();
+    let (per_layer, packed) = if ours {
+        // `logreasoner_cpu::train`'s tape: the layer input, both norms' inputs and outputs,
+        // q/k/v, the attention output and gate/up; every projection packed twice, and a copy of
+        // the embedding.
+        let per_layer = tokens * (6 * c.hidden + 2 * kv + 2 * c.intermediate + c.heads) as u64;
+        let weights = c.layers * ((c.hidden + 2 * kv) * c.hidden + c.hidden * c.hidden)
+            + c.layers * 3 * c.hidden * c.intermediate;
+        // One layer's gradients in flight during the backward pass (and an adapter's input
+        // with its dropout mask).
+        let transient = tokens * (4 * c.intermediate + 3 * c.hidden + 2 * kv) as u64;
+        (
+            per_layer,
+            (2 * weights + c.vocab * c.hidden) as u64 + transient,
+        )
+    } else {
+        // candle's autograd: every op's output, attention probabilities included.
+        let per_layer =
+            tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
+        (per_layer, 0)
+    };
+    // The output layer: its weight packed twice for the AVX-512 product, and one chunk of
     // logits per thread (`train::xent`); the full `[tokens, vocab]` logits never exist.
-    let output = (2 * c.hidden + 64 * rayon::current_num_threads()) as u64 * c.vocab as u64;
-    (pairs * per_layer * c.layers as u64 + output) * 4
+    let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
+    let output = (2 * c.hidden + rows) as u64 * c.vocab as u64;
+    (pairs * per_layer * c.layers as u64 + packed + output) * 4
 }
 
 fn available_memory() -> Option<u64> {
@@ -774,7 +795,7 @@ fn train_in(
             lora.targets = from_cfg.targets;
         }
     }
-    let needed = memory_estimate(&base, &config);
+    let needed = memory_estimate(&base, &config, device);
     if let (Some(free), true) = (available_memory(), device.is_cpu()) {
         if needed > free {
             return Err(TrainError::Invalid(format!(

@@ -184,6 +184,7 @@ pub fn optimise(
         // Each micro-batch is differentiated on its own (the gradient of the sum is the sum of
         // the gradients), so only one micro-batch's activations are alive at a time.
         for index in 0..parts {
+            model.begin_micro_batch(step, index);
             let m = micro(step, index)?;
             tokens += m.tokens;
             dpo.extend(m.dpo);

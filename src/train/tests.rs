@@ -365,13 +365,28 @@ fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
 
 #[test]
 fn a_run_resumed_from_its_checkpoint_gives_the_same_curve() {
+    let plain = resumed_curves(0.0, 1);
+    // With dropout (our pass seeds its masks by step and micro-batch) and two micro-batches.
+    if logreasoner_cpu::sgemm::available() {
+        let dropped = resumed_curves(0.2, 2);
+        assert_ne!(plain, dropped, "dropout changed nothing");
+    }
+}
+
+/// The curve of an uninterrupted run against that of one killed after step 7 and resumed from
+/// its checkpoint: they must be equal.
+fn resumed_curves(dropout: f32, accumulation: usize) -> Vec<f64> {
     let data = examples();
+    let lora = LoraConfig {
+        dropout,
+        ..all_targets()
+    };
     let settings = Settings {
         lr: 2e-2,
         warmup: 3,
         steps: 16,
         batch: 4,
-        accumulation: 1,
+        accumulation,
         clip: 1.0,
         weight_decay: 0.01,
         seed: 5,
@@ -380,7 +395,7 @@ fn a_run_resumed_from_its_checkpoint_gives_the_same_curve() {
     let run = |stop_after: Option<usize>,
                from: Option<&std::path::Path>,
                save: Option<&std::path::Path>| {
-        let (model, named) = build(&all_targets());
+        let (model, named) = build(&lora);
         let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
         let mut opt = AdamW::new(vars.clone(), settings.lr, settings.weight_decay).expect("opt");
         if let Some(dir) = from {
@@ -411,7 +426,79 @@ fn a_run_resumed_from_its_checkpoint_gives_the_same_curve() {
     let mut halves = run(Some(7), None, Some(dir.path()));
     halves.extend(run(None, Some(dir.path()), None));
     assert_eq!(halves.len(), 16);
-    assert_eq!(whole, halves);
+    assert_eq!(whole, halves, "dropout {dropout}");
+    whole
+}
+
+/// With dropout, our pass draws its masks from the adapters' seed, the step and the micro-batch:
+/// a micro-batch repeats exactly (so finite differences of it match the gradient), another step
+/// draws other masks, and the masks change the loss.
+#[test]
+fn dropout_masks_repeat_per_micro_batch_and_their_gradients_are_exact() {
+    if !logreasoner_cpu::sgemm::available() {
+        return; // candle's dropout (unseeded) runs instead.
+    }
+    let lora = LoraConfig {
+        dropout: 0.3,
+        ..all_targets()
+    };
+    let (model, vars) = build(&lora);
+    let mut rng = Rng::new(11);
+    for (name, v) in &vars {
+        if name.ends_with("lora_B.weight") {
+            let (r, c) = v.dims2().expect("2d");
+            v.set(&rng.normal((r, c), 0.3, &Device::Cpu).expect("randn"))
+                .expect("set");
+        }
+    }
+    let batch = &examples()[..3];
+    let loss_at = |step: usize| -> f64 {
+        model.begin_micro_batch(step, 0);
+        let l = sft::loss(&model, batch, true, true).expect("loss");
+        model.backward(&l).expect("backward"); // consumes the pass's tape
+        scalar(&l)
+    };
+    assert_eq!(loss_at(0), loss_at(0));
+    assert_ne!(loss_at(0), loss_at(1));
+    let without = scalar(&sft::loss(&model, batch, true, false).expect("loss"));
+    assert_ne!(loss_at(0), without);
+    model.begin_micro_batch(0, 0);
+    let l = sft::loss(&model, batch, true, true).expect("loss");
+    let grads = model.backward(&l).expect("backward");
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for (name, v) in vars
+        .iter()
+        .filter(|(n, _)| n.contains("layers.1.") || n.contains("layers.0.self_attn.q_proj"))
+    {
+        let g: Vec<f32> = grads
+            .get(v)
+            .expect("a gradient for every adapter")
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .expect("gradient");
+        let values: Vec<f32> = v.flatten_all().and_then(|t| t.to_vec1()).expect("values");
+        for &i in &[0usize, values.len() / 2, values.len() - 1] {
+            let at = |delta: f32| {
+                let mut moved = values.clone();
+                moved[i] += delta;
+                v.set(&Tensor::from_vec(moved, v.shape(), &Device::Cpu).expect("t"))
+                    .expect("set");
+                loss_at(0)
+            };
+            let numeric = (at(eps) - at(-eps)) / (2.0 * f64::from(eps));
+            v.set(&Tensor::from_vec(values.clone(), v.shape(), &Device::Cpu).expect("t"))
+                .expect("restore");
+            let analytic = f64::from(g[i]);
+            let tol = 2e-3 + 3e-2 * analytic.abs().max(numeric.abs());
+            assert!(
+                (numeric - analytic).abs() < tol,
+                "{name}[{i}]: numeric {numeric}, ours {analytic}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
 }
 
 #[test]

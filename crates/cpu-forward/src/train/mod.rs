@@ -301,6 +301,9 @@ pub struct Lora<'a> {
     pub b: &'a [f32],
     pub rank: usize,
     pub scale: f32,
+    /// The probability that an input value is dropped before `A` (0: no dropout). The masks
+    /// come from the batch's seed, so a pass repeats exactly.
+    pub dropout: f32,
 }
 
 /// A layer's adapters, indexed by [`Proj`].
@@ -321,6 +324,8 @@ pub struct Batch<'a> {
     pub len: usize,
     pub rows: &'a [usize],
     pub targets: &'a [u32],
+    /// Seeds the adapters' dropout masks (unused without dropout).
+    pub seed: u64,
 }
 
 /// What one layer's backward pass reads, kept by its forward pass.
@@ -349,6 +354,7 @@ pub struct Tape {
     row_grads: Vec<f32>,
     sequences: usize,
     len: usize,
+    seed: u64,
 }
 
 fn pack(v: View) -> PackedB {
@@ -375,25 +381,96 @@ fn present<'a>(group: &[(Proj, usize)], loras: &'a LayerLoras<'a>) -> Vec<Member
     out
 }
 
+/// One step of SplitMix64: a fast generator whose every output is a good hash of its state.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A seed derived from `seed` and `salt` (a layer, a projection).
+fn derive(seed: u64, salt: u64) -> u64 {
+    let mut state = seed ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    splitmix(&mut state)
+}
+
+/// `x` with each value dropped with probability `p` and the rest scaled by `1/(1−p)`, or
+/// (with `apply_to`) the same mask applied to `apply_to` and added into `x`'s place in `out`.
+/// Row `r`'s mask depends only on `(seed, r)`, so the backward pass regenerates the forward's.
+fn dropout(x: &[f32], width: usize, p: f32, seed: u64, out: &mut [f32], add: bool) {
+    let threshold = (f64::from(p) * 4_294_967_296.0) as u64;
+    let keep = 1.0 / (1.0 - p);
+    out.par_chunks_mut(width)
+        .zip(x.par_chunks(width))
+        .enumerate()
+        .for_each(|(r, (out, x))| {
+            let mut state = derive(seed, r as u64);
+            for (pair_out, pair_x) in out.chunks_mut(2).zip(x.chunks(2)) {
+                let bits = splitmix(&mut state);
+                for (j, (o, v)) in pair_out.iter_mut().zip(pair_x).enumerate() {
+                    let scale = if (bits >> (32 * j)) & 0xFFFF_FFFF < threshold {
+                        0.0
+                    } else {
+                        keep
+                    };
+                    if add {
+                        *o += v * scale;
+                    } else {
+                        *o = v * scale;
+                    }
+                }
+            }
+        });
+}
+
+/// The input an adapter's `A` reads: `x` itself, or `x` with the adapter's dropout mask.
+fn adapter_input(l: &Lora, x: View, seed: u64, p: Proj) -> Option<Vec<f32>> {
+    (l.dropout > 0.0).then(|| {
+        let mut out = vec![0f32; x.rows * x.cols];
+        dropout(
+            x.data,
+            x.cols,
+            l.dropout,
+            derive(seed, p as u64),
+            &mut out,
+            false,
+        );
+        out
+    })
+}
+
 /// Adds every present adapter's `scale·(x·Aᵀ)·Bᵀ` into `c` (row stride `ldc`) at its columns;
 /// returns the joint `scale·x·Aᵀ` (`[rows, Σ rank]`), or `None` when no adapter is present.
-fn lora_forward(members: &[Member], x: View, c: &mut [f32], ldc: usize) -> Option<Vec<f32>> {
+/// `x` is row-major; `seed` is the layer's dropout seed.
+fn lora_forward(
+    members: &[Member],
+    x: View,
+    c: &mut [f32],
+    ldc: usize,
+    seed: u64,
+) -> Option<Vec<f32>> {
     let ranks: usize = members.iter().map(|m| m.1.rank).sum();
     if ranks == 0 {
         return None;
     }
     let m = x.rows;
-    // One product for all the group's A matrices: the input is read once.
-    let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
     let mut low = vec![0f32; m * ranks];
-    gemm(
-        x,
-        &pack(View::rows(&a, ranks, x.cols).t()),
-        &mut low,
-        ranks,
-        false,
-        Threads::All,
-    );
+    if members.iter().all(|m| m.1.dropout == 0.0) {
+        // One product for all the group's A matrices: the input is read once.
+        let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
+        let a_t = pack(View::rows(&a, ranks, x.cols).t());
+        gemm(x, &a_t, &mut low, ranks, false, Threads::All);
+    } else {
+        // Each adapter has its own dropout mask, so its own input.
+        for (p, l, _, offset) in members {
+            let dropped = adapter_input(l, x, seed, *p);
+            let input = dropped.as_deref().map_or(x, |d| View::rows(d, m, x.cols));
+            let a_t = pack(View::rows(l.a, l.rank, x.cols).t());
+            gemm(input, &a_t, &mut low[*offset..], ranks, false, Threads::All);
+        }
+    }
     for (_, l, col, offset) in members {
         low.chunks_exact_mut(ranks).for_each(|row| {
             row[*offset..offset + l.rank]
@@ -412,7 +489,7 @@ fn lora_forward(members: &[Member], x: View, c: &mut [f32], ldc: usize) -> Optio
 /// reading its columns); adds their part of the input's gradient into `dx` (`[rows, in]`).
 fn lora_backward(
     members: &[Member],
-    x: View,
+    (x, seed): (View, u64),
     low: &[f32],
     dy: &[f32],
     ldy: usize,
@@ -426,20 +503,12 @@ fn lora_backward(
     for (p, l, col, offset) in members {
         let (r, out) = (l.rank, l.b.len() / l.rank);
         let dy = columns(dy, ldy, *col, out);
-        // dB = dyᵀ·(scale·x·Aᵀ)
+        // dB = dyᵀ·(scale·x·Aᵀ): the transposed dy is packed as A; the small low is B.
         let mut b = vec![0f32; out * r];
-        let low_cols = columns(low, ranks, *offset, r);
-        // The transposed dy is packed as A; the small low is B.
-        let low_packed = pack(low_cols);
+        let low_packed = pack(columns(low, ranks, *offset, r));
         gemm(dy.t(), &low_packed, &mut b, r, false, Threads::All);
-        gemm(
-            dy,
-            &pack(View::rows(l.b, out, r)),
-            &mut g[*offset..],
-            ranks,
-            false,
-            Threads::All,
-        );
+        let b_packed = pack(View::rows(l.b, out, r));
+        gemm(dy, &b_packed, &mut g[*offset..], ranks, false, Threads::All);
         g.chunks_exact_mut(ranks).for_each(|row| {
             row[*offset..offset + r]
                 .iter_mut()
@@ -447,26 +516,46 @@ fn lora_backward(
         });
         grads.push((*p, b));
     }
-    // dA = gᵀ·x for all adapters at once (formed as xᵀ·g, whose B operand is the small g), and
-    // dx += g·A.
+    // dA = gᵀ·x (formed as xᵀ·g, whose B operand is the small g), and dx += g·A.
     let mut a_t = vec![0f32; inp * ranks];
-    gemm(
-        x.t(),
-        &pack(View::rows(&g, m, ranks)),
-        &mut a_t,
-        ranks,
-        false,
-        Threads::All,
-    );
-    let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
-    gemm(
-        View::rows(&g, m, ranks),
-        &pack(View::rows(&a, ranks, inp)),
-        dx,
-        inp,
-        true,
-        Threads::All,
-    );
+    if members.iter().all(|m| m.1.dropout == 0.0) {
+        // All adapters at once.
+        let g_packed = pack(View::rows(&g, m, ranks));
+        gemm(x.t(), &g_packed, &mut a_t, ranks, false, Threads::All);
+        let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
+        let a_packed = pack(View::rows(&a, ranks, inp));
+        gemm(
+            View::rows(&g, m, ranks),
+            &a_packed,
+            dx,
+            inp,
+            true,
+            Threads::All,
+        );
+    } else {
+        for (p, l, _, offset) in members {
+            let dropped = adapter_input(l, x, seed, *p);
+            let input = dropped.as_deref().map_or(x, |d| View::rows(d, m, inp));
+            let g_cols = columns(&g, ranks, *offset, l.rank);
+            gemm(
+                input.t(),
+                &pack(g_cols),
+                &mut a_t[*offset..],
+                ranks,
+                false,
+                Threads::All,
+            );
+            let a_packed = pack(View::rows(l.a, l.rank, inp));
+            if l.dropout == 0.0 {
+                gemm(g_cols, &a_packed, dx, inp, true, Threads::All);
+            } else {
+                // The input's gradient passes back through the same mask.
+                let mut through = vec![0f32; m * inp];
+                gemm(g_cols, &a_packed, &mut through, inp, false, Threads::All);
+                dropout(&through, inp, l.dropout, derive(seed, *p as u64), dx, true);
+            }
+        }
+    }
     grads
         .into_iter()
         .zip(members)
@@ -581,6 +670,7 @@ pub fn forward(
         let loras = loras.get(n).unwrap_or(&none);
         let groups = groups(s);
         let members = groups.each_ref().map(|g| present(g, loras));
+        let seed = derive(batch.seed, n as u64);
         let mut normed = vec![0f32; m * h];
         let inverse = ops::rms_norm(&x, &layer.input_norm, eps, &mut normed);
         let normed_view = View::rows(&normed, m, h);
@@ -590,7 +680,7 @@ pub fn forward(
             qkv.par_chunks_mut(qw)
                 .for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
         }
-        let low_qkv = lora_forward(&members[0], normed_view, &mut qkv, qw);
+        let low_qkv = lora_forward(&members[0], normed_view, &mut qkv, qw, seed);
         ops::rope(
             &mut qkv,
             qw,
@@ -604,19 +694,19 @@ pub fn forward(
         let attended_view = View::rows(&attended, m, h);
         let input = if keep { x.clone() } else { Vec::new() };
         layer.o.apply(attended_view, &mut x, h, true);
-        let low_o = lora_forward(&members[1], attended_view, &mut x, h);
+        let low_o = lora_forward(&members[1], attended_view, &mut x, h, seed);
         let mut mid_normed = vec![0f32; m * h];
         let mid_inverse = ops::rms_norm(&x, &layer.post_norm, eps, &mut mid_normed);
         let mid_view = View::rows(&mid_normed, m, h);
         let mut gate_up = vec![0f32; m * 2 * iw];
         layer.gate_up.apply(mid_view, &mut gate_up, 2 * iw, false);
-        let low_gate_up = lora_forward(&members[2], mid_view, &mut gate_up, 2 * iw);
+        let low_gate_up = lora_forward(&members[2], mid_view, &mut gate_up, 2 * iw, seed);
         let mut act = vec![0f32; m * iw];
         ops::silu_gate(&gate_up, iw, &mut act);
         let mid = if keep { x.clone() } else { Vec::new() };
         let act_view = View::rows(&act, m, iw);
         layer.down.apply(act_view, &mut x, h, true);
-        let low_down = lora_forward(&members[3], act_view, &mut x, h);
+        let low_down = lora_forward(&members[3], act_view, &mut x, h, seed);
         if keep {
             tapes.push(LayerTape {
                 input,
@@ -648,6 +738,7 @@ pub fn forward(
         row_grads,
         sequences: batch.sequences,
         len: batch.len,
+        seed: batch.seed,
     });
     Ok((logp, tape))
 }
@@ -692,6 +783,7 @@ pub fn backward(
     for (n, (layer, t)) in base.layers.iter().zip(tape.layers).enumerate().rev() {
         let groups = groups(s);
         let members = groups.each_ref().map(|g| present(g, &loras[n]));
+        let seed = derive(tape.seed, n as u64);
         let mut store = |found: Vec<(Proj, LoraGrad)>| {
             for (p, g) in found {
                 grads[n][p as usize] = Some(g);
@@ -704,7 +796,14 @@ pub fn backward(
             let mut act = vec![0f32; m * iw];
             ops::silu_gate(&t.gate_up, iw, &mut act);
             let act = View::rows(&act, m, iw);
-            store(lora_backward(&members[3], act, low, &dx, h, &mut d_act));
+            store(lora_backward(
+                &members[3],
+                (act, seed),
+                low,
+                &dx,
+                h,
+                &mut d_act,
+            ));
         }
         let mut d_gate_up = vec![0f32; m * 2 * iw];
         ops::silu_gate_backward(&d_act, &t.gate_up, iw, &mut d_gate_up);
@@ -713,7 +812,14 @@ pub fn backward(
         let mid_view = View::rows(&t.mid_normed, m, h);
         if let Some(low) = &t.lows[2] {
             let (dy, d_in) = (&d_gate_up, &mut d_mid_normed);
-            store(lora_backward(&members[2], mid_view, low, dy, 2 * iw, d_in));
+            store(lora_backward(
+                &members[2],
+                (mid_view, seed),
+                low,
+                dy,
+                2 * iw,
+                d_in,
+            ));
         }
         drop(d_gate_up);
         ops::rms_norm_backward(
@@ -729,7 +835,14 @@ pub fn backward(
         let mut d_attended = layer.o.input_grad(dx_view);
         if let Some(low) = &t.lows[1] {
             let x = View::rows(&t.attended, m, h);
-            store(lora_backward(&members[1], x, low, &dx, h, &mut d_attended));
+            store(lora_backward(
+                &members[1],
+                (x, seed),
+                low,
+                &dx,
+                h,
+                &mut d_attended,
+            ));
         }
         let mut d_qkv = attention::backward(&eps_heads, &t.qkv, &t.attended, &t.lse, &d_attended);
         drop(d_attended);
@@ -747,7 +860,7 @@ pub fn backward(
         if let Some(low) = &t.lows[0] {
             store(lora_backward(
                 &members[0],
-                normed_view,
+                (normed_view, seed),
                 low,
                 &d_qkv,
                 qw,
