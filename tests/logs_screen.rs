@@ -191,7 +191,18 @@ fn follow_mode_shows_appended_lines() {
     let mut app = common::app(dir.path(), &log);
     keys(&mut app, "F");
     assert!(draw(&mut app).contains("following"));
-    std::fs::write(&log, "Jun 14 15:16:01 combo app[1]: started\nJun 14 15:16:02 combo app[1]: write failed: No space left on device\n").expect("append");
+    // Appended, not rewritten: a rewrite truncates the file first, and a poll that lands
+    // between the truncation and the write sees a truncated log and reads it anew (the test
+    // then sometimes counted three lines).
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    std::io::Write::write_all(
+        &mut file,
+        b"Jun 14 15:16:02 combo app[1]: write failed: No space left on device\n",
+    )
+    .expect("append");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !draw(&mut app).contains("No space left") {
         assert!(

@@ -438,6 +438,17 @@ fn bad_training_input_is_named() {
         assert!(!out.status.success());
         assert!(err.contains(expect), "{err}");
     }
+    // A dropout outside [0, 1) is refused with the reason.
+    let mut cmd = train(&f, &["--stage", "thought", "--dropout", "1"]);
+    cmd.arg("--data").arg(&f.sft);
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success());
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("dropout must be at least 0 and below 1"),
+        "{said}"
+    );
     // A run folder must be new or empty, so nothing of the user's is replaced.
     let busy = f.home.join("busy");
     std::fs::create_dir_all(busy.join("adapter")).expect("busy");

@@ -577,9 +577,11 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
     let ours = device.is_cpu() && logreasoner_cpu::sgemm::available();
     let (per_layer, packed) = if ours {
         // `logreasoner_cpu::train`'s tape: the layer input, both norms' inputs and outputs,
-        // q/k/v, the attention output and gate/up; every projection packed twice, and a copy of
-        // the embedding.
-        let per_layer = tokens * (6 * c.hidden + 2 * kv + 2 * c.intermediate + c.heads) as u64;
+        // q/k/v, the attention output, gate/up and the adapters' `x·Aᵀ`; every projection
+        // packed twice, and a copy of the embedding.
+        let lows = 7 * config.rank;
+        let per_layer =
+            tokens * (6 * c.hidden + 2 * kv + 2 * c.intermediate + c.heads + lows) as u64;
         let weights = c.layers * ((c.hidden + 2 * kv) * c.hidden + c.hidden * c.hidden)
             + c.layers * 3 * c.hidden * c.intermediate;
         // One layer's gradients in flight during the backward pass (and an adapter's input
@@ -814,6 +816,12 @@ fn train_in(
         return Err(TrainError::Invalid(
             "the LoRA rank must be at least 1".into(),
         ));
+    }
+    if !(0.0..1.0).contains(&lora.dropout) {
+        return Err(TrainError::Invalid(format!(
+            "the LoRA dropout must be at least 0 and below 1, not {}",
+            lora.dropout
+        )));
     }
     let mut named: Vec<(String, Var)> = Vec::new();
     let model = Decoder::new(

@@ -194,21 +194,18 @@ pub fn optimise(
                 candle_core::bail!("the loss became {value} at step {}", step + 1);
             }
             let g = model.backward(&l)?;
-            grads = Some(match grads {
-                None => g,
-                Some(mut sum) => {
-                    for v in vars {
-                        if let Some(new) = g.get(v) {
-                            let total = match sum.remove(v) {
-                                Some(before) => (before + new)?,
-                                None => new.clone(),
-                            };
-                            sum.insert(v, total);
-                        }
-                    }
-                    sum
+            // The adapters' gradients only: candle's store also holds intermediate ones.
+            let mut sum = grads.take().unwrap_or_default();
+            for v in vars {
+                if let Some(new) = g.get(v) {
+                    let total = match sum.remove(v) {
+                        Some(before) => (before + new)?,
+                        None => new.clone(),
+                    };
+                    sum.insert(v, total);
                 }
-            });
+            }
+            grads = Some(sum);
         }
         let Some(mut grads) = grads else { continue };
         let grad_norm = clip_gradients(&mut grads, vars, s.clip)?;

@@ -3,9 +3,10 @@
 //! The gemm crate candle uses runs its AVX2 kernel on stable Rust (its AVX-512 kernels need a
 //! nightly feature), and that kernel was half of a LoRA training step. This is the textbook
 //! blocked product: B is packed in strips of 32 columns per block of at most 320 depths (shared by
-//! the threads), each thread packs 96 rows of A at a time, and a 12×32 micro-kernel keeps its 24
-//! accumulators in registers, one broadcast of A feeding two fused multiply-adds. Operands are
-//! strided views, so transposed operands (attention's `Kᵀ`, a gradient's `dYᵀ`) need no copy.
+//! the threads), and a 12×32 micro-kernel keeps its 24 accumulators in registers, one broadcast of
+//! A feeding two fused multiply-adds. Each thread takes one equal range of rows; a row-major A is
+//! read in place, 12 rows at a time, any other A packed a panel at a time. Operands are strided
+//! views, so transposed operands (attention's `Kᵀ`, a gradient's `dYᵀ`) need no copy of their own.
 
 use rayon::prelude::*;
 
@@ -63,7 +64,11 @@ impl<'a> View<'a> {
     /// Panics (a caller's bug, not bad input) when an element lies outside `data`.
     fn check(&self, what: &str) {
         if self.rows > 0 && self.cols > 0 {
-            let last = (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
+            // Checked arithmetic: a wrapped sum must not pass the bounds test.
+            let last = (self.rows - 1)
+                .checked_mul(self.rs)
+                .and_then(|r| (self.cols - 1).checked_mul(self.cs)?.checked_add(r))
+                .unwrap_or(usize::MAX);
             assert!(
                 self.data.len() > last,
                 "{what} holds {} values, its {}×{} view reaches {last}",
@@ -106,6 +111,9 @@ impl PackedB {
         let kc = block_depth(k);
         let strips = n.div_ceil(NR);
         let mut data = vec![0.0f32; k * strips * NR];
+        if data.is_empty() {
+            return Some(PackedB { k, n, kc, data });
+        }
         let pack = |(block, packed): (usize, &mut [f32])| {
             let (k0, kc) = (block * kc, packed.len() / (strips * NR));
             for (s, strip) in packed.chunks_exact_mut(kc * NR).enumerate() {
@@ -382,6 +390,10 @@ unsafe fn micro<const ROWS: bool>(
     for (i, row) in acc.iter().enumerate().take(tile.rows) {
         let p = c.as_mut_ptr().add(tile.at + i * tile.stride);
         for (half, (&v, &m)) in row.iter().zip(&masks).enumerate() {
+            if m == 0 {
+                // Not even a pointer past the tile's end is formed.
+                continue;
+            }
             let p = p.add(16 * half);
             let v = if add {
                 _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, p))

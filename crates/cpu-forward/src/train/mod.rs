@@ -55,13 +55,6 @@ impl Shape {
     fn qkv_width(&self) -> usize {
         self.hidden + 2 * self.kv_width()
     }
-
-    /// Bytes the packed base takes (every projection packed twice, plus the embedding).
-    pub fn packed_bytes(&self) -> usize {
-        let (h, i) = (self.hidden, self.intermediate);
-        let per_layer = self.qkv_width() * h + h * h + 3 * h * i;
-        4 * (2 * self.layers * per_layer + 3 * self.vocab * h)
-    }
 }
 
 /// A frozen linear map `x·Wᵀ` packed both ways: as Wᵀ for the forward product and as W for the
@@ -205,6 +198,17 @@ impl Base {
             return Ok(None);
         }
         let h = shape.hidden;
+        if [
+            h,
+            shape.intermediate,
+            shape.vocab,
+            shape.layers,
+            shape.max_positions,
+        ]
+        .contains(&0)
+        {
+            return Err(PassError::Shape(format!("a size of zero in {shape:?}")));
+        }
         if shape.heads == 0
             || !h.is_multiple_of(shape.heads)
             || shape.kv_heads == 0
@@ -457,7 +461,7 @@ fn lora_forward(
     }
     let m = x.rows;
     let mut low = vec![0f32; m * ranks];
-    if members.iter().all(|m| m.1.dropout == 0.0) {
+    if members.iter().all(|m| m.1.dropout <= 0.0) {
         // One product for all the group's A matrices: the input is read once.
         let a: Vec<f32> = members.iter().flat_map(|m| m.1.a.iter().copied()).collect();
         let a_t = pack(View::rows(&a, ranks, x.cols).t());
@@ -518,7 +522,7 @@ fn lora_backward(
     }
     // dA = gᵀ·x (formed as xᵀ·g, whose B operand is the small g), and dx += g·A.
     let mut a_t = vec![0f32; inp * ranks];
-    if members.iter().all(|m| m.1.dropout == 0.0) {
+    if members.iter().all(|m| m.1.dropout <= 0.0) {
         // All adapters at once.
         let g_packed = pack(View::rows(&g, m, ranks));
         gemm(x.t(), &g_packed, &mut a_t, ranks, false, Threads::All);
@@ -546,7 +550,7 @@ fn lora_backward(
                 Threads::All,
             );
             let a_packed = pack(View::rows(l.a, l.rank, inp));
-            if l.dropout == 0.0 {
+            if l.dropout <= 0.0 {
                 gemm(g_cols, &a_packed, dx, inp, true, Threads::All);
             } else {
                 // The input's gradient passes back through the same mask.
@@ -601,6 +605,14 @@ fn check(base: &Base, loras: &[LayerLoras], batch: &Batch) -> Result<(), PassErr
             max: s.max_positions,
         });
     }
+    if batch.sequences == 0 || batch.len == 0 || batch.rows.is_empty() {
+        return Err(PassError::Shape(format!(
+            "an empty batch: {} sequences of {} tokens, {} scored rows",
+            batch.sequences,
+            batch.len,
+            batch.rows.len()
+        )));
+    }
     check_len("the batch", batch.ids.len(), batch.sequences * batch.len)?;
     check_len("the targets", batch.targets.len(), batch.rows.len())?;
     for &id in batch.ids.iter().chain(batch.targets) {
@@ -624,6 +636,13 @@ fn check(base: &Base, loras: &[LayerLoras], batch: &Batch) -> Result<(), PassErr
         for p in Proj::ALL {
             if let Some(l) = &layer[p as usize] {
                 let (out, inp) = (outs[p as usize], ins[p as usize]);
+                if !(0.0..1.0).contains(&l.dropout) {
+                    return Err(PassError::Shape(format!(
+                        "the dropout of an adapter on {} is {}, not in [0, 1)",
+                        p.name(),
+                        l.dropout
+                    )));
+                }
                 if l.rank == 0 || l.a.len() != l.rank * inp || l.b.len() != out * l.rank {
                     return Err(PassError::Shape(format!(
                         "an adapter on {} is {}/{} values for rank {}, in {inp}, out {out}",
@@ -870,4 +889,83 @@ pub fn backward(
         ops::rms_norm_backward(&d_normed, &t.input, &t.inverse, &layer.input_norm, &mut dx);
     }
     Ok(grads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Option<Base> {
+        let shape = Shape {
+            vocab: 40,
+            hidden: 16,
+            intermediate: 24,
+            layers: 1,
+            heads: 4,
+            kv_heads: 2,
+            max_positions: 32,
+            rope_theta: 10_000.0,
+            eps: 1e-5,
+        };
+        let values = |n: usize, seed: u64| crate::matrix::tests_support::seeded(n, seed);
+        let head = Arc::new(FrozenLinear::new(&values(40 * 16, 1), 40, 16)?);
+        let mut base = Base::new(shape, &values(40 * 16, 2), &[1.0; 16], head).ok()??;
+        let w: Vec<Vec<f32>> = [16 * 16, 8 * 16, 8 * 16, 16 * 16, 24 * 16, 24 * 16, 16 * 24]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| values(n, 10 + i as u64))
+            .collect();
+        base.push_layer(&LayerSource {
+            input_norm: &[1.0; 16],
+            post_norm: &[1.0; 16],
+            weights: std::array::from_fn(|i| w[i].as_slice()),
+            qkv_bias: None,
+        })
+        .ok()?;
+        Some(base)
+    }
+
+    /// Bad batches and adapters are errors that say what is wrong, never panics.
+    #[test]
+    fn bad_input_is_an_error() {
+        let Some(base) = tiny() else {
+            return; // no AVX-512
+        };
+        let ids = [1u32, 2, 3, 4];
+        let batch = |ids: &'static [u32], len: usize, rows: &'static [usize]| Batch {
+            ids,
+            sequences: 1,
+            len,
+            rows,
+            targets: &[5],
+            seed: 0,
+        };
+        let ok = Batch {
+            ids: &ids,
+            ..batch(&[], 4, &[2])
+        };
+        assert!(forward(&base, &[], &ok, false).is_ok());
+        let message = |b: &Batch, loras: &[LayerLoras]| match forward(&base, loras, b, false) {
+            Err(e) => e.to_string(),
+            Ok(_) => "accepted".into(),
+        };
+        assert!(message(&batch(&[], 0, &[]), &[]).contains("empty batch"));
+        assert!(message(&batch(&[1, 99], 2, &[0]), &[]).contains("token id 99"));
+        assert!(message(&batch(&[1, 2], 2, &[7]), &[]).contains("row 7"));
+        let long: &'static [u32] = &[1; 40];
+        assert!(message(&batch(long, 40, &[0]), &[]).contains("longer than"));
+        let (a, b) = (vec![0.1f32; 2 * 16], vec![0.1f32; 16 * 2]);
+        for dropout in [-0.1, 1.0, f32::NAN] {
+            let mut loras: Vec<LayerLoras> = vec![[None; 7]];
+            loras[0][Proj::Q as usize] = Some(Lora {
+                a: &a,
+                b: &b,
+                rank: 2,
+                scale: 1.0,
+                dropout,
+            });
+            let said = message(&ok, &loras);
+            assert!(said.contains("dropout"), "{dropout}: {said}");
+        }
+    }
 }

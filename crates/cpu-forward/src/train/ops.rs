@@ -86,17 +86,20 @@ pub fn rms_norm_backward(dy: &[f32], x: &[f32], inverse: &[f32], weight: &[f32],
 }
 
 /// Rotary-embedding tables for `positions × half` (`half` = head width / 2): `cos` and `sin` of
-/// `position · θ^(−2i/width)`.
+/// `position · θ^(−2i/width)`, the angle formed in f32 as Hugging Face and the candle path form
+/// it (in f64 the two drift apart by about 1e-4 rad at positions in the thousands).
 pub fn rope_tables(positions: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
     let half = head_dim / 2;
+    let inverse: Vec<f32> = (0..half)
+        .map(|i| 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64) as f32)
+        .collect();
     let mut cos = Vec::with_capacity(positions * half);
     let mut sin = Vec::with_capacity(positions * half);
     for p in 0..positions {
-        for i in 0..half {
-            let inv = 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64);
-            let angle = p as f64 * inv;
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
+        for inv in &inverse {
+            let angle = p as f32 * inv;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
         }
     }
     (cos, sin)

@@ -1,5 +1,5 @@
 //! The log-probability of target tokens after final hidden states, through the frozen vocabulary
-//! projection, without the `[rows, vocab]` logits ever existing whole: each job projects 64 rows,
+//! projection, without the `[rows, vocab]` logits ever existing whole: each job projects 128 rows,
 //! takes their log-sum-exp and target logit, and (when a gradient is wanted) their gradient
 //! `(onehot − softmax) · W`, which the backward pass only scales. A step's logits were two
 //! full-size buffers (200 MB each for SmolLM2), mapped and faulted in anew every step.
