@@ -284,6 +284,10 @@ fn rows_job(
                             stride: ldc,
                         };
                         let add = accumulate || k0 > 0;
+                        // The first panel to meet a block of B reads it from memory: it
+                        // prefetches the next strip while multiplying this one.
+                        let next = (m0 == r0 && i == 0 && s + 1 < strips.min(s0 + block_strips))
+                            .then(|| &packed_b[(s + 1) * layout_kc * NR..][..kc * NR]);
                         // SAFETY: a `PackedB` exists only where AVX-512 is available; the strip
                         // holds kc·NR values; the panel's 12 rows and kc depths lie inside A
                         // (`a.check` and the `live == MR` tests above) or the packed copy; the
@@ -291,11 +295,18 @@ fn rows_job(
                         unsafe {
                             match source {
                                 PanelSource::Rows { rs } => {
-                                    micro::<true>(panel.as_ptr(), rs, strip, kc, c, tile, add)
+                                    micro::<true>(panel.as_ptr(), rs, strip, next, kc, c, tile, add)
                                 }
-                                PanelSource::Columns { cs } => {
-                                    micro::<false>(panel.as_ptr(), cs, strip, kc, c, tile, add)
-                                }
+                                PanelSource::Columns { cs } => micro::<false>(
+                                    panel.as_ptr(),
+                                    cs,
+                                    strip,
+                                    next,
+                                    kc,
+                                    c,
+                                    tile,
+                                    add,
+                                ),
                             }
                         }
                     }
@@ -353,10 +364,12 @@ struct Tile {
 /// values; the tile's clipped rows and columns lie inside `c`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn micro<const ROWS: bool>(
     a: *const f32,
     stride: usize,
     strip: &[f32],
+    next: Option<&[f32]>,
     kc: usize,
     c: &mut [f32],
     tile: Tile,
@@ -365,7 +378,35 @@ unsafe fn micro<const ROWS: bool>(
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     let pb = strip.as_ptr();
-    for kk in 0..kc {
+    if let Some(next) = next {
+        // Two cache lines of the next strip per depth: all of it by the end of this one.
+        let pn = next.as_ptr() as *const i8;
+        for kk in 0..kc {
+            _mm_prefetch::<_MM_HINT_T0>(pn.add(kk * NR * 4));
+            _mm_prefetch::<_MM_HINT_T0>(pn.add(kk * NR * 4 + 64));
+            micro_step::<ROWS>(a, stride, pb, kk, &mut acc);
+        }
+    } else {
+        for kk in 0..kc {
+            micro_step::<ROWS>(a, stride, pb, kk, &mut acc);
+        }
+    }
+    store_tile(acc, c, tile, add);
+}
+
+/// One depth of the micro-kernel: 24 fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn micro_step<const ROWS: bool>(
+    a: *const f32,
+    stride: usize,
+    pb: *const f32,
+    kk: usize,
+    acc: &mut [[std::arch::x86_64::__m512; 2]; MR],
+) {
+    use std::arch::x86_64::*;
+    {
         let b0 = _mm512_loadu_ps(pb.add(kk * NR));
         let b1 = _mm512_loadu_ps(pb.add(kk * NR + 16));
         for (i, row) in acc.iter_mut().enumerate() {
@@ -379,6 +420,19 @@ unsafe fn micro<const ROWS: bool>(
             row[1] = _mm512_fmadd_ps(a, b1, row[1]);
         }
     }
+}
+
+/// Writes (or with `add`, adds) the accumulators into the tile of `c`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn store_tile(
+    acc: [[std::arch::x86_64::__m512; 2]; MR],
+    c: &mut [f32],
+    tile: Tile,
+    add: bool,
+) {
+    use std::arch::x86_64::*;
     let mask = |cols: usize| -> __mmask16 {
         if cols >= 16 {
             0xffff
@@ -406,10 +460,12 @@ unsafe fn micro<const ROWS: bool>(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
 unsafe fn micro<const ROWS: bool>(
     _: *const f32,
     _: usize,
     _: &[f32],
+    _: Option<&[f32]>,
     _: usize,
     _: &mut [f32],
     _: Tile,
