@@ -99,8 +99,11 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
             eps: eps as f32,
         });
     }
-    let mean = x.sqr()?.mean_keepdim(D::Minus1)?;
-    x.broadcast_div(&(mean + eps)?.sqrt()?)?
+    // In f32 whatever the input's dtype, as Hugging Face's Llama and Qwen2 norm.
+    let xf = x.to_dtype(DType::F32)?;
+    let mean = xf.sqr()?.mean_keepdim(D::Minus1)?;
+    xf.broadcast_div(&(mean + eps)?.sqrt()?)?
+        .to_dtype(x.dtype())?
         .broadcast_mul(weight)
 }
 
@@ -178,7 +181,11 @@ pub fn causal_softmax(scores: &Tensor, scale: f64) -> Result<Tensor> {
         .flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     let mask = Tensor::from_vec(mask, (t, t), scores.device())?;
-    candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(&mask)?)
+    // The softmax in f32 (as Hugging Face's eager attention), back in the scores' dtype.
+    let scores_f32 = (scores.to_dtype(DType::F32)? * scale)?;
+    // `softmax` is composed of differentiable ops; `softmax_last_dim` has no backward pass, and
+    // with it the q/k adapters of a run off the CPU got no gradient at all.
+    candle_nn::ops::softmax(&scores_f32.broadcast_add(&mask)?, D::Minus1)?.to_dtype(scores.dtype())
 }
 
 // ---------------------------------------------------------------------------------------------

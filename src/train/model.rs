@@ -85,8 +85,14 @@ impl LoraLinear {
             } else {
                 x.clone()
             };
-            let low = x.broadcast_matmul(&a.as_tensor().t()?)?;
-            let up = low.broadcast_matmul(&b.as_tensor().t()?)?;
+            // The adapters stay f32 (their updates are small); in a bf16 decoder they are used
+            // in bf16 and their gradients flow back through the cast.
+            let (a, b) = (
+                a.as_tensor().to_dtype(x.dtype())?,
+                b.as_tensor().to_dtype(x.dtype())?,
+            );
+            let low = x.broadcast_matmul(&a.t()?)?;
+            let up = low.broadcast_matmul(&b.t()?)?;
             y = (y + (up * self.scale)?)?;
         }
         Ok(y)
@@ -166,6 +172,7 @@ pub type Weights = HashMap<String, Tensor>;
 impl Decoder {
     /// Builds the decoder from base weights (HF names: `model.layers.N.self_attn.q_proj.weight`, …)
     /// and adds fresh adapters per `lora` (A random, B zero), registered in `vars` with PEFT names.
+    /// The frozen base is held in [`training_dtype`]`(device)`.
     pub fn new(
         config: Config,
         weights: &Weights,
@@ -173,10 +180,26 @@ impl Decoder {
         vars: &mut Vec<(String, Var)>,
         device: &Device,
     ) -> Result<Decoder> {
+        Decoder::with_dtype(config, weights, lora, vars, device, training_dtype(device))
+    }
+
+    /// [`Decoder::new`] with the frozen base held in `dtype` (f32 or bf16; the adapters, their
+    /// optimiser state and the loss stay f32).
+    pub fn with_dtype(
+        config: Config,
+        weights: &Weights,
+        lora: &LoraConfig,
+        vars: &mut Vec<(String, Var)>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Decoder> {
         let get = |name: &str| -> Result<Tensor> {
-            weights.get(name).cloned().ok_or_else(|| {
-                candle_core::Error::Msg(format!("the base model has no tensor `{name}`"))
-            })
+            weights
+                .get(name)
+                .ok_or_else(|| {
+                    candle_core::Error::Msg(format!("the base model has no tensor `{name}`"))
+                })?
+                .to_dtype(dtype)
         };
         let scale = lora.alpha / lora.rank.max(1) as f64;
         let mut rng = Rng::new(lora.seed);
@@ -230,10 +253,10 @@ impl Decoder {
             });
         }
         let embed = get("model.embed_tokens.weight")?;
-        let lm_head = weights
-            .get("lm_head.weight")
-            .cloned()
-            .unwrap_or_else(|| embed.clone());
+        let lm_head = match weights.get("lm_head.weight") {
+            Some(w) => w.to_dtype(dtype)?,
+            None => embed.clone(),
+        };
         let dim = config.head_dim();
         let inv: Vec<f32> = (0..dim / 2)
             .map(|i| 1.0 / config.rope_theta.powf(2.0 * i as f64 / dim as f64) as f32)
@@ -249,8 +272,8 @@ impl Decoder {
             norm: get("model.norm.weight")?,
             lm_head,
             lm_head_packed: OnceLock::new(),
-            cos: freqs.cos()?,
-            sin: freqs.sin()?,
+            cos: freqs.cos()?.to_dtype(dtype)?,
+            sin: freqs.sin()?.to_dtype(dtype)?,
             config,
             device: device.clone(),
             pass: Pass::Ours,
@@ -505,7 +528,7 @@ impl Decoder {
 
     /// Logits of final hidden states (`[..., hidden]` → `[..., vocab]`).
     pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
-        super::frozen::linear(hidden, &self.lm_head)
+        super::frozen::linear(hidden, &self.lm_head)?.to_dtype(DType::F32)
     }
 
     /// Log-probabilities of `targets` after final hidden states `[rows, hidden]`, without the
@@ -563,6 +586,17 @@ impl Decoder {
             x = (x + l.down.forward(&(gate * up)?, use_adapter, train)?)?;
         }
         rms_norm(&x, &self.norm, c.eps)
+    }
+}
+
+/// The dtype a training run holds its frozen base in: bf16 on CUDA (half the memory, and the
+/// GPU's tensor cores), f32 elsewhere (CPUs have no fast bf16 products in candle, and our CPU pass
+/// is f32).
+pub fn training_dtype(device: &Device) -> DType {
+    if device.is_cuda() {
+        DType::BF16
+    } else {
+        DType::F32
     }
 }
 

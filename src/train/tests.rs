@@ -557,3 +557,80 @@ fn a_saved_adapter_has_peft_names_and_loads_into_a_fresh_model() {
         "and reproduces the trained model"
     );
 }
+
+/// The bf16 decoder (what a CUDA run trains) follows the f32 one: the same loss to bf16's
+/// precision, gradients pointing the same way, and SFT steps that lower the loss. Run on the CPU,
+/// where candle computes bf16 too; only the device differs on a GPU.
+#[test]
+fn a_bf16_decoder_follows_the_f32_one() {
+    use candle_core::DType;
+    let dev = Device::Cpu;
+    let weights = random_weights(&tiny(), 7, &dev).expect("weights");
+    let build = |dtype: DType| {
+        let mut vars = Vec::new();
+        let model = Decoder::with_dtype(tiny(), &weights, &all_targets(), &mut vars, &dev, dtype)
+            .expect("model");
+        (model, vars)
+    };
+    let (full, full_vars) = build(DType::F32);
+    let (half, half_vars) = build(DType::BF16);
+    let mut rng = Rng::new(3);
+    for ((name, a), (_, b)) in full_vars.iter().zip(&half_vars) {
+        if name.ends_with("lora_B.weight") {
+            let (r, c) = a.dims2().expect("2d");
+            let values = rng.normal((r, c), 0.3, &dev).expect("randn");
+            a.set(&values).expect("set");
+            b.set(&values).expect("set");
+        }
+    }
+    let batch = &examples()[..4];
+    let (l_full, l_half) = (
+        sft::loss(&full, batch, true, true).expect("loss"),
+        sft::loss(&half, batch, true, true).expect("loss"),
+    );
+    assert_eq!(l_half.dtype(), DType::F32, "the loss is f32");
+    let (x, y) = (scalar(&l_full), scalar(&l_half));
+    assert!((x - y).abs() < 3e-2 * x.abs(), "loss f32 {x}, bf16 {y}");
+    let (g_full, g_half) = (
+        full.backward(&l_full).expect("grads"),
+        half.backward(&l_half).expect("grads"),
+    );
+    for ((name, a), (_, b)) in full_vars.iter().zip(&half_vars) {
+        let values = |g: Option<&Tensor>| -> Vec<f64> {
+            let g = g.expect("a gradient for every adapter");
+            assert_eq!(g.dtype(), DType::F32, "{name}: adapters' gradients are f32");
+            g.flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("values")
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        };
+        let (p, q) = (values(g_full.get(a)), values(g_half.get(b)));
+        let dot: f64 = p.iter().zip(&q).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let cosine = dot / (norm(&p) * norm(&q)).max(1e-30);
+        assert!(cosine > 0.98, "{name}: cosine {cosine}");
+    }
+    let vars: Vec<Var> = half_vars.iter().map(|(_, v)| v.clone()).collect();
+    let settings = Settings {
+        lr: 2e-2,
+        warmup: 2,
+        steps: 20,
+        batch: 8,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(vars.clone(), settings.lr, 0.0).expect("optimiser");
+    let before = scalar(&sft::loss(&half, &examples(), true, false).expect("loss"));
+    sft::train(
+        &half,
+        &mut opt,
+        &vars,
+        &examples(),
+        &settings,
+        &mut |_, _| Ok(()),
+    )
+    .expect("train");
+    let after = scalar(&sft::loss(&half, &examples(), true, false).expect("loss"));
+    assert!(after < 0.8 * before, "bf16 training: {before} → {after}");
+}

@@ -94,7 +94,9 @@ pub fn target_logp(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
             lse: Mutex::new(Vec::new()),
         });
     }
-    let logp = candle_nn::ops::log_softmax(logits, candle_core::D::Minus1)?;
+    // In f32 whatever the logits' dtype: a bf16 log-sum-exp over 49,152 logits loses the target.
+    let logits = logits.to_dtype(DType::F32)?;
+    let logp = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?;
     let idx = Tensor::new(targets, logits.device())?.unsqueeze(1)?;
     logp.gather(&idx, 1)?.squeeze(1)
 }
