@@ -72,7 +72,8 @@ pub fn load(dir: &Path, vars: &[(String, Var)]) -> Result<()> {
                 dir.display()
             ))
         })?;
-        var.set(t)?;
+        // PEFT often saves adapters in the model's dtype (bf16); ours are f32.
+        var.set(&t.to_dtype(candle_core::DType::F32)?)?;
     }
     Ok(())
 }

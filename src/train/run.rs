@@ -823,6 +823,15 @@ fn train_in(
             lora.dropout
         )));
     }
+    // The base in the dtype the decoder holds (bf16 on CUDA), one tensor at a time, so the f32
+    // copy of a tensor is freed as its replacement is made rather than the whole model twice.
+    let dtype = super::model::training_dtype(device);
+    let names: Vec<String> = base.weights.keys().cloned().collect();
+    for name in names {
+        if let Some(w) = base.weights.remove(&name) {
+            base.weights.insert(name, w.to_dtype(dtype)?);
+        }
+    }
     let mut named: Vec<(String, Var)> = Vec::new();
     let model = Decoder::new(
         base.config.clone(),

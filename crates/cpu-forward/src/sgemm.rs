@@ -264,10 +264,20 @@ fn rows_job(
         let kc = layout_kc.min(k - k0);
         let packed_b = &b.data[k0 * layout_strips * NR..(k0 + layout_kc) * layout_strips * NR];
         for s0 in (0..strips).step_by(block_strips) {
+            // The block of B this job meets next, fetched into cache a slice per panel of this
+            // one, so that it is not read from memory at the pace of its first panel (which cost
+            // a tenth of a product whose B is not in cache).
+            let upcoming = next_block(b, (k, n, kc_full, block_strips), (k0, s0));
+            let panels = (r1 - r0).div_ceil(MR).max(1);
+            let slice = upcoming.map_or(0, |u| u.len().div_ceil(panels));
             for m0 in (r0..r1).step_by(MC) {
                 let rows = MC.min(r1 - m0);
                 for i in 0..rows.div_ceil(MR) {
                     let first = m0 + i * MR;
+                    if let Some(upcoming) = upcoming {
+                        let from = ((first - r0) / MR * slice).min(upcoming.len());
+                        prefetch(&upcoming[from..(from + slice).min(upcoming.len())]);
+                    }
                     let live = (rows - i * MR).min(MR);
                     let (panel, source): (&[f32], PanelSource) = if live == MR && a.cs == 1 {
                         (&a.data[first * a.rs + k0..], PanelSource::Rows { rs: a.rs })
@@ -316,6 +326,42 @@ fn rows_job(
     }
 }
 
+/// The packed data of the block of B that follows block `(k0, s0)` in `rows_job`'s order (the
+/// next column block at this depth, else the first at the next depth), or `None` after the last.
+fn next_block(
+    b: &PackedB,
+    (k, n, kc_full, block_strips): (usize, usize, usize, usize),
+    (k0, s0): (usize, usize),
+) -> Option<&[f32]> {
+    let strips = n.div_ceil(NR);
+    let layout_strips = b.n.div_ceil(NR);
+    let (k0, s0) = if s0 + block_strips < strips {
+        (k0, s0 + block_strips)
+    } else {
+        (k0 + kc_full, 0)
+    };
+    if k0 >= k {
+        return None;
+    }
+    let layout_kc = kc_full.min(b.k - k0);
+    let start = k0 * layout_strips * NR + s0 * layout_kc * NR;
+    let len = (strips.min(s0 + block_strips) - s0) * layout_kc * NR;
+    b.data.get(start..start + len)
+}
+
+/// Asks for `values` to be brought into the L2 cache, a cache line at a time.
+fn prefetch(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in values.chunks(16) {
+        // SAFETY: a prefetch never faults, and the address is inside `values`.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
+                line.as_ptr() as *const i8
+            )
+        };
+    }
+}
+
 /// Packs rows `first..first+live` and depths `k0..k0+kc` of `a` as one panel `[depth][MR]`
 /// (rows past `live` are zero).
 fn pack_a(a: View, first: usize, live: usize, k0: usize, kc: usize, panel: &mut [f32]) {
@@ -361,7 +407,8 @@ struct Tile {
 /// # Safety
 /// The CPU must have AVX-512 F; A's element `(i, kk)` for `i < MR`, `kk < kc` is at
 /// `a + i·stride + kk` (`ROWS`) or `a + i + kk·stride` and readable; `strip` holds `kc·NR`
-/// values; the tile's clipped rows and columns lie inside `c`.
+/// values, and `next` (prefetched, never read) at least as many; the tile's clipped rows and
+/// columns lie inside `c`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
@@ -406,19 +453,17 @@ unsafe fn micro_step<const ROWS: bool>(
     acc: &mut [[std::arch::x86_64::__m512; 2]; MR],
 ) {
     use std::arch::x86_64::*;
-    {
-        let b0 = _mm512_loadu_ps(pb.add(kk * NR));
-        let b1 = _mm512_loadu_ps(pb.add(kk * NR + 16));
-        for (i, row) in acc.iter_mut().enumerate() {
-            let at = if ROWS {
-                i * stride + kk
-            } else {
-                i + kk * stride
-            };
-            let a = _mm512_set1_ps(*a.add(at));
-            row[0] = _mm512_fmadd_ps(a, b0, row[0]);
-            row[1] = _mm512_fmadd_ps(a, b1, row[1]);
-        }
+    let b0 = _mm512_loadu_ps(pb.add(kk * NR));
+    let b1 = _mm512_loadu_ps(pb.add(kk * NR + 16));
+    for (i, row) in acc.iter_mut().enumerate() {
+        let at = if ROWS {
+            i * stride + kk
+        } else {
+            i + kk * stride
+        };
+        let a = _mm512_set1_ps(*a.add(at));
+        row[0] = _mm512_fmadd_ps(a, b0, row[0]);
+        row[1] = _mm512_fmadd_ps(a, b1, row[1]);
     }
 }
 
