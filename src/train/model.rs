@@ -289,7 +289,7 @@ impl Decoder {
     /// them from the adapters' seed, the step, the micro-batch and the order of the passes in
     /// it, so a resumed run draws the masks the uninterrupted one did.
     pub fn begin_micro_batch(&self, step: usize, index: usize) {
-        let stream = mix(mix(self.dropout_seed, step as u64), index as u64);
+        let stream = pass::derive(pass::derive(self.dropout_seed, step as u64), index as u64);
         self.dropout_stream.store(stream, Ordering::Relaxed);
         self.dropout_passes.store(0, Ordering::Relaxed);
     }
@@ -443,8 +443,8 @@ impl Decoder {
         let adapters = self.adapter_values(use_adapter)?;
         let keep = use_adapter && train;
         let seed = if keep {
-            let pass = self.dropout_passes.fetch_add(1, Ordering::Relaxed);
-            mix(self.dropout_stream.load(Ordering::Relaxed), pass)
+            let index = self.dropout_passes.fetch_add(1, Ordering::Relaxed);
+            pass::derive(self.dropout_stream.load(Ordering::Relaxed), index)
         } else {
             0
         };
@@ -598,17 +598,6 @@ pub fn training_dtype(device: &Device) -> DType {
     } else {
         DType::F32
     }
-}
-
-/// A hash of `seed` and `salt` (SplitMix64's finaliser), for seeds derived from others.
-fn mix(seed: u64, salt: u64) -> u64 {
-    let mut z = seed
-        ^ salt
-            .wrapping_add(0x9E37_79B9_7F4A_7C15)
-            .wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// A small seeded generator (xorshift64*), so initial weights repeat exactly for a seed.

@@ -394,8 +394,8 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A seed derived from `seed` and `salt` (a layer, a projection).
-fn derive(seed: u64, salt: u64) -> u64 {
+/// A seed derived from `seed` and `salt` (a step, a layer, a projection): a good hash of both.
+pub fn derive(seed: u64, salt: u64) -> u64 {
     let mut state = seed ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
     splitmix(&mut state)
 }
@@ -685,9 +685,9 @@ pub fn forward(
     }
     let mut tapes = Vec::with_capacity(if keep { s.layers } else { 0 });
     let none: LayerLoras = [None; 7];
+    let groups = groups(s);
     for (n, layer) in base.layers.iter().enumerate() {
         let loras = loras.get(n).unwrap_or(&none);
-        let groups = groups(s);
         let members = groups.each_ref().map(|g| present(g, loras));
         let seed = derive(batch.seed, n as u64);
         let mut normed = vec![0f32; m * h];
@@ -799,8 +799,8 @@ pub fn backward(
     ops::rms_norm_backward(&d_last, &tape.last, &tape.last_inverse, &base.norm, &mut dx);
     drop(d_last);
     let mut grads: Vec<[Option<LoraGrad>; 7]> = (0..s.layers).map(|_| Default::default()).collect();
+    let groups = groups(s);
     for (n, (layer, t)) in base.layers.iter().zip(tape.layers).enumerate().rev() {
-        let groups = groups(s);
         let members = groups.each_ref().map(|g| present(g, &loras[n]));
         let seed = derive(tape.seed, n as u64);
         let mut store = |found: Vec<(Proj, LoraGrad)>| {
