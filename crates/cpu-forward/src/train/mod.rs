@@ -55,6 +55,17 @@ impl Shape {
     fn qkv_width(&self) -> usize {
         self.hidden + 2 * self.kv_width()
     }
+
+    /// Where attention finds its heads in a batch of `sequences` of `len` tokens.
+    fn attention_heads(&self, sequences: usize, len: usize) -> attention::Heads {
+        attention::Heads {
+            sequences,
+            seq: len,
+            heads: self.heads,
+            kv_heads: self.kv_heads,
+            dim: self.head_dim(),
+        }
+    }
 }
 
 /// A frozen linear map `x·Wᵀ` packed both ways: as Wᵀ for the forward product and as W for the
@@ -671,13 +682,7 @@ pub fn forward(
     let (h, iw, qw, kvw) = (s.hidden, s.intermediate, s.qkv_width(), s.kv_width());
     let m = batch.ids.len();
     let eps = s.eps as f32;
-    let heads = attention::Heads {
-        sequences: batch.sequences,
-        seq: batch.len,
-        heads: s.heads,
-        kv_heads: s.kv_heads,
-        dim: s.head_dim(),
-    };
+    let heads = s.attention_heads(batch.sequences, batch.len);
     let tables = (base.cos.as_slice(), base.sin.as_slice());
     let mut x: Vec<f32> = Vec::with_capacity(m * h);
     for &id in batch.ids {
@@ -776,13 +781,7 @@ pub fn backward(
     check_len("the adapter list", loras.len(), s.layers)?;
     let (h, iw, qw, kvw) = (s.hidden, s.intermediate, s.qkv_width(), s.kv_width());
     let m = tape.sequences * tape.len;
-    let eps_heads = attention::Heads {
-        sequences: tape.sequences,
-        seq: tape.len,
-        heads: s.heads,
-        kv_heads: s.kv_heads,
-        dim: s.head_dim(),
-    };
+    let heads = s.attention_heads(tape.sequences, tape.len);
     let tables = (base.cos.as_slice(), base.sin.as_slice());
     let mut d_last = vec![0f32; m * h];
     for ((&r, g), &d) in tape
@@ -863,7 +862,7 @@ pub fn backward(
                 &mut d_attended,
             ));
         }
-        let mut d_qkv = attention::backward(&eps_heads, &t.qkv, &t.attended, &t.lse, &d_attended);
+        let mut d_qkv = attention::backward(&heads, &t.qkv, &t.attended, &t.lse, &d_attended);
         drop(d_attended);
         ops::rope(
             &mut d_qkv,
