@@ -849,6 +849,11 @@ fn train_in(
     }
     // The decoder holds its own handles to the weights; the loader's map is not needed any more.
     drop(base.weights);
+    log.line(&format!(
+        "base held in {:?}; training steps run on {}",
+        super::model::training_dtype(device),
+        model.pass_description()
+    ));
     if let (Some(from), true) = (&config.from_adapter, config.stage != Stage::Dpo) {
         peft::load(from, &named)?;
         log.line(&format!("continuing from {}", from.display()));
