@@ -11,15 +11,7 @@ use candle_core::{Device, Tensor};
 use super::model::LlmError;
 
 /// The projections of a Llama/Qwen2 layer an adapter can target, attention first.
-pub const PROJECTIONS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
+pub const PROJECTIONS: [&str; 7] = logreasoner_cpu::train::Proj::NAMES;
 
 /// The LoRA settings of a saved adapter.
 #[derive(Debug, Clone, PartialEq)]

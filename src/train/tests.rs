@@ -67,14 +67,7 @@ fn a_fresh_adapter_changes_nothing_and_switching_it_off_gives_the_base() {
     );
     assert!(diff < 1e-6, "B starts at zero: {diff}");
     // Give B values: the adapter now changes the output, and switching it off restores the base.
-    let mut rng = Rng::new(9);
-    for (name, v) in &vars {
-        if name.ends_with("lora_B.weight") {
-            let (r, c) = v.dims2().expect("2d");
-            v.set(&rng.normal((r, c), 0.5, &Device::Cpu).expect("randn"))
-                .expect("set");
-        }
-    }
+    give_b_values(&[&vars], 9, 0.5);
     let with = model.forward(&ids, true, false).expect("adapter");
     let off = model.forward(&ids, false, false).expect("off");
     assert!(
@@ -99,40 +92,33 @@ fn a_fresh_adapter_changes_nothing_and_switching_it_off_gives_the_base() {
     );
 }
 
-#[test]
-fn lora_gradients_agree_with_finite_differences() {
-    let (model, vars) = build(&all_targets());
-    let mut rng = Rng::new(11);
-    for (name, v) in &vars {
-        if name.ends_with("lora_B.weight") {
-            let (r, c) = v.dims2().expect("2d");
-            v.set(&rng.normal((r, c), 0.3, &Device::Cpu).expect("randn"))
-                .expect("set");
-        }
-    }
-    let batch = &examples()[..3];
-    let l = sft::loss(&model, batch, true, true).expect("loss");
-    let grads = model.backward(&l).expect("backward");
+/// Every adapter of layer 1 and layer 0's q_proj: the gradient in `grads` at three entries of each
+/// (first, middle, last) matches the central difference of `loss` (step 1e-2), 20 checks at least.
+fn finite_differences_agree(
+    vars: &[(String, Var)],
+    grads: &candle_core::backprop::GradStore,
+    loss: impl Fn() -> f64,
+) {
     let eps = 1e-2f32;
     let mut checked = 0;
     for (name, v) in vars
         .iter()
         .filter(|(n, _)| n.contains("layers.1.") || n.contains("layers.0.self_attn.q_proj"))
     {
-        let g = grads
+        let g: Vec<f32> = grads
             .get(v)
             .expect("a gradient for every adapter")
             .flatten_all()
-            .expect("flat");
-        let values: Vec<f32> = v.flatten_all().expect("flat").to_vec1().expect("vec");
-        let g: Vec<f32> = g.to_vec1().expect("vec");
+            .and_then(|t| t.to_vec1())
+            .expect("gradient");
+        let values: Vec<f32> = v.flatten_all().and_then(|t| t.to_vec1()).expect("values");
         for &i in &[0usize, values.len() / 2, values.len() - 1] {
             let at = |delta: f32| {
                 let mut moved = values.clone();
                 moved[i] += delta;
                 v.set(&Tensor::from_vec(moved, v.shape(), &Device::Cpu).expect("t"))
                     .expect("set");
-                scalar(&sft::loss(&model, batch, true, false).expect("loss"))
+                loss()
             };
             let numeric = (at(eps) - at(-eps)) / (2.0 * f64::from(eps));
             v.set(&Tensor::from_vec(values.clone(), v.shape(), &Device::Cpu).expect("t"))
@@ -141,12 +127,39 @@ fn lora_gradients_agree_with_finite_differences() {
             let tol = 2e-3 + 3e-2 * analytic.abs().max(numeric.abs());
             assert!(
                 (numeric - analytic).abs() < tol,
-                "{name}[{i}]: numeric {numeric}, autograd {analytic}"
+                "{name}[{i}]: numeric {numeric}, analytic {analytic}"
             );
             checked += 1;
         }
     }
     assert!(checked >= 20, "{checked}");
+}
+
+/// Gives every adapter's B (zero when fresh) seeded normal values of deviation `std`, the same
+/// in each list of `lists` (decoders compared with each other get equal adapters).
+fn give_b_values(lists: &[&[(String, Var)]], seed: u64, std: f32) {
+    let mut rng = Rng::new(seed);
+    for (i, (name, v)) in lists[0].iter().enumerate() {
+        if name.ends_with("lora_B.weight") {
+            let (r, c) = v.dims2().expect("2d");
+            let values = rng.normal((r, c), std, &Device::Cpu).expect("randn");
+            for list in lists {
+                list[i].1.set(&values).expect("set");
+            }
+        }
+    }
+}
+
+#[test]
+fn lora_gradients_agree_with_finite_differences() {
+    let (model, vars) = build(&all_targets());
+    give_b_values(&[&vars], 11, 0.3);
+    let batch = &examples()[..3];
+    let l = sft::loss(&model, batch, true, true).expect("loss");
+    let grads = model.backward(&l).expect("backward");
+    finite_differences_agree(&vars, &grads, || {
+        scalar(&sft::loss(&model, batch, true, false).expect("loss"))
+    });
 }
 
 /// Our training pass against candle's autograd on the same tiny model: the learned tokens'
@@ -187,14 +200,7 @@ fn our_training_pass_matches_candles_autograd() {
         };
         let (ours, our_vars) = build(Pass::Ours);
         let (theirs, their_vars) = build(Pass::Candle);
-        for ((name, a), (_, b)) in our_vars.iter().zip(&their_vars) {
-            if name.ends_with("lora_B.weight") {
-                let (r, c) = a.dims2().expect("2d");
-                let values = rng.normal((r, c), 0.3, &dev).expect("randn");
-                a.set(&values).expect("set");
-                b.set(&values).expect("set");
-            }
-        }
+        give_b_values(&[&our_vars, &their_vars], 6, 0.3);
         let mut batch = examples()[..3].to_vec();
         batch[1].ids.push(7);
         batch[1].learn.push(true);
@@ -443,14 +449,7 @@ fn dropout_masks_repeat_per_micro_batch_and_their_gradients_are_exact() {
         ..all_targets()
     };
     let (model, vars) = build(&lora);
-    let mut rng = Rng::new(11);
-    for (name, v) in &vars {
-        if name.ends_with("lora_B.weight") {
-            let (r, c) = v.dims2().expect("2d");
-            v.set(&rng.normal((r, c), 0.3, &Device::Cpu).expect("randn"))
-                .expect("set");
-        }
-    }
+    give_b_values(&[&vars], 11, 0.3);
     let batch = &examples()[..3];
     let loss_at = |step: usize| -> f64 {
         model.begin_micro_batch(step, 0);
@@ -465,40 +464,7 @@ fn dropout_masks_repeat_per_micro_batch_and_their_gradients_are_exact() {
     model.begin_micro_batch(0, 0);
     let l = sft::loss(&model, batch, true, true).expect("loss");
     let grads = model.backward(&l).expect("backward");
-    let eps = 1e-2f32;
-    let mut checked = 0;
-    for (name, v) in vars
-        .iter()
-        .filter(|(n, _)| n.contains("layers.1.") || n.contains("layers.0.self_attn.q_proj"))
-    {
-        let g: Vec<f32> = grads
-            .get(v)
-            .expect("a gradient for every adapter")
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
-            .expect("gradient");
-        let values: Vec<f32> = v.flatten_all().and_then(|t| t.to_vec1()).expect("values");
-        for &i in &[0usize, values.len() / 2, values.len() - 1] {
-            let at = |delta: f32| {
-                let mut moved = values.clone();
-                moved[i] += delta;
-                v.set(&Tensor::from_vec(moved, v.shape(), &Device::Cpu).expect("t"))
-                    .expect("set");
-                loss_at(0)
-            };
-            let numeric = (at(eps) - at(-eps)) / (2.0 * f64::from(eps));
-            v.set(&Tensor::from_vec(values.clone(), v.shape(), &Device::Cpu).expect("t"))
-                .expect("restore");
-            let analytic = f64::from(g[i]);
-            let tol = 2e-3 + 3e-2 * analytic.abs().max(numeric.abs());
-            assert!(
-                (numeric - analytic).abs() < tol,
-                "{name}[{i}]: numeric {numeric}, ours {analytic}"
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 20, "{checked}");
+    finite_differences_agree(&vars, &grads, || loss_at(0));
 }
 
 #[test]
@@ -574,15 +540,7 @@ fn a_bf16_decoder_follows_the_f32_one() {
     };
     let (full, full_vars) = build(DType::F32);
     let (half, half_vars) = build(DType::BF16);
-    let mut rng = Rng::new(3);
-    for ((name, a), (_, b)) in full_vars.iter().zip(&half_vars) {
-        if name.ends_with("lora_B.weight") {
-            let (r, c) = a.dims2().expect("2d");
-            let values = rng.normal((r, c), 0.3, &dev).expect("randn");
-            a.set(&values).expect("set");
-            b.set(&values).expect("set");
-        }
-    }
+    give_b_values(&[&full_vars, &half_vars], 3, 0.3);
     let batch = &examples()[..4];
     let (l_full, l_half) = (
         sft::loss(&full, batch, true, true).expect("loss"),

@@ -137,17 +137,20 @@ impl Proj {
         Proj::Down,
     ];
 
+    /// The Hugging Face module names, in the order of [`Proj::ALL`].
+    pub const NAMES: [&'static str; 7] = [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ];
+
     /// The Hugging Face module name (`q_proj`, …).
     pub fn name(self) -> &'static str {
-        [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ][self as usize]
+        Self::NAMES[self as usize]
     }
 }
 
