@@ -88,10 +88,7 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, migrating an older schema and refusing a newer one.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new()
-            .path(&path)
-            .open()
-            .map_err(|e| open_error(&path, e))?;
+        let db = open_db(&path)?;
         let store = Store { db, path };
         store.check_schema()?;
         store.write_holder();
@@ -383,6 +380,33 @@ fn apply_edit(value: &mut serde_json::Value, target: ReviewTarget, after: &str) 
         ReviewTarget::Solution(_) => value["text"] = serde_json::json!(after),
         ReviewTarget::Diagnosis(_) => value["reasoning"] = serde_json::json!(after),
         ReviewTarget::Thought(_) => {}
+    }
+}
+
+/// How long an open waits for a lock that this process itself still holds.
+const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Opens sled at `path`. A store this process has just dropped can keep sled's file lock for a
+/// moment (sled's background writes hold the file until they finish), so a lock held by this
+/// very process is waited for briefly; another process's lock is reported at once.
+fn open_db(path: &Path) -> Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let err = open_error(path, e);
+                let ours = format!("pid {} ", std::process::id());
+                match &err {
+                    StoreError::Locked { holder, .. }
+                        if holder.starts_with(&ours) && started.elapsed() < OWN_LOCK_WAIT =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    _ => return Err(err),
+                }
+            }
+        }
     }
 }
 

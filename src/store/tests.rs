@@ -328,3 +328,25 @@ fn a_corrupt_record_is_reported_not_skipped() {
     let err = store.all::<Thought>().expect_err("corrupt");
     assert!(err.to_string().contains("record 7 in `thoughts`"), "{err}");
 }
+
+/// A store dropped and opened again at once in the same process opens, keeping what was written
+/// (sled's background writes can hold its file lock for a moment after the drop).
+#[test]
+fn a_dropped_store_reopens_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    for round in 0..100u64 {
+        let store = Store::open(&path).expect("reopen right after a drop");
+        let session = SessionState {
+            annotator: "ana".into(),
+            screen: "label".into(),
+            cursor: Some(round),
+            extra: BTreeMap::new(),
+            updated_at: now_millis(),
+        };
+        let before = store.session("ana", "label").expect("read");
+        assert_eq!(before.and_then(|s| s.cursor), round.checked_sub(1));
+        store.save_session(&session).expect("save session");
+        store.flush().expect("flush");
+    }
+}

@@ -597,11 +597,44 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
             tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
         (per_layer, 0)
     };
-    // The output layer: its weight packed twice for the AVX-512 product, and one chunk of
-    // logits per thread (`train::xent`); the full `[tokens, vocab]` logits never exist.
-    let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
-    let output = (2 * c.hidden + rows) as u64 * c.vocab as u64;
-    (pairs * per_layer * c.layers as u64 + packed + output) * 4
+    // Activations are held in the training dtype (bf16 on CUDA); our pass's in f32.
+    let elem = if ours {
+        4
+    } else {
+        super::model::training_dtype(device).size_in_bytes() as u64
+    };
+    let output = if device.is_cpu() {
+        // The output layer's weight packed twice for the AVX-512 product, and one chunk of
+        // logits per thread (`train::xent`); the full `[tokens, vocab]` logits never exist.
+        let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
+        (2 * c.hidden + rows) as u64 * c.vocab as u64 * 4
+    } else {
+        // Elsewhere the whole `[tokens, vocab]` logits exist at once: in the training dtype, as
+        // f32, their log-softmax, and the gradient of each.
+        pairs * tokens * c.vocab as u64 * 2 * (elem + 8)
+    };
+    pairs * per_layer * c.layers as u64 * elem + packed * 4 + output
+}
+
+/// Memory free for a run on `device`: the system's available memory for the CPU, the GPU's free
+/// memory for CUDA (the base is already loaded on it when this is asked).
+fn free_memory(device: &Device) -> Option<u64> {
+    if device.is_cpu() {
+        return available_memory();
+    }
+    gpu_free_memory(device)
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_free_memory(device: &Device) -> Option<u64> {
+    let cuda = device.as_cuda_device().ok()?;
+    let (free, _total) = cuda.cuda_stream().context().mem_get_info().ok()?;
+    Some(free as u64)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_free_memory(_device: &Device) -> Option<u64> {
+    None
 }
 
 fn available_memory() -> Option<u64> {
@@ -798,10 +831,15 @@ fn train_in(
         }
     }
     let needed = memory_estimate(&base, &config, device);
-    if let (Some(free), true) = (available_memory(), device.is_cpu()) {
+    if let Some(free) = free_memory(device) {
         if needed > free {
+            let what = if device.is_cpu() {
+                "memory"
+            } else {
+                "GPU memory"
+            };
             return Err(TrainError::Invalid(format!(
-                "this run needs about {:.1} GiB of memory and {:.1} GiB is available; lower --batch or --max-len",
+                "this run needs about {:.1} GiB of {what} and {:.1} GiB is available; lower --batch or --max-len",
                 needed as f64 / (1u64 << 30) as f64,
                 free as f64 / (1u64 << 30) as f64
             )));

@@ -144,7 +144,9 @@ fn give_b_values(lists: &[&[(String, Var)]], seed: u64, std: f32) {
             let (r, c) = v.dims2().expect("2d");
             let values = rng.normal((r, c), std, &Device::Cpu).expect("randn");
             for list in lists {
-                list[i].1.set(&values).expect("set");
+                let var = &list[i].1;
+                let values = values.to_device(var.device()).expect("to the var's device");
+                var.set(&values).expect("set");
             }
         }
     }
@@ -529,17 +531,31 @@ fn a_saved_adapter_has_peft_names_and_loads_into_a_fresh_model() {
 /// where candle computes bf16 too; only the device differs on a GPU.
 #[test]
 fn a_bf16_decoder_follows_the_f32_one() {
+    bf16_follows_f32_on_the_cpu(&Device::Cpu);
+}
+
+/// The same on a GPU (the dtype `train` holds the base in there). It needs one:
+/// `cargo test --features cuda cuda` on a machine with CUDA.
+#[cfg(feature = "cuda")]
+#[test]
+fn a_bf16_decoder_on_cuda_follows_the_f32_one_on_the_cpu() {
+    let dev = Device::new_cuda(0).expect("this test needs a CUDA device");
+    bf16_follows_f32_on_the_cpu(&dev);
+}
+
+/// A bf16 decoder on `device` against an f32 one on the CPU with the same weights and adapters:
+/// loss, every adapter's gradient, and 20 steps of training.
+fn bf16_follows_f32_on_the_cpu(device: &Device) {
     use candle_core::DType;
-    let dev = Device::Cpu;
-    let weights = random_weights(&tiny(), 7, &dev).expect("weights");
-    let build = |dtype: DType| {
+    let build = |dev: &Device, dtype: DType| {
+        let weights = random_weights(&tiny(), 7, dev).expect("weights");
         let mut vars = Vec::new();
-        let model = Decoder::with_dtype(tiny(), &weights, &all_targets(), &mut vars, &dev, dtype)
+        let model = Decoder::with_dtype(tiny(), &weights, &all_targets(), &mut vars, dev, dtype)
             .expect("model");
         (model, vars)
     };
-    let (full, full_vars) = build(DType::F32);
-    let (half, half_vars) = build(DType::BF16);
+    let (full, full_vars) = build(&Device::Cpu, DType::F32);
+    let (half, half_vars) = build(device, DType::BF16);
     give_b_values(&[&full_vars, &half_vars], 3, 0.3);
     let batch = &examples()[..4];
     let (l_full, l_half) = (
