@@ -2,8 +2,10 @@
 """Reference training speed of PyTorch + PEFT LoRA on the CPU, for comparison with our candle trainer.
 
 Loads a GGUF model with transformers (which dequantises it to float32), wraps it with a PEFT LoRA
-adapter, and times full training steps (forward, backward, AdamW step, zero_grad) on a fixed,
-seeded batch of random token ids with the full causal-LM loss (labels = ids).
+adapter, and times full training steps (forward, backward, AdamW step, zero_grad) on a fixed batch
+of token ids with the full causal-LM loss (labels = ids): the batch given with --ids (a JSON list of
+rows, as `logreasoner bench train` writes it, so both train on the same tokens), else seeded random
+ids.
 
 Prints exactly one JSON line on stdout; everything else (library logs, progress) goes to stderr.
 
@@ -33,6 +35,7 @@ def parse_args():
     p.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj", help="comma-separated module names")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ids", help="JSON file with the batch: --batch rows of --seq token ids")
     return p.parse_args()
 
 
@@ -91,10 +94,17 @@ def main():
 
     optimizer = torch.optim.AdamW(trainable, lr=args.lr)
 
-    # A deterministic batch: ids drawn uniformly from the vocabulary with a seeded generator.
+    # A deterministic batch: the one given, else ids drawn uniformly with a seeded generator.
     vocab = model.get_input_embeddings().weight.shape[0]
-    gen = torch.Generator().manual_seed(args.seed)
-    ids = torch.randint(0, vocab, (args.batch, args.seq), generator=gen, dtype=torch.long)
+    if args.ids:
+        with open(args.ids) as f:
+            ids = torch.tensor(json.load(f), dtype=torch.long)
+        if tuple(ids.shape) != (args.batch, args.seq) or int(ids.max()) >= vocab or int(ids.min()) < 0:
+            sys.exit(f"{args.ids}: expected {args.batch} rows of {args.seq} ids below {vocab}, "
+                     f"got shape {tuple(ids.shape)}")
+    else:
+        gen = torch.Generator().manual_seed(args.seed)
+        ids = torch.randint(0, vocab, (args.batch, args.seq), generator=gen, dtype=torch.long)
     attention = torch.ones_like(ids)
 
     losses, times = [], []

@@ -1,8 +1,9 @@
 //! `logreasoner bench train`: seconds per LoRA training step of our candle trainer and of PyTorch +
 //! PEFT (scripts/bench_train_torch.py, pip packages torch, transformers, peft, gguf) on the same GGUF
-//! model, LoRA configuration, batch and sequence length, in one run. Both train on a fixed batch of
-//! seeded random token ids with the full causal-LM loss, f32, AdamW, and report the median of the
-//! steps after a warm-up.
+//! model, LoRA configuration, batch and sequence length, in one run. Both train on the same batch of
+//! seeded random token ids (ours draws it and hands it to the script) with the full causal-LM loss,
+//! f32, AdamW, and report the median of the steps after a warm-up. The adapters' B starts at zero,
+//! so the first step's loss is the base model's alone and must agree between the two.
 
 use std::path::Path;
 use std::time::Instant;
@@ -46,8 +47,8 @@ impl StepTimes {
     }
 }
 
-/// Our trainer on `model`.
-pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
+/// Our trainer on `model`, and the batch of ids it trained on (for the peer).
+pub fn ours(model: &Path, s: &Setup) -> Result<(StepTimes, Vec<Vec<u32>>), String> {
     let dev = Device::Cpu;
     crate::train::kernels::keep_freed_memory();
     let base = Base::load(model, &dev).map_err(|e| e.to_string())?;
@@ -65,21 +66,12 @@ pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
     drop(base);
     let vars: Vec<Var> = named.into_iter().map(|(_, v)| v).collect();
     let mut opt = AdamW::new(vars.clone(), 1e-4, 0.0).map_err(|e| e.to_string())?;
-    // Seeded random ids, every token learned (the reference's labels = ids).
-    let mut rng = Rng::new(0);
-    let noise = rng
-        .uniform((s.batch, s.seq), 1.0, &dev)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f32>())
-        .map_err(|e| e.to_string())?;
-    let batch: Vec<Example> = noise
-        .chunks(s.seq)
+    let ids = random_batch(vocab, s)?;
+    let batch: Vec<Example> = ids
+        .iter()
         .map(|row| Example {
-            ids: row
-                .iter()
-                .map(|x| ((f64::from(*x) + 1.0) / 2.0 * vocab as f64) as u32 % vocab as u32)
-                .collect(),
-            learn: vec![true; s.seq],
+            ids: row.clone(),
+            learn: vec![true; row.len()],
         })
         .collect();
     let mut times = Vec::new();
@@ -98,20 +90,50 @@ pub fn ours(model: &Path, s: &Setup) -> Result<StepTimes, String> {
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    Ok(StepTimes {
+    let times = StepTimes {
         engine: format!("ours ({})", decoder.pass_description()),
         step_secs: times,
         loss_first: first,
         loss_last: last,
-    })
+    };
+    Ok((times, ids))
 }
 
-/// PyTorch + PEFT through the reference script.
-pub fn pytorch(model: &Path, script: &Path, s: &Setup) -> Result<StepTimes, String> {
+/// `s.batch` rows of `s.seq` token ids drawn uniformly from a `vocab`-token vocabulary with our
+/// seeded generator; every token is learned (the reference's labels = ids).
+fn random_batch(vocab: u64, s: &Setup) -> Result<Vec<Vec<u32>>, String> {
+    let noise = Rng::new(0)
+        .uniform((s.batch, s.seq), 1.0, &Device::Cpu)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| e.to_string())?;
+    Ok(noise
+        .chunks(s.seq)
+        .map(|row| {
+            row.iter()
+                .map(|x| ((f64::from(*x) + 1.0) / 2.0 * vocab as f64) as u32 % vocab as u32)
+                .collect()
+        })
+        .collect())
+}
+
+/// PyTorch + PEFT through the reference script, training on `ids` (written to `ids_file`).
+pub fn pytorch(
+    model: &Path,
+    script: &Path,
+    s: &Setup,
+    ids: &[Vec<u32>],
+    ids_file: &Path,
+) -> Result<StepTimes, String> {
+    let json = serde_json::to_string(ids).map_err(|e| e.to_string())?;
+    std::fs::write(ids_file, json)
+        .map_err(|e| format!("cannot write the batch to {}: {e}", ids_file.display()))?;
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg("--model")
         .arg(model)
+        .arg("--ids")
+        .arg(ids_file)
         .args(["--threads", &s.threads.to_string()])
         .args(["--batch", &s.batch.to_string()])
         .args(["--seq", &s.seq.to_string()])
