@@ -127,7 +127,7 @@ pub struct Decoder {
     norm: Tensor,
     lm_head: Tensor,
     /// `lm_head` packed for the AVX-512 product, once, on first use (CPU only).
-    lm_head_packed: OnceLock<Option<Arc<pass::FrozenLinear>>>,
+    lm_head_packed: OnceLock<Option<Arc<pass::Head>>>,
     cos: Tensor,
     sin: Tensor,
     device: Device,
@@ -299,7 +299,7 @@ impl Decoder {
         self.pass = pass;
     }
 
-    fn packed_head(&self) -> Option<Arc<pass::FrozenLinear>> {
+    fn packed_head(&self) -> Option<Arc<pass::Head>> {
         self.lm_head_packed
             .get_or_init(|| super::xent::pack_projection(&self.lm_head))
             .clone()

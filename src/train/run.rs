@@ -604,10 +604,12 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
         super::model::training_dtype(device).size_in_bytes() as u64
     };
     let output = if device.is_cpu() {
-        // The output layer's weight packed twice for the AVX-512 product, and one chunk of
-        // logits per thread (`train::xent`); the full `[tokens, vocab]` logits never exist.
+        // The output layer's weight packed twice for the AVX-512 product, and per thread one
+        // job's logits for one vocabulary block (`logreasoner_cpu::train::xent`); the full
+        // `[tokens, vocab]` logits never exist.
         let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
-        (2 * c.hidden + rows) as u64 * c.vocab as u64 * 4
+        let tiles = rows * logreasoner_cpu::train::VOCAB_BLOCK.min(c.vocab);
+        (2 * c.hidden * c.vocab + tiles) as u64 * 4
     } else {
         // Elsewhere the whole `[tokens, vocab]` logits exist at once: in the training dtype, as
         // f32, their log-softmax, and the gradient of each.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
-use logreasoner_cpu::train::FrozenLinear;
+use logreasoner_cpu::train::Head;
 use rayon::prelude::*;
 
 struct TargetLogp {
@@ -104,22 +104,22 @@ pub fn target_logp(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
 /// Rows of the vocabulary projection each job handles (see `logreasoner_cpu::train`).
 const PROJECTION_ROWS: usize = logreasoner_cpu::train::PROJECTION_ROWS;
 
-/// A frozen `[vocab, hidden]` projection packed both ways for the AVX-512 product (as Wᵀ for the
-/// logits, as W for their gradient), once per training run: packing per chunk would copy the
-/// whole matrix for every 64 rows. `None` off the CPU, for other dtypes, or where the CPU lacks
-/// AVX-512.
-pub fn pack_projection(weight: &Tensor) -> Option<Arc<FrozenLinear>> {
+/// A frozen `[vocab, hidden]` projection packed for the AVX-512 product in vocabulary blocks, each
+/// both ways (as Wᵀ for the logits, as W for their gradient), once per training run: packing per
+/// chunk would copy the whole matrix for every job. `None` off the CPU, for other dtypes, or
+/// where the CPU lacks AVX-512.
+pub fn pack_projection(weight: &Tensor) -> Option<Arc<Head>> {
     let (v, d) = weight.dims2().ok()?;
     if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
         return None;
     }
-    super::frozen::with_f32(weight, |w| FrozenLinear::new(w, v, d).map(Arc::new)).flatten()
+    super::frozen::with_f32(weight, |w| Head::new(w, v, d).map(Arc::new)).flatten()
 }
 
 struct ProjectedTargetLogp {
     /// `[vocab, hidden]`, frozen.
     weight: Tensor,
-    packed: Option<Arc<FrozenLinear>>,
+    packed: Option<Arc<Head>>,
     targets: Vec<u32>,
     with_grad: bool,
     /// `[rows, hidden]`: d logp / d hidden, from the forward pass.
@@ -186,7 +186,7 @@ impl CustomOp1 for ProjectedTargetLogp {
             );
         }
         if let Some(p) = &self.packed {
-            if p.in_width() != d || p.out_width() != v {
+            if p.width() != d || p.vocab() != v {
                 candle_core::bail!("projected-target-logp: the packing is not of this weight");
             }
             let (logp, grad) =
@@ -265,7 +265,7 @@ impl CustomOp1 for ProjectedTargetLogp {
 pub fn projected_target_logp(
     hidden: &Tensor,
     weight: &Tensor,
-    packed: Option<Arc<FrozenLinear>>,
+    packed: Option<Arc<Head>>,
     targets: &[u32],
     with_grad: bool,
 ) -> Result<Tensor> {

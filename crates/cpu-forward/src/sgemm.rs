@@ -155,6 +155,19 @@ impl PackedB {
     pub fn width(&self) -> usize {
         self.n
     }
+
+    /// Row `k` of B (its `width()` values) read back from the packing into `out`.
+    pub fn row(&self, k: usize, out: &mut [f32]) {
+        assert!(k < self.k, "row {k} of a packed B of depth {}", self.k);
+        let strips = self.n.div_ceil(NR);
+        // Every block before `k`'s holds `kc` depths; its own may be the short last one.
+        let k0 = k / self.kc * self.kc;
+        let kc = self.kc.min(self.k - k0);
+        let block = &self.data[k0 * strips * NR..];
+        for (j, v) in out[..self.n].iter_mut().enumerate() {
+            *v = block[(j / NR) * kc * NR + (k - k0) * NR + j % NR];
+        }
+    }
 }
 
 /// Where a product's rows are computed.
@@ -602,6 +615,27 @@ mod tests {
                             "({i}, {j}) {threads:?} {cols}×{depth}: {got} vs {want}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Every row read back from a packing equals the packed matrix's, for a width that is not
+    /// a multiple of a strip and a depth whose last block is short, from both stride layouts.
+    #[test]
+    fn rows_read_back_from_a_packing() {
+        if !available() {
+            return;
+        }
+        let (k, n) = (700, 45);
+        let b = seeded(k * n, 8);
+        for view in [View::rows(&b, k, n), View::rows(&b, n, k).t()] {
+            let packed = PackedB::new(view).expect("avx-512");
+            let mut row = vec![0f32; n];
+            for kk in 0..k {
+                packed.row(kk, &mut row);
+                for (j, &got) in row.iter().enumerate() {
+                    assert_eq!(got, view.at(kk, j), "({kk}, {j})");
                 }
             }
         }

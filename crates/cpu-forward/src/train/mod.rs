@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::sgemm::{gemm, PackedB, Threads, View};
-pub use xent::{target_logp, PROJECTION_ROWS};
+pub use xent::{target_logp, Head, PROJECTION_ROWS, VOCAB_BLOCK};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -183,7 +183,7 @@ pub struct Base {
     layers: Vec<Layer>,
     embed: Vec<f32>,
     norm: Vec<f32>,
-    head: Arc<FrozenLinear>,
+    head: Arc<Head>,
     cos: Vec<f32>,
     sin: Vec<f32>,
 }
@@ -206,7 +206,7 @@ impl Base {
         shape: Shape,
         embed: &[f32],
         norm: &[f32],
-        head: Arc<FrozenLinear>,
+        head: Arc<Head>,
     ) -> Result<Option<Base>, PassError> {
         if !crate::sgemm::available() {
             return Ok(None);
@@ -236,11 +236,11 @@ impl Base {
         }
         check_len("the embedding", embed.len(), shape.vocab * h)?;
         check_len("the final norm", norm.len(), h)?;
-        if head.in_width() != h || head.out_width() != shape.vocab {
+        if head.width() != h || head.vocab() != shape.vocab {
             return Err(PassError::Shape(format!(
                 "the output projection is {}×{}, not {}×{h}",
-                head.out_width(),
-                head.in_width(),
+                head.vocab(),
+                head.width(),
                 shape.vocab
             )));
         }
@@ -910,7 +910,7 @@ mod tests {
             eps: 1e-5,
         };
         let values = |n: usize, seed: u64| crate::matrix::tests_support::seeded(n, seed);
-        let head = Arc::new(FrozenLinear::new(&values(40 * 16, 1), 40, 16)?);
+        let head = Arc::new(Head::new(&values(40 * 16, 1), 40, 16)?);
         let mut base = Base::new(shape, &values(40 * 16, 2), &[1.0; 16], head).ok()??;
         let w: Vec<Vec<f32>> = [16 * 16, 8 * 16, 8 * 16, 16 * 16, 24 * 16, 24 * 16, 16 * 24]
             .iter()

@@ -1,35 +1,87 @@
 //! The log-probability of target tokens after final hidden states, through the frozen vocabulary
-//! projection, without the `[rows, vocab]` logits ever existing whole: each job projects 128 rows,
-//! takes their log-sum-exp and target logit, and (when a gradient is wanted) their gradient
-//! `(onehot − softmax) · W`, which the backward pass only scales. A step's logits were two
-//! full-size buffers (200 MB each for SmolLM2), mapped and faulted in anew every step.
+//! projection, without the `[rows, vocab]` logits ever existing: each job takes 128 rows through
+//! the vocabulary a block of 1,024 tokens at a time, keeping per row a running maximum, a running
+//! sum of exponentials and (when a gradient is wanted) a running `Σ exp(l − max)·W_v`, rescaled
+//! whenever the maximum grows, as FlashAttention keeps its output. A block's logits stay in L2
+//! from their product to their softmax to their share of the gradient product, and each logit's
+//! exponential is taken once. The gradient `(onehot − softmax) · W` is finished per row at the end;
+//! the backward pass only scales it.
 
 use rayon::prelude::*;
 
-use super::ops::{exp_shifted, max_of, sum_exp};
+use super::ops::{exp, exp_shifted, max_of, scale_row, sum_exp};
 use super::FrozenLinear;
 use crate::kernels::best;
 use crate::sgemm::{gemm, Threads, View};
 
 /// Rows each job projects. Every job streams the whole projection (113 MB for SmolLM2, twice),
-/// so fewer, larger jobs read less memory; their logits (`rows × vocab` floats, 25 MB) stay under
-/// the 32 MB mmap threshold the trainer sets, so the buffer is reused rather than mapped and
-/// faulted in anew. 1,024 rows are eight jobs, an equal share for two threads.
+/// so fewer, larger jobs read less memory. 1,024 rows are eight jobs, an equal share for two
+/// threads.
 pub const PROJECTION_ROWS: usize = 128;
+
+/// Vocabulary tokens per block: a job's logits for one block (128 × 1,024 floats, 512 KB) stay
+/// in L2 between the products on either side of their softmax.
+pub const VOCAB_BLOCK: usize = 1024;
+
+/// The vocabulary projection (`[vocab, width]`, frozen) packed for [`target_logp`]: blocks of
+/// [`VOCAB_BLOCK`] tokens, each packed both ways (Wᵀ for its logits, W for its gradient).
+pub struct Head {
+    width: usize,
+    vocab: usize,
+    blocks: Vec<FrozenLinear>,
+}
+
+impl Head {
+    /// `weight` is row-major `[vocab, width]`. `None` where the CPU lacks AVX-512 or the
+    /// weight is not `vocab × width`.
+    pub fn new(weight: &[f32], vocab: usize, width: usize) -> Option<Head> {
+        if weight.len() != vocab.checked_mul(width)? {
+            return None;
+        }
+        let blocks = (0..vocab)
+            .step_by(VOCAB_BLOCK)
+            .map(|v0| {
+                let len = VOCAB_BLOCK.min(vocab - v0);
+                FrozenLinear::new(&weight[v0 * width..(v0 + len) * width], len, width)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Head {
+            width,
+            vocab,
+            blocks,
+        })
+    }
+
+    /// The hidden width (columns of the weight).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Tokens in the vocabulary (rows of the weight).
+    pub fn vocab(&self) -> usize {
+        self.vocab
+    }
+
+    /// Row `token` of the weight, read back from its packing.
+    fn row(&self, token: usize, out: &mut [f32]) {
+        self.blocks[token / VOCAB_BLOCK]
+            .backward
+            .row(token % VOCAB_BLOCK, out);
+    }
+}
 
 /// `log softmax(hidden · Wᵀ)[i, targets[i]]` for `hidden` `[rows, width]`, and with `with_grad`
 /// its gradient in `hidden` (`[rows, width]`; empty otherwise). Targets must lie inside the
 /// vocabulary (the caller checks them).
 pub fn target_logp(
     hidden: &[f32],
-    head: &FrozenLinear,
+    head: &Head,
     targets: &[u32],
     with_grad: bool,
 ) -> (Vec<f32>, Vec<f32>) {
-    let (width, vocab) = (head.in_width(), head.out_width());
+    let width = head.width;
     let m = targets.len();
     debug_assert_eq!(hidden.len(), m * width);
-    let isa = best();
     let mut logp = vec![0f32; m];
     let mut grad = vec![0f32; if with_grad { m * width } else { 0 }];
     let grad_rows: Vec<&mut [f32]> = if with_grad {
@@ -43,42 +95,128 @@ pub fn target_logp(
         .zip(hidden.par_chunks(PROJECTION_ROWS * width))
         .zip(targets.par_chunks(PROJECTION_ROWS))
         .zip(grad_rows)
-        .for_each(|(((logp, h), targets), g)| {
-            let r = logp.len();
-            let mut logits = vec![0f32; r * vocab];
-            gemm(
-                View::rows(h, r, width),
-                &head.forward,
-                &mut logits,
-                vocab,
-                false,
-                Threads::One,
-            );
-            for ((row, lp), &t) in logits
-                .chunks_exact_mut(vocab)
-                .zip(logp.iter_mut())
-                .zip(targets)
-            {
-                let t = t as usize;
-                let max = max_of(isa, row);
-                let lse = max + sum_exp(isa, row, max).ln();
-                *lp = row[t] - lse;
-                if with_grad {
-                    // onehot − softmax, so that (·)·W is d logp / d hidden.
-                    exp_shifted(isa, row, 1.0, lse, -1.0);
-                    row[t] += 1.0;
-                }
+        .for_each(|(((logp, h), targets), g)| job(head, h, targets, logp, g));
+    (logp, grad)
+}
+
+/// One job's rows: `logp` for each, and when `grad` is not empty, d logp / d hidden into it.
+fn job(head: &Head, hidden: &[f32], targets: &[u32], logp: &mut [f32], grad: &mut [f32]) {
+    let isa = best();
+    let (r, width) = (logp.len(), head.width);
+    let with_grad = !grad.is_empty();
+    let hidden = View::rows(hidden, r, width);
+    let mut tile = vec![0f32; r * VOCAB_BLOCK];
+    let mut max = vec![f32::NEG_INFINITY; r];
+    let mut sum = vec![0f32; r];
+    let mut target_logit = vec![0f32; r];
+    for (b, block) in head.blocks.iter().enumerate() {
+        let (v0, len) = (b * VOCAB_BLOCK, block.out_width());
+        let tile = &mut tile[..r * len];
+        gemm(hidden, &block.forward, tile, len, false, Threads::One);
+        for (i, row) in tile.chunks_exact_mut(len).enumerate() {
+            if let Some(t) = (targets[i] as usize).checked_sub(v0).filter(|t| *t < len) {
+                target_logit[i] = row[t];
             }
+            let grown = max[i].max(max_of(isa, row));
+            // What the sums so far are worth against the new maximum (nothing is summed yet in
+            // the first block).
+            let rescale = if b == 0 { 0.0 } else { exp(max[i] - grown) };
             if with_grad {
-                gemm(
-                    View::rows(&logits, r, vocab),
-                    &head.backward,
-                    g,
-                    width,
-                    false,
-                    Threads::One,
+                // The row becomes exp(l − max), its share of Σ exp(l − max)·W_v below.
+                sum[i] = sum[i] * rescale + exp_shifted(isa, row, 1.0, grown, 1.0);
+                if b > 0 && rescale != 1.0 {
+                    scale_row(isa, &mut grad[i * width..(i + 1) * width], rescale);
+                }
+            } else {
+                sum[i] = sum[i] * rescale + sum_exp(isa, row, grown);
+            }
+            max[i] = grown;
+        }
+        if with_grad {
+            let exps = View::rows(tile, r, len);
+            gemm(exps, &block.backward, grad, width, true, Threads::One);
+        }
+    }
+    let mut target_row = vec![0f32; if with_grad { width } else { 0 }];
+    for i in 0..r {
+        logp[i] = target_logit[i] - (max[i] + sum[i].ln());
+        if with_grad {
+            // onehot − softmax: W[t] − Σ softmax_v·W_v, and the running sum is that times `sum`.
+            head.row(targets[i] as usize, &mut target_row);
+            let inverse = 1.0 / sum[i];
+            for (g, w) in grad[i * width..(i + 1) * width].iter_mut().zip(&target_row) {
+                *g = w - *g * inverse;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values and gradients against a float64 reference over the whole logits row, for a
+    /// vocabulary of two blocks and a short third and rows in two jobs, with logits large enough
+    /// that the running maximum grows from block to block.
+    #[test]
+    fn matches_a_whole_row_reference() {
+        if !crate::sgemm::available() {
+            return;
+        }
+        let (rows, width, vocab) = (PROJECTION_ROWS + 5, 24, 2 * VOCAB_BLOCK + 37);
+        let noise = |seed: u64, n: usize, scale: f32| -> Vec<f32> {
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
+                })
+                .collect()
+        };
+        let hidden = noise(1, rows * width, 2.0);
+        // Later tokens have larger weights, so each block's maximum beats the last one's.
+        let weight: Vec<f32> = noise(2, vocab * width, 1.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| w * (1.0 + 3.0 * (i / width) as f32 / vocab as f32))
+            .collect();
+        let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 977) % vocab as u32).collect();
+        let head = Head::new(&weight, vocab, width).expect("avx-512");
+        let (logp, grad) = target_logp(&hidden, &head, &targets, true);
+        let (plain, none) = target_logp(&hidden, &head, &targets, false);
+        assert!(none.is_empty());
+        for i in 0..rows {
+            let h = &hidden[i * width..(i + 1) * width];
+            let logits: Vec<f64> = (0..vocab)
+                .map(|v| {
+                    (0..width)
+                        .map(|k| f64::from(h[k]) * f64::from(weight[v * width + k]))
+                        .sum()
+                })
+                .collect();
+            let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = top + logits.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+            let t = targets[i] as usize;
+            let want = logits[t] - lse;
+            for got in [logp[i], plain[i]] {
+                assert!(
+                    (f64::from(got) - want).abs() < 1e-4,
+                    "row {i}: {got} vs {want}"
                 );
             }
-        });
-    (logp, grad)
+            for k in 0..width {
+                let expected: f64 = f64::from(weight[t * width + k])
+                    - (0..vocab)
+                        .map(|v| (logits[v] - lse).exp() * f64::from(weight[v * width + k]))
+                        .sum::<f64>();
+                let got = f64::from(grad[i * width + k]);
+                assert!(
+                    (got - expected).abs() < 1e-4 * (1.0 + expected.abs()),
+                    "row {i}, column {k}: {got} vs {expected}"
+                );
+            }
+        }
+    }
 }
