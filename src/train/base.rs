@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 
-use super::model::{Config, Weights};
+use super::model::{Shape, Weights};
 use super::sft::Example;
 use super::TrainError;
 use crate::llm::chat::{self, Message};
@@ -15,7 +15,7 @@ use crate::llm::model::{self as runtime, LlmError, Parts};
 
 pub struct Base {
     pub path: PathBuf,
-    pub config: Config,
+    pub config: Shape,
     pub weights: Weights,
     pub architecture: String,
     tokenizer: tokenizers::Tokenizer,
@@ -98,7 +98,7 @@ impl Base {
     }
 }
 
-fn from_gguf(path: &Path, device: &Device) -> Result<(Config, Weights, Parts), TrainError> {
+fn from_gguf(path: &Path, device: &Device) -> Result<(Shape, Weights, Parts), TrainError> {
     let (mut file, content) = runtime::read_content(path)?;
     let parts = runtime::gguf_parts(path, &content)?;
     let arch = parts.info.architecture.clone();
@@ -125,7 +125,7 @@ fn from_gguf(path: &Path, device: &Device) -> Result<(Config, Weights, Parts), T
         meta.get(&format!("{arch}.{key}"))
             .and_then(|v| v.to_f32().ok())
     };
-    let config = Config {
+    let config = Shape {
         vocab: parts.info.vocab_size,
         hidden: need("embedding_length")?,
         intermediate: need("feed_forward_length")?,
@@ -162,7 +162,7 @@ fn from_gguf(path: &Path, device: &Device) -> Result<(Config, Weights, Parts), T
     Ok((config, weights, parts))
 }
 
-fn from_folder(dir: &Path, device: &Device) -> Result<(Config, Weights, Parts), TrainError> {
+fn from_folder(dir: &Path, device: &Device) -> Result<(Shape, Weights, Parts), TrainError> {
     let folder = crate::llm::hf_folder(dir)?;
     let c = &folder.config;
     let arch = folder.parts.info.architecture.clone();
@@ -185,7 +185,7 @@ fn from_folder(dir: &Path, device: &Device) -> Result<(Config, Weights, Parts), 
             })
     };
     let heads = need("num_attention_heads")?;
-    let config = Config {
+    let config = Shape {
         vocab: need("vocab_size")?,
         hidden: need("hidden_size")?,
         intermediate: need("intermediate_size")?,

@@ -14,27 +14,9 @@ use logreasoner_cpu::train as pass;
 
 use super::kernels::{causal_softmax, rms_norm, rope};
 
-/// The shape of the decoder.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    pub vocab: usize,
-    pub hidden: usize,
-    pub intermediate: usize,
-    pub layers: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub rope_theta: f64,
-    pub eps: f64,
-    pub max_positions: usize,
-    /// Qwen2 adds a bias to the q, k and v projections.
-    pub qkv_bias: bool,
-}
-
-impl Config {
-    pub fn head_dim(&self) -> usize {
-        self.hidden / self.heads
-    }
-}
+/// The decoder's shape (sizes, rotary base, norm epsilon, q/k/v biases): one description for
+/// candle's decoder and our training pass.
+pub use logreasoner_cpu::train::Shape;
 
 /// Which projections get adapters, their rank, scale and dropout.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +103,7 @@ struct Layer {
 }
 
 pub struct Decoder {
-    pub config: Config,
+    pub config: Shape,
     embed: Tensor,
     layers: Vec<Layer>,
     norm: Tensor,
@@ -174,7 +156,7 @@ impl Decoder {
     /// and adds fresh adapters per `lora` (A random, B zero), registered in `vars` with PEFT names.
     /// The frozen base is held in [`training_dtype`]`(device)`.
     pub fn new(
-        config: Config,
+        config: Shape,
         weights: &Weights,
         lora: &LoraConfig,
         vars: &mut Vec<(String, Var)>,
@@ -186,7 +168,7 @@ impl Decoder {
     /// [`Decoder::new`] with the frozen base held in `dtype` (f32 or bf16; the adapters, their
     /// optimiser state and the loss stay f32).
     pub fn with_dtype(
-        config: Config,
+        config: Shape,
         weights: &Weights,
         lora: &LoraConfig,
         vars: &mut Vec<(String, Var)>,
@@ -340,18 +322,7 @@ impl Decoder {
         let Some(head) = self.packed_head() else {
             return Ok(None);
         };
-        let c = &self.config;
-        let shape = pass::Shape {
-            vocab: c.vocab,
-            hidden: c.hidden,
-            intermediate: c.intermediate,
-            layers: c.layers,
-            heads: c.heads,
-            kv_heads: c.kv_heads,
-            max_positions: c.max_positions,
-            rope_theta: c.rope_theta,
-            eps: c.eps,
-        };
+        let shape = self.config.clone();
         let Some(mut base) =
             pass::Base::new(shape, &values(&self.embed)?, &values(&self.norm)?, head)
                 .map_err(err)?
@@ -642,7 +613,7 @@ impl Rng {
 }
 
 /// Random base weights for a decoder of `config` (tests and benchmarks build tiny models this way).
-pub fn random_weights(config: &Config, seed: u64, device: &Device) -> Result<Weights> {
+pub fn random_weights(config: &Shape, seed: u64, device: &Device) -> Result<Weights> {
     let mut rng = Rng::new(seed);
     let mut w = Weights::new();
     let h = config.hidden;

@@ -1,11 +1,11 @@
 use candle_core::{Device, Tensor, Var};
 
 use super::adamw::AdamW;
-use super::model::{random_weights, Config, Decoder, LoraConfig, Pass, Rng};
+use super::model::{random_weights, Decoder, LoraConfig, Pass, Rng, Shape};
 use super::sft::{self, Example, Settings};
 
-fn tiny() -> Config {
-    Config {
+fn tiny() -> Shape {
+    Shape {
         vocab: 32,
         hidden: 16,
         intermediate: 32,
@@ -175,7 +175,7 @@ fn our_training_pass_matches_candles_autograd() {
     }
     let dev = Device::Cpu;
     for bias in [false, true] {
-        let config = Config {
+        let config = Shape {
             qkv_bias: bias,
             ..tiny()
         };

@@ -29,7 +29,8 @@ pub enum PassError {
     Shape(String),
 }
 
-/// The decoder's sizes.
+/// The decoder's shape: its sizes, rotary base, norm epsilon, and whether its q/k/v projections
+/// carry biases. The trainer's candle decoder is described by the same type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shape {
     pub vocab: usize,
@@ -41,6 +42,8 @@ pub struct Shape {
     pub max_positions: usize,
     pub rope_theta: f64,
     pub eps: f64,
+    /// Qwen2 adds a bias to the q, k and v projections.
+    pub qkv_bias: bool,
 }
 
 impl Shape {
@@ -275,14 +278,21 @@ impl Base {
         }
         check_len(&format!("layer {n}'s input norm"), src.input_norm.len(), h)?;
         check_len(&format!("layer {n}'s post norm"), src.post_norm.len(), h)?;
-        let qkv_bias = match src.qkv_bias {
-            Some(b) => {
+        let qkv_bias = match (src.qkv_bias, shape.qkv_bias) {
+            (Some(b), true) => {
                 for (j, part) in b.iter().enumerate() {
                     check_len(&format!("layer {n}'s bias {j}"), part.len(), outs[j])?;
                 }
                 Some(b.concat())
             }
-            None => None,
+            (None, false) => None,
+            (given, _) => {
+                return Err(PassError::Shape(format!(
+                    "layer {n} {} q/k/v biases where the shape says {}",
+                    if given.is_some() { "has" } else { "lacks" },
+                    shape.qkv_bias
+                )))
+            }
         };
         let w = &src.weights;
         let qkv = [w[0], w[1], w[2]].concat();
@@ -897,7 +907,12 @@ pub fn backward(
 mod tests {
     use super::*;
 
-    fn tiny() -> Option<Base> {
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        crate::matrix::tests_support::seeded(n, seed)
+    }
+
+    /// A one-layer base without its layer; `None` without AVX-512.
+    fn tiny_base(qkv_bias: bool) -> Option<Base> {
         let shape = Shape {
             vocab: 40,
             hidden: 16,
@@ -908,15 +923,24 @@ mod tests {
             max_positions: 32,
             rope_theta: 10_000.0,
             eps: 1e-5,
+            qkv_bias,
         };
-        let values = |n: usize, seed: u64| crate::matrix::tests_support::seeded(n, seed);
         let head = Arc::new(Head::new(&values(40 * 16, 1), 40, 16)?);
-        let mut base = Base::new(shape, &values(40 * 16, 2), &[1.0; 16], head).ok()??;
-        let w: Vec<Vec<f32>> = [16 * 16, 8 * 16, 8 * 16, 16 * 16, 24 * 16, 24 * 16, 16 * 24]
+        Base::new(shape, &values(40 * 16, 2), &[1.0; 16], head).ok()?
+    }
+
+    /// The layer's projections, in `Proj` order.
+    fn tiny_weights() -> Vec<Vec<f32>> {
+        [16 * 16, 8 * 16, 8 * 16, 16 * 16, 24 * 16, 24 * 16, 16 * 24]
             .iter()
             .enumerate()
             .map(|(i, &n)| values(n, 10 + i as u64))
-            .collect();
+            .collect()
+    }
+
+    fn tiny() -> Option<Base> {
+        let mut base = tiny_base(false)?;
+        let w = tiny_weights();
         base.push_layer(&LayerSource {
             input_norm: &[1.0; 16],
             post_norm: &[1.0; 16],
@@ -925,6 +949,30 @@ mod tests {
         })
         .ok()?;
         Some(base)
+    }
+
+    /// A layer with q/k/v biases for a shape without them, or the other way round, is refused.
+    #[test]
+    fn q_k_v_biases_must_match_the_shape() {
+        let w = tiny_weights();
+        let (q, kv) = (values(16, 3), values(8, 4));
+        for (shape_has, layer_has) in [(true, false), (false, true)] {
+            let Some(mut base) = tiny_base(shape_has) else {
+                return; // no AVX-512
+            };
+            let said = base
+                .push_layer(&LayerSource {
+                    input_norm: &[1.0; 16],
+                    post_norm: &[1.0; 16],
+                    weights: std::array::from_fn(|i| w[i].as_slice()),
+                    qkv_bias: layer_has.then_some([q.as_slice(), kv.as_slice(), kv.as_slice()]),
+                })
+                .map_or_else(|e| e.to_string(), |()| "accepted".into());
+            assert!(
+                said.contains("q/k/v biases"),
+                "{shape_has}, {layer_has}: {said}"
+            );
+        }
     }
 
     /// Bad batches and adapters are errors that say what is wrong, never panics.
