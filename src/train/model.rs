@@ -47,6 +47,8 @@ impl Default for LoraConfig {
 
 /// A frozen linear map with an optional low-rank update: `y = x Wᵀ + b + s · (x Aᵀ) Bᵀ`.
 pub struct LoraLinear {
+    /// Which projection of its layer this is (it picks the dropout mask).
+    proj: pass::Proj,
     weight: Tensor,
     bias: Option<Tensor>,
     /// `a`: rank × in, `b`: out × rank (zero at start, so a new adapter changes nothing).
@@ -56,16 +58,30 @@ pub struct LoraLinear {
 }
 
 impl LoraLinear {
-    fn forward(&self, x: &Tensor, use_adapter: bool, train: bool) -> Result<Tensor> {
+    /// With `dropout` (the pass's seed and this layer's index) the adapter reads its input
+    /// through the dropout mask our pass would draw for it.
+    fn forward(
+        &self,
+        x: &Tensor,
+        use_adapter: bool,
+        dropout: Option<(u64, usize)>,
+    ) -> Result<Tensor> {
         let mut y = super::frozen::linear(x, &self.weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
         if let (true, Some((a, b))) = (use_adapter, &self.adapter) {
-            let x = if train && self.dropout > 0.0 {
-                candle_nn::ops::dropout(x, self.dropout)?
-            } else {
-                x.clone()
+            let x = match dropout {
+                Some((seed, layer)) if self.dropout > 0.0 => {
+                    let width = x.dim(D::Minus1)?;
+                    let rows = x.elem_count() / width.max(1);
+                    let mask =
+                        pass::dropout_mask(seed, layer, self.proj, (rows, width), self.dropout);
+                    let mask =
+                        Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+                    (x * mask)?
+                }
+                _ => x.clone(),
             };
             // The adapters stay f32 (their updates are small); in a bf16 decoder they are used
             // in bf16 and their gradients flow back through the cast.
@@ -209,7 +225,14 @@ impl Decoder {
             } else {
                 None
             };
+            let Some(proj) = pass::Proj::ALL
+                .into_iter()
+                .find(|p| pass::Proj::NAMES[*p as usize] == name)
+            else {
+                candle_core::bail!("no projection is called `{name}`");
+            };
             Ok(LoraLinear {
+                proj,
                 weight,
                 bias,
                 adapter,
@@ -274,6 +297,12 @@ impl Decoder {
         let stream = pass::derive(pass::derive(self.dropout_seed, step as u64), index as u64);
         self.dropout_stream.store(stream, Ordering::Relaxed);
         self.dropout_passes.store(0, Ordering::Relaxed);
+    }
+
+    /// The dropout seed of the next training pass of the current micro-batch.
+    fn next_pass_seed(&self) -> u64 {
+        let index = self.dropout_passes.fetch_add(1, Ordering::Relaxed);
+        pass::derive(self.dropout_stream.load(Ordering::Relaxed), index)
     }
 
     /// Chooses the implementation of training passes (tests compare the two).
@@ -413,12 +442,7 @@ impl Decoder {
         };
         let adapters = self.adapter_values(use_adapter)?;
         let keep = use_adapter && train;
-        let seed = if keep {
-            let index = self.dropout_passes.fetch_add(1, Ordering::Relaxed);
-            pass::derive(self.dropout_stream.load(Ordering::Relaxed), index)
-        } else {
-            0
-        };
+        let seed = if keep { self.next_pass_seed() } else { 0 };
         let batch = pass::Batch {
             ids,
             sequences,
@@ -518,18 +542,21 @@ impl Decoder {
         let mut x = candle_nn::Embedding::new(self.embed.clone(), c.hidden).forward(ids)?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
-        for l in &self.layers {
+        // Training passes draw their dropout masks as our pass does.
+        let pass_seed = (use_adapter && train).then(|| self.next_pass_seed());
+        for (n, l) in self.layers.iter().enumerate() {
+            let dropout = pass_seed.map(|seed| (seed, n));
             let h = rms_norm(&x, &l.input_norm, c.eps)?;
             let q =
-                l.q.forward(&h, use_adapter, train)?
+                l.q.forward(&h, use_adapter, dropout)?
                     .reshape((b, t, heads, dim))?
                     .transpose(1, 2)?;
             let k =
-                l.k.forward(&h, use_adapter, train)?
+                l.k.forward(&h, use_adapter, dropout)?
                     .reshape((b, t, kv, dim))?
                     .transpose(1, 2)?;
             let v =
-                l.v.forward(&h, use_adapter, train)?
+                l.v.forward(&h, use_adapter, dropout)?
                     .reshape((b, t, kv, dim))?
                     .transpose(1, 2)?;
             let q = rope(&q.contiguous()?, &cos, &sin)?;
@@ -550,11 +577,11 @@ impl Decoder {
                 .matmul(&v.contiguous()?)?
                 .transpose(1, 2)?
                 .reshape((b, t, heads * dim))?;
-            x = (x + l.o.forward(&y, use_adapter, train)?)?;
+            x = (x + l.o.forward(&y, use_adapter, dropout)?)?;
             let h = rms_norm(&x, &l.post_norm, c.eps)?;
-            let gate = candle_nn::ops::silu(&l.gate.forward(&h, use_adapter, train)?)?;
-            let up = l.up.forward(&h, use_adapter, train)?;
-            x = (x + l.down.forward(&(gate * up)?, use_adapter, train)?)?;
+            let gate = candle_nn::ops::silu(&l.gate.forward(&h, use_adapter, dropout)?)?;
+            let up = l.up.forward(&h, use_adapter, dropout)?;
+            x = (x + l.down.forward(&(gate * up)?, use_adapter, dropout)?)?;
         }
         rms_norm(&x, &self.norm, c.eps)
     }

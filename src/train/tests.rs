@@ -167,14 +167,14 @@ fn lora_gradients_agree_with_finite_differences() {
 /// Our training pass against candle's autograd on the same tiny model: the learned tokens'
 /// log-probabilities and every adapter's gradient agree, for Llama (grouped-query heads) and
 /// Qwen2 (q/k/v biases), all seven projections adapted, examples of different lengths (padding),
-/// and B non-zero so every gradient path is live.
+/// B non-zero so every gradient path is live, and with dropout (both draw the same masks).
 #[test]
 fn our_training_pass_matches_candles_autograd() {
     if !logreasoner_cpu::sgemm::available() {
         return; // Without AVX-512 both sides are candle's.
     }
     let dev = Device::Cpu;
-    for bias in [false, true] {
+    for (bias, dropout) in [(false, 0.0), (true, 0.0), (false, 0.3), (true, 0.3)] {
         let config = Shape {
             qkv_bias: bias,
             ..tiny()
@@ -193,11 +193,16 @@ fn our_training_pass_matches_candles_autograd() {
                 }
             }
         }
+        let lora = LoraConfig {
+            dropout,
+            ..all_targets()
+        };
         let build = |pass: Pass| {
             let mut vars = Vec::new();
-            let mut model = Decoder::new(config.clone(), &weights, &all_targets(), &mut vars, &dev)
-                .expect("model");
+            let mut model =
+                Decoder::new(config.clone(), &weights, &lora, &mut vars, &dev).expect("model");
             model.set_pass(pass);
+            model.begin_micro_batch(3, 1);
             (model, vars)
         };
         let (ours, our_vars) = build(Pass::Ours);
@@ -215,7 +220,7 @@ fn our_training_pass_matches_candles_autograd() {
         let (l1, l2) = (scalar(&our_loss), scalar(&their_loss));
         assert!(
             (l1 - l2).abs() < 1e-4 * l2.abs(),
-            "bias {bias}: loss {l1} vs {l2}"
+            "bias {bias}, dropout {dropout}: loss {l1} vs {l2}"
         );
         let our_grads = ours.backward(&our_loss).expect("ours");
         let their_grads = theirs.backward(&their_loss).expect("theirs");
@@ -232,7 +237,7 @@ fn our_training_pass_matches_candles_autograd() {
             for (x, y) in g1.iter().zip(&g2) {
                 assert!(
                     (x - y).abs() < 1e-3 * scale,
-                    "bias {bias}, {name}: {x} vs {y} (largest {scale})"
+                    "bias {bias}, dropout {dropout}, {name}: {x} vs {y} (largest {scale})"
                 );
             }
         }
@@ -373,17 +378,22 @@ fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
 
 #[test]
 fn a_run_resumed_from_its_checkpoint_gives_the_same_curve() {
-    let plain = resumed_curves(0.0, 1);
-    // With dropout (our pass seeds its masks by step and micro-batch) and two micro-batches.
+    let plain = resumed_curves(0.0, 1, Pass::Ours);
+    // With dropout (both passes seed their masks by step and micro-batch) and two micro-batches,
+    // on our pass (where the CPU has it) and on candle's (other devices' path).
+    let dropped = resumed_curves(0.2, 2, Pass::Candle);
+    assert_ne!(plain, dropped, "dropout changed nothing");
     if logreasoner_cpu::sgemm::available() {
-        let dropped = resumed_curves(0.2, 2);
-        assert_ne!(plain, dropped, "dropout changed nothing");
+        let ours = resumed_curves(0.2, 2, Pass::Ours);
+        for (x, y) in ours.iter().zip(&dropped) {
+            assert!((x - y).abs() < 1e-4 * y.abs(), "our pass {x}, candle's {y}");
+        }
     }
 }
 
 /// The curve of an uninterrupted run against that of one killed after step 7 and resumed from
 /// its checkpoint: they must be equal.
-fn resumed_curves(dropout: f32, accumulation: usize) -> Vec<f64> {
+fn resumed_curves(dropout: f32, accumulation: usize, pass: Pass) -> Vec<f64> {
     let data = examples();
     let lora = LoraConfig {
         dropout,
@@ -403,7 +413,8 @@ fn resumed_curves(dropout: f32, accumulation: usize) -> Vec<f64> {
     let run = |stop_after: Option<usize>,
                from: Option<&std::path::Path>,
                save: Option<&std::path::Path>| {
-        let (model, named) = build(&lora);
+        let (mut model, named) = build(&lora);
+        model.set_pass(pass);
         let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
         let mut opt = AdamW::new(vars.clone(), settings.lr, settings.weight_decay).expect("opt");
         if let Some(dir) = from {
@@ -438,35 +449,38 @@ fn resumed_curves(dropout: f32, accumulation: usize) -> Vec<f64> {
     whole
 }
 
-/// With dropout, our pass draws its masks from the adapters' seed, the step and the micro-batch:
-/// a micro-batch repeats exactly (so finite differences of it match the gradient), another step
-/// draws other masks, and the masks change the loss.
+/// With dropout, a pass draws its masks from the adapters' seed, the step and the micro-batch
+/// (candle's path the same masks as ours): a micro-batch repeats exactly (so finite differences
+/// of it match the gradient), another step draws other masks, and the masks change the loss.
 #[test]
 fn dropout_masks_repeat_per_micro_batch_and_their_gradients_are_exact() {
-    if !logreasoner_cpu::sgemm::available() {
-        return; // candle's dropout (unseeded) runs instead.
-    }
     let lora = LoraConfig {
         dropout: 0.3,
         ..all_targets()
     };
-    let (model, vars) = build(&lora);
-    give_b_values(&[&vars], 11, 0.3);
-    let batch = &examples()[..3];
-    let loss_at = |step: usize| -> f64 {
-        model.begin_micro_batch(step, 0);
+    for pass in [Pass::Ours, Pass::Candle] {
+        if pass == Pass::Ours && !logreasoner_cpu::sgemm::available() {
+            continue;
+        }
+        let (mut model, vars) = build(&lora);
+        model.set_pass(pass);
+        give_b_values(&[&vars], 11, 0.3);
+        let batch = &examples()[..3];
+        let loss_at = |step: usize| -> f64 {
+            model.begin_micro_batch(step, 0);
+            let l = sft::loss(&model, batch, true, true).expect("loss");
+            model.backward(&l).expect("backward"); // consumes the pass's tape
+            scalar(&l)
+        };
+        assert_eq!(loss_at(0), loss_at(0), "{pass:?}");
+        assert_ne!(loss_at(0), loss_at(1), "{pass:?}");
+        let without = scalar(&sft::loss(&model, batch, true, false).expect("loss"));
+        assert_ne!(loss_at(0), without, "{pass:?}");
+        model.begin_micro_batch(0, 0);
         let l = sft::loss(&model, batch, true, true).expect("loss");
-        model.backward(&l).expect("backward"); // consumes the pass's tape
-        scalar(&l)
-    };
-    assert_eq!(loss_at(0), loss_at(0));
-    assert_ne!(loss_at(0), loss_at(1));
-    let without = scalar(&sft::loss(&model, batch, true, false).expect("loss"));
-    assert_ne!(loss_at(0), without);
-    model.begin_micro_batch(0, 0);
-    let l = sft::loss(&model, batch, true, true).expect("loss");
-    let grads = model.backward(&l).expect("backward");
-    finite_differences_agree(&vars, &grads, || loss_at(0));
+        let grads = model.backward(&l).expect("backward");
+        finite_differences_agree(&vars, &grads, || loss_at(0));
+    }
 }
 
 #[test]

@@ -424,6 +424,34 @@ pub fn derive(seed: u64, salt: u64) -> u64 {
     splitmix(&mut state)
 }
 
+/// The seed of layer `layer`'s dropout masks in the pass seeded `pass`.
+fn layer_seed(pass: u64, layer: usize) -> u64 {
+    derive(pass, layer as u64)
+}
+
+/// The seed of the dropout mask on the input of a layer's adapter on `proj`.
+fn mask_seed(layer_seed: u64, proj: Proj) -> u64 {
+    derive(layer_seed, proj as u64)
+}
+
+/// The dropout mask our pass applies to the input of layer `layer`'s adapter on `proj` in the
+/// pass seeded `pass` (see [`Batch::seed`]): `rows × width` values, each 0 (dropped, with
+/// probability `p`) or `1/(1−p)`. candle's path multiplies by the same mask, so the two drop the
+/// same values and a run resumes exactly on either.
+pub fn dropout_mask(
+    pass: u64,
+    layer: usize,
+    proj: Proj,
+    (rows, width): (usize, usize),
+    p: f32,
+) -> Vec<f32> {
+    let ones = vec![1f32; rows * width];
+    let mut mask = vec![0f32; rows * width];
+    let seed = mask_seed(layer_seed(pass, layer), proj);
+    dropout(&ones, width.max(1), p, seed, &mut mask, false);
+    mask
+}
+
 /// `x` with each value dropped with probability `p` and the rest scaled by `1/(1−p)`, or
 /// (with `apply_to`) the same mask applied to `apply_to` and added into `x`'s place in `out`.
 /// Row `r`'s mask depends only on `(seed, r)`, so the backward pass regenerates the forward's.
@@ -461,7 +489,7 @@ fn adapter_input(l: &Lora, x: View, seed: u64, p: Proj) -> Option<Vec<f32>> {
             x.data,
             x.cols,
             l.dropout,
-            derive(seed, p as u64),
+            mask_seed(seed, p),
             &mut out,
             false,
         );
@@ -580,7 +608,7 @@ fn lora_backward(
                 // The input's gradient passes back through the same mask.
                 let mut through = vec![0f32; m * inp];
                 gemm(g_cols, &a_packed, &mut through, inp, false, Threads::All);
-                dropout(&through, inp, l.dropout, derive(seed, *p as u64), dx, true);
+                dropout(&through, inp, l.dropout, mask_seed(seed, *p), dx, true);
             }
         }
     }
@@ -707,7 +735,7 @@ pub fn forward(
     for (n, layer) in base.layers.iter().enumerate() {
         let loras = loras.get(n).unwrap_or(&none);
         let members = groups.each_ref().map(|g| present(g, loras));
-        let seed = derive(batch.seed, n as u64);
+        let seed = layer_seed(batch.seed, n);
         let mut normed = vec![0f32; m * h];
         let inverse = ops::rms_norm(&x, &layer.input_norm, eps, &mut normed);
         let normed_view = View::rows(&normed, m, h);
@@ -814,7 +842,7 @@ pub fn backward(
     let groups = groups(s);
     for (n, (layer, t)) in base.layers.iter().zip(tape.layers).enumerate().rev() {
         let members = groups.each_ref().map(|g| present(g, &loras[n]));
-        let seed = derive(tape.seed, n as u64);
+        let seed = layer_seed(tape.seed, n);
         let mut store = |found: Vec<(Proj, LoraGrad)>| {
             for (p, g) in found {
                 grads[n][p as usize] = Some(g);
