@@ -7,7 +7,9 @@
 #   2. carry .gpu/model.b;                        run `scripts/gpu-check.sh train`
 #      the three stages on the default model on cuda:0 with the export in .gpu/data, and a run
 #      too large for the GPU, which must be refused before it starts.
-# Logs and metrics go to $OUT.
+# Logs and metrics go to $OUT. GPU_CHECK_DEVICE and GPU_CHECK_STEPS (default cuda:0 and 20) let
+# the train part be tried elsewhere first, e.g. on the CPU with the driver stub on
+# LD_LIBRARY_PATH.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-check}
@@ -30,24 +32,32 @@ for packed in sys.argv[2:]:
     os.chmod(out, 0o755)
 PY
 fi
+# A library the binaries need and the machine lacks would fail every step below: say so once.
+if ldd "$bin/logreasoner" "$bin/lib-tests" | grep "not found"; then
+  echo "missing libraries (LD_LIBRARY_PATH=$LD_LIBRARY_PATH)" >&2
+  exit 1
+fi
 case "${1:-}" in
 tests)
   "$bin/lib-tests" cuda --test-threads 1 2>&1 | tee "$out/tests.log"
   ;;
 train)
   if [ ! -f /tmp/model.gguf ]; then cat .gpu/model.a .gpu/model.b > /tmp/model.gguf || exit 1; fi
-  lr=("$bin/logreasoner" --data-dir /tmp/lr --model /tmp/model.gguf --device cuda:0)
+  lr=("$bin/logreasoner" --data-dir /tmp/lr --model /tmp/model.gguf
+    --device "${GPU_CHECK_DEVICE:-cuda:0}")
+  steps=${GPU_CHECK_STEPS:-20}
   common=(--batch 2 --max-len 512 --checkpoint-every 5 --threads 4)
   d=.gpu/data
   for stage in thought stepwise; do
     start=$SECONDS
     "${lr[@]}" train --stage "$stage" --data "$d/sft_$stage.jsonl" \
-      --eval-data "$d/sft_${stage}_dev.jsonl" --steps 20 --lr 3e-4 --eval-every 5 \
+      --eval-data "$d/sft_${stage}_dev.jsonl" --steps "$steps" --lr 3e-4 --eval-every 5 \
       "${common[@]}" 2>&1 | tail -n 15
     echo "$stage: $((SECONDS - start)) s wall"
   done
   start=$SECONDS
-  "${lr[@]}" train --stage dpo --data "$d/dpo.jsonl" --steps 10 "${common[@]}" 2>&1 | tail -n 15
+  "${lr[@]}" train --stage dpo --data "$d/dpo.jsonl" --steps $((steps / 2)) "${common[@]}" 2>&1 |
+    tail -n 15
   echo "dpo: $((SECONDS - start)) s wall"
   "${lr[@]}" runs list 2>&1
   for f in /tmp/lr/runs/*/metrics.jsonl; do
