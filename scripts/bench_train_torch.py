@@ -97,11 +97,15 @@ def main():
     # A deterministic batch: the one given, else ids drawn uniformly with a seeded generator.
     vocab = model.get_input_embeddings().weight.shape[0]
     if args.ids:
-        with open(args.ids) as f:
-            ids = torch.tensor(json.load(f), dtype=torch.long)
-        if tuple(ids.shape) != (args.batch, args.seq) or int(ids.max()) >= vocab or int(ids.min()) < 0:
-            sys.exit(f"{args.ids}: expected {args.batch} rows of {args.seq} ids below {vocab}, "
-                     f"got shape {tuple(ids.shape)}")
+        try:
+            with open(args.ids) as f:
+                ids = torch.tensor(json.load(f), dtype=torch.long)
+        except (OSError, ValueError, TypeError) as e:
+            sys.exit(f"{args.ids}: not a JSON list of {args.batch} rows of {args.seq} token ids ({e})")
+        if tuple(ids.shape) != (args.batch, args.seq):
+            sys.exit(f"{args.ids}: expected {args.batch} rows of {args.seq} ids, got shape {tuple(ids.shape)}")
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
+            sys.exit(f"{args.ids}: token ids must lie in [0, {vocab}), got {int(ids.min())}..{int(ids.max())}")
     else:
         gen = torch.Generator().manual_seed(args.seed)
         ids = torch.randint(0, vocab, (args.batch, args.seq), generator=gen, dtype=torch.long)

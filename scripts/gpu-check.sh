@@ -7,22 +7,28 @@
 #   2. carry .gpu/model.b;                        run `scripts/gpu-check.sh train`
 #      the three stages on the default model on cuda:0 with the export in .gpu/data, and a run
 #      too large for the GPU, which must be refused before it starts.
-# Logs and metrics go to $OUT. GPU_CHECK_DEVICE and GPU_CHECK_STEPS (default cuda:0 and 20) let
-# the train part be tried elsewhere first, e.g. on the CPU with the driver stub on
-# LD_LIBRARY_PATH.
+# Logs and metrics go to $OUT; the exit status is non-zero when a check failed.
+# GPU_CHECK_DEVICE and GPU_CHECK_STEPS (default cuda:0 and 20) let the train part be tried
+# elsewhere first, e.g. on the CPU with the driver stub on LD_LIBRARY_PATH.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
+failed=0
+fail() {
+  echo "FAILED: $*" >&2
+  failed=1
+}
 # CUDA's libraries (cuBLAS, cuRAND, NVRTC, the runtime) come with the image's PyTorch as pip packages.
 libs=$(python3 -c 'import glob, site
 print(":".join(d for sp in site.getsitepackages() for d in sorted(glob.glob(sp + "/nvidia/*/lib"))))')
 export LD_LIBRARY_PATH=$libs:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
-# The binaries, unpacked once per machine (a second call on the same machine finds them).
+# The binaries: unpacked from .gpu/bin when this call carries them, else those a previous call on
+# this machine unpacked.
 bin=/tmp/gpu-bin
-if [ ! -x "$bin/logreasoner" ]; then
-  mkdir -p "$bin"
+if compgen -G ".gpu/bin/*.xz" > /dev/null; then
+  rm -rf "$bin" && mkdir -p "$bin"
   python3 - "$bin" .gpu/bin/*.xz <<'PY' || exit 1
 import lzma, os, shutil, sys
 for packed in sys.argv[2:]:
@@ -31,6 +37,9 @@ for packed in sys.argv[2:]:
         shutil.copyfileobj(src, dst)
     os.chmod(out, 0o755)
 PY
+elif [ ! -x "$bin/logreasoner" ]; then
+  echo "no binaries: carry .gpu/bin (scripts/cuda-build.sh makes it)" >&2
+  exit 1
 fi
 # A library the binaries need and the machine lacks would fail every step below: say so once.
 if ldd "$bin/logreasoner" "$bin/lib-tests" | grep "not found"; then
@@ -39,34 +48,46 @@ if ldd "$bin/logreasoner" "$bin/lib-tests" | grep "not found"; then
 fi
 case "${1:-}" in
 tests)
-  "$bin/lib-tests" cuda --test-threads 1 2>&1 | tee "$out/tests.log"
+  "$bin/lib-tests" cuda --test-threads 1 2>&1 | tee "$out/tests.log" || fail "the CUDA tests"
   ;;
 train)
-  if [ ! -f /tmp/model.gguf ]; then cat .gpu/model.a .gpu/model.b > /tmp/model.gguf || exit 1; fi
-  lr=("$bin/logreasoner" --data-dir /tmp/lr --model /tmp/model.gguf
+  # The model: reassembled when this call carries its second part (into a temporary name, so an
+  # interrupted copy is never taken for the model), else the one a previous call reassembled.
+  model=/tmp/model.gguf
+  if [ -f .gpu/model.b ]; then
+    cat .gpu/model.a .gpu/model.b > "$model.part" && mv "$model.part" "$model" || exit 1
+  elif [ ! -f "$model" ]; then
+    echo "no model: carry .gpu/model.a, then .gpu/model.b" >&2
+    exit 1
+  fi
+  lr=("$bin/logreasoner" --data-dir /tmp/lr --model "$model"
     --device "${GPU_CHECK_DEVICE:-cuda:0}")
   steps=${GPU_CHECK_STEPS:-20}
   common=(--batch 2 --max-len 512 --checkpoint-every 5 --threads 4)
   d=.gpu/data
-  for stage in thought stepwise; do
-    start=$SECONDS
-    "${lr[@]}" train --stage "$stage" --data "$d/sft_$stage.jsonl" \
-      --eval-data "$d/sft_${stage}_dev.jsonl" --steps "$steps" --lr 3e-4 --eval-every 5 \
-      "${common[@]}" 2>&1 | tail -n 15
-    echo "$stage: $((SECONDS - start)) s wall"
+  rm -rf /tmp/lr
+  stage() {
+    local name=$1 start=$SECONDS
+    shift
+    "${lr[@]}" train --stage "$name" "$@" "${common[@]}" > "$out/$name.out" 2>&1 ||
+      fail "the $name stage"
+    tail -n 8 "$out/$name.out"
+    echo "$name: $((SECONDS - start)) s wall"
+  }
+  for name in thought stepwise; do
+    stage "$name" --data "$d/sft_$name.jsonl" --eval-data "$d/sft_${name}_dev.jsonl" \
+      --steps "$steps" --lr 3e-4 --eval-every 5
   done
-  start=$SECONDS
-  "${lr[@]}" train --stage dpo --data "$d/dpo.jsonl" --steps $((steps / 2)) "${common[@]}" 2>&1 |
-    tail -n 15
-  echo "dpo: $((SECONDS - start)) s wall"
+  stage dpo --data "$d/dpo.jsonl" --steps $((steps / 2))
   "${lr[@]}" runs list 2>&1
   for f in /tmp/lr/runs/*/metrics.jsonl; do
     cp "$f" "$out/$(basename "$(dirname "$f")").metrics.jsonl"
   done
-  cat /tmp/lr/runs/*/train.log > "$out/train.log" 2>/dev/null
-  echo "--- a run too large for the GPU:"
-  "${lr[@]}" train --stage thought --data "$d/sft_thought.jsonl" --steps 1 --batch 100000 \
-    --max-len 2048 2>&1 | tail -n 3
+  echo "--- a run too large for the GPU must be refused before it starts:"
+  said=$("${lr[@]}" train --stage thought --data "$d/sft_thought.jsonl" --steps 1 \
+    --batch 100000 --max-len 2048 2>&1)
+  echo "$said" | tail -n 2
+  grep -q "needs about" <<< "$said" || fail "the oversized run was not refused"
   nvidia-smi --query-gpu=memory.used --format=csv
   ;;
 *)
@@ -74,3 +95,4 @@ train)
   exit 2
   ;;
 esac
+exit "$failed"

@@ -396,7 +396,8 @@ fn open_db(path: &Path) -> Result<sled::Db> {
             Ok(db) => return Ok(db),
             Err(e) => {
                 let err = open_error(path, e);
-                let ours = format!("pid {} ", std::process::id());
+                // The holder file's own words (see `write_holder`) for this process.
+                let ours = format!("pid {} on {},", std::process::id(), hostname());
                 match &err {
                     StoreError::Locked { holder, .. }
                         if holder.starts_with(&ours) && started.elapsed() < OWN_LOCK_WAIT =>

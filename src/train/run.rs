@@ -592,9 +592,15 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
             (2 * weights + c.vocab * c.hidden) as u64 + transient,
         )
     } else {
-        // candle's autograd: every op's output, attention probabilities included.
-        let per_layer =
-            tokens * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len) as u64;
+        // candle's autograd: every op's output, attention probabilities included, and with
+        // dropout each adapted input's mask and masked copy.
+        let dropped = if config.dropout > 0.0 {
+            2 * (6 * c.hidden + c.intermediate)
+        } else {
+            0
+        };
+        let per_layer = tokens
+            * (12 * c.hidden + 4 * c.intermediate + 3 * c.heads * config.max_len + dropped) as u64;
         (per_layer, 0)
     };
     // Activations are held in the training dtype (bf16 on CUDA); our pass's in f32.
@@ -603,13 +609,16 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
     } else {
         super::model::training_dtype(device).size_in_bytes() as u64
     };
-    let output = if device.is_cpu() {
+    let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
+    let output = if ours {
         // The output layer's weight packed twice for the AVX-512 product, and per thread one
         // job's logits for one vocabulary block (`logreasoner_cpu::train::xent`); the full
         // `[tokens, vocab]` logits never exist.
-        let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
         let tiles = rows * logreasoner_cpu::train::VOCAB_BLOCK.min(c.vocab);
         (2 * c.hidden * c.vocab + tiles) as u64 * 4
+    } else if device.is_cpu() {
+        // Without AVX-512, one job's whole logits rows per thread (`train::xent`).
+        (rows * c.vocab) as u64 * 4
     } else {
         // Elsewhere the whole `[tokens, vocab]` logits exist at once: in the training dtype, as
         // f32, their log-softmax, and the gradient of each.
@@ -619,7 +628,7 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
 }
 
 /// Memory free for a run on `device`: the system's available memory for the CPU, the GPU's free
-/// memory for CUDA (the base is already loaded on it when this is asked).
+/// memory for CUDA (the base, in its training dtype, is already on it when this is asked).
 fn free_memory(device: &Device) -> Option<u64> {
     if device.is_cpu() {
         return available_memory();
@@ -832,6 +841,15 @@ fn train_in(
             lora.targets = from_cfg.targets;
         }
     }
+    // The base in the dtype the decoder holds (bf16 on CUDA), one tensor at a time, so the f32
+    // copy of a tensor is freed as its replacement is made rather than the whole model twice.
+    let dtype = super::model::training_dtype(device);
+    let names: Vec<String> = base.weights.keys().cloned().collect();
+    for name in names {
+        if let Some(w) = base.weights.remove(&name) {
+            base.weights.insert(name, w.to_dtype(dtype)?);
+        }
+    }
     let needed = memory_estimate(&base, &config, device);
     if let Some(free) = free_memory(device) {
         if needed > free {
@@ -862,15 +880,6 @@ fn train_in(
             "the LoRA dropout must be at least 0 and below 1, not {}",
             lora.dropout
         )));
-    }
-    // The base in the dtype the decoder holds (bf16 on CUDA), one tensor at a time, so the f32
-    // copy of a tensor is freed as its replacement is made rather than the whole model twice.
-    let dtype = super::model::training_dtype(device);
-    let names: Vec<String> = base.weights.keys().cloned().collect();
-    for name in names {
-        if let Some(w) = base.weights.remove(&name) {
-            base.weights.insert(name, w.to_dtype(dtype)?);
-        }
     }
     let mut named: Vec<(String, Var)> = Vec::new();
     let model = Decoder::new(

@@ -435,49 +435,65 @@ fn mask_seed(layer_seed: u64, proj: Proj) -> u64 {
 }
 
 /// The dropout mask our pass applies to the input of layer `layer`'s adapter on `proj` in the
-/// pass seeded `pass` (see [`Batch::seed`]): `rows × width` values, each 0 (dropped, with
-/// probability `p`) or `1/(1−p)`. candle's path multiplies by the same mask, so the two drop the
-/// same values and a run resumes exactly on either.
+/// pass seeded `pass` (see [`Batch::seed`]): `rows × width` values, 1 where a value is kept and
+/// 0 where it is dropped (with probability `p`); kept values are then scaled by `1/(1−p)`.
+/// candle's path applies the same mask, so the two drop the same values and a run resumes
+/// exactly on either.
 pub fn dropout_mask(
     pass: u64,
     layer: usize,
     proj: Proj,
     (rows, width): (usize, usize),
     p: f32,
-) -> Vec<f32> {
-    let ones = vec![1f32; rows * width];
-    let mut mask = vec![0f32; rows * width];
+) -> Vec<u8> {
     let seed = mask_seed(layer_seed(pass, layer), proj);
-    dropout(&ones, width.max(1), p, seed, &mut mask, false);
+    let threshold = drop_threshold(p);
+    let mut mask = vec![0u8; rows * width];
+    mask.par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            row_mask(seed, r, row.len(), threshold, |j, kept| {
+                row[j] = kept.into()
+            })
+        });
     mask
 }
 
-/// `x` with each value dropped with probability `p` and the rest scaled by `1/(1−p)`, or
-/// (with `apply_to`) the same mask applied to `apply_to` and added into `x`'s place in `out`.
-/// Row `r`'s mask depends only on `(seed, r)`, so the backward pass regenerates the forward's.
+/// The 32-bit draw below which a value is dropped, for a dropout probability `p`.
+fn drop_threshold(p: f32) -> u64 {
+    (f64::from(p) * 4_294_967_296.0) as u64
+}
+
+/// Row `r`'s mask: `keep(j, kept)` for each of its `width` columns, from `(seed, r)` alone, so
+/// the backward pass (and candle's path) regenerates the forward's.
+#[inline(always)]
+fn row_mask(seed: u64, r: usize, width: usize, threshold: u64, mut keep: impl FnMut(usize, bool)) {
+    let mut state = derive(seed, r as u64);
+    for pair in (0..width).step_by(2) {
+        let bits = splitmix(&mut state);
+        for j in pair..(pair + 2).min(width) {
+            keep(j, (bits >> (32 * (j - pair))) & 0xFFFF_FFFF >= threshold);
+        }
+    }
+}
+
+/// `x` with each value dropped with probability `p` and the rest scaled by `1/(1−p)` into `out`,
+/// or (with `add`) added into `out`.
 fn dropout(x: &[f32], width: usize, p: f32, seed: u64, out: &mut [f32], add: bool) {
-    let threshold = (f64::from(p) * 4_294_967_296.0) as u64;
+    let threshold = drop_threshold(p);
     let keep = 1.0 / (1.0 - p);
     out.par_chunks_mut(width)
         .zip(x.par_chunks(width))
         .enumerate()
         .for_each(|(r, (out, x))| {
-            let mut state = derive(seed, r as u64);
-            for (pair_out, pair_x) in out.chunks_mut(2).zip(x.chunks(2)) {
-                let bits = splitmix(&mut state);
-                for (j, (o, v)) in pair_out.iter_mut().zip(pair_x).enumerate() {
-                    let scale = if (bits >> (32 * j)) & 0xFFFF_FFFF < threshold {
-                        0.0
-                    } else {
-                        keep
-                    };
-                    if add {
-                        *o += v * scale;
-                    } else {
-                        *o = v * scale;
-                    }
+            row_mask(seed, r, out.len(), threshold, |j, kept| {
+                let v = if kept { x[j] * keep } else { 0.0 };
+                if add {
+                    out[j] += v;
+                } else {
+                    out[j] = v;
                 }
-            }
+            });
         });
 }
 

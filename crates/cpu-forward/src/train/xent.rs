@@ -118,17 +118,27 @@ fn job(head: &Head, hidden: &[f32], targets: &[u32], logp: &mut [f32], grad: &mu
                 target_logit[i] = row[t];
             }
             let grown = max[i].max(max_of(isa, row));
-            // What the sums so far are worth against the new maximum (nothing is summed yet in
-            // the first block).
-            let rescale = if b == 0 { 0.0 } else { exp(max[i] - grown) };
+            // What the sums so far are worth against the new maximum: nothing while every logit
+            // so far was −∞ (the first block's, or a masked row's), whose sums are then dropped.
+            let rescale = if max[i] == f32::NEG_INFINITY {
+                0.0
+            } else {
+                exp(max[i] - grown)
+            };
+            // Shifting by −∞ would make exp(−∞ + ∞) a NaN; with every logit −∞, any shift does.
+            let shift = if grown == f32::NEG_INFINITY {
+                0.0
+            } else {
+                grown
+            };
             if with_grad {
                 // The row becomes exp(l − max), its share of Σ exp(l − max)·W_v below.
-                sum[i] = sum[i] * rescale + exp_shifted(isa, row, 1.0, grown, 1.0);
+                sum[i] = sum[i] * rescale + exp_shifted(isa, row, 1.0, shift, 1.0);
                 if b > 0 && rescale != 1.0 {
                     scale_row(isa, &mut grad[i * width..(i + 1) * width], rescale);
                 }
             } else {
-                sum[i] = sum[i] * rescale + sum_exp(isa, row, grown);
+                sum[i] = sum[i] * rescale + sum_exp(isa, row, shift);
             }
             max[i] = grown;
         }
@@ -157,30 +167,21 @@ mod tests {
 
     /// Values and gradients against a float64 reference over the whole logits row, for a
     /// vocabulary of two blocks and a short third and rows in two jobs, with logits large enough
-    /// that the running maximum grows from block to block.
+    /// that the running maximum grows in the second block and holds in the third.
     #[test]
     fn matches_a_whole_row_reference() {
         if !crate::sgemm::available() {
             return;
         }
         let (rows, width, vocab) = (PROJECTION_ROWS + 5, 24, 2 * VOCAB_BLOCK + 37);
-        let noise = |seed: u64, n: usize, scale: f32| -> Vec<f32> {
-            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-                })
-                .collect()
-        };
-        let hidden = noise(1, rows * width, 2.0);
-        // Later tokens have larger weights, so each block's maximum beats the last one's.
-        let weight: Vec<f32> = noise(2, vocab * width, 1.0)
+        let seeded = crate::matrix::tests_support::seeded;
+        let hidden = seeded(rows * width, 1);
+        // The blocks' weights are scaled 1, 4 and 2.5: the second block's maximum beats the
+        // first's, the third's does not.
+        let weight: Vec<f32> = seeded(vocab * width, 2)
             .into_iter()
             .enumerate()
-            .map(|(i, w)| w * (1.0 + 3.0 * (i / width) as f32 / vocab as f32))
+            .map(|(i, w)| w * 0.5 * [1.0, 4.0, 2.5][i / width / VOCAB_BLOCK])
             .collect();
         let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 977) % vocab as u32).collect();
         let head = Head::new(&weight, vocab, width).expect("avx-512");
