@@ -254,6 +254,50 @@ fn trainer_logits(model: &Path, adapter: Option<&Path>, prompt: &str) -> Vec<f32
         .expect("logits")
 }
 
+/// A Llama 3 folder scales its rotary frequencies (`rope_scaling`, type llama3): the trainer's
+/// decoder gives the runtime's logits for it (1e-7 apart here; ignoring the scaling, 6e-4), and
+/// those differ from the unscaled model's.
+#[test]
+fn the_trainer_scales_rotary_frequencies_as_the_runtime_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (scaled, plain) = (dir.path().join("scaled"), dir.path().join("plain"));
+    let rope_scaling = serde_json::json!({ "rope_scaling": {
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 64 } });
+    for (path, extra) in [(&scaled, rope_scaling), (&plain, serde_json::json!({}))] {
+        std::fs::create_dir_all(path).expect("mkdir");
+        common::tiny_hf_llama_with(path, 49152, extra);
+    }
+    let prompt = "the disk on node 7 filled up at 03:12 and the writer stalled for a while";
+    let runtime = |model: &Path| {
+        Model::load(model, &Device::Cpu)
+            .expect("runtime")
+            .next_logits(prompt)
+            .expect("logits")
+    };
+    let ours = trainer_logits(&scaled, None, prompt);
+    let theirs = runtime(&scaled);
+    assert!(
+        max_diff(&ours, &theirs) < 1e-5,
+        "trainer and runtime differ by {}",
+        max_diff(&ours, &theirs)
+    );
+    assert!(
+        max_diff(&theirs, &runtime(&plain)) > 1e-4,
+        "the scaling changed nothing; the test would not see it ignored"
+    );
+    // A scaling the trainer does not know is refused, not ignored.
+    let yarn = dir.path().join("yarn");
+    std::fs::create_dir_all(&yarn).expect("mkdir");
+    common::tiny_hf_llama_with(
+        &yarn,
+        49152,
+        serde_json::json!({ "rope_scaling": { "rope_type": "yarn", "factor": 4.0 } }),
+    );
+    let err = Base::load(&yarn, &Device::Cpu).err().expect("refused");
+    assert!(err.to_string().contains("yarn"), "{err}");
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)

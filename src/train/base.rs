@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 
-use super::model::{Shape, Weights};
+use super::model::{RopeScaling, Shape, Weights};
 use super::sft::Example;
 use super::TrainError;
 use crate::llm::chat::{self, Message};
@@ -136,6 +136,9 @@ fn from_gguf(path: &Path, device: &Device) -> Result<(Shape, Weights, Parts), Tr
         eps: f64::from(f32_meta("attention.layer_norm_rms_epsilon").unwrap_or(1e-5)),
         max_positions: parts.info.context_length,
         qkv_bias: content.tensor_infos.contains_key("blk.0.attn_q.bias"),
+        // A GGUF file carries Llama 3's scaling as a `rope_freqs` tensor, which the runtime's
+        // GGUF path does not apply either: the trainer trains the model the runtime runs.
+        rope_scaling: None,
     };
     let corrupt = |e: candle_core::Error| {
         TrainError::Llm(LlmError::Corrupt {
@@ -160,6 +163,48 @@ fn from_gguf(path: &Path, device: &Device) -> Result<(Shape, Weights, Parts), Tr
         weights.insert(hf, t);
     }
     Ok((config, weights, parts))
+}
+
+/// A config.json's `rope_scaling`: none, or Llama 3's (what the runtime's Llama applies too). Any
+/// other kind is refused rather than trained without.
+fn rope_scaling(
+    value: Option<&serde_json::Value>,
+    config: &Path,
+) -> Result<Option<RopeScaling>, TrainError> {
+    let Some(v) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let kind = v
+        .get("rope_type")
+        .or_else(|| v.get("type"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("default");
+    match kind {
+        "default" => return Ok(None),
+        "llama3" => {}
+        other => {
+            return Err(TrainError::Invalid(format!(
+                "{}: rope scaling of type `{other}` is not supported for training (llama3 is)",
+                config.display()
+            )))
+        }
+    }
+    let number = |key: &str| {
+        v.get(key)
+            .and_then(serde_json::Value::as_f64)
+            .ok_or_else(|| {
+                TrainError::Llm(LlmError::Corrupt {
+                    path: config.to_path_buf(),
+                    reason: format!("`rope_scaling` has no number `{key}`"),
+                })
+            })
+    };
+    Ok(Some(RopeScaling {
+        factor: number("factor")? as f32,
+        low_freq_factor: number("low_freq_factor")? as f32,
+        high_freq_factor: number("high_freq_factor")? as f32,
+        original_max_positions: number("original_max_position_embeddings")? as usize,
+    }))
 }
 
 fn from_folder(dir: &Path, device: &Device) -> Result<(Shape, Weights, Parts), TrainError> {
@@ -202,6 +247,7 @@ fn from_folder(dir: &Path, device: &Device) -> Result<(Shape, Weights, Parts), T
             .unwrap_or(1e-5),
         max_positions: need("max_position_embeddings").unwrap_or(2048),
         qkv_bias: arch == "qwen2",
+        rope_scaling: rope_scaling(c.get("rope_scaling"), &dir.join("config.json"))?,
     };
     let mut weights = Weights::new();
     for file in &folder.files {

@@ -16,7 +16,7 @@ use super::kernels::{causal_softmax, rms_norm, rope};
 
 /// The decoder's shape (sizes, rotary base, norm epsilon, q/k/v biases): one description for
 /// candle's decoder and our training pass.
-pub use logreasoner_cpu::train::Shape;
+pub use logreasoner_cpu::train::{RopeScaling, Shape};
 
 /// Which projections get adapters, their rank, scale and dropout.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,11 +258,7 @@ impl Decoder {
             Some(w) => w.to_dtype(dtype)?,
             None => embed.clone(),
         };
-        let dim = config.head_dim();
-        let inv: Vec<f32> = (0..dim / 2)
-            .map(|i| 1.0 / config.rope_theta.powf(2.0 * i as f64 / dim as f64) as f32)
-            .collect();
-        let inv = Tensor::new(inv.as_slice(), device)?;
+        let inv = Tensor::new(config.inv_freq().as_slice(), device)?;
         let pos =
             Tensor::arange(0u32, config.max_positions as u32, device)?.to_dtype(DType::F32)?;
         let freqs = pos.unsqueeze(1)?.broadcast_mul(&inv.unsqueeze(0)?)?;

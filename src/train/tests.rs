@@ -16,6 +16,7 @@ fn tiny() -> Shape {
         eps: 1e-5,
         max_positions: 64,
         qkv_bias: false,
+        rope_scaling: None,
     }
 }
 
@@ -167,7 +168,8 @@ fn lora_gradients_agree_with_finite_differences() {
 /// Our training pass against candle's autograd on the same tiny model: the learned tokens'
 /// log-probabilities and every adapter's gradient agree, for Llama (grouped-query heads) and
 /// Qwen2 (q/k/v biases), all seven projections adapted, examples of different lengths (padding),
-/// B non-zero so every gradient path is live, and with dropout (both draw the same masks).
+/// B non-zero so every gradient path is live, with Llama 3's rotary scaling, and with dropout
+/// (both draw the same masks).
 #[test]
 fn our_training_pass_matches_candles_autograd() {
     if !logreasoner_cpu::sgemm::available() {
@@ -177,6 +179,14 @@ fn our_training_pass_matches_candles_autograd() {
     for (bias, dropout) in [(false, 0.0), (true, 0.0), (false, 0.3), (true, 0.3)] {
         let config = Shape {
             qkv_bias: bias,
+            // Llama 3's frequency scaling, with the Qwen2-style biases (either way the two
+            // passes share the frequencies, so one variant suffices).
+            rope_scaling: bias.then_some(super::model::RopeScaling {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_positions: 16,
+            }),
             ..tiny()
         };
         let mut weights = random_weights(&config, 7, &dev).expect("weights");

@@ -117,6 +117,11 @@ pub const HDFS_WINDOW: &[&str] = &[
 /// A tiny Llama in Hugging Face layout, made by the test: random weights, the default model's
 /// tokenizer saved as tokenizer.json, ChatML in tokenizer_config.json.
 pub fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
+    tiny_hf_llama_with(dir, vocab_in_config, serde_json::json!({}));
+}
+
+/// [`tiny_hf_llama`] with `extra` keys added to its config.json.
+pub fn tiny_hf_llama_with(dir: &std::path::Path, vocab_in_config: usize, extra: serde_json::Value) {
     use candle_core::quantized::gguf_file;
     use candle_core::Tensor;
     use std::collections::HashMap;
@@ -132,6 +137,10 @@ pub fn tiny_hf_llama(dir: &std::path::Path, vocab_in_config: usize) {
         "num_hidden_layers": layers, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 512,
         "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": false
     });
+    let mut config = config;
+    if let (Some(c), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        c.extend(extra.clone());
+    }
     std::fs::write(dir.join("config.json"), config.to_string()).expect("config");
     let tok_config = serde_json::json!({ "chat_template": logreasoner::llm::chat::CHATML, "bos_token": "<|im_start|>", "eos_token": "<|im_end|>" });
     std::fs::write(dir.join("tokenizer_config.json"), tok_config.to_string())

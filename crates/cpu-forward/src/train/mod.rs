@@ -44,11 +44,52 @@ pub struct Shape {
     pub eps: f64,
     /// Qwen2 adds a bias to the q, k and v projections.
     pub qkv_bias: bool,
+    /// Llama 3's scaling of the rotary frequencies, where the model has it.
+    pub rope_scaling: Option<RopeScaling>,
+}
+
+/// Llama 3's rotary frequency scaling (`rope_scaling` of type `llama3` in a config.json):
+/// wavelengths past `original_max_positions / low_freq_factor` are stretched `factor` times,
+/// those under `original_max_positions / high_freq_factor` kept, and those between blended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeScaling {
+    pub factor: f32,
+    pub low_freq_factor: f32,
+    pub high_freq_factor: f32,
+    pub original_max_positions: usize,
 }
 
 impl Shape {
     pub fn head_dim(&self) -> usize {
         self.hidden / self.heads
+    }
+
+    /// The rotary frequencies `θ^(−2i/head_dim)`, scaled as `rope_scaling` says, in f32 as
+    /// Hugging Face and candle's Llama compute them.
+    pub fn inv_freq(&self) -> Vec<f32> {
+        let dim = self.head_dim();
+        let plain =
+            (0..dim / 2).map(|i| 1.0 / self.rope_theta.powf(2.0 * i as f64 / dim as f64) as f32);
+        let Some(s) = self.rope_scaling else {
+            return plain.collect();
+        };
+        let original = s.original_max_positions as f32;
+        let (low_wavelength, high_wavelength) =
+            (original / s.low_freq_factor, original / s.high_freq_factor);
+        plain
+            .map(|freq| {
+                let wavelength = 2.0 * std::f32::consts::PI / freq;
+                if wavelength < high_wavelength {
+                    freq
+                } else if wavelength > low_wavelength {
+                    freq / s.factor
+                } else {
+                    let smooth = (original / wavelength - s.low_freq_factor)
+                        / (s.high_freq_factor - s.low_freq_factor);
+                    (1.0 - smooth) * freq / s.factor + smooth * freq
+                }
+            })
+            .collect()
     }
 
     fn kv_width(&self) -> usize {
@@ -247,7 +288,7 @@ impl Base {
                 shape.vocab
             )));
         }
-        let (cos, sin) = ops::rope_tables(shape.max_positions, shape.head_dim(), shape.rope_theta);
+        let (cos, sin) = ops::rope_tables(shape.max_positions, &shape.inv_freq());
         Ok(Some(Base {
             layers: Vec::with_capacity(shape.layers),
             embed: embed.to_vec(),
@@ -968,6 +1009,7 @@ mod tests {
             rope_theta: 10_000.0,
             eps: 1e-5,
             qkv_bias,
+            rope_scaling: None,
         };
         let head = Arc::new(Head::new(&values(40 * 16, 1), 40, 16)?);
         Base::new(shape, &values(40 * 16, 2), &[1.0; 16], head).ok()?

@@ -85,18 +85,16 @@ pub fn rms_norm_backward(dy: &[f32], x: &[f32], inverse: &[f32], weight: &[f32],
         .for_each(|(((dx, dy), x), inverse)| norm_backward_rows(isa, dx, dy, x, inverse, weight));
 }
 
-/// Rotary-embedding tables for `positions × half` (`half` = head width / 2): `cos` and `sin` of
-/// `position · θ^(−2i/width)`, the angle formed in f32 as Hugging Face and the candle path form
-/// it (in f64 the two drift apart by about 1e-4 rad at positions in the thousands).
-pub fn rope_tables(positions: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
-    let half = head_dim / 2;
-    let inverse: Vec<f32> = (0..half)
-        .map(|i| 1.0 / theta.powf(2.0 * i as f64 / head_dim as f64) as f32)
-        .collect();
+/// Rotary-embedding tables for `positions × half` (`half` = head width / 2, the length of
+/// `inverse`, the frequencies of [`super::Shape::inv_freq`]): `cos` and `sin` of
+/// `position · inverse[i]`, the angle formed in f32 as Hugging Face and the candle path form it
+/// (in f64 the two drift apart by about 1e-4 rad at positions in the thousands).
+pub fn rope_tables(positions: usize, inverse: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let half = inverse.len();
     let mut cos = Vec::with_capacity(positions * half);
     let mut sin = Vec::with_capacity(positions * half);
     for p in 0..positions {
-        for inv in &inverse {
+        for inv in inverse {
             let angle = p as f32 * inv;
             cos.push(angle.cos());
             sin.push(angle.sin());
@@ -366,7 +364,8 @@ mod tests {
     #[test]
     fn the_inverse_rotation_undoes_the_rotation() {
         let (seq, dim, stride) = (5, 8, 20);
-        let tables = rope_tables(seq, dim, 10_000.0);
+        let inverse: Vec<f32> = (0..dim / 2).map(|i| 0.5f32.powi(i as i32)).collect();
+        let tables = rope_tables(seq, &inverse);
         let x: Vec<f32> = (0..seq * 2 * stride)
             .map(|i| (i as f32 * 0.37).sin())
             .collect();
