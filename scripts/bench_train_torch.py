@@ -17,6 +17,7 @@ Prints exactly one JSON line on stdout; everything else (library logs, progress)
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -141,6 +142,8 @@ def main():
         "trainable_params": n_trainable,
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
+        # The process's peak resident memory, loading included (Linux reports kilobytes).
+        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }), file=stdout, flush=True)
 
 

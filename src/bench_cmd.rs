@@ -234,19 +234,23 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 .unwrap_or(0);
             writeln!(
                 out,
-                "{:<width$} {:>10} {:>10} {:>11} {:>11}",
-                "", "s/step", "tokens/s", "loss first", "loss last"
+                "{:<width$} {:>10} {:>10} {:>11} {:>11} {:>12}",
+                "", "s/step", "tokens/s", "loss first", "loss last", "peak memory"
             )?;
             for r in &rows {
                 let m = r.median();
+                let peak = r.peak_bytes.map_or("?".to_string(), |b| {
+                    format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
+                });
                 writeln!(
                     out,
-                    "{:<width$} {:>10.2} {:>10.0} {:>11.3} {:>11.3}",
+                    "{:<width$} {:>10.2} {:>10.0} {:>11.3} {:>11.3} {:>12}",
                     r.engine,
                     m,
                     (batch * seq) as f64 / m,
                     r.loss_first,
-                    r.loss_last
+                    r.loss_last,
+                    peak
                 )?;
             }
             if let [ours, peer] = rows.as_slice() {

@@ -33,6 +33,19 @@ pub struct StepTimes {
     pub step_secs: Vec<f64>,
     pub loss_first: f64,
     pub loss_last: f64,
+    /// The process's peak resident memory, loading included (`None` where unknown).
+    pub peak_bytes: Option<u64>,
+}
+
+/// This process's peak resident memory so far.
+fn peak_resident_bytes() -> Option<u64> {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    // Linux reports kilobytes.
+    u64::try_from(usage.ru_maxrss).ok().map(|kb| kb * 1024)
 }
 
 impl StepTimes {
@@ -95,6 +108,7 @@ pub fn ours(model: &Path, s: &Setup) -> Result<(StepTimes, Vec<Vec<u32>>), Strin
         step_secs: times,
         loss_first: first,
         loss_last: last,
+        peak_bytes: peak_resident_bytes(),
     };
     Ok((times, ids))
 }
@@ -164,5 +178,6 @@ pub fn pytorch(
             .unwrap_or_default(),
         loss_first: v["loss_first"].as_f64().unwrap_or(f64::NAN),
         loss_last: v["loss_last"].as_f64().unwrap_or(f64::NAN),
+        peak_bytes: v["peak_bytes"].as_u64(),
     })
 }
