@@ -73,10 +73,12 @@ pub fn ours(model: &Path, s: &Setup) -> Result<(StepTimes, Vec<Vec<u32>>), Strin
         seed: 0,
     };
     let mut named = Vec::new();
-    let decoder = Decoder::new(base.config.clone(), &base.weights, &lora, &mut named, &dev)
+    let mut decoder = Decoder::new(base.config.clone(), &base.weights, &lora, &mut named, &dev)
         .map_err(|e| e.to_string())?;
     let vocab = base.config.vocab as u64;
+    // As a training run does: candle's copies of the packed projections go.
     drop(base);
+    decoder.release_unpacked();
     let vars: Vec<Var> = named.into_iter().map(|(_, v)| v).collect();
     let mut opt = AdamW::new(vars.clone(), 1e-4, 0.0).map_err(|e| e.to_string())?;
     let ids = random_batch(vocab, s)?;

@@ -49,7 +49,10 @@ impl Default for LoraConfig {
 pub struct LoraLinear {
     /// Which projection of its layer this is (it picks the dropout mask).
     proj: pass::Proj,
-    weight: Tensor,
+    /// `[out, in]`; `None` once our pass holds it packed ([`Decoder::release_unpacked`]).
+    weight: Option<Tensor>,
+    /// Rows of the weight.
+    out: usize,
     bias: Option<Tensor>,
     /// `a`: rank × in, `b`: out × rank (zero at start, so a new adapter changes nothing).
     pub adapter: Option<(Var, Var)>,
@@ -66,7 +69,13 @@ impl LoraLinear {
         use_adapter: bool,
         dropout: Option<(u64, usize)>,
     ) -> Result<Tensor> {
-        let mut y = super::frozen::linear(x, &self.weight)?;
+        let Some(weight) = &self.weight else {
+            candle_core::bail!(
+                "the {} weights were released to our training pass; candle's path cannot run this decoder",
+                self.proj.name()
+            );
+        };
+        let mut y = super::frozen::linear(x, weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
@@ -103,6 +112,18 @@ impl Layer {
     fn projections(&self) -> [&LoraLinear; 7] {
         [
             &self.q, &self.k, &self.v, &self.o, &self.gate, &self.up, &self.down,
+        ]
+    }
+
+    fn projections_mut(&mut self) -> [&mut LoraLinear; 7] {
+        [
+            &mut self.q,
+            &mut self.k,
+            &mut self.v,
+            &mut self.o,
+            &mut self.gate,
+            &mut self.up,
+            &mut self.down,
         ]
     }
 }
@@ -229,7 +250,8 @@ impl Decoder {
             };
             Ok(LoraLinear {
                 proj,
-                weight,
+                out: weight.dim(0)?,
+                weight: Some(weight),
                 bias,
                 adapter,
                 scale,
@@ -297,6 +319,21 @@ impl Decoder {
         pass::derive(self.dropout_stream.load(Ordering::Relaxed), index)
     }
 
+    /// Frees candle's copies of the frozen projections once our pass holds them packed (packing
+    /// them now if it has not yet): a third of what the frozen weights take, for the rest of a
+    /// run. Returns whether it did; candle's path cannot run this decoder afterwards.
+    pub fn release_unpacked(&mut self) -> bool {
+        if self.our_base().is_none() {
+            return false;
+        }
+        for l in &mut self.layers {
+            for p in l.projections_mut() {
+                p.weight = None;
+            }
+        }
+        true
+    }
+
     /// Chooses the implementation of training passes (tests compare the two).
     pub fn set_pass(&mut self, pass: Pass) {
         self.pass = pass;
@@ -353,7 +390,10 @@ impl Decoder {
         for l in &self.layers {
             let w = l
                 .projections()
-                .map(|p| values(&p.weight))
+                .map(|p| match &p.weight {
+                    Some(w) => values(w),
+                    None => candle_core::bail!("the {} weights were released", p.proj.name()),
+                })
                 .into_iter()
                 .collect::<Result<Vec<_>>>()?;
             let bias = [&l.q, &l.k, &l.v]
@@ -406,7 +446,7 @@ impl Decoder {
                     v[i].as_ref().map(|(a, b)| pass::Lora {
                         a,
                         b,
-                        rank: b.len() / p[i].weight.dim(0).unwrap_or(1).max(1),
+                        rank: b.len() / p[i].out.max(1),
                         scale: p[i].scale as f32,
                         dropout: if dropout { p[i].dropout } else { 0.0 },
                     })

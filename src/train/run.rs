@@ -882,7 +882,7 @@ fn train_in(
         )));
     }
     let mut named: Vec<(String, Var)> = Vec::new();
-    let model = Decoder::new(
+    let mut model = Decoder::new(
         base.config.clone(),
         &base.weights,
         &lora,
@@ -896,8 +896,10 @@ fn train_in(
             crate::llm::adapter::PROJECTIONS.join(", ")
         )));
     }
-    // The decoder holds its own handles to the weights; the loader's map is not needed any more.
+    // The decoder holds its own handles to the weights; the loader's map is not needed any more,
+    // nor, once our pass has packed them, the decoder's own copies of the projections.
     drop(base.weights);
+    model.release_unpacked();
     log.line(&format!(
         "base held in {:?}; training steps run on {}",
         super::model::training_dtype(device),

@@ -632,3 +632,37 @@ fn bf16_follows_f32_on_the_cpu(device: &Device) {
     let after = scalar(&sft::loss(&half, &examples(), true, false).expect("loss"));
     assert!(after < 0.8 * before, "bf16 training: {before} → {after}");
 }
+
+/// Once our pass holds the projections packed, candle's copies can go: the loss and every
+/// gradient stay exactly the same, and candle's path then says why it cannot run.
+#[test]
+fn releasing_the_unpacked_weights_changes_no_result() {
+    if !logreasoner_cpu::sgemm::available() {
+        return; // Nothing is packed; nothing can be released.
+    }
+    let (mut model, vars) = build(&all_targets());
+    give_b_values(&[&vars], 3, 0.3);
+    let batch = &examples()[..4];
+    let run = |model: &Decoder| -> (f64, Vec<Vec<f32>>) {
+        let l = sft::loss(model, batch, true, true).expect("loss");
+        let grads = model.backward(&l).expect("backward");
+        let values = vars
+            .iter()
+            .map(|(_, v)| {
+                grads
+                    .get(v)
+                    .expect("a gradient")
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1())
+                    .expect("values")
+            })
+            .collect();
+        (scalar(&l), values)
+    };
+    let before = run(&model);
+    assert!(model.release_unpacked());
+    assert_eq!(run(&model), before);
+    model.set_pass(Pass::Candle);
+    let err = sft::loss(&model, batch, true, true).expect_err("nothing left to run on");
+    assert!(err.to_string().contains("released"), "{err}");
+}
