@@ -142,8 +142,8 @@ def main():
         "trainable_params": n_trainable,
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
-        # The process's peak resident memory, loading included (Linux reports kilobytes).
-        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        # The process's peak resident memory, loading included (kilobytes on Linux, bytes on macOS).
+        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024),
     }), file=stdout, flush=True)
 
 

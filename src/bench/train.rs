@@ -37,7 +37,8 @@ pub struct StepTimes {
     pub peak_bytes: Option<u64>,
 }
 
-/// This process's peak resident memory so far.
+/// This process's peak resident memory so far (Linux only: elsewhere `ru_maxrss` has other units).
+#[cfg(target_os = "linux")]
 fn peak_resident_bytes() -> Option<u64> {
     // SAFETY: getrusage only writes the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -46,6 +47,11 @@ fn peak_resident_bytes() -> Option<u64> {
     }
     // Linux reports kilobytes.
     u64::try_from(usage.ru_maxrss).ok().map(|kb| kb * 1024)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peak_resident_bytes() -> Option<u64> {
+    None
 }
 
 impl StepTimes {

@@ -247,7 +247,13 @@ fn from_folder(dir: &Path, device: &Device) -> Result<(Shape, Weights, Parts), T
             .unwrap_or(1e-5),
         max_positions: need("max_position_embeddings").unwrap_or(2048),
         qkv_bias: arch == "qwen2",
-        rope_scaling: rope_scaling(c.get("rope_scaling"), &dir.join("config.json"))?,
+        // The runtime's Qwen2 (candle's) has no rope scaling and ignores the key: so does the
+        // trainer, to train the model the runtime runs.
+        rope_scaling: if arch == "qwen2" {
+            None
+        } else {
+            rope_scaling(c.get("rope_scaling"), &dir.join("config.json"))?
+        },
     };
     let mut weights = Weights::new();
     for file in &folder.files {

@@ -14,8 +14,8 @@ use logreasoner_cpu::train as pass;
 
 use super::kernels::{causal_softmax, rms_norm, rope};
 
-/// The decoder's shape (sizes, rotary base, norm epsilon, q/k/v biases): one description for
-/// candle's decoder and our training pass.
+/// The decoder's shape (sizes, rotary base and scaling, norm epsilon, q/k/v biases): one
+/// description for candle's decoder and our training pass.
 pub use logreasoner_cpu::train::{RopeScaling, Shape};
 
 /// Which projections get adapters, their rank, scale and dropout.

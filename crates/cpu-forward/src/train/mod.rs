@@ -29,8 +29,8 @@ pub enum PassError {
     Shape(String),
 }
 
-/// The decoder's shape: its sizes, rotary base, norm epsilon, and whether its q/k/v projections
-/// carry biases. The trainer's candle decoder is described by the same type.
+/// The decoder's shape: its sizes, rotary base and scaling, norm epsilon, and whether its q/k/v
+/// projections carry biases. The trainer's candle decoder is described by the same type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shape {
     pub vocab: usize,
@@ -64,8 +64,9 @@ impl Shape {
         self.hidden / self.heads
     }
 
-    /// The rotary frequencies `θ^(−2i/head_dim)`, scaled as `rope_scaling` says, in f32 as
-    /// Hugging Face and candle's Llama compute them.
+    /// The rotary frequencies `θ^(−2i/head_dim)` (the power in f64, as candle's Qwen2 takes it;
+    /// candle's Llama takes it in f32, which can differ by an ulp), scaled as `rope_scaling`
+    /// says in f32, step for step as candle's Llama scales them.
     pub fn inv_freq(&self) -> Vec<f32> {
         let dim = self.head_dim();
         let plain =
