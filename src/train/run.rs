@@ -609,16 +609,15 @@ fn memory_estimate(base: &Base, config: &RunConfig, device: &Device) -> u64 {
     } else {
         super::model::training_dtype(device).size_in_bytes() as u64
     };
+    // On the CPU, per thread one job's logits for one vocabulary block
+    // (`logreasoner_cpu::train::xent`); the full `[tokens, vocab]` logits never exist.
     let rows = logreasoner_cpu::train::PROJECTION_ROWS * rayon::current_num_threads();
+    let tiles = (rows * logreasoner_cpu::train::VOCAB_BLOCK.min(c.vocab)) as u64 * 4;
     let output = if ours {
-        // The output layer's weight packed twice for the AVX-512 product, and per thread one
-        // job's logits for one vocabulary block (`logreasoner_cpu::train::xent`); the full
-        // `[tokens, vocab]` logits never exist.
-        let tiles = rows * logreasoner_cpu::train::VOCAB_BLOCK.min(c.vocab);
-        (2 * c.hidden * c.vocab + tiles) as u64 * 4
+        // And the output layer's weight packed twice for the AVX-512 product.
+        (2 * c.hidden * c.vocab) as u64 * 4 + tiles
     } else if device.is_cpu() {
-        // Without AVX-512, one job's whole logits rows per thread (`train::xent`).
-        (rows * c.vocab) as u64 * 4
+        tiles
     } else {
         // Elsewhere the whole `[tokens, vocab]` logits exist at once: in the training dtype, as
         // f32, their log-softmax, and the gradient of each.

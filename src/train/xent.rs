@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
-use logreasoner_cpu::train::Head;
+use logreasoner_cpu::train::{
+    target_logp as target_logp_blocked, Head, VocabularyBlocks, VOCAB_BLOCK,
+};
 use rayon::prelude::*;
 
 struct TargetLogp {
@@ -101,9 +103,6 @@ pub fn target_logp(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
     logp.gather(&idx, 1)?.squeeze(1)
 }
 
-/// Rows of the vocabulary projection each job handles (see `logreasoner_cpu::train`).
-const PROJECTION_ROWS: usize = logreasoner_cpu::train::PROJECTION_ROWS;
-
 /// A frozen `[vocab, hidden]` projection packed for the AVX-512 product in vocabulary blocks, each
 /// both ways (as Wᵀ for the logits, as W for their gradient), once per training run: packing per
 /// chunk would copy the whole matrix for every job. `None` off the CPU, for other dtypes, or
@@ -126,40 +125,86 @@ struct ProjectedTargetLogp {
     grad: Mutex<Vec<f32>>,
 }
 
-/// `dst[m×n] = a[m×k] · b` where `b`'s element `(k, n)` is at `b_rs·k + b_cs·n`, single-threaded
-/// (the callers parallelise over row chunks).
-fn product(
-    dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    (m, n, k): (usize, usize, usize),
-    (b_rs, b_cs): (isize, isize),
-) {
-    debug_assert!(dst.len() >= m * n && a.len() >= m * k);
-    // SAFETY: `dst` holds m×n values, `a` m×k, and `b` is the `[vocab, hidden]` weight read
-    // within its own shape by the strides the callers pass.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
+/// The projection's weight as it is, for CPUs without our AVX-512 product: the same blocked
+/// algorithm as our pass's (`logreasoner_cpu::train::target_logp`), on the gemm crate's products.
+struct RawProjection<'a> {
+    /// Row-major `[vocab, width]`.
+    weight: &'a [f32],
+    vocab: usize,
+    width: usize,
+}
+
+impl RawProjection<'_> {
+    /// `dst[m×n] (+)= a[m×k] · b` where `b`'s element `(k, n)` is at `b_rs·k + b_cs·n`,
+    /// single-threaded (the caller runs jobs in parallel).
+    fn product(
+        dst: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        (m, n, k): (usize, usize, usize),
+        (b_rs, b_cs): (isize, isize),
+        accumulate: bool,
+    ) {
+        debug_assert!(dst.len() >= m * n && a.len() >= m * k);
+        // SAFETY: `dst` holds m×n values, `a` m×k, and `b` is a block of the `[vocab, width]`
+        // weight read within its own shape by the strides the callers pass.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                accumulate,
+                a.as_ptr(),
+                1,
+                k as isize,
+                b.as_ptr(),
+                b_cs,
+                b_rs,
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    }
+
+    /// Block `block`'s rows of the weight and their count.
+    fn block(&self, block: usize) -> (&[f32], usize) {
+        let v0 = block * VOCAB_BLOCK;
+        let len = VOCAB_BLOCK.min(self.vocab - v0);
+        (&self.weight[v0 * self.width..(v0 + len) * self.width], len)
+    }
+}
+
+impl VocabularyBlocks for RawProjection<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn vocab(&self) -> usize {
+        self.vocab
+    }
+
+    fn logits(&self, block: usize, hidden: &[f32], rows: usize, logits: &mut [f32]) {
+        let (w, len) = self.block(block);
+        // Element (k, n) of Wᵀ is W[n][k].
+        let strides = (1, self.width as isize);
+        Self::product(logits, hidden, w, (rows, len, self.width), strides, false);
+    }
+
+    fn add_grad(&self, block: usize, weights: &[f32], rows: usize, grad: &mut [f32]) {
+        let (w, len) = self.block(block);
+        let strides = (self.width as isize, 1);
+        Self::product(grad, weights, w, (rows, self.width, len), strides, true);
+    }
+
+    fn row(&self, token: usize, out: &mut [f32]) {
+        out.copy_from_slice(&self.weight[token * self.width..(token + 1) * self.width]);
     }
 }
 
@@ -185,51 +230,22 @@ impl CustomOp1 for ProjectedTargetLogp {
                 self.targets.len()
             );
         }
-        if let Some(p) = &self.packed {
-            if p.width() != d || p.vocab() != v {
-                candle_core::bail!("projected-target-logp: the packing is not of this weight");
+        let (logp, grad) = match &self.packed {
+            Some(p) => {
+                if p.width() != d || p.vocab() != v {
+                    candle_core::bail!("projected-target-logp: the packing is not of this weight");
+                }
+                target_logp_blocked(hidden, p.as_ref(), &self.targets, self.with_grad)
             }
-            let (logp, grad) =
-                logreasoner_cpu::train::target_logp(hidden, p, &self.targets, self.with_grad);
-            if let Ok(mut kept) = self.grad.lock() {
-                *kept = grad;
+            None => {
+                let raw = RawProjection {
+                    weight: w,
+                    vocab: v,
+                    width: d,
+                };
+                target_logp_blocked(hidden, &raw, &self.targets, self.with_grad)
             }
-            return Ok((CpuStorage::F32(logp), Shape::from(m)));
-        }
-        let mut logp = vec![0f32; m];
-        let mut grad = vec![0f32; if self.with_grad { m * d } else { 0 }];
-        let grad_rows: Vec<&mut [f32]> = if self.with_grad {
-            grad.chunks_mut(PROJECTION_ROWS * d).collect()
-        } else {
-            (0..m.div_ceil(PROJECTION_ROWS))
-                .map(|_| Default::default())
-                .collect()
         };
-        logp.par_chunks_mut(PROJECTION_ROWS)
-            .zip(hidden.par_chunks(PROJECTION_ROWS * d))
-            .zip(grad_rows)
-            .enumerate()
-            .for_each(|(c, ((logp, h), g))| {
-                let r = logp.len();
-                let mut logits = vec![0f32; r * v];
-                // Element (k, n) of Wᵀ is W[n][k].
-                product(&mut logits, h, w, (r, v, d), (1, d as isize));
-                for (i, row) in logits.chunks_exact_mut(v).enumerate() {
-                    let t = self.targets[c * PROJECTION_ROWS + i] as usize;
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f32 = row.iter().map(|x| (x - max).exp()).sum();
-                    let lse = max + sum.ln();
-                    logp[i] = row[t] - lse;
-                    if self.with_grad {
-                        // onehot − softmax, so that (·)·W is d logp / d hidden.
-                        row.iter_mut().for_each(|x| *x = -(*x - lse).exp());
-                        row[t] += 1.0;
-                    }
-                }
-                if self.with_grad {
-                    product(g, &logits, w, (r, d, v), (d as isize, 1));
-                }
-            });
         if let Ok(mut kept) = self.grad.lock() {
             *kept = grad;
         }
@@ -288,16 +304,19 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    /// The chunked projection equals projecting then taking the target log-prob, in value and
-    /// in the hidden states' gradient, across a partial last chunk.
+    /// The blocked projection equals projecting then taking the target log-prob, in value and
+    /// in the hidden states' gradient, across a partial last chunk and two vocabulary blocks, on
+    /// our AVX-512 product and on gemm's.
     #[test]
     fn the_projected_form_matches_projecting_first() {
         let dev = Device::Cpu;
-        let rows = PROJECTION_ROWS + 7;
+        let rows = logreasoner_cpu::train::PROJECTION_ROWS + 7;
         let h = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 24), &dev).expect("randn"))
             .expect("var");
-        let w = Tensor::randn(0f32, 0.5, (300, 24), &dev).expect("weight");
-        let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 37) % 300).collect();
+        // Two vocabulary blocks, the second short.
+        let vocab = VOCAB_BLOCK + 300;
+        let w = Tensor::randn(0f32, 0.5, (vocab, 24), &dev).expect("weight");
+        let targets: Vec<u32> = (0..rows as u32).map(|i| (i * 37) % vocab as u32).collect();
         let weights = Tensor::randn(0f32, 1.0, rows, &dev).expect("weights");
         let packed = pack_projection(&w);
         let fused = projected_target_logp(h.as_tensor(), &w, None, &targets, true).expect("fused");

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::sgemm::{gemm, PackedB, Threads, View};
-pub use xent::{target_logp, Head, PROJECTION_ROWS, VOCAB_BLOCK};
+pub use xent::{target_logp, Head, VocabularyBlocks, PROJECTION_ROWS, VOCAB_BLOCK};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {
@@ -852,7 +852,7 @@ pub fn forward(
     for &r in batch.rows {
         picked.extend_from_slice(&last_normed[r * h..][..h]);
     }
-    let (logp, row_grads) = xent::target_logp(&picked, &base.head, batch.targets, keep);
+    let (logp, row_grads) = xent::target_logp(&picked, base.head.as_ref(), batch.targets, keep);
     let tape = keep.then(|| Tape {
         layers: tapes,
         last: x,

@@ -51,18 +51,51 @@ impl Head {
             blocks,
         })
     }
+}
 
-    /// The hidden width (columns of the weight).
-    pub fn width(&self) -> usize {
+/// A frozen vocabulary projection `W` (`[vocab, width]`) as [`target_logp`] reads it: a block of
+/// [`VOCAB_BLOCK`] tokens at a time, through two products, and one row at a time. [`Head`] serves
+/// it with our AVX-512 product; a caller without it can serve it with another.
+pub trait VocabularyBlocks: Sync {
+    fn width(&self) -> usize;
+    fn vocab(&self) -> usize;
+    /// `logits` (`rows × len` for block `block`'s `len` tokens) `= hidden · W_blockᵀ`.
+    fn logits(&self, block: usize, hidden: &[f32], rows: usize, logits: &mut [f32]);
+    /// `grad` (`rows × width`) `+= weights · W_block` for `weights` `rows × len`.
+    fn add_grad(&self, block: usize, weights: &[f32], rows: usize, grad: &mut [f32]);
+    /// Row `token` of `W` into `out`.
+    fn row(&self, token: usize, out: &mut [f32]);
+}
+
+impl VocabularyBlocks for Head {
+    fn width(&self) -> usize {
         self.width
     }
 
-    /// Tokens in the vocabulary (rows of the weight).
-    pub fn vocab(&self) -> usize {
+    fn vocab(&self) -> usize {
         self.vocab
     }
 
-    /// Row `token` of the weight, read back from its packing.
+    fn logits(&self, block: usize, hidden: &[f32], rows: usize, logits: &mut [f32]) {
+        let b = &self.blocks[block];
+        let hidden = View::rows(hidden, rows, self.width);
+        gemm(
+            hidden,
+            &b.forward,
+            logits,
+            b.out_width(),
+            false,
+            Threads::One,
+        );
+    }
+
+    fn add_grad(&self, block: usize, weights: &[f32], rows: usize, grad: &mut [f32]) {
+        let b = &self.blocks[block];
+        let weights = View::rows(weights, rows, b.out_width());
+        gemm(weights, &b.backward, grad, self.width, true, Threads::One);
+    }
+
+    /// Read back from the packing.
     fn row(&self, token: usize, out: &mut [f32]) {
         self.blocks[token / VOCAB_BLOCK]
             .backward
@@ -75,11 +108,11 @@ impl Head {
 /// vocabulary (the caller checks them).
 pub fn target_logp(
     hidden: &[f32],
-    head: &Head,
+    head: &impl VocabularyBlocks,
     targets: &[u32],
     with_grad: bool,
 ) -> (Vec<f32>, Vec<f32>) {
-    let width = head.width;
+    let width = head.width();
     let m = targets.len();
     debug_assert_eq!(hidden.len(), m * width);
     let mut logp = vec![0f32; m];
@@ -100,19 +133,24 @@ pub fn target_logp(
 }
 
 /// One job's rows: `logp` for each, and when `grad` is not empty, d logp / d hidden into it.
-fn job(head: &Head, hidden: &[f32], targets: &[u32], logp: &mut [f32], grad: &mut [f32]) {
+fn job(
+    head: &impl VocabularyBlocks,
+    hidden: &[f32],
+    targets: &[u32],
+    logp: &mut [f32],
+    grad: &mut [f32],
+) {
     let isa = best();
-    let (r, width) = (logp.len(), head.width);
+    let (r, width, vocab) = (logp.len(), head.width(), head.vocab());
     let with_grad = !grad.is_empty();
-    let hidden = View::rows(hidden, r, width);
-    let mut tile = vec![0f32; r * VOCAB_BLOCK];
+    let mut tile = vec![0f32; r * VOCAB_BLOCK.min(vocab)];
     let mut max = vec![f32::NEG_INFINITY; r];
     let mut sum = vec![0f32; r];
     let mut target_logit = vec![0f32; r];
-    for (b, block) in head.blocks.iter().enumerate() {
-        let (v0, len) = (b * VOCAB_BLOCK, block.out_width());
+    for (b, v0) in (0..vocab).step_by(VOCAB_BLOCK).enumerate() {
+        let len = VOCAB_BLOCK.min(vocab - v0);
         let tile = &mut tile[..r * len];
-        gemm(hidden, &block.forward, tile, len, false, Threads::One);
+        head.logits(b, hidden, r, tile);
         for (i, row) in tile.chunks_exact_mut(len).enumerate() {
             if let Some(t) = (targets[i] as usize).checked_sub(v0).filter(|t| *t < len) {
                 target_logit[i] = row[t];
@@ -143,8 +181,7 @@ fn job(head: &Head, hidden: &[f32], targets: &[u32], logp: &mut [f32], grad: &mu
             max[i] = grown;
         }
         if with_grad {
-            let exps = View::rows(tile, r, len);
-            gemm(exps, &block.backward, grad, width, true, Threads::One);
+            head.add_grad(b, tile, r, grad);
         }
     }
     let mut target_row = vec![0f32; if with_grad { width } else { 0 }];
