@@ -45,6 +45,16 @@ impl Default for LoraConfig {
     }
 }
 
+/// `t`, unless it was released to our pass (then candle's path has nothing to run on).
+fn held<'a>(t: &'a Option<Tensor>, what: &str) -> Result<&'a Tensor> {
+    match t {
+        Some(t) => Ok(t),
+        None => candle_core::bail!(
+            "the {what} weights were released to our training pass; candle's path cannot run this decoder"
+        ),
+    }
+}
+
 /// A frozen linear map with an optional low-rank update: `y = x Wᵀ + b + s · (x Aᵀ) Bᵀ`.
 pub struct LoraLinear {
     /// Which projection of its layer this is (it picks the dropout mask).
@@ -69,13 +79,7 @@ impl LoraLinear {
         use_adapter: bool,
         dropout: Option<(u64, usize)>,
     ) -> Result<Tensor> {
-        let Some(weight) = &self.weight else {
-            candle_core::bail!(
-                "the {} weights were released to our training pass; candle's path cannot run this decoder",
-                self.proj.name()
-            );
-        };
-        let mut y = super::frozen::linear(x, weight)?;
+        let mut y = super::frozen::linear(x, held(&self.weight, self.proj.name())?)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
@@ -142,10 +146,12 @@ struct Layer {
 
 pub struct Decoder {
     pub config: Shape,
-    embed: Tensor,
+    /// `None`, as `lm_head` and the projections' weights, once our pass holds them packed
+    /// ([`Decoder::release_unpacked`]).
+    embed: Option<Tensor>,
     layers: Vec<Layer>,
     norm: Tensor,
-    lm_head: Tensor,
+    lm_head: Option<Tensor>,
     /// `lm_head` packed for the AVX-512 product, once, on first use (CPU only).
     lm_head_packed: OnceLock<Option<Arc<pass::Head>>>,
     cos: Tensor,
@@ -286,10 +292,10 @@ impl Decoder {
         let freqs = pos.unsqueeze(1)?.broadcast_mul(&inv.unsqueeze(0)?)?;
         let freqs = Tensor::cat(&[&freqs, &freqs], D::Minus1)?;
         Ok(Decoder {
-            embed,
+            embed: Some(embed),
             layers,
             norm: get("model.norm.weight")?,
-            lm_head,
+            lm_head: Some(lm_head),
             lm_head_packed: OnceLock::new(),
             cos: freqs.cos()?.to_dtype(dtype)?,
             sin: freqs.sin()?.to_dtype(dtype)?,
@@ -319,9 +325,10 @@ impl Decoder {
         pass::derive(self.dropout_stream.load(Ordering::Relaxed), index)
     }
 
-    /// Frees candle's copies of the frozen projections once our pass holds them packed (packing
-    /// them now if it has not yet): a third of what the frozen weights take, for the rest of a
-    /// run. Returns whether it did; candle's path cannot run this decoder afterwards.
+    /// Frees candle's copies of the frozen weights our pass holds packed (packing them now if it
+    /// has not yet): the projections, the embedding and the output projection, a third of what
+    /// the frozen weights take, for the rest of a run. Returns whether it did; candle's path
+    /// cannot run this decoder afterwards.
     pub fn release_unpacked(&mut self) -> bool {
         if self.our_base().is_none() {
             return false;
@@ -331,6 +338,8 @@ impl Decoder {
                 p.weight = None;
             }
         }
+        self.embed = None;
+        self.lm_head = None;
         true
     }
 
@@ -341,7 +350,10 @@ impl Decoder {
 
     fn packed_head(&self) -> Option<Arc<pass::Head>> {
         self.lm_head_packed
-            .get_or_init(|| super::xent::pack_projection(&self.lm_head))
+            .get_or_init(|| {
+                let head = self.lm_head.as_ref()?;
+                super::xent::pack_projection(head)
+            })
             .clone()
     }
 
@@ -358,7 +370,7 @@ impl Decoder {
     fn our_base(&self) -> Option<&Arc<pass::Base>> {
         if self.pass != Pass::Ours
             || !self.device.is_cpu()
-            || self.embed.dtype() != DType::F32
+            || self.norm.dtype() != DType::F32
             || !logreasoner_cpu::sgemm::available()
         {
             return None;
@@ -381,19 +393,20 @@ impl Decoder {
             return Ok(None);
         };
         let shape = self.config.clone();
-        let Some(mut base) =
-            pass::Base::new(shape, &values(&self.embed)?, &values(&self.norm)?, head)
-                .map_err(err)?
+        let Some(mut base) = pass::Base::new(
+            shape,
+            &values(held(&self.embed, "embedding")?)?,
+            &values(&self.norm)?,
+            head,
+        )
+        .map_err(err)?
         else {
             return Ok(None);
         };
         for l in &self.layers {
             let w = l
                 .projections()
-                .map(|p| match &p.weight {
-                    Some(w) => values(w),
-                    None => candle_core::bail!("the {} weights were released", p.proj.name()),
-                })
+                .map(|p| values(held(&p.weight, p.proj.name())?))
                 .into_iter()
                 .collect::<Result<Vec<_>>>()?;
             let bias = [&l.q, &l.k, &l.v]
@@ -555,7 +568,8 @@ impl Decoder {
 
     /// Logits of final hidden states (`[..., hidden]` → `[..., vocab]`).
     pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
-        super::frozen::linear(hidden, &self.lm_head)?.to_dtype(DType::F32)
+        super::frozen::linear(hidden, held(&self.lm_head, "output projection")?)?
+            .to_dtype(DType::F32)
     }
 
     /// Log-probabilities of `targets` after final hidden states `[rows, hidden]`, without the
@@ -563,7 +577,8 @@ impl Decoder {
     pub fn learned_logp(&self, hidden: &Tensor, targets: &[u32]) -> Result<Tensor> {
         let with_grad = hidden.track_op();
         let packed = self.packed_head();
-        super::xent::projected_target_logp(hidden, &self.lm_head, packed, targets, with_grad)
+        let head = held(&self.lm_head, "output projection")?;
+        super::xent::projected_target_logp(hidden, head, packed, targets, with_grad)
     }
 
     /// The final (normed) hidden states `[batch, seq, hidden]` for token ids `[batch, seq]`.
@@ -571,7 +586,8 @@ impl Decoder {
         let (b, t) = ids.dims2()?;
         let c = &self.config;
         let (heads, kv, dim) = (c.heads, c.kv_heads, c.head_dim());
-        let mut x = candle_nn::Embedding::new(self.embed.clone(), c.hidden).forward(ids)?;
+        let embed = held(&self.embed, "embedding")?.clone();
+        let mut x = candle_nn::Embedding::new(embed, c.hidden).forward(ids)?;
         let cos = self.cos.narrow(0, 0, t)?;
         let sin = self.sin.narrow(0, 0, t)?;
         // Training passes draw their dropout masks as our pass does.
