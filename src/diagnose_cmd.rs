@@ -71,7 +71,16 @@ impl Diagnoser {
 
     fn diagnose(&mut self, input: Input) -> anyhow::Result<Report> {
         let start = Instant::now();
-        let plan = diagnose::plan(&self.charts, input, self.limits);
+        let mut plan = diagnose::plan(&self.charts, input, self.limits);
+        if let Some(store) = &self.store {
+            let name = self.model.as_ref().map(|m| m.name());
+            let adapter = self
+                .model
+                .as_ref()
+                .and_then(|m| m.info().adapter)
+                .map(|a| a.display().to_string());
+            plan.measure(store, name.as_deref(), adapter.as_deref());
+        }
         let mut out = std::io::stdout().lock();
         let mut report = match &mut self.model {
             Some(model) => {
@@ -131,9 +140,29 @@ pub fn card(r: &Report) -> String {
     let mut s = String::new();
     let verdict = if v.anomalous { "ANOMALY" } else { "normal" };
     s.push_str(&format!(
-        "verdict     {verdict} (confidence {:.2}, from {:?})\n",
-        v.confidence, v.from
+        "verdict     {verdict} (confidence {:.2}, from {})\n",
+        v.confidence,
+        v.from.describe()
     ));
+    if let Some(m) = &r.opinions.model {
+        let said = match m.anomalous {
+            Some(true) => "anomaly",
+            Some(false) => "normal",
+            None if m.conflicting => "both verdicts (unreadable)",
+            None => "no readable verdict",
+        };
+        s.push_str(&format!(
+            "opinions    walk: {}; model: {said}, {} line(s) cited in the window{}\n",
+            if r.opinions.walk.anomalous {
+                "anomaly"
+            } else {
+                "normal"
+            },
+            m.cited_in_window,
+            if m.may_override { ", may override" } else { "" }
+        ));
+    }
+    s.push_str(&format!("calibrated  {}\n", r.opinions.calibration));
     s.push_str(&format!(
         "window      {} lines {}..{}\n",
         r.source, r.first_line, r.last_line

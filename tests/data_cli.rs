@@ -63,6 +63,7 @@ fn seed(home: &Path) {
                 correct: None,
                 model: "test".into(),
                 status: ReviewStatus::Pending,
+                diagnosis: None,
                 created_at: 0,
             };
             ids.push(store.insert(&mut s).expect("solution"));
@@ -136,12 +137,14 @@ fn exports_scrub_secrets_split_and_describe_themselves() {
     let o = run(home.path(), &["export", "dpo", "--out", out]);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stderr}");
+    // Both annotators labelled the same three pairs: the two they agree on are one record each, and
+    // the one they disagree on is left out (training data must not contradict itself).
     assert!(
-        stdout.contains("scrubbed: 6 password"),
-        "each of the six labels' chosen or rejected text: {stdout}"
+        stdout.contains("scrubbed: 2 password"),
+        "each of the two records' chosen text: {stdout}"
     );
     let dpo = std::fs::read_to_string(out_dir.join("dpo.jsonl")).expect("dpo");
-    assert_eq!(dpo.lines().count(), 6);
+    assert_eq!(dpo.lines().count(), 2);
     assert!(!dpo.contains("hunter"), "{dpo}");
     assert!(dpo.contains("password=[PASSWORD]"));
     // The scale-out kit comes with a TRL export: a script Python accepts, and its config.
@@ -181,8 +184,8 @@ fn exports_scrub_secrets_split_and_describe_themselves() {
     let dev = std::fs::read_to_string(out_dir.join("sft_stepwise_dev.jsonl")).expect("dev");
     assert_eq!(
         train.lines().count() + dev.lines().count(),
-        4,
-        "the chosen solutions: 3 good ones and bob's one pick of the bad one"
+        2,
+        "the chosen solutions of the two pairs both annotators agree on"
     );
     for line in train.lines().chain(dev.lines()) {
         let row: serde_json::Value = serde_json::from_str(line).expect("row");
@@ -271,6 +274,30 @@ fn agreement_and_labels_merged_into_another_database() {
     ));
     assert!(
         stdout.contains("merged 0 label(s) (3 already here)"),
+        "{stdout}"
+    );
+    // A label whose two sides are the same text is refused with a message; nothing is added.
+    let first = std::fs::read_to_string(&file)
+        .expect("labels")
+        .lines()
+        .next()
+        .expect("a row")
+        .to_string();
+    let mut row: serde_json::Value = serde_json::from_str(&first).expect("row");
+    row["rejected"] = row["chosen"].clone();
+    row["instance"]["instruction"] = "Another question?".into();
+    let same = home.path().join("same.jsonl");
+    std::fs::write(&same, format!("{row}\n")).expect("write");
+    let (stdout, stderr) = text(&run(
+        other.path(),
+        &["import", "labels", same.to_str().expect("path")],
+    ));
+    assert!(
+        stderr.contains("same.jsonl:1: skipped: chosen and rejected are the same text"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("merged 0 label(s) (0 already here); added 0 instance(s)"),
         "{stdout}"
     );
 }

@@ -265,3 +265,145 @@ fn a_real_bgl_window_on_the_default_model() {
     );
     assert!(json["timings"]["first_token_ms"].as_u64().is_some());
 }
+
+/// Seven BGL lines: FATAL machine-check interrupts among correctable DDR errors. The walk concludes
+/// an anomaly (failing memory).
+fn bgl_machine_checks() -> Input {
+    let lines = (0..7)
+        .map(|n| {
+            let (level, text) = if n == 0 || n == 6 {
+                ("FATAL", "machine check interrupt (bit=0x1d): L2 dcache unit data parity error")
+            } else {
+                ("INFO", "ddr errors(s) detected and corrected on rank 0, symbol 4, bit 2")
+            };
+            format!(
+                "- 11181{n:05} 2005.06.11 R23-M1-N8-C:J18-U11 2005-06-11-18.{:02}.10.000000 R23-M1-N8-C:J18-U11 RAS KERNEL {level} {text}",
+                10 + n
+            )
+        })
+        .collect();
+    Input {
+        source: "bgl-machine-checks.log".into(),
+        first_line: 1,
+        lines,
+        question: None,
+    }
+}
+
+fn generation(text: &str) -> logreasoner::llm::model::Generation {
+    logreasoner::llm::model::Generation {
+        text: text.into(),
+        prompt_tokens: 100,
+        generated_tokens: 20,
+        stop: logreasoner::llm::model::StopReason::EndToken,
+        prefill_secs: 0.1,
+        decode_secs: 0.1,
+        first_token_secs: Some(0.1),
+    }
+}
+
+fn with_model_text(plan: &diagnose::Plan, text: &str) -> diagnose::Report {
+    let g = generation(text);
+    diagnose::finish(
+        plan,
+        Some(diagnose::ModelRun {
+            model: "SmolLM2-135M-Instruct",
+            adapter: None,
+            generation: &g,
+            elapsed: Duration::ZERO,
+        }),
+        Duration::ZERO,
+    )
+}
+
+/// Where the walk concludes an anomaly, the verdict is never "normal" unless the model's answer
+/// meets the override rule: readable, evidence inside the window, and a stored evaluation in which
+/// the model beats the walk. Both opinions are in the JSON.
+#[test]
+fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
+    use logreasoner::store::{EvalResult, EvalRun, Store, Task};
+    let charts = flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
+    let mut plan = diagnose::plan(&charts, bgl_machine_checks(), PromptLimits::default());
+    assert_eq!(
+        plan.chart.as_ref().map(|c| c.id.as_str()),
+        Some("bgl-kernel-fault")
+    );
+    let walk = diagnose::finish(&plan, None, Duration::ZERO);
+    assert_eq!(walk.walk_end.as_deref(), Some("conclusion"));
+    assert!(walk.verdict.anomalous);
+
+    // The answer the 135M model wrote on the held-out window: it takes itself back.
+    let contradicting =
+        "1. Lines 1, 3 and 5 are FATAL machine check interrupts, so the answer is yes.\n\
+                         Answer: no. The answer is no.";
+    let r = with_model_text(&plan, contradicting);
+    assert!(
+        r.verdict.anomalous,
+        "a self-contradicting answer leaves the walk's anomaly"
+    );
+    assert_eq!(r.verdict.from, VerdictFrom::Walk);
+    let model = r.opinions.model.as_ref().expect("the model's opinion");
+    assert!(model.conflicting && model.anomalous.is_none());
+
+    // A readable "normal" with evidence, but no evaluation says the model beats the walk.
+    let normal = "1. Line 2 shows the parity error was corrected.\nAnswer: normal";
+    let r = with_model_text(&plan, normal);
+    assert!(r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::WalkAgainstModel);
+    assert_eq!(
+        r.opinions.model.as_ref().and_then(|m| m.anomalous),
+        Some(false)
+    );
+    assert!(r.opinions.calibration.starts_with("uncalibrated"));
+    let json = serde_json::to_string(&r).expect("json");
+    common::assert_valid_json(&json, &schema());
+
+    // With a stored evaluation in which this model beats the walk, the same answer overrides it,
+    // and the confidence is the model's measured share of right "normal" answers.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("db")).expect("store");
+    let row = |variant: &str, model: Option<&str>, f1: f64, npv: f64| EvalResult {
+        variant: variant.into(),
+        model: model.map(str::to_string),
+        adapter: None,
+        metrics: [
+            ("f1", f1),
+            ("precision", 0.6),
+            ("npv", npv),
+            ("accuracy", 0.7),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        items: 40,
+        unparsed: 0,
+        mean_latency_ms: 0.0,
+    };
+    let mut run = EvalRun {
+        id: 0,
+        task: Task::AnomalyDetection,
+        data: "dev.jsonl".into(),
+        items: 40,
+        max_tokens: 64,
+        results: vec![
+            row("base", Some("SmolLM2-135M-Instruct"), 0.7, 0.92),
+            row("flowchart walk", None, 0.5, 0.8),
+        ],
+        note: String::new(),
+        created_at: 1,
+    };
+    store.insert(&mut run).expect("eval");
+    plan.measure(&store, Some("SmolLM2-135M-Instruct"), None);
+    let r = with_model_text(&plan, normal);
+    assert!(!r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::ModelAgainstWalk);
+    assert!((r.verdict.confidence - 0.92).abs() < 1e-6);
+    assert!(r.opinions.calibration.contains("evaluation #"));
+    // Still never on an answer without evidence inside the window.
+    let r = with_model_text(&plan, "Answer: normal");
+    assert!(r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::WalkAgainstModel);
+    // Nor on one whose evidence lies outside it.
+    let r = with_model_text(&plan, "1. Line 40 is fine.\nAnswer: normal");
+    assert!(r.verdict.anomalous);
+}

@@ -143,6 +143,24 @@ fn without_a_model_the_screen_says_how_to_fetch_one_and_shows_the_walk() {
     assert_eq!(instances[0].source, format!("diagnosis:{}", d[0].id));
     let solutions: Vec<Solution> = store.all().expect("solutions");
     assert_eq!(solutions[0].correct, Some(false));
+    // A change of mind (x again, then a) updates the one solution and supplies the gold answer;
+    // it never leaves two solutions that disagree about one verdict.
+    app.handle_key(press_char('x'));
+    app.handle_key(press_char('a'));
+    let store = &app.ctx.store;
+    let solutions: Vec<Solution> = store.all().expect("solutions");
+    assert_eq!(solutions.len(), 1, "{solutions:#?}");
+    assert_eq!(solutions[0].correct, Some(true));
+    assert_eq!(solutions[0].diagnosis, Some(d[0].id));
+    let instances: Vec<TaskInstance> = store.all().expect("instances");
+    assert_eq!(instances.len(), 1);
+    assert!(!instances[0].gold.is_empty());
+    // And back: the rejection takes back the gold answer this diagnosis gave.
+    app.handle_key(press_char('x'));
+    let instances: Vec<TaskInstance> = app.ctx.store.all().expect("instances");
+    assert_eq!(instances[0].gold, "");
+    let solutions: Vec<Solution> = app.ctx.store.all().expect("solutions");
+    assert_eq!((solutions.len(), solutions[0].correct), (1, Some(false)));
 }
 
 #[test]

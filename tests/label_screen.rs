@@ -56,6 +56,7 @@ fn seed(db: &Path) {
                 correct: Some(correct),
                 model: "test".into(),
                 status: ReviewStatus::Pending,
+                diagnosis: None,
                 created_at: 0,
             };
             store.insert(&mut s).expect("solution");
@@ -100,8 +101,14 @@ fn five_pairs_labelled_by_key_undo_and_resume() {
     for key in ['1', '2', 't', 's'] {
         app.handle_key(press_char(key));
     }
+    // The fifth pair is flagged for a second look before its label.
+    app.handle_key(press_char('f'));
     app.handle_key(press(KeyCode::Right));
     let labels = human_labels(&app.ctx.store, "ana");
+    assert_eq!(
+        labels.iter().map(|l| l.flagged).collect::<Vec<_>>(),
+        [false, false, false, false, true]
+    );
     assert_eq!(labels.len(), 5, "each key press is a durable label");
     assert_eq!(
         labels.iter().map(|l| l.preference).collect::<Vec<_>>(),
@@ -124,10 +131,15 @@ fn five_pairs_labelled_by_key_undo_and_resume() {
         .expect("saved with the label");
     assert_eq!(session.cursor, Some(labels[4].instance_id));
 
-    // Undo removes the last label and shows its pair again.
+    // Undo removes the last label and shows its pair again, flag and all.
     app.handle_key(press_char('u'));
     assert_eq!(human_labels(&app.ctx.store, "ana").len(), 4);
-    assert!(draw(&mut app).contains("this session 4"));
+    let screen = draw(&mut app);
+    assert!(screen.contains("this session 4"), "{screen}");
+    assert!(
+        screen.contains("⚑ flagged"),
+        "the flag survives the undo: {screen}"
+    );
 
     // The guidelines overlay opens on `h` and closes on Esc.
     app.handle_key(press_char('h'));

@@ -164,6 +164,26 @@ fn cancellation_stops_within_one_token() {
     });
 }
 
+/// A prompt past candle's 4,096 positions generates on whichever kernel path this CPU (or the
+/// `LOGREASONER_NO_AVX512` stand-in) gets: the context is the model's own 8,192.
+#[test]
+fn a_prompt_of_7200_tokens_generates() {
+    with_model(|m| {
+        assert_eq!(m.context_limit(), 8192);
+        let prompt = "kernel: Out of memory: Killed process 4242 (java)\n".repeat(400);
+        let params = GenerationParams {
+            max_tokens: 4,
+            ignore_eos: true,
+            ..Default::default()
+        };
+        let g = m
+            .generate(&prompt, &params, &AtomicBool::new(false), &mut |_| {})
+            .expect("generate");
+        assert!(g.prompt_tokens >= 7200, "{}", g.prompt_tokens);
+        assert_eq!(g.generated_tokens, 4);
+    });
+}
+
 /// A long prompt runs in chunks, so a cancel during its prefill stops before the first token
 /// (one forward pass over the whole prompt would have finished it and sampled).
 #[test]
@@ -347,16 +367,16 @@ fn the_engine_streams_from_its_own_thread_and_cancels() {
     );
 }
 
-/// A CPU without AVX-512 VNNI (simulated) gets candle's quantized model, requantised for its AVX2
-/// kernels, rather than our portable kernels (several times slower); `model info` says which, and
-/// the answer is the same greedy text as with our kernels.
+/// Every kernel path this CPU has (AVX-512, AVX2 through the `LOGREASONER_NO_AVX512` stand-in,
+/// portable through `LOGREASONER_NO_AVX2`) runs our own forward pass, says so in `model info`,
+/// and writes the same greedy answer; none falls back to candle and its 4,096-token context.
 #[test]
-fn without_avx512_the_runtime_falls_back_to_candle() {
+fn every_kernel_path_runs_our_forward_pass_and_answers_the_same() {
     let home = tempfile::tempdir().expect("home");
-    let run = |no_avx512: bool, args: &[&str]| {
+    let run = |env: Option<&str>, args: &[&str]| {
         let mut cmd = common::command(home.path());
-        if no_avx512 {
-            cmd.env("LOGREASONER_NO_AVX512", "1");
+        if let Some(var) = env {
+            cmd.env(var, "1");
         }
         let out = cmd
             .arg("--model")
@@ -371,10 +391,16 @@ fn without_avx512_the_runtime_falls_back_to_candle() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let info = run(true, &["model", "info"]);
-    assert!(info.contains("candle's quantized models"), "{info}");
-    if logreasoner_cpu::fast_kernels() {
-        assert!(run(false, &["model", "info"]).contains("ours, AVX-512 VNNI"));
+    let mut paths = vec![(Some("LOGREASONER_NO_AVX2"), "ours, portable")];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") && has!("f16c") {
+            paths.push((Some("LOGREASONER_NO_AVX512"), "ours, AVX2"));
+        }
+        if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+            paths.push((None, "ours, AVX-512 VNNI"));
+        }
     }
     let ask = [
         "ask",
@@ -384,12 +410,16 @@ fn without_avx512_the_runtime_falls_back_to_candle() {
         "--max-tokens",
         "12",
     ];
-    let fallback = run(true, &ask);
-    assert!(!fallback.trim().is_empty(), "the fallback answers");
-    let ours = run(false, &ask);
-    assert_eq!(
-        fallback.split_whitespace().next(),
-        ours.split_whitespace().next(),
-        "same first word: {fallback:?} vs {ours:?}"
+    let mut first_words = Vec::new();
+    for (env, kernels) in paths {
+        let info = run(env, &["model", "info"]);
+        assert!(info.contains(kernels), "{env:?}: {info}");
+        let answer = run(env, &ask);
+        assert!(!answer.trim().is_empty(), "{kernels} answers");
+        first_words.push((kernels, answer.split_whitespace().next().map(str::to_owned)));
+    }
+    assert!(
+        first_words.windows(2).all(|w| w[0].1 == w[1].1),
+        "same first word on every path: {first_words:?}"
     );
 }

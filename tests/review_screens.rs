@@ -60,6 +60,7 @@ fn setup(dir: &Path) -> App {
                 correct: Some(text.ends_with("abnormal")),
                 model: "test".into(),
                 status: ReviewStatus::Pending,
+                diagnosis: None,
                 created_at: 0,
             };
             store.insert(&mut s).expect("solution");

@@ -60,6 +60,7 @@ fn seed(ctx: &mut Ctx, pairs: usize) -> Result<(), StoreError> {
                 correct: None,
                 model: "bench".into(),
                 status: ReviewStatus::Pending,
+                diagnosis: None,
                 created_at: 0,
             };
             ctx.store.insert(&mut s)?;

@@ -12,10 +12,7 @@ use serde_json::{json, Value};
 use super::redact::Redactor;
 use crate::llm::chat::Message;
 use crate::reasoning::{prompt, thought_text};
-use crate::store::{
-    Id, Preference, PreferenceLabel, ReviewStatus, Solution, Store, StoreError, TaskInstance,
-    Thought,
-};
+use crate::store::{Id, ReviewStatus, Solution, Store, StoreError, TaskInstance, Thought};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -122,10 +119,8 @@ pub fn sft_examples(store: &Store, stage: Stage) -> Result<Vec<Example>, StoreEr
             }
         }
         Stage::Stepwise => {
-            let chosen: std::collections::HashSet<Id> = store
-                .all::<PreferenceLabel>()?
+            let chosen: std::collections::HashSet<Id> = super::preferences::effective(store)?
                 .into_iter()
-                .filter(|l| l.preference == Preference::Chosen)
                 .map(|l| l.chosen)
                 .collect();
             for s in &solutions {
@@ -148,14 +143,11 @@ pub fn sft_examples(store: &Store, stage: Stage) -> Result<Vec<Example>, StoreEr
     Ok(out)
 }
 
-/// DPO examples: every preference with a winner (automatic or human), in label order.
+/// DPO examples: one per pair of solutions with a winner, a person's label over an automatic one
+/// (`preferences::effective`), in label order.
 pub fn dpo_examples(store: &Store) -> Result<Vec<Example>, StoreError> {
     let mut out = Vec::new();
-    for l in store
-        .all::<PreferenceLabel>()?
-        .into_iter()
-        .filter(|l| l.preference == Preference::Chosen)
-    {
+    for l in super::preferences::effective(store)? {
         let (Some(i), Some(c), Some(r)) = (
             store.get::<TaskInstance>(l.instance_id)?,
             store.get::<Solution>(l.chosen)?,

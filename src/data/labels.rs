@@ -97,6 +97,7 @@ pub struct Merged {
 
 fn find_or_add_solution(
     store: &Store,
+    task: Task,
     instance: u64,
     s: &PortableSolution,
     merged: &mut Merged,
@@ -113,11 +114,12 @@ fn find_or_add_solution(
         instance_id: instance,
         thought_id: None,
         text: s.text.clone(),
-        answer: crate::eval::score::answer_line(&s.text),
+        answer: crate::eval::score::committed_answer(task, &s.text),
         score: None,
         correct: None,
         model: s.model.clone(),
         status: ReviewStatus::Pending,
+        diagnosis: None,
         created_at: crate::time::now_millis(),
     };
     merged.solutions_added += 1;
@@ -143,6 +145,14 @@ pub fn import(store: &Store, path: &Path) -> Result<Merged, String> {
                 continue;
             }
         };
+        if row.chosen.text.trim() == row.rejected.text.trim() {
+            merged.skipped.push((
+                n + 1,
+                "chosen and rejected are the same text; a preference needs two different solutions"
+                    .into(),
+            ));
+            continue;
+        }
         let p = &row.instance;
         let mut instance = TaskInstance {
             id: 0,
@@ -159,8 +169,8 @@ pub fn import(store: &Store, path: &Path) -> Result<Merged, String> {
         let result = (|| -> Result<(), StoreError> {
             let (id, new) = store.insert_instance(&mut instance)?;
             merged.instances_added += usize::from(new);
-            let chosen = find_or_add_solution(store, id, &row.chosen, &mut merged)?;
-            let rejected = find_or_add_solution(store, id, &row.rejected, &mut merged)?;
+            let chosen = find_or_add_solution(store, p.task, id, &row.chosen, &mut merged)?;
+            let rejected = find_or_add_solution(store, p.task, id, &row.rejected, &mut merged)?;
             let pair = (chosen.min(rejected), chosen.max(rejected));
             let dup = existing.iter().any(|l| {
                 l.source == LabelSource::Human && l.annotator == row.annotator && l.pair() == pair

@@ -5,4 +5,5 @@ pub mod agreement;
 pub mod export;
 pub mod import;
 pub mod labels;
+pub mod preferences;
 pub mod redact;

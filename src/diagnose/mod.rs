@@ -57,6 +57,10 @@ pub struct Plan {
     /// Line numbers given to the model.
     pub shown: Vec<usize>,
     pub messages: Vec<Message>,
+    /// How the model and the walk measured in a stored evaluation: decides whether the model may
+    /// override the walk, and calibrates the confidence. Unmeasured until the caller sets it
+    /// ([`Plan::measure`]).
+    pub reliability: verdict::Reliability,
 }
 
 impl Plan {
@@ -66,6 +70,15 @@ impl Plan {
 
     fn symptom_lines(&self) -> &[usize] {
         self.ranked.first().map_or(&[], |m| m.lines.as_slice())
+    }
+
+    /// Reads the model's and the walk's measured records from the stored evaluations (`model` by
+    /// name, with `adapter` or none). A database that cannot be read leaves them unmeasured.
+    pub fn measure(&mut self, store: &Store, model: Option<&str>, adapter: Option<&str>) {
+        match store.all::<crate::store::EvalRun>() {
+            Ok(runs) => self.reliability = verdict::Reliability::from_evals(&runs, model, adapter),
+            Err(e) => tracing::warn!("evaluations unreadable, confidence uncalibrated: {e}"),
+        }
     }
 
     /// The flowchart-walk baseline: the verdict without a model.
@@ -117,6 +130,7 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
         walk,
         shown,
         messages,
+        reliability: verdict::Reliability::default(),
     }
 }
 
@@ -143,6 +157,8 @@ pub struct Report {
     pub last_line: usize,
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// The walk's and the model's opinions, and where the confidence comes from.
+    pub opinions: verdict::Opinions,
     pub chart: Option<String>,
     pub chart_path: Vec<String>,
     /// How the walk ended: `conclusion`, `escalate` or `undecided`; none without a chart.
@@ -167,7 +183,8 @@ pub struct ModelRun<'a> {
 pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
     let window = plan.input.first_line..=plan.input.last_line();
     let baseline = plan.baseline();
-    let (verdict, timings, model, adapter, reasoning) = match run {
+    let reliability = &plan.reliability;
+    let (verdict, opinions, timings, model, adapter, reasoning) = match run {
         Some(run) => {
             let answer: ModelAnswer = verdict::parse_answer(&run.generation.text);
             let g = run.generation;
@@ -180,7 +197,14 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
                 decode_tokens_per_sec: Some(g.decode_tokens_per_sec()),
             };
             (
-                verdict::settle(Some(&answer), baseline, plan.chart.as_ref(), window),
+                verdict::settle(
+                    Some(&answer),
+                    baseline.clone(),
+                    plan.chart.as_ref(),
+                    window.clone(),
+                    reliability,
+                ),
+                verdict::opinions(Some(&answer), &baseline, &window, reliability),
                 timings,
                 Some(run.model.to_string()),
                 run.adapter.map(str::to_string),
@@ -188,7 +212,8 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
             )
         }
         None => (
-            baseline,
+            verdict::calibrated_walk(baseline.clone(), reliability),
+            verdict::opinions(None, &baseline, &window, reliability),
             Timings {
                 total_ms: elapsed.as_millis() as u64,
                 ..Default::default()
@@ -205,6 +230,7 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
         first_line: plan.input.first_line,
         last_line: plan.input.last_line(),
         verdict,
+        opinions,
         chart: plan.chart.as_ref().map(|c| c.id.clone()),
         chart_path: plan
             .walk

@@ -33,8 +33,9 @@ pub struct Reviewed {
 }
 
 /// Records `decision` (accepted or rejected) on diagnosis `id`. The instance is reused when one with
-/// the same content exists. The review (with the diagnosis's new status) is written last, in one
-/// transaction, and is durable on return.
+/// the same content exists, and so is the diagnosis's solution: deciding again (a change of mind)
+/// updates the one solution and the gold answer it gave, never adds another. The review (with the
+/// diagnosis's new status) is written last, in one transaction, and is durable on return.
 pub fn review(
     store: &Store,
     id: Id,
@@ -61,9 +62,14 @@ pub fn review(
     };
     let instance = match existing {
         Some(mut i) => {
-            // A later acceptance supplies the gold answer an earlier rejection could not.
+            // A later acceptance supplies the gold answer an earlier rejection could not; a later
+            // rejection takes back the gold this diagnosis gave.
+            let own = i.source == format!("diagnosis:{id}");
             if accepted && i.gold.is_empty() {
                 i.gold = answer.clone();
+                store.put(&i)?;
+            } else if !accepted && own && i.gold == answer {
+                i.gold.clear();
                 store.put(&i)?;
             }
             i.id
@@ -97,8 +103,12 @@ pub fn review(
             store.insert_instance(&mut i)?.0
         }
     };
+    let earlier = store
+        .all::<Solution>()?
+        .into_iter()
+        .find(|s| s.diagnosis == Some(id));
     let mut solution = Solution {
-        id: 0,
+        id: earlier.as_ref().map_or(0, |s| s.id),
         instance_id: instance,
         thought_id: None,
         text: format!("{}\nAnswer: {answer}", d.reasoning.trim()),
@@ -107,9 +117,15 @@ pub fn review(
         correct: Some(accepted),
         model: d.model.clone(),
         status: decision,
-        created_at: crate::time::now_millis(),
+        diagnosis: Some(id),
+        created_at: earlier.map_or_else(crate::time::now_millis, |s| s.created_at),
     };
-    let solution = store.insert(&mut solution)?;
+    let solution = if solution.id == 0 {
+        store.insert(&mut solution)?
+    } else {
+        store.put(&solution)?;
+        solution.id
+    };
     let mut r = ReviewDecision {
         id: 0,
         target: ReviewTarget::Diagnosis(id),

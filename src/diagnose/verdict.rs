@@ -15,6 +15,9 @@ pub struct ModelAnswer {
     pub confidence: Option<f32>,
     /// Every line number the model cited (in `Evidence:` or as "line N"), in the order seen.
     pub cited: Vec<usize>,
+    /// The model named both verdicts (one `Answer:` says abnormal, another normal; or one line
+    /// says "normal or abnormal"): its answer is unreadable and `anomalous` is `None`.
+    pub conflicting: bool,
 }
 
 /// Where the verdict's anomalous/cause came from.
@@ -25,8 +28,169 @@ pub enum VerdictFrom {
     Model,
     /// The walk alone: no model ran, or its answer could not be parsed.
     Walk,
-    /// The model's answer, which disagrees with the walk's conclusion.
+    /// The model's answer, which overrides the walk's under the override rule ([`settle`]).
     ModelAgainstWalk,
+    /// The walk's verdict: the model disagreed but did not meet the override rule.
+    WalkAgainstModel,
+}
+
+impl VerdictFrom {
+    /// Where the verdict came from, as a person reads it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            VerdictFrom::Model => "model",
+            VerdictFrom::Walk => "walk",
+            VerdictFrom::ModelAgainstWalk => "model, overriding the walk",
+            VerdictFrom::WalkAgainstModel => "walk; the model disagreed",
+        }
+    }
+}
+
+/// One opinion's measured record on anomaly detection, from a stored evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub f1: f64,
+    /// Of its `abnormal` answers, the share that were right.
+    pub precision: f64,
+    /// Of its `normal` answers, the share that were right (accuracy where the evaluation predates
+    /// this figure).
+    pub npv: f64,
+    pub items: usize,
+}
+
+impl Measured {
+    fn from_metrics(
+        metrics: &std::collections::BTreeMap<String, f64>,
+        items: usize,
+    ) -> Option<Measured> {
+        Some(Measured {
+            f1: *metrics.get("f1")?,
+            precision: *metrics.get("precision")?,
+            npv: metrics
+                .get("npv")
+                .or_else(|| metrics.get("accuracy"))
+                .copied()?,
+            items,
+        })
+    }
+
+    /// How often this opinion was right when it said `anomalous`.
+    fn right_when(&self, anomalous: bool) -> f32 {
+        (if anomalous { self.precision } else { self.npv }) as f32
+    }
+}
+
+/// The fewest evaluated items a measured record needs before it decides anything.
+pub const MIN_MEASURED_ITEMS: usize = 20;
+
+/// The name eval gives the walk's row.
+pub const WALK_VARIANT: &str = "flowchart walk";
+
+/// How the model (this model file with this adapter) and the walk measured on anomaly detection in
+/// the latest stored evaluation that ran both on the same items.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reliability {
+    pub model: Option<Measured>,
+    pub walk: Option<Measured>,
+    /// Which evaluation the figures come from (`None`: no evaluation measured them).
+    pub source: Option<String>,
+}
+
+impl Reliability {
+    /// Reads the latest anomaly-detection evaluation of at least [`MIN_MEASURED_ITEMS`] items
+    /// with a row for `model` (its name, with `adapter` or none; `None`: no model runs) and one
+    /// for the walk, so the two are compared on the same items; without one, the walk's record
+    /// from the latest evaluation that measured it.
+    pub fn from_evals(
+        runs: &[crate::store::EvalRun],
+        model: Option<&str>,
+        adapter: Option<&str>,
+    ) -> Reliability {
+        let mut eligible: Vec<&crate::store::EvalRun> = runs
+            .iter()
+            .filter(|r| {
+                r.task == crate::store::Task::AnomalyDetection && r.items >= MIN_MEASURED_ITEMS
+            })
+            .collect();
+        eligible.sort_by_key(|r| (r.created_at, r.id));
+        let walk_row = |r: &crate::store::EvalRun| {
+            r.results
+                .iter()
+                .find(|x| x.variant == WALK_VARIANT)
+                .and_then(|w| Measured::from_metrics(&w.metrics, w.items))
+        };
+        let model_row = |r: &crate::store::EvalRun| {
+            let name = model?;
+            r.results
+                .iter()
+                .find(|x| {
+                    x.variant != WALK_VARIANT
+                        && x.model.as_deref() == Some(name)
+                        && x.adapter.as_deref() == adapter
+                })
+                .and_then(|m| Measured::from_metrics(&m.metrics, m.items))
+        };
+        let source = |r: &crate::store::EvalRun| {
+            Some(format!(
+                "evaluation #{} ({} items of {})",
+                r.id, r.items, r.data
+            ))
+        };
+        if let Some(r) = eligible
+            .iter()
+            .rev()
+            .find(|r| model_row(r).is_some() && walk_row(r).is_some())
+        {
+            return Reliability {
+                model: model_row(r),
+                walk: walk_row(r),
+                source: source(r),
+            };
+        }
+        match eligible.iter().rev().find(|r| walk_row(r).is_some()) {
+            Some(r) => Reliability {
+                model: None,
+                walk: walk_row(r),
+                source: source(r),
+            },
+            None => Reliability::default(),
+        }
+    }
+
+    /// Whether the model's stored evaluation beats the walk's on F1.
+    pub fn model_beats_walk(&self) -> bool {
+        matches!((self.model, self.walk), (Some(m), Some(w)) if m.f1 > w.f1)
+    }
+}
+
+/// Both opinions of a diagnosis, as `diagnose --json` reports them beside the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Opinions {
+    pub walk: WalkOpinion,
+    /// `None` when no model ran.
+    pub model: Option<ModelOpinion>,
+    /// Where the confidence comes from: a stored evaluation, or `uncalibrated`.
+    pub calibration: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WalkOpinion {
+    pub anomalous: bool,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelOpinion {
+    /// `None` when its answer could not be read (no verdict, a hedge, or two verdicts).
+    pub anomalous: Option<bool>,
+    pub cause: Option<String>,
+    /// It named both verdicts.
+    pub conflicting: bool,
+    /// Lines it cited that lie inside the window.
+    pub cited_in_window: usize,
+    /// Whether it met the rule that lets it override the walk (readable, evidence inside the
+    /// window, a stored evaluation that beats the walk's).
+    pub may_override: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,7 +291,10 @@ fn confidence(text: &str) -> Option<f32> {
 pub fn parse_answer(text: &str) -> ModelAnswer {
     let mut answer = ModelAnswer::default();
     let mut answer_line = None;
+    // Every verdict the text states, to catch one that takes another back.
+    let mut stated = Vec::new();
     for line in text.lines() {
+        stated.extend(stated_verdicts(line));
         if let Some(v) = field(line, "anomalous") {
             answer.anomalous = yes_no(v).or(answer.anomalous);
         } else if let Some(v) = field(line, "answer") {
@@ -164,7 +331,40 @@ pub fn parse_answer(text: &str) -> ModelAnswer {
     if answer.anomalous.is_none() {
         answer.anomalous = answer_line;
     }
+    if stated.iter().any(|v| v.is_none()) || stated.windows(2).any(|w| w[0] != w[1]) {
+        answer.conflicting = true;
+        answer.anomalous = None;
+    }
     answer
+}
+
+/// The verdicts a line states: after `Anomalous:`, `Answer:` or "the answer is", each read up to
+/// the first `:`, `,`, `;` or `.` (a cause may follow). `None` marks one that names both verdicts.
+fn stated_verdicts(line: &str) -> Vec<Option<bool>> {
+    let lower = line.to_ascii_lowercase();
+    let mut out = Vec::new();
+    for key in ["anomalous", "answer"] {
+        for (at, _) in lower.match_indices(key) {
+            let rest = lower[at + key.len()..].trim_start_matches(['*', ' ']);
+            let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix("is ")) else {
+                continue;
+            };
+            let rest = rest.trim_start_matches(['*', ' ', '`']);
+            let head = rest.split([':', ',', '.', ';']).next().unwrap_or("");
+            let words: Vec<&str> = head
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+                .collect();
+            let Some(first) = words.first().and_then(|w| yes_no(w)) else {
+                continue;
+            };
+            let both = words.iter().skip(1).any(|w| {
+                matches!(*w, "abnormal" | "anomalous" | "normal") && yes_no(w) != Some(first)
+            });
+            out.push(if both { None } else { Some(first) });
+        }
+    }
+    out
 }
 
 /// A cause as a category id when it names one the chart knows (`Node failure` → `node_failure`).
@@ -244,23 +444,58 @@ pub fn from_walk(walk: Option<&Walk>, symptom_lines: &[usize]) -> Verdict {
     }
 }
 
-/// Settles the model's answer against the walk. The model decides anomalous and cause when it said
-/// them; otherwise the walk's verdict stands. Evidence is the model's citations inside the window,
-/// else the walk's. Confidence is the model's own figure, else 0.9 when model and walk agree, 0.6
-/// when only one spoke, 0.4 when they disagree. Next steps are the chart's remedy where the walk
-/// concluded.
+/// Whether the model's answer may override a walk it disagrees with: it is readable (one verdict,
+/// no hedge, nothing taken back), cites at least one line inside the window, and the model's stored
+/// evaluation beats the walk's on anomaly detection (SPEC, "Verdicts").
+pub fn may_override(
+    answer: &ModelAnswer,
+    window: &std::ops::RangeInclusive<usize>,
+    reliability: &Reliability,
+) -> bool {
+    answer.anomalous.is_some()
+        && !answer.conflicting
+        && answer.cited.iter().any(|n| window.contains(n))
+        && reliability.model_beats_walk()
+}
+
+/// The walk's verdict, its confidence measured where an evaluation measured the walk.
+pub fn calibrated_walk(mut walk_verdict: Verdict, reliability: &Reliability) -> Verdict {
+    if let Some(w) = reliability.walk {
+        walk_verdict.confidence = w.right_when(walk_verdict.anomalous);
+    }
+    walk_verdict
+}
+
+/// Settles the model's answer against the walk.
+///
+/// Where the walk found a chart's problem (concluded, escalated or stopped) and the model says
+/// otherwise, the model wins only under [`may_override`]; else the walk's verdict stands
+/// (`WalkAgainstModel`) and the disagreement shows in [`Opinions`]. Where the walk had nothing to
+/// say (no chart applies) or agrees, the model's readable answer decides and names the cause.
+/// Evidence is the model's citations inside the window, else the walk's.
+///
+/// Confidence is how often the deciding opinion was right when it gave this verdict in the stored
+/// evaluation ([`Reliability`]); where both agree, the better of the two. Without a stored
+/// evaluation it falls back to fixed figures (0.9 agree, 0.6 one opinion, 0.4 disagree; the
+/// walk's own 0.8/0.5/0.4), and [`Opinions::calibration`] says `uncalibrated`. A model's own
+/// `Confidence:` line is not used: a small model's figure is not a measurement.
 pub fn settle(
     answer: Option<&ModelAnswer>,
     walk_verdict: Verdict,
     chart: Option<&Flowchart>,
     window: std::ops::RangeInclusive<usize>,
+    reliability: &Reliability,
 ) -> Verdict {
-    let Some(answer) = answer.filter(|a| a.anomalous.is_some()) else {
-        return walk_verdict;
+    let Some((answer, anomalous)) = answer.and_then(|a| a.anomalous.map(|said| (a, said))) else {
+        return calibrated_walk(walk_verdict, reliability);
     };
-    let anomalous = answer.anomalous.unwrap_or(walk_verdict.anomalous);
     let walk_spoke = walk_verdict.cause.is_some() || walk_verdict.anomalous;
     let agree = anomalous == walk_verdict.anomalous;
+    if walk_spoke && !agree && !may_override(answer, &window, reliability) {
+        let mut v = calibrated_walk(walk_verdict, reliability);
+        v.from = VerdictFrom::WalkAgainstModel;
+        return v;
+    }
     let (cause, cause_is_category) = if !anomalous {
         (None, false)
     } else {
@@ -289,11 +524,21 @@ pub fn settle(
     if evidence.is_empty() && anomalous {
         evidence = walk_verdict.evidence.clone();
     }
-    let confidence = answer.confidence.unwrap_or(match (walk_spoke, agree) {
-        (true, true) => 0.9,
-        (false, _) => 0.6,
-        (true, false) => 0.4,
-    });
+    let measured_model = reliability.model.map(|m| m.right_when(anomalous));
+    let measured_walk = reliability
+        .walk
+        .filter(|_| walk_spoke && agree)
+        .map(|w| w.right_when(anomalous));
+    let confidence = match (measured_model, measured_walk) {
+        (Some(m), Some(w)) => m.max(w),
+        (Some(m), None) => m,
+        (None, Some(w)) => w,
+        (None, None) => match (walk_spoke, agree) {
+            (true, true) => 0.9,
+            (false, _) => 0.6,
+            (true, false) => 0.4,
+        },
+    };
     Verdict {
         anomalous,
         cause,
@@ -311,6 +556,32 @@ pub fn settle(
         } else {
             VerdictFrom::Model
         },
+    }
+}
+
+/// Both opinions beside the settled verdict, for the report.
+pub fn opinions(
+    answer: Option<&ModelAnswer>,
+    walk_verdict: &Verdict,
+    window: &std::ops::RangeInclusive<usize>,
+    reliability: &Reliability,
+) -> Opinions {
+    Opinions {
+        walk: WalkOpinion {
+            anomalous: walk_verdict.anomalous,
+            cause: walk_verdict.cause.clone(),
+        },
+        model: answer.map(|a| ModelOpinion {
+            anomalous: a.anomalous,
+            cause: a.cause.clone(),
+            conflicting: a.conflicting,
+            cited_in_window: a.cited.iter().filter(|n| window.contains(n)).count(),
+            may_override: may_override(a, window, reliability),
+        }),
+        calibration: reliability.source.clone().unwrap_or_else(|| {
+            "uncalibrated: no stored anomaly-detection evaluation of this model beside the walk"
+                .into()
+        }),
     }
 }
 
@@ -361,8 +632,10 @@ mod tests {
             cause: Some("node failure".into()),
             confidence: None,
             cited: vec![5, 99, 7, 5],
+            conflicting: false,
         };
-        let v = settle(Some(&answer), from_walk(None, &[]), None, 1..=10);
+        let none = Reliability::default();
+        let v = settle(Some(&answer), from_walk(None, &[]), None, 1..=10, &none);
         assert_eq!(v.evidence, vec![5, 7]);
         assert_eq!(v.rejected_evidence, vec![99]);
         assert_eq!(v.cause.as_deref(), Some("node_failure"));
@@ -371,9 +644,8 @@ mod tests {
         assert_eq!(v.from, VerdictFrom::Model);
     }
 
-    #[test]
-    fn an_unreadable_answer_leaves_the_walk_verdict() {
-        let walk_verdict = Verdict {
+    fn walk_concluded() -> Verdict {
+        Verdict {
             anomalous: true,
             cause: Some("disk_failure".into()),
             cause_is_category: true,
@@ -382,20 +654,176 @@ mod tests {
             rejected_evidence: vec![],
             next_steps: vec!["replace the disk".into()],
             from: VerdictFrom::Walk,
+        }
+    }
+
+    fn measured(model_f1: f64, walk_f1: f64) -> Reliability {
+        let m = |f1| Measured {
+            f1,
+            precision: 0.7,
+            npv: 0.85,
+            items: 40,
         };
+        Reliability {
+            model: Some(m(model_f1)),
+            walk: Some(m(walk_f1)),
+            source: Some("evaluation #1".into()),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_answer_leaves_the_walk_verdict() {
+        let none = Reliability::default();
         let v = settle(
             Some(&ModelAnswer::default()),
-            walk_verdict.clone(),
+            walk_concluded(),
             None,
             1..=10,
+            &none,
         );
-        assert_eq!(v, walk_verdict);
-        let normal = ModelAnswer {
+        assert_eq!(v, walk_concluded());
+    }
+
+    /// The held-out BGL case: the walk concluded an anomaly, and the model wrote "The answer is
+    /// yes … Answer: no. The answer is no." That answer takes itself back: unreadable, so the
+    /// walk's anomaly stands, whatever the stored evaluation says.
+    #[test]
+    fn a_self_contradicting_answer_never_overrides_the_walk() {
+        let text = "1. Lines 2-7 repeat a machine check interrupt, so the answer is yes.\n\
+                    Answer: no. The answer is no.";
+        let a = parse_answer(text);
+        assert!(a.conflicting);
+        assert_eq!(a.anomalous, None);
+        let v = settle(
+            Some(&a),
+            walk_concluded(),
+            None,
+            1..=10,
+            &measured(0.9, 0.3),
+        );
+        assert!(v.anomalous);
+        assert_eq!(v.from, VerdictFrom::Walk);
+        let both = parse_answer("Answer: normal or abnormal");
+        assert!(both.conflicting && both.anomalous.is_none());
+        // A cause after the verdict is not a second verdict.
+        let cause = parse_answer("Anomalous: yes\nAnswer: abnormal: no space left on device");
+        assert_eq!((cause.anomalous, cause.conflicting), (Some(true), false));
+    }
+
+    /// The override rule: a readable "normal" against a walk's anomaly wins only with evidence
+    /// inside the window and a stored evaluation in which the model beats the walk.
+    #[test]
+    fn the_model_overrides_the_walk_only_under_the_rule() {
+        let normal = |cited: Vec<usize>| ModelAnswer {
             anomalous: Some(false),
+            cited,
             ..Default::default()
         };
-        let v = settle(Some(&normal), walk_verdict, None, 1..=10);
-        assert!(!v.anomalous && v.cause.is_none() && v.next_steps.is_empty());
-        assert_eq!((v.from, v.confidence), (VerdictFrom::ModelAgainstWalk, 0.4));
+        let window = 1..=10;
+        let cases = [
+            (normal(vec![4]), Reliability::default(), false),
+            (normal(vec![4]), measured(0.4, 0.6), false),
+            (normal(vec![]), measured(0.9, 0.6), false),
+            (normal(vec![40]), measured(0.9, 0.6), false),
+            (normal(vec![4]), measured(0.9, 0.6), true),
+        ];
+        for (answer, reliability, overrides) in cases {
+            let v = settle(
+                Some(&answer),
+                walk_concluded(),
+                None,
+                window.clone(),
+                &reliability,
+            );
+            assert_eq!(!v.anomalous, overrides, "{answer:?} {reliability:?}");
+            let want = if overrides {
+                VerdictFrom::ModelAgainstWalk
+            } else {
+                VerdictFrom::WalkAgainstModel
+            };
+            assert_eq!(v.from, want);
+            let o = opinions(Some(&answer), &walk_concluded(), &window, &reliability);
+            assert_eq!(o.model.map(|m| m.may_override), Some(overrides));
+            assert!(o.walk.anomalous);
+        }
+    }
+
+    /// Confidence comes from the stored evaluation: how often the deciding opinion was right
+    /// when it gave this verdict.
+    #[test]
+    fn confidence_is_measured_not_stated() {
+        let r = measured(0.9, 0.6);
+        let stated = ModelAnswer {
+            anomalous: Some(true),
+            confidence: Some(0.99),
+            cited: vec![3],
+            ..Default::default()
+        };
+        let v = settle(Some(&stated), walk_concluded(), None, 1..=10, &r);
+        assert_eq!((v.from, v.confidence), (VerdictFrom::Model, 0.7));
+        let normal = ModelAnswer {
+            anomalous: Some(false),
+            cited: vec![3],
+            ..Default::default()
+        };
+        let v = settle(Some(&normal), walk_concluded(), None, 1..=10, &r);
+        assert_eq!(
+            (v.from, v.confidence),
+            (VerdictFrom::ModelAgainstWalk, 0.85)
+        );
+        let walk_only = settle(None, walk_concluded(), None, 1..=10, &r);
+        assert_eq!(walk_only.confidence, 0.7);
+    }
+
+    #[test]
+    fn reliability_is_read_from_an_evaluation_with_both_rows() {
+        use crate::store::{EvalResult, EvalRun, Task};
+        let row = |variant: &str, model: Option<&str>, f1: f64| EvalResult {
+            variant: variant.into(),
+            model: model.map(str::to_string),
+            adapter: None,
+            metrics: [("f1", f1), ("precision", 0.5), ("accuracy", 0.6)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            items: 30,
+            unparsed: 0,
+            mean_latency_ms: 0.0,
+        };
+        let run = |id, items, results| EvalRun {
+            id,
+            task: Task::AnomalyDetection,
+            data: "dev.jsonl".into(),
+            items,
+            max_tokens: 64,
+            results,
+            note: String::new(),
+            created_at: id,
+        };
+        let runs = vec![
+            run(
+                1,
+                30,
+                vec![row("base", Some("m"), 0.8), row(WALK_VARIANT, None, 0.5)],
+            ),
+            // Too few items to count, and a later run without the walk.
+            run(
+                2,
+                5,
+                vec![row("base", Some("m"), 0.1), row(WALK_VARIANT, None, 0.9)],
+            ),
+            run(3, 30, vec![row("base", Some("m"), 0.2)]),
+        ];
+        let r = Reliability::from_evals(&runs, Some("m"), None);
+        assert_eq!(r.model.map(|m| m.f1), Some(0.8));
+        assert_eq!(r.walk.map(|w| (w.f1, w.npv)), Some((0.5, 0.6)));
+        assert!(r.model_beats_walk());
+        assert!(r.source.is_some_and(|s| s.contains("#1")));
+        let other = Reliability::from_evals(&runs, Some("another model"), None);
+        assert_eq!((other.model, other.walk.map(|w| w.f1)), (None, Some(0.5)));
+        assert_eq!(
+            Reliability::from_evals(&[], None, None),
+            Reliability::default()
+        );
     }
 }

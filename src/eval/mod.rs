@@ -82,7 +82,7 @@ pub fn run_model(
         let start = Instant::now();
         let g = model.chat(&messages(item), params, &cancel, &mut |_| {})?;
         out.push(Answer {
-            answer: score::answer_line(&g.text),
+            answer: score::committed_answer(item.task, &g.text),
             text: g.text,
             latency: start.elapsed(),
         });
@@ -138,6 +138,8 @@ pub fn score_task(
             metrics.insert("recall".into(), b.recall());
             metrics.insert("f1".into(), b.f1());
             metrics.insert("accuracy".into(), b.accuracy());
+            // How often a `normal` answer was right: the diagnosis's confidence in a normal verdict.
+            metrics.insert("npv".into(), b.npv());
             let positive = if task == Task::AnomalyDetection {
                 "abnormal"
             } else {

@@ -25,18 +25,106 @@ pub fn answer_line(text: &str) -> Option<String> {
     })
 }
 
-/// A binary label from an answer: `Some(true)` for the positive one (abnormal, yes).
+/// Words that leave an answer undecided ("maybe abnormal", "either normal or…").
+const HEDGES: &[&str] = &[
+    "maybe",
+    "possibly",
+    "perhaps",
+    "probably",
+    "might",
+    "either",
+    "unclear",
+    "uncertain",
+    "unsure",
+    "unknown",
+    "undetermined",
+    "inconclusive",
+];
+
+/// A binary label from an answer: `Some(true)` for the positive one (abnormal, yes). An answer
+/// has a label only when it names exactly one: one that names both ("normal or abnormal"), or
+/// hedges ("possibly abnormal"), has none. A negated label counts as the other one ("not
+/// anomalous" is normal).
 pub fn binary(task: Task, answer: &str) -> Option<bool> {
     let lower = answer.to_ascii_lowercase();
-    let word = lower
+    let words: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphabetic())
-        .find(|w| !w.is_empty())?;
-    match (task, word) {
-        (_, "abnormal" | "anomalous" | "anomaly") => Some(true),
-        (Task::AnomalyDetection, "normal") => Some(false),
-        (Task::FailurePrediction, "yes") => Some(true),
-        (Task::FailurePrediction, "no") => Some(false),
-        _ => None,
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut found = None;
+    for (i, &word) in words.iter().enumerate() {
+        if HEDGES.contains(&word) {
+            return None;
+        }
+        let label = match (task, word) {
+            (_, "abnormal" | "anomalous" | "anomaly" | "anomalies") => true,
+            (Task::AnomalyDetection, "normal") => false,
+            (Task::FailurePrediction, "yes") => true,
+            (Task::FailurePrediction, "no") => false,
+            _ => continue,
+        };
+        let negated = i > 0 && matches!(words[i - 1], "not" | "no" | "non");
+        let label = label != negated;
+        match found {
+            Some(seen) if seen != label => return None,
+            _ => found = Some(label),
+        }
+    }
+    found
+}
+
+/// Every statement of an answer in `text`: what follows `Answer:` (anywhere in a line) or "the
+/// answer is", up to the end of its sentence.
+fn answer_statements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        for (at, _) in lower.match_indices("answer") {
+            let rest = lower[at + "answer".len()..].trim_start_matches(['*', ' ']);
+            let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix("is ")) else {
+                continue;
+            };
+            let end = rest
+                .find(". ")
+                .or_else(|| rest.find("answer"))
+                .unwrap_or(rest.len());
+            out.push(rest[..end].to_string());
+        }
+    }
+    out
+}
+
+/// The answer `text` commits to: its last `Answer:` line, unless the text takes it back. For the
+/// binary tasks that line must name one label, and every other statement of an answer in the text
+/// ("Answer: …", "the answer is …") that names a label must name the same one. An answer that
+/// names both labels, hedges or contradicts its own reasoning is `None`: graded wrong, never
+/// right.
+pub fn committed_answer(task: Task, text: &str) -> Option<String> {
+    let last = answer_line(text)?;
+    if !matches!(task, Task::AnomalyDetection | Task::FailurePrediction) {
+        return Some(last);
+    }
+    let label = binary(task, &last)?;
+    let consistent = answer_statements(text).iter().all(|statement| {
+        let names_other = binary(task, statement).is_some_and(|l| l != label);
+        let names_both = binary(task, statement).is_none() && mentions_both(task, statement);
+        !names_other && !names_both
+    });
+    consistent.then_some(last)
+}
+
+/// Whether `text` names the positive and the negative label (so it has no one label).
+fn mentions_both(task: Task, text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let any = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    match task {
+        Task::AnomalyDetection => any(&["abnormal", "anomalous", "anomaly"]) && any(&["normal"]),
+        Task::FailurePrediction => any(&["yes"]) && any(&["no"]),
+        _ => false,
     }
 }
 
@@ -79,6 +167,11 @@ impl Binary {
         } else {
             2.0 * p * r / (p + r)
         }
+    }
+
+    /// Negative predictive value: the share of negative answers that were right.
+    pub fn npv(&self) -> f64 {
+        ratio(self.tn, self.tn + self.fn_)
     }
 
     pub fn accuracy(&self) -> f64 {
@@ -188,6 +281,46 @@ mod tests {
         assert_eq!(binary(Task::AnomalyDetection, "maybe"), None);
         assert_eq!(binary(Task::FailurePrediction, "yes, soon"), Some(true));
         assert_eq!(binary(Task::AnomalyDetection, "yes"), None);
+        assert_eq!(binary(Task::AnomalyDetection, "not anomalous"), Some(false));
+        assert_eq!(
+            binary(Task::AnomalyDetection, "no anomaly found"),
+            Some(false)
+        );
+    }
+
+    /// One label per answer: naming both, hedging or taking it back elsewhere is unreadable.
+    #[test]
+    fn an_answer_that_names_both_labels_or_hedges_has_none() {
+        let ad = Task::AnomalyDetection;
+        assert_eq!(binary(ad, "normal or Answer: abnormal"), None);
+        assert_eq!(binary(ad, "abnormal / normal"), None);
+        assert_eq!(binary(ad, "possibly abnormal"), None);
+        assert_eq!(binary(Task::FailurePrediction, "yes or no"), None);
+        assert_eq!(
+            committed_answer(ad, "1. x\nAnswer: normal or Answer: abnormal"),
+            None
+        );
+        assert_eq!(
+            committed_answer(
+                ad,
+                "The answer is abnormal, line 3.\nAnswer: normal. The answer is normal."
+            ),
+            None
+        );
+        assert_eq!(
+            committed_answer(ad, "1. line 3 is a fatal interrupt\nAnswer: abnormal").as_deref(),
+            Some("abnormal")
+        );
+        assert_eq!(
+            committed_answer(ad, "Answer: abnormal\nTo restate, the answer is abnormal.")
+                .as_deref(),
+            Some("abnormal")
+        );
+        // Free-text tasks keep their last line as it is.
+        assert_eq!(
+            committed_answer(Task::RootCause, "Answer: disk full\nAnswer: network").as_deref(),
+            Some("network")
+        );
     }
 
     #[test]

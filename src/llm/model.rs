@@ -84,31 +84,16 @@ pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), Ll
     Ok((file, content))
 }
 
-/// Quantisations whose CPU dot product candle leaves scalar. Where candle runs a model on the CPU
-/// (CPUs without AVX-512 VNNI), their tensors are requantised to Q8_0 at load: candle has AVX2
-/// dot products for Q8_0, and Q8_0 holds every value of a 4- or 5-bit block to within 1/127 of
-/// the block's range.
-fn slow_on_cpu(dtype: candle_core::quantized::GgmlDType) -> bool {
-    use candle_core::quantized::GgmlDType as D;
-    matches!(dtype, D::Q4_1 | D::Q5_0 | D::Q5_1)
-}
-
-/// The GGUF rewritten in memory: slow tensors requantised to Q8_0 (when `requant`), and each tensor
-/// named in `deltas` (by GGUF name) dequantised, updated and kept in f32 so a small LoRA update is
-/// not lost to rounding. `None` when nothing needs rewriting.
+/// The GGUF rewritten in memory (for candle on a GPU, and merged-model files): each tensor named in `deltas`
+/// (by GGUF name) dequantised, updated and kept in f32 so a small LoRA update is not lost to
+/// rounding. `None` when nothing needs rewriting.
 fn rewritten(
     content: &gguf_file::Content,
     file: &mut File,
-    requant: bool,
     deltas: &HashMap<String, Tensor>,
 ) -> candle_core::Result<Option<(gguf_file::Content, std::io::Cursor<Vec<u8>>)>> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    let slow = requant
-        && content
-            .tensor_infos
-            .values()
-            .any(|t| slow_on_cpu(t.ggml_dtype));
-    if !slow && deltas.is_empty() {
+    if deltas.is_empty() {
         return Ok(None);
     }
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -116,12 +101,9 @@ fn rewritten(
     let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
     for name in names {
         let t = content.tensor(file, name, &Device::Cpu)?;
-        let fits = t.shape().dims().last().is_some_and(|d| d % 32 == 0);
         let t = if let Some(delta) = deltas.get(name.as_str()) {
             let merged = (t.dequantize(&Device::Cpu)? + delta)?;
             QTensor::quantize(&merged, GgmlDType::F32)?
-        } else if requant && slow_on_cpu(t.dtype()) && fits {
-            QTensor::quantize(&t.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
         } else {
             t
         };
@@ -236,7 +218,7 @@ pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmEr
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let (_, buf) = rewritten(&content, &mut file, false, &deltas)
+    let (_, buf) = rewritten(&content, &mut file, &deltas)
         .map_err(corrupt)?
         .ok_or_else(|| LlmError::Adapter {
             path: adapter.to_path_buf(),
@@ -543,11 +525,10 @@ impl Model {
             None => HashMap::new(),
         };
         let arch = info.architecture.as_str();
-        // Without AVX-512 VNNI our portable kernels are slower than candle's AVX2 ones on Q8_0.
-        let own = own_cpu_forward
-            && device.is_cpu()
-            && logreasoner_cpu::fast_kernels()
-            && matches!(arch, "llama" | "mistral" | "qwen2");
+        // Our pass on every CPU (AVX-512, AVX2 or portable kernels), so the context is the
+        // model's own: candle's quantized Llama stops at 4,096 positions.
+        let own =
+            own_cpu_forward && device.is_cpu() && matches!(arch, "llama" | "mistral" | "qwen2");
         let (weights, max_positions) = if own {
             let weights = logreasoner_cpu::CpuModel::load(&content, &mut file, arch, &deltas)
                 .map_err(|e| LlmError::Corrupt {
@@ -556,10 +537,8 @@ impl Model {
                 })?;
             (Weights::Cpu(Box::new(weights)), info.context_length)
         } else {
-            // candle on the CPU: requantised for its SIMD dot products (unless asked for as it
-            // ships).
-            let requant = device.is_cpu() && own_cpu_forward;
-            let rewritten = rewritten(&content, &mut file, requant, &deltas).map_err(corrupt)?;
+            // candle: on a GPU, or on the CPU as the reference our pass is checked against.
+            let rewritten = rewritten(&content, &mut file, &deltas).map_err(corrupt)?;
             let weights = match (arch, rewritten) {
                 ("llama" | "mistral", Some((content, mut buf))) => Weights::Llama(
                     quantized_llama::ModelWeights::from_gguf(content, &mut buf, device)

@@ -7,7 +7,7 @@ pub mod prompt;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::eval::score::answer_line;
+use crate::eval::score::committed_answer;
 use crate::flowchart::walk::Window;
 use crate::flowchart::{retrieve, thought as chart_thought, Flowchart};
 use crate::llm::backend::Backend;
@@ -204,7 +204,7 @@ impl Generator<'_> {
             let Some(text) = self.generate(&messages, &params, cancel)? else {
                 break;
             };
-            let answer = answer_line(&text);
+            let answer = committed_answer(instance.task, &text);
             let graded = grade::grade(instance, answer.as_deref());
             let mut s = Solution {
                 id: 0,
@@ -216,6 +216,7 @@ impl Generator<'_> {
                 correct: graded.map(|g| g.1),
                 model: name.clone(),
                 status: ReviewStatus::Pending,
+                diagnosis: None,
                 created_at: crate::time::now_millis(),
             };
             self.store.insert(&mut s)?;
@@ -330,16 +331,18 @@ pub fn run_rewrites(
 }
 
 /// Automatic preference pairs from the model's mistakes: for every instance with correct and
-/// incorrect solutions, each incorrect one is paired with a correct one (chosen = correct). Pairs
-/// that exist are not made again. Returns how many were made.
+/// incorrect solutions, each incorrect one is paired with a correct one (chosen = correct). A pair
+/// that any label already covers (in either orientation, by a person or not) is not made again,
+/// nor one whose two texts are the same. Returns how many were made.
 pub fn make_pairs(store: &Store) -> Result<usize, StoreError> {
     let solutions = store.all::<Solution>()?;
     let existing: std::collections::HashSet<(Id, Id)> = store
         .all::<PreferenceLabel>()?
         .into_iter()
-        .filter(|l| l.source == LabelSource::Auto)
-        .map(|l| (l.chosen, l.rejected))
+        .map(|l| l.pair())
         .collect();
+    let texts: std::collections::HashMap<Id, &str> =
+        solutions.iter().map(|s| (s.id, s.text.trim())).collect();
     let mut by_instance: std::collections::BTreeMap<Id, (Vec<Id>, Vec<Id>)> = Default::default();
     for s in &solutions {
         let entry = by_instance.entry(s.instance_id).or_default();
@@ -356,7 +359,8 @@ pub fn make_pairs(store: &Store) -> Result<usize, StoreError> {
         }
         for (i, &rejected) in bad.iter().enumerate() {
             let chosen = good[i % good.len()];
-            if existing.contains(&(chosen, rejected)) {
+            let pair = (chosen.min(rejected), chosen.max(rejected));
+            if existing.contains(&pair) || texts.get(&chosen) == texts.get(&rejected) {
                 continue;
             }
             let mut label = PreferenceLabel {

@@ -65,6 +65,8 @@ pub enum StoreError {
     NotFound { tree: &'static str, id: Id },
     #[error("an index entry is malformed: {0:?}; the database may be damaged")]
     BadIndexEntry(Vec<u8>),
+    #[error("a preference needs two different solutions, but #{chosen} and #{rejected} say the same thing; label the pair a tie or skip it")]
+    SameSides { chosen: Id, rejected: Id },
     #[error("the schema version entry is malformed: {0:?}")]
     BadSchemaEntry(Vec<u8>),
 }
@@ -213,6 +215,18 @@ impl Store {
         label: &mut PreferenceLabel,
         session: Option<&SessionState>,
     ) -> Result<Id> {
+        if label.preference == Preference::Chosen {
+            let text =
+                |id| -> Result<Option<String>> { Ok(self.get::<Solution>(id)?.map(|s| s.text)) };
+            let same = label.chosen == label.rejected
+                || matches!((text(label.chosen)?, text(label.rejected)?), (Some(c), Some(r)) if c.trim() == r.trim());
+            if same {
+                return Err(StoreError::SameSides {
+                    chosen: label.chosen,
+                    rejected: label.rejected,
+                });
+            }
+        }
         label.set_id(self.next_id()?);
         let labels = self.tree(PreferenceLabel::TREE)?;
         let sessions = self.tree(SessionState::TREE)?;

@@ -176,6 +176,9 @@ pub struct Solution {
     pub correct: Option<bool>,
     pub model: String,
     pub status: ReviewStatus,
+    /// The diagnosis this solution records a person's decision on (one solution per diagnosis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Id>,
     pub created_at: u64,
 }
 record!(Solution, "solutions");

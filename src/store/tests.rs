@@ -53,6 +53,7 @@ fn solution(instance_id: Id) -> Solution {
         correct: Some(true),
         model: "SmolLM2".into(),
         status: ReviewStatus::Pending,
+        diagnosis: None,
         created_at: now_millis(),
     }
 }
@@ -241,6 +242,28 @@ fn a_review_of_a_missing_target_writes_nothing() {
         "{err}"
     );
     assert_eq!(store.count::<ReviewDecision>().expect("count"), 0);
+}
+
+/// A preference between two solutions that say the same thing is refused with a message that
+/// says what to do instead; a tie between them is fine.
+#[test]
+fn a_label_whose_sides_are_the_same_text_is_refused() {
+    let (_dir, store) = temp_store();
+    let a = store.insert(&mut solution(1)).expect("a");
+    let mut copy = solution(1);
+    copy.text.push('\n');
+    let b = store.insert(&mut copy).expect("b");
+    let mut l = label("ana");
+    (l.chosen, l.rejected) = (a, b);
+    let err = store.record_label(&mut l, None).expect_err("refused");
+    assert!(matches!(err, StoreError::SameSides { .. }), "{err}");
+    assert!(err.to_string().contains("tie"), "{err}");
+    assert_eq!(store.count::<PreferenceLabel>().expect("count"), 0);
+    l.preference = Preference::Tie;
+    store.record_label(&mut l, None).expect("a tie is fine");
+    let mut self_pair = label("ana");
+    (self_pair.chosen, self_pair.rejected) = (a, a);
+    assert!(store.record_label(&mut self_pair, None).is_err());
 }
 
 #[test]

@@ -278,7 +278,7 @@ dispatched!(
 
 #[cfg(test)]
 mod tests {
-    use super::super::kernels::best;
+    use super::super::kernels::runnable;
     use super::super::matrix::tests_support::seeded;
     use super::*;
 
@@ -324,7 +324,7 @@ mod tests {
         for (prompt, tokens) in [(50, 70), (1101, 1104)] {
             let qkv = seeded(tokens * layout.stride, 3);
             let want = naive(&qkv, layout, tokens);
-            for isa in [Isa::Portable, best()] {
+            for isa in runnable() {
                 let mut cache = KvCache::new(2, 2, 8);
                 let width = layout.heads * 8;
                 let mut got = vec![0.0; tokens * width];

@@ -45,9 +45,7 @@ pub enum LoadError {
 /// tokens took 50 s in one pass and 21 s in passes of 512).
 pub const PASS_TOKENS: usize = 512;
 
-/// Whether this CPU runs the AVX-512 VNNI kernels. Without them the portable kernels work but
-/// are several times slower than candle's AVX2 ones (0.13x llama.cpp's prefill here, against
-/// candle's 0.69x), so the runtime uses candle instead.
+/// Whether this CPU runs one of the SIMD kernels (AVX2 or AVX-512) rather than the portable ones.
 pub fn fast_kernels() -> bool {
     kernels::best() != Isa::Portable
 }
@@ -55,7 +53,9 @@ pub fn fast_kernels() -> bool {
 /// What `model info` says about the kernels this CPU gets.
 pub fn kernel_description() -> &'static str {
     match kernels::best() {
-        Isa::Portable => "candle's quantized models (this CPU has no AVX-512 VNNI for ours); Q4_1/Q5_0/Q5_1 requantised to Q8_0 for candle's AVX2 kernels",
+        Isa::Portable => "ours, portable (this CPU has neither AVX2 nor AVX-512; correct, but several times slower)",
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => "ours, AVX2 + FMA; Q4_0/Q4_1/Q8_0 packed as they are, other types requantised to 8 bits",
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => "ours, AVX-512 VNNI; Q4_0/Q4_1/Q8_0 packed as they are, other types requantised to 8 bits",
     }

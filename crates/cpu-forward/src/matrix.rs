@@ -365,7 +365,10 @@ pub(crate) struct Acts {
     pub blocks: usize,
     pub q: Vec<i8>,
     pub scale: Vec<f32>,
+    /// Per block: `scale · Σ q`, the activations' sum as the minimum term needs it.
     pub sum: Vec<f32>,
+    /// Per block: `Σ q` in integers (the AVX2 kernel's shift of 8-bit weights).
+    pub isum: Vec<i32>,
 }
 
 impl Acts {
@@ -383,6 +386,7 @@ impl Acts {
         self.q.resize(tokens * cols, 0);
         self.scale.resize(tokens * blocks, 0.0);
         self.sum.resize(tokens * blocks, 0.0);
+        self.isum.resize(tokens * blocks, 0);
         for (i, chunk) in x.chunks_exact(BLOCK).enumerate() {
             let amax = chunk.iter().fold(0.0f32, |a, v| a.max(v.abs()));
             let d = amax / 127.0;
@@ -394,6 +398,7 @@ impl Acts {
             }
             self.scale[i] = d;
             self.sum[i] = d * total as f32;
+            self.isum[i] = total;
         }
     }
 }

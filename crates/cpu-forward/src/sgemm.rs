@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
 use super::kernels::{best, Isa};
 
 /// Rows of A per micro-kernel call.
@@ -23,9 +24,16 @@ const NC_MAX: usize = 1024;
 /// Rows of A one job packs and multiplies against every strip of B.
 const MC: usize = 96;
 
-/// Whether this CPU runs the products of this module.
+/// Whether this CPU runs the products of this module (AVX-512 only, so far).
 pub fn available() -> bool {
-    best() != Isa::Portable
+    #[cfg(target_arch = "x86_64")]
+    {
+        best() == Isa::Avx512
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// A matrix read through strides: element `(i, j)` is `data[i·rs + j·cs]`.

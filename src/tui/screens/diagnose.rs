@@ -200,7 +200,7 @@ impl DiagnoseScreen {
         {
             return Action::Message("a diagnosis is running; c cancels it".into());
         }
-        let plan = match self.plan(input, ctx) {
+        let mut plan = match self.plan(input, ctx) {
             Ok(p) => p,
             Err(e) => return Action::Message(format!("cannot read the flowcharts: {e}")),
         };
@@ -219,6 +219,7 @@ impl DiagnoseScreen {
                 None => "flowchart walk only".to_string(),
             };
             let started = Instant::now();
+            plan.measure(&ctx.store, None, None);
             let report = diagnose::finish(&plan, None, started.elapsed());
             self.current = Some(Current {
                 plan,
@@ -266,12 +267,15 @@ impl DiagnoseScreen {
 
     /// Sends the queued request once the model is loaded.
     fn send_if_ready(&mut self, ctx: &Ctx) {
-        let ModelState::Ready(engine, _) = &self.model else {
+        let ModelState::Ready(engine, info) = &self.model else {
             return;
         };
         let Some(cur) = self.current.as_mut().filter(|c| c.queued) else {
             return;
         };
+        let adapter = info.adapter.as_ref().map(|a| a.display().to_string());
+        cur.plan
+            .measure(&ctx.store, Some(&info.name), adapter.as_deref());
         let mut params = GenerationParams::from_defaults(&ctx.config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = ctx.config.diagnosis.value.max_tokens;
@@ -817,7 +821,7 @@ impl DiagnoseScreen {
             cause: r.verdict.cause.clone(),
             category: r.verdict.cause_is_category,
             confidence: Some(r.verdict.confidence),
-            from: format!("{:?}", r.verdict.from).to_lowercase(),
+            from: r.verdict.from.describe().to_string(),
             answer: crate::diagnose::review::answer(
                 r.verdict.anomalous,
                 r.verdict.cause.as_deref(),

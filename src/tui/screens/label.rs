@@ -119,14 +119,19 @@ pub fn queue(store: &Store, annotator: &str) -> Result<Vec<Pair>, StoreError> {
         .filter(|l| l.source == LabelSource::Human && l.annotator == annotator)
         .map(|l| l.pair())
         .collect();
-    let mut by_instance: std::collections::BTreeMap<Id, Vec<Id>> = Default::default();
+    // Solutions with the same text are one candidate: a pair of them has nothing to choose.
+    let mut by_instance: std::collections::BTreeMap<Id, Vec<(Id, String)>> = Default::default();
     for s in store.all::<Solution>()? {
-        by_instance.entry(s.instance_id).or_default().push(s.id);
+        let texts = by_instance.entry(s.instance_id).or_default();
+        let text = s.text.trim().to_string();
+        if !texts.iter().any(|(_, t)| *t == text) {
+            texts.push((s.id, text));
+        }
     }
     let mut out = Vec::new();
-    for (instance, ids) in by_instance {
-        for pair in ids.chunks_exact(2) {
-            let (a, b) = (pair[0], pair[1]);
+    for (instance, solutions) in by_instance {
+        for pair in solutions.chunks_exact(2) {
+            let (a, b) = (pair[0].0, pair[1].0);
             if done.contains(&(a.min(b), a.max(b))) {
                 continue;
             }
@@ -158,8 +163,9 @@ pub struct LabelScreen {
     /// Position in `queue` of the pair on screen.
     at: usize,
     shown: Option<Shown>,
-    /// Labels made in this session, for undo (newest last), with the pair each answered.
-    history: Vec<(Id, usize)>,
+    /// Labels made in this session, for undo (newest last), with the pair each answered and
+    /// whether it was flagged (undo puts the flag back with the pair).
+    history: Vec<(Id, usize, bool)>,
     flagged: bool,
     guidelines: bool,
     total_done: usize,
@@ -237,7 +243,7 @@ impl LabelScreen {
         };
         match ctx.store.record_label(&mut label, Some(&session)) {
             Ok(id) => {
-                self.history.push((id, self.at));
+                self.history.push((id, self.at, label.flagged));
                 self.total_done += 1;
                 self.at += 1;
                 self.load_current(ctx);
@@ -248,7 +254,7 @@ impl LabelScreen {
     }
 
     fn undo(&mut self, ctx: &mut Ctx) -> Action {
-        let Some((id, at)) = self.history.pop() else {
+        let Some((id, at, flagged)) = self.history.pop() else {
             return Action::Message("nothing to undo in this session".into());
         };
         match ctx.store.undo_label(id) {
@@ -256,10 +262,11 @@ impl LabelScreen {
                 self.total_done = self.total_done.saturating_sub(1);
                 self.at = at;
                 self.load_current(ctx);
+                self.flagged = flagged;
                 Action::Message("label undone".into())
             }
             Err(e) => {
-                self.history.push((id, at));
+                self.history.push((id, at, flagged));
                 Action::Message(format!("could not undo: {e}"))
             }
         }
