@@ -132,6 +132,10 @@ pub enum Command {
     Runs(RunsCommand),
     /// Evaluate the model (and the flowchart-walk baseline) on a task's items and print SPEC's metrics
     Eval(EvalArgs),
+    /// The paper's comparison in one resumable command: data, traces, training of every variant,
+    /// evaluation on the dev split, and a results table
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
     /// The local model: fetch the default one, show what a model file is
     #[command(subcommand)]
     Model(ModelCommand),
@@ -583,6 +587,31 @@ pub struct EvalArgs {
     /// Also evaluate the model with this adapter (a PEFT folder or a run folder); repeatable
     #[arg(long = "with-adapter", value_name = "DIR")]
     pub with_adapters: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Run or resume an experiment (a killed run starts again where it stopped)
+    Run(ExperimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    /// small (a few items and steps, minutes) or full (every item, one epoch per stage)
+    #[arg(long, default_value = "small")]
+    pub scale: String,
+    /// The experiment's folder (default: `<data_dir>/experiments/<scale>`)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// LogLM's splits (train.jsonl, dev.jsonl)
+    #[arg(long, value_name = "DIR")]
+    pub loglm: Option<PathBuf>,
+    /// Loghub-2k (its system folders; BGL is used)
+    #[arg(long, value_name = "DIR")]
+    pub loghub: Option<PathBuf>,
+    /// Stop after this step (data, samples, train:<run>, eval:<variant>); run again to go on
+    #[arg(long, value_name = "STEP")]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

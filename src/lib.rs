@@ -7,6 +7,7 @@ pub mod config;
 pub mod data;
 pub mod diagnose;
 pub mod eval;
+pub mod experiment;
 pub mod flowchart;
 pub mod fsutil;
 pub mod llm;

@@ -77,6 +77,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Export(cmd)) => data_cmd::export(&config, cmd)?,
         Some(Command::Labels(cmd)) => data_cmd::labels(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
+        Some(Command::Experiment(cli::ExperimentCommand::Run(args))) => {
+            eval_cmd::experiment(&config, args)?
+        }
         Some(Command::Train(args)) => {
             return Ok(ExitCode::from(train_cmd::train(&config, *args)? as u8))
         }

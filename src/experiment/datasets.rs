@@ -1,0 +1,194 @@
+//! The experiment's items: LogLM's train and dev splits as they ship, plus windows cut from
+//! Loghub-2k's labelled BGL log (anomaly detection: is any line of the window an alert; failure
+//! prediction: does an alert follow within the horizon). BGL is split by position, the first 70%
+//! of its lines for training and the rest for the dev set, so no window straddles the two.
+
+use std::path::Path;
+
+use crate::eval::data::{self, Item};
+use crate::store::Task;
+use crate::template::loghub;
+
+use super::{ExperimentError, Scale};
+
+/// Lines per anomaly-detection window, and how far windows step.
+const AD_WINDOW: usize = 10;
+/// Failure prediction: window, horizon.
+const FP_WINDOW: usize = 20;
+const FP_HORIZON: usize = 10;
+/// The share of BGL's lines (from the start) that training windows come from.
+const BGL_TRAIN_SHARE: f64 = 0.7;
+
+pub const AD_INSTRUCTION: &str =
+    "Is any line of this BGL window abnormal (an alert)? Answer normal or abnormal.";
+
+/// Training and dev items.
+#[derive(Debug, Clone, Default)]
+pub struct Splits {
+    pub train: Vec<Item>,
+    pub dev: Vec<Item>,
+}
+
+/// Reads LogLM's splits from `loglm` (train.jsonl, dev.jsonl) and BGL from `loghub`, cut to
+/// `scale`'s sizes.
+pub fn load(loglm: &Path, loghub_root: &Path, scale: Scale) -> Result<Splits, ExperimentError> {
+    let read = |name: &str| -> Result<Vec<Item>, ExperimentError> {
+        let path = loglm.join(name);
+        let loaded = data::load(&path).map_err(ExperimentError::Data)?;
+        if let Some((line, why)) = loaded.skipped.first() {
+            tracing::warn!("{}:{line}: skipped: {why}", path.display());
+        }
+        Ok(loaded.items)
+    };
+    let mut train = read("train.jsonl")?;
+    let mut dev = read("dev.jsonl")?;
+    let (bgl_train, bgl_dev) = bgl_windows(loghub_root)?;
+    train.extend(bgl_train);
+    dev.extend(bgl_dev);
+    Ok(Splits {
+        train: cut(train, scale.train_per_task()),
+        dev: cut(dev, scale.dev_per_task()),
+    })
+}
+
+/// BGL windows for training and for the dev set.
+fn bgl_windows(root: &Path) -> Result<(Vec<Item>, Vec<Item>), ExperimentError> {
+    let raw = loghub::raw_log(root, "BGL");
+    let bytes = std::fs::read(&raw)
+        .map_err(|e| ExperimentError::Data(format!("cannot read {}: {e}", raw.display())))?;
+    // Each raw line starts with its alert tag: `-` is normal, anything else an alert.
+    let lines: Vec<(bool, String)> = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| match l.split_once(' ') {
+            Some((tag, rest)) => (tag != "-", rest.to_string()),
+            None => (false, l.to_string()),
+        })
+        .collect();
+    let split = (lines.len() as f64 * BGL_TRAIN_SHARE) as usize;
+    let (head, tail) = lines.split_at(split);
+    Ok((windows(head, 0), windows(tail, split)))
+}
+
+fn windows(lines: &[(bool, String)], offset: usize) -> Vec<Item> {
+    let item = |task, instruction: String, at: usize, input: Vec<String>, gold: &str| Item {
+        line: offset + at + 1,
+        task,
+        system: "BGL".into(),
+        instruction,
+        input,
+        gold: gold.into(),
+        category: None,
+        kind: None,
+    };
+    let text = |range: std::ops::Range<usize>| -> Vec<String> {
+        lines[range].iter().map(|(_, l)| l.clone()).collect()
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + AD_WINDOW <= lines.len() {
+        let alert = lines[at..at + AD_WINDOW].iter().any(|(a, _)| *a);
+        out.push(item(
+            Task::AnomalyDetection,
+            AD_INSTRUCTION.into(),
+            at,
+            text(at..at + AD_WINDOW),
+            if alert { "abnormal" } else { "normal" },
+        ));
+        at += AD_WINDOW;
+    }
+    let mut at = 0;
+    while at + FP_WINDOW + FP_HORIZON <= lines.len() {
+        let coming = lines[at + FP_WINDOW..at + FP_WINDOW + FP_HORIZON]
+            .iter()
+            .any(|(a, _)| *a);
+        out.push(item(
+            Task::FailurePrediction,
+            format!(
+                "Given these BGL log lines, will an alert follow within the next {FP_HORIZON} lines? Answer yes or no."
+            ),
+            at,
+            text(at..at + FP_WINDOW),
+            if coming { "yes" } else { "no" },
+        ));
+        at += FP_WINDOW;
+    }
+    out
+}
+
+/// At most `per_task` items of each task (all when `None`), keeping file order; for the binary
+/// tasks both labels get an equal share of a cut, so a small run sees both.
+pub fn cut(items: Vec<Item>, per_task: Option<usize>) -> Vec<Item> {
+    let Some(n) = per_task else {
+        return items;
+    };
+    let mut out = Vec::new();
+    for task in Task::ALL {
+        let of_task: Vec<&Item> = items.iter().filter(|i| i.task == task).collect();
+        let binary = matches!(task, Task::AnomalyDetection | Task::FailurePrediction);
+        if binary {
+            let positive =
+                |i: &&&Item| crate::eval::score::gold_binary(task, &i.gold) == Some(true);
+            let pos: Vec<&&Item> = of_task.iter().filter(positive).collect();
+            let neg: Vec<&&Item> = of_task.iter().filter(|i| !positive(i)).collect();
+            let half = n.div_ceil(2);
+            out.extend(pos.iter().take(half).map(|i| (**i).clone()));
+            out.extend(
+                neg.iter()
+                    .take(n - half.min(pos.len()))
+                    .map(|i| (**i).clone()),
+            );
+        } else {
+            out.extend(of_task.into_iter().take(n).cloned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bgl_windows_are_split_by_position_and_labelled_by_their_alerts() {
+        let lines: Vec<(bool, String)> = (0..60)
+            .map(|i| (i == 12 || i == 45, format!("line {i}")))
+            .collect();
+        let items = windows(&lines, 100);
+        let ad: Vec<&Item> = items
+            .iter()
+            .filter(|i| i.task == Task::AnomalyDetection)
+            .collect();
+        assert_eq!(ad.len(), 6);
+        let golds: Vec<&str> = ad.iter().map(|i| i.gold.as_str()).collect();
+        assert_eq!(
+            golds,
+            ["normal", "abnormal", "normal", "normal", "abnormal", "normal"]
+        );
+        assert_eq!(ad[1].line, 111);
+        let fp: Vec<&Item> = items
+            .iter()
+            .filter(|i| i.task == Task::FailurePrediction)
+            .collect();
+        // Windows 0..20 (alert at 12 is inside, none in 20..30) and 20..40 (alert at 45 follows).
+        assert_eq!(fp.len(), 2);
+        assert_eq!((fp[0].gold.as_str(), fp[1].gold.as_str()), ("no", "yes"));
+    }
+
+    #[test]
+    fn a_cut_keeps_both_labels() {
+        let mk = |gold: &str| Item {
+            line: 1,
+            task: Task::AnomalyDetection,
+            system: String::new(),
+            instruction: String::new(),
+            input: vec![],
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        };
+        let items = vec![mk("normal"), mk("normal"), mk("normal"), mk("abnormal")];
+        let got = cut(items, Some(2));
+        let golds: Vec<&str> = got.iter().map(|i| i.gold.as_str()).collect();
+        assert_eq!(golds, ["abnormal", "normal"]);
+    }
+}

@@ -1,0 +1,753 @@
+//! `logreasoner experiment run`: the paper's comparison in one resumable command. It reads LogLM's
+//! train/dev splits and BGL windows (`datasets`), composes stepwise traces from expert knowledge and
+//! keeps those that reach the gold answer (`traces`), samples the base model on the traced items
+//! (its right answers join the stepwise data, its wrong ones become DPO pairs against the trace),
+//! trains every variant, and evaluates each on the dev items of all five task types:
+//!
+//! | variant | training |
+//! |---|---|
+//! | base | none |
+//! | flowchart walk | none (no model) |
+//! | direct SFT | gold answers without reasoning (the LogLM-style baseline) |
+//! | stepwise SFT | traces (gold answers where no teacher covers the item), same steps |
+//! | thought + stepwise SFT | chart thoughts, then the stepwise data from that adapter |
+//! | full | the above, then DPO on the pairs |
+//!
+//! Everything lives in one folder: `state.json` (finished steps with their wall time, data counts,
+//! results so far), the training files, `runs/<variant>/` (ordinary run folders, resumed from their
+//! checkpoints), `samples.jsonl` (appended per item), and `results.md` / `results.json`. A killed
+//! run starts again at the step (and, inside eval or sampling, the item or task) it was in.
+
+pub mod datasets;
+pub mod traces;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::eval::{self, data::Item, score};
+use crate::flowchart::Flowchart;
+use crate::llm::backend::BackendSpec;
+use crate::llm::chat::Message;
+use crate::llm::model::{GenerationParams, LlmError};
+use crate::store::{EvalResult, RunState, Task};
+use crate::train::run::{self, RunConfig, RunDir, Stage};
+use crate::train::TrainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("{0}")]
+    Data(String),
+    #[error("{}: {reason}", path.display())]
+    Io { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// How big a run is: `small` finishes in minutes (a few items per task, a few steps per stage),
+/// `full` is the real run (every item, one epoch per stage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    Small,
+    Full,
+}
+
+impl std::str::FromStr for Scale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scale, String> {
+        match s {
+            "small" => Ok(Scale::Small),
+            "full" => Ok(Scale::Full),
+            other => Err(format!("unknown scale `{other}`: small or full")),
+        }
+    }
+}
+
+impl Scale {
+    fn train_per_task(self) -> Option<usize> {
+        match self {
+            Scale::Small => Some(6),
+            Scale::Full => None,
+        }
+    }
+
+    fn dev_per_task(self) -> Option<usize> {
+        match self {
+            Scale::Small => Some(3),
+            Scale::Full => None,
+        }
+    }
+
+    /// Traced training items the base model is sampled on.
+    fn samples(self) -> usize {
+        match self {
+            Scale::Small => 3,
+            Scale::Full => 300,
+        }
+    }
+
+    fn max_tokens(self, task: Task) -> usize {
+        match (self, task) {
+            (Scale::Small, _) => 24,
+            (Scale::Full, Task::LogParsing) => 96,
+            (Scale::Full, _) => 160,
+        }
+    }
+
+    /// A training run's settings: `rows` examples, from `from` (an adapter) or the base.
+    fn run_config(self, stage: Stage, model: &Path, data: PathBuf, rows: usize) -> RunConfig {
+        let mut c = RunConfig::new(stage, model.to_path_buf(), data);
+        match self {
+            Scale::Small => {
+                c.steps = Some(2);
+                c.batch = 2;
+                c.max_len = 1024;
+                c.warmup = 1;
+                c.checkpoint_every = 1;
+            }
+            Scale::Full => {
+                c.batch = 4;
+                c.max_len = 1536;
+                c.epochs = 1.0;
+                c.warmup = 10;
+                c.checkpoint_every = 25;
+                // One epoch over `rows`; set explicitly so a stage's length is in its config.
+                c.steps = Some(rows.div_ceil(c.batch).max(1));
+            }
+        }
+        if stage == Stage::Thought {
+            // A chart's whole thought plus the question runs to about 1,500 tokens.
+            c.max_len = 2048;
+        }
+        c.eval_every = usize::MAX;
+        c
+    }
+}
+
+/// The variants of the comparison, in table order.
+pub const BASE: &str = "base";
+pub const WALK: &str = "flowchart walk";
+pub const DIRECT: &str = "direct SFT";
+pub const STEPWISE: &str = "stepwise SFT";
+pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
+pub const FULL: &str = "full (+ DPO)";
+pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
+
+/// Training runs, each with its stage, data file, and the run whose adapter it starts from.
+const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
+    ("direct", Stage::Stepwise, "direct.jsonl", None),
+    ("stepwise", Stage::Stepwise, "stepwise.jsonl", None),
+    ("thought", Stage::Thought, "thought.jsonl", None),
+    (
+        "thought-stepwise",
+        Stage::Stepwise,
+        "stepwise.jsonl",
+        Some("thought"),
+    ),
+    ("dpo", Stage::Dpo, "dpo.jsonl", Some("thought-stepwise")),
+];
+
+/// The run folder whose adapter a variant is evaluated with.
+fn variant_run(variant: &str) -> Option<&'static str> {
+    match variant {
+        DIRECT => Some("direct"),
+        STEPWISE => Some("stepwise"),
+        THOUGHT_STEPWISE => Some("thought-stepwise"),
+        FULL => Some("dpo"),
+        _ => None,
+    }
+}
+
+/// Counts of what the data step and the sampling made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataStats {
+    pub train_items: BTreeMap<String, usize>,
+    pub dev_items: BTreeMap<String, usize>,
+    /// Traces kept (their answer is the gold one), by teacher.
+    pub traces: BTreeMap<String, usize>,
+    /// Traces composed but dropped for a wrong answer.
+    pub traces_dropped: usize,
+    pub thought_rows: usize,
+    pub sampled: usize,
+    pub samples_right: usize,
+    pub dpo_pairs: usize,
+}
+
+/// One variant's scores on one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub variant: String,
+    pub task: Task,
+    pub result: EvalResult,
+}
+
+/// `state.json`: what is finished (with seconds of wall time), and what was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub scale: Scale,
+    pub model: PathBuf,
+    pub done: BTreeMap<String, f64>,
+    pub data: DataStats,
+    pub results: Vec<Row>,
+    /// Runs whose training was skipped, with why (e.g. no DPO pairs).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// What a run needs.
+pub struct Options {
+    pub scale: Scale,
+    pub folder: PathBuf,
+    pub model: PathBuf,
+    pub device: Device,
+    pub loglm: PathBuf,
+    pub loghub: PathBuf,
+    pub charts: Vec<Flowchart>,
+    /// Stop after this step (e.g. `train:direct`); the next run resumes after it.
+    pub until: Option<String>,
+}
+
+/// Every step, in order.
+pub fn steps() -> Vec<String> {
+    let mut s = vec!["data".to_string(), "samples".to_string()];
+    s.extend(RUNS.iter().map(|(name, ..)| format!("train:{name}")));
+    s.extend(VARIANTS.iter().map(|v| format!("eval:{v}")));
+    s
+}
+
+struct Ctx<'a> {
+    opts: &'a Options,
+    state: State,
+    train: Vec<Item>,
+    dev: Vec<Item>,
+    progress: &'a mut dyn FnMut(&str),
+}
+
+impl Ctx<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.opts.folder.join(name)
+    }
+
+    fn save(&self) -> Result<(), ExperimentError> {
+        let path = self.path("state.json");
+        let text = serde_json::to_vec_pretty(&self.state).map_err(|e| io(&path, e))?;
+        crate::fsutil::write_atomic(&path, &text).map_err(|e| io(&path, e))
+    }
+}
+
+/// Runs (or resumes) the experiment in `opts.folder`; `progress` hears a line per event.
+pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, ExperimentError> {
+    std::fs::create_dir_all(&opts.folder).map_err(|e| io(&opts.folder, e))?;
+    let state_path = opts.folder.join("state.json");
+    let state = match std::fs::read(&state_path) {
+        Ok(bytes) => {
+            let s: State = serde_json::from_slice(&bytes).map_err(|e| io(&state_path, e))?;
+            if s.scale != opts.scale || s.model != opts.model {
+                return Err(ExperimentError::Invalid(format!(
+                    "{} holds a {:?} run of {}; pass another --out for a {:?} run of {}",
+                    opts.folder.display(),
+                    s.scale,
+                    s.model.display(),
+                    opts.scale,
+                    opts.model.display()
+                )));
+            }
+            s
+        }
+        Err(_) => State {
+            scale: opts.scale,
+            model: opts.model.clone(),
+            done: BTreeMap::new(),
+            data: DataStats::default(),
+            results: Vec::new(),
+            notes: Vec::new(),
+        },
+    };
+    let splits = datasets::load(&opts.loglm, &opts.loghub, opts.scale)?;
+    let mut ctx = Ctx {
+        opts,
+        state,
+        train: splits.train,
+        dev: splits.dev,
+        progress,
+    };
+    let all = steps();
+    for (n, step) in all.iter().enumerate() {
+        if let Some(secs) = ctx.state.done.get(step) {
+            (ctx.progress)(&format!(
+                "[{}/{}] {step}: done earlier ({secs:.0} s)",
+                n + 1,
+                all.len()
+            ));
+        } else {
+            (ctx.progress)(&format!("[{}/{}] {step}", n + 1, all.len()));
+            let start = Instant::now();
+            run_step(&mut ctx, step)?;
+            ctx.state
+                .done
+                .insert(step.clone(), start.elapsed().as_secs_f64());
+            ctx.save()?;
+        }
+        if opts.until.as_deref() == Some(step.as_str()) {
+            (ctx.progress)(&format!(
+                "stopped after {step} as asked; run again to go on"
+            ));
+            return Ok(ctx.state);
+        }
+    }
+    write_results(&ctx)?;
+    Ok(ctx.state)
+}
+
+fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
+    match step.split_once(':') {
+        None if step == "data" => build_data(ctx),
+        None if step == "samples" => sample(ctx),
+        Some(("train", name)) => train(ctx, name),
+        Some(("eval", variant)) => evaluate(ctx, variant),
+        _ => Err(ExperimentError::Invalid(format!("unknown step {step}"))),
+    }
+}
+
+fn sft_row(prompt: Vec<Message>, answer: &str) -> serde_json::Value {
+    let mut messages: Vec<serde_json::Value> = prompt
+        .iter()
+        .map(|m| json!({ "role": m.role, "content": m.content }))
+        .collect();
+    messages.push(json!({ "role": "assistant", "content": answer }));
+    json!({ "messages": messages })
+}
+
+fn write_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), ExperimentError> {
+    let mut text = String::new();
+    for r in rows {
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| io(path, e))
+}
+
+fn count_by_task(items: &[Item]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for i in items {
+        *out.entry(i.task.as_str().to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// The training files of the direct, stepwise and thought stages.
+fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
+    let charts = &ctx.opts.charts;
+    let mut direct = Vec::new();
+    let mut stepwise = Vec::new();
+    let mut thoughts = Vec::new();
+    let mut stats = DataStats {
+        train_items: count_by_task(&ctx.train),
+        dev_items: count_by_task(&ctx.dev),
+        ..Default::default()
+    };
+    for item in &ctx.train {
+        let answer = format!("Answer: {}", item.gold.trim());
+        direct.push(sft_row(eval::messages(item), &answer));
+        match traces::compose(charts, item) {
+            Some(t) => {
+                *stats
+                    .traces
+                    .entry(format!("{:?}", t.teacher).to_lowercase())
+                    .or_default() += 1;
+                stepwise.push(sft_row(eval::messages(item), &t.text));
+            }
+            None => {
+                if matches!(
+                    item.task,
+                    Task::AnomalyDetection | Task::FailurePrediction | Task::LogParsing
+                ) {
+                    stats.traces_dropped += 1;
+                }
+                stepwise.push(sft_row(eval::messages(item), &answer));
+            }
+        }
+        if let Some((prompt, thought)) = traces::thought_example(charts, item) {
+            thoughts.push(sft_row(prompt, &thought));
+        }
+    }
+    stats.thought_rows = thoughts.len();
+    write_jsonl(&ctx.path("direct.jsonl"), &direct)?;
+    write_jsonl(&ctx.path("stepwise_traces.jsonl"), &stepwise)?;
+    write_jsonl(&ctx.path("thought.jsonl"), &thoughts)?;
+    (ctx.progress)(&format!(
+        "  {} training items, {} dev items; traces kept {:?}, dropped {}; {} thought rows",
+        ctx.train.len(),
+        ctx.dev.len(),
+        stats.traces,
+        stats.traces_dropped,
+        stats.thought_rows
+    ));
+    ctx.state.data = stats;
+    Ok(())
+}
+
+/// One sampled answer, as `samples.jsonl` keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Sample {
+    item: usize,
+    text: String,
+    right: bool,
+}
+
+/// Rejection sampling: the base model answers traced training items; a right answer joins the
+/// stepwise data, a wrong one is the rejected side of a DPO pair whose chosen side is the trace.
+fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
+    let traced: Vec<(usize, traces::Trace)> = ctx
+        .train
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| traces::compose(&ctx.opts.charts, item).map(|t| (i, t)))
+        .collect();
+    let want = ctx.opts.scale.samples().min(traced.len());
+    // Evenly spread over the traced items (they come grouped by task).
+    let picked: Vec<&(usize, traces::Trace)> = (0..want)
+        .map(|k| &traced[k * traced.len() / want.max(1)])
+        .collect();
+    let path = ctx.path("samples.jsonl");
+    let mut done: Vec<Sample> = std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let todo: Vec<&&(usize, traces::Trace)> = picked
+        .iter()
+        .filter(|(i, _)| !done.iter().any(|s| s.item == *i))
+        .collect();
+    if !todo.is_empty() {
+        let spec = BackendSpec::Local {
+            path: ctx.opts.model.clone(),
+            adapter: None,
+            device: ctx.opts.device.clone(),
+        };
+        let mut model = spec.open()?;
+        let cancel = AtomicBool::new(false);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        for (n, (i, _)) in todo.iter().enumerate() {
+            let item = &ctx.train[*i];
+            let params = GenerationParams {
+                max_tokens: ctx.opts.scale.max_tokens(item.task),
+                temperature: 0.7,
+                seed: *i as u64,
+                answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
+                ..Default::default()
+            };
+            let g = model.chat(&eval::messages(item), &params, &cancel, &mut |_| {})?;
+            let right =
+                traces::is_right(item, score::committed_answer(item.task, &g.text).as_deref());
+            let s = Sample {
+                item: *i,
+                text: g.text.trim().to_string(),
+                right,
+            };
+            let line = serde_json::to_string(&s).map_err(|e| io(&path, e))?;
+            std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes())
+                .map_err(|e| io(&path, e))?;
+            done.push(s);
+            (ctx.progress)(&format!("  sampled {}/{}", n + 1, todo.len()));
+        }
+    }
+    let mut stepwise: Vec<serde_json::Value> =
+        std::fs::read_to_string(ctx.path("stepwise_traces.jsonl"))
+            .map_err(|e| io(&ctx.path("stepwise_traces.jsonl"), e))?
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+    let mut pairs = Vec::new();
+    for s in &done {
+        let item = &ctx.train[s.item];
+        let Some((_, trace)) = traced.iter().find(|(i, _)| *i == s.item) else {
+            continue;
+        };
+        if s.right {
+            stepwise.push(sft_row(eval::messages(item), &s.text));
+        } else if s.text.trim() != trace.text.trim() {
+            let prompt: Vec<serde_json::Value> = eval::messages(item)
+                .iter()
+                .map(|m| json!({ "role": m.role, "content": m.content }))
+                .collect();
+            pairs.push(json!({
+                "prompt": prompt,
+                "chosen": [{ "role": "assistant", "content": trace.text }],
+                "rejected": [{ "role": "assistant", "content": s.text }],
+            }));
+        }
+    }
+    write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
+    write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
+    ctx.state.data.sampled = done.len();
+    ctx.state.data.samples_right = done.iter().filter(|s| s.right).count();
+    ctx.state.data.dpo_pairs = pairs.len();
+    (ctx.progress)(&format!(
+        "  {} samples, {} right (added to the stepwise data), {} DPO pairs",
+        done.len(),
+        ctx.state.data.samples_right,
+        pairs.len()
+    ));
+    Ok(())
+}
+
+fn rows_in(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
+/// Trains run `name` (resuming its folder when it exists).
+fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
+    let Some(&(_, stage, data, from)) = RUNS.iter().find(|(n, ..)| *n == name) else {
+        return Err(ExperimentError::Invalid(format!("unknown run {name}")));
+    };
+    let data = ctx.path(data);
+    let rows = rows_in(&data);
+    let folder = ctx.path("runs").join(name);
+    if rows == 0 {
+        let note = format!(
+            "{name}: no training rows in {}, not trained",
+            data.display()
+        );
+        (ctx.progress)(&format!("  {note}"));
+        ctx.state.notes.push(note);
+        return Ok(());
+    }
+    // Direct and stepwise SFT take the same number of steps: one pass over the items.
+    let rows_for_steps = match name {
+        "direct" | "stepwise" | "thought-stepwise" => ctx.train.len(),
+        _ => rows,
+    };
+    let dir = if folder.join("config.yaml").exists() {
+        RunDir::open(&folder)
+    } else {
+        let mut config = ctx
+            .opts
+            .scale
+            .run_config(stage, &ctx.opts.model, data, rows_for_steps);
+        if let Some(from) = from {
+            let adapter = ctx.path("runs").join(from).join("adapter");
+            if !adapter.exists() {
+                let note = format!("{name}: {from} has no adapter, not trained");
+                (ctx.progress)(&format!("  {note}"));
+                ctx.state.notes.push(note);
+                return Ok(());
+            }
+            config.from_adapter = Some(adapter);
+        }
+        std::fs::create_dir_all(ctx.path("runs")).map_err(|e| io(&ctx.path("runs"), e))?;
+        RunDir::create_at(&folder, &config)?
+    };
+    let progress = &mut ctx.progress;
+    let mut last = 0;
+    let status = run::execute(&dir, &ctx.opts.device, &mut |s| {
+        if s.step != last {
+            last = s.step;
+            progress(&format!(
+                "  {name}: step {}/{} ({:.1} s/step)",
+                s.step, s.steps, s.secs_per_step
+            ));
+        }
+    })?;
+    if status.state != RunState::Succeeded {
+        return Err(ExperimentError::Invalid(format!(
+            "training run {name} ended {:?}: {} (its folder {} resumes on the next run)",
+            status.state,
+            status.message,
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Evaluates `variant` on every dev task not evaluated yet.
+fn evaluate(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
+    let tasks: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|t| ctx.dev.iter().any(|i| i.task == *t))
+        .filter(|t| variant != WALK || eval::walk_applies(*t))
+        .filter(|t| {
+            !ctx.state
+                .results
+                .iter()
+                .any(|r| r.variant == variant && r.task == *t)
+        })
+        .collect();
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let adapter = match variant_run(variant) {
+        Some(name) => {
+            let path = ctx.path("runs").join(name).join("adapter");
+            if !path.exists() {
+                let note =
+                    format!("{variant}: no adapter (its run was not trained), not evaluated");
+                (ctx.progress)(&format!("  {note}"));
+                ctx.state.notes.push(note);
+                return Ok(());
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let mut model = if variant == WALK {
+        None
+    } else {
+        let spec = BackendSpec::Local {
+            path: ctx.opts.model.clone(),
+            adapter: adapter.clone(),
+            device: ctx.opts.device.clone(),
+        };
+        Some(spec.open()?)
+    };
+    for task in tasks {
+        let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
+        let answers = match &mut model {
+            None => eval::run_walk(&ctx.opts.charts, &items),
+            Some(m) => {
+                let params = GenerationParams {
+                    max_tokens: ctx.opts.scale.max_tokens(task),
+                    temperature: 0.0,
+                    answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
+                    ..Default::default()
+                };
+                let total = items.len();
+                let progress = &mut ctx.progress;
+                eval::run_model(m, &items, &params, &mut |done| {
+                    if done == total || done % 10 == 0 {
+                        progress(&format!("  {variant} · {task}: {done}/{total}"));
+                    }
+                })?
+            }
+        };
+        let name = model.as_ref().map(|m| m.name());
+        let (mut result, _) = eval::result(variant, name, task, &items, &answers);
+        result.adapter = adapter.as_ref().map(|a| a.display().to_string());
+        (ctx.progress)(&format!(
+            "  {variant} · {task}: {} = {:.3}",
+            headline(task),
+            result.metrics.get(headline(task)).copied().unwrap_or(0.0)
+        ));
+        ctx.state.results.push(Row {
+            variant: variant.to_string(),
+            task,
+            result,
+        });
+        ctx.save()?;
+    }
+    Ok(())
+}
+
+/// The metric a task is judged by in the table (SPEC's).
+pub fn headline(task: Task) -> &'static str {
+    match task {
+        Task::AnomalyDetection | Task::FailurePrediction => "f1",
+        Task::LogParsing => "ga",
+        Task::RootCause | Task::Interpretation => "token_f1",
+    }
+}
+
+/// The results table in Markdown.
+pub fn table(state: &State) -> String {
+    let tasks: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|t| state.results.iter().any(|r| r.task == *t))
+        .collect();
+    let mut out = String::from("| variant |");
+    for t in &tasks {
+        out.push_str(&format!(" {t} ({}) |", headline(*t)));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(tasks.len()));
+    out.push('\n');
+    for v in VARIANTS {
+        if !state.results.iter().any(|r| r.variant == v) {
+            continue;
+        }
+        out.push_str(&format!("| {v} |"));
+        for t in &tasks {
+            match state
+                .results
+                .iter()
+                .find(|r| r.variant == v && r.task == *t)
+            {
+                Some(r) => out.push_str(&format!(
+                    " {:.3} |",
+                    r.result.metrics.get(headline(*t)).copied().unwrap_or(0.0)
+                )),
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("| items |");
+    for t in &tasks {
+        let n = state
+            .results
+            .iter()
+            .find(|r| r.task == *t)
+            .map_or(0, |r| r.result.items);
+        out.push_str(&format!(" {n} |"));
+    }
+    out.push('\n');
+    out
+}
+
+fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
+    let s = &ctx.state;
+    let mut md = format!(
+        "# Experiment results ({:?} scale)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
+        s.scale,
+        s.model.display()
+    );
+    md.push_str(&table(s));
+    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Data\n\n");
+    md.push_str(&format!(
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- base-model samples: {} ({} right, joined the stepwise data); DPO pairs: {}\n",
+        s.data.train_items,
+        s.data.dev_items,
+        s.data.traces,
+        s.data.traces_dropped,
+        s.data.thought_rows,
+        s.data.sampled,
+        s.data.samples_right,
+        s.data.dpo_pairs
+    ));
+    md.push_str("\n## Wall time per step\n\n| step | seconds |\n|---|---:|\n");
+    for step in steps() {
+        if let Some(secs) = s.done.get(&step) {
+            md.push_str(&format!("| {step} | {secs:.0} |\n"));
+        }
+    }
+    for n in &s.notes {
+        md.push_str(&format!("\nNote: {n}\n"));
+    }
+    let path = ctx.path("results.md");
+    crate::fsutil::write_atomic(&path, md.as_bytes()).map_err(|e| io(&path, e))?;
+    let path = ctx.path("results.json");
+    let json = serde_json::to_vec_pretty(s).map_err(|e| io(&path, e))?;
+    crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))
+}
