@@ -90,6 +90,15 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         "{json}"
     );
 
+    // A folder whose regenerable files are gone (committed without them) rebuilds them and goes
+    // on; finished evaluations are kept.
+    std::fs::remove_file(out.join("direct.jsonl")).expect("remove");
+    let third = run(home.path(), &model, &out, &[]);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(third.status.success(), "{stderr}");
+    assert!(out.join("direct.jsonl").exists());
+    assert!(stderr.contains("eval:base: done earlier"), "{stderr}");
+
     // Another scale in the same folder is refused with what to do.
     let other = common::command(home.path())
         .arg("--model")

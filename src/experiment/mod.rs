@@ -280,6 +280,8 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             notes: Vec::new(),
         },
     };
+    let mut state = state;
+    forget_lost_outputs(&opts.folder, &mut state);
     let splits = datasets::load(&opts.loglm, &opts.loghub, opts.scale)?;
     let mut ctx = Ctx {
         opts,
@@ -314,6 +316,36 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
     }
     write_results(&ctx)?;
     Ok(ctx.state)
+}
+
+/// The files a finished step leaves behind (relative to the folder).
+fn outputs(step: &str) -> Vec<String> {
+    match step.split_once(':') {
+        None if step == "data" => ["direct.jsonl", "stepwise_traces.jsonl", "thought.jsonl"]
+            .map(String::from)
+            .to_vec(),
+        None if step == "samples" => ["stepwise.jsonl", "dpo.jsonl"].map(String::from).to_vec(),
+        Some(("train", name)) => vec![format!("runs/{name}/config.yaml")],
+        _ => Vec::new(),
+    }
+}
+
+/// A finished step whose outputs are gone (a folder copied without its regenerable files, say)
+/// runs again, and so does every step after it that reads them. Sampled answers and run folders
+/// that remain are reused.
+fn forget_lost_outputs(folder: &Path, state: &mut State) {
+    let all = steps();
+    let lost = all.iter().position(|step| {
+        state.done.contains_key(step) && outputs(step).iter().any(|f| !folder.join(f).exists())
+    });
+    if let Some(first) = lost {
+        for step in &all[first..] {
+            if step.starts_with("data") || step.starts_with("samples") || step.starts_with("train")
+            {
+                state.done.remove(step);
+            }
+        }
+    }
 }
 
 fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
