@@ -58,6 +58,14 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 info.parameters as f64 / 1e6
             )?;
             writeln!(out, "quantisation    {}", info.quantization)?;
+            match &config.adapter {
+                Some(a) => writeln!(
+                    out,
+                    "adapter         {} (active: merged into the weights at load)",
+                    a.value.display()
+                )?,
+                None => writeln!(out, "adapter         none (the base model)")?,
+            }
             writeln!(out, "cpu kernels     {}", logreasoner::llm::cpu_kernels())?;
             writeln!(out, "context length  {}", info.context_length)?;
             writeln!(out, "vocabulary      {}", info.vocab_size)?;

@@ -414,10 +414,19 @@ fn every_kernel_path_runs_our_forward_pass_and_answers_the_same() {
     for (env, kernels) in paths {
         let info = run(env, &["model", "info"]);
         assert!(info.contains(kernels), "{env:?}: {info}");
+        assert!(
+            info.contains("adapter         none (the base model)"),
+            "{info}"
+        );
         let answer = run(env, &ask);
         assert!(!answer.trim().is_empty(), "{kernels} answers");
         first_words.push((kernels, answer.split_whitespace().next().map(str::to_owned)));
     }
+    let adapted = run(None, &["--adapter", "/opt/adapters/lr", "model", "info"]);
+    assert!(
+        adapted.contains("adapter         /opt/adapters/lr (active"),
+        "{adapted}"
+    );
     assert!(
         first_words.windows(2).all(|w| w[0].1 == w[1].1),
         "same first word on every path: {first_words:?}"
