@@ -191,3 +191,57 @@ fn the_eval_screen_shows_the_table_and_charts_a_metric() {
         insta::assert_snapshot!("eval_screen_f1", terminal.backend().to_string());
     });
 }
+
+/// An item too long for the model's context is scored as an unreadable answer; the evaluation
+/// goes on to the next item instead of failing (a tiny model with 512 positions, made here).
+#[test]
+fn an_item_past_the_context_is_unreadable_not_the_end_of_the_evaluation() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let model = home.path().join("tiny");
+    std::fs::create_dir_all(&model).expect("dir");
+    common::tiny_hf_llama(&model, 49152);
+    let long: Vec<String> = (0..60)
+        .map(|i| format!("2005-06-03-15.42.{i:02} R02-M1-N0 RAS KERNEL INFO generating core.{i} for process 4242 on node R02-M1-N0-C:J12-U11"))
+        .collect();
+    let rows = [
+        serde_json::json!({ "task": "anomaly_detection", "input": long, "gold": "abnormal" }),
+        serde_json::json!({ "task": "anomaly_detection", "input": ["GM: LANai is not running."], "gold": "normal" }),
+    ];
+    let data = home.path().join("items.jsonl");
+    std::fs::write(
+        &data,
+        rows.iter().map(|r| format!("{r}\n")).collect::<String>(),
+    )
+    .expect("write");
+    let out = common::command(home.path())
+        .arg("--model")
+        .arg(&model)
+        .args([
+            "eval",
+            "--task",
+            "anomaly_detection",
+            "--no-walk",
+            "--no-save",
+            "--max-tokens",
+            "4",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("anomaly_detection · 2 items"),
+        "{stdout}"
+    );
+    let base = stdout
+        .lines()
+        .find(|l| l.starts_with("base"))
+        .expect("the base row");
+    assert!(
+        base.split_whitespace().any(|w| w == "1/2" || w == "2/2"),
+        "the long item is unreadable: {base}"
+    );
+}

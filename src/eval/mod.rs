@@ -80,7 +80,21 @@ pub fn run_model(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let start = Instant::now();
-        let g = model.chat(&messages(item), params, &cancel, &mut |_| {})?;
+        // An item too long for the model's context is an answer it could not give (scored as
+        // unreadable), not the end of the evaluation.
+        let g = match model.chat(&messages(item), params, &cancel, &mut |_| {}) {
+            Err(e @ LlmError::ContextTooLong { .. }) => {
+                tracing::warn!("item on line {}: {e}", item.line);
+                out.push(Answer {
+                    text: String::new(),
+                    answer: None,
+                    latency: start.elapsed(),
+                });
+                progress(i + 1);
+                continue;
+            }
+            other => other?,
+        };
         out.push(Answer {
             answer: score::committed_answer(item.task, &g.text),
             text: g.text,

@@ -490,7 +490,19 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
                 ..Default::default()
             };
-            let g = model.chat(&eval::messages(item), &params, &cancel, &mut |_| {})?;
+            let g = match model.chat(&eval::messages(item), &params, &cancel, &mut |_| {}) {
+                // Too long for the context: no sample, and the item is not tried again.
+                Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {
+                    text: String::new(),
+                    prompt_tokens: 0,
+                    generated_tokens: 0,
+                    stop: crate::llm::model::StopReason::MaxTokens,
+                    prefill_secs: 0.0,
+                    decode_secs: 0.0,
+                    first_token_secs: None,
+                },
+                other => other?,
+            };
             let right =
                 traces::is_right(item, score::committed_answer(item.task, &g.text).as_deref());
             let s = Sample {
@@ -519,7 +531,7 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         };
         if s.right {
             stepwise.push(sft_row(eval::messages(item), &s.text));
-        } else if s.text.trim() != trace.text.trim() {
+        } else if !s.text.trim().is_empty() && s.text.trim() != trace.text.trim() {
             let prompt: Vec<serde_json::Value> = eval::messages(item)
                 .iter()
                 .map(|m| json!({ "role": m.role, "content": m.content }))
