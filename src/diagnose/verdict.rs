@@ -59,7 +59,8 @@ pub struct Measured {
 }
 
 impl Measured {
-    fn from_metrics(
+    /// Reads an evaluation row's metrics (`f1`, `precision`, and `npv` or else `accuracy`).
+    pub fn from_metrics(
         metrics: &std::collections::BTreeMap<String, f64>,
         items: usize,
     ) -> Option<Measured> {

@@ -705,6 +705,46 @@ fn evaluate(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
     Ok(())
 }
 
+/// How the experiment measured an adapter it made, for the diagnosis's verdict rule: the
+/// adapter's variant and the walk on the anomaly-detection dev items. The adapter is either a
+/// shipped one (its folder holds the experiment's `results.json`; it is the full pipeline's) or a
+/// run folder's `adapter/` inside an experiment folder.
+pub fn reliability_for_adapter(adapter: &Path) -> Option<crate::diagnose::verdict::Reliability> {
+    use crate::diagnose::verdict::{Measured, Reliability};
+    let shipped = adapter.join("results.json");
+    let (file, variant) = if shipped.exists() {
+        (shipped, FULL)
+    } else {
+        let run = adapter.parent()?;
+        let name = run.file_name()?.to_str()?;
+        let variant = VARIANTS
+            .into_iter()
+            .find(|v| variant_run(v) == Some(name))?;
+        (run.parent()?.parent()?.join("state.json"), variant)
+    };
+    let state: State = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    let row = |v: &str| {
+        state
+            .results
+            .iter()
+            .find(|r| r.variant == v && r.task == Task::AnomalyDetection)
+    };
+    let (m, w) = (row(variant)?, row(WALK)?);
+    Some(Reliability {
+        model: Measured::from_metrics(&m.result.metrics, m.result.items),
+        walk: Measured::from_metrics(&w.result.metrics, w.result.items),
+        source: Some(format!(
+            "experiment {} ({variant} and the walk on {} anomaly-detection items)",
+            file.display(),
+            m.result.items
+        )),
+    })
+    .filter(|r| {
+        r.model
+            .is_some_and(|m| m.items >= crate::diagnose::verdict::MIN_MEASURED_ITEMS)
+    })
+}
+
 /// The metric a task is judged by in the table (SPEC's).
 pub fn headline(task: Task) -> &'static str {
     match task {
@@ -794,4 +834,77 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     let path = ctx.path("results.json");
     let json = serde_json::to_vec_pretty(s).map_err(|e| io(&path, e))?;
     crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(items: usize) -> State {
+        let row = |variant: &str, f1: f64| Row {
+            variant: variant.into(),
+            task: Task::AnomalyDetection,
+            result: EvalResult {
+                variant: variant.into(),
+                model: None,
+                adapter: None,
+                metrics: [("f1", f1), ("precision", 0.75), ("npv", 0.9)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                items,
+                unparsed: 0,
+                mean_latency_ms: 0.0,
+            },
+        };
+        State {
+            scale: Scale::Full,
+            model: PathBuf::from("m.gguf"),
+            done: BTreeMap::new(),
+            data: DataStats::default(),
+            results: vec![row(WALK, 0.4), row(DIRECT, 0.5), row(FULL, 0.7)],
+            notes: Vec::new(),
+        }
+    }
+
+    /// A shipped adapter (its folder holds the experiment's results) is measured as the full
+    /// pipeline; a run folder's adapter inside an experiment folder as its own variant; too few
+    /// items measure nothing.
+    #[test]
+    fn an_adapter_is_measured_by_the_experiment_that_made_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shipped = dir.path().join("shipped");
+        std::fs::create_dir_all(&shipped).expect("dir");
+        std::fs::write(
+            shipped.join("results.json"),
+            serde_json::to_vec(&state(30)).unwrap(),
+        )
+        .expect("write");
+        let r = reliability_for_adapter(&shipped).expect("measured");
+        assert_eq!(r.model.map(|m| m.f1), Some(0.7));
+        assert_eq!(r.walk.map(|w| w.f1), Some(0.4));
+        assert!(r.model_beats_walk());
+
+        let exp = dir.path().join("exp");
+        let adapter = exp.join("runs/direct/adapter");
+        std::fs::create_dir_all(&adapter).expect("dir");
+        std::fs::write(
+            exp.join("state.json"),
+            serde_json::to_vec(&state(30)).unwrap(),
+        )
+        .expect("write");
+        assert_eq!(
+            reliability_for_adapter(&adapter)
+                .and_then(|r| r.model)
+                .map(|m| m.f1),
+            Some(0.5)
+        );
+        std::fs::write(
+            exp.join("state.json"),
+            serde_json::to_vec(&state(5)).unwrap(),
+        )
+        .expect("write");
+        assert_eq!(reliability_for_adapter(&adapter), None);
+        assert_eq!(reliability_for_adapter(&dir.path().join("nowhere")), None);
+    }
 }
