@@ -6,6 +6,7 @@ mod cli;
 mod data_cmd;
 mod diagnose_cmd;
 mod eval_cmd;
+mod experiment_cmd;
 mod flowchart_cmd;
 mod model_cmd;
 mod train_cmd;
@@ -78,7 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Labels(cmd)) => data_cmd::labels(&config, cmd)?,
         Some(Command::Eval(args)) => eval_cmd::run(&config, args)?,
         Some(Command::Experiment(cli::ExperimentCommand::Run(args))) => {
-            eval_cmd::experiment(&config, args)?
+            experiment_cmd::run(&config, args)?
         }
         Some(Command::Train(args)) => {
             return Ok(ExitCode::from(train_cmd::train(&config, *args)? as u8))

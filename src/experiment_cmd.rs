@@ -1,0 +1,59 @@
+//! `logreasoner experiment run`: the whole method, resumable, with progress on standard error and
+//! the results table on standard output.
+
+use std::io::Write;
+
+use crate::cli::ExperimentArgs;
+use logreasoner::config::Config;
+
+/// `logreasoner experiment run`: progress on standard error, the table on standard output.
+pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
+    use logreasoner::config::bundled;
+    use logreasoner::experiment::{self, Options, Scale};
+    let scale: Scale = args.scale.parse().map_err(anyhow::Error::msg)?;
+    let folder = args.out.unwrap_or_else(|| {
+        config
+            .data_dir
+            .value
+            .join("experiments")
+            .join(format!("{scale:?}").to_lowercase())
+    });
+    let known = experiment::steps();
+    if let Some(step) = args
+        .until
+        .as_deref()
+        .filter(|s| !known.iter().any(|k| k == s))
+    {
+        anyhow::bail!("unknown step `{step}`; the steps are: {}", known.join(", "));
+    }
+    let opts = Options {
+        scale,
+        folder: folder.clone(),
+        model: config.model.value.clone(),
+        device: logreasoner::llm::model::device(config.device.value)?,
+        loglm: args
+            .loglm
+            .unwrap_or_else(|| bundled("assets/datasets/loglm")),
+        loghub: args
+            .loghub
+            .unwrap_or_else(|| bundled("assets/datasets/loghub-2k")),
+        charts: logreasoner::flowchart::valid_charts(&config.flowcharts.value)?,
+        until: args.until,
+    };
+    if !opts.model.exists() {
+        anyhow::bail!(
+            "no model at {}; run `logreasoner model fetch` first (or pass --model)",
+            opts.model.display()
+        );
+    }
+    let started = std::time::Instant::now();
+    let state = experiment::run(&opts, &mut |line| {
+        eprintln!("[{:>6.0} s] {line}", started.elapsed().as_secs_f64());
+    })?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", experiment::table(&state))?;
+    if folder.join("results.md").exists() {
+        writeln!(out, "results: {}", folder.join("results.md").display())?;
+    }
+    Ok(())
+}
