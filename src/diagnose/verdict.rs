@@ -345,11 +345,7 @@ fn stated_verdicts(line: &str) -> Vec<Option<bool>> {
     let lower = line.to_ascii_lowercase();
     let mut out = Vec::new();
     for key in ["anomalous", "answer"] {
-        for (at, _) in lower.match_indices(key) {
-            let rest = lower[at + key.len()..].trim_start_matches(['*', ' ']);
-            let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix("is ")) else {
-                continue;
-            };
+        for rest in crate::eval::score::stated_after(&lower, key) {
             let rest = rest.trim_start_matches(['*', ' ', '`']);
             let head = rest.split([':', ',', '.', ';']).next().unwrap_or("");
             let words: Vec<&str> = head

@@ -41,36 +41,73 @@ const HEDGES: &[&str] = &[
     "inconclusive",
 ];
 
+/// The labels a text names (a negated label counts as the other one: "not anomalous" is normal),
+/// and whether it hedges.
+struct Named {
+    positive: bool,
+    negative: bool,
+    hedged: bool,
+}
+
+impl Named {
+    fn read(task: Task, text: &str) -> Named {
+        let lower = text.to_ascii_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut named = Named {
+            positive: false,
+            negative: false,
+            hedged: false,
+        };
+        for (i, &word) in words.iter().enumerate() {
+            named.hedged |= HEDGES.contains(&word);
+            let label = match (task, word) {
+                (_, "abnormal" | "anomalous" | "anomaly" | "anomalies") => true,
+                (Task::AnomalyDetection, "normal") => false,
+                (Task::FailurePrediction, "yes") => true,
+                (Task::FailurePrediction, "no") => false,
+                _ => continue,
+            };
+            let negated = i > 0 && matches!(words[i - 1], "not" | "no" | "non");
+            if label != negated {
+                named.positive = true;
+            } else {
+                named.negative = true;
+            }
+        }
+        named
+    }
+
+    /// The one label named, unless the text hedges.
+    fn one(&self) -> Option<bool> {
+        match (self.hedged, self.positive, self.negative) {
+            (false, true, false) => Some(true),
+            (false, false, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// A binary label from an answer: `Some(true)` for the positive one (abnormal, yes). An answer
 /// has a label only when it names exactly one: one that names both ("normal or abnormal"), or
 /// hedges ("possibly abnormal"), has none. A negated label counts as the other one ("not
 /// anomalous" is normal).
 pub fn binary(task: Task, answer: &str) -> Option<bool> {
-    let lower = answer.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let mut found = None;
-    for (i, &word) in words.iter().enumerate() {
-        if HEDGES.contains(&word) {
-            return None;
-        }
-        let label = match (task, word) {
-            (_, "abnormal" | "anomalous" | "anomaly" | "anomalies") => true,
-            (Task::AnomalyDetection, "normal") => false,
-            (Task::FailurePrediction, "yes") => true,
-            (Task::FailurePrediction, "no") => false,
-            _ => continue,
-        };
-        let negated = i > 0 && matches!(words[i - 1], "not" | "no" | "non");
-        let label = label != negated;
-        match found {
-            Some(seen) if seen != label => return None,
-            _ => found = Some(label),
-        }
-    }
-    found
+    Named::read(task, answer).one()
+}
+
+/// What follows each `<key>:` or "<key> is" in a lowercased line (emphasis stars skipped), to its
+/// end: where a line states an answer or a verdict.
+pub fn stated_after<'a>(lower: &'a str, key: &str) -> Vec<&'a str> {
+    lower
+        .match_indices(key)
+        .filter_map(|(at, _)| {
+            let rest = lower[at + key.len()..].trim_start_matches(['*', ' ']);
+            rest.strip_prefix(':').or_else(|| rest.strip_prefix("is "))
+        })
+        .collect()
 }
 
 /// Every statement of an answer in `text`: what follows `Answer:` (anywhere in a line) or "the
@@ -79,11 +116,7 @@ fn answer_statements(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let lower = line.to_ascii_lowercase();
-        for (at, _) in lower.match_indices("answer") {
-            let rest = lower[at + "answer".len()..].trim_start_matches(['*', ' ']);
-            let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix("is ")) else {
-                continue;
-            };
+        for rest in stated_after(&lower, "answer") {
             let end = rest
                 .find(". ")
                 .or_else(|| rest.find("answer"))
@@ -106,26 +139,12 @@ pub fn committed_answer(task: Task, text: &str) -> Option<String> {
     }
     let label = binary(task, &last)?;
     let consistent = answer_statements(text).iter().all(|statement| {
-        let names_other = binary(task, statement).is_some_and(|l| l != label);
-        let names_both = binary(task, statement).is_none() && mentions_both(task, statement);
+        let named = Named::read(task, statement);
+        let names_other = named.one().is_some_and(|l| l != label);
+        let names_both = named.positive && named.negative;
         !names_other && !names_both
     });
     consistent.then_some(last)
-}
-
-/// Whether `text` names the positive and the negative label (so it has no one label).
-fn mentions_both(task: Task, text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let any = |set: &[&str]| words.iter().any(|w| set.contains(w));
-    match task {
-        Task::AnomalyDetection => any(&["abnormal", "anomalous", "anomaly"]) && any(&["normal"]),
-        Task::FailurePrediction => any(&["yes"]) && any(&["no"]),
-        _ => false,
-    }
 }
 
 /// Gold labels are written the same way as answers.
