@@ -597,7 +597,8 @@ pub enum ExperimentCommand {
 
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
-    /// small (a few items and steps, minutes) or full (every item, one epoch per stage)
+    /// small (a few items and steps, minutes), medium (32 training and 24 dev items per task, one
+    /// epoch per stage: about 90 minutes on two cores) or full (every item, one epoch per stage)
     #[arg(long, default_value = "small")]
     pub scale: String,
     /// The experiment's folder (default: `<data_dir>/experiments/<scale>`)

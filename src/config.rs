@@ -196,7 +196,8 @@ pub struct Config {
     /// Log files (or a folder of them) the Logs screen opens on start.
     pub logs: Setting<PathBuf>,
     pub model: Setting<PathBuf>,
-    /// A PEFT LoRA adapter (a folder) merged into the local model; none by default.
+    /// A PEFT LoRA adapter (a folder) merged into the local model: the shipped one when the model
+    /// is the default one, none otherwise; `none` turns it off.
     pub adapter: Option<Setting<PathBuf>>,
     pub device: Setting<Device>,
     pub annotator: Setting<String>,
@@ -292,12 +293,26 @@ impl Config {
                 ))
             },
         )?;
-        let adapter = flags
+        let chosen = flags
             .adapter
             .clone()
             .map(|v| flag(v, "--adapter"))
             .or_else(|| env_path(env, "LOGREASONER_ADAPTER"))
             .or_else(|| from_file(file.adapter));
+        let adapter = match chosen {
+            // `none` turns the shipped adapter off.
+            Some(a) if a.value.as_os_str() == "none" => None,
+            Some(a) => Some(a),
+            // The shipped adapter was trained on the default model, so it goes with that model
+            // only; a model named anywhere runs as it is unless an adapter is named too.
+            None if matches!(model.origin, Origin::Default(_)) => shipped_adapter().map(|path| {
+                default(
+                    path,
+                    "the shipped LogReasoner adapter for the default model",
+                )
+            }),
+            None => None,
+        };
         let device_text = pick(
             flags.device.clone().map(|v| flag(v, "--device")),
             env("LOGREASONER_DEVICE").map(|v| Setting {
@@ -575,6 +590,15 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// A path inside the source tree: the working directory's copy when present (so `cargo run` from the
 /// repository uses it), else the copy next to the sources this binary was built from.
+/// The LogReasoner adapter shipped for the default model, inside `assets/adapters/`.
+pub const SHIPPED_ADAPTER: &str = "assets/adapters/logreasoner-smollm2-135m";
+
+/// The shipped adapter's folder, when it is there (a checkout without it runs the base model).
+pub fn shipped_adapter() -> Option<PathBuf> {
+    let dir = bundled(SHIPPED_ADAPTER);
+    dir.join("adapter_config.json").is_file().then_some(dir)
+}
+
 pub fn bundled(relative: &str) -> PathBuf {
     let local = PathBuf::from(relative);
     if local.exists() {
@@ -594,6 +618,30 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_shipped_adapter_goes_with_the_default_model_only_and_none_turns_it_off() {
+        let env = env_of(&[("HOME", "/home/ana")]);
+        let on_defaults = Config::resolve(&Overrides::default(), &env).expect("resolve");
+        assert_eq!(on_defaults.adapter.map(|a| a.value), shipped_adapter());
+        let named_model = Overrides {
+            model: Some("/models/other.gguf".into()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&named_model, &env).expect("resolve");
+        assert!(cfg.adapter.is_none(), "another model runs without it");
+        let off = Overrides {
+            adapter: Some("none".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&off, &env)
+            .expect("resolve")
+            .adapter
+            .is_none());
+        let off_by_env = env_of(&[("HOME", "/home/ana"), ("LOGREASONER_ADAPTER", "none")]);
+        let cfg = Config::resolve(&Overrides::default(), &off_by_env).expect("resolve");
+        assert!(cfg.adapter.is_none());
     }
 
     #[test]

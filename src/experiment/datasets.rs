@@ -121,6 +121,13 @@ pub fn cut(items: Vec<Item>, per_task: Option<usize>) -> Vec<Item> {
     let Some(n) = per_task else {
         return items;
     };
+    // Evenly spread over each group: the files come grouped by source system, and the first n
+    // items of a task would all be one system's.
+    fn spread<'a>(group: &[&'a Item], n: usize) -> impl Iterator<Item = &'a Item> + 'a {
+        let want = n.min(group.len());
+        let picked: Vec<&'a Item> = (0..want).map(|k| group[k * group.len() / want]).collect();
+        picked.into_iter()
+    }
     let mut out = Vec::new();
     for task in Task::ALL {
         let of_task: Vec<&Item> = items.iter().filter(|i| i.task == task).collect();
@@ -128,17 +135,13 @@ pub fn cut(items: Vec<Item>, per_task: Option<usize>) -> Vec<Item> {
         if binary {
             let positive =
                 |i: &&&Item| crate::eval::score::gold_binary(task, &i.gold) == Some(true);
-            let pos: Vec<&&Item> = of_task.iter().filter(positive).collect();
-            let neg: Vec<&&Item> = of_task.iter().filter(|i| !positive(i)).collect();
+            let pos: Vec<&Item> = of_task.iter().copied().filter(|i| positive(&i)).collect();
+            let neg: Vec<&Item> = of_task.iter().copied().filter(|i| !positive(&i)).collect();
             let half = n.div_ceil(2);
-            out.extend(pos.iter().take(half).map(|i| (**i).clone()));
-            out.extend(
-                neg.iter()
-                    .take(n - half.min(pos.len()))
-                    .map(|i| (**i).clone()),
-            );
+            out.extend(spread(&pos, half).cloned());
+            out.extend(spread(&neg, n - half.min(pos.len())).cloned());
         } else {
-            out.extend(of_task.into_iter().take(n).cloned());
+            out.extend(spread(&of_task, n).cloned());
         }
     }
     out

@@ -1,6 +1,6 @@
 //! Exports: Mermaid and Graphviz DOT for documents, and the Unicode tree the TUI shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::model::{Flowchart, NodeKind};
 
@@ -130,25 +130,30 @@ pub fn kind_glyph(kind: NodeKind) -> &'static str {
     }
 }
 
+/// Deepest indentation a tree row gets; deeper rows restart at the left behind a `┊` marker, so a
+/// 30,000-node chain costs 30,000 short rows rather than gigabytes of indentation.
+const MAX_TREE_DEPTH: usize = 32;
+
 /// The chart as an indented tree from `start`; a node met again is shown as a reference (`↺ see
 /// above`) instead of being expanded twice. Nodes unreachable from start follow at the end, marked.
+/// Iterative, with an explicit stack: a chart's depth is the user's to choose and must not decide
+/// whether the program overflows its stack.
 pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
     let mut builder = TreeBuilder {
         chart,
         rows: Vec::new(),
-        shown: Vec::new(),
+        shown: HashSet::new(),
     };
-    builder.visit(&chart.start, "", "", None);
-    let orphans: Vec<String> = chart
+    builder.visit(&chart.start);
+    let orphans: Vec<&String> = chart
         .nodes
         .keys()
-        .filter(|k| !builder.shown.contains(k))
-        .cloned()
+        .filter(|k| !builder.shown.contains(k.as_str()))
         .collect();
     for id in orphans {
-        if !builder.shown.contains(&id) {
+        if !builder.shown.contains(id.as_str()) {
             let first = builder.rows.len();
-            builder.visit(&id, "", "", None);
+            builder.visit(id);
             builder.rows[first]
                 .text
                 .push_str("  ⚠ not reachable from start");
@@ -160,59 +165,90 @@ pub fn tree(chart: &Flowchart) -> Vec<TreeRow> {
 struct TreeBuilder<'a> {
     chart: &'a Flowchart,
     rows: Vec<TreeRow>,
-    shown: Vec<String>,
+    shown: HashSet<&'a str>,
 }
 
-impl TreeBuilder<'_> {
-    /// `last` is `None` for a root, else whether this is its parent's last edge.
-    fn visit(&mut self, id: &str, prefix: &str, edge: &str, last: Option<bool>) {
-        let connector = match last {
-            None => "",
-            Some(true) => "└─ ",
-            Some(false) => "├─ ",
-        };
-        let edge_text = if edge.is_empty() || edge == "next" {
-            String::new()
-        } else {
-            format!("{edge} → ")
-        };
-        let lead = format!("{prefix}{connector}{edge_text}");
-        let Some(node) = self.chart.nodes.get(id) else {
+/// A row still to print: the node, the indentation before it, its edge label, its depth, and
+/// `None` for a root or whether it is its parent's last edge.
+struct Pending<'a> {
+    id: &'a str,
+    prefix: String,
+    edge: &'a str,
+    depth: usize,
+    last: Option<bool>,
+}
+
+impl<'a> TreeBuilder<'a> {
+    /// Prints the subtree of `root`, depth first with edges in file order.
+    fn visit(&mut self, root: &'a str) {
+        let mut stack = vec![Pending {
+            id: root,
+            prefix: String::new(),
+            edge: "",
+            depth: 0,
+            last: None,
+        }];
+        while let Some(p) = stack.pop() {
+            let connector = match p.last {
+                None => "",
+                Some(true) => "└─ ",
+                Some(false) => "├─ ",
+            };
+            let edge_text = if p.edge.is_empty() || p.edge == "next" {
+                String::new()
+            } else {
+                format!("{} → ", p.edge)
+            };
+            let lead = format!("{}{connector}{edge_text}", p.prefix);
+            let Some(node) = self.chart.nodes.get(p.id) else {
+                self.rows.push(TreeRow {
+                    node: p.id.to_string(),
+                    text: format!("{lead}{} ✗ missing", p.id),
+                });
+                continue;
+            };
+            if !self.shown.insert(p.id) {
+                self.rows.push(TreeRow {
+                    node: p.id.to_string(),
+                    text: format!("{lead}{} ↺ see above", p.id),
+                });
+                continue;
+            }
+            let extra = match (&node.cause, &node.retry) {
+                (Some(c), _) => format!(" [{c}]"),
+                (None, Some(r)) => format!(" (retry → {} ≤{})", r.to, r.limit),
+                _ => String::new(),
+            };
             self.rows.push(TreeRow {
-                node: id.to_string(),
-                text: format!("{lead}{id} ✗ missing"),
+                node: p.id.to_string(),
+                text: format!(
+                    "{lead}{} {}: {}{extra}",
+                    kind_glyph(node.kind),
+                    p.id,
+                    node.text.trim()
+                ),
             });
-            return;
-        };
-        if self.shown.iter().any(|s| s == id) {
-            self.rows.push(TreeRow {
-                node: id.to_string(),
-                text: format!("{lead}{id} ↺ see above"),
-            });
-            return;
-        }
-        self.shown.push(id.to_string());
-        let extra = match (&node.cause, &node.retry) {
-            (Some(c), _) => format!(" [{c}]"),
-            (None, Some(r)) => format!(" (retry → {} ≤{})", r.to, r.limit),
-            _ => String::new(),
-        };
-        self.rows.push(TreeRow {
-            node: id.to_string(),
-            text: format!(
-                "{lead}{} {id}: {}{extra}",
-                kind_glyph(node.kind),
-                node.text.trim()
-            ),
-        });
-        let child_prefix = match last {
-            None => prefix.to_string(),
-            Some(true) => format!("{prefix}   "),
-            Some(false) => format!("{prefix}│  "),
-        };
-        let edges: Vec<(&str, &str)> = node.edges().collect();
-        for (i, (e, to)) in edges.iter().enumerate() {
-            self.visit(to, &child_prefix, e, Some(i + 1 == edges.len()));
+            let (child_prefix, depth) = if p.depth >= MAX_TREE_DEPTH {
+                ("┊ ".to_string(), 0)
+            } else {
+                let prefix = match p.last {
+                    None => p.prefix,
+                    Some(true) => format!("{}   ", p.prefix),
+                    Some(false) => format!("{}│  ", p.prefix),
+                };
+                (prefix, p.depth + 1)
+            };
+            let edges: Vec<(&'a str, &'a str)> = node.edges().collect();
+            // Pushed in reverse so the first edge is printed first.
+            for (i, (edge, to)) in edges.iter().enumerate().rev() {
+                stack.push(Pending {
+                    id: to,
+                    prefix: child_prefix.clone(),
+                    edge,
+                    depth,
+                    last: Some(i + 1 == edges.len()),
+                });
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! "Thought": overview, key challenges, abstract reasoning steps), stored in sled with the chart's
 //! content hash so that editing the chart marks the thought stale.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::model::{Flowchart, NodeKind};
 use crate::store::{ReviewStatus, Store, StoreError, Thought, ThoughtOrigin};
@@ -65,9 +65,10 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
 
     // Order: depth-first from start; only non-terminal nodes become steps.
     let mut order: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut stack = vec![chart.start.as_str()];
     while let Some(id) = stack.pop() {
-        if order.contains(&id) {
+        if !seen.insert(id) {
             continue;
         }
         let Some(node) = chart.nodes.get(id) else {

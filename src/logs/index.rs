@@ -1,12 +1,17 @@
-//! A log file memory-mapped and indexed by line, the index built in parallel. The index keeps 4 bytes
-//! per line (offsets relative to the chunk they fall in), so a 1 GB log of 60-byte lines costs about
-//! 70 MB. Lines are bytes; display converts lossily and cuts long lines, analysis gets them whole.
+//! A log file read into memory and indexed by line, the index built in parallel. The index keeps 4
+//! bytes per line (offsets relative to the chunk they fall in), so a 1 GB log of 60-byte lines costs
+//! about 70 MB beside its bytes. Lines are bytes; display converts lossily and cuts long lines,
+//! analysis gets them whole.
+//!
+//! The bytes are a snapshot taken with plain reads, never a memory map: logrotate's copytruncate
+//! (or any writer) may shrink the file at any moment, and touching a mapped page past the new end
+//! kills the process with SIGBUS. A snapshot keeps showing what was read; `follow` notices the
+//! truncation with its own reads.
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use memmap2::Mmap;
 
 /// Bytes per indexing chunk: large enough to amortise thread start-up, small enough to balance.
 const CHUNK: u64 = 64 << 20;
@@ -18,8 +23,8 @@ pub enum IndexError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot map {path} into memory: {source}")]
-    Map {
+    #[error("cannot read {path}: {source}")]
+    Read {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -33,24 +38,10 @@ struct Chunk {
     starts: Vec<u32>,
 }
 
-enum Bytes {
-    Mapped(Mmap),
-    Owned(Vec<u8>),
-}
-
-impl Bytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
-        }
-    }
-}
-
-/// An indexed, read-only log: a mapped file or bytes read from stdin.
+/// An indexed, read-only log: a snapshot of a file or bytes read from stdin.
 pub struct LogFile {
     path: PathBuf,
-    bytes: Bytes,
+    bytes: Vec<u8>,
     chunks: Vec<Chunk>,
     lines: usize,
 }
@@ -65,34 +56,29 @@ impl std::fmt::Debug for LogFile {
 }
 
 impl LogFile {
-    /// Maps and indexes `path` using `threads` threads (0 = all cores).
+    /// Reads and indexes `path` using `threads` threads (0 = all cores).
     pub fn open(path: &Path, threads: usize) -> Result<LogFile, IndexError> {
-        let file = File::open(path).map_err(|source| IndexError::Open {
+        let mut file = File::open(path).map_err(|source| IndexError::Open {
             path: path.to_path_buf(),
             source,
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        // An empty file cannot be mapped; it has no lines either.
-        let bytes = if len == 0 {
-            Bytes::Owned(Vec::new())
-        } else {
-            // SAFETY: the map is read-only. A writer truncating the file underneath would make pages
-            // disappear; live logs are therefore followed with reads (`follow`), not mapped.
-            let map = unsafe { Mmap::map(&file) }.map_err(|source| IndexError::Map {
+        // The length is a hint only: the file may grow or shrink while it is read.
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|source| IndexError::Read {
                 path: path.to_path_buf(),
                 source,
             })?;
-            Bytes::Mapped(map)
-        };
         Ok(Self::index(path.to_path_buf(), bytes, threads))
     }
 
     /// Indexes bytes already in memory (stdin).
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> LogFile {
-        Self::index(PathBuf::from(name), Bytes::Owned(bytes), 1)
+        Self::index(PathBuf::from(name), bytes, 1)
     }
 
-    fn index(path: PathBuf, bytes: Bytes, threads: usize) -> LogFile {
+    fn index(path: PathBuf, bytes: Vec<u8>, threads: usize) -> LogFile {
         let data = bytes.as_slice();
         let len = data.len() as u64;
         let threads = if threads == 0 {
@@ -167,7 +153,7 @@ impl LogFile {
 
     /// Bytes indexed.
     pub fn byte_len(&self) -> u64 {
-        self.bytes.as_slice().len() as u64
+        self.bytes.len() as u64
     }
 
     pub fn is_empty(&self) -> bool {
@@ -321,6 +307,25 @@ mod tests {
             "a split character is dropped, not garbled"
         );
         assert_eq!(f.line(2), "after");
+    }
+
+    /// logrotate's copytruncate empties the file under an open log: its lines stay readable (a
+    /// mapped file died here with SIGBUS), and a reopen sees the new, shorter content.
+    #[test]
+    fn a_log_truncated_under_an_open_view_keeps_its_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        let text: String = (0..30_000).map(|i| format!("line {i} payload\n")).collect();
+        std::fs::write(&path, &text).expect("write");
+        let open = LogFile::open(&path, 2).expect("open");
+        std::fs::File::create(&path).expect("truncate");
+        assert_eq!(open.len(), 30_000);
+        assert_eq!(open.line(29_999), "line 29999 payload");
+        let total: usize = (0..open.len()).map(|i| open.line_bytes(i).len()).sum();
+        assert!(total > 0);
+        std::fs::write(&path, "new\n").expect("rewrite");
+        let reopened = LogFile::open(&path, 2).expect("reopen");
+        assert_eq!(lines(&reopened), ["new"]);
     }
 
     #[test]

@@ -1010,7 +1010,16 @@ fn train_in(
         Ok(Some(line))
     };
 
-    let order = sft::shuffled(train_data.len(), settings.seed);
+    let length = |i: usize| match &train_data {
+        Data::Sft(examples) => examples[i].ids.len(),
+        Data::Dpo(pairs) => pairs[i].chosen.ids.len().max(pairs[i].rejected.ids.len()),
+    };
+    let order = sft::bucketed(
+        &sft::shuffled(train_data.len(), settings.seed),
+        length,
+        settings.batch,
+        settings.seed,
+    );
     let mut micro = |step: usize, index: usize| -> candle_core::Result<MicroBatch> {
         match &train_data {
             Data::Sft(examples) => {

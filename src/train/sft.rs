@@ -240,7 +240,12 @@ pub fn train(
     if examples.is_empty() {
         candle_core::bail!("there are no training examples");
     }
-    let order = shuffled(examples.len(), s.seed);
+    let order = bucketed(
+        &shuffled(examples.len(), s.seed),
+        |i| examples[i].ids.len(),
+        s.batch,
+        s.seed,
+    );
     let mut micro = |step: usize, index: usize| -> Result<MicroBatch> {
         let batch = batch_at(examples, &order, s, step, index);
         Ok(MicroBatch {
@@ -268,6 +273,36 @@ pub fn batch_at<T: Clone>(
             items[order[k]].clone()
         })
         .collect()
+}
+
+/// `order` regrouped so each batch holds examples of similar length: windows of `batch * 32`
+/// consecutive items are sorted by `length`, cut into batches, and the batches shuffled again
+/// (seeded). A batch pads to its longest example, so mixing a 1,500-token window with three
+/// 200-token ones would spend most of a step on padding. The result is still a permutation.
+pub fn bucketed(
+    order: &[usize],
+    length: impl Fn(usize) -> usize,
+    batch: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let batch = batch.max(1);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for window in order.chunks(batch * 32) {
+        let mut window = window.to_vec();
+        window.sort_by_key(|&i| length(i));
+        batches.extend(window.chunks(batch).map(<[usize]>::to_vec));
+    }
+    // A short last batch stays last, so every other batch keeps its full size.
+    let last = match batches.last() {
+        Some(b) if b.len() < batch => batches.pop(),
+        _ => None,
+    };
+    let mut out: Vec<usize> = shuffled(batches.len(), seed ^ 0xB0C4)
+        .into_iter()
+        .flat_map(|b| batches[b].clone())
+        .collect();
+    out.extend(last.into_iter().flatten());
+    out
 }
 
 /// A seeded permutation (xorshift), so the example order does not depend on a global RNG.

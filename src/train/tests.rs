@@ -342,6 +342,35 @@ fn the_schedule_warms_up_then_decays() {
 }
 
 #[test]
+fn bucketed_batches_hold_similar_lengths_and_every_example_once() {
+    // 200 examples whose lengths alternate short and long: plain shuffled batches mix them.
+    let length = |i: usize| if i % 2 == 0 { 20 + i % 7 } else { 900 + i % 11 };
+    let order = sft::bucketed(&sft::shuffled(202, 3), length, 4, 3);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..202).collect::<Vec<_>>(), "a permutation");
+    assert_eq!(
+        order,
+        sft::bucketed(&sft::shuffled(202, 3), length, 4, 3),
+        "seeded"
+    );
+    let padded = |o: &[usize]| -> usize {
+        o.chunks(4)
+            .map(|b| b.iter().map(|&i| length(i)).max().unwrap_or(0) * b.len())
+            .sum()
+    };
+    let plain = sft::shuffled(202, 3);
+    assert!(
+        padded(&order) * 10 < padded(&plain) * 6,
+        "bucketing pads {} tokens, plain shuffling {}",
+        padded(&order),
+        padded(&plain)
+    );
+    // The short remainder (202 = 50 * 4 + 2) is the last batch, so the others stay whole.
+    assert_eq!(order.len() % 4, 2);
+}
+
+#[test]
 fn dpo_margin_and_accuracy_rise_on_a_toy_preference_set() {
     use super::dpo::{self, Pair};
     let (model, vars) = build(&all_targets());
