@@ -32,7 +32,7 @@ pub fn parse_file(
     };
     let sources =
         logreasoner::tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     for mut source in sources {
         source.analyse_all();
         let source = match system {
@@ -88,7 +88,7 @@ fn model_threads(threads: Option<usize>) -> usize {
 }
 
 pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     match cmd {
         BenchCommand::Parse { data } => {
             let rows = parse::accuracy(&data).map_err(anyhow::Error::msg)?;

@@ -457,6 +457,10 @@ pub enum ExportCommand {
         /// Only this annotator's labels
         #[arg(long = "of", value_name = "ANNOTATOR")]
         of: Option<String>,
+        /// Keep secrets as they are (by default they are scrubbed, as in the other exports; an
+        /// unscrubbed file merges into a database holding the same instances)
+        #[arg(long)]
+        no_redact: bool,
     },
 }
 

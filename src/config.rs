@@ -203,7 +203,11 @@ pub struct Config {
     pub annotator: Setting<String>,
     /// Header format of the logs (a Loghub system name); detected per file when absent.
     pub log_format: Option<Setting<String>>,
+    /// Generation defaults with the origin of the file (or built-in) values; fields overridden by
+    /// the environment are in `generation_env`.
     pub generation: Setting<GenerationDefaults>,
+    /// `(field, variable)` for each generation field an environment variable set.
+    pub generation_env: Vec<(&'static str, &'static str)>,
     pub diagnosis: Setting<DiagnosisSettings>,
     /// Set only by the config file: an explicit choice to send prompts (and log lines) to a server.
     pub remote: Option<RemoteSettings>,
@@ -372,7 +376,7 @@ impl Config {
             },
             None => default(GenerationDefaults::default(), "built in"),
         };
-        let generation = apply_generation_env(generation, env)?;
+        let (generation, generation_env) = apply_generation_env(generation, env)?;
         let diagnosis = match file.diagnosis {
             Some(d) => Setting {
                 value: d,
@@ -393,6 +397,7 @@ impl Config {
             annotator,
             log_format,
             generation,
+            generation_env,
             diagnosis,
             remote: file.remote,
         })
@@ -407,7 +412,6 @@ impl Config {
     pub fn rows(&self) -> Vec<(&'static str, String, String)> {
         let p = |s: &Setting<PathBuf>| s.value.display().to_string();
         let g = &self.generation.value;
-        let gen_origin = self.generation.origin.to_string();
         let mut rows = vec![
             (
                 "config_file",
@@ -456,7 +460,12 @@ impl Config {
             ("generation.max_tokens", g.max_tokens.to_string()),
             ("generation.seed", g.seed.to_string()),
         ] {
-            rows.push((name, value, gen_origin.clone()));
+            let field = name.trim_start_matches("generation.");
+            let origin = match self.generation_env.iter().find(|(f, _)| *f == field) {
+                Some((_, var)) => Origin::Env(var),
+                None => self.generation.origin.clone(),
+            };
+            rows.push((name, value, origin.to_string()));
         }
         let d = &self.diagnosis.value;
         for (name, value) in [
@@ -538,11 +547,19 @@ fn pick<T>(
     }
 }
 
-/// Generation values may each be overridden by `LOGREASONER_<FIELD>`.
+/// Generation values may each be overridden by `LOGREASONER_<FIELD>`; returns the values, checked,
+/// and which field each variable set. A value out of range is an error naming where it came from.
+#[allow(clippy::type_complexity)]
 fn apply_generation_env(
     mut setting: Setting<GenerationDefaults>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Setting<GenerationDefaults>, ConfigError> {
+) -> Result<
+    (
+        Setting<GenerationDefaults>,
+        Vec<(&'static str, &'static str)>,
+    ),
+    ConfigError,
+> {
     fn parse<T: std::str::FromStr>(var: &'static str, text: &str) -> Result<T, ConfigError> {
         text.trim().parse().map_err(|_| ConfigError::Value {
             origin: format!("environment {var}"),
@@ -550,12 +567,12 @@ fn apply_generation_env(
         })
     }
     let g = &mut setting.value;
-    let mut touched = None;
+    let mut touched: Vec<(&'static str, &'static str)> = Vec::new();
     macro_rules! field {
         ($var:literal, $field:ident) => {
             if let Some(v) = env($var).filter(|v| !v.is_empty()) {
                 g.$field = parse($var, &v)?;
-                touched = Some($var);
+                touched.push((stringify!($field), $var));
             }
         };
     }
@@ -565,10 +582,44 @@ fn apply_generation_env(
     field!("LOGREASONER_REPEAT_PENALTY", repeat_penalty);
     field!("LOGREASONER_MAX_TOKENS", max_tokens);
     field!("LOGREASONER_SEED", seed);
-    if let Some(var) = touched {
-        setting.origin = Origin::Env(var);
+    let g = setting.value;
+    let problems = [
+        (
+            "temperature",
+            g.temperature.is_finite() && (0.0..=5.0).contains(&g.temperature),
+            "a number from 0 (greedy) to 5",
+        ),
+        ("top_k", g.top_k >= 1, "at least 1"),
+        (
+            "top_p",
+            g.top_p.is_finite() && g.top_p > 0.0 && g.top_p <= 1.0,
+            "a number above 0 and at most 1",
+        ),
+        (
+            "repeat_penalty",
+            g.repeat_penalty.is_finite() && (0.5..=5.0).contains(&g.repeat_penalty),
+            "a number from 0.5 to 5 (1 is none)",
+        ),
+        ("max_tokens", g.max_tokens >= 1, "at least 1"),
+    ];
+    if let Some((field, _, want)) = problems.iter().find(|(_, ok, _)| !ok) {
+        let origin = match touched.iter().find(|(f, _)| f == field) {
+            Some((_, var)) => Origin::Env(var),
+            None => setting.origin.clone(),
+        };
+        let value = match *field {
+            "temperature" => g.temperature.to_string(),
+            "top_k" => g.top_k.to_string(),
+            "top_p" => g.top_p.to_string(),
+            "repeat_penalty" => g.repeat_penalty.to_string(),
+            _ => g.max_tokens.to_string(),
+        };
+        return Err(ConfigError::Value {
+            origin: origin.to_string(),
+            message: format!("generation.{field} is {value}; it must be {want}"),
+        });
     }
-    Ok(setting)
+    Ok((setting, touched))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -695,7 +746,57 @@ mod tests {
         assert_eq!(cfg.logs.value, PathBuf::from("/file/logs"));
         assert_eq!(cfg.generation.value.temperature, 0.2);
         assert_eq!(cfg.generation.value.seed, 7);
-        assert_eq!(cfg.generation.origin, Origin::Env("LOGREASONER_SEED"));
+        assert_eq!(cfg.generation.origin, Origin::File(file.clone()));
+        assert_eq!(cfg.generation_env, [("seed", "LOGREASONER_SEED")]);
+        let rows = cfg.rows();
+        let origin_of = |name: &str| {
+            rows.iter()
+                .find(|r| r.0 == name)
+                .map(|r| r.2.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(origin_of("generation.seed"), "environment LOGREASONER_SEED");
+        assert!(origin_of("generation.temperature").starts_with("config file"));
+    }
+
+    /// Out-of-range sampling values are refused where they are set, not later in the sampler.
+    #[test]
+    fn generation_values_out_of_range_are_refused_naming_their_origin() {
+        for (var, value, wanted) in [
+            ("LOGREASONER_TOP_P", "5", "generation.top_p is 5"),
+            (
+                "LOGREASONER_TEMPERATURE",
+                "NaN",
+                "generation.temperature is NaN",
+            ),
+            ("LOGREASONER_TOP_K", "0", "generation.top_k is 0"),
+            ("LOGREASONER_MAX_TOKENS", "0", "generation.max_tokens is 0"),
+            (
+                "LOGREASONER_REPEAT_PENALTY",
+                "-1",
+                "generation.repeat_penalty is -1",
+            ),
+        ] {
+            let env = env_of(&[("HOME", "/home/ana"), (var, value)]);
+            let err = Config::resolve(&Overrides::default(), &env)
+                .expect_err(var)
+                .to_string();
+            assert!(err.contains(wanted) && err.contains(var), "{err}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, "generation:\n  top_p: 1.5\n").expect("write");
+        let flags = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let err = Config::resolve(&flags, &env_of(&[("HOME", "/home/ana")]))
+            .expect_err("top_p 1.5")
+            .to_string();
+        assert!(
+            err.contains("config file") && err.contains("top_p is 1.5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,9 +15,12 @@ use logreasoner::store::PreferenceLabel;
 use logreasoner::store::{Store, Task};
 
 fn print_import(report: &ImportReport, what: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     for (line, why) in &report.skipped {
-        eprintln!("{what}:{line}: skipped: {why}");
+        eprintln!(
+            "{what}:{line}: skipped: {}",
+            logreasoner::safe_text::for_terminal(why)
+        );
     }
     writeln!(
         out,
@@ -56,9 +59,13 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Labels { file } => {
             let m = logreasoner::data::labels::import(&store, &file).map_err(anyhow::Error::msg)?;
             for (line, why) in &m.skipped {
-                eprintln!("{}:{line}: skipped: {why}", file.display());
+                eprintln!(
+                    "{}:{line}: skipped: {}",
+                    file.display(),
+                    logreasoner::safe_text::for_terminal(why)
+                );
             }
-            println!(
+            logreasoner::say!(
                 "merged {} label(s) ({} already here); added {} instance(s) and {} solution(s); {} line(s) skipped",
                 m.labels, m.already_there, m.instances_added, m.solutions_added, m.skipped.len()
             );
@@ -81,7 +88,7 @@ pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
     let charts = logreasoner::flowchart::valid_charts(&config.flowcharts.value)?;
     let mut model = BackendSpec::from_config(config)?.open()?;
     let cancel = AtomicBool::new(false);
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     match cmd {
         GenerateCommand::Thoughts { limit, max_tokens } => {
             let mut g = Generator {
@@ -163,10 +170,23 @@ fn export_settings(args: &ExportArgs) -> anyhow::Result<(Format, Option<Redactor
 
 pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
-    if let ExportCommand::Labels { out, of } = &cmd {
-        let n = logreasoner::data::labels::export(&store, out, of.as_deref())
+    if let ExportCommand::Labels { out, of, no_redact } = &cmd {
+        let mut redactor = if *no_redact {
+            None
+        } else {
+            Some(Redactor::new(&[]).map_err(anyhow::Error::msg)?)
+        };
+        let n = logreasoner::data::labels::export(&store, out, of.as_deref(), redactor.as_mut())
             .map_err(anyhow::Error::msg)?;
-        println!("wrote {} ({n} label(s))", out.display());
+        logreasoner::say!("wrote {} ({n} label(s))", out.display());
+        match redactor {
+            None => logreasoner::say!("secrets were not scrubbed (--no-redact)"),
+            Some(r) if r.counts.is_empty() => logreasoner::say!("no secrets found"),
+            Some(r) => {
+                let parts: Vec<String> = r.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                logreasoner::say!("scrubbed: {}", parts.join(", "));
+            }
+        }
         return Ok(());
     }
     let (name, examples, args) = match &cmd {
@@ -195,7 +215,7 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
         args.dev_fraction,
         redactor,
     )?;
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     for (path, rows) in &written.files {
         writeln!(out, "wrote {} ({rows} record(s))", path.display())?;
     }
@@ -264,7 +284,7 @@ pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
                     created_at: logreasoner::time::now_millis(),
                 })?;
             }
-            println!(
+            logreasoner::say!(
                 "accepted {} items as {}",
                 targets.len(),
                 config.annotator.value
@@ -277,7 +297,7 @@ pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
                 .filter(|l| l.source == logreasoner::store::LabelSource::Auto)
                 .count();
             let (counts, pairs) = agreement::agreement(&all);
-            let mut out = std::io::stdout().lock();
+            let mut out = logreasoner::safe_text::stdout();
             writeln!(out, "automatic pairs  {auto}")?;
             for (annotator, n) in &counts {
                 writeln!(out, "{annotator:<16} {n} label(s)")?;

@@ -81,7 +81,7 @@ impl Diagnoser {
                 .map(|a| a.display().to_string());
             plan.measure(store, name.as_deref(), adapter.as_deref());
         }
-        let mut out = std::io::stdout().lock();
+        let mut out = logreasoner::safe_text::stdout();
         let mut report = match &mut self.model {
             Some(model) => {
                 let json = self.json;
@@ -118,7 +118,7 @@ impl Diagnoser {
     }
 
     fn print(&self, report: &Report, compact: bool) -> anyhow::Result<()> {
-        let mut out = std::io::stdout().lock();
+        let mut out = logreasoner::safe_text::stdout();
         if self.json {
             let text = if compact {
                 serde_json::to_string(report)?

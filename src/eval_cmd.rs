@@ -38,7 +38,11 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
     let loaded = data::load(&args.data).map_err(anyhow::Error::msg)?;
     for (line, why) in &loaded.skipped {
-        eprintln!("{}:{line}: skipped: {why}", args.data.display());
+        eprintln!(
+            "{}:{line}: skipped: {}",
+            args.data.display(),
+            logreasoner::safe_text::for_terminal(why)
+        );
     }
     let mut items: Vec<data::Item> = loaded
         .items
@@ -119,7 +123,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         note,
         created_at: logreasoner::time::now_millis(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     writeln!(
         out,
         "{task} · {} items from {} · greedy, at most {max_tokens} tokens per answer",

@@ -50,7 +50,7 @@ pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
     let state = experiment::run(&opts, &mut |line| {
         eprintln!("[{:>6.0} s] {line}", started.elapsed().as_secs_f64());
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     write!(out, "{}", experiment::table(&state))?;
     if folder.join("results.md").exists() {
         writeln!(out, "results: {}", folder.join("results.md").display())?;

@@ -14,7 +14,7 @@ use logreasoner::store::Store;
 
 pub fn run(config: &Config, cmd: FlowchartCommand) -> anyhow::Result<ExitCode> {
     let dir = &config.flowcharts.value;
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     match cmd {
         FlowchartCommand::Validate { paths } => return validate(dir, &paths),
         FlowchartCommand::Export { format, chart } => {
@@ -113,7 +113,7 @@ fn validate(dir: &Path, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             entries.push(flowchart::load_entry(p));
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     let mut bad = 0;
     for e in &entries {
         match &e.chart {

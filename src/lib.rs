@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod llm;
 pub mod logs;
 pub mod reasoning;
+pub mod safe_text;
 pub mod store;
 pub mod telemetry;
 pub mod template;

@@ -27,7 +27,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("logreasoner: {e:#}");
+            let message = format!("{e:#}");
+            eprintln!(
+                "logreasoner: {}",
+                logreasoner::safe_text::for_terminal(&message)
+            );
             ExitCode::from(2)
         }
     }
@@ -63,7 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config) => print_config(&config)?,
         Some(Command::Db(DbCommand::Info)) => {
             let store = Store::open(&config.db.value)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = logreasoner::safe_text::stdout();
             writeln!(out, "path            {}", store.path().display())?;
             writeln!(out, "schema_version  {}", store.schema_version()?)?;
             for (tree, count) in store.counts()? {
@@ -102,7 +106,7 @@ fn print_config(config: &Config) -> anyhow::Result<()> {
     let rows = config.rows();
     let name_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     for (name, value, origin) in rows {
         writeln!(out, "{name:<name_width$}  {value:<value_width$}  {origin}")?;
     }

@@ -12,7 +12,7 @@ use logreasoner::llm::model::{self, GenerationParams};
 use logreasoner::logs::file::{read_window, LineRange};
 
 pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     match cmd {
         ModelCommand::Fetch { python } => {
             let dir = config.data_dir.value.join("models");
@@ -130,7 +130,7 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
         params.seed = s;
     }
     let cancel = AtomicBool::new(false);
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     let result = model.chat(&messages, &params, &cancel, &mut |piece| {
         let _ = out.write_all(piece.as_bytes());
         let _ = out.flush();

@@ -112,7 +112,7 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
             &dir,
             args.threads,
         )?;
-        println!("{}", dir.path.display());
+        logreasoner::say!("{}", dir.path.display());
         eprintln!(
             "training in the background (process {pid}); follow it with `logreasoner runs list` or `tail -f {}`",
             dir.log_path().display()
@@ -133,7 +133,7 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         }
     })?;
     eprintln!();
-    let mut out = std::io::stdout().lock();
+    let mut out = logreasoner::safe_text::stdout();
     writeln!(out, "{}: {}", state_name(status.state), status.message)?;
     for (k, v) in &status.final_metrics {
         writeln!(out, "  {k} = {v:.4}")?;
@@ -172,7 +172,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
     match cmd {
         RunsCommand::List => {
             let runs = run::list(&runs_root(config));
-            let mut out = std::io::stdout().lock();
+            let mut out = logreasoner::safe_text::stdout();
             if runs.is_empty() {
                 writeln!(out, "no runs in {}", runs_root(config).display())?;
                 return Ok(());
@@ -232,7 +232,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
                 anyhow::bail!("{} is not running", run_dir.display());
             }
             dir.request_cancel()?;
-            println!(
+            logreasoner::say!(
                 "asked {} to stop at its next step; it keeps the adapter of that step in {}",
                 dir.name(),
                 dir.adapter_dir().display()

@@ -144,3 +144,36 @@ fn a_malformed_config_file_is_reported_with_line_and_column() {
     assert!(err.contains("config.yaml: 2:1"), "{err}");
     assert!(err.contains("devcie"), "{err}");
 }
+
+/// Control bytes in a log reach no terminal through `parse` (`ESC c` in a line once cleared the
+/// user's screen), nor through an error message that quotes a file.
+#[test]
+fn parse_prints_no_control_bytes_from_the_log() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = home.path().join("evil.log");
+    let mut text = Vec::new();
+    for i in 0..20 {
+        text.extend_from_slice(
+            format!("session {i} opened \x1bc\x1b]0;owned\x07 by root\n").as_bytes(),
+        );
+    }
+    std::fs::write(&log, &text).expect("write");
+    let out = common::command(home.path())
+        .args(["parse", log.to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.stdout.is_empty());
+    for bytes in [&out.stdout, &out.stderr] {
+        assert!(
+            !bytes.iter().any(|&b| b == 0x1b || b == 0x07),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains('\u{241b}'));
+}

@@ -301,3 +301,100 @@ fn agreement_and_labels_merged_into_another_database() {
         "{stdout}"
     );
 }
+
+/// Secrets in a labelled instance and its solutions leave in no export: not in `export labels`
+/// (it scrubbed nothing), not in `export dpo` in either format (`aws_secret_access_key=`, `pass=`
+/// and `secret=` survived while the `AKIA…` key id beside them was scrubbed).
+#[test]
+fn no_export_carries_the_secrets_of_a_labelled_instance() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let secrets = [
+        "wJalrXUtnFEMIK7MDENG",
+        "AKIAABCDEFGHIJKLMNOP",
+        "s3cr3tpw",
+        "hushhush",
+    ];
+    let row = serde_json::json!({
+        "annotator": "ana",
+        "preference": "chosen",
+        "flagged": false,
+        "chosen_was_left": true,
+        "created_at": 1,
+        "instance": {
+            "task": "anomaly_detection",
+            "system": "Linux",
+            "instruction": "Is this line abnormal?",
+            "input": ["deploy aws_access_key_id=AKIAABCDEFGHIJKLMNOP aws_secret_access_key=wJalrXUtnFEMIK7MDENG"],
+            "gold": "abnormal",
+            "source": "audit"
+        },
+        "chosen": { "text": "1. The line leaks pass=s3cr3tpw.\nAnswer: abnormal", "model": "m" },
+        "rejected": { "text": "1. secret=hushhush looks routine.\nAnswer: normal", "model": "m" }
+    });
+    let file = home.path().join("in.jsonl");
+    std::fs::write(&file, format!("{row}\n")).expect("write");
+    let o = run(
+        home.path(),
+        &["import", "labels", file.to_str().expect("path")],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    let labels = home.path().join("labels.jsonl");
+    let o = run(
+        home.path(),
+        &["export", "labels", "--out", labels.to_str().expect("path")],
+    );
+    assert!(text(&o).0.contains("scrubbed:"), "{:?}", text(&o));
+    let mut written = vec![std::fs::read_to_string(&labels).expect("labels")];
+    for format in ["trl", "llamafactory"] {
+        let out = home.path().join(format);
+        let o = run(
+            home.path(),
+            &[
+                "export",
+                "dpo",
+                "--format",
+                format,
+                "--out",
+                out.to_str().expect("path"),
+            ],
+        );
+        assert!(o.status.success(), "{:?}", text(&o));
+        let mut folders = vec![out];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("export folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    written.push(std::fs::read_to_string(&path).expect("export file"));
+                }
+            }
+        }
+    }
+    assert!(
+        written.len() >= 3,
+        "labels and both DPO exports were written"
+    );
+    for text in &written {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+    // Asked for, the labels keep their text (for merging into a database with the same data).
+    let raw = home.path().join("raw.jsonl");
+    let o = run(
+        home.path(),
+        &[
+            "export",
+            "labels",
+            "--no-redact",
+            "--out",
+            raw.to_str().expect("path"),
+        ],
+    );
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(&raw)
+        .expect("raw")
+        .contains("hushhush"));
+}

@@ -620,4 +620,16 @@ fn the_runtime_merges_an_adapter_into_the_default_gguf_like_the_trainer() {
     let a = from_file.next_logits(prompt).expect("logits");
     let b = adapted.next_logits(prompt).expect("logits");
     assert!(max_diff(&a, &b) < 1e-3, "{}", max_diff(&a, &b));
+    // Merging over the base model itself is refused and leaves it as it was.
+    let copy = tmp.path().join("base.gguf");
+    std::fs::copy(&model, &copy).expect("copy the base");
+    let before = std::fs::read(&copy).expect("read");
+    let err = logreasoner::llm::model::write_merged(&copy, tmp.path(), &copy)
+        .expect_err("over the base")
+        .to_string();
+    assert!(err.contains("is the base model itself"), "{err}");
+    assert!(
+        std::fs::read(&copy).expect("read") == before,
+        "the base is untouched"
+    );
 }

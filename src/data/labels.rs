@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::redact::Redactor;
+
 use crate::store::{
     LabelSource, Preference, PreferenceLabel, ReviewStatus, Solution, Store, StoreError, Task,
     TaskInstance,
@@ -42,7 +44,16 @@ pub struct PortableLabel {
 }
 
 /// Writes every human label (of `annotator`, or everyone's) as JSONL; returns how many.
-pub fn export(store: &Store, path: &Path, annotator: Option<&str>) -> Result<usize, String> {
+pub fn export(
+    store: &Store,
+    path: &Path,
+    annotator: Option<&str>,
+    mut redactor: Option<&mut Redactor>,
+) -> Result<usize, String> {
+    let mut scrub = |text: String| match redactor.as_deref_mut() {
+        Some(r) => r.scrub(&text),
+        None => text,
+    };
     let io = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
     let mut n = 0;
@@ -63,17 +74,17 @@ pub fn export(store: &Store, path: &Path, annotator: Option<&str>) -> Result<usi
             instance: PortableInstance {
                 task: i.task,
                 system: i.system,
-                instruction: i.instruction,
-                input: i.input,
-                gold: i.gold,
+                instruction: scrub(i.instruction),
+                input: i.input.into_iter().map(&mut scrub).collect(),
+                gold: scrub(i.gold),
                 source: i.source,
             },
             chosen: PortableSolution {
-                text: c.text,
+                text: scrub(c.text),
                 model: c.model,
             },
             rejected: PortableSolution {
-                text: r.text,
+                text: scrub(r.text),
                 model: r.model,
             },
         };

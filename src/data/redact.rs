@@ -24,14 +24,17 @@ const BUILT_IN: &[(&str, &str, bool)] = &[
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
         false,
     ),
+    // A key is one or more words joined by `_`, `.` or `-` (`db_pass`, `aws_secret_access_key`);
+    // one of its words names the secret, so `bypass=` or `passage:` are left alone. The value may
+    // be quoted, as in JSON or YAML.
     (
         "password",
-        r"(?i)(\b(?:password|passwd|pwd|passphrase)\s*[=:]\s*)[^\s,;&]+",
+        r#"(?i)(\b(?:[a-z0-9]+[_.-])*(?:password|passwd|pwd|passphrase|pass)(?:[_.-][a-z0-9]+)*["']?\s*[=:]\s*["']?)[^\s,;&"']+"#,
         true,
     ),
     (
         "api_key",
-        r"(?i)(\b(?:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret)\s*[=:]\s*)[^\s,;&]+",
+        r#"(?i)(\b(?:[a-z0-9]+[_.-])*(?:api[_-]?key|apikey|secret|private[_-]?key|access[_-]?key)(?:[_.-][a-z0-9]+)*["']?\s*[=:]\s*["']?)[^\s,;&"']+"#,
         true,
     ),
     (
@@ -133,5 +136,33 @@ mod tests {
             "block blk_123 of size 67108864"
         );
         assert!(Redactor::new(&[("bad".into(), "(".into())]).is_err());
+    }
+
+    /// The audit's cases: AWS's secret beside its scrubbed key id, short `pass=` and `secret=`,
+    /// quoted JSON values; words that merely contain "pass" stay.
+    #[test]
+    fn keys_that_name_a_secret_among_their_words_are_scrubbed() {
+        let mut r = Redactor::new(&[]).expect("rules");
+        for (text, secret) in [
+            (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG",
+                "wJalrXUtnFEMI",
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG",
+                "wJalrXUtnFEMI",
+            ),
+            ("login pass=s3cr3t ok", "s3cr3t"),
+            ("secret=hush", "hush"),
+            ("db_pass=hunter2;", "hunter2"),
+            (r#"{"password": "hunter2"}"#, "hunter2"),
+            ("client-secret: abc123", "abc123"),
+        ] {
+            let out = r.scrub(text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+        }
+        for clean in ["bypass=1 for cache", "passage: north", "compass=12"] {
+            assert_eq!(r.scrub(clean), clean);
+        }
     }
 }

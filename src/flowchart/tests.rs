@@ -577,3 +577,22 @@ fn a_twenty_thousand_node_chart_validates_and_errors_point_at_their_node() {
         + 1;
     assert_error(&bad, &format!("{}:5: node `n19999` has no text", line + 2));
 }
+
+/// Chart text is printed by `flowchart tree`, `export` and the TUI: a control character in it is
+/// refused where it is, whether written raw or as a YAML escape.
+#[test]
+fn control_characters_in_chart_text_are_refused() {
+    let bad = GOOD.replace(
+        "text: Data grew past capacity.",
+        "text: \"Data grew\\e[2J past capacity.\"",
+    );
+    assert_error(
+        &bad,
+        "25:5: the text of `data-growth` holds the control character U+001B",
+    );
+    let bad = GOOD.replace(
+        "title: Service fails because the disk is full",
+        "title: \"Disk\\u009b full\"",
+    );
+    assert_error(&bad, "2:1: the title holds the control character U+009B");
+}

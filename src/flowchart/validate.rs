@@ -105,6 +105,16 @@ pub fn validate(chart: &Flowchart, text: &str, file: &Path) -> Vec<Diagnostic> {
             "add a start decision and the conclusions it leads to",
         );
     }
+    for (key, text) in [
+        ("title", Some(&chart.title)),
+        ("system", Some(&chart.system)),
+        ("description", chart.description.as_ref()),
+    ] {
+        if let Some(text) = text {
+            let pos = r.at.top(key);
+            control_rule(&mut r, pos, &format!("the {key}"), text);
+        }
+    }
     let allowed = chart.allowed_causes();
     for (id, node) in &chart.nodes {
         node_rules(&mut r, chart, id, node, &allowed);
@@ -121,8 +131,26 @@ fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
 }
 
+/// A control character in a chart's text would act on the terminal that shows it (`ESC c` clears
+/// it), so charts may not hold any but line breaks and tabs.
+fn control_rule(r: &mut Report, pos: (usize, usize), what: &str, text: &str) {
+    if let Some(c) = crate::safe_text::first_unsafe(text) {
+        r.push(
+            pos,
+            format!("{what} holds the control character U+{:04X}", c as u32),
+            "delete it: chart text is shown in terminals, where control characters act",
+        );
+    }
+}
+
 fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed: &[&str]) {
     let kind = node.kind.as_str();
+    for (field, text) in [("text", Some(&node.text)), ("remedy", node.remedy.as_ref())] {
+        if let Some(text) = text.filter(|t| crate::safe_text::first_unsafe(t).is_some()) {
+            let pos = r.at.field(id, field);
+            control_rule(r, pos, &format!("the {field} of `{id}`"), text);
+        }
+    }
     if node.text.trim().is_empty() {
         let pos = r.at.field(id, "text");
         r.push(

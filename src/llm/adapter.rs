@@ -31,6 +31,10 @@ fn bad(dir: &Path, reason: impl Into<String>) -> LlmError {
     }
 }
 
+/// The largest `lora_alpha` accepted: far above any real adapter's (PEFT's are 8 to 512), far
+/// below what turns a merge into infinities.
+const MAX_ALPHA: f64 = 65_536.0;
+
 /// Reads `adapter_config.json` in `dir`.
 pub fn read_config(dir: &Path) -> Result<AdapterConfig, LlmError> {
     let path = dir.join("adapter_config.json");
@@ -60,9 +64,21 @@ pub fn read_config(dir: &Path) -> Result<AdapterConfig, LlmError> {
         serde_json::Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     };
+    let alpha = match &j["lora_alpha"] {
+        serde_json::Value::Null => rank as f64,
+        v => v
+            .as_f64()
+            .filter(|a| a.is_finite() && *a > 0.0 && *a <= MAX_ALPHA)
+            .ok_or_else(|| {
+                bad(
+                    dir,
+                    format!("lora_alpha is {v}; it must be a positive number up to {MAX_ALPHA}"),
+                )
+            })?,
+    };
     Ok(AdapterConfig {
         rank,
-        alpha: j["lora_alpha"].as_f64().unwrap_or(rank as f64),
+        alpha,
         dropout: j["lora_dropout"].as_f64().unwrap_or(0.0) as f32,
         targets,
         base_model: j["base_model_name_or_path"].as_str().map(String::from),
@@ -114,6 +130,7 @@ pub fn deltas(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>, Ll
                 format!("`{weight}` has only one of lora_A and lora_B"),
             ));
         };
+        check_factors(&weight, &a, &b, config.rank).map_err(|reason| bad(dir, reason))?;
         let delta = b
             .matmul(&a)
             .and_then(|d| d * scale)
@@ -123,9 +140,77 @@ pub fn deltas(dir: &Path, device: &Device) -> Result<HashMap<String, Tensor>, Ll
     Ok(out)
 }
 
+/// A `[r, in]` and B `[out, r]` must have the configured rank (another rank would merge with the
+/// wrong `α/r` scale) and only finite values (a NaN would poison every logit).
+fn check_factors(weight: &str, a: &Tensor, b: &Tensor, rank: usize) -> Result<(), String> {
+    let (a_dims, b_dims) = (a.dims(), b.dims());
+    if a_dims.len() != 2 || b_dims.len() != 2 {
+        return Err(format!(
+            "`{weight}`: lora_A {a_dims:?} and lora_B {b_dims:?} must be matrices"
+        ));
+    }
+    if a_dims[0] != rank || b_dims[1] != rank {
+        return Err(format!(
+            "`{weight}`: lora_A {a_dims:?} and lora_B {b_dims:?} do not have rank r = {rank} of \
+             adapter_config.json"
+        ));
+    }
+    for (name, t) in [("lora_A", a), ("lora_B", b)] {
+        let values = t
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| format!("`{weight}` {name}: {e}"))?;
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "`{weight}` {name} holds {v}; the adapter is corrupt"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write_adapter(dir: &Path, config: &str, a: Tensor, b: Tensor) {
+        std::fs::write(dir.join("adapter_config.json"), config).expect("config");
+        let name = "base_model.model.model.layers.0.self_attn.q_proj";
+        let tensors = HashMap::from([
+            (format!("{name}.lora_A.weight"), a),
+            (format!("{name}.lora_B.weight"), b),
+        ]);
+        candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors"))
+            .expect("save");
+    }
+
+    /// The audit's adapters: a rank in the config that the tensors do not have, a NaN, and an
+    /// alpha of -1e30 are refused with the reason; a sound one merges.
+    #[test]
+    fn adapters_that_would_merge_wrong_are_refused() {
+        let cpu = Device::Cpu;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ones = |r: usize, c: usize| Tensor::ones((r, c), candle_core::DType::F32, &cpu);
+        let config = |r: usize, alpha: &str| {
+            format!(
+                r#"{{"peft_type":"LORA","r":{r},"lora_alpha":{alpha},"target_modules":["q_proj"]}}"#
+            )
+        };
+        let sound = || (ones(2, 8).expect("a"), ones(8, 2).expect("b"));
+        write_adapter(dir.path(), &config(2, "4"), sound().0, sound().1);
+        let d = deltas(dir.path(), &cpu).expect("a sound adapter");
+        assert_eq!(d.len(), 1);
+        let nan = Tensor::new(&[[f32::NAN, 0.0], [0.0, 0.0]], &cpu).expect("nan");
+        for (config, (a, b), wanted) in [
+            (config(4, "8"), sound(), "do not have rank r = 4"),
+            (config(2, "4"), (nan, ones(2, 2).expect("b")), "holds NaN"),
+            (config(2, "-1e30"), sound(), "lora_alpha is -1e+30"),
+        ] {
+            write_adapter(dir.path(), &config, a, b);
+            let err = deltas(dir.path(), &cpu).expect_err(wanted).to_string();
+            assert!(err.contains(wanted), "{err}");
+        }
+    }
 
     #[test]
     fn peft_names_point_at_their_weights() {

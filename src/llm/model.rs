@@ -211,6 +211,16 @@ fn info_of(path: &Path, content: &gguf_file::Content) -> ModelInfo {
 
 /// Writes the GGUF at `path` with `adapter` merged into its weights to `out`, atomically.
 pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmError> {
+    // Writing over the base would lose it: the merge cannot be undone.
+    if let (Ok(a), Ok(b)) = (path.canonicalize(), out.canonicalize()) {
+        if a == b {
+            return Err(LlmError::Compute(format!(
+                "--out {} is the base model itself; merging over it would lose the base, so \
+                 write the merged model to another file",
+                out.display()
+            )));
+        }
+    }
     let (mut file, content) = read_content(path)?;
     let architecture = info_of(path, &content).architecture;
     let deltas = gguf_deltas(path, &content, &architecture, adapter)?;

@@ -203,18 +203,24 @@ impl LogFile {
     }
 }
 
-/// `bytes` cut to at most `max_bytes` at a character boundary and decoded lossily; the flag says
-/// whether anything was cut.
+/// `bytes` cut to at most `max_bytes` at a character boundary, decoded lossily and made safe for a
+/// terminal (`safe_text::for_line`); the flag says whether anything was cut.
 pub fn display_cut(bytes: &[u8], max_bytes: usize) -> (Cow<'_, str>, bool) {
-    if bytes.len() <= max_bytes {
-        return (String::from_utf8_lossy(bytes), false);
-    }
-    let mut cut = max_bytes;
-    // Back off continuation bytes so a multibyte character is not split.
-    while cut > 0 && (bytes[cut] & 0xC0) == 0x80 {
-        cut -= 1;
-    }
-    (String::from_utf8_lossy(&bytes[..cut]), true)
+    let (kept, cut) = if bytes.len() <= max_bytes {
+        (bytes, false)
+    } else {
+        let mut end = max_bytes;
+        // Back off continuation bytes so a multibyte character is not split.
+        while end > 0 && (bytes[end] & 0xC0) == 0x80 {
+            end -= 1;
+        }
+        (&bytes[..end], true)
+    };
+    let shown = match String::from_utf8_lossy(kept) {
+        Cow::Borrowed(text) => crate::safe_text::for_line(text),
+        Cow::Owned(text) => Cow::Owned(crate::safe_text::for_line(&text).into_owned()),
+    };
+    (shown, cut)
 }
 
 /// Line starts (relative to `a`) of lines that begin in `[a, b)`: byte 0, and every byte after a `\n`.
@@ -326,6 +332,17 @@ mod tests {
         std::fs::write(&path, "new\n").expect("rewrite");
         let reopened = LogFile::open(&path, 2).expect("reopen");
         assert_eq!(lines(&reopened), ["new"]);
+    }
+
+    #[test]
+    fn control_characters_are_shown_as_stand_ins() {
+        let f = LogFile::from_bytes("-", b"evil \x1bc clear\tcol\n".to_vec());
+        assert_eq!(f.display_line(0, 100).0, "evil \u{241b}c clear col");
+        assert_eq!(
+            f.line(0),
+            "evil \x1bc clear\tcol",
+            "analysis sees the line as written"
+        );
     }
 
     #[test]

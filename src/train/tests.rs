@@ -344,7 +344,13 @@ fn the_schedule_warms_up_then_decays() {
 #[test]
 fn bucketed_batches_hold_similar_lengths_and_every_example_once() {
     // 200 examples whose lengths alternate short and long: plain shuffled batches mix them.
-    let length = |i: usize| if i % 2 == 0 { 20 + i % 7 } else { 900 + i % 11 };
+    let length = |i: usize| {
+        if i.is_multiple_of(2) {
+            20 + i % 7
+        } else {
+            900 + i % 11
+        }
+    };
     let order = sft::bucketed(&sft::shuffled(202, 3), length, 4, 3);
     let mut sorted = order.clone();
     sorted.sort();
