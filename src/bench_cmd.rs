@@ -32,6 +32,9 @@ pub fn parse_file(
     };
     let sources =
         logreasoner::tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
+    if sources.is_empty() {
+        anyhow::bail!("{} holds no log files", file.display());
+    }
     let mut out = logreasoner::safe_text::stdout();
     for mut source in sources {
         source.analyse_all();

@@ -32,6 +32,12 @@ fn print_import(report: &ImportReport, what: &str) -> anyhow::Result<()> {
     for (task, n) in &report.by_task {
         writeln!(out, "  {task:<20} {n}")?;
     }
+    if report.added + report.merged == 0 && !report.skipped.is_empty() {
+        anyhow::bail!(
+            "every line of {what} was skipped ({}); nothing was imported",
+            report.skipped.len()
+        );
+    }
     Ok(())
 }
 
@@ -69,6 +75,12 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
                 "merged {} label(s) ({} already here); added {} instance(s) and {} solution(s); {} line(s) skipped",
                 m.labels, m.already_there, m.instances_added, m.solutions_added, m.skipped.len()
             );
+            if m.labels + m.already_there == 0 && !m.skipped.is_empty() {
+                anyhow::bail!(
+                    "every line of {} was skipped; nothing was imported",
+                    file.display()
+                );
+            }
         }
         ImportCommand::Loglm { file } | ImportCommand::Jsonl { file } => {
             let report = import::jsonl(&store, &file)?;

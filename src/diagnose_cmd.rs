@@ -246,8 +246,9 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
             }
             (range.first, last)
         }
+        (None, Some(0)) => anyhow::bail!("--tail 0 asks for no lines; give at least 1"),
         (None, tail) => {
-            let n = tail.unwrap_or(DEFAULT_TAIL).max(1);
+            let n = tail.unwrap_or(DEFAULT_TAIL);
             (total.saturating_sub(n) + 1, total)
         }
     };

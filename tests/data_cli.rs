@@ -302,6 +302,21 @@ fn agreement_and_labels_merged_into_another_database() {
     );
 }
 
+/// An import in which every line was skipped imported nothing: that is a failure (exit 2), not a
+/// success a script would carry on from.
+#[test]
+fn an_import_that_skips_every_line_fails() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join("broken.jsonl");
+    std::fs::write(&file, "{broken\nnot json either\n").expect("write");
+    for kind in ["jsonl", "labels"] {
+        let out = run(home.path(), &["import", kind, file.to_str().expect("path")]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{kind}: {stderr}");
+        assert!(stderr.contains("every line of"), "{kind}: {stderr}");
+    }
+}
+
 /// Secrets in a labelled instance and its solutions leave in no export: not in `export labels`
 /// (it scrubbed nothing), not in `export dpo` in either format (`aws_secret_access_key=`, `pass=`
 /// and `secret=` survived while the `AKIA…` key id beside them was scrubbed).

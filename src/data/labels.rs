@@ -143,6 +143,7 @@ fn find_or_add_solution(
 pub fn import(store: &Store, path: &Path) -> Result<Merged, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut merged = Merged::default();
     let existing: Vec<PreferenceLabel> = store.all().map_err(|e| e.to_string())?;
     for (n, line) in text.lines().enumerate() {

@@ -68,6 +68,8 @@ fn task_of(name: &str) -> Result<(Task, Option<String>), String> {
 }
 
 pub fn parse(text: &str) -> Loaded {
+    // An editor's byte-order mark would make the first row invalid JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut loaded = Loaded::default();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -138,6 +140,14 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_does_not_spoil_the_first_row() {
+        let l = parse(
+            "\u{feff}{\"task\": \"anomaly_detection\", \"input\": \"x\", \"gold\": \"normal\"}\n",
+        );
+        assert_eq!(l.items.len(), 1, "{:?}", l.skipped);
+    }
 
     #[test]
     fn loglm_and_generic_rows_load_and_bad_lines_are_reported() {

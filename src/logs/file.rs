@@ -42,6 +42,12 @@ impl std::str::FromStr for LineRange {
 /// is replaced.
 pub fn read_window(path: &Path, range: Option<LineRange>) -> Result<(Vec<String>, usize), String> {
     let log = LogFile::open(path, 0).map_err(|e| e.to_string())?;
+    if log.is_empty() {
+        return Err(format!(
+            "{} is empty; it has no lines to read",
+            path.display()
+        ));
+    }
     let range = range.unwrap_or(LineRange {
         first: 1,
         last: None,
@@ -66,6 +72,15 @@ pub fn read_window(path: &Path, range: Option<LineRange>) -> Result<(Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_file_is_an_error_not_a_window_of_lines_one_to_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("empty.log");
+        std::fs::write(&path, "").expect("write");
+        let err = read_window(&path, None).expect_err("empty");
+        assert!(err.contains("is empty"), "{err}");
+    }
 
     #[test]
     fn windows_keep_invalid_utf8_lossily_and_drop_only_the_final_newline() {

@@ -187,6 +187,11 @@ impl LogFile {
             data.len()
         };
         let line = &data[start..end.max(start)];
+        // A UTF-8 byte-order mark belongs to the file, not to its first line.
+        let line = match i {
+            0 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+            _ => line,
+        };
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         line.strip_suffix(b"\r").unwrap_or(line)
     }
@@ -343,6 +348,13 @@ mod tests {
             "evil \x1bc clear\tcol",
             "analysis sees the line as written"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_line_one() {
+        let f = LogFile::from_bytes("-", b"\xEF\xBB\xBF2024-01-01 ok\nsecond\n".to_vec());
+        assert_eq!(f.line(0), "2024-01-01 ok");
+        assert_eq!(f.line(1), "second");
     }
 
     #[test]

@@ -403,11 +403,43 @@ const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Opens sled at `path`. A store this process has just dropped can keep sled's file lock for a
 /// moment (sled's background writes hold the file until they finish), so a lock held by this
 /// very process is waited for briefly; another process's lock is reported at once.
+/// Removes the snapshot files sled was still writing when it stopped (`snap.<lsn>.generating`; a
+/// finished one is renamed to `snap.<lsn>`). sled reads the newest-named snapshot, and a half
+/// written one (a full disk leaves it empty) sorts last: every later open would fail as corrupt
+/// although the data is whole. Called only after sled reported corruption, which it does after
+/// taking its lock, so no other process is writing a snapshot. Returns how many were removed.
+fn remove_unfinished_snapshots(path: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %entry.path().display(), "removed an unfinished snapshot");
+                    removed += 1;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot remove an unfinished snapshot"),
+            }
+        }
+    }
+    removed
+}
+
 fn open_db(path: &Path) -> Result<sled::Db> {
     let started = std::time::Instant::now();
+    let mut recovered = false;
     loop {
         match sled::Config::new().path(path).open() {
             Ok(db) => return Ok(db),
+            Err(sled::Error::Corruption { .. })
+                if !recovered && remove_unfinished_snapshots(path) > 0 =>
+            {
+                recovered = true;
+            }
             Err(e) => {
                 let err = open_error(path, e);
                 // The holder file's own words (see `write_holder`) for this process.

@@ -373,3 +373,39 @@ fn a_dropped_store_reopens_at_once() {
         store.flush().expect("flush");
     }
 }
+
+/// A full disk during a snapshot leaves sled's `snap.<lsn>.generating` empty; sled then picked it
+/// as the newest snapshot and every later open failed as corrupt. The open removes it and every
+/// record is back.
+#[test]
+fn an_unfinished_snapshot_left_by_a_full_disk_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    {
+        let store = Store::open(&path).expect("open");
+        for i in 0..50 {
+            let mut item = instance();
+            item.content_hash = format!("hash {i}");
+            store.insert(&mut item).expect("insert");
+        }
+        store.flush().expect("flush");
+    }
+    // Name it after the newest finished snapshot, as sled does, so it sorts last.
+    let newest = std::fs::read_dir(&path)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap."))
+        .max()
+        .unwrap_or_else(|| "snap.0000000000000000".into());
+    let unfinished = path.join(format!("{newest}.generating"));
+    std::fs::write(&unfinished, b"").expect("an empty snapshot");
+    let bare = sled::Config::new().path(&path).open();
+    assert!(
+        matches!(bare, Err(sled::Error::Corruption { .. })),
+        "sled alone fails on it"
+    );
+    let store = Store::open(&path).expect("open after the full disk");
+    assert_eq!(store.count::<TaskInstance>().expect("count"), 50);
+    assert!(!unfinished.exists());
+}
