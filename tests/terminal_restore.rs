@@ -67,3 +67,64 @@ fn sigterm_restores_the_terminal() {
     let text = in_pty(home.path(), &shell);
     assert_sane_after(&text, "EXIT=0");
 }
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Closing the terminal under a running TUI (`tmux kill-session`, a dropped SSH connection) ends
+/// it: crossterm's poll spins forever on a hung-up tty, and the process once stayed at 80% CPU,
+/// ignoring SIGTERM and holding the database lock until SIGKILL.
+#[test]
+fn the_tui_ends_when_its_terminal_goes_away() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let pid_file = home.path().join("tui.pid");
+    let shell = format!(
+        "echo $$ > {}; exec {} --logs /dev/null",
+        pid_file.display(),
+        common::bin().display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .env("HOME", home.path())
+        .env("TERM", "xterm-256color")
+        .env_remove("LOGREASONER_DB")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("`script` from util-linux runs");
+    let started = std::time::Instant::now();
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+        {
+            break pid;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the TUI never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Let it draw and settle into its event loop, then take the terminal away.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    script.kill().expect("kill script (closes the terminal)");
+    let _ = script.wait();
+    let hung_up = std::time::Instant::now();
+    while !ended(&pid) && hung_up.elapsed().as_secs() < 15 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let gone = ended(&pid);
+    if !gone {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    }
+    assert!(gone, "the TUI outlived its terminal by 15 s");
+}

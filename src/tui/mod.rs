@@ -1,6 +1,7 @@
 //! The terminal UI: a thin layer over the core. The event loop polls keys, drains background jobs,
 //! and redraws; it never waits on slow work. The terminal is restored on every way out: normal quit,
-//! an error, a panic (panic hook), and SIGTERM/SIGINT/SIGHUP (a flag the loop checks).
+//! an error, a panic (panic hook), and SIGTERM/SIGINT/SIGHUP (a flag the loop checks, with a
+//! watchdog for when the loop cannot: see `spawn_exit_watchdog`).
 
 pub mod app;
 pub mod input;
@@ -86,17 +87,56 @@ pub fn run(mut app: App, options: RunOptions) -> io::Result<()> {
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ] {
+        // A second signal, arriving while the first is still being handled, ends the process at
+        // once: a stuck loop must never make the program unkillable without SIGKILL.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))?;
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
     install_panic_hook();
+    let finished = Arc::new(AtomicBool::new(false));
+    spawn_exit_watchdog(Arc::clone(&stop), Arc::clone(&finished))?;
     let mut guard = TerminalGuard::enter()?;
     app.start();
     let result = event_loop(&mut guard.terminal, &mut app, &stop, options);
+    finished.store(true, Ordering::Relaxed);
     drop(guard);
     if stop.load(Ordering::Relaxed) {
         tracing::info!("stopped by a signal; terminal restored");
     }
     result
+}
+
+/// How long the event loop has to wind down after a termination signal.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Ends the process when a termination signal was not followed by the loop's own exit within
+/// `EXIT_GRACE`. crossterm's `poll` never returns once its terminal is gone (a hung-up tty reads
+/// as end-of-file and it retries at once), so after `tmux kill-session` the loop could not see the
+/// flag and spun at full CPU, holding the database lock. Everything the UI saved is already
+/// durable (labels and edits are flushed when made), so exiting loses nothing.
+fn spawn_exit_watchdog(stop: Arc<AtomicBool>, finished: Arc<AtomicBool>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("exit watchdog".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if finished.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let deadline = Instant::now() + EXIT_GRACE;
+            while Instant::now() < deadline {
+                if finished.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            tracing::warn!("the event loop did not stop after a termination signal; exiting");
+            // Only the terminal mode: the screen may be gone, and writing to it could block.
+            let _ = disable_raw_mode();
+            std::process::exit(1);
+        })?;
+    Ok(())
 }
 
 fn event_loop(
