@@ -128,3 +128,22 @@ fn the_tui_ends_when_its_terminal_goes_away() {
     }
     assert!(gone, "the TUI outlived its terminal by 15 s");
 }
+
+/// `cat X | logreasoner --logs -`: a pipe that has finished before the screen's first tick shows
+/// every line, the last one (without a final newline) included; it once showed none.
+#[test]
+fn a_finished_pipe_on_stdin_shows_all_its_lines() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = home.path().join("piped.log");
+    std::fs::write(&log, "alpha first line\nbravo second line\nZULULASTLINE").expect("write");
+    let shell = format!(
+        "stty rows 30 cols 100; sh -c '(sleep 3; kill -TERM $$) & exec {} --logs - < {}'; echo EXIT=$?",
+        common::bin().display(),
+        log.display()
+    );
+    let text = in_pty(home.path(), &shell);
+    assert!(text.contains("EXIT=0"), "{text}");
+    for line in ["alpha first line", "ZULULASTLINE"] {
+        assert!(text.contains(line), "`{line}` never shown: {text:?}");
+    }
+}

@@ -384,15 +384,23 @@ impl LogsScreen {
                 }
             }
         }
+        let s = f.source;
+        // Lines that came with the end are kept: a finished pipe sends all of them at once, and
+        // its reader is gone before the first tick.
         if gone {
             self.following = None;
-            self.status = "following stopped".into();
-            return true;
+            self.status = if self.sources[s].path == Path::new("-") {
+                "stdin ended".into()
+            } else {
+                "following stopped".into()
+            };
+            if updates.is_empty() {
+                return true;
+            }
         }
         if updates.is_empty() {
             return false;
         }
-        let s = f.source;
         let at_end = self.cursor + 1 >= self.view_len();
         for u in updates {
             for note in &u.notes {
