@@ -31,8 +31,15 @@ pub struct Follower {
     inode: u64,
     offset: u64,
     partial: Vec<u8>,
+    /// The last bytes read (up to `ANCHOR` of them), which must still be in front of `offset`: a
+    /// file truncated and written again past the old length within one poll is not shorter, and
+    /// only changed bytes there show that it was rewritten.
+    anchor: Vec<u8>,
     missing_reported: bool,
 }
+
+/// Bytes kept to recognise a rewritten file.
+const ANCHOR: usize = 64;
 
 impl Follower {
     /// Follows `path` from byte `offset` of the file now at the path (clamped to its length), so
@@ -42,6 +49,7 @@ impl Follower {
         if let Some(file) = &f.file {
             f.offset = offset.min(file.metadata()?.len());
         }
+        f.prime_anchor()?;
         Ok(f)
     }
 
@@ -53,6 +61,7 @@ impl Follower {
             inode: 0,
             offset: 0,
             partial: Vec::new(),
+            anchor: Vec::new(),
             missing_reported: false,
         };
         if let Ok(file) = File::open(path) {
@@ -61,6 +70,7 @@ impl Follower {
             f.offset = if from_start { 0 } else { meta.len() };
             f.file = Some(file);
         }
+        f.prime_anchor()?;
         Ok(f)
     }
 
@@ -90,6 +100,7 @@ impl Follower {
                 self.file = Some(File::open(&self.path)?);
                 self.inode = meta.ino();
                 self.offset = 0;
+                self.anchor.clear();
                 self.read_open_file(&mut update)?;
             }
             Ok(_) => self.missing_reported = false,
@@ -106,9 +117,12 @@ impl Follower {
         else {
             return Ok(());
         };
-        if len < self.offset {
-            // Truncated in place: what was read stays read; start again at the top.
+        let rewritten = len >= self.offset && !self.anchor_holds()?;
+        if len < self.offset || rewritten {
+            // Truncated in place (and maybe written again): what was read stays read; start
+            // again at the top.
             self.offset = 0;
+            self.anchor.clear();
             self.flush_partial(update);
             update.notes.push(Note::Truncated);
         }
@@ -122,6 +136,10 @@ impl Follower {
         let mut buf = Vec::with_capacity((len - self.offset) as usize);
         file.take(len - self.offset).read_to_end(&mut buf)?;
         self.offset += buf.len() as u64;
+        self.anchor
+            .extend_from_slice(&buf[buf.len().saturating_sub(ANCHOR)..]);
+        let excess = self.anchor.len().saturating_sub(ANCHOR);
+        self.anchor.drain(..excess);
         let mut rest: &[u8] = &buf;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             self.partial.extend_from_slice(&rest[..nl]);
@@ -134,6 +152,42 @@ impl Follower {
         }
         self.partial.extend_from_slice(rest);
         Ok(())
+    }
+
+    /// Takes the anchor from the bytes before a starting offset.
+    fn prime_anchor(&mut self) -> std::io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let start = self.offset.saturating_sub(ANCHOR as u64);
+        file.seek(SeekFrom::Start(start))?;
+        self.anchor = vec![0; (self.offset - start) as usize];
+        match file.read_exact(&mut self.anchor) {
+            // Shrunk since its length was read: the first poll sees the truncation.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.anchor.clear();
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the bytes just before `offset` are still the ones read there.
+    fn anchor_holds(&mut self) -> std::io::Result<bool> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(true);
+        };
+        if self.anchor.is_empty() {
+            return Ok(true);
+        }
+        let start = self.offset - self.anchor.len() as u64;
+        file.seek(SeekFrom::Start(start))?;
+        let mut now = vec![0; self.anchor.len()];
+        match file.read_exact(&mut now) {
+            Ok(()) => Ok(now == self.anchor),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn flush_partial(&mut self, update: &mut Update) {
@@ -171,6 +225,25 @@ mod tests {
         append(&path, "o\r\nthree\n");
         assert_eq!(f.poll().expect("poll").lines, ["two", "three"]);
         assert_eq!(f.poll().expect("poll"), Update::default());
+    }
+
+    /// copytruncate followed by a burst longer than the old file, all between two polls: the file
+    /// is not shorter, but it is new from its first byte, and every new line is read (the first
+    /// ones were skipped and the diagnosis cited lines that no longer existed).
+    #[test]
+    fn a_file_truncated_and_rewritten_longer_within_one_poll_is_read_from_its_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("app.log");
+        append(&path, "old one\nold two\n");
+        let mut f = Follower::new(&path, true).expect("follow");
+        assert_eq!(f.poll().expect("poll").lines, ["old one", "old two"]);
+        let fresh: Vec<String> = (0..10).map(|i| format!("new line {i}")).collect();
+        std::fs::write(&path, fresh.join("\n") + "\n").expect("rewrite");
+        let u = f.poll().expect("poll");
+        assert_eq!(u.notes, [Note::Truncated]);
+        assert_eq!(u.lines, fresh);
+        append(&path, "appended\n");
+        assert_eq!(f.poll().expect("poll").lines, ["appended"]);
     }
 
     #[test]
