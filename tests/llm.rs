@@ -267,6 +267,16 @@ fn a_missing_or_truncated_model_is_a_clear_error() {
         err.to_string().contains("cut.gguf") && err.to_string().contains("truncated or corrupt"),
         "{err}"
     );
+    // Cut after its header: the header reads, the weights are missing. `model info` used to call
+    // this file fine.
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let err = model::info(&truncated)
+        .expect_err("cut in half")
+        .to_string();
+    assert!(
+        err.contains("lies past the end of the file") && err.contains("fetch it again"),
+        "{err}"
+    );
     std::fs::write(&truncated, b"not a model at all").expect("write");
     assert!(matches!(
         model::info(&truncated),

@@ -81,7 +81,45 @@ pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), Ll
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    check_tensor_extents(&content, len).map_err(|reason| LlmError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     Ok((file, content))
+}
+
+/// Every tensor's size must be a number (its shape's product cannot overflow) and its bytes must
+/// lie inside the file: a header can claim anything, and a truncated download passes the header
+/// read and fails only when the weights are read, or worse, when a size wraps around.
+fn check_tensor_extents(content: &gguf_file::Content, file_len: u64) -> Result<(), String> {
+    for (name, t) in &content.tensor_infos {
+        let elements = t
+            .shape
+            .dims()
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+            .ok_or_else(|| {
+                format!(
+                    "tensor `{name}` has an impossible shape {:?}",
+                    t.shape.dims()
+                )
+            })?;
+        let block = t.ggml_dtype.block_size() as u64;
+        let bytes = (elements / block.max(1)).checked_mul(t.ggml_dtype.type_size() as u64);
+        let end = bytes
+            .and_then(|b| b.checked_add(t.offset))
+            .and_then(|e| e.checked_add(content.tensor_data_offset));
+        match end {
+            Some(end) if end <= file_len => {}
+            _ => {
+                return Err(format!(
+                    "tensor `{name}` lies past the end of the file's {file_len} bytes"
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The GGUF rewritten in memory (for candle on a GPU, and merged-model files): each tensor named in `deltas`
