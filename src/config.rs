@@ -487,7 +487,7 @@ impl Config {
                 .file
                 .as_ref()
                 .map_or(String::new(), |f| f.display().to_string());
-            rows.push(("remote.url", r.url.clone(), file.clone()));
+            rows.push(("remote.url", without_credentials(&r.url), file.clone()));
             rows.push(("remote.model", r.model.clone(), file.clone()));
             // Where the key comes from, never the key.
             let key = match (&r.api_key_env, &r.api_key_file) {
@@ -641,6 +641,18 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// A path inside the source tree: the working directory's copy when present (so `cargo run` from the
 /// repository uses it), else the copy next to the sources this binary was built from.
+/// `url` with any `user:password@` in it masked, for showing.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// The LogReasoner adapter shipped for the default model, inside `assets/adapters/`.
 pub const SHIPPED_ADAPTER: &str = "assets/adapters/logreasoner-smollm2-135m";
 
@@ -669,6 +681,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(
+            without_credentials("https://ana:s3cret@llm.example.com:8443/v1"),
+            "https://***@llm.example.com:8443/v1"
+        );
+        assert_eq!(
+            without_credentials("http://localhost:8080/v1?a=b@c"),
+            "http://localhost:8080/v1?a=b@c"
+        );
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]

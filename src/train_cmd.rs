@@ -187,7 +187,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
                     .config()
                     .map(|c| c.stage.to_string())
                     .unwrap_or_default();
-                let status = dir.status();
+                let status = dir.read_status();
                 let loss = dir
                     .metrics()
                     .iter()
@@ -195,14 +195,18 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
                     .find_map(|m| m.loss)
                     .map_or("-".into(), |l| format!("{l:.4}"));
                 let (state, step) = match &status {
-                    Some(s) if s.state == RunState::Running && !dir.is_live() => {
+                    Ok(Some(s)) if s.state == RunState::Running && !dir.is_live() => {
                         ("stopped".to_string(), format!("{}/{}", s.step, s.steps))
                     }
-                    Some(s) => (
+                    Ok(Some(s)) => (
                         state_name(s.state).to_string(),
                         format!("{}/{}", s.step, s.steps),
                     ),
-                    None => ("new".into(), "-".into()),
+                    Ok(None) => ("new".into(), "-".into()),
+                    Err(why) => {
+                        eprintln!("{}: {why}", dir.path.display());
+                        ("damaged".into(), "-".into())
+                    }
                 };
                 let adapter = if dir.adapter_dir().exists() {
                     dir.adapter_dir().display().to_string()

@@ -424,6 +424,15 @@ fn the_three_stages_chain_and_their_adapter_changes_the_runtime() {
         c
     });
     assert_eq!(out.matches("succeeded").count(), 3, "{out}");
+    // A damaged status is shown as such, not as a new run.
+    std::fs::write(stepwise.path.join("status.json"), b"{\"state\": ").expect("damage");
+    let out = run_ok({
+        let mut c = common::command(&f.home);
+        c.args(["runs", "list"]);
+        c
+    });
+    assert_eq!(out.matches("succeeded").count(), 2, "{out}");
+    assert!(out.contains("damaged") && !out.contains(" new "), "{out}");
 }
 
 #[test]

@@ -23,6 +23,8 @@ pub enum IndexError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is {what}, not a file; pipe it into `--logs -` instead")]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -58,6 +60,26 @@ impl std::fmt::Debug for LogFile {
 impl LogFile {
     /// Reads and indexes `path` using `threads` threads (0 = all cores).
     pub fn open(path: &Path, threads: usize) -> Result<LogFile, IndexError> {
+        // A named pipe or socket would block the open (or read as empty) instead of being read.
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::FileTypeExt;
+            let kind = meta.file_type();
+            let what = if kind.is_fifo() {
+                Some("a named pipe")
+            } else if kind.is_socket() {
+                Some("a socket")
+            } else if kind.is_dir() {
+                Some("a folder")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(IndexError::NotAFile {
+                    path: path.to_path_buf(),
+                    what,
+                });
+            }
+        }
         let mut file = File::open(path).map_err(|source| IndexError::Open {
             path: path.to_path_buf(),
             source,
@@ -347,6 +369,20 @@ mod tests {
             f.line(0),
             "evil \x1bc clear\tcol",
             "analysis sees the line as written"
+        );
+    }
+
+    #[test]
+    fn a_named_pipe_is_refused_with_what_to_do_instead() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = LogFile::open(&fifo, 1).expect_err("a fifo").to_string();
+        assert!(
+            err.contains("a named pipe") && err.contains("--logs -"),
+            "{err}"
         );
     }
 

@@ -313,8 +313,19 @@ impl RunDir {
     }
 
     pub fn status(&self) -> Option<Status> {
-        let text = std::fs::read_to_string(self.path.join("status.json")).ok()?;
-        serde_json::from_str(&text).ok()
+        self.read_status().ok().flatten()
+    }
+
+    /// The status, `None` when the run never wrote one (a new run), or why it cannot be read.
+    pub fn read_status(&self) -> Result<Option<Status>, String> {
+        let path = self.path.join("status.json");
+        match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read status.json: {e}")),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| format!("status.json is damaged: {e}")),
+        }
     }
 
     fn write_status(&self, status: &Status) -> Result<(), TrainError> {
