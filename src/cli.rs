@@ -597,6 +597,19 @@ pub struct EvalArgs {
 pub enum ExperimentCommand {
     /// Run or resume an experiment (a killed run starts again where it stopped)
     Run(ExperimentArgs),
+    /// Copy a finished experiment's full-pipeline adapter, with its results and the command that
+    /// made it, into an adapter folder (e.g. assets/adapters/logreasoner-smollm2-135m)
+    Ship {
+        /// The experiment's folder
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The adapter folder to write
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The command that ran the experiment, recorded in the adapter's README
+        #[arg(long, value_name = "TEXT")]
+        command: String,
+    },
 }
 
 #[derive(Debug, Args)]

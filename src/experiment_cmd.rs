@@ -6,6 +6,15 @@ use std::io::Write;
 use crate::cli::ExperimentArgs;
 use logreasoner::config::Config;
 
+/// `logreasoner experiment ship`: the files written, one per line.
+pub fn ship(from: &std::path::Path, to: &std::path::Path, command: &str) -> anyhow::Result<()> {
+    let mut out = logreasoner::safe_text::stdout();
+    for file in logreasoner::experiment::ship(from, to, command)? {
+        writeln!(out, "wrote {}", file.display())?;
+    }
+    Ok(())
+}
+
 /// `logreasoner experiment run`: progress on standard error, the table on standard output.
 pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
     use logreasoner::config::bundled;

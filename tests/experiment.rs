@@ -109,4 +109,60 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         .expect("run");
     assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("pass another --out"));
+
+    // Shipping copies the full pipeline's adapter with its results; a diagnosis reads them.
+    let shipped = home.path().join("adapters/lr");
+    let ship = common::command(home.path())
+        .args(["experiment", "ship", "--from"])
+        .arg(&out)
+        .arg("--to")
+        .arg(&shipped)
+        .args(["--command", "logreasoner experiment run --scale small"])
+        .output()
+        .expect("run");
+    assert!(
+        ship.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ship.stderr)
+    );
+    for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "results.json",
+        "results.md",
+        "README.md",
+    ] {
+        assert!(shipped.join(file).exists(), "{file}");
+    }
+    let readme = std::fs::read_to_string(shipped.join("README.md")).expect("readme");
+    assert!(
+        readme.contains("logreasoner experiment run --scale small"),
+        "{readme}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shipped.join("results.json")).expect("json"))
+            .expect("json");
+    assert_eq!(
+        json,
+        serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(out.join("results.json")).expect("json")
+        )
+        .expect("json")
+    );
+    // An unfinished experiment is refused.
+    let unfinished = home.path().join("unfinished");
+    std::fs::create_dir_all(&unfinished).expect("dir");
+    let mut state = json.clone();
+    state["results"] = serde_json::json!([]);
+    std::fs::write(unfinished.join("state.json"), state.to_string()).expect("write");
+    let refused = common::command(home.path())
+        .args(["experiment", "ship", "--from"])
+        .arg(&unfinished)
+        .arg("--to")
+        .arg(home.path().join("nope"))
+        .args(["--command", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not finished"));
 }

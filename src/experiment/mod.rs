@@ -845,6 +845,54 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))
 }
 
+/// Copies a finished experiment's full-pipeline adapter (the DPO run's) into `dest` with the
+/// experiment's `results.json` and `results.md` beside it and a README naming the command that
+/// made it, so the adapter carries its own measurement (`reliability_for_adapter`). Returns the
+/// files written.
+pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, ExperimentError> {
+    let state_path = folder.join("state.json");
+    let state: State =
+        serde_json::from_slice(&std::fs::read(&state_path).map_err(|e| io(&state_path, e))?)
+            .map_err(|e| io(&state_path, e))?;
+    let missing: Vec<&str> = VARIANTS
+        .into_iter()
+        .filter(|v| !state.results.iter().any(|r| r.variant == *v))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ExperimentError::Invalid(format!(
+            "{} is not finished: no results for {}; run it to the end first",
+            folder.display(),
+            missing.join(", ")
+        )));
+    }
+    let adapter = folder.join("runs").join("dpo").join("adapter");
+    std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
+    let mut written = Vec::new();
+    let mut copy = |from: PathBuf, name: &str| -> Result<(), ExperimentError> {
+        let to = dest.join(name);
+        let bytes = std::fs::read(&from).map_err(|e| io(&from, e))?;
+        crate::fsutil::write_atomic(&to, &bytes).map_err(|e| io(&to, e))?;
+        written.push(to);
+        Ok(())
+    };
+    copy(adapter.join("adapter_config.json"), "adapter_config.json")?;
+    copy(
+        adapter.join("adapter_model.safetensors"),
+        "adapter_model.safetensors",
+    )?;
+    copy(folder.join("results.json"), "results.json")?;
+    copy(folder.join("results.md"), "results.md")?;
+    let readme = format!(
+        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`results.json` is what diagnoses read to decide when the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
+        model = state.model.display(),
+        scale = state.scale,
+    );
+    let to = dest.join("README.md");
+    crate::fsutil::write_atomic(&to, readme.as_bytes()).map_err(|e| io(&to, e))?;
+    written.push(to);
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
