@@ -217,7 +217,8 @@ pub fn card(r: &Report) -> String {
 }
 
 fn open_log(path: &Path) -> anyhow::Result<LogFile> {
-    LogFile::open(path, 0).with_context(|| format!("cannot read {}", path.display()))
+    // The error names the file and the reason already.
+    Ok(LogFile::open(path, 0)?)
 }
 
 fn window(log: &LogFile, first: usize, last: usize) -> Vec<String> {

@@ -63,11 +63,23 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     // The configured model (with the configured adapter, if any), then each extra adapter.
     let mut variants: Vec<(String, BackendSpec)> = Vec::new();
     if !args.no_model {
-        let spec = BackendSpec::from_config(config)?;
-        let label = match &config.adapter {
+        let mut spec = BackendSpec::from_config(config)?;
+        let mut label = match &config.adapter {
             Some(a) => adapter_label(&a.value),
             None => "base".into(),
         };
+        // Adapters named on the command line are compared with the base model, not with the
+        // adapter the default configuration ships (that would be the same row twice).
+        let shipped = config
+            .adapter
+            .as_ref()
+            .is_some_and(|a| matches!(a.origin, logreasoner::config::Origin::Default(_)));
+        if shipped && !args.with_adapters.is_empty() {
+            if let BackendSpec::Local { adapter, .. } = &mut spec {
+                *adapter = None;
+                label = "base".into();
+            }
+        }
         for path in &args.with_adapters {
             let adapter = crate::train_cmd::resolve_adapter(path)?;
             if let BackendSpec::Local { path, device, .. } = &spec {

@@ -51,6 +51,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut overrides = cli.global.overrides();
     overrides.log_format = cli.format.clone();
     let config = Config::load(&overrides)?;
+    let data_dir = &config.data_dir;
+    if data_dir.value.exists() && !data_dir.value.is_dir() {
+        anyhow::bail!(
+            "the data folder {} ({}) is a file, not a folder; name a folder with --data-dir or \
+             LOGREASONER_DATA_DIR",
+            data_dir.value.display(),
+            data_dir.origin
+        );
+    }
     logreasoner::telemetry::init(&config.log_file(), cli.global.verbose)
         .with_context(|| format!("cannot open the log file {}", config.log_file().display()))?;
     tracing::info!(command = ?cli.command, "start");

@@ -145,6 +145,43 @@ fn a_malformed_config_file_is_reported_with_line_and_column() {
     assert!(err.contains("devcie"), "{err}");
 }
 
+/// A data folder that is a file is named as the problem (it was reported as "File exists" while
+/// opening the log file inside it).
+#[test]
+fn a_data_folder_that_is_a_file_is_named_as_the_problem() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join("not-a-folder");
+    std::fs::write(&file, "x").expect("write");
+    let out = common::command(home.path())
+        .arg("--data-dir")
+        .arg(&file)
+        .args(["db", "info"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("is a file, not a folder") && stderr.contains("flag --data-dir"),
+        "{stderr}"
+    );
+    // An error says the operating system's reason once (it was repeated by the error chain).
+    for args in [
+        &["diagnose", "/nonexistent/app.log"][..],
+        &["parse", "/nonexistent/app.log"],
+    ] {
+        let out = common::command(home.path())
+            .args(args)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.matches("No such file or directory").count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
+
 /// Control bytes in a log reach no terminal through `parse` (`ESC c` in a line once cleared the
 /// user's screen), nor through an error message that quotes a file.
 #[test]

@@ -30,10 +30,11 @@ pub enum Format {
 pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        /// Not `source`: the message already includes it, and an error chain would print it twice.
+        error: std::io::Error,
     },
 }
 
@@ -252,7 +253,7 @@ pub struct Written {
 fn write_jsonl(path: &Path, rows: &[Value]) -> Result<(), ExportError> {
     let err = |source| ExportError::Write {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let tmp = path.with_extension("jsonl.tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err)?);
@@ -285,7 +286,10 @@ pub fn write_trl_kit(dir: &Path) -> Result<PathBuf, ExportError> {
     let kit = dir.join("trl");
     let err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ExportError::Write { path, source }
+        move |source| ExportError::Write {
+            path,
+            error: source,
+        }
     };
     std::fs::create_dir_all(&kit).map_err(err(&kit))?;
     for (name, text) in TRL_KIT {
@@ -307,7 +311,7 @@ pub fn write(
 ) -> Result<Written, ExportError> {
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut train = Vec::new();
     let mut dev = Vec::new();
@@ -351,7 +355,7 @@ pub fn write(
         let text = serde_json::to_string_pretty(&Value::Object(info)).unwrap_or_default();
         std::fs::write(&info_path, text + "\n").map_err(|source| ExportError::Write {
             path: info_path.clone(),
-            source,
+            error: source,
         })?;
         written.files.push((info_path, splits.len()));
     }

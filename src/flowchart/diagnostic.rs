@@ -33,15 +33,17 @@ impl fmt::Display for Diagnostic {
 pub enum FlowchartError {
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        /// Not `source`: the message already includes it, and an error chain would print it twice.
+        error: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        /// Not `source`: the message already includes it, and an error chain would print it twice.
+        error: std::io::Error,
     },
     #[error("no flowchart `{0}`; `logreasoner flowchart validate` lists the charts")]
     Unknown(String),

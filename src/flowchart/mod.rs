@@ -85,7 +85,7 @@ fn second_occurrence(text: &str, message: &str) -> Option<(usize, usize)> {
 pub fn load_file(path: &Path) -> Result<Flowchart, FlowchartError> {
     let bytes = std::fs::read(path).map_err(|source| FlowchartError::Read {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         FlowchartError::Invalid(vec![Diagnostic {
@@ -115,7 +115,7 @@ pub struct Entry {
 pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, FlowchartError> {
     let read = std::fs::read_dir(dir).map_err(|source| FlowchartError::Read {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut paths: Vec<PathBuf> = read
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -200,7 +200,7 @@ pub fn find(dir: &Path, id_or_path: &str) -> Result<Flowchart, FlowchartError> {
 pub fn save(chart: &Flowchart, path: &Path) -> Result<(), FlowchartError> {
     let write_err = |source| FlowchartError::Write {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     crate::fsutil::write_atomic(path, chart.to_yaml().as_bytes()).map_err(write_err)
 }

@@ -18,17 +18,19 @@ const CHUNK: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {error}")]
     Open {
         path: PathBuf,
-        source: std::io::Error,
+        /// Not `source`: the message already includes it, and an error chain would print it twice.
+        error: std::io::Error,
     },
     #[error("{path} is {what}, not a file; pipe it into `--logs -` instead")]
     NotAFile { path: PathBuf, what: &'static str },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        /// Not `source`: the message already includes it, and an error chain would print it twice.
+        error: std::io::Error,
     },
 }
 
@@ -82,7 +84,7 @@ impl LogFile {
         }
         let mut file = File::open(path).map_err(|source| IndexError::Open {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         // The length is a hint only: the file may grow or shrink while it is read.
@@ -90,7 +92,7 @@ impl LogFile {
         file.read_to_end(&mut bytes)
             .map_err(|source| IndexError::Read {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?;
         Ok(Self::index(path.to_path_buf(), bytes, threads))
     }
