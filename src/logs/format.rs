@@ -57,8 +57,11 @@ impl Level {
         }
     }
 
-    /// A guess from the message when the header has no level: the strongest word wins.
+    /// A guess from the message when the header has no level: the strongest word wins. Only the
+    /// first `HEADER_WINDOW` bytes are read: a level word sits near the start, and Unicode word
+    /// boundaries make the regex engine slow on a very long line.
     pub fn infer(content: &str) -> Option<Level> {
+        let content = &content[..floor_char_boundary(content, HEADER_WINDOW)];
         static WORDS: OnceLock<[(Regex, Level); 3]> = OnceLock::new();
         let words = WORDS.get_or_init(|| {
             let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("level pattern {p}: {e}"));
@@ -240,11 +243,17 @@ impl Format {
         })
     }
 
-    /// The header of `line`, or `None` when the line is not in this format.
+    /// The header of `line`, or `None` when the line is not in this format. The header is
+    /// matched within the line's first `HEADER_WINDOW` bytes and the content runs to the line's
+    /// end: capturing groups over a 50 MB line took the regex engine most of a minute.
     pub fn parse<'a>(&self, line: &'a str) -> Option<Header<'a>> {
-        let caps = self.re.captures(line)?;
+        let window = &line[..floor_char_boundary(line, HEADER_WINDOW)];
+        let caps = self.re.captures(window)?;
         let get = |i: usize| caps.get(i).map(|m| m.as_str());
-        let content = get(self.content_group).unwrap_or(line);
+        let content = match caps.get(self.content_group) {
+            Some(m) => &line[m.start()..],
+            None => line,
+        };
         // The timestamp spans from the first to the last time field.
         let spans: Vec<(usize, usize)> = self
             .time_groups
@@ -272,6 +281,20 @@ impl Format {
             content,
         })
     }
+}
+
+/// Bytes of a line that header parsing and level guessing look at.
+pub const HEADER_WINDOW: usize = 4096;
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 /// Every known format, compiled once.
@@ -340,6 +363,23 @@ pub fn parse_line<'a>(format: Option<&Format>, line: &'a str) -> Header<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 20 MB line is parsed from its first bytes; its content is the whole rest of the line.
+    #[test]
+    fn a_huge_line_keeps_its_whole_content_and_header() {
+        let hdfs = by_name("hdfs").expect("format");
+        let mut line = String::from("081109 203615 148 INFO dfs.DataNode: ");
+        line.push_str(&"é".repeat(10 << 20));
+        line.push_str(" error at the end");
+        let h = hdfs.parse(&line).expect("parses");
+        assert_eq!(h.timestamp, Some("081109 203615"));
+        assert_eq!(h.level, Some(Level::Info));
+        assert!(h.content.starts_with('é') && h.content.ends_with("error at the end"));
+        assert_eq!(
+            h.content.len(),
+            line.len() - "081109 203615 148 INFO dfs.DataNode: ".len()
+        );
+    }
 
     #[test]
     fn every_template_compiles() {
