@@ -354,7 +354,7 @@ fn adapter_configs_and_safetensors_are_read_or_refused_never_crash() {
     let (config, weights) = adapter_seed();
     let cpu = candle_core::Device::Cpu;
     std::fs::write(dir.path().join("adapter_model.safetensors"), &weights).expect("write");
-    fuzz("adapter_config", &[config.clone()], &|bytes| {
+    fuzz("adapter_config", std::slice::from_ref(&config), &|bytes| {
         std::fs::write(dir.path().join("adapter_config.json"), bytes).expect("write");
         let _ = logreasoner::llm::adapter::read_config(dir.path());
         let _ = logreasoner::llm::adapter::deltas(dir.path(), &cpu);
