@@ -442,3 +442,65 @@ fn every_kernel_path_runs_our_forward_pass_and_answers_the_same() {
         "same first word on every path: {first_words:?}"
     );
 }
+
+/// A new user's configuration (the default model in the data folder, nothing else named) loads
+/// the shipped LogReasoner adapter: `model info` says so, and `eval --with-adapter` on it prints
+/// base, adapter and walk rows side by side. `--adapter none` runs the base model.
+#[test]
+fn the_default_configuration_uses_the_shipped_adapter() {
+    let shipped = logreasoner::config::shipped_adapter().expect("the repository ships an adapter");
+    let home = tempfile::tempdir().expect("home");
+    let models = home.path().join(".local/share/logreasoner/models");
+    std::fs::create_dir_all(&models).expect("models folder");
+    std::os::unix::fs::symlink(
+        model_path(),
+        models.join(logreasoner::config::DEFAULT_MODEL_FILE),
+    )
+    .expect("link the default model");
+    let run = |args: &[&str]| {
+        let out = common::command(home.path())
+            .args(args)
+            .output()
+            .expect("run the binary");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let info = run(&["model", "info"]);
+    assert!(info.contains("logreasoner-smollm2-135m (active"), "{info}");
+    assert!(run(&["--adapter", "none", "model", "info"]).contains("adapter         none"));
+    let data = home.path().join("items.jsonl");
+    let rows: String = [
+        ("RAS KERNEL FATAL machine check interrupt", "abnormal"),
+        ("RAS KERNEL INFO generating core.2275", "normal"),
+    ]
+    .iter()
+    .map(|(line, gold)| {
+        format!(
+            "{}\n",
+            serde_json::json!({ "task": "anomaly_detection", "system": "BGL", "input": [line], "gold": gold })
+        )
+    })
+    .collect();
+    std::fs::write(&data, rows).expect("write");
+    let table = run(&[
+        "eval",
+        "--task",
+        "anomaly_detection",
+        "--data",
+        data.to_str().expect("path"),
+        "--with-adapter",
+        shipped.to_str().expect("path"),
+        "--max-tokens",
+        "24",
+    ]);
+    let row = |name: &str| table.lines().any(|l| l.trim_start().starts_with(name));
+    assert!(
+        row("base") && row("adapter logreasoner-smollm2-135m") && row("flowchart walk"),
+        "{table}"
+    );
+}
