@@ -228,6 +228,9 @@ fn window(log: &LogFile, first: usize, last: usize) -> Vec<String> {
 }
 
 pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    if args.tail == Some(0) {
+        anyhow::bail!("--tail 0 asks for no lines; give at least 1");
+    }
     let log = open_log(&args.file)?;
     let source = args.file.display().to_string();
     let mut diagnoser = Diagnoser::new(config, &args)?;
@@ -247,7 +250,6 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
             }
             (range.first, last)
         }
-        (None, Some(0)) => anyhow::bail!("--tail 0 asks for no lines; give at least 1"),
         (None, tail) => {
             let n = tail.unwrap_or(DEFAULT_TAIL);
             (total.saturating_sub(n) + 1, total)

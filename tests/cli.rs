@@ -214,3 +214,32 @@ fn parse_prints_no_control_bytes_from_the_log() {
     }
     assert!(String::from_utf8_lossy(&out.stdout).contains('\u{241b}'));
 }
+
+/// `--tail 0` asked for no lines and diagnosed one; `parse` on a folder without logs printed
+/// nothing and exited 0. Both are refused with the reason.
+#[test]
+fn requests_for_nothing_are_refused_not_answered() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = home.path().join("app.log");
+    std::fs::write(&log, "one\ntwo\n").expect("write");
+    let empty = home.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    for (args, wanted) in [
+        (
+            vec!["diagnose", log.to_str().expect("path"), "--tail", "0"],
+            "--tail 0 asks for no lines",
+        ),
+        (
+            vec!["parse", empty.to_str().expect("path")],
+            "holds no log files",
+        ),
+    ] {
+        let out = common::command(home.path())
+            .args(&args)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+    }
+}
