@@ -57,15 +57,26 @@ pub fn parse_file(
             "count", "first", "last"
         )?;
         for t in counts.into_iter().take(top) {
+            // A template of a 50 MB line is 50 MB: show its start and say how long it is.
+            let (shown, cut) =
+                logreasoner::logs::index::display_cut(t.text.as_bytes(), TEMPLATE_SHOWN);
+            let more = if cut {
+                format!(" … ({} bytes)", t.text.len())
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{:>8}  {:>7}  {:>7}  {}",
-                t.count, t.first, t.last, t.text
+                "{:>8}  {:>7}  {:>7}  {shown}{more}",
+                t.count, t.first, t.last
             )?;
         }
     }
     Ok(())
 }
+
+/// Bytes of a template `parse` prints.
+const TEMPLATE_SHOWN: usize = 400;
 
 /// Mines again with another system's settings.
 fn remine(mut source: LogSource, system: &str) -> LogSource {

@@ -213,6 +213,15 @@ fn parse_prints_no_control_bytes_from_the_log() {
         );
     }
     assert!(String::from_utf8_lossy(&out.stdout).contains('\u{241b}'));
+    // A megabyte-long line's template is shown cut, with its length.
+    std::fs::write(&log, format!("short line\n{}\n", "y".repeat(1 << 20))).expect("write");
+    let out = common::command(home.path())
+        .args(["parse", log.to_str().expect("path")])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.len() < 4096, "{} bytes printed", stdout.len());
+    assert!(stdout.contains("(1048576 bytes)"), "{stdout}");
 }
 
 /// `--tail 0` asked for no lines and diagnosed one; `parse` on a folder without logs printed
