@@ -190,16 +190,9 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
         };
         let n = logreasoner::data::labels::export(&store, out, of.as_deref(), redactor.as_mut())
             .map_err(anyhow::Error::msg)?;
-        logreasoner::say!("wrote {} ({n} label(s))", out.display());
-        match redactor {
-            None => logreasoner::say!("secrets were not scrubbed (--no-redact)"),
-            Some(r) if r.counts.is_empty() => logreasoner::say!("no secrets found"),
-            Some(r) => {
-                let parts: Vec<String> = r.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-                logreasoner::say!("scrubbed: {}", parts.join(", "));
-            }
-        }
-        return Ok(());
+        let mut stdout = logreasoner::safe_text::stdout();
+        writeln!(stdout, "wrote {} ({n} label(s))", out.display())?;
+        return print_scrubbed(&mut stdout, redactor.map(|r| r.counts).as_ref());
     }
     let (name, examples, args) = match &cmd {
         ExportCommand::Sft { stage, args } => {
@@ -239,17 +232,21 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
             kit.display()
         )?;
     }
-    if args.no_redact {
-        writeln!(out, "secrets were not scrubbed (--no-redact)")?;
-    } else if written.redacted.is_empty() {
-        writeln!(out, "no secrets found")?;
-    } else {
-        let parts: Vec<String> = written
-            .redacted
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect();
-        writeln!(out, "scrubbed: {}", parts.join(", "))?;
+    print_scrubbed(&mut out, (!args.no_redact).then_some(&written.redacted))
+}
+
+/// What an export scrubbed, by kind; `None` when it was asked not to.
+fn print_scrubbed(
+    out: &mut impl Write,
+    counts: Option<&std::collections::BTreeMap<String, usize>>,
+) -> anyhow::Result<()> {
+    match counts {
+        None => writeln!(out, "secrets were not scrubbed (--no-redact)")?,
+        Some(c) if c.is_empty() => writeln!(out, "no secrets found")?,
+        Some(c) => {
+            let parts: Vec<String> = c.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(out, "scrubbed: {}", parts.join(", "))?;
+        }
     }
     Ok(())
 }

@@ -156,36 +156,33 @@ impl Follower {
 
     /// Takes the anchor from the bytes before a starting offset.
     fn prime_anchor(&mut self) -> std::io::Result<()> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(());
-        };
-        let start = self.offset.saturating_sub(ANCHOR as u64);
-        file.seek(SeekFrom::Start(start))?;
-        self.anchor = vec![0; (self.offset - start) as usize];
-        match file.read_exact(&mut self.anchor) {
-            // Shrunk since its length was read: the first poll sees the truncation.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.anchor.clear();
-                Ok(())
-            }
-            other => other,
-        }
+        let len = self.offset.min(ANCHOR as u64) as usize;
+        // A file shrunk since its length was read has no anchor: the first poll sees the truncation.
+        self.anchor = self.bytes_before_offset(len)?.unwrap_or_default();
+        Ok(())
     }
 
     /// Whether the bytes just before `offset` are still the ones read there.
     fn anchor_holds(&mut self) -> std::io::Result<bool> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(true);
-        };
-        if self.anchor.is_empty() {
+        if self.anchor.is_empty() || self.file.is_none() {
             return Ok(true);
         }
-        let start = self.offset - self.anchor.len() as u64;
-        file.seek(SeekFrom::Start(start))?;
-        let mut now = vec![0; self.anchor.len()];
-        match file.read_exact(&mut now) {
-            Ok(()) => Ok(now == self.anchor),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        // The file no longer reaching the offset is a change too.
+        let now = self.bytes_before_offset(self.anchor.len())?;
+        Ok(now.as_deref() == Some(self.anchor.as_slice()))
+    }
+
+    /// The `len` bytes of the open file that end at `offset`: `None` when there is no open file
+    /// or it no longer reaches that far.
+    fn bytes_before_offset(&mut self, len: usize) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        file.seek(SeekFrom::Start(self.offset - len as u64))?;
+        let mut bytes = vec![0; len];
+        match file.read_exact(&mut bytes) {
+            Ok(()) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(e),
         }
     }
