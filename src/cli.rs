@@ -591,6 +591,10 @@ pub struct EvalArgs {
     /// Also evaluate the model with this adapter (a PEFT folder or a run folder); repeatable
     #[arg(long = "with-adapter", value_name = "DIR")]
     pub with_adapters: Vec<PathBuf>,
+    /// Write every answer (variant, item line, gold, the answer read, the whole text) to this
+    /// JSONL file
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -59,6 +59,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         .max_tokens
         .unwrap_or(if task == Task::LogParsing { 96 } else { 160 });
     let mut results = Vec::new();
+    let mut answer_rows = Vec::new();
     let mut note = String::new();
     // The configured model (with the configured adapter, if any), then each extra adapter.
     let mut variants: Vec<(String, BackendSpec)> = Vec::new();
@@ -109,6 +110,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
             progress_bar(&label, done, total)
         })?;
+        answer_rows.extend(eval::answer_rows(&label, &items, &answers));
         let (mut row, n) = eval::result(&label, Some(name), task, &items, &answers);
         row.adapter = model.info().adapter.map(|a| a.display().to_string());
         results.push(row);
@@ -118,12 +120,18 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let charts = logreasoner::flowchart::valid_charts(&config.flowcharts.value)?;
         let answers = eval::run_walk(&charts, &items);
         progress_bar("flowchart walk", items.len(), items.len());
+        answer_rows.extend(eval::answer_rows("flowchart walk", &items, &answers));
         let (row, n) = eval::result("flowchart walk", None, task, &items, &answers);
         results.push(row);
         note = n;
     }
     if results.is_empty() {
         anyhow::bail!("nothing to evaluate: the flowchart walk does not apply to {task}, and --no-model was given");
+    }
+    if let Some(path) = &args.answers {
+        let text: String = answer_rows.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the answers to {}", path.display()))?;
     }
     let mut run = EvalRun {
         id: 0,

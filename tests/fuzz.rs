@@ -1,7 +1,8 @@
 //! A bounded fuzzing suite on stable Rust: every parser that reads a user's file is fed generated
 //! and mutated inputs, seeded from real ones (the shipped charts, Loghub lines, a GGUF and a
-//! safetensors file written here, adapter and config files). No input may panic or take longer
-//! than `CASE_LIMIT`. Inputs that once failed live in `tests/fuzz_corpus/<target>/` and are
+//! safetensors file written here, adapter and config files). No input may panic, take longer
+//! than `CASE_LIMIT`, or hold more than `MEMORY_LIMIT` at once (counted per thread by the test's
+//! allocator). Inputs that once failed live in `tests/fuzz_corpus/<target>/` and are
 //! replayed first, every run.
 //!
 //! `LOGREASONER_FUZZ_CASES` (default 2,000 per target, about 5 s in all) and `LOGREASONER_FUZZ_SEED` (default fixed,
@@ -14,6 +15,60 @@ use std::time::{Duration, Instant};
 
 /// The longest one input may take (debug build, a shared two-core machine).
 const CASE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The most memory one input may hold at once beyond what was held before it. Inputs are at most
+/// a few kilobytes: a parser that allocates more trusted a length field it read.
+const MEMORY_LIMIT: usize = 64 << 20;
+
+/// The system allocator, counting each thread's live bytes and their peak, so a case is charged
+/// for what its own thread allocated while tests run side by side.
+struct Counting;
+
+thread_local! {
+    static LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn charge(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            charge(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        charge(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            charge(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns the most bytes this thread held at once during it, beyond what it held
+/// before.
+fn peak_memory(f: impl FnOnce()) -> usize {
+    let before = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(before));
+    f();
+    (PEAK.with(|p| p.get()) - before).max(0) as usize
+}
 
 /// xorshift64*: seeded, so a failure's case number reproduces it.
 struct Rng(u64);
@@ -169,7 +224,8 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: &dyn Fn(&[u8])) -> usize {
     let mut failures = Vec::new();
     for (label, input) in &inputs {
         let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| target(input)));
+        let mut outcome = Ok(());
+        let memory = peak_memory(|| outcome = catch_unwind(AssertUnwindSafe(|| target(input))));
         let took = started.elapsed();
         let problem = match outcome {
             Err(panic) => Some(format!(
@@ -181,6 +237,7 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: &dyn Fn(&[u8])) -> usize {
                     .unwrap_or_default()
             )),
             Ok(()) if took > CASE_LIMIT => Some(format!("took {took:?}")),
+            Ok(()) if memory > MEMORY_LIMIT => Some(format!("held {} MiB at once", memory >> 20)),
             Ok(()) => None,
         };
         if let Some(problem) = problem {
@@ -197,8 +254,9 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: &dyn Fn(&[u8])) -> usize {
     std::panic::set_hook(previous_hook);
     assert!(failures.is_empty(), "{name}:\n{}", failures.join("\n"));
     eprintln!(
-        "fuzz {name}: {} inputs, no panic, none over {CASE_LIMIT:?}",
-        inputs.len()
+        "fuzz {name}: {} inputs, no panic, none over {CASE_LIMIT:?} or {} MiB",
+        inputs.len(),
+        MEMORY_LIMIT >> 20
     );
     inputs.len()
 }

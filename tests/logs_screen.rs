@@ -221,3 +221,127 @@ fn follow_mode_shows_appended_lines() {
     keys(&mut app, "F");
     assert!(draw(&mut app).contains("stopped following"));
 }
+
+/// An app on a fresh 30-line log whose lines end in `<word> <n>`.
+fn thirty_lines(word: &str) -> (tempfile::TempDir, PathBuf, App) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    let text: String = (1..=30)
+        .map(|i| format!("Jun 14 15:16:{i:02} combo app[1]: {word} {i}\n"))
+        .collect();
+    std::fs::write(&log, text).expect("write");
+    let app = common::app(dir.path(), &log);
+    (dir, log, app)
+}
+
+/// `logrotate copytruncate` empties the open log and the program writes on: the view reads the
+/// new content from the file's start instead of dying (the old mapping raised SIGBUS) or waiting
+/// for the file to grow past its old length. Like `tail -F`, the lines already shown stay above
+/// as history, and the status says what happened.
+#[test]
+fn a_log_truncated_while_following_is_read_anew() {
+    let (dir, log, mut app) = thirty_lines("old line");
+    keys(&mut app, "GF");
+    assert!(draw(&mut app).contains("old line 30"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .expect("truncate");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    std::io::Write::write_all(&mut file, b"Jun 14 15:17:00 combo app[1]: after rotation\n")
+        .expect("append");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        app.pump_jobs();
+        let screen = draw(&mut app);
+        if screen.contains("after rotation") {
+            assert!(
+                screen.contains("the file was truncated; reading from its start"),
+                "{screen}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rewritten log never showed:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    keys(&mut app, "ggjG");
+    assert_eq!(
+        cursor_line(&mut app),
+        31,
+        "the new line follows the history"
+    );
+}
+
+/// Without follow mode the screen keeps the snapshot it read: truncating the file under it
+/// changes nothing on screen and every key still works.
+#[test]
+fn a_log_truncated_under_a_still_view_keeps_its_snapshot() {
+    let (dir, log, mut app) = thirty_lines("line");
+    std::fs::write(&log, "").expect("truncate");
+    keys(&mut app, "G/line 2");
+    app.handle_key(press(KeyCode::Enter));
+    keys(&mut app, "nvjy");
+    app.pump_jobs();
+    let screen = draw(&mut app);
+    assert!(screen.contains("line 2"), "{screen}");
+}
+
+/// Bytes of a log line that would drive the terminal (clear screen, set the title, move the
+/// cursor, an OSC 8 link) never reach it: the frame written through crossterm carries only the
+/// escape sequences the TUI itself emits.
+#[test]
+fn escape_sequences_in_a_log_never_reach_the_terminal() {
+    use ratatui::backend::CrosstermBackend;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("hostile.log");
+    std::fs::write(
+        &log,
+        "Jun 14 15:16:01 combo app[1]: \x1bc\x1b]0;pwned\x07 title \x1b[2J\x1b[H home\n\
+         Jun 14 15:16:02 combo app[1]: \x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\ \u{9b}31m C1 \u{202e}bidi\n",
+    )
+    .expect("write");
+    let mut app = common::app(dir.path(), &log);
+    /// What the backend writes, kept where the test can read it.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    // A fixed viewport: the backend never asks a (missing) tty for its size.
+    let mut terminal = ratatui::Terminal::with_options(
+        CrosstermBackend::new(capture.clone()),
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 120, 30)),
+        },
+    )
+    .expect("terminal");
+    terminal.draw(|f| app.render(f)).expect("draw");
+    let bytes = capture.0.lock().expect("capture").clone();
+    let text = String::from_utf8_lossy(&bytes);
+    for injected in [
+        "\x1bc", "\x1b]0;", "\x1b]8;", "\x1b[2J", "\u{9b}", "\u{202e}", "\x07",
+    ] {
+        assert!(
+            !text.contains(injected),
+            "{injected:?} from the log reached the terminal"
+        );
+    }
+    assert!(
+        text.contains("pwned") && text.contains("home"),
+        "the text around them stays"
+    );
+}

@@ -101,30 +101,6 @@ pub fn select_lines(
     chosen
 }
 
-/// A line as the model sees it: the parsed header reduced to time, level and component, then the
-/// message. Headers repeat ids and digits (BGL prints the node and time twice) that cost prefill
-/// tokens and say nothing; a format's label column (BGL's alert tag) must not leak into the prompt.
-pub fn compact(line: &str, fmt: Option<&Format>) -> String {
-    let Some(h) = fmt.and_then(|f| f.parse(line)) else {
-        return line.to_string();
-    };
-    let mut out = String::new();
-    if let Some(t) = h.timestamp {
-        out.push_str(t);
-        out.push(' ');
-    }
-    if let (Some(level), true) = (h.level, h.level_from_header) {
-        out.push_str(level.name());
-        out.push(' ');
-    }
-    if let Some(c) = h.component {
-        out.push_str(c);
-        out.push_str(": ");
-    }
-    out.push_str(h.content);
-    out
-}
-
 fn cut(line: &str, max_chars: usize) -> String {
     match line.char_indices().nth(max_chars) {
         Some((at, _)) => format!("{}…", &line[..at]),
@@ -170,7 +146,7 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
     ));
     for &n in p.shown {
         if let Some(line) = n.checked_sub(p.first_line).and_then(|i| p.lines.get(i)) {
-            let line = compact(line, p.format);
+            let line = format::compact(line, p.format);
             user.push_str(&format!("{n} {}\n", cut(&line, p.limits.max_line_chars)));
         }
     }
@@ -220,10 +196,10 @@ mod tests {
     fn headers_are_compacted_and_labels_dropped() {
         let bgl = format::by_name("BGL");
         let line = "KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
-        let c = compact(line, bgl);
+        let c = format::compact(line, bgl);
         assert!(!c.contains("KERNDTLB"), "{c}");
         assert!(c.ends_with("FATAL KERNEL: data TLB error interrupt"), "{c}");
-        assert_eq!(compact("free text", None), "free text");
+        assert_eq!(format::compact("free text", None), "free text");
     }
 
     #[test]

@@ -117,6 +117,31 @@ pub fn parse(text: &str) -> Loaded {
     loaded
 }
 
+impl Item {
+    /// The item as a generic-schema row that [`parse`] reads back as the same item (but for its
+    /// line number): how an experiment writes the dev set it scored, so any run can be redone
+    /// with `eval --data`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let task = match self.kind.as_deref() {
+            Some(kind) => kind.to_string(),
+            None => self.task.to_string(),
+        };
+        let mut row = serde_json::json!({
+            "task": task,
+            "instruction": self.instruction,
+            "input": self.input,
+            "gold": self.gold,
+        });
+        if !self.system.is_empty() {
+            row["system"] = self.system.clone().into();
+        }
+        if let Some(c) = &self.category {
+            row["category"] = c.clone().into();
+        }
+        row
+    }
+}
+
 /// LogLM wraps some inputs in a Markdown code fence.
 fn strip_fence(s: &str) -> &str {
     let t = s.trim();
@@ -167,5 +192,18 @@ not json
         assert_eq!(l.items[1].input, ["error A", "error B"]);
         assert_eq!(l.items[2].category.as_deref(), Some("disk_failure"));
         assert_eq!(l.items[2].system, "HDFS");
+    }
+
+    #[test]
+    fn an_item_written_as_json_reads_back_the_same() {
+        let text = r#"{"task": "solution", "instruction": "Fix it.", "input": ["error A", "error B"], "output": "Restart.", "system": "Apache"}
+{"task": "root_cause", "input": ["l1"], "gold": "disk full", "category": "disk_failure"}
+{"task": "anomaly_detection", "instruction": "Classify.", "input": "x", "gold": "normal"}
+"#;
+        let items = parse(text).items;
+        let written: String = items.iter().map(|i| format!("{}\n", i.to_json())).collect();
+        let back = parse(&written);
+        assert!(back.skipped.is_empty(), "{:?}", back.skipped);
+        assert_eq!(back.items, items);
     }
 }

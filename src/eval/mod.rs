@@ -69,6 +69,26 @@ pub struct Answer {
     pub latency: Duration,
 }
 
+/// Each answer as a JSON row (the variant, the item's line and gold, what was read from the
+/// answer, and the whole text), so a score can be checked item by item.
+pub fn answer_rows(variant: &str, items: &[Item], answers: &[Answer]) -> Vec<serde_json::Value> {
+    items
+        .iter()
+        .zip(answers)
+        .map(|(item, a)| {
+            serde_json::json!({
+                "variant": variant,
+                "task": item.task.to_string(),
+                "line": item.line,
+                "gold": item.gold,
+                "answer": a.answer,
+                "text": a.text,
+                "latency_ms": a.latency.as_millis() as u64,
+            })
+        })
+        .collect()
+}
+
 /// Runs `model` over `items`, calling `progress(done)` after each.
 pub fn run_model(
     model: &mut Backend,

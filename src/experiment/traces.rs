@@ -162,9 +162,21 @@ fn severity_trace(item: &Item) -> Trace {
     if severe.is_empty() {
         steps.push("No line reports an error, a failure or a fatal event.".into());
     } else {
+        let verb = if severe.len() == 1 {
+            "reports"
+        } else {
+            "report"
+        };
+        // Quote the first one, so the trace shows which words carry the severity.
+        let first: String = format::parse_line(format, &item.input[severe[0] - 1])
+            .content
+            .chars()
+            .take(120)
+            .collect();
         steps.push(format!(
-            "{} report an error or a fatal event.",
-            capitalised(&lines_text(&severe))
+            "{} {verb} an error or a fatal event: `{}`.",
+            capitalised(&lines_text(&severe)),
+            first.trim()
         ));
     }
     let mut trace = numbered(steps, binary_word(item.task, !severe.is_empty()));

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod chat;
 pub mod engine;
 pub mod fetch;
+mod gguf_check;
 mod hf;
 pub mod layout;
 pub mod model;

@@ -42,7 +42,16 @@ pub enum LlmError {
 
 impl From<candle_core::Error> for LlmError {
     fn from(e: candle_core::Error) -> Self {
-        LlmError::Compute(e.to_string())
+        LlmError::Compute(reason(&e))
+    }
+}
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
+/// a person needs the reason, and printing a backtrace resolves symbols (hundreds of MB).
+pub(crate) fn reason(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => reason(inner),
+        other => other.to_string(),
     }
 }
 
@@ -77,15 +86,19 @@ pub(crate) fn read_content(path: &Path) -> Result<(File, gguf_file::Content), Ll
     let mut file = File::open(path).map_err(|_| LlmError::Missing {
         path: path.to_path_buf(),
     })?;
-    let content = gguf_file::Content::read(&mut file).map_err(|e| LlmError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    check_tensor_extents(&content, len).map_err(|reason| LlmError::Corrupt {
+    let corrupt = |reason| LlmError::Corrupt {
         path: path.to_path_buf(),
         reason,
+    };
+    // candle allocates what the header claims before reading it: lengths are checked first.
+    let header = File::open(path).map_err(|e| corrupt(e.to_string()))?;
+    super::gguf_check::check_lengths(header, len).map_err(corrupt)?;
+    let content = gguf_file::Content::read(&mut file).map_err(|e| LlmError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason(&e),
     })?;
+    check_tensor_extents(&content, len).map_err(corrupt)?;
     Ok((file, content))
 }
 
@@ -264,7 +277,7 @@ pub fn write_merged(path: &Path, adapter: &Path, out: &Path) -> Result<(), LlmEr
     let deltas = gguf_deltas(path, &content, &architecture, adapter)?;
     let corrupt = |e: candle_core::Error| LlmError::Corrupt {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: reason(&e),
     };
     let (_, buf) = rewritten(&content, &mut file, &deltas)
         .map_err(corrupt)?
@@ -566,7 +579,7 @@ impl Model {
         info.adapter = adapter.map(Path::to_path_buf);
         let corrupt = |e: candle_core::Error| LlmError::Corrupt {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: reason(&e),
         };
         let deltas = match adapter {
             Some(dir) => gguf_deltas(path, &content, &info.architecture, dir)?,

@@ -121,7 +121,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "BGL",
-        r"<Label> <Timestamp:\d+> <Date:\d{4}\.\d\d\.\d\d> <Node> <Time:\d{4}-\d\d-\d\d-[\d.]+> <NodeRepeat> <Type> <Component> <Level> <Content>",
+        r"(<Label:\S+> )?<Timestamp:\d+> <Date:\d{4}\.\d\d\.\d\d> <Node> <Time:\d{4}-\d\d-\d\d-[\d.]+> <NodeRepeat> <Type> <Component> <Level> <Content>",
     ),
     (
         "HPC",
@@ -129,7 +129,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "Thunderbird",
-        r"<Label> <Timestamp:\d+> <Date:\d{4}\.\d\d\.\d\d> <User> <Month:\w{3}> <Day:\d+> <Time:[\d:]+> <Location> <Component>(\[<PID>\])?: <Content>",
+        r"(<Label:\S+> )?<Timestamp:\d+> <Date:\d{4}\.\d\d\.\d\d> <User> <Month:\w{3}> <Day:\d+> <Time:[\d:]+> <Location> <Component>(\[<PID>\])?: <Content>",
     ),
     (
         "Windows",
@@ -346,6 +346,30 @@ pub fn detect<S: AsRef<str>>(sample: &[S]) -> Option<&'static Format> {
         }
     }
     best.map(|(f, _)| f)
+}
+
+/// A line as a model sees it: the parsed header reduced to time, level and component, then the
+/// message. Headers repeat ids and digits (BGL prints the node and time twice) that cost prefill
+/// tokens and say nothing; a format's label column (BGL's alert tag) must not leak into a prompt.
+pub fn compact(line: &str, fmt: Option<&Format>) -> String {
+    let Some(h) = fmt.and_then(|f| f.parse(line)) else {
+        return line.to_string();
+    };
+    let mut out = String::new();
+    if let Some(t) = h.timestamp {
+        out.push_str(t);
+        out.push(' ');
+    }
+    if let (Some(level), true) = (h.level, h.level_from_header) {
+        out.push_str(level.name());
+        out.push(' ');
+    }
+    if let Some(c) = h.component {
+        out.push_str(c);
+        out.push_str(": ");
+    }
+    out.push_str(h.content);
+    out
 }
 
 /// Parses a line with `format`, or treats the whole line as content when there is no format or the

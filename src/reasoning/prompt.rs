@@ -24,7 +24,7 @@ pub fn answer_format(task: Task, kind: Option<&str>) -> &'static str {
 }
 
 /// The chat that asks for a stepwise solution: the thought (when there is one), the instruction,
-/// the numbered lines, and the answer format.
+/// the numbered lines (headers compacted), and the answer format.
 pub fn solution(
     task: Task,
     kind: Option<&str>,
@@ -44,7 +44,13 @@ pub fn solution(
         user.push('\n');
     }
     user.push_str("Log lines (line number first):\n");
+    // Headers compacted as a diagnosis shows them (fewer tokens, the same facts); a parsing
+    // item's line stays whole, since its gold template is of that exact line.
+    let format = (task != Task::LogParsing)
+        .then(|| crate::logs::format::detect(input))
+        .flatten();
     for (i, line) in input.iter().enumerate() {
+        let line = crate::logs::format::compact(line, format);
         let cut: String = line.chars().take(600).collect();
         user.push_str(&format!("{} {cut}\n", i + 1));
     }

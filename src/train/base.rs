@@ -24,12 +24,63 @@ pub struct Base {
     eos: String,
 }
 
-/// Why an example was left out or cut.
+/// How an example was made to fit the length limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
     Whole,
     /// The answer's end was cut at the length limit (the start is kept, as TRL does).
     Truncated,
+    /// The prompt lost tokens from its middle (the log lines between its opening and its closing
+    /// instructions) so the answer fits: a long window still teaches its answer rather than
+    /// being dropped.
+    PromptCut,
+}
+
+/// An example's tokens before fitting: the chat-rendered prompt, then the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tokens {
+    pub ids: Vec<u32>,
+    /// Where the answer (the learned part) starts.
+    pub answer_start: usize,
+}
+
+impl Tokens {
+    pub fn answer_len(&self) -> usize {
+        self.ids.len() - self.answer_start
+    }
+
+    /// The example in at most `max_len` tokens with `reserve` of them kept for the answer (an
+    /// answer longer than what remains loses its end). A prompt longer than `max_len - reserve`
+    /// keeps its first third and its last two thirds (the task, and the closing instructions with
+    /// the turn's header) and loses its middle. The prompt's fate depends only on its own length
+    /// and `reserve`, so a DPO pair fitted with one reserve keeps one prompt. `None` when no answer
+    /// token fits.
+    pub fn fit(&self, max_len: usize, reserve: usize) -> Option<(Example, Fit)> {
+        let start = self.answer_start;
+        let prompt_room = max_len.saturating_sub(reserve.max(1));
+        let (mut ids, fit) = if start <= prompt_room {
+            (self.ids[..start].to_vec(), Fit::Whole)
+        } else {
+            let head = prompt_room / 3;
+            let tail = prompt_room - head;
+            let mut ids = self.ids[..head].to_vec();
+            ids.extend_from_slice(&self.ids[start - tail..start]);
+            (ids, Fit::PromptCut)
+        };
+        let new_start = ids.len();
+        let answer = self.answer_len().min(max_len.saturating_sub(new_start));
+        // A token is learned from the one before it: the example needs a prompt token too.
+        if answer == 0 || new_start == 0 {
+            return None;
+        }
+        ids.extend_from_slice(&self.ids[start..start + answer]);
+        let fit = match fit {
+            Fit::Whole if answer < self.answer_len() => Fit::Truncated,
+            other => other,
+        };
+        let learn = (0..ids.len()).map(|i| i >= new_start).collect();
+        Some((Example { ids, learn }, fit))
+    }
 }
 
 impl Base {
@@ -60,14 +111,21 @@ impl Base {
     }
 
     /// `prompt` then the assistant's `answer`, in the model's chat template, as token ids; only the
-    /// answer's tokens (with the turn's end token) are learned. At most `max_len` tokens: a longer
-    /// example keeps its start. `None` when no answer token fits.
+    /// answer's tokens (with the turn's end token) are learned. At most `max_len` tokens, fitted
+    /// by [`Tokens::fit`] with up to half of them kept for the answer. `None` when no answer token fits.
     pub fn example(
         &self,
         prompt: &[Message],
         answer: &str,
         max_len: usize,
     ) -> Result<Option<(Example, Fit)>, TrainError> {
+        let tokens = self.tokens(prompt, answer)?;
+        let reserve = tokens.answer_len().min(max_len / 2);
+        Ok(tokens.fit(max_len, reserve))
+    }
+
+    /// The rendered prompt and answer as tokens, with where the answer starts.
+    pub fn tokens(&self, prompt: &[Message], answer: &str) -> Result<Tokens, TrainError> {
         let head = chat::render(&self.template, prompt, &self.bos, &self.eos, true)
             .map_err(LlmError::from)?;
         let mut all = prompt.to_vec();
@@ -82,19 +140,16 @@ impl Base {
             .find(|((_, a), b)| a != b)
             .map_or(head.len().min(full.len()), |((i, _), _)| i);
         let enc = self.encode(&full)?;
-        let mut ids = enc.get_ids().to_vec();
-        let mut learn: Vec<bool> = enc.get_offsets().iter().map(|(s, _)| *s >= split).collect();
-        let fit = if ids.len() > max_len {
-            ids.truncate(max_len);
-            learn.truncate(max_len);
-            Fit::Truncated
-        } else {
-            Fit::Whole
-        };
-        if !learn.iter().skip(1).any(|l| *l) {
-            return Ok(None);
-        }
-        Ok(Some((Example { ids, learn }, fit)))
+        let ids = enc.get_ids().to_vec();
+        // Offsets grow through the text, so the answer's tokens are a suffix (never the first).
+        let answer_start = enc
+            .get_offsets()
+            .iter()
+            .position(|(s, _)| *s >= split)
+            .unwrap_or(ids.len())
+            .max(1)
+            .min(ids.len());
+        Ok(Tokens { ids, answer_start })
     }
 }
 
@@ -269,4 +324,67 @@ fn from_folder(dir: &Path, device: &Device) -> Result<(Shape, Weights, Parts), T
         }
     }
     Ok((config, weights, folder.parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(prompt: usize, answer: usize) -> Tokens {
+        Tokens {
+            ids: (0..(prompt + answer) as u32).collect(),
+            answer_start: prompt,
+        }
+    }
+
+    fn learned(e: &Example) -> Vec<u32> {
+        e.ids
+            .iter()
+            .zip(&e.learn)
+            .filter(|(_, l)| **l)
+            .map(|(i, _)| *i)
+            .collect()
+    }
+
+    #[test]
+    fn a_short_example_is_whole() {
+        let (e, fit) = tokens(10, 5).fit(32, 5).unwrap();
+        assert_eq!(fit, Fit::Whole);
+        assert_eq!(e.ids.len(), 15);
+        assert_eq!(learned(&e), (10..15).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_long_prompt_loses_its_middle_and_keeps_the_answer_whole() {
+        let (e, fit) = tokens(100, 8).fit(40, 8).unwrap();
+        assert_eq!(fit, Fit::PromptCut);
+        assert_eq!(e.ids.len(), 40);
+        // 32 prompt tokens: the first 10 and the last 22 (the closing instructions).
+        assert_eq!(&e.ids[..10], &(0..10).collect::<Vec<_>>()[..]);
+        assert_eq!(&e.ids[10..32], &(78..100).collect::<Vec<_>>()[..]);
+        assert_eq!(learned(&e), (100..108).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_long_answer_keeps_its_start() {
+        let (e, fit) = tokens(10, 100).fit(40, 20).unwrap();
+        assert_eq!(fit, Fit::Truncated);
+        assert_eq!(e.ids.len(), 40);
+        assert_eq!(learned(&e), (10..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_reserve_cuts_both_sides_of_a_pair_alike() {
+        let (a, _) = tokens(100, 4).fit(40, 12).unwrap();
+        let (b, _) = tokens(100, 12).fit(40, 12).unwrap();
+        let prompt = |e: &Example| e.ids.iter().zip(&e.learn).filter(|(_, l)| !**l).count();
+        assert_eq!(prompt(&a), prompt(&b));
+        assert_eq!(a.ids[..prompt(&a)], b.ids[..prompt(&b)]);
+    }
+
+    #[test]
+    fn no_room_for_an_answer_is_none() {
+        assert!(tokens(10, 0).fit(32, 0).is_none());
+        assert!(tokens(10, 5).fit(1, 1).is_none());
+    }
 }

@@ -24,7 +24,7 @@ use crate::llm::model::LlmError;
 pub enum TrainError {
     #[error(transparent)]
     Llm(#[from] LlmError),
-    #[error("training computation failed: {0}")]
+    #[error("training computation failed: {}", crate::llm::model::reason(.0))]
     Compute(#[from] candle_core::Error),
     #[error("{}:{line}: {reason}", path.display())]
     Data {

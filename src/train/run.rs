@@ -535,10 +535,11 @@ fn prepare(
     max_len: usize,
     log: &mut Log,
 ) -> Result<Data, TrainError> {
-    let (mut cut, mut dropped) = (0, 0);
+    let (mut cut, mut shortened, mut dropped) = (0, 0, 0);
     let mut keep = |r: Option<(Example, Fit)>| match r {
         Some((e, fit)) => {
             cut += usize::from(fit == Fit::Truncated);
+            shortened += usize::from(fit == Fit::PromptCut);
             Some(e)
         }
         None => {
@@ -549,8 +550,15 @@ fn prepare(
     let data = if stage == Stage::Dpo {
         let mut pairs = Vec::new();
         for row in data::read_dpo(path)? {
-            let chosen = keep(base.example(&row.prompt, &row.chosen, max_len)?);
-            let rejected = keep(base.example(&row.prompt, &row.rejected, max_len)?);
+            let chosen = base.tokens(&row.prompt, &row.chosen)?;
+            let rejected = base.tokens(&row.prompt, &row.rejected)?;
+            // Both sides keep the same room for their answers, so a cut prompt is cut alike.
+            let room = chosen
+                .answer_len()
+                .max(rejected.answer_len())
+                .min(max_len / 2);
+            let chosen = keep(chosen.fit(max_len, room));
+            let rejected = keep(rejected.fit(max_len, room));
             if let (Some(chosen), Some(rejected)) = (chosen, rejected) {
                 pairs.push(Pair { chosen, rejected });
             }
@@ -564,7 +572,7 @@ fn prepare(
         Data::Sft(examples)
     };
     log.line(&format!(
-        "{}: {} examples ({cut} cut at {max_len} tokens, {dropped} without room for an answer)",
+        "{}: {} examples ({shortened} prompts cut in the middle and {cut} answers cut to fit {max_len} tokens, {dropped} without room for an answer)",
         path.display(),
         data.len()
     ));
