@@ -2,6 +2,7 @@
 //!
 //! The core modules work without a terminal; [`tui`] is a thin layer over them. See ARCHITECTURE.md.
 
+pub mod answer;
 pub mod bench;
 pub mod config;
 pub mod data;
@@ -20,3 +21,6 @@ pub mod template;
 pub mod time;
 pub mod train;
 pub mod tui;
+
+#[cfg(test)]
+mod architecture;

@@ -36,7 +36,7 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 .adapter
                 .as_ref()
                 .ok_or_else(|| anyhow::anyhow!("say which adapter to merge with --adapter DIR"))?;
-            let adapter = logreasoner::train::run::resolve_adapter(&adapter.value)?;
+            let adapter = logreasoner::llm::adapter::locate(&adapter.value)?;
             model::write_merged(&config.model.value, &adapter, &path)?;
             writeln!(
                 out,

@@ -18,7 +18,7 @@ pub fn runs_root(config: &Config) -> PathBuf {
 
 /// A PEFT adapter folder, given as itself or as the run folder holding it.
 pub fn resolve_adapter(path: &Path) -> anyhow::Result<PathBuf> {
-    Ok(run::resolve_adapter(path)?)
+    Ok(logreasoner::llm::adapter::locate(path)?)
 }
 
 fn run_config(config: &Config, args: &TrainArgs) -> anyhow::Result<RunConfig> {

@@ -125,7 +125,7 @@ fn find_or_add_solution(
         instance_id: instance,
         thought_id: None,
         text: s.text.clone(),
-        answer: crate::eval::score::committed_answer(task, &s.text),
+        answer: crate::answer::committed_answer(task, &s.text),
         score: None,
         correct: None,
         model: s.model.clone(),

@@ -76,7 +76,8 @@ impl Plan {
     /// name, with `adapter` or none). A database that cannot be read leaves them unmeasured.
     ///
     /// Where no stored evaluation measured this model beside the walk, an adapter made by
-    /// `experiment run` (or shipped with its results) brings the experiment's own measurement.
+    /// `experiment run` (or shipped with its results) brings its own measurement
+    /// ([`verdict::RELIABILITY_FILE`]).
     pub fn measure(&mut self, store: &Store, model: Option<&str>, adapter: Option<&str>) {
         match store.all::<crate::store::EvalRun>() {
             Ok(runs) => self.reliability = verdict::Reliability::from_evals(&runs, model, adapter),
@@ -85,7 +86,7 @@ impl Plan {
         let unmeasured = self.reliability.model.is_none();
         if let Some(measured) = adapter
             .filter(|_| unmeasured && model.is_some())
-            .and_then(|a| crate::experiment::reliability_for_adapter(std::path::Path::new(a)))
+            .and_then(|a| verdict::Reliability::of_adapter(std::path::Path::new(a)))
         {
             self.reliability = measured;
         }

@@ -97,7 +97,30 @@ pub struct Reliability {
     pub source: Option<String>,
 }
 
+/// The file beside an adapter's weights that says how it measured against the walk: written by
+/// whoever measured it (`experiment run`, `experiment ship`), read by the verdict rule.
+pub const RELIABILITY_FILE: &str = "reliability.json";
+
 impl Reliability {
+    /// An adapter folder's own measurement ([`RELIABILITY_FILE`]), when it has one on at least
+    /// [`MIN_MEASURED_ITEMS`] items.
+    pub fn of_adapter(adapter: &std::path::Path) -> Option<Reliability> {
+        let bytes = std::fs::read(adapter.join(RELIABILITY_FILE)).ok()?;
+        let r: Reliability = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    "{}: unreadable, ignored: {e}",
+                    adapter.join(RELIABILITY_FILE).display()
+                );
+                return None;
+            }
+        };
+        r.model
+            .is_some_and(|m| m.items >= MIN_MEASURED_ITEMS)
+            .then_some(r)
+    }
+
     /// Reads the latest anomaly-detection evaluation of at least [`MIN_MEASURED_ITEMS`] items
     /// with a row for `model` (its name, with `adapter` or none; `None`: no model runs) and one
     /// for the walk, so the two are compared on the same items; without one, the walk's record
@@ -345,7 +368,7 @@ fn stated_verdicts(line: &str) -> Vec<Option<bool>> {
     let lower = line.to_ascii_lowercase();
     let mut out = Vec::new();
     for key in ["anomalous", "answer"] {
-        for rest in crate::eval::score::stated_after(&lower, key) {
+        for rest in crate::answer::stated_after(&lower, key) {
             let rest = rest.trim_start_matches(['*', ' ', '`']);
             let head = rest.split([':', ',', '.', ';']).next().unwrap_or("");
             let words: Vec<&str> = head

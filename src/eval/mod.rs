@@ -116,7 +116,7 @@ pub fn run_model(
             other => other?,
         };
         out.push(Answer {
-            answer: score::committed_answer(item.task, &g.text),
+            answer: crate::answer::committed_answer(item.task, &g.text),
             text: g.text,
             latency: start.elapsed(),
         });
@@ -155,11 +155,15 @@ pub fn score_task(
         Task::AnomalyDetection | Task::FailurePrediction => {
             let mut b = score::Binary::default();
             for (item, a) in items.iter().zip(answers) {
-                let Some(gold) = score::gold_binary(task, &item.gold) else {
+                let Some(gold) = crate::answer::gold_binary(task, &item.gold) else {
                     continue;
                 };
                 // An answer that cannot be read counts as wrong.
-                let predicted = match a.answer.as_deref().and_then(|t| score::binary(task, t)) {
+                let predicted = match a
+                    .answer
+                    .as_deref()
+                    .and_then(|t| crate::answer::binary(task, t))
+                {
                     Some(p) => p,
                     None => {
                         unparsed += 1;
@@ -186,12 +190,12 @@ pub fn score_task(
         Task::LogParsing => {
             let truth: Vec<String> = items
                 .iter()
-                .map(|i| score::normalise_template(&i.gold))
+                .map(|i| crate::answer::normalise_template(&i.gold))
                 .collect();
             let predicted: Vec<String> = answers
                 .iter()
                 .map(|a| match &a.answer {
-                    Some(t) => score::normalise_template(t),
+                    Some(t) => crate::answer::normalise_template(t),
                     None => {
                         unparsed += 1;
                         String::new()
@@ -213,7 +217,7 @@ pub fn score_task(
                     unparsed += 1;
                 }
                 let text = a.answer.as_deref().unwrap_or("");
-                sum += score::token_f1(text, &item.gold);
+                sum += crate::answer::token_f1(text, &item.gold);
                 if let Some(c) = &item.category {
                     let predicted = crate::diagnose::verdict::category_id(text);
                     pairs.push((c.clone(), (!predicted.is_empty()).then_some(predicted)));

@@ -133,8 +133,7 @@ pub fn cut(items: Vec<Item>, per_task: Option<usize>) -> Vec<Item> {
         let of_task: Vec<&Item> = items.iter().filter(|i| i.task == task).collect();
         let binary = matches!(task, Task::AnomalyDetection | Task::FailurePrediction);
         if binary {
-            let positive =
-                |i: &&&Item| crate::eval::score::gold_binary(task, &i.gold) == Some(true);
+            let positive = |i: &&&Item| crate::answer::gold_binary(task, &i.gold) == Some(true);
             let pos: Vec<&Item> = of_task.iter().copied().filter(|i| positive(&i)).collect();
             let neg: Vec<&Item> = of_task.iter().copied().filter(|i| !positive(&i)).collect();
             let half = n.div_ceil(2);

@@ -31,7 +31,8 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::eval::{self, data::Item, score};
+use crate::diagnose::verdict;
+use crate::eval::{self, data::Item};
 use crate::flowchart::Flowchart;
 use crate::llm::backend::BackendSpec;
 use crate::llm::chat::Message;
@@ -533,8 +534,10 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 },
                 other => other?,
             };
-            let right =
-                traces::is_right(item, score::committed_answer(item.task, &g.text).as_deref());
+            let right = traces::is_right(
+                item,
+                crate::answer::committed_answer(item.task, &g.text).as_deref(),
+            );
             let s = Sample {
                 item: *i,
                 text: g.text.trim().to_string(),
@@ -739,24 +742,11 @@ fn evaluate(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// How the experiment measured an adapter it made, for the diagnosis's verdict rule: the
-/// adapter's variant and the walk on the anomaly-detection dev items. The adapter is either a
-/// shipped one (its folder holds the experiment's `results.json`; it is the full pipeline's) or a
-/// run folder's `adapter/` inside an experiment folder.
-pub fn reliability_for_adapter(adapter: &Path) -> Option<crate::diagnose::verdict::Reliability> {
-    use crate::diagnose::verdict::{Measured, Reliability};
-    let shipped = adapter.join("results.json");
-    let (file, variant) = if shipped.exists() {
-        (shipped, FULL)
-    } else {
-        let run = adapter.parent()?;
-        let name = run.file_name()?.to_str()?;
-        let variant = VARIANTS
-            .into_iter()
-            .find(|v| variant_run(v) == Some(name))?;
-        (run.parent()?.parent()?.join("state.json"), variant)
-    };
-    let state: State = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+/// How `variant`'s adapter and the walk measured on the anomaly-detection dev items of `state`,
+/// for the diagnosis's verdict rule (written beside the adapter as
+/// [`verdict::RELIABILITY_FILE`]); `None` without both rows or with too few items.
+pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdict::Reliability> {
+    use verdict::{Measured, Reliability};
     let row = |v: &str| {
         state
             .results
@@ -769,14 +759,30 @@ pub fn reliability_for_adapter(adapter: &Path) -> Option<crate::diagnose::verdic
         walk: Measured::from_metrics(&w.result.metrics, w.result.items),
         source: Some(format!(
             "experiment {} ({variant} and the walk on {} anomaly-detection items)",
-            file.display(),
+            source.display(),
             m.result.items
         )),
     })
     .filter(|r| {
         r.model
-            .is_some_and(|m| m.items >= crate::diagnose::verdict::MIN_MEASURED_ITEMS)
+            .is_some_and(|m| m.items >= verdict::MIN_MEASURED_ITEMS)
     })
+}
+
+/// Writes `variant`'s measurement into `adapter` (nothing when it has none).
+fn write_reliability(
+    state: &State,
+    variant: &str,
+    source: &Path,
+    adapter: &Path,
+) -> Result<Option<PathBuf>, ExperimentError> {
+    let Some(r) = reliability(state, variant, source) else {
+        return Ok(None);
+    };
+    let path = adapter.join(verdict::RELIABILITY_FILE);
+    let json = serde_json::to_vec_pretty(&r).map_err(|e| io(&path, e))?;
+    crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))?;
+    Ok(Some(path))
 }
 
 /// The metric a task is judged by in the table (SPEC's).
@@ -867,13 +873,23 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     crate::fsutil::write_atomic(&path, md.as_bytes()).map_err(|e| io(&path, e))?;
     let path = ctx.path("results.json");
     let json = serde_json::to_vec_pretty(s).map_err(|e| io(&path, e))?;
-    crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))
+    crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))?;
+    // Each trained adapter carries its own measurement, for diagnoses that load it.
+    for variant in VARIANTS {
+        if let Some(run) = variant_run(variant) {
+            let adapter = ctx.path("runs").join(run).join("adapter");
+            if adapter.is_dir() {
+                write_reliability(s, variant, &path, &adapter)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies a finished experiment's full-pipeline adapter (the DPO run's) into `dest` with the
 /// experiment's `results.json` and `results.md` beside it and a README naming the command that
-/// made it, so the adapter carries its own measurement (`reliability_for_adapter`). Returns the
-/// files written.
+/// made it, and its measurement against the walk ([`verdict::RELIABILITY_FILE`]), so the adapter
+/// carries what the verdict rule needs. Returns the files written.
 pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, ExperimentError> {
     let state_path = folder.join("state.json");
     let state: State =
@@ -907,8 +923,14 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
     )?;
     copy(folder.join("results.json"), "results.json")?;
     copy(folder.join("results.md"), "results.md")?;
+    written.extend(write_reliability(
+        &state,
+        FULL,
+        &dest.join("results.json"),
+        dest,
+    )?);
     let readme = format!(
-        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`results.json` is what diagnoses read to decide when the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
+        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection row beside the walk's) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
         model = state.model.display(),
         scale = state.scale,
     );
@@ -949,44 +971,36 @@ mod tests {
         }
     }
 
-    /// A shipped adapter (its folder holds the experiment's results) is measured as the full
-    /// pipeline; a run folder's adapter inside an experiment folder as its own variant; too few
-    /// items measure nothing.
+    /// An adapter is measured as its own variant beside the walk; too few items measure nothing.
     #[test]
     fn an_adapter_is_measured_by_the_experiment_that_made_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let shipped = dir.path().join("shipped");
-        std::fs::create_dir_all(&shipped).expect("dir");
-        std::fs::write(
-            shipped.join("results.json"),
-            serde_json::to_vec(&state(30)).unwrap(),
-        )
-        .expect("write");
-        let r = reliability_for_adapter(&shipped).expect("measured");
-        assert_eq!(r.model.map(|m| m.f1), Some(0.7));
-        assert_eq!(r.walk.map(|w| w.f1), Some(0.4));
-        assert!(r.model_beats_walk());
+        let source = Path::new("exp/state.json");
+        let full = reliability(&state(30), FULL, source).expect("measured");
+        assert_eq!(full.model.map(|m| m.f1), Some(0.7));
+        assert_eq!(full.walk.map(|w| w.f1), Some(0.4));
+        assert!(full.model_beats_walk());
+        let direct = reliability(&state(30), DIRECT, source).and_then(|r| r.model);
+        assert_eq!(direct.map(|m| m.f1), Some(0.5));
+        assert_eq!(reliability(&state(5), FULL, source), None);
+        assert_eq!(reliability(&state(30), STEPWISE, source), None);
+    }
 
-        let exp = dir.path().join("exp");
-        let adapter = exp.join("runs/direct/adapter");
-        std::fs::create_dir_all(&adapter).expect("dir");
-        std::fs::write(
-            exp.join("state.json"),
-            serde_json::to_vec(&state(30)).unwrap(),
-        )
-        .expect("write");
+    /// What the experiment writes beside an adapter is what a diagnosis reads back.
+    #[test]
+    fn the_written_measurement_is_what_the_verdict_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let written = write_reliability(&state(30), FULL, Path::new("r.json"), dir.path())
+            .expect("write")
+            .expect("measured");
+        assert!(written.ends_with(verdict::RELIABILITY_FILE));
+        let read = verdict::Reliability::of_adapter(dir.path()).expect("read back");
         assert_eq!(
-            reliability_for_adapter(&adapter)
-                .and_then(|r| r.model)
-                .map(|m| m.f1),
-            Some(0.5)
+            read,
+            reliability(&state(30), FULL, Path::new("r.json")).unwrap()
         );
-        std::fs::write(
-            exp.join("state.json"),
-            serde_json::to_vec(&state(5)).unwrap(),
-        )
-        .expect("write");
-        assert_eq!(reliability_for_adapter(&adapter), None);
-        assert_eq!(reliability_for_adapter(&dir.path().join("nowhere")), None);
+        assert_eq!(
+            verdict::Reliability::of_adapter(&dir.path().join("nowhere")),
+            None
+        );
     }
 }

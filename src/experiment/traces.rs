@@ -8,7 +8,6 @@
 
 use crate::diagnose::{self, prompt::PromptLimits, Input};
 use crate::eval::data::Item;
-use crate::eval::score;
 use crate::flowchart::walk::{CheckOutcome, End};
 use crate::flowchart::{thought, Flowchart};
 use crate::llm::chat::Message;
@@ -48,7 +47,7 @@ pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
         Task::LogParsing => mask_trace(item),
         Task::RootCause | Task::Interpretation => None,
     }?;
-    let answer = score::committed_answer(item.task, &trace.text);
+    let answer = crate::answer::committed_answer(item.task, &trace.text);
     is_right(item, answer.as_deref()).then_some(trace)
 }
 
@@ -60,14 +59,16 @@ pub fn is_right(item: &Item, answer: Option<&str>) -> bool {
     };
     match item.task {
         Task::LogParsing => {
-            score::normalise_template(answer) == score::normalise_template(&item.gold)
+            crate::answer::normalise_template(answer)
+                == crate::answer::normalise_template(&item.gold)
         }
         Task::AnomalyDetection | Task::FailurePrediction => {
-            score::binary(item.task, answer).is_some()
-                && score::binary(item.task, answer) == score::gold_binary(item.task, &item.gold)
+            crate::answer::binary(item.task, answer).is_some()
+                && crate::answer::binary(item.task, answer)
+                    == crate::answer::gold_binary(item.task, &item.gold)
         }
         Task::RootCause | Task::Interpretation => {
-            score::token_f1(answer, &item.gold) as f32 >= crate::reasoning::grade::TEXT_PASS
+            crate::answer::token_f1(answer, &item.gold) as f32 >= crate::reasoning::grade::TEXT_PASS
         }
     }
 }

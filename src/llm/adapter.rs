@@ -13,6 +13,22 @@ use super::model::LlmError;
 /// The projections of a Llama/Qwen2 layer an adapter can target, attention first.
 pub const PROJECTIONS: [&str; 7] = logreasoner_cpu::train::Proj::NAMES;
 
+/// A PEFT adapter folder, given as itself or as the training run folder holding it (`adapter/`).
+pub fn locate(path: &Path) -> Result<PathBuf, LlmError> {
+    let adapter = if path.join("adapter_config.json").exists() {
+        path.to_path_buf()
+    } else {
+        path.join("adapter")
+    };
+    if !adapter.join("adapter_config.json").exists() {
+        return Err(LlmError::Adapter {
+            path: path.to_path_buf(),
+            reason: "neither a PEFT adapter folder nor a run folder with an adapter".into(),
+        });
+    }
+    Ok(adapter)
+}
+
 /// The LoRA settings of a saved adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterConfig {

@@ -31,9 +31,10 @@ impl BackendSpec {
             None => BackendSpec::Local {
                 path: config.model.value.clone(),
                 // A run folder stands for the adapter inside it.
-                adapter: config.adapter.as_ref().map(|a| {
-                    crate::train::run::resolve_adapter(&a.value).unwrap_or_else(|_| a.value.clone())
-                }),
+                adapter: config
+                    .adapter
+                    .as_ref()
+                    .map(|a| super::adapter::locate(&a.value).unwrap_or_else(|_| a.value.clone())),
                 device: model::device(config.device.value)?,
             },
         })

@@ -2,7 +2,6 @@
 //! and failure prediction, template equality for parsing, and for root cause and interpretation a
 //! graded score (token-overlap F1) that counts as correct from 0.5, pending human review.
 
-use crate::eval::score;
 use crate::store::{Task, TaskInstance};
 
 /// Free-text answers at or above this token-overlap F1 count as correct for automatic pairs.
@@ -20,14 +19,15 @@ pub fn grade(instance: &TaskInstance, answer: Option<&str>) -> Option<(f32, bool
     let exact = |ok: bool| Some((if ok { 1.0 } else { 0.0 }, ok));
     match instance.task {
         Task::AnomalyDetection | Task::FailurePrediction => {
-            let gold = score::gold_binary(instance.task, &instance.gold)?;
-            exact(score::binary(instance.task, answer) == Some(gold))
+            let gold = crate::answer::gold_binary(instance.task, &instance.gold)?;
+            exact(crate::answer::binary(instance.task, answer) == Some(gold))
         }
-        Task::LogParsing => {
-            exact(score::normalise_template(answer) == score::normalise_template(&instance.gold))
-        }
+        Task::LogParsing => exact(
+            crate::answer::normalise_template(answer)
+                == crate::answer::normalise_template(&instance.gold),
+        ),
         Task::RootCause | Task::Interpretation => {
-            let s = score::token_f1(answer, &instance.gold) as f32;
+            let s = crate::answer::token_f1(answer, &instance.gold) as f32;
             Some((s, s >= TEXT_PASS))
         }
     }

@@ -7,7 +7,7 @@ pub mod prompt;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::eval::score::committed_answer;
+use crate::answer::committed_answer;
 use crate::flowchart::walk::Window;
 use crate::flowchart::{retrieve, thought as chart_thought, Flowchart};
 use crate::llm::backend::Backend;

@@ -438,22 +438,6 @@ pub fn runs_root(data_dir: &Path) -> PathBuf {
     data_dir.join("runs")
 }
 
-/// A PEFT adapter folder, given as itself or as the run folder holding it.
-pub fn resolve_adapter(path: &Path) -> Result<PathBuf, TrainError> {
-    let adapter = if path.join("adapter_config.json").exists() {
-        path.to_path_buf()
-    } else {
-        path.join("adapter")
-    };
-    if !adapter.join("adapter_config.json").exists() {
-        return Err(TrainError::Invalid(format!(
-            "{} is neither a PEFT adapter folder nor a run folder with an adapter",
-            path.display()
-        )));
-    }
-    Ok(adapter)
-}
-
 /// Starts `program train --resume DIR` (program being this application's binary) in its own
 /// process group, writing to the run's log, and returns its process id at once. Closing the
 /// terminal or the UI does not signal it.

@@ -402,7 +402,7 @@ impl ReviewScreen {
 fn regrade(store: &Store, id: Id) -> Result<(), StoreError> {
     let mut s: Solution = store.load(id)?;
     let instance: TaskInstance = store.load(s.instance_id)?;
-    s.answer = crate::eval::score::committed_answer(instance.task, &s.text);
+    s.answer = crate::answer::committed_answer(instance.task, &s.text);
     let graded = reasoning::grade::grade(&instance, s.answer.as_deref());
     s.score = graded.map(|g| g.0);
     s.correct = graded.map(|g| g.1);

@@ -193,7 +193,7 @@ impl Form {
                 )
             })
         } else {
-            Some(run::resolve_adapter(&PathBuf::from(from)).map_err(|e| e.to_string())?)
+            Some(crate::llm::adapter::locate(&PathBuf::from(from)).map_err(|e| e.to_string())?)
         };
         c.steps = match self.get("steps") {
             "" => None,
