@@ -223,12 +223,12 @@ pub enum BenchCommand {
     /// GA, FGA, PA and FTA per Loghub-2k system and their averages over the 14 Loghub-2.0 systems
     Parse {
         /// The Loghub-2k folder
-        #[arg(long, value_name = "DIR", default_value = "../shared/data/loghub-2k")]
+        #[arg(long, value_name = "DIR", default_value = "assets/datasets/loghub-2k")]
         data: PathBuf,
     },
     /// Lines per second of our miner and Drain3 on the same input, and the ratio
     ParseSpeed {
-        #[arg(long, value_name = "DIR", default_value = "../shared/data/loghub-2k")]
+        #[arg(long, value_name = "DIR", default_value = "assets/datasets/loghub-2k")]
         data: PathBuf,
         /// Lines of input (the 16 logs repeated, digits re-drawn)
         #[arg(long, default_value_t = 1 << 20)]
@@ -631,7 +631,8 @@ pub struct ExperimentArgs {
     /// Loghub-2k (its system folders; BGL is used)
     #[arg(long, value_name = "DIR")]
     pub loghub: Option<PathBuf>,
-    /// Stop after this step (data, samples, train:<run>, eval:<variant>); run again to go on
+    /// Stop after this step (data, samples, train:<run>, eval:<task>, tasks evaluated by every
+    /// variant, anomaly detection first); run again to go on
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
 }

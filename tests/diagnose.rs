@@ -223,7 +223,7 @@ fn follow_diagnoses_each_error_burst_and_survives_truncation() {
 #[test]
 fn a_real_bgl_window_on_the_default_model() {
     let home = tempfile::tempdir().expect("tempdir");
-    let bgl = common::repo("../shared/data/loghub-2k/BGL/BGL_2k.log");
+    let bgl = common::repo("assets/datasets/loghub-2k/BGL/BGL_2k.log");
     let out = common::command(home.path())
         .args([
             "diagnose",

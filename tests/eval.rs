@@ -14,7 +14,7 @@ use logreasoner::tui::keys::{press, press_char};
 use logreasoner::tui::screens::ScreenId;
 
 fn loglm_dev() -> PathBuf {
-    common::repo("../shared/data/loglm/dev.jsonl")
+    common::repo("assets/datasets/loglm/dev.jsonl")
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn the_eval_screen_shows_the_table_and_charts_a_metric() {
         let mut run = EvalRun {
             id: 0,
             task: Task::AnomalyDetection,
-            data: "../shared/data/loglm/dev.jsonl".into(),
+            data: "assets/datasets/loglm/dev.jsonl".into(),
             items: 30,
             max_tokens: 160,
             results: vec![

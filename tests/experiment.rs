@@ -97,7 +97,10 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let stderr = String::from_utf8_lossy(&third.stderr);
     assert!(third.status.success(), "{stderr}");
     assert!(out.join("direct.jsonl").exists());
-    assert!(stderr.contains("eval:base: done earlier"), "{stderr}");
+    assert!(
+        stderr.contains("eval:anomaly_detection: done earlier"),
+        "{stderr}"
+    );
 
     // Another scale in the same folder is refused with what to do.
     let other = common::command(home.path())

@@ -15,10 +15,10 @@ fn repo() -> PathBuf {
 }
 
 fn loghub(system: &str) -> PathBuf {
-    let path = repo().join(format!("../shared/data/loghub-2k/{system}/{system}_2k.log"));
+    let path = repo().join(format!("assets/datasets/loghub-2k/{system}/{system}_2k.log"));
     assert!(
         path.exists(),
-        "the Loghub data is missing at {} (see ../shared/data)",
+        "the Loghub data is missing at {} (see assets/datasets)",
         path.display()
     );
     path

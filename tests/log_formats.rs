@@ -8,7 +8,7 @@ use logreasoner::logs::index::LogFile;
 use logreasoner::template::loghub::{self, SYSTEMS};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/loghub-2k")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/datasets/loghub-2k")
 }
 
 #[test]

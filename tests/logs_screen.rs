@@ -240,7 +240,7 @@ fn thirty_lines(word: &str) -> (tempfile::TempDir, PathBuf, App) {
 /// as history, and the status says what happened.
 #[test]
 fn a_log_truncated_while_following_is_read_anew() {
-    let (dir, log, mut app) = thirty_lines("old line");
+    let (_dir, log, mut app) = thirty_lines("old line");
     keys(&mut app, "GF");
     assert!(draw(&mut app).contains("old line 30"));
     std::fs::OpenOptions::new()
@@ -283,7 +283,7 @@ fn a_log_truncated_while_following_is_read_anew() {
 /// changes nothing on screen and every key still works.
 #[test]
 fn a_log_truncated_under_a_still_view_keeps_its_snapshot() {
-    let (dir, log, mut app) = thirty_lines("line");
+    let (_dir, log, mut app) = thirty_lines("line");
     std::fs::write(&log, "").expect("truncate");
     keys(&mut app, "G/line 2");
     app.handle_key(press(KeyCode::Enter));

@@ -28,7 +28,7 @@ fn import_generate_pair_label_and_export_dpo() {
         let store = Store::open(&config.db.value).expect("store");
         // 20 LogLM rows (anomaly items: short lines, so generation stays quick) and a few BGL items.
         let dev =
-            std::fs::read_to_string(common::repo("../shared/data/loglm/dev.jsonl")).expect("dev");
+            std::fs::read_to_string(common::repo("assets/datasets/loglm/dev.jsonl")).expect("dev");
         let rows: Vec<&str> = dev
             .lines()
             .filter(|l| l.contains("\"anomaly_detection\""))
@@ -45,7 +45,7 @@ fn import_generate_pair_label_and_export_dpo() {
             horizon: 10,
             stride: 1000,
         };
-        let r = import::loghub(&store, &common::repo("../shared/data/loghub-2k"), settings)
+        let r = import::loghub(&store, &common::repo("assets/datasets/loghub-2k"), settings)
             .expect("import bgl");
         assert_eq!(r.by_task.get(&Task::AnomalyDetection), Some(&4));
         assert!(r

@@ -170,7 +170,7 @@ fn streams_cancels_and_keeps_the_key_to_itself() {
     )
     .expect("config");
     let bgl = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/loghub-2k/BGL/BGL_2k.log");
+        .join("assets/datasets/loghub-2k/BGL/BGL_2k.log");
     let out = common::command(home.path())
         .env("LR_REMOTE_TEST_KEY", KEY)
         .args([

@@ -7,7 +7,7 @@ use logreasoner::bench::parse::{accuracy, average, print_accuracy};
 
 #[test]
 fn loghub_averages_beat_drain_and_meet_the_targets() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/loghub-2k");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/datasets/loghub-2k");
     let rows = accuracy(&root).expect("Loghub-2k data");
     let mut table = Vec::new();
     print_accuracy(&rows, &mut table).expect("print");

@@ -244,9 +244,19 @@ pub struct Options {
 pub fn steps() -> Vec<String> {
     let mut s = vec!["data".to_string(), "samples".to_string()];
     s.extend(RUNS.iter().map(|(name, ..)| format!("train:{name}")));
-    s.extend(VARIANTS.iter().map(|v| format!("eval:{v}")));
+    s.extend(EVAL_ORDER.iter().map(|t| format!("eval:{t}")));
     s
 }
+
+/// Tasks in the order they are evaluated, each by every variant: anomaly detection (the headline
+/// comparison) first, so a run cut short still has it.
+const EVAL_ORDER: [Task; 5] = [
+    Task::AnomalyDetection,
+    Task::FailurePrediction,
+    Task::LogParsing,
+    Task::RootCause,
+    Task::Interpretation,
+];
 
 struct Ctx<'a> {
     opts: &'a Options,
@@ -373,7 +383,15 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == "data" => build_data(ctx),
         None if step == "samples" => sample(ctx),
         Some(("train", name)) => train(ctx, name),
-        Some(("eval", variant)) => evaluate(ctx, variant),
+        Some(("eval", task)) => {
+            let task: Task = task
+                .parse()
+                .map_err(|e: String| ExperimentError::Invalid(format!("step {step}: {e}")))?;
+            for variant in VARIANTS {
+                evaluate(ctx, variant, task)?;
+            }
+            Ok(())
+        }
         _ => Err(ExperimentError::Invalid(format!("unknown step {step}"))),
     }
 }
@@ -660,20 +678,15 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// Evaluates `variant` on every dev task not evaluated yet.
-fn evaluate(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
-    let tasks: Vec<Task> = Task::ALL
-        .into_iter()
-        .filter(|t| ctx.dev.iter().any(|i| i.task == *t))
-        .filter(|t| variant != WALK || eval::walk_applies(*t))
-        .filter(|t| {
-            !ctx.state
-                .results
-                .iter()
-                .any(|r| r.variant == variant && r.task == *t)
-        })
-        .collect();
-    if tasks.is_empty() {
+/// Evaluates `variant` on the dev items of `task`, unless it is done or does not apply.
+fn evaluate(ctx: &mut Ctx, variant: &str, task: Task) -> Result<(), ExperimentError> {
+    let done = ctx
+        .state
+        .results
+        .iter()
+        .any(|r| r.variant == variant && r.task == task);
+    let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
+    if done || items.is_empty() || (variant == WALK && !eval::walk_applies(task)) {
         return Ok(());
     }
     let adapter = match variant_run(variant) {
@@ -683,63 +696,56 @@ fn evaluate(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
                 let note =
                     format!("{variant}: no adapter (its run was not trained), not evaluated");
                 (ctx.progress)(&format!("  {note}"));
-                ctx.state.notes.push(note);
+                if !ctx.state.notes.contains(&note) {
+                    ctx.state.notes.push(note);
+                }
                 return Ok(());
             }
             Some(path)
         }
         None => None,
     };
-    let mut model = if variant == WALK {
-        None
+    let (answers, name) = if variant == WALK {
+        (eval::run_walk(&ctx.opts.charts, &items), None)
     } else {
         let spec = BackendSpec::Local {
             path: ctx.opts.model.clone(),
             adapter: adapter.clone(),
             device: ctx.opts.device.clone(),
         };
-        Some(spec.open()?)
-    };
-    for task in tasks {
-        let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
-        let answers = match &mut model {
-            None => eval::run_walk(&ctx.opts.charts, &items),
-            Some(m) => {
-                let params = GenerationParams {
-                    max_tokens: ctx.opts.scale.max_tokens(task),
-                    temperature: 0.0,
-                    answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
-                    ..Default::default()
-                };
-                let total = items.len();
-                let progress = &mut ctx.progress;
-                eval::run_model(m, &items, &params, &mut |done| {
-                    if done == total || done % 10 == 0 {
-                        progress(&format!("  {variant} · {task}: {done}/{total}"));
-                    }
-                })?
-            }
+        let mut model = spec.open()?;
+        let params = GenerationParams {
+            max_tokens: ctx.opts.scale.max_tokens(task),
+            temperature: 0.0,
+            answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
+            ..Default::default()
         };
-        let name = model.as_ref().map(|m| m.name());
-        append_jsonl(
-            &ctx.path("answers.jsonl"),
-            &eval::answer_rows(variant, &items, &answers),
-        )?;
-        let (mut result, _) = eval::result(variant, name, task, &items, &answers);
-        result.adapter = adapter.as_ref().map(|a| a.display().to_string());
-        (ctx.progress)(&format!(
-            "  {variant} · {task}: {} = {:.3}",
-            headline(task),
-            result.metrics.get(headline(task)).copied().unwrap_or(0.0)
-        ));
-        ctx.state.results.push(Row {
-            variant: variant.to_string(),
-            task,
-            result,
-        });
-        ctx.save()?;
-    }
-    Ok(())
+        let total = items.len();
+        let progress = &mut ctx.progress;
+        let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
+            if done == total || done % 10 == 0 {
+                progress(&format!("  {variant} · {task}: {done}/{total}"));
+            }
+        })?;
+        (answers, Some(model.name()))
+    };
+    append_jsonl(
+        &ctx.path("answers.jsonl"),
+        &eval::answer_rows(variant, &items, &answers),
+    )?;
+    let (mut result, _) = eval::result(variant, name, task, &items, &answers);
+    result.adapter = adapter.as_ref().map(|a| a.display().to_string());
+    (ctx.progress)(&format!(
+        "  {variant} · {task}: {} = {:.3}",
+        headline(task),
+        result.metrics.get(headline(task)).copied().unwrap_or(0.0)
+    ));
+    ctx.state.results.push(Row {
+        variant: variant.to_string(),
+        task,
+        result,
+    });
+    ctx.save()
 }
 
 /// How `variant`'s adapter and the walk measured on the anomaly-detection dev items of `state`,

@@ -99,7 +99,7 @@ pub fn assert_valid_json(json: &str, schema: &Path) {
     );
 }
 
-/// A path inside the repository (or beside it: `../shared/data/…`).
+/// A path inside the repository.
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }

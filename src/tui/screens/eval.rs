@@ -137,7 +137,7 @@ impl Screen for EvalScreen {
             frame.render_widget(
                 Paragraph::new(
                     "No evaluation yet. Run one from the shell, for example:\n  logreasoner eval \
-                     --task anomaly_detection --data ../shared/data/loglm/dev.jsonl",
+                     --task anomaly_detection --data assets/datasets/loglm/dev.jsonl",
                 )
                 .style(Style::new().dim())
                 .block(Block::bordered()),
