@@ -15,7 +15,9 @@ fn repo() -> PathBuf {
 }
 
 fn loghub(system: &str) -> PathBuf {
-    let path = repo().join(format!("assets/datasets/loghub-2k/{system}/{system}_2k.log"));
+    let path = repo().join(format!(
+        "assets/datasets/loghub-2k/{system}/{system}_2k.log"
+    ));
     assert!(
         path.exists(),
         "the Loghub data is missing at {} (see assets/datasets)",

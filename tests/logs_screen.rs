@@ -345,3 +345,32 @@ fn escape_sequences_in_a_log_never_reach_the_terminal() {
         "the text around them stays"
     );
 }
+
+/// At 80x24 a BGL line's header fills the pane: `s` shortens headers to time, level and component
+/// so the message shows, and `>` / `<` scroll what is still cut.
+#[test]
+fn a_bgl_message_comes_into_view_at_80_columns() {
+    let (_dir, mut app) = open(&sample("bgl-kernel-fault-burst.log"));
+    let small = |app: &mut App| common::draw_app(app, 80, 24);
+    let before = small(&mut app);
+    assert!(!before.contains("10731 total"), "{before}");
+    keys(&mut app, "s");
+    let short = small(&mut app);
+    assert!(short.contains("KERNEL: 10731 total"), "{short}");
+    assert!(short.contains("short headers"), "{short}");
+    keys(&mut app, ">>>");
+    let scrolled = small(&mut app);
+    assert!(scrolled.contains("from column 49"), "{scrolled}");
+    assert!(!scrolled.contains("2005-09-21-07.05.07"), "{scrolled}");
+    keys(&mut app, "<<<s");
+    let back = small(&mut app);
+    let rows = |screen: &str| {
+        screen
+            .lines()
+            .take(21)
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&back), rows(&before), "whole lines again");
+    assert!(back.contains("whole lines"), "{back}");
+}

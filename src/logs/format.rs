@@ -372,6 +372,30 @@ pub fn compact(line: &str, fmt: Option<&Format>) -> String {
     out
 }
 
+/// A line shortened for a narrow screen: the last word of its timestamp (the time of day where
+/// the header also spells the date), the level, the component, then the message. Display only:
+/// prompts keep [`compact`]'s whole timestamp.
+pub fn short(line: &str, fmt: Option<&Format>) -> String {
+    let Some(h) = fmt.and_then(|f| f.parse(line)) else {
+        return line.to_string();
+    };
+    let mut out = String::new();
+    if let Some(t) = h.timestamp.and_then(|t| t.split_whitespace().last()) {
+        out.push_str(t);
+        out.push(' ');
+    }
+    if let (Some(level), true) = (h.level, h.level_from_header) {
+        out.push_str(level.name());
+        out.push(' ');
+    }
+    if let Some(c) = h.component {
+        out.push_str(c);
+        out.push_str(": ");
+    }
+    out.push_str(h.content);
+    out
+}
+
 /// Parses a line with `format`, or treats the whole line as content when there is no format or the
 /// line does not fit it (a continuation line, a stack frame).
 pub fn parse_line<'a>(format: Option<&Format>, line: &'a str) -> Header<'a> {
@@ -387,6 +411,19 @@ pub fn parse_line<'a>(format: Option<&Format>, line: &'a str) -> Header<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_line_keeps_the_time_of_day_and_the_message() {
+        let bgl = by_name("BGL");
+        let line = "- 1127311507 2005.09.21 R47-M1-N2-C:J07-U11 2005-09-21-07.05.07.722326 R47-M1-N2-C:J07-U11 RAS KERNEL INFO 10731 total interrupts.";
+        assert_eq!(
+            short(line, bgl),
+            "2005-09-21-07.05.07.722326 INFO KERNEL: 10731 total interrupts."
+        );
+        // The dataset's label column is optional: a raw RAS line reads the same.
+        assert_eq!(short(&line[2..], bgl), short(line, bgl));
+        assert_eq!(short("free text", None), "free text");
+    }
 
     /// A 20 MB line is parsed from its first bytes; its content is the whole rest of the line.
     #[test]

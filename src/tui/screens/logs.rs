@@ -3,6 +3,7 @@
 //! error or warning, a template panel, a time histogram split by level, marks, a range selection that
 //! the Diagnose and Flowcharts screens take as input, follow mode, and several files merged by time.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +59,9 @@ pub enum Cmd {
     NextMark,
     Select,
     Follow,
+    ScrollRight,
+    ScrollLeft,
+    ShortHeaders,
     Apply,
     Cancel,
 }
@@ -184,11 +188,34 @@ const KEYS: &[Binding<Cmd>] = &[
         cmd: Cmd::Follow,
     },
     Binding {
+        keys: &[Key::ch('>')],
+        help: "Scroll long lines right",
+        cmd: Cmd::ScrollRight,
+    },
+    Binding {
+        keys: &[Key::ch('<')],
+        help: "Scroll long lines left",
+        cmd: Cmd::ScrollLeft,
+    },
+    Binding {
+        keys: &[Key::ch('s')],
+        help: "Short headers: time, level, component, then the message",
+        cmd: Cmd::ShortHeaders,
+    },
+    Binding {
         keys: &[Key::code(KeyCode::Esc)],
         help: "Drop the range selection",
         cmd: Cmd::Cancel,
     },
 ];
+
+/// The Files pane's width: 32 columns from 120 up, down to 18 at 80.
+fn files_width(total: u16) -> u16 {
+    (total.saturating_sub(80) * 14 / 40 + 18).clamp(18, 32)
+}
+
+/// Columns one `>` or `<` scrolls.
+const SCROLL_STEP: usize = 16;
 
 const INPUT_KEYS: &[Binding<Cmd>] = &[
     Binding {
@@ -266,6 +293,10 @@ pub struct LogsScreen {
     following: Option<Following>,
     status: String,
     loaded: bool,
+    /// Characters of every line scrolled out to the left.
+    hscroll: usize,
+    /// Lines shown with their header compacted (`logs::format::compact`).
+    short_headers: bool,
 }
 
 impl Default for LogsScreen {
@@ -295,6 +326,8 @@ impl Default for LogsScreen {
             following: None,
             status: "loading logs…".into(),
             loaded: false,
+            hscroll: 0,
+            short_headers: false,
         }
     }
 }
@@ -959,6 +992,23 @@ impl Screen for LogsScreen {
                 }
             }
             Cmd::Follow => self.toggle_follow(),
+            Cmd::ScrollRight => {
+                self.hscroll += SCROLL_STEP;
+                Action::None
+            }
+            Cmd::ScrollLeft => {
+                self.hscroll = self.hscroll.saturating_sub(SCROLL_STEP);
+                Action::None
+            }
+            Cmd::ShortHeaders => {
+                self.short_headers = !self.short_headers;
+                self.status = if self.short_headers {
+                    "short headers (s: whole lines)".into()
+                } else {
+                    "whole lines".into()
+                };
+                Action::None
+            }
             Cmd::Down => {
                 self.move_cursor(1);
                 Action::None
@@ -1007,7 +1057,9 @@ impl Screen for LogsScreen {
 
     fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
         let [list_area, main] =
-            Layout::horizontal([Constraint::Length(32), Constraint::Min(20)]).areas(area);
+            // The file list gives way on narrow terminals: at 80 columns the lines need the room.
+            Layout::horizontal([Constraint::Length(files_width(area.width)), Constraint::Min(20)])
+                .areas(area);
         self.render_files(frame, list_area);
         let [hist_area, view_area, tpl_area, input_area] = Layout::vertical([
             Constraint::Length(if self.show_histogram { 7 } else { 0 }),
@@ -1115,6 +1167,12 @@ impl LogsScreen {
         if self.following.is_some() {
             parts.push("following".into());
         }
+        if self.short_headers {
+            parts.push("short headers".into());
+        }
+        if self.hscroll > 0 {
+            parts.push(format!("from column {}", self.hscroll + 1));
+        }
         let shown = self.view_len();
         let total: usize = if self.merged_view() {
             self.sources.iter().map(|s| s.len()).sum()
@@ -1201,9 +1259,14 @@ impl LogsScreen {
                     Style::new().fg(Color::DarkGray),
                 ));
             }
-            let (text, _) = src.display_line(l, DISPLAY_BYTES.min(width * 4 + 4));
+            let (text, _) = src.display_line(l, DISPLAY_BYTES.min((width + self.hscroll) * 4 + 4));
+            let text = if self.short_headers {
+                Cow::Owned(crate::logs::format::short(&text, src.format))
+            } else {
+                text
+            };
             let room = width.saturating_sub(gutter + 1);
-            let text: String = text.chars().take(room).collect();
+            let text: String = text.chars().skip(self.hscroll).take(room).collect();
             match highlighter {
                 Some(h) => spans.extend(h.highlight(&text).into_iter().map(|(st, piece)| {
                     let mut style = Style::new().fg(Color::Rgb(st.rgb.0, st.rgb.1, st.rgb.2));
