@@ -260,3 +260,36 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     )
     .is_ok());
 }
+
+/// The form's fields edit like the `:` prompt (Ctrl-u clears before the cursor, Ctrl-w a word),
+/// are checked as they are typed, and the form is kept when it is closed.
+#[test]
+fn form_fields_edit_like_the_prompt_are_checked_as_typed_and_kept() {
+    use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let mut app = common::app_with(common::config(tmp.path(), &logs));
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    common::type_keys(&mut app, "7n");
+    // stage, base model, data, eval data, from adapter, steps, epochs, lr, batch.
+    common::type_keys(&mut app, "jjjjjjjj");
+    app.handle_key(press(KeyCode::Enter));
+    common::type_keys(&mut app, "u1");
+    let typed = draw(&mut app);
+    assert!(typed.contains("✗ `4u1` is not a number"), "{typed}");
+    assert!(typed.contains("Fix before launching: batch"), "{typed}");
+    app.handle_key(ctrl('u'));
+    assert!(draw(&mut app).contains("✗ needs a value"));
+    common::type_keys(&mut app, "8 x");
+    app.handle_key(ctrl('w'));
+    app.handle_key(press(KeyCode::Backspace));
+    app.handle_key(press(KeyCode::Enter));
+    let fixed = draw(&mut app);
+    assert!(!fixed.contains('✗'), "{fixed}");
+    assert!(fixed.contains("--batch 8"), "{fixed}");
+    app.handle_key(press(KeyCode::Esc));
+    assert!(!draw(&mut app).contains("--batch 8"));
+    common::type_keys(&mut app, "n");
+    assert!(draw(&mut app).contains("--batch 8"), "the form is kept");
+}

@@ -68,6 +68,21 @@ impl TextInput {
                     self.cursor = 0;
                     true
                 }
+                KeyCode::Char('w') => {
+                    // The word before the cursor, and the spaces after it.
+                    let chars: Vec<char> = self.text.chars().collect();
+                    let mut from = self.cursor;
+                    while from > 0 && chars[from - 1].is_whitespace() {
+                        from -= 1;
+                    }
+                    while from > 0 && !chars[from - 1].is_whitespace() {
+                        from -= 1;
+                    }
+                    let (a, b) = (self.byte(from), self.byte(self.cursor));
+                    self.text.replace_range(a..b, "");
+                    self.cursor = from;
+                    true
+                }
                 _ => false,
             };
         }
@@ -121,5 +136,19 @@ mod tests {
         input.handle(press(KeyCode::Home));
         input.handle(press(KeyCode::Delete));
         assert_eq!(input.text(), "aive");
+    }
+
+    #[test]
+    fn ctrl_w_deletes_the_word_before_the_cursor_and_ctrl_u_the_line_before_it() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let mut input = TextInput::new("batch 4u1  ");
+        assert!(input.handle(ctrl('w')));
+        assert_eq!(input.text(), "batch ");
+        input.handle(ctrl('w'));
+        assert_eq!(input.text(), "");
+        let mut input = TextInput::new("abc def");
+        input.handle(press(KeyCode::Left));
+        input.handle(ctrl('u'));
+        assert_eq!((input.text(), input.cursor()), ("f", 0));
     }
 }

@@ -120,7 +120,24 @@ struct Form {
     fields: Vec<(&'static str, String)>,
     cursor: usize,
     editing: bool,
+    /// The field being edited, with the `:` prompt's editing keys.
+    input: Option<crate::tui::input::TextInput>,
 }
+
+/// Fields that must hold a number, with whether they may be empty.
+const NUMERIC: [(&str, bool); 11] = [
+    ("steps", true),
+    ("epochs", false),
+    ("lr", false),
+    ("batch", false),
+    ("accumulation", false),
+    ("max len", false),
+    ("rank", false),
+    ("alpha", false),
+    ("dropout", false),
+    ("beta (dpo)", false),
+    ("seed", false),
+];
 
 const STAGE: usize = 0;
 
@@ -153,7 +170,39 @@ impl Form {
             ],
             cursor: 0,
             editing: false,
+            input: None,
         }
+    }
+
+    /// What is wrong with a field's text as typed (`None`: nothing).
+    fn field_problem(name: &str, value: &str) -> Option<String> {
+        let value = value.trim();
+        let &(_, optional) = NUMERIC.iter().find(|(n, _)| *n == name)?;
+        if value.is_empty() {
+            return (!optional).then(|| "needs a value".to_string());
+        }
+        let ok = if matches!(name, "epochs" | "lr" | "alpha" | "dropout" | "beta (dpo)") {
+            value.parse::<f64>().is_ok_and(f64::is_finite)
+        } else {
+            value.parse::<u64>().is_ok()
+        };
+        (!ok).then(|| format!("`{value}` is not a number"))
+    }
+
+    /// Every field's problem, as `name: problem`.
+    fn problems(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter_map(|(n, v)| Form::field_problem(n, v).map(|p| format!("{n}: {p}")))
+            .collect()
+    }
+
+    /// Starts or ends editing the field under the cursor.
+    fn toggle_editing(&mut self) {
+        self.editing = !self.editing;
+        self.input = self
+            .editing
+            .then(|| crate::tui::input::TextInput::new(self.fields[self.cursor].1.clone()));
     }
 
     fn get(&self, name: &str) -> &str {
@@ -288,6 +337,8 @@ pub struct TrainScreen {
     cursor: usize,
     metrics: Vec<MetricLine>,
     form: Option<Form>,
+    /// The form of the last launch, reopened by the next `n`.
+    last_form: Option<Form>,
     confirm_cancel: bool,
     curves: Curves,
     log_scale: bool,
@@ -301,6 +352,7 @@ impl Default for TrainScreen {
             cursor: 0,
             metrics: Vec::new(),
             form: None,
+            last_form: None,
             confirm_cancel: false,
             curves: Curves::Loss,
             log_scale: false,
@@ -366,7 +418,8 @@ impl TrainScreen {
         });
         match started {
             Ok((dir, pid)) => {
-                self.form = None;
+                // Kept for the next launch, which is usually this one with a setting changed.
+                self.last_form = self.form.take();
                 self.reload(ctx);
                 self.cursor = self.runs.iter().position(|r| r.dir == dir).unwrap_or(0);
                 self.metrics = dir.metrics();
@@ -405,9 +458,10 @@ impl TrainScreen {
                     f.1 = format!("{lr:e}");
                 }
             }
-            Cmd::Edit => form.editing = !form.editing,
-            Cmd::Back if form.editing => form.editing = false,
-            Cmd::Back => self.form = None,
+            Cmd::Edit => form.toggle_editing(),
+            Cmd::Back if form.editing => form.toggle_editing(),
+            // Closed, not discarded: `n` reopens it as it was.
+            Cmd::Back => self.last_form = self.form.take(),
             // The list behind the form does not move or act while the form is open.
             Cmd::Down
             | Cmd::Up
@@ -429,16 +483,22 @@ impl TrainScreen {
             .iter()
             .enumerate()
             .map(|(i, (name, value))| {
-                let editing = form.editing && i == form.cursor;
-                let value = if editing {
-                    format!("{value}▏")
-                } else {
-                    value.clone()
+                let shown = match &form.input {
+                    Some(input) if i == form.cursor => input.with_cursor(),
+                    _ => value.clone(),
                 };
-                ListItem::new(Line::from(vec![
+                let mut spans = vec![
                     Span::styled(format!("{name:>14}  "), Style::new().fg(Color::Cyan)),
-                    Span::raw(value),
-                ]))
+                    Span::raw(shown),
+                ];
+                // Checked as it is typed, like the flowchart editor's fields.
+                if let Some(problem) = Form::field_problem(name, value) {
+                    spans.push(Span::styled(
+                        format!("  ✗ {problem}"),
+                        Style::new().fg(Color::Red),
+                    ));
+                }
+                ListItem::new(Line::from(spans))
             })
             .collect();
         let list =
@@ -449,8 +509,18 @@ impl TrainScreen {
                 .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
         let mut state = ListState::default().with_selected(Some(form.cursor));
         frame.render_stateful_widget(list, fields_area, &mut state);
+        let problems = form.problems();
+        let (text, style) = if problems.is_empty() {
+            (form.command(), Style::new())
+        } else {
+            (
+                format!("Fix before launching: {}", problems.join("; ")),
+                Style::new().fg(Color::Red),
+            )
+        };
         frame.render_widget(
-            Paragraph::new(form.command())
+            Paragraph::new(text)
+                .style(style)
                 .wrap(Wrap { trim: false })
                 .block(Block::bordered().title(" the same from a shell ")),
             cmd_area,
@@ -592,13 +662,9 @@ impl Screen for TrainScreen {
 
     fn text_key(&mut self, key: KeyEvent, _ctx: &mut Ctx) -> Action {
         if let Some(form) = self.form.as_mut() {
-            let field = &mut form.fields[form.cursor].1;
-            match key.code {
-                KeyCode::Char(c) => field.push(c),
-                KeyCode::Backspace => {
-                    field.pop();
-                }
-                _ => {}
+            if let Some(input) = form.input.as_mut() {
+                input.handle(key);
+                form.fields[form.cursor].1 = input.text().to_string();
             }
         }
         Action::None
@@ -606,8 +672,12 @@ impl Screen for TrainScreen {
 
     fn run(&mut self, cmd: Cmd, key: KeyEvent, ctx: &mut Ctx) -> Action {
         if self.form.as_ref().is_some_and(|f| f.editing) {
-            // Letters bound to commands are text while a field is being edited.
-            if let KeyCode::Char(_) = key.code {
+            // While a field is edited, every key but Enter, Esc and the field moves edits it
+            // (letters bound to commands, arrows, Home/End, Ctrl-u, Ctrl-w).
+            if !matches!(
+                key.code,
+                KeyCode::Enter | KeyCode::Esc | KeyCode::Tab | KeyCode::Up | KeyCode::Down
+            ) {
                 return self.text_key(key, ctx);
             }
         }
@@ -634,7 +704,9 @@ impl Screen for TrainScreen {
                     .map(|r| r.dir.metrics())
                     .unwrap_or_default();
             }
-            Cmd::NewRun => self.form = Some(Form::new(ctx)),
+            Cmd::NewRun => {
+                self.form = Some(self.last_form.take().unwrap_or_else(|| Form::new(ctx)))
+            }
             Cmd::Launch => return self.launch(ctx),
             Cmd::Curves => {
                 self.curves = match self.curves {
