@@ -56,6 +56,23 @@ fn help_overlay_lists_the_screen_keys_and_the_global_ones() {
     assert!(!draw(&mut app).contains(" Keys "));
 }
 
+/// At 80x24 the tab bar names every screen (short names) and the help overlay wraps its text
+/// instead of cutting it.
+#[test]
+fn the_shell_fits_80_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    let screen = common::draw_app(&mut app, 80, 24);
+    let tabs = screen.lines().next().unwrap_or_default();
+    assert!(tabs.contains("7 Train") && tabs.contains("8 Eval"), "{tabs}");
+    common::type_keys(&mut app, "?");
+    let help = common::draw_app(&mut app, 80, 24);
+    insta::assert_snapshot!("help_overlay_80x24", help);
+    // The longest help text of the Logs screen is whole, over two lines.
+    assert!(help.contains("Open file / show only this template"), "{help}");
+    assert!(help.contains("(again: undo)"), "{help}");
+}
+
 #[test]
 fn number_keys_switch_screens() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -307,10 +307,13 @@ impl App {
         ])
         .areas(frame.area());
 
-        let titles = ScreenId::ALL
-            .iter()
-            .enumerate()
-            .map(|(i, s)| format!("{} {}", i + 1, s.title()));
+        // Each tab takes its title, a space either side and a divider.
+        let full: usize = ScreenId::ALL.iter().map(|s| s.title().len() + 5).sum();
+        let short = full > tabs_area.width as usize;
+        let titles = ScreenId::ALL.iter().enumerate().map(|(i, s)| {
+            let title = if short { s.short_title() } else { s.title() };
+            format!("{} {title}", i + 1)
+        });
         let tabs = Tabs::new(titles)
             .select(self.active)
             .style(Style::new().fg(Color::Gray))
@@ -412,26 +415,19 @@ impl App {
 
     fn render_help(&self, frame: &mut Frame, body: Rect) {
         let screen = &self.screens[self.active];
-        let mut rows: Vec<Row> = Vec::new();
-        let heading = |text: String| {
-            Row::new(vec![
-                Line::from(text).bold().fg(Color::Cyan),
-                Line::from(""),
-            ])
-        };
-        rows.push(heading(format!("{} screen", screen.id().title())));
+        // (keys, help, is a heading)
+        let mut rows: Vec<(String, String, bool)> = Vec::new();
+        rows.push((
+            format!("{} screen", screen.id().title()),
+            String::new(),
+            true,
+        ));
         let own = screen.help_rows();
         if own.is_empty() {
-            rows.push(Row::new(vec![
-                String::new(),
-                "(no keys of its own yet)".to_string(),
-            ]));
+            rows.push((String::new(), "(no keys of its own yet)".into(), false));
         }
-        rows.extend(
-            own.into_iter()
-                .map(|(k, h)| Row::new(vec![k, h.to_string()])),
-        );
-        rows.push(heading("Everywhere".into()));
+        rows.extend(own.into_iter().map(|(k, h)| (k, h.to_string(), false)));
+        rows.push(("Everywhere".into(), String::new(), true));
         for b in GLOBAL_KEYS {
             // A key the screen binds itself does something else here: leave it out of this list.
             let free: Vec<Key> = b
@@ -450,34 +446,77 @@ impl App {
                 })
                 .collect();
             if !free.is_empty() {
-                rows.push(Row::new(vec![keys_label(&free), b.help.to_string()]));
+                rows.push((keys_label(&free), b.help.to_string(), false));
             }
         }
-        rows.push(heading("Commands (after :)".into()));
+        rows.push(("Commands (after :)".into(), String::new(), true));
         for (names, args, help) in COMMANDS {
-            rows.push(Row::new(vec![
+            rows.push((
                 format!("{} {args}", names.join(" | ")),
                 help.to_string(),
-            ]));
+                false,
+            ));
         }
-        let total = rows.len() as u16;
+        // As wide as its longest row where the screen allows; longer help text wraps.
+        let chars = |s: &str| s.chars().count();
+        let keys_width = rows
+            .iter()
+            .filter(|r| !r.2)
+            .map(|r| chars(&r.0))
+            .max()
+            .unwrap_or(10)
+            .min(30);
+        let help_width = rows.iter().map(|r| chars(&r.1)).max().unwrap_or(10);
+        let width = ((keys_width + 1 + help_width + 2) as u16).min(body.width);
+        let wrap_at = (width as usize).saturating_sub(keys_width + 3).max(10);
+        let table_rows: Vec<(Row, u16)> = rows
+            .into_iter()
+            .map(|(keys, help, heading)| {
+                if heading {
+                    let row = Row::new(vec![
+                        Line::from(keys).bold().fg(Color::Cyan),
+                        Line::from(""),
+                    ]);
+                    return (row, 1);
+                }
+                let lines = wrap(&help, wrap_at);
+                let height = lines.len().max(1) as u16;
+                (
+                    Row::new(vec![keys, lines.join("\n")]).height(height),
+                    height,
+                )
+            })
+            .collect();
+        let total: u16 = table_rows.iter().map(|(_, h)| *h).sum();
         let height = (total + 2).min(body.height);
         let visible = height.saturating_sub(2);
         let scroll = self.help_scroll.min(total.saturating_sub(visible));
-        let rows: Vec<Row> = rows.into_iter().skip(scroll as usize).collect();
+        let mut skipped = 0;
+        let rows: Vec<Row> = table_rows
+            .into_iter()
+            .skip_while(|(_, h)| {
+                let skip = skipped < scroll;
+                skipped += h;
+                skip
+            })
+            .map(|(r, _)| r)
+            .collect();
         let more = if scroll + visible < total {
             " j/k scroll · "
         } else {
             " "
         };
-        let width = 76.min(body.width);
         let area = Rect {
             x: body.x + (body.width - width) / 2,
             y: body.y + (body.height - height) / 2,
             width,
             height,
         };
-        let table = Table::new(rows, [Constraint::Length(26), Constraint::Min(10)]).block(
+        let table = Table::new(
+            rows,
+            [Constraint::Length(keys_width as u16), Constraint::Min(10)],
+        )
+        .block(
             Block::bordered()
                 .title(" Keys ")
                 .title_bottom(Line::from(format!("{more}Esc, q or ? closes ")).right_aligned())
@@ -486,6 +525,31 @@ impl App {
         frame.render_widget(Clear, area);
         frame.render_widget(table, area);
     }
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a longer word is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let rest: String = line.chars().skip(width).collect();
+            lines.push(line.chars().take(width).collect());
+            line = rest;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A path with the home folder shortened to `~`.

@@ -142,6 +142,17 @@ impl ScreenId {
         }
     }
 
+    /// The tab bar's name where the full titles do not fit (80 columns).
+    pub fn short_title(self) -> &'static str {
+        match self {
+            ScreenId::Diagnose => "Diag",
+            ScreenId::Flowcharts => "Charts",
+            ScreenId::Thoughts => "Thought",
+            ScreenId::Solutions => "Sols",
+            other => other.title(),
+        }
+    }
+
     pub fn index(self) -> usize {
         Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
     }
