@@ -562,3 +562,18 @@ fn display_path(path: &std::path::Path) -> String {
         _ => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn help_text_wraps_between_words_and_cuts_only_a_longer_word() {
+        assert_eq!(
+            wrap("Open file / show only", 10),
+            ["Open file", "/ show", "only"]
+        );
+        assert_eq!(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
+}
