@@ -82,6 +82,16 @@ fn a_window_without_symptoms_is_normal() {
     assert!(report.chart.is_none() && report.verdict.evidence.is_empty());
 }
 
+/// `diagnose --no-model --json` on `log` with the shipped charts.
+fn diagnose_headless(home: &Path, log: &Path) -> std::process::Output {
+    common::command(home)
+        .args(["diagnose", "--no-model", "--json", "--flowcharts"])
+        .arg(common::repo("flowcharts"))
+        .arg(log)
+        .output()
+        .expect("run")
+}
+
 fn write_log(dir: &Path, lines: &[&str]) -> PathBuf {
     let path = dir.join("app.log");
     std::fs::write(&path, lines.join("\n") + "\n").expect("write log");
@@ -92,12 +102,7 @@ fn write_log(dir: &Path, lines: &[&str]) -> PathBuf {
 fn headless_json_validates_and_the_exit_code_says_anomaly() {
     let home = tempfile::tempdir().expect("tempdir");
     let log = write_log(home.path(), common::HDFS_WINDOW);
-    let out = common::command(home.path())
-        .args(["diagnose", "--no-model", "--json", "--flowcharts"])
-        .arg(common::repo("flowcharts"))
-        .arg(&log)
-        .output()
-        .expect("run");
+    let out = diagnose_headless(home.path(), &log);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -406,4 +411,42 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
     // Nor on one whose evidence lies outside it.
     let r = with_model_text(&plan, "1. Line 40 is fine.\nAnswer: normal");
     assert!(r.verdict.anomalous);
+}
+
+/// A JSON-lines application log with a burst of `connection refused` errors among ordinary lines:
+/// its format is read (levels from the `level` field), the generic dependency chart applies to a
+/// system that has no chart of its own, and the window is not called normal.
+#[test]
+fn a_json_application_log_with_refused_connections_is_an_anomaly() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            let (level, msg) = if i % 12 == 5 {
+                ("error", "connection refused to db")
+            } else {
+                ("info", "request served")
+            };
+            format!(
+                r#"{{"time":"2026-12-03T10:{:02}:{:02}Z","level":"{level}","logger":"api","msg":"{msg}","path":"/orders/{i}"}}"#,
+                i / 60,
+                i % 60
+            )
+        })
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let log = write_log(home.path(), &refs);
+    let parse = common::command(home.path())
+        .arg("parse")
+        .arg(&log)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&parse.stdout);
+    assert!(text.contains("format JSON"), "{text}");
+    let out = diagnose_headless(home.path(), &log);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["anomalous"], true, "{stdout}");
+    assert_eq!(json["chart"], "generic-dependency-down", "{stdout}");
+    assert_eq!(json["cause"], "dependency_failure", "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -64,12 +64,18 @@ fn the_shell_fits_80_columns() {
     let mut app = common::app(dir.path(), &sample_logs(dir.path()));
     let screen = common::draw_app(&mut app, 80, 24);
     let tabs = screen.lines().next().unwrap_or_default();
-    assert!(tabs.contains("7 Train") && tabs.contains("8 Eval"), "{tabs}");
+    assert!(
+        tabs.contains("7 Train") && tabs.contains("8 Eval"),
+        "{tabs}"
+    );
     common::type_keys(&mut app, "?");
     let help = common::draw_app(&mut app, 80, 24);
     insta::assert_snapshot!("help_overlay_80x24", help);
     // The longest help text of the Logs screen is whole, over two lines.
-    assert!(help.contains("Open file / show only this template"), "{help}");
+    assert!(
+        help.contains("Open file / show only this template"),
+        "{help}"
+    );
     assert!(help.contains("(again: undo)"), "{help}");
 }
 

@@ -249,13 +249,14 @@ pub fn steps() -> Vec<String> {
 }
 
 /// Tasks in the order they are evaluated, each by every variant: anomaly detection (the headline
-/// comparison) first, so a run cut short still has it.
+/// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
+/// has the most of its table.
 const EVAL_ORDER: [Task; 5] = [
     Task::AnomalyDetection,
-    Task::FailurePrediction,
     Task::LogParsing,
     Task::RootCause,
     Task::Interpretation,
+    Task::FailurePrediction,
 ];
 
 struct Ctx<'a> {
@@ -341,6 +342,8 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             (ctx.progress)(&format!(
                 "stopped after {step} as asked; run again to go on"
             ));
+            // The table so far, so a run stopped part way still shows what it measured.
+            write_results(&ctx)?;
             return Ok(ctx.state);
         }
     }

@@ -1,7 +1,9 @@
-//! Log headers: the timestamp, level and component in front of a message, for the 16 Loghub formats.
-//! A format is written as a template (`<Date> <Time> <Level> <Component>: <Content>`), where `<Name>` is a
-//! field and the rest is regex syntax with a space meaning "some whitespace". Detection picks the format
-//! that parses most of the first lines; an unknown format leaves the whole line as the content.
+//! Log headers: the timestamp, level and component in front of a message, for the 16 Loghub formats,
+//! klog, RFC 5424 syslog, ISO-8601-stamped application logs, and structured lines (JSON, logfmt:
+//! `logs::structured`). A header format is written as a template (`<Date> <Time> <Level>
+//! <Component>: <Content>`), where `<Name>` is a field and the rest is regex syntax with a space
+//! meaning "some whitespace". Detection picks the format that parses most of the first lines; an
+//! unknown format leaves the whole line as the content.
 
 use std::sync::OnceLock;
 
@@ -91,13 +93,35 @@ pub struct Header<'a> {
 
 pub struct Format {
     pub name: &'static str,
+    /// The header template, or what a structured format reads.
     pub template: &'static str,
-    re: Regex,
-    time_groups: Vec<usize>,
-    level_group: Option<usize>,
-    component_group: Option<usize>,
-    content_group: usize,
+    parser: Parser,
 }
+
+enum Parser {
+    Header {
+        re: Regex,
+        time_groups: Vec<usize>,
+        level_group: Option<usize>,
+        component_group: Option<usize>,
+        content_group: usize,
+    },
+    Structured(super::structured::Syntax),
+}
+
+/// Structured formats: a line is one JSON object, or logfmt pairs.
+const STRUCTURED: &[(&str, &str, super::structured::Syntax)] = &[
+    (
+        "JSON",
+        "one JSON object per line (level, time, logger, msg/message/log)",
+        super::structured::Syntax::Json,
+    ),
+    (
+        "logfmt",
+        "key=value pairs (level, time, component, msg)",
+        super::structured::Syntax::Logfmt,
+    ),
+];
 
 /// Loghub's 16 formats. Field names follow the benchmark's; `Level` where it is a host (Linux) is
 /// named `Host` here so it is not read as a severity. `<Name:RE>` constrains a field, which keeps the
@@ -160,6 +184,21 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "Mac",
         r"<Month:\w{3}>  <Date:\d+> <Time:[\d:]+> <User> <Component>\[<PID>\]( \(<Address>\))?: <Content>",
+    ),
+    // Kubernetes components (klog): `E1203 10:15:30.123456   12345 file.go:123] message`.
+    (
+        "klog",
+        r"<Level:[IWEF]><Date:\d{4}> <Time:\d\d:\d\d:\d\d(\.\d+)?> <Pid:\d+> <Component:[^\]\s]+>\] <Content>",
+    ),
+    // RFC 5424 syslog: `<34>1 2026-12-03T10:15:30.003Z host app 123 ID47 - message`.
+    (
+        "syslog",
+        r"<Pri:<\d{1,3}>>1 <Time:\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?> <Host:\S+> <Component:\S+> <Pid:\S+> <Msgid:\S+> <Data:(-|\[.*?\])> ?<Content>",
+    ),
+    // Application logs that start with an ISO 8601 / RFC 3339 time and a level word.
+    (
+        "ISO-8601",
+        r"\[?<Time:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d([.,]\d+)?(Z|[+-]\d\d:?\d\d)?>\]? \[?<Level:(?i:trace|debug|info|notice|warn|warning|error|err|fatal|critical|crit|severe)>\]? <Content>",
     ),
 ];
 
@@ -235,28 +274,56 @@ impl Format {
         Ok(Format {
             name,
             template,
-            re,
-            time_groups,
-            level_group,
-            component_group,
-            content_group,
+            parser: Parser::Header {
+                re,
+                time_groups,
+                level_group,
+                component_group,
+                content_group,
+            },
         })
+    }
+
+    /// How much a format's match says about a line, for detection's tie-break: structured
+    /// formats only match their own syntax.
+    fn specificity(&self) -> usize {
+        match self.parser {
+            // The generic timestamp-and-level format yields to any system's own format.
+            Parser::Header { .. } if self.name == "ISO-8601" => 0,
+            Parser::Header { .. } => specificity(self.template),
+            Parser::Structured(_) => 1000,
+        }
     }
 
     /// The header of `line`, or `None` when the line is not in this format. The header is
     /// matched within the line's first `HEADER_WINDOW` bytes and the content runs to the line's
     /// end: capturing groups over a 50 MB line took the regex engine most of a minute.
     pub fn parse<'a>(&self, line: &'a str) -> Option<Header<'a>> {
+        let (re, time_groups, level_group, component_group, content_group) = match &self.parser {
+            Parser::Header {
+                re,
+                time_groups,
+                level_group,
+                component_group,
+                content_group,
+            } => (
+                re,
+                time_groups,
+                *level_group,
+                *component_group,
+                *content_group,
+            ),
+            Parser::Structured(syntax) => return super::structured::parse(*syntax, line),
+        };
         let window = &line[..floor_char_boundary(line, HEADER_WINDOW)];
-        let caps = self.re.captures(window)?;
+        let caps = re.captures(window)?;
         let get = |i: usize| caps.get(i).map(|m| m.as_str());
-        let content = match caps.get(self.content_group) {
+        let content = match caps.get(content_group) {
             Some(m) => &line[m.start()..],
             None => line,
         };
         // The timestamp spans from the first to the last time field.
-        let spans: Vec<(usize, usize)> = self
-            .time_groups
+        let spans: Vec<(usize, usize)> = time_groups
             .iter()
             .filter_map(|&i| caps.get(i))
             .map(|m| (m.start(), m.end()))
@@ -268,7 +335,7 @@ impl Format {
             (Some(a), Some(b)) => Some(&line[a..b]),
             _ => None,
         };
-        let header_level = self.level_group.and_then(get).and_then(Level::parse);
+        let header_level = level_group.and_then(get).and_then(Level::parse);
         let (level, level_from_header) = match header_level {
             Some(l) => (Some(l), true),
             None => (Level::infer(content), false),
@@ -277,7 +344,7 @@ impl Format {
             timestamp,
             level,
             level_from_header,
-            component: self.component_group.and_then(get),
+            component: component_group.and_then(get),
             content,
         })
     }
@@ -301,11 +368,17 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
 pub fn formats() -> &'static [Format] {
     static FORMATS: OnceLock<Vec<Format>> = OnceLock::new();
     FORMATS.get_or_init(|| {
-        TEMPLATES
+        let mut all: Vec<Format> = TEMPLATES
             .iter()
             // The templates are literals of this file; a test compiles each one.
             .filter_map(|(name, t)| Format::new(name, t).ok())
-            .collect()
+            .collect();
+        all.extend(STRUCTURED.iter().map(|&(name, template, syntax)| Format {
+            name,
+            template,
+            parser: Parser::Structured(syntax),
+        }));
+        all
     })
 }
 
@@ -340,7 +413,7 @@ pub fn detect<S: AsRef<str>>(sample: &[S]) -> Option<&'static Format> {
                 levels += usize::from(h.level_from_header);
             }
         }
-        let key = (hits, levels, specificity(f.template));
+        let key = (hits, levels, f.specificity());
         if hits * 2 >= lines.len() && hits > 0 && best.is_none_or(|(_, k)| key > k) {
             best = Some((f, key));
         }
@@ -443,8 +516,65 @@ mod tests {
     }
 
     #[test]
+    fn common_application_formats_are_detected() {
+        let cases: [(&str, &[&str], Option<Level>, &str); 5] = [
+            (
+                "JSON",
+                &[
+                    r#"{"time":"2026-12-03T10:15:30Z","level":"info","msg":"started"}"#,
+                    r#"{"time":"2026-12-03T10:15:31Z","level":"error","msg":"connection refused to db"}"#,
+                ],
+                Some(Level::Error),
+                "connection refused to db",
+            ),
+            (
+                "logfmt",
+                &[
+                    "time=2026-12-03T10:15:30Z level=info msg=started",
+                    r#"time=2026-12-03T10:15:31Z level=error msg="connection refused to db""#,
+                ],
+                Some(Level::Error),
+                "connection refused to db",
+            ),
+            (
+                "klog",
+                &[
+                    "I1203 10:15:30.123456       1 server.go:42] Starting kubelet",
+                    "E1203 10:15:31.000001       1 pod_workers.go:190] Error syncing pod",
+                ],
+                Some(Level::Error),
+                "Error syncing pod",
+            ),
+            (
+                "syslog",
+                &[
+                    "<34>1 2026-12-03T10:15:30.003Z host su - ID47 - session opened",
+                    "<34>1 2026-12-03T10:15:31.003Z host su - ID47 [origin ip=\"10.0.0.1\"] 'su root' failed",
+                ],
+                Some(Level::Error),
+                "'su root' failed",
+            ),
+            (
+                "ISO-8601",
+                &[
+                    "2026-12-03T10:15:30.123Z INFO starting worker pool",
+                    "2026-12-03 10:15:31,456 [ERROR] connection refused to db",
+                ],
+                Some(Level::Error),
+                "connection refused to db",
+            ),
+        ];
+        for (name, lines, level, content) in cases {
+            let f = detect(lines).unwrap_or_else(|| panic!("{name}: nothing detected"));
+            assert_eq!(f.name, name);
+            let h = f.parse(lines[1]).expect("parses");
+            assert_eq!((h.level, h.content), (level, content), "{name}");
+        }
+    }
+
+    #[test]
     fn every_template_compiles() {
-        assert_eq!(formats().len(), TEMPLATES.len());
+        assert_eq!(formats().len(), TEMPLATES.len() + STRUCTURED.len());
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod format;
 pub mod highlight;
 pub mod index;
 pub mod source;
+pub mod structured;
 pub mod timestamp;
