@@ -425,11 +425,17 @@ pub fn detect<S: AsRef<str>>(sample: &[S]) -> Option<&'static Format> {
 /// message. Headers repeat ids and digits (BGL prints the node and time twice) that cost prefill
 /// tokens and say nothing; a format's label column (BGL's alert tag) must not leak into a prompt.
 pub fn compact(line: &str, fmt: Option<&Format>) -> String {
+    reduced(line, fmt, |t| t)
+}
+
+/// The header of `line` written as `<time> <LEVEL> <component>: <message>`, the timestamp passed
+/// through `time` first; the line itself where `fmt` does not parse it.
+fn reduced(line: &str, fmt: Option<&Format>, time: impl Fn(&str) -> &str) -> String {
     let Some(h) = fmt.and_then(|f| f.parse(line)) else {
         return line.to_string();
     };
     let mut out = String::new();
-    if let Some(t) = h.timestamp {
+    if let Some(t) = h.timestamp.map(time) {
         out.push_str(t);
         out.push(' ');
     }
@@ -449,24 +455,7 @@ pub fn compact(line: &str, fmt: Option<&Format>) -> String {
 /// the header also spells the date), the level, the component, then the message. Display only:
 /// prompts keep [`compact`]'s whole timestamp.
 pub fn short(line: &str, fmt: Option<&Format>) -> String {
-    let Some(h) = fmt.and_then(|f| f.parse(line)) else {
-        return line.to_string();
-    };
-    let mut out = String::new();
-    if let Some(t) = h.timestamp.and_then(|t| t.split_whitespace().last()) {
-        out.push_str(t);
-        out.push(' ');
-    }
-    if let (Some(level), true) = (h.level, h.level_from_header) {
-        out.push_str(level.name());
-        out.push(' ');
-    }
-    if let Some(c) = h.component {
-        out.push_str(c);
-        out.push_str(": ");
-    }
-    out.push_str(h.content);
-    out
+    reduced(line, fmt, |t| t.split_whitespace().last().unwrap_or(t))
 }
 
 /// Parses a line with `format`, or treats the whole line as content when there is no format or the
