@@ -129,8 +129,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         anyhow::bail!("nothing to evaluate: the flowchart walk does not apply to {task}, and --no-model was given");
     }
     if let Some(path) = &args.answers {
-        let text: String = answer_rows.iter().map(|r| format!("{r}\n")).collect();
-        std::fs::write(path, text)
+        std::fs::write(path, eval::jsonl(&answer_rows))
             .with_context(|| format!("cannot write the answers to {}", path.display()))?;
     }
     let mut run = EvalRun {

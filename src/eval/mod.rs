@@ -89,6 +89,11 @@ pub fn answer_rows(variant: &str, items: &[Item], answers: &[Answer]) -> Vec<ser
         .collect()
 }
 
+/// Rows as JSON Lines text: one compact object per line, each ended by a newline.
+pub fn jsonl(rows: &[serde_json::Value]) -> String {
+    rows.iter().map(|r| format!("{r}\n")).collect()
+}
+
 /// Runs `model` over `items`, calling `progress(done)` after each.
 pub fn run_model(
     model: &mut Backend,

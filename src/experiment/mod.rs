@@ -409,17 +409,12 @@ fn sft_row(prompt: Vec<Message>, answer: &str) -> serde_json::Value {
 }
 
 fn write_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), ExperimentError> {
-    let mut text = String::new();
-    for r in rows {
-        text.push_str(&r.to_string());
-        text.push('\n');
-    }
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| io(path, e))
+    crate::fsutil::write_atomic(path, eval::jsonl(rows).as_bytes()).map_err(|e| io(path, e))
 }
 
 fn append_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), ExperimentError> {
     use std::io::Write;
-    let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let text = eval::jsonl(rows);
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
