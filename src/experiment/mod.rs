@@ -203,6 +203,9 @@ pub struct DataStats {
     pub thought_rows: usize,
     pub sampled: usize,
     pub samples_right: usize,
+    /// Right samples that joined the stepwise data (a binary one only when it is grounded).
+    #[serde(default)]
+    pub samples_learned: usize,
     pub dpo_pairs: usize,
 }
 
@@ -573,12 +576,19 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
     let mut pairs = Vec::new();
+    ctx.state.data.samples_learned = 0;
     for s in &done {
         let item = &ctx.train[s.item];
         let Some((_, trace)) = traced.iter().find(|(i, _)| *i == s.item) else {
             continue;
         };
-        if s.right {
+        // A right binary answer that stands on nothing in the window is the base model's habit,
+        // not reasoning: it is the rejected side against the trace, like a wrong one.
+        let learnable = s.right
+            && (!matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction)
+                || traces::grounded(item, &s.text));
+        if learnable {
+            ctx.state.data.samples_learned += 1;
             stepwise.push(sft_row(eval::messages(item), &s.text));
         } else if !s.text.trim().is_empty() && s.text.trim() != trace.text.trim() {
             let prompt: Vec<serde_json::Value> = eval::messages(item)
@@ -598,9 +608,10 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     ctx.state.data.samples_right = done.iter().filter(|s| s.right).count();
     ctx.state.data.dpo_pairs = pairs.len();
     (ctx.progress)(&format!(
-        "  {} samples, {} right (added to the stepwise data), {} DPO pairs",
+        "  {} samples, {} right ({} grounded enough to join the stepwise data), {} DPO pairs",
         done.len(),
         ctx.state.data.samples_right,
+        ctx.state.data.samples_learned,
         pairs.len()
     ));
     Ok(())
@@ -854,7 +865,7 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     md.push_str(&table(s));
     md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Data\n\n");
     md.push_str(&format!(
-        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- base-model samples: {} ({} right, joined the stepwise data); DPO pairs: {}\n",
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
         s.data.train_items,
         s.data.dev_items,
         s.data.traces,
@@ -862,6 +873,7 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
         s.data.thought_rows,
         s.data.sampled,
         s.data.samples_right,
+        s.data.samples_learned,
         s.data.dpo_pairs
     ));
     md.push_str("\n## Wall time per step\n\n| step | seconds |\n|---|---:|\n");

@@ -100,7 +100,7 @@ fn walk_trace(charts: &[Flowchart], item: &Item) -> Option<Trace> {
     let (Some(chart), Some(walk)) = (&plan.chart, &plan.walk) else {
         return Some(severity_trace(item));
     };
-    let mut steps = Vec::new();
+    let mut steps = vec![most_severe(item).step()];
     let symptoms = plan
         .ranked
         .first()
@@ -143,53 +143,96 @@ fn walk_trace(charts: &[Flowchart], item: &Item) -> Option<Trace> {
     Some(numbered(steps, binary_word(item.task, true)))
 }
 
-/// Where no chart applies: the worst severity among the lines decides (an error or a fatal line is
-/// abnormal). The level is the header's where the log's format has one, else read from the words.
-fn severity_trace(item: &Item) -> Trace {
-    let format = format::detect(&item.input);
-    let severe: Vec<usize> = item
-        .input
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| {
-            matches!(
-                format::parse_line(format, l).level,
-                Some(Level::Error | Level::Fatal)
-            )
-        })
-        .map(|(i, _)| i + 1)
-        .collect();
-    let mut steps = vec!["No expert chart's symptoms appear in these lines.".to_string()];
-    if severe.is_empty() {
-        steps.push("No line reports an error, a failure or a fatal event.".into());
-    } else {
-        let verb = if severe.len() == 1 {
-            "reports"
-        } else {
-            "report"
-        };
-        // Quote the first one, so the trace shows which words carry the severity.
-        let first: String = format::parse_line(format, &item.input[severe[0] - 1])
-            .content
-            .chars()
-            .take(120)
-            .collect();
-        steps.push(format!(
-            "{} {verb} an error or a fatal event: `{}`.",
-            capitalised(&lines_text(&severe)),
-            first.trim()
-        ));
+/// The window's most severe line: the first line of the highest level (the header's where the
+/// log's format has one, else read from the words).
+struct Severest {
+    line: usize,
+    level: Level,
+    quote: String,
+}
+
+impl Severest {
+    fn abnormal(&self) -> bool {
+        self.level >= Level::Error
     }
-    let mut trace = numbered(steps, binary_word(item.task, !severe.is_empty()));
+
+    /// The step every binary trace opens with, whatever its answer: the decisive line quoted with
+    /// its level, so the answer follows from evidence the model can copy rather than from an
+    /// opening word ("No lines …") that already commits to a label.
+    fn step(&self) -> String {
+        format!(
+            "The most severe line is line {} ({}): `{}`.",
+            self.line,
+            self.level.name().to_ascii_uppercase(),
+            self.quote
+        )
+    }
+}
+
+fn most_severe(item: &Item) -> Severest {
+    let format = format::detect(&item.input);
+    let mut best: Option<(usize, Level)> = None;
+    for (i, line) in item.input.iter().enumerate() {
+        let level = format::parse_line(format, line)
+            .level
+            .unwrap_or(Level::Info);
+        if best.is_none_or(|(_, b)| level > b) {
+            best = Some((i, level));
+        }
+    }
+    let (i, level) = best.unwrap_or((0, Level::Info));
+    let quote: String = item
+        .input
+        .get(i)
+        .map(|l| {
+            format::parse_line(format, l)
+                .content
+                .trim()
+                .chars()
+                .take(100)
+                .collect()
+        })
+        .unwrap_or_default();
+    Severest {
+        line: i + 1,
+        level,
+        quote,
+    }
+}
+
+/// Where no chart applies: the worst severity among the lines decides (an error or a fatal line is
+/// abnormal).
+fn severity_trace(item: &Item) -> Trace {
+    let severest = most_severe(item);
+    let abnormal = severest.abnormal();
+    let steps = vec![
+        severest.step(),
+        "No expert chart's symptoms appear in these lines.".to_string(),
+        if abnormal {
+            "An error or a fatal event means something failed.".to_string()
+        } else {
+            "Nothing worse than a warning: no line reports a failure.".to_string()
+        },
+    ];
+    let mut trace = numbered(steps, binary_word(item.task, abnormal));
     trace.teacher = Teacher::Severity;
     trace
 }
 
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+/// Whether a sampled answer's reasoning stands on the window: it cites a line inside it or quotes
+/// at least 16 characters of one. A binary answer can be right by the base model's habit (it says
+/// "normal" to almost everything); only grounded ones are worth learning from.
+pub fn grounded(item: &Item, text: &str) -> bool {
+    let cited = crate::diagnose::verdict::parse_answer(text).cited;
+    if cited.iter().any(|n| (1..=item.input.len()).contains(n)) {
+        return true;
+    }
+    text.split(['`', '"'])
+        .skip(1)
+        .step_by(2)
+        .map(str::trim)
+        .filter(|q| q.len() >= 16)
+        .any(|q| item.input.iter().any(|l| l.contains(q)))
 }
 
 /// The template miner's masks on the one line: which tokens are variables.
@@ -297,6 +340,66 @@ mod tests {
         assert!(quiet.text.ends_with("Answer: normal"));
         let fp = compose(&charts, &item(Task::FailurePrediction, &[FATAL], "yes")).expect("trace");
         assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
+    }
+
+    /// Both labels' traces open alike, with the window's most severe line quoted: the label is
+    /// decided by what that line says, not by the trace's first word.
+    #[test]
+    fn binary_traces_open_with_the_most_severe_line_whatever_their_answer() {
+        let charts = charts();
+        let quiet = compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, INFO], "normal"),
+        )
+        .expect("trace");
+        assert!(
+            quiet.text.starts_with("1. The most severe line is line 1 (INFO): `instruction cache parity error corrected`."),
+            "{}",
+            quiet.text
+        );
+        let fatal = compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
+        )
+        .expect("trace");
+        assert!(
+            fatal.text.starts_with(
+                "1. The most severe line is line 2 (FATAL): `data TLB error interrupt`."
+            ),
+            "{}",
+            fatal.text
+        );
+        // Without a header, the level is read from the words.
+        let bare = compose(
+            &[],
+            &item(
+                Task::AnomalyDetection,
+                &["ciod: Error creating node map from file"],
+                "abnormal",
+            ),
+        )
+        .expect("trace");
+        assert!(bare.text.contains("(ERROR)"), "{}", bare.text);
+        assert!(bare.text.ends_with("Answer: abnormal"));
+    }
+
+    #[test]
+    fn a_sample_is_grounded_when_it_cites_a_line_of_the_window_or_quotes_one() {
+        let it = item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal");
+        assert!(grounded(&it, "Line 2 is fatal.\nAnswer: abnormal"));
+        assert!(!grounded(&it, "Line 7 is fatal.\nAnswer: abnormal"));
+        assert!(grounded(
+            &it,
+            "It says `data TLB error interrupt`.\nAnswer: abnormal"
+        ));
+        assert!(!grounded(
+            &it,
+            "It says `something else entirely`.\nAnswer: abnormal"
+        ));
+        assert!(!grounded(
+            &it,
+            "No lines of this window are abnormal.\nAnswer: normal"
+        ));
     }
 
     #[test]
