@@ -27,13 +27,13 @@ cargo test --locked "$@"
 # Token-id parity with llama.cpp needs llama-cpp-python, which pip builds from source (about
 # 20 minutes on two cores), so it runs only where it is already installed.
 if python3 -c "import llama_cpp" >/dev/null 2>&1; then
-    cargo test --locked --test llm_parity -- --ignored
+    cargo test --locked --test it -- --ignored llm_parity::
 else
     echo "llm_parity skipped: llama-cpp-python is not installed (pip install llama-cpp-python)"
 fi
 # The remote backend against llama-cpp-python's OpenAI-compatible server on loopback (same reason).
 if python3 -c "import llama_cpp.server.app" >/dev/null 2>&1; then
-    cargo test --locked --test remote -- --ignored
+    cargo test --locked --test it -- --ignored remote::
 else
     echo "remote skipped: llama-cpp-python's server is not installed (pip install 'llama-cpp-python[server]')"
 fi

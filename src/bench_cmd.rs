@@ -7,12 +7,12 @@ use anyhow::{bail, Context};
 
 use crate::cli::BenchCommand;
 use logreasoner::bench::{bigfile, llm, parse};
-use logreasoner::config::Config;
-use logreasoner::logs::format;
-use logreasoner::logs::source::LogSource;
-use logreasoner::store::Store;
-use logreasoner::template::miner::Miner;
-use logreasoner::tui::screens::Ctx;
+use logreasoner_core::config::Config;
+use logreasoner_core::logs::format;
+use logreasoner_core::logs::source::LogSource;
+use logreasoner_core::store::Store;
+use logreasoner_core::template::miner::Miner;
+use logreasoner_tui::screens::Ctx;
 
 /// Templates of a file with counts, first and last line, most frequent first.
 pub fn parse_file(
@@ -31,11 +31,11 @@ pub fn parse_file(
         None => None,
     };
     let sources =
-        logreasoner::tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
+        logreasoner_tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
     if sources.is_empty() {
         anyhow::bail!("{} holds no log files", file.display());
     }
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     for mut source in sources {
         source.analyse_all();
         let source = match system {
@@ -59,7 +59,7 @@ pub fn parse_file(
         for t in counts.into_iter().take(top) {
             // A template of a 50 MB line is 50 MB: show its start and say how long it is.
             let (shown, cut) =
-                logreasoner::logs::index::display_cut(t.text.as_bytes(), TEMPLATE_SHOWN);
+                logreasoner_core::logs::index::display_cut(t.text.as_bytes(), TEMPLATE_SHOWN);
             let more = if cut {
                 format!(" … ({} bytes)", t.text.len())
             } else {
@@ -102,7 +102,7 @@ fn model_threads(threads: Option<usize>) -> usize {
 }
 
 pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     match cmd {
         BenchCommand::Parse { data } => {
             let rows = parse::accuracy(&data).map_err(anyhow::Error::msg)?;
@@ -159,7 +159,7 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             let threads = model_threads(threads);
             let model = config.model.value.clone();
             let prompt = llm::prompt(
-                &logreasoner::config::bundled("assets/samples"),
+                &logreasoner_core::config::bundled("assets/samples"),
                 prompt_chars,
             )?;
             writeln!(
@@ -229,7 +229,7 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 logreasoner::bench::train::ours(&model, &setup).map_err(anyhow::Error::msg)?;
             let mut rows = vec![ours];
             if !no_pytorch {
-                let script = logreasoner::config::bundled("scripts/bench_train_torch.py");
+                let script = logreasoner_core::config::bundled("scripts/bench_train_torch.py");
                 let dir = tempdir()?;
                 let peer = logreasoner::bench::train::pytorch(
                     &model,
@@ -312,7 +312,7 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 bigfile::generate(
                     &path,
                     size_mb << 20,
-                    &logreasoner::config::bundled("assets/samples"),
+                    &logreasoner_core::config::bundled("assets/samples"),
                 )
                 .with_context(|| format!("cannot write {}", path.display()))?;
             }

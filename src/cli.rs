@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use logreasoner::config::Overrides;
-use logreasoner::logs::file::LineRange;
+use logreasoner_core::config::Overrides;
+use logreasoner_core::logs::file::LineRange;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,22 +4,22 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
 use crate::cli::{ExportArgs, ExportCommand, GenerateCommand, ImportCommand, LabelsCommand};
-use logreasoner::config::Config;
-use logreasoner::data::agreement;
-use logreasoner::data::export::{self, Format, Stage};
-use logreasoner::data::import::{self, ImportReport, LoghubSettings};
-use logreasoner::data::redact::Redactor;
-use logreasoner::llm::backend::BackendSpec;
-use logreasoner::reasoning::{self, Generator, Settings};
-use logreasoner::store::PreferenceLabel;
-use logreasoner::store::{Store, Task};
+use logreasoner_core::config::Config;
+use logreasoner_core::data::agreement;
+use logreasoner_core::data::export::{self, Format, Stage};
+use logreasoner_core::data::import::{self, ImportReport, LoghubSettings};
+use logreasoner_core::data::redact::Redactor;
+use logreasoner_core::llm::backend::BackendSpec;
+use logreasoner_core::reasoning::{self, Generator, Settings};
+use logreasoner_core::store::PreferenceLabel;
+use logreasoner_core::store::{Store, Task};
 
 fn print_import(report: &ImportReport, what: &str) -> anyhow::Result<()> {
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     for (line, why) in &report.skipped {
         eprintln!(
             "{what}:{line}: skipped: {}",
-            logreasoner::safe_text::for_terminal(why)
+            logreasoner_core::safe_text::for_terminal(why)
         );
     }
     writeln!(
@@ -63,15 +63,16 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
             print_import(&report, &dir.display().to_string())?;
         }
         ImportCommand::Labels { file } => {
-            let m = logreasoner::data::labels::import(&store, &file).map_err(anyhow::Error::msg)?;
+            let m = logreasoner_core::data::labels::import(&store, &file)
+                .map_err(anyhow::Error::msg)?;
             for (line, why) in &m.skipped {
                 eprintln!(
                     "{}:{line}: skipped: {}",
                     file.display(),
-                    logreasoner::safe_text::for_terminal(why)
+                    logreasoner_core::safe_text::for_terminal(why)
                 );
             }
-            logreasoner::say!(
+            logreasoner_core::say!(
                 "merged {} label(s) ({} already here); added {} instance(s) and {} solution(s); {} line(s) skipped",
                 m.labels, m.already_there, m.instances_added, m.solutions_added, m.skipped.len()
             );
@@ -97,10 +98,10 @@ fn progress(label: &str) -> impl FnMut(usize, usize) + '_ {
 
 pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
-    let charts = logreasoner::flowchart::valid_charts(&config.flowcharts.value)?;
+    let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
     let mut model = BackendSpec::from_config(config)?.open()?;
     let cancel = AtomicBool::new(false);
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     match cmd {
         GenerateCommand::Thoughts { limit, max_tokens } => {
             let mut g = Generator {
@@ -188,9 +189,10 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
         } else {
             Some(Redactor::new(&[]).map_err(anyhow::Error::msg)?)
         };
-        let n = logreasoner::data::labels::export(&store, out, of.as_deref(), redactor.as_mut())
-            .map_err(anyhow::Error::msg)?;
-        let mut stdout = logreasoner::safe_text::stdout();
+        let n =
+            logreasoner_core::data::labels::export(&store, out, of.as_deref(), redactor.as_mut())
+                .map_err(anyhow::Error::msg)?;
+        let mut stdout = logreasoner_core::safe_text::stdout();
         writeln!(stdout, "wrote {} ({n} label(s))", out.display())?;
         return print_scrubbed(&mut stdout, redactor.map(|r| r.counts).as_ref());
     }
@@ -220,7 +222,7 @@ pub fn export(config: &Config, cmd: ExportCommand) -> anyhow::Result<()> {
         args.dev_fraction,
         redactor,
     )?;
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     for (path, rows) in &written.files {
         writeln!(out, "wrote {} ({rows} record(s))", path.display())?;
     }
@@ -258,7 +260,7 @@ pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
             correct_solutions,
             thoughts,
         } => {
-            use logreasoner::store::{
+            use logreasoner_core::store::{
                 ReviewDecision, ReviewStatus, ReviewTarget, Solution, Thought,
             };
             let mut targets = Vec::new();
@@ -290,10 +292,10 @@ pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
                     decision: ReviewStatus::Accepted,
                     edit: None,
                     annotator: config.annotator.value.clone(),
-                    created_at: logreasoner::time::now_millis(),
+                    created_at: logreasoner_core::time::now_millis(),
                 })?;
             }
-            logreasoner::say!(
+            logreasoner_core::say!(
                 "accepted {} items as {}",
                 targets.len(),
                 config.annotator.value
@@ -303,10 +305,10 @@ pub fn labels(config: &Config, cmd: LabelsCommand) -> anyhow::Result<()> {
             let all = store.all::<PreferenceLabel>()?;
             let auto = all
                 .iter()
-                .filter(|l| l.source == logreasoner::store::LabelSource::Auto)
+                .filter(|l| l.source == logreasoner_core::store::LabelSource::Auto)
                 .count();
             let (counts, pairs) = agreement::agreement(&all);
-            let mut out = logreasoner::safe_text::stdout();
+            let mut out = logreasoner_core::safe_text::stdout();
             writeln!(out, "automatic pairs  {auto}")?;
             for (annotator, n) in &counts {
                 writeln!(out, "{annotator:<16} {n} label(s)")?;

@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cli::DiagnoseArgs;
-use logreasoner::config::Config;
-use logreasoner::diagnose::prompt::PromptLimits;
-use logreasoner::diagnose::watch::Watch;
-use logreasoner::diagnose::{self, Input, Report};
-use logreasoner::flowchart::{self, Flowchart};
-use logreasoner::llm::backend::{Backend, BackendSpec};
-use logreasoner::llm::model::GenerationParams;
-use logreasoner::logs::follow::{Follower, Note};
-use logreasoner::logs::index::LogFile;
-use logreasoner::store::Store;
+use logreasoner_core::config::Config;
+use logreasoner_core::diagnose::prompt::PromptLimits;
+use logreasoner_core::diagnose::watch::Watch;
+use logreasoner_core::diagnose::{self, Input, Report};
+use logreasoner_core::flowchart::{self, Flowchart};
+use logreasoner_core::llm::backend::{Backend, BackendSpec};
+use logreasoner_core::llm::model::GenerationParams;
+use logreasoner_core::logs::follow::{Follower, Note};
+use logreasoner_core::logs::index::LogFile;
+use logreasoner_core::store::Store;
 
 /// The window when neither --lines nor --tail is given.
 const DEFAULT_TAIL: usize = 200;
@@ -47,7 +47,7 @@ impl Diagnoser {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = args.max_tokens.unwrap_or(settings.max_tokens);
-        params.answer_cue = Some(logreasoner::reasoning::ANSWER_CUE.into());
+        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
         let store = if args.no_save {
             None
         } else {
@@ -81,7 +81,7 @@ impl Diagnoser {
                 .map(|a| a.display().to_string());
             plan.measure(store, name.as_deref(), adapter.as_deref());
         }
-        let mut out = logreasoner::safe_text::stdout();
+        let mut out = logreasoner_core::safe_text::stdout();
         let mut report = match &mut self.model {
             Some(model) => {
                 let json = self.json;
@@ -118,7 +118,7 @@ impl Diagnoser {
     }
 
     fn print(&self, report: &Report, compact: bool) -> anyhow::Result<()> {
-        let mut out = logreasoner::safe_text::stdout();
+        let mut out = logreasoner_core::safe_text::stdout();
         if self.json {
             let text = if compact {
                 serde_json::to_string(report)?
@@ -288,7 +288,7 @@ fn follow(
     for i in line_count.saturating_sub(keep)..line_count {
         recent.push_back(log.line(i).into_owned());
     }
-    let format = logreasoner::logs::format::detect(&recent.iter().collect::<Vec<_>>());
+    let format = logreasoner_core::logs::format::detect(&recent.iter().collect::<Vec<_>>());
     let mut follower = Follower::from_offset(log.path(), log.byte_len())
         .with_context(|| format!("cannot follow {source}"))?;
     drop(log);

@@ -6,11 +6,11 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::EvalArgs;
-use logreasoner::config::Config;
-use logreasoner::eval::{self, data};
-use logreasoner::llm::backend::BackendSpec;
-use logreasoner::llm::model::GenerationParams;
-use logreasoner::store::{EvalRun, Store, Task};
+use logreasoner_core::config::Config;
+use logreasoner_core::eval::{self, data};
+use logreasoner_core::llm::backend::BackendSpec;
+use logreasoner_core::llm::model::GenerationParams;
+use logreasoner_core::store::{EvalRun, Store, Task};
 
 /// A progress bar on standard error, redrawn in place (the data commands share it).
 pub fn progress_bar(label: &str, done: usize, total: usize) {
@@ -31,7 +31,10 @@ pub fn progress_bar(label: &str, done: usize, total: usize) {
 }
 
 fn adapter_label(adapter: &std::path::Path) -> String {
-    format!("adapter {}", logreasoner::train::run::adapter_name(adapter))
+    format!(
+        "adapter {}",
+        logreasoner_core::train::run::adapter_name(adapter)
+    )
 }
 
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
@@ -41,7 +44,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         eprintln!(
             "{}:{line}: skipped: {}",
             args.data.display(),
-            logreasoner::safe_text::for_terminal(why)
+            logreasoner_core::safe_text::for_terminal(why)
         );
     }
     let mut items: Vec<data::Item> = loaded
@@ -74,7 +77,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let shipped = config
             .adapter
             .as_ref()
-            .is_some_and(|a| matches!(a.origin, logreasoner::config::Origin::Default(_)));
+            .is_some_and(|a| matches!(a.origin, logreasoner_core::config::Origin::Default(_)));
         if shipped && !args.with_adapters.is_empty() {
             if let BackendSpec::Local { adapter, .. } = &mut spec {
                 *adapter = None;
@@ -104,7 +107,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = max_tokens;
-        params.answer_cue = Some(logreasoner::reasoning::ANSWER_CUE.into());
+        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
         let name = model.name();
         let total = items.len();
         let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
@@ -117,7 +120,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         note = n;
     }
     if !args.no_walk && eval::walk_applies(task) {
-        let charts = logreasoner::flowchart::valid_charts(&config.flowcharts.value)?;
+        let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
         let answers = eval::run_walk(&charts, &items);
         progress_bar("flowchart walk", items.len(), items.len());
         answer_rows.extend(eval::answer_rows("flowchart walk", &items, &answers));
@@ -140,9 +143,9 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         max_tokens,
         results,
         note,
-        created_at: logreasoner::time::now_millis(),
+        created_at: logreasoner_core::time::now_millis(),
     };
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     writeln!(
         out,
         "{task} · {} items from {} · greedy, at most {max_tokens} tokens per answer",

@@ -4,12 +4,12 @@
 use std::io::Write;
 
 use crate::cli::ExperimentArgs;
-use logreasoner::config::Config;
+use logreasoner_core::config::Config;
 
 /// `logreasoner experiment ship`: the files written, one per line.
 pub fn ship(from: &std::path::Path, to: &std::path::Path, command: &str) -> anyhow::Result<()> {
-    let mut out = logreasoner::safe_text::stdout();
-    for file in logreasoner::experiment::ship(from, to, command)? {
+    let mut out = logreasoner_core::safe_text::stdout();
+    for file in logreasoner_core::experiment::ship(from, to, command)? {
         writeln!(out, "wrote {}", file.display())?;
     }
     Ok(())
@@ -17,8 +17,8 @@ pub fn ship(from: &std::path::Path, to: &std::path::Path, command: &str) -> anyh
 
 /// `logreasoner experiment run`: progress on standard error, the table on standard output.
 pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
-    use logreasoner::config::bundled;
-    use logreasoner::experiment::{self, Options, Scale};
+    use logreasoner_core::config::bundled;
+    use logreasoner_core::experiment::{self, Options, Scale};
     let scale: Scale = args.scale.parse().map_err(anyhow::Error::msg)?;
     let folder = args.out.unwrap_or_else(|| {
         config
@@ -39,14 +39,14 @@ pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
         scale,
         folder: folder.clone(),
         model: config.model.value.clone(),
-        device: logreasoner::llm::model::device(config.device.value)?,
+        device: logreasoner_core::llm::model::device(config.device.value)?,
         loglm: args
             .loglm
             .unwrap_or_else(|| bundled("assets/datasets/loglm")),
         loghub: args
             .loghub
             .unwrap_or_else(|| bundled("assets/datasets/loghub-2k")),
-        charts: logreasoner::flowchart::valid_charts(&config.flowcharts.value)?,
+        charts: logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?,
         until: args.until,
     };
     if !opts.model.exists() {
@@ -59,7 +59,7 @@ pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
     let state = experiment::run(&opts, &mut |line| {
         eprintln!("[{:>6.0} s] {line}", started.elapsed().as_secs_f64());
     })?;
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     write!(out, "{}", experiment::table(&state))?;
     if folder.join("results.md").exists() {
         writeln!(out, "results: {}", folder.join("results.md").display())?;

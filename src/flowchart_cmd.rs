@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::{ExportFormat, FlowchartCommand};
-use logreasoner::config::Config;
-use logreasoner::flowchart::{self, export, retrieve, thought, walk};
-use logreasoner::logs::file::read_window;
-use logreasoner::store::Store;
+use logreasoner_core::config::Config;
+use logreasoner_core::flowchart::{self, export, retrieve, thought, walk};
+use logreasoner_core::logs::file::read_window;
+use logreasoner_core::store::Store;
 
 pub fn run(config: &Config, cmd: FlowchartCommand) -> anyhow::Result<ExitCode> {
     let dir = &config.flowcharts.value;
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     match cmd {
         FlowchartCommand::Validate { paths } => return validate(dir, &paths),
         FlowchartCommand::Export { format, chart } => {
@@ -113,7 +113,7 @@ fn validate(dir: &Path, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             entries.push(flowchart::load_entry(p));
         }
     }
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     let mut bad = 0;
     for e in &entries {
         match &e.chart {

@@ -18,9 +18,9 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command, DbCommand};
-use logreasoner::config::Config;
-use logreasoner::store::Store;
-use logreasoner::tui::{self, screens::Ctx, App, RunOptions};
+use logreasoner_core::config::Config;
+use logreasoner_core::store::Store;
+use logreasoner_tui::{self as tui, screens::Ctx, App, RunOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             let message = format!("{e:#}");
             eprintln!(
                 "logreasoner: {}",
-                logreasoner::safe_text::for_terminal(&message)
+                logreasoner_core::safe_text::for_terminal(&message)
             );
             ExitCode::from(2)
         }
@@ -60,7 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir.origin
         );
     }
-    logreasoner::telemetry::init(&config.log_file(), cli.global.verbose)
+    logreasoner_core::telemetry::init(&config.log_file(), cli.global.verbose)
         .with_context(|| format!("cannot open the log file {}", config.log_file().display()))?;
     tracing::info!(command = ?cli.command, "start");
 
@@ -76,7 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config) => print_config(&config)?,
         Some(Command::Db(DbCommand::Info)) => {
             let store = Store::open(&config.db.value)?;
-            let mut out = logreasoner::safe_text::stdout();
+            let mut out = logreasoner_core::safe_text::stdout();
             writeln!(out, "path            {}", store.path().display())?;
             writeln!(out, "schema_version  {}", store.schema_version()?)?;
             for (tree, count) in store.counts()? {
@@ -118,7 +118,7 @@ fn print_config(config: &Config) -> anyhow::Result<()> {
     let rows = config.rows();
     let name_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let value_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     for (name, value, origin) in rows {
         writeln!(out, "{name:<name_width$}  {value:<value_width$}  {origin}")?;
     }

@@ -4,15 +4,15 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
 use crate::cli::{AskArgs, ModelCommand};
-use logreasoner::config::Config;
-use logreasoner::llm::backend::BackendSpec;
-use logreasoner::llm::chat::Message;
-use logreasoner::llm::fetch;
-use logreasoner::llm::model::{self, GenerationParams};
-use logreasoner::logs::file::{read_window, LineRange};
+use logreasoner_core::config::Config;
+use logreasoner_core::llm::backend::BackendSpec;
+use logreasoner_core::llm::chat::Message;
+use logreasoner_core::llm::fetch;
+use logreasoner_core::llm::model::{self, GenerationParams};
+use logreasoner_core::logs::file::{read_window, LineRange};
 
 pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     match cmd {
         ModelCommand::Fetch { python } => {
             let dir = config.data_dir.value.join("models");
@@ -36,7 +36,7 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 .adapter
                 .as_ref()
                 .ok_or_else(|| anyhow::anyhow!("say which adapter to merge with --adapter DIR"))?;
-            let adapter = logreasoner::llm::adapter::locate(&adapter.value)?;
+            let adapter = logreasoner_core::llm::adapter::locate(&adapter.value)?;
             model::write_merged(&config.model.value, &adapter, &path)?;
             writeln!(
                 out,
@@ -66,7 +66,11 @@ pub fn model(config: &Config, cmd: ModelCommand) -> anyhow::Result<()> {
                 )?,
                 None => writeln!(out, "adapter         none (the base model)")?,
             }
-            writeln!(out, "cpu kernels     {}", logreasoner::llm::cpu_kernels())?;
+            writeln!(
+                out,
+                "cpu kernels     {}",
+                logreasoner_core::llm::cpu_kernels()
+            )?;
             writeln!(out, "context length  {}", info.context_length)?;
             writeln!(out, "vocabulary      {}", info.vocab_size)?;
             match &info.chat_template {
@@ -130,7 +134,7 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
         params.seed = s;
     }
     let cancel = AtomicBool::new(false);
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     let result = model.chat(&messages, &params, &cancel, &mut |piece| {
         let _ = out.write_all(piece.as_bytes());
         let _ = out.flush();

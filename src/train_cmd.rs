@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::{RunsCommand, TrainArgs};
-use logreasoner::config::Config;
-use logreasoner::store::{RunState, Store};
-use logreasoner::train::run::{self, RunConfig, RunDir, Stage};
+use logreasoner_core::config::Config;
+use logreasoner_core::store::{RunState, Store};
+use logreasoner_core::train::run::{self, RunConfig, RunDir, Stage};
 
 /// Where run folders live.
 pub fn runs_root(config: &Config) -> PathBuf {
@@ -18,7 +18,7 @@ pub fn runs_root(config: &Config) -> PathBuf {
 
 /// A PEFT adapter folder, given as itself or as the run folder holding it.
 pub fn resolve_adapter(path: &Path) -> anyhow::Result<PathBuf> {
-    Ok(logreasoner::llm::adapter::locate(path)?)
+    Ok(logreasoner_core::llm::adapter::locate(path)?)
 }
 
 fn run_config(config: &Config, args: &TrainArgs) -> anyhow::Result<RunConfig> {
@@ -112,14 +112,14 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
             &dir,
             args.threads,
         )?;
-        logreasoner::say!("{}", dir.path.display());
+        logreasoner_core::say!("{}", dir.path.display());
         eprintln!(
             "training in the background (process {pid}); follow it with `logreasoner runs list` or `tail -f {}`",
             dir.log_path().display()
         );
         return Ok(0);
     }
-    let device = logreasoner::llm::model::device(config.device.value)?;
+    let device = logreasoner_core::llm::model::device(config.device.value)?;
     eprintln!("run folder {}", dir.path.display());
     let mut last_step = usize::MAX;
     let status = run::execute(&dir, &device, &mut |s| {
@@ -133,7 +133,7 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         }
     })?;
     eprintln!();
-    let mut out = logreasoner::safe_text::stdout();
+    let mut out = logreasoner_core::safe_text::stdout();
     writeln!(out, "{}: {}", state_name(status.state), status.message)?;
     for (k, v) in &status.final_metrics {
         writeln!(out, "  {k} = {v:.4}")?;
@@ -172,7 +172,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
     match cmd {
         RunsCommand::List => {
             let runs = run::list(&runs_root(config));
-            let mut out = logreasoner::safe_text::stdout();
+            let mut out = logreasoner_core::safe_text::stdout();
             if runs.is_empty() {
                 writeln!(out, "no runs in {}", runs_root(config).display())?;
                 return Ok(());
@@ -236,7 +236,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
                 anyhow::bail!("{} is not running", run_dir.display());
             }
             dir.request_cancel()?;
-            logreasoner::say!(
+            logreasoner_core::say!(
                 "asked {} to stop at its next step; it keeps the adapter of that step in {}",
                 dir.name(),
                 dir.adapter_dir().display()

@@ -9,11 +9,11 @@ use ratatui::crossterm::event::KeyCode;
 use ratatui::Terminal;
 
 use super::parse::Digits;
-use crate::logs::index::LogFile;
-use crate::logs::source::LogSource;
-use crate::tui::keys::press;
-use crate::tui::screens::logs::LogsScreen;
-use crate::tui::screens::Screen;
+use logreasoner_core::logs::index::LogFile;
+use logreasoner_core::logs::source::LogSource;
+use logreasoner_tui::keys::press;
+use logreasoner_tui::screens::logs::LogsScreen;
+use logreasoner_tui::screens::Screen;
 
 #[derive(Debug, Clone)]
 pub struct BigFileReport {
@@ -66,7 +66,7 @@ pub fn generate(path: &Path, bytes: u64, samples: &Path) -> std::io::Result<()> 
 fn render(
     screen: &mut LogsScreen,
     terminal: &mut Terminal<TestBackend>,
-    ctx: &crate::tui::screens::Ctx,
+    ctx: &logreasoner_tui::screens::Ctx,
 ) {
     // Drawing to the test backend cannot fail.
     let Ok(_) = terminal.draw(|f| {
@@ -77,7 +77,10 @@ fn render(
 
 /// Measures on `path`: index build with one thread and with all, the first screen (open, index,
 /// detect the format, draw a 200×50 page with highlighting), and paging down 100 times.
-pub fn measure(path: &Path, ctx: &mut crate::tui::screens::Ctx) -> std::io::Result<BigFileReport> {
+pub fn measure(
+    path: &Path,
+    ctx: &mut logreasoner_tui::screens::Ctx,
+) -> std::io::Result<BigFileReport> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let t = Instant::now();
     let one = LogFile::open(path, 1).map_err(std::io::Error::other)?;
@@ -100,7 +103,7 @@ pub fn measure(path: &Path, ctx: &mut crate::tui::screens::Ctx) -> std::io::Resu
     let mut pages = Vec::with_capacity(100);
     for _ in 0..100 {
         let t = Instant::now();
-        crate::tui::screens::Component::handle_key(&mut screen, press(KeyCode::PageDown), ctx);
+        logreasoner_tui::screens::Component::handle_key(&mut screen, press(KeyCode::PageDown), ctx);
         render(&mut screen, &mut terminal, ctx);
         pages.push(t.elapsed());
     }

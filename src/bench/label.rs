@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::store::{ReviewStatus, Solution, StoreError, Task, TaskInstance};
-use crate::tui::keys::press_char;
-use crate::tui::screens::label::LabelScreen;
-use crate::tui::screens::{Ctx, Screen};
+use logreasoner_core::store::{ReviewStatus, Solution, StoreError, Task, TaskInstance};
+use logreasoner_tui::keys::press_char;
+use logreasoner_tui::screens::label::LabelScreen;
+use logreasoner_tui::screens::{Ctx, Screen};
 
 /// Per-label latencies, sorted.
 pub struct LabelReport {
@@ -78,7 +78,7 @@ fn label_all(ctx: &mut Ctx, pairs: usize) -> Result<LabelReport, String> {
         let key = if n % 2 == 0 { '1' } else { '2' };
         let start = Instant::now();
         let ev = press_char(key);
-        if let Some(cmd) = crate::tui::keys::lookup(screen.bindings(), &ev) {
+        if let Some(cmd) = logreasoner_tui::keys::lookup(screen.bindings(), &ev) {
             screen.run(cmd, ev, ctx);
         }
         let _ = terminal.draw(|f| screen.render(f, f.area(), ctx));

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use candle_core::Device;
 
-use crate::llm::model::{GenerationParams, Model};
+use logreasoner_core::llm::model::{GenerationParams, Model};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Speed {
@@ -76,7 +76,9 @@ pub fn llama_cpp(
         std::env::temp_dir().join(format!("logreasoner-llm-prompt-{}.txt", std::process::id()));
     std::fs::write(&file, prompt).map_err(|e| e.to_string())?;
     let out = std::process::Command::new("python3")
-        .arg(crate::config::bundled("benches/llama_cpp_speed.py"))
+        .arg(logreasoner_core::config::bundled(
+            "benches/llama_cpp_speed.py",
+        ))
         .arg(model)
         .arg(&file)
         .arg(decode.to_string())

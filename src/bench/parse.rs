@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::template::loghub::{self, SYSTEMS};
-use crate::template::metrics::{self, Accuracy};
-use crate::template::miner::{Miner, MinerConfig};
+use logreasoner_core::template::loghub::{self, SYSTEMS};
+use logreasoner_core::template::metrics::{self, Accuracy};
+use logreasoner_core::template::miner::{Miner, MinerConfig};
 
 /// Accuracy of one system.
 #[derive(Debug, Clone)]
@@ -137,7 +137,8 @@ pub fn speed_input(root: &Path, lines: usize) -> Result<Vec<String>, String> {
 pub fn our_speed(input: &[String], threads: usize) -> (f64, usize) {
     let start = Instant::now();
     // Like Drain3's, the result is each line's cluster, not a copy of its template per line.
-    let mined = crate::template::parallel::mine_ids(MinerConfig::generic(), input, threads);
+    let mined =
+        logreasoner_core::template::parallel::mine_ids(MinerConfig::generic(), input, threads);
     let secs = start.elapsed().as_secs_f64();
     let distinct = {
         let mut t: Vec<&String> = mined.templates.iter().collect();
@@ -174,5 +175,5 @@ pub fn drain3_speed(input_file: &Path, script: &Path) -> Result<(f64, usize), St
 
 /// Where the Drain3 script lives.
 pub fn drain3_script() -> PathBuf {
-    crate::config::bundled("benches/drain3_speed.py")
+    logreasoner_core::config::bundled("benches/drain3_speed.py")
 }

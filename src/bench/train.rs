@@ -4,16 +4,18 @@
 //! seeded random token ids (ours draws it and hands it to the script) with the full causal-LM loss,
 //! f32, AdamW, and report the median of the steps after a warm-up. The adapters' B starts at zero,
 //! so the first step's loss is the base model's alone and must agree between the two.
+// getrusage (libc) for the peak memory of the run.
+#![allow(unsafe_code)]
 
 use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{Device, Var};
 
-use crate::train::adamw::AdamW;
-use crate::train::base::Base;
-use crate::train::model::{Decoder, LoraConfig, Rng};
-use crate::train::sft::{self, Example};
+use logreasoner_core::train::adamw::AdamW;
+use logreasoner_core::train::base::Base;
+use logreasoner_core::train::model::{Decoder, LoraConfig, Rng};
+use logreasoner_core::train::sft::{self, Example};
 
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -69,7 +71,7 @@ impl StepTimes {
 /// Our trainer on `model`, and the batch of ids it trained on (for the peer).
 pub fn ours(model: &Path, s: &Setup) -> Result<(StepTimes, Vec<Vec<u32>>), String> {
     let dev = Device::Cpu;
-    crate::train::kernels::keep_freed_memory();
+    logreasoner_core::train::kernels::keep_freed_memory();
     let base = Base::load(model, &dev).map_err(|e| e.to_string())?;
     let lora = LoraConfig {
         rank: s.rank,

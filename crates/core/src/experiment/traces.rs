@@ -1,0 +1,421 @@
+//! Reasoning traces from expert knowledge: the paper keeps only teacher reasoning that reaches the
+//! gold answer, and here the teachers are the expert flowcharts (a walk over the item: which chart
+//! applies, each check with its evidence lines, the conclusion), a severity reading of the lines
+//! where no chart applies, and the template miner's masks for parsing. A trace is composed in the
+//! stepwise format the eval prompt asks for and kept only when its answer matches the gold one.
+//! Root cause and interpretation have no teacher here (no chart covers LogLM's free-text items), so
+//! those items train on their gold answers alone in every variant.
+
+use crate::diagnose::{self, prompt::PromptLimits, Input};
+use crate::eval::data::Item;
+use crate::flowchart::walk::{CheckOutcome, End};
+use crate::flowchart::{thought, Flowchart};
+use crate::llm::chat::Message;
+use crate::logs::format::{self, Level};
+use crate::store::Task;
+use crate::template::miner::Miner;
+
+/// Which teacher wrote a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Teacher {
+    Chart,
+    Severity,
+    Masks,
+}
+
+/// A stepwise solution from a teacher, with its answer (already checked against gold).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub text: String,
+    pub teacher: Teacher,
+}
+
+fn lines_text(lines: &[usize]) -> String {
+    let shown: Vec<String> = lines.iter().take(8).map(|n| n.to_string()).collect();
+    match shown.len() {
+        0 => "no line".into(),
+        1 => format!("line {}", shown[0]),
+        _ => format!("lines {}", shown.join(", ")),
+    }
+}
+
+/// The teacher's trace for `item`, or `None` where no teacher covers the task or its answer
+/// misses the gold one.
+pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
+    let trace = match item.task {
+        Task::AnomalyDetection | Task::FailurePrediction => walk_trace(charts, item),
+        Task::LogParsing => mask_trace(item),
+        Task::RootCause | Task::Interpretation => None,
+    }?;
+    let answer = crate::answer::committed_answer(item.task, &trace.text);
+    is_right(item, answer.as_deref()).then_some(trace)
+}
+
+/// Whether `answer` is the item's gold one: the same label, the same template, or for free text a
+/// token-overlap F1 of at least [`crate::reasoning::grade::TEXT_PASS`].
+pub fn is_right(item: &Item, answer: Option<&str>) -> bool {
+    let Some(answer) = answer else {
+        return false;
+    };
+    match item.task {
+        Task::LogParsing => {
+            crate::answer::normalise_template(answer)
+                == crate::answer::normalise_template(&item.gold)
+        }
+        Task::AnomalyDetection | Task::FailurePrediction => {
+            crate::answer::binary(item.task, answer).is_some()
+                && crate::answer::binary(item.task, answer)
+                    == crate::answer::gold_binary(item.task, &item.gold)
+        }
+        Task::RootCause | Task::Interpretation => {
+            crate::answer::token_f1(answer, &item.gold) as f32 >= crate::reasoning::grade::TEXT_PASS
+        }
+    }
+}
+
+/// Chart retrieval and the walk over the item's lines, as a diagnosis plans them.
+fn plan_of(charts: &[Flowchart], item: &Item) -> diagnose::Plan {
+    let input = Input {
+        source: String::new(),
+        first_line: 1,
+        lines: item.input.clone(),
+        question: None,
+    };
+    diagnose::plan(charts, input, PromptLimits::default())
+}
+
+fn binary_word(task: Task, positive: bool) -> &'static str {
+    match (task, positive) {
+        (Task::FailurePrediction, true) => "yes",
+        (Task::FailurePrediction, false) => "no",
+        (_, true) => "abnormal",
+        (_, false) => "normal",
+    }
+}
+
+/// The flowchart walk over the item's lines, written out; where no chart applies, the lines'
+/// severity decides.
+fn walk_trace(charts: &[Flowchart], item: &Item) -> Option<Trace> {
+    let plan = plan_of(charts, item);
+    let (Some(chart), Some(walk)) = (&plan.chart, &plan.walk) else {
+        return Some(severity_trace(item));
+    };
+    let mut steps = vec![most_severe(item).step()];
+    let symptoms = plan
+        .ranked
+        .first()
+        .map(|m| m.lines.clone())
+        .unwrap_or_default();
+    steps.push(format!(
+        "The expert chart \"{}\" applies: its symptoms appear on {}.",
+        chart.title,
+        lines_text(&symptoms)
+    ));
+    for step in &walk.steps {
+        let text = step.text.trim();
+        match &step.outcome {
+            Some(CheckOutcome::Decided { holds, evidence }) => steps.push(format!(
+                "{text} {} → {}.",
+                if *holds {
+                    format!("Yes: {}.", lines_text(evidence))
+                } else {
+                    "No line shows it.".to_string()
+                },
+                step.taken
+                    .as_deref()
+                    .unwrap_or(if *holds { "yes" } else { "no" })
+            )),
+            Some(CheckOutcome::Undecidable { reason }) => {
+                steps.push(format!("{text} The lines cannot tell ({reason})."))
+            }
+            None if step.taken.is_none() => steps.push(text.to_string()),
+            None => {}
+        }
+    }
+    let ending = match &walk.end {
+        End::Conclusion { cause, .. } => {
+            format!("The chart concludes: {}.", cause.replace('_', " "))
+        }
+        End::Escalate { .. } => "The chart escalates: a problem it knows, needing a person.".into(),
+        End::Undecided { node, .. } => format!("The walk stops at {node}, on a problem it knows."),
+    };
+    steps.push(ending);
+    Some(numbered(steps, binary_word(item.task, true)))
+}
+
+/// The window's most severe line: the first line of the highest level (the header's where the
+/// log's format has one, else read from the words).
+struct Severest {
+    line: usize,
+    level: Level,
+    quote: String,
+}
+
+impl Severest {
+    fn abnormal(&self) -> bool {
+        self.level >= Level::Error
+    }
+
+    /// The step every binary trace opens with, whatever its answer: the decisive line quoted with
+    /// its level, so the answer follows from evidence the model can copy rather than from an
+    /// opening word ("No lines …") that already commits to a label.
+    fn step(&self) -> String {
+        format!(
+            "The most severe line is line {} ({}): `{}`.",
+            self.line,
+            self.level.name().to_ascii_uppercase(),
+            self.quote
+        )
+    }
+}
+
+fn most_severe(item: &Item) -> Severest {
+    let format = format::detect(&item.input);
+    let mut best: Option<(usize, Level)> = None;
+    for (i, line) in item.input.iter().enumerate() {
+        let level = format::parse_line(format, line)
+            .level
+            .unwrap_or(Level::Info);
+        if best.is_none_or(|(_, b)| level > b) {
+            best = Some((i, level));
+        }
+    }
+    let (i, level) = best.unwrap_or((0, Level::Info));
+    let quote: String = item
+        .input
+        .get(i)
+        .map(|l| {
+            format::parse_line(format, l)
+                .content
+                .trim()
+                .chars()
+                .take(100)
+                .collect()
+        })
+        .unwrap_or_default();
+    Severest {
+        line: i + 1,
+        level,
+        quote,
+    }
+}
+
+/// Where no chart applies: the worst severity among the lines decides (an error or a fatal line is
+/// abnormal).
+fn severity_trace(item: &Item) -> Trace {
+    let severest = most_severe(item);
+    let abnormal = severest.abnormal();
+    let steps = vec![
+        severest.step(),
+        "No expert chart's symptoms appear in these lines.".to_string(),
+        if abnormal {
+            "An error or a fatal event means something failed.".to_string()
+        } else {
+            "Nothing worse than a warning: no line reports a failure.".to_string()
+        },
+    ];
+    let mut trace = numbered(steps, binary_word(item.task, abnormal));
+    trace.teacher = Teacher::Severity;
+    trace
+}
+
+/// Whether a sampled answer's reasoning stands on the window: it cites a line inside it or quotes
+/// at least 16 characters of one. A binary answer can be right by the base model's habit (it says
+/// "normal" to almost everything); only grounded ones are worth learning from.
+pub fn grounded(item: &Item, text: &str) -> bool {
+    let cited = crate::diagnose::verdict::parse_answer(text).cited;
+    if cited.iter().any(|n| (1..=item.input.len()).contains(n)) {
+        return true;
+    }
+    text.split(['`', '"'])
+        .skip(1)
+        .step_by(2)
+        .map(str::trim)
+        .filter(|q| q.len() >= 16)
+        .any(|q| item.input.iter().any(|l| l.contains(q)))
+}
+
+/// The template miner's masks on the one line: which tokens are variables.
+fn mask_trace(item: &Item) -> Option<Trace> {
+    let line = item.input.first()?;
+    let miner = Miner::for_system(Some(item.system.as_str()).filter(|s| !s.is_empty()));
+    let template = miner.preprocess(line);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let masked: Vec<&str> = template.split_whitespace().collect();
+    let variables: Vec<String> = if words.len() == masked.len() {
+        words
+            .iter()
+            .zip(&masked)
+            .filter(|(w, m)| w != m && m.contains("<*>"))
+            .map(|(w, _)| format!("`{w}`"))
+            .take(8)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let steps = vec![
+        "Line 1 is one event; its constant words are the event's text.".to_string(),
+        if variables.is_empty() {
+            "Values that change from event to event (numbers, addresses, ids, paths) become <*>."
+                .to_string()
+        } else {
+            format!(
+                "The values that change from event to event are {}; each becomes <*>.",
+                variables.join(", ")
+            )
+        },
+    ];
+    let mut trace = numbered(steps, &template);
+    trace.teacher = Teacher::Masks;
+    Some(trace)
+}
+
+fn numbered(steps: Vec<String>, answer: &str) -> Trace {
+    let mut text = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        text.push_str(&format!("{}. {s}\n", i + 1));
+    }
+    text.push_str(&format!("Answer: {answer}"));
+    Trace {
+        text,
+        teacher: Teacher::Chart,
+    }
+}
+
+/// The thought stage's example for an item a chart applies to: the thought prompt and the chart's
+/// derived thought.
+pub fn thought_example(charts: &[Flowchart], item: &Item) -> Option<(Vec<Message>, String)> {
+    let chart = plan_of(charts, item).chart?;
+    Some((
+        crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
+        thought::derive(&chart).render(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(task: Task, input: &[&str], gold: &str) -> Item {
+        Item {
+            line: 1,
+            task,
+            system: "BGL".into(),
+            instruction: String::new(),
+            input: input.iter().map(|s| s.to_string()).collect(),
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        }
+    }
+
+    fn charts() -> Vec<Flowchart> {
+        let dir = crate::config::repo_root().join("flowcharts");
+        crate::flowchart::valid_charts(&dir).expect("charts")
+    }
+
+    const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+    const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
+
+    /// A chart's walk writes the trace, which is kept only when its answer is the gold one.
+    #[test]
+    fn a_walk_trace_is_kept_only_when_it_reaches_the_gold_answer() {
+        let charts = charts();
+        let right = compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
+        )
+        .expect("a trace");
+        assert_eq!(right.teacher, Teacher::Chart);
+        assert!(right.text.contains("line 2"), "{}", right.text);
+        assert!(right.text.ends_with("Answer: abnormal"), "{}", right.text);
+        assert!(compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, FATAL], "normal")
+        )
+        .is_none());
+        let quiet =
+            compose(&charts, &item(Task::AnomalyDetection, &[INFO], "normal")).expect("trace");
+        assert_eq!(quiet.teacher, Teacher::Severity);
+        assert!(quiet.text.ends_with("Answer: normal"));
+        let fp = compose(&charts, &item(Task::FailurePrediction, &[FATAL], "yes")).expect("trace");
+        assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
+    }
+
+    /// Both labels' traces open alike, with the window's most severe line quoted: the label is
+    /// decided by what that line says, not by the trace's first word.
+    #[test]
+    fn binary_traces_open_with_the_most_severe_line_whatever_their_answer() {
+        let charts = charts();
+        let quiet = compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, INFO], "normal"),
+        )
+        .expect("trace");
+        assert!(
+            quiet.text.starts_with("1. The most severe line is line 1 (INFO): `instruction cache parity error corrected`."),
+            "{}",
+            quiet.text
+        );
+        let fatal = compose(
+            &charts,
+            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
+        )
+        .expect("trace");
+        assert!(
+            fatal.text.starts_with(
+                "1. The most severe line is line 2 (FATAL): `data TLB error interrupt`."
+            ),
+            "{}",
+            fatal.text
+        );
+        // Without a header, the level is read from the words.
+        let bare = compose(
+            &[],
+            &item(
+                Task::AnomalyDetection,
+                &["ciod: Error creating node map from file"],
+                "abnormal",
+            ),
+        )
+        .expect("trace");
+        assert!(bare.text.contains("(ERROR)"), "{}", bare.text);
+        assert!(bare.text.ends_with("Answer: abnormal"));
+    }
+
+    #[test]
+    fn a_sample_is_grounded_when_it_cites_a_line_of_the_window_or_quotes_one() {
+        let it = item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal");
+        assert!(grounded(&it, "Line 2 is fatal.\nAnswer: abnormal"));
+        assert!(!grounded(&it, "Line 7 is fatal.\nAnswer: abnormal"));
+        assert!(grounded(
+            &it,
+            "It says `data TLB error interrupt`.\nAnswer: abnormal"
+        ));
+        assert!(!grounded(
+            &it,
+            "It says `something else entirely`.\nAnswer: abnormal"
+        ));
+        assert!(!grounded(
+            &it,
+            "No lines of this window are abnormal.\nAnswer: normal"
+        ));
+    }
+
+    #[test]
+    fn a_parsing_trace_names_the_variables_and_must_match_the_gold_template() {
+        let line = "Received block blk_123 of size 67108864 from /10.250.19.102";
+        let mut it = item(
+            Task::LogParsing,
+            &[line],
+            "Received block <*> of size <*> from <*>",
+        );
+        it.system = "HDFS".into();
+        let t = compose(&[], &it).expect("trace");
+        assert_eq!(t.teacher, Teacher::Masks);
+        assert!(t.text.contains("`67108864`"), "{}", t.text);
+        it.gold = "Received block <*> of size <*> from <*> and more".into();
+        assert!(compose(&[], &it).is_none());
+        assert!(compose(&[], &item(Task::RootCause, &["x"], "y")).is_none());
+    }
+}

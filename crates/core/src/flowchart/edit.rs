@@ -1,0 +1,231 @@
+//! Editing a chart one node field at a time, as the TUI's editor does: each field shown and typed
+//! as one line of YAML flow text, parsed back with an error that says what is wrong with it; node
+//! and chart ids checked; the template a new chart starts from.
+
+use indexmap::IndexMap;
+
+use super::{Check, Flowchart, Node, NodeKind, Retry};
+
+/// A node field, edited as one line of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Kind,
+    Text,
+    Check,
+    Branches,
+    Next,
+    Retry,
+    Cause,
+    Remedy,
+}
+
+pub const FIELDS: [Field; 8] = [
+    Field::Kind,
+    Field::Text,
+    Field::Check,
+    Field::Branches,
+    Field::Next,
+    Field::Retry,
+    Field::Cause,
+    Field::Remedy,
+];
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Kind => "kind",
+            Field::Text => "text",
+            Field::Check => "check",
+            Field::Branches => "branches",
+            Field::Next => "next",
+            Field::Retry => "retry",
+            Field::Cause => "cause",
+            Field::Remedy => "remedy",
+        }
+    }
+}
+
+/// The chart a new one starts from: valid, with placeholders a person replaces.
+pub fn template(id: &str) -> Flowchart {
+    let text = format!(
+        "id: {id}\ntitle: Describe the problem in one line\nsystem: Linux\nsymptoms:\n  - 'ERROR'\nstart: first-question\nnodes:\n  first-question:\n    kind: decision\n    text: Does the log show the error?\n    check: {{ any: 'ERROR' }}\n    branches: {{ yes: likely-cause, no: ask-owner }}\n  likely-cause:\n    kind: conclusion\n    text: Name the cause this evidence points to.\n    cause: unknown\n    remedy: Say what the operator should do.\n  ask-owner:\n    kind: escalate\n    text: The log does not settle it; hand over to the service owner.\n"
+    );
+    // The template is a literal of this file and valid; a test checks it.
+    serde_yaml::from_str(&text).unwrap_or_else(|_| Flowchart {
+        id: id.to_string(),
+        title: String::new(),
+        system: String::new(),
+        description: None,
+        causes: Vec::new(),
+        symptoms: Vec::new(),
+        start: String::new(),
+        nodes: IndexMap::new(),
+    })
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn plain_or_quoted(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        s.to_string()
+    } else {
+        quote(s)
+    }
+}
+
+/// A field's value as the one-line text the editor shows and edits (YAML flow style).
+pub fn field_text(node: &Node, field: Field) -> String {
+    match field {
+        Field::Kind => node.kind.as_str().to_string(),
+        Field::Text => node.text.clone(),
+        Field::Check => node.check.as_ref().map(check_text).unwrap_or_default(),
+        Field::Branches if node.branches.is_empty() => String::new(),
+        Field::Branches => {
+            let parts: Vec<String> = node
+                .branches
+                .iter()
+                .map(|(k, v)| format!("{}: {}", plain_or_quoted(k), plain_or_quoted(v)))
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        Field::Next => node.next.clone().unwrap_or_default(),
+        Field::Retry => node
+            .retry
+            .as_ref()
+            .map(|r| format!("{{ to: {}, limit: {} }}", plain_or_quoted(&r.to), r.limit))
+            .unwrap_or_default(),
+        Field::Cause => node.cause.clone().unwrap_or_default(),
+        Field::Remedy => node.remedy.clone().unwrap_or_default(),
+    }
+}
+
+fn check_text(c: &Check) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &c.any {
+        parts.push(format!("any: {}", quote(p)));
+    }
+    if let Some(ps) = &c.all {
+        let list: Vec<String> = ps.iter().map(|p| quote(p)).collect();
+        parts.push(format!("all: [{}]", list.join(", ")));
+    }
+    if let Some(p) = &c.count {
+        parts.push(format!("count: {}", quote(p)));
+    }
+    if let Some(n) = c.at_least {
+        parts.push(format!("at_least: {n}"));
+    }
+    if let Some(p) = &c.absent {
+        parts.push(format!("absent: {}", quote(p)));
+    }
+    if let Some(w) = &c.within {
+        parts.push(format!("within: {w}"));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
+fn yaml_error(e: serde_yaml::Error) -> String {
+    let text = e.to_string();
+    text.split(" at line ").next().unwrap_or(&text).to_string()
+}
+
+/// Sets a field from its text; the error says what is wrong with the text.
+pub fn apply_field(node: &mut Node, field: Field, text: &str) -> Result<(), String> {
+    let t = text.trim();
+    let opt = || (!t.is_empty()).then(|| t.to_string());
+    match field {
+        Field::Kind => {
+            node.kind = NodeKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == t)
+                .ok_or_else(|| {
+                    format!(
+                        "kind must be one of {}",
+                        NodeKind::ALL.map(NodeKind::as_str).join(", ")
+                    )
+                })?
+        }
+        Field::Text => node.text = t.to_string(),
+        Field::Check => {
+            node.check = if t.is_empty() {
+                None
+            } else {
+                Some(serde_yaml::from_str(t).map_err(yaml_error)?)
+            }
+        }
+        Field::Branches => {
+            node.branches = if t.is_empty() {
+                IndexMap::new()
+            } else {
+                serde_yaml::from_str(t).map_err(yaml_error)?
+            }
+        }
+        Field::Next => node.next = opt(),
+        Field::Retry => {
+            node.retry = if t.is_empty() {
+                None
+            } else {
+                Some(serde_yaml::from_str::<Retry>(t).map_err(yaml_error)?)
+            }
+        }
+        Field::Cause => node.cause = opt(),
+        Field::Remedy => node.remedy = opt(),
+    }
+    Ok(())
+}
+
+pub fn valid_id(id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("use letters, digits, - and _ only".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_is_a_valid_chart() {
+        let chart = template("fresh");
+        let problems =
+            super::super::validate(&chart, &chart.to_yaml(), std::path::Path::new("fresh.yaml"));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn field_text_round_trips_through_apply_field() {
+        let chart = template("t");
+        for node in chart.nodes.values() {
+            for field in FIELDS {
+                let mut copy = node.clone();
+                apply_field(&mut copy, field, &field_text(node, field)).expect("own text parses");
+                assert_eq!(&copy, node, "{field:?}");
+            }
+        }
+        let mut n = Node::new(NodeKind::Decision, "q");
+        apply_field(&mut n, Field::Check, "{ all: ['a''b', 'c'], within: 5m }").expect("check");
+        assert_eq!(
+            n.check.as_ref().and_then(|c| c.all.clone()),
+            Some(vec!["a'b".to_string(), "c".to_string()])
+        );
+        assert_eq!(
+            field_text(&n, Field::Check),
+            "{ all: ['a''b', 'c'], within: 5m }"
+        );
+        assert!(apply_field(&mut n, Field::Kind, "question")
+            .expect_err("bad kind")
+            .contains("decision, check"));
+        assert!(apply_field(&mut n, Field::Check, "{ anything: 'x' }")
+            .expect_err("bad field")
+            .contains("unknown field"));
+    }
+}

@@ -1,0 +1,1007 @@
+//! The Diagnose screen: the window under diagnosis with its evidence lines marked, the flowchart path
+//! the walk took, the model's reasoning as it streams, the verdict card, and the history of
+//! diagnoses. `r` diagnoses the Logs selection; `a`/`x` accept or reject a verdict, which turns it
+//! into labelled data. With the watch on, an error burst in the followed file starts a diagnosis.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{Action, Ctx, Screen, ScreenId};
+use crate::keys::{Binding, Key};
+use logreasoner_core::diagnose::review::{answer_text, review};
+use logreasoner_core::diagnose::watch::Watch;
+use logreasoner_core::diagnose::{self, Input, ModelRun, Plan, Report};
+use logreasoner_core::flowchart::walk::{CheckOutcome, End};
+use logreasoner_core::llm::backend::BackendSpec;
+use logreasoner_core::llm::engine::{Engine, Event, Running};
+use logreasoner_core::llm::model::{GenerationParams, ModelInfo, StopReason};
+use logreasoner_core::store::{Diagnosis, ReviewStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Run,
+    Baseline,
+    Cancel,
+    Accept,
+    Reject,
+    Focus,
+    Down,
+    Up,
+    Top,
+    Bottom,
+    Open,
+    Watch,
+}
+
+const KEYS: &[Binding<Cmd>] = &[
+    Binding {
+        keys: &[Key::ch('r')],
+        help: "Diagnose the Logs selection (again)",
+        cmd: Cmd::Run,
+    },
+    Binding {
+        keys: &[Key::ch('b')],
+        help: "Flowchart walk only, without the model",
+        cmd: Cmd::Baseline,
+    },
+    Binding {
+        keys: &[Key::ch('c')],
+        help: "Cancel the running diagnosis",
+        cmd: Cmd::Cancel,
+    },
+    Binding {
+        keys: &[Key::ch('a')],
+        help: "Accept the verdict (it becomes a correct solution)",
+        cmd: Cmd::Accept,
+    },
+    Binding {
+        keys: &[Key::ch('x')],
+        help: "Reject the verdict (it becomes an incorrect solution)",
+        cmd: Cmd::Reject,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Tab)],
+        help: "Switch between reasoning and history",
+        cmd: Cmd::Focus,
+    },
+    Binding {
+        keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
+        help: "Scroll the reasoning / next diagnosis",
+        cmd: Cmd::Down,
+    },
+    Binding {
+        keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
+        help: "Scroll back / previous diagnosis",
+        cmd: Cmd::Up,
+    },
+    Binding {
+        keys: &[Key::ch('g'), Key::code(KeyCode::Home)],
+        help: "Top / newest diagnosis",
+        cmd: Cmd::Top,
+    },
+    Binding {
+        keys: &[Key::ch('G'), Key::code(KeyCode::End)],
+        help: "Bottom / oldest diagnosis",
+        cmd: Cmd::Bottom,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Enter)],
+        help: "Show the selected diagnosis from the history",
+        cmd: Cmd::Open,
+    },
+    Binding {
+        keys: &[Key::ch('w')],
+        help: "Watch the followed file: diagnose error bursts by themselves",
+        cmd: Cmd::Watch,
+    },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Focus {
+    Reasoning,
+    History,
+}
+
+/// The diagnosis on screen: one being computed, or a finished one.
+struct Current {
+    plan: Plan,
+    started: Instant,
+    text: String,
+    running: Option<Running>,
+    /// Waiting for the model to load before the request goes out.
+    queued: bool,
+    report: Option<Report>,
+    state: String,
+}
+
+/// The model's thread, started on the first diagnosis.
+enum ModelState {
+    NotStarted,
+    Loading(Engine, Receiver<Event>),
+    Ready(Engine, ModelInfo),
+    Failed,
+}
+
+pub struct DiagnoseScreen {
+    model: ModelState,
+    current: Option<Current>,
+    /// A diagnosis from the history, shown instead of `current`.
+    viewing: Option<Diagnosis>,
+    history: Vec<Diagnosis>,
+    cursor: usize,
+    focus: Focus,
+    scroll: u16,
+    watch: Option<Watch>,
+    /// The followed file's last line the watch has seen.
+    watch_seen: usize,
+}
+
+impl Default for DiagnoseScreen {
+    fn default() -> Self {
+        DiagnoseScreen {
+            model: ModelState::NotStarted,
+            current: None,
+            viewing: None,
+            history: Vec::new(),
+            cursor: 0,
+            focus: Focus::Reasoning,
+            scroll: 0,
+            watch: None,
+            watch_seen: 0,
+        }
+    }
+}
+
+impl DiagnoseScreen {
+    fn reload_history(&mut self, ctx: &Ctx) {
+        match ctx.store.all::<Diagnosis>() {
+            Ok(mut all) => {
+                all.reverse();
+                self.history = all;
+                self.cursor = self.cursor.min(self.history.len().saturating_sub(1));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the diagnosis history"),
+        }
+    }
+
+    fn plan(&self, input: Input, ctx: &Ctx) -> Result<Plan, String> {
+        let charts = logreasoner_core::flowchart::valid_charts(&ctx.config.flowcharts.value)
+            .map_err(|e| e.to_string())?;
+        Ok(diagnose::plan(
+            &charts,
+            input,
+            (&ctx.config.diagnosis.value).into(),
+        ))
+    }
+
+    fn selection_input(ctx: &Ctx) -> Option<Input> {
+        let sel = ctx.selection.as_ref()?;
+        Some(Input {
+            source: sel.source.clone(),
+            first_line: sel.first,
+            lines: sel.lines().to_vec(),
+            question: None,
+        })
+    }
+
+    /// Starts a diagnosis of `input`: with the model when there is one, else the walk alone.
+    fn begin(&mut self, input: Input, use_model: bool, ctx: &mut Ctx) -> Action {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.running.is_some() || c.queued)
+        {
+            return Action::Message("a diagnosis is running; c cancels it".into());
+        }
+        let mut plan = match self.plan(input, ctx) {
+            Ok(p) => p,
+            Err(e) => return Action::Message(format!("cannot read the flowcharts: {e}")),
+        };
+        self.viewing = None;
+        self.scroll = 0;
+        let spec = BackendSpec::from_config(&ctx.config);
+        let missing = spec.as_ref().err().map(|e| e.to_string()).or_else(|| {
+            spec.as_ref()
+                .ok()
+                .and_then(|s| s.available().err())
+                .map(|e| e.to_string())
+        });
+        if !use_model || missing.is_some() {
+            let note = match missing.filter(|_| use_model) {
+                Some(why) => format!("{why}; this is the flowchart walk alone"),
+                None => "flowchart walk only".to_string(),
+            };
+            let started = Instant::now();
+            plan.measure(&ctx.store, None, None);
+            let report = diagnose::finish(&plan, None, started.elapsed());
+            self.current = Some(Current {
+                plan,
+                started,
+                text: String::new(),
+                running: None,
+                queued: false,
+                report: None,
+                state: note.clone(),
+            });
+            self.complete(report, ctx);
+            return Action::Message(note);
+        }
+        // The Train screen may have picked another model or adapter since this one loaded.
+        if let ModelState::Ready(_, info) = &self.model {
+            let wanted = (
+                &ctx.config.model.value,
+                ctx.config.adapter.as_ref().map(|a| &a.value),
+            );
+            if ctx.config.remote.is_none() && (&info.path, info.adapter.as_ref()) != wanted {
+                self.model = ModelState::NotStarted;
+            }
+        }
+        if matches!(self.model, ModelState::NotStarted | ModelState::Failed) {
+            let Ok(spec) = spec else {
+                return Action::None;
+            };
+            match Engine::start_with(spec) {
+                Ok((engine, status)) => self.model = ModelState::Loading(engine, status),
+                Err(e) => return Action::Message(format!("cannot start the model thread: {e}")),
+            }
+        }
+        self.current = Some(Current {
+            plan,
+            started: Instant::now(),
+            text: String::new(),
+            running: None,
+            queued: true,
+            report: None,
+            state: "loading the model…".into(),
+        });
+        self.send_if_ready(ctx);
+        Action::None
+    }
+
+    /// Sends the queued request once the model is loaded.
+    fn send_if_ready(&mut self, ctx: &Ctx) {
+        let ModelState::Ready(engine, info) = &self.model else {
+            return;
+        };
+        let Some(cur) = self.current.as_mut().filter(|c| c.queued) else {
+            return;
+        };
+        let adapter = info.adapter.as_ref().map(|a| a.display().to_string());
+        cur.plan
+            .measure(&ctx.store, Some(&info.name), adapter.as_deref());
+        let mut params = GenerationParams::from_defaults(&ctx.config.generation.value);
+        params.temperature = 0.0;
+        params.max_tokens = ctx.config.diagnosis.value.max_tokens;
+        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+        cur.running = Some(engine.chat(cur.plan.messages.clone(), params));
+        cur.queued = false;
+        cur.started = Instant::now();
+        cur.state = "reading the window…".into();
+    }
+
+    /// Attaches a stream of model events to a planned diagnosis (the engine's, or any other source
+    /// of [`Event`]s).
+    pub fn attach(&mut self, plan: Plan, running: Running) {
+        self.viewing = None;
+        self.current = Some(Current {
+            plan,
+            started: Instant::now(),
+            text: String::new(),
+            running: Some(running),
+            queued: false,
+            report: None,
+            state: "reading the window…".into(),
+        });
+    }
+
+    /// Saves a finished report, shows it and adds it to the history.
+    fn complete(&mut self, mut report: Report, ctx: &mut Ctx) {
+        let Some(cur) = self.current.as_mut() else {
+            return;
+        };
+        if let Err(e) = diagnose::save(&ctx.store, &cur.plan, &mut report) {
+            cur.state = format!("not saved: {e}");
+        }
+        cur.report = Some(report);
+        self.reload_history(ctx);
+        self.cursor = 0;
+    }
+
+    /// Drains the model's events. Returns whether anything changed.
+    fn pump_model(&mut self, ctx: &mut Ctx) -> bool {
+        let mut changed = false;
+        if let ModelState::Loading(_, status) = &self.model {
+            match status.try_recv() {
+                Ok(Event::Loaded(info)) => {
+                    if let ModelState::Loading(engine, _) =
+                        std::mem::replace(&mut self.model, ModelState::NotStarted)
+                    {
+                        self.model = ModelState::Ready(engine, info);
+                    }
+                    self.send_if_ready(ctx);
+                    changed = true;
+                }
+                Ok(Event::Failed(e)) => {
+                    if let Some(cur) = &mut self.current {
+                        cur.queued = false;
+                        cur.state = format!("the model did not load: {e}");
+                    }
+                    self.model = ModelState::Failed;
+                    changed = true;
+                }
+                Ok(_) | Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.model = ModelState::Failed;
+                    changed = true;
+                }
+            }
+        }
+        let model_name = match &self.model {
+            ModelState::Ready(_, info) => info.name.clone(),
+            _ => "model".to_string(),
+        };
+        let Some(cur) = self.current.as_mut() else {
+            return changed;
+        };
+        let Some(running) = &cur.running else {
+            return changed;
+        };
+        let mut finished = None;
+        loop {
+            match running.events.try_recv() {
+                Ok(Event::Text(t)) => {
+                    cur.text.push_str(&t);
+                    cur.state = "reasoning…".into();
+                    changed = true;
+                }
+                Ok(Event::Done(g)) => {
+                    finished = Some(Ok(g));
+                    break;
+                }
+                Ok(Event::Failed(e)) => {
+                    finished = Some(Err(e));
+                    break;
+                }
+                Ok(Event::Loaded(_)) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    finished = Some(Err("the model thread stopped".into()));
+                    break;
+                }
+            }
+        }
+        let Some(result) = finished else {
+            return changed;
+        };
+        cur.running = None;
+        match result {
+            Ok(g) if g.stop == StopReason::Cancelled => {
+                cur.state = "cancelled; nothing saved".into();
+            }
+            Ok(g) => {
+                ctx.model_speed = Some(format!(
+                    "prefill {:.0} tok/s, decode {:.0} tok/s",
+                    g.prefill_tokens_per_sec(),
+                    g.decode_tokens_per_sec()
+                ));
+                let elapsed = cur.started.elapsed();
+                let report = diagnose::finish(
+                    &cur.plan,
+                    Some(ModelRun {
+                        model: &model_name,
+                        adapter: None,
+                        generation: &g,
+                        elapsed,
+                    }),
+                    elapsed,
+                );
+                cur.state = "done".into();
+                self.complete(report, ctx);
+            }
+            Err(e) => cur.state = format!("the model failed: {e}"),
+        }
+        true
+    }
+
+    /// Feeds newly followed lines to the watch and starts a diagnosis on a burst.
+    fn pump_watch(&mut self, ctx: &mut Ctx) -> bool {
+        let (Some(watch), Some(followed)) = (self.watch.as_mut(), ctx.followed.as_ref()) else {
+            return false;
+        };
+        if followed.last_line <= self.watch_seen {
+            self.watch_seen = followed.last_line;
+            return false;
+        }
+        let new = (followed.last_line - self.watch_seen).min(followed.recent.len());
+        self.watch_seen = followed.last_line;
+        let now = Instant::now();
+        let fmt = logreasoner_core::logs::format::detect(
+            &followed.recent.iter().take(200).collect::<Vec<_>>(),
+        );
+        let mut fired = false;
+        for line in followed.recent.iter().skip(followed.recent.len() - new) {
+            fired |= watch.observe(line, fmt, now);
+        }
+        if !fired {
+            return false;
+        }
+        let input = Input {
+            source: followed.source.clone(),
+            first_line: followed.first_line(),
+            lines: followed.recent.iter().cloned().collect(),
+            question: None,
+        };
+        let _ = self.begin(input, true, ctx);
+        true
+    }
+
+    fn decide(&mut self, decision: ReviewStatus, ctx: &mut Ctx) -> Action {
+        let id = match self.focus {
+            Focus::History => self.history.get(self.cursor).map(|d| d.id),
+            Focus::Reasoning => match &self.viewing {
+                Some(d) => Some(d.id),
+                None => self
+                    .current
+                    .as_ref()
+                    .and_then(|c| c.report.as_ref())
+                    .and_then(|r| r.id),
+            },
+        };
+        let Some(id) = id else {
+            return Action::Message("no finished diagnosis to review".into());
+        };
+        match review(&ctx.store, id, decision, &ctx.config.annotator.value) {
+            Ok(r) => {
+                self.reload_history(ctx);
+                if let Some(v) = &mut self.viewing {
+                    v.status = decision;
+                }
+                let verb = if decision == ReviewStatus::Accepted {
+                    "accepted"
+                } else {
+                    "rejected"
+                };
+                Action::Message(format!(
+                    "diagnosis #{id} {verb}: task instance #{}, solution #{}",
+                    r.instance, r.solution
+                ))
+            }
+            Err(e) => Action::Message(format!("not recorded: {e}")),
+        }
+    }
+}
+
+impl Screen for DiagnoseScreen {
+    type Cmd = Cmd;
+
+    fn id(&self) -> ScreenId {
+        ScreenId::Diagnose
+    }
+
+    fn bindings(&self) -> &'static [Binding<Cmd>] {
+        KEYS
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        self.reload_history(ctx);
+        if ctx.config.diagnosis.value.watch {
+            self.watch = Some(Watch::new((&ctx.config.diagnosis.value).into()));
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx) -> bool {
+        let model = self.pump_model(ctx);
+        let watch = self.pump_watch(ctx);
+        model || watch
+    }
+
+    fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
+        match cmd {
+            Cmd::Run | Cmd::Baseline => match Self::selection_input(ctx) {
+                Some(input) => self.begin(input, cmd == Cmd::Run, ctx),
+                None => Action::Message(
+                    "nothing selected: pick lines on the Logs screen (v marks a range)".into(),
+                ),
+            },
+            Cmd::Cancel => match self.current.as_mut() {
+                Some(cur) if cur.running.is_some() => {
+                    if let Some(r) = &cur.running {
+                        r.cancel();
+                    }
+                    cur.state = "cancelling…".into();
+                    Action::None
+                }
+                Some(cur) if cur.queued => {
+                    cur.queued = false;
+                    cur.state = "cancelled before the model was ready; nothing saved".into();
+                    Action::None
+                }
+                _ => Action::Message("nothing is running".into()),
+            },
+            Cmd::Accept => self.decide(ReviewStatus::Accepted, ctx),
+            Cmd::Reject => self.decide(ReviewStatus::Rejected, ctx),
+            Cmd::Focus => {
+                self.focus = match self.focus {
+                    Focus::Reasoning => Focus::History,
+                    Focus::History => Focus::Reasoning,
+                };
+                Action::None
+            }
+            Cmd::Down | Cmd::Up | Cmd::Top | Cmd::Bottom => {
+                match self.focus {
+                    Focus::Reasoning => {
+                        self.scroll = match cmd {
+                            Cmd::Down => self.scroll.saturating_add(1),
+                            Cmd::Up => self.scroll.saturating_sub(1),
+                            Cmd::Top => 0,
+                            _ => u16::MAX / 2,
+                        }
+                    }
+                    Focus::History => {
+                        let last = self.history.len().saturating_sub(1);
+                        self.cursor = match cmd {
+                            Cmd::Down => (self.cursor + 1).min(last),
+                            Cmd::Up => self.cursor.saturating_sub(1),
+                            Cmd::Top => 0,
+                            _ => last,
+                        }
+                    }
+                }
+                Action::None
+            }
+            Cmd::Open => match self.history.get(self.cursor) {
+                Some(d) => {
+                    self.viewing = Some(d.clone());
+                    self.focus = Focus::Reasoning;
+                    self.scroll = 0;
+                    Action::None
+                }
+                None => Action::Message("the history is empty".into()),
+            },
+            Cmd::Watch => {
+                if self.watch.take().is_some() {
+                    Action::Message("watch off".into())
+                } else {
+                    let s = &ctx.config.diagnosis.value;
+                    self.watch = Some(Watch::new(s.into()));
+                    self.watch_seen = ctx.followed.as_ref().map_or(0, |f| f.last_line);
+                    Action::Message(format!(
+                        "watch on: {} error lines within {} lines of a followed file (F on Logs) start a diagnosis, at most every {} s",
+                        s.burst_errors, s.burst_lines, s.min_interval_secs
+                    ))
+                }
+            }
+        }
+    }
+
+    fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
+        let [top, history_area] =
+            Layout::vertical([Constraint::Min(8), Constraint::Length(7)]).areas(area);
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+        let [window_area, chart_area] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(left);
+        let [reasoning_area, verdict_area] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(12)]).areas(right);
+        let view = self.view();
+        render_window(frame, window_area, &view);
+        render_chart(frame, chart_area, &view);
+        let focused = |f: Focus| {
+            if self.focus == f {
+                Style::new().fg(Color::Cyan)
+            } else {
+                Style::new().dim()
+            }
+        };
+        let reasoning = Paragraph::new(if view.reasoning.is_empty() {
+            Line::from(Span::styled(view.placeholder.clone(), Style::new().dim())).into()
+        } else {
+            ratatui::text::Text::from(view.reasoning.clone())
+        })
+        .wrap(Wrap { trim: false })
+        .scroll((self.scroll, 0))
+        .block(
+            Block::bordered()
+                .title(format!(" reasoning — {} ", view.state))
+                .border_style(focused(Focus::Reasoning)),
+        );
+        frame.render_widget(reasoning, reasoning_area);
+        render_verdict(frame, verdict_area, &view);
+        let items: Vec<ListItem> = self
+            .history
+            .iter()
+            .map(|d| {
+                let verdict = if d.anomalous {
+                    Span::styled("ANOMALY", Style::new().fg(Color::Red))
+                } else {
+                    Span::styled("normal ", Style::new().fg(Color::Green))
+                };
+                ListItem::new(Line::from(vec![
+                    Span::styled(format!("#{:<4} ", d.id), Style::new().dim()),
+                    Span::raw(format!(
+                        "{} ",
+                        logreasoner_core::time::format_utc(d.created_at)
+                    )),
+                    verdict,
+                    Span::raw(format!(
+                        " {:<22} {:<24} ",
+                        d.cause.as_deref().unwrap_or("-"),
+                        d.chart_id.as_deref().unwrap_or("no chart")
+                    )),
+                    Span::styled(
+                        format!("{:?}", d.status).to_lowercase(),
+                        status_style(d.status),
+                    ),
+                    Span::styled(
+                        format!(
+                            "  {} {}..{}",
+                            short_source(&d.source),
+                            d.first_line,
+                            d.last_line
+                        ),
+                        Style::new().dim(),
+                    ),
+                ]))
+            })
+            .collect();
+        let title = format!(
+            " history ({}) — Tab focuses, Enter shows, a/x review{} ",
+            self.history.len(),
+            if self.watch.is_some() {
+                " — watch on"
+            } else {
+                ""
+            }
+        );
+        let list = List::new(items)
+            .block(
+                Block::bordered()
+                    .title(title)
+                    .border_style(focused(Focus::History)),
+            )
+            .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+        let mut state = ListState::default().with_selected(
+            (self.focus == Focus::History && !self.history.is_empty()).then_some(self.cursor),
+        );
+        frame.render_stateful_widget(list, history_area, &mut state);
+    }
+}
+
+fn status_style(s: ReviewStatus) -> Style {
+    match s {
+        ReviewStatus::Accepted => Style::new().fg(Color::Green),
+        ReviewStatus::Rejected => Style::new().fg(Color::Red),
+        _ => Style::new().dim(),
+    }
+}
+
+fn short_source(source: &str) -> &str {
+    source.rsplit('/').next().unwrap_or(source)
+}
+
+/// What the panes show, from the diagnosis in progress or one from the history.
+struct View {
+    title: String,
+    lines: Vec<(usize, String)>,
+    evidence: Vec<usize>,
+    chart: Option<String>,
+    steps: Vec<Line<'static>>,
+    reasoning: String,
+    placeholder: String,
+    state: String,
+    verdict: Option<VerdictView>,
+}
+
+struct VerdictView {
+    anomalous: bool,
+    cause: Option<String>,
+    category: bool,
+    confidence: Option<f32>,
+    from: String,
+    answer: String,
+    next_steps: Vec<String>,
+    timing: String,
+    status: Option<ReviewStatus>,
+}
+
+impl DiagnoseScreen {
+    fn view(&self) -> View {
+        if let Some(d) = &self.viewing {
+            return View {
+                title: format!(
+                    " #{} {} lines {}..{} ",
+                    d.id, d.source, d.first_line, d.last_line
+                ),
+                lines: d
+                    .shown
+                    .iter()
+                    .map(|(n, l)| (*n as usize, l.clone()))
+                    .collect(),
+                evidence: d.evidence.iter().map(|&n| n as usize).collect(),
+                chart: d.chart_id.clone(),
+                steps: d
+                    .chart_path
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| Line::from(format!("{}. {n}", i + 1)))
+                    .collect(),
+                reasoning: d.reasoning.clone(),
+                placeholder: format!("({} wrote no reasoning: the flowchart walk alone)", d.model),
+                state: format!("saved #{}", d.id),
+                verdict: Some(VerdictView {
+                    anomalous: d.anomalous,
+                    cause: d.cause.clone(),
+                    category: d.cause_is_category,
+                    confidence: d.confidence,
+                    from: d.model.clone(),
+                    answer: answer_text(d),
+                    next_steps: d.next_steps.clone(),
+                    timing: timing(d.first_token_ms, d.total_ms),
+                    status: Some(d.status),
+                }),
+            };
+        }
+        let Some(cur) = &self.current else {
+            return View {
+                title: " window ".into(),
+                lines: Vec::new(),
+                evidence: Vec::new(),
+                chart: None,
+                steps: Vec::new(),
+                reasoning: String::new(),
+                placeholder: "r diagnoses the lines selected on the Logs screen (v marks a range; \
+                              without one, the lines around the cursor); b runs the flowchart walk \
+                              alone."
+                    .into(),
+                state: "idle".into(),
+                verdict: None,
+            };
+        };
+        let plan = &cur.plan;
+        let evidence = match &cur.report {
+            Some(r) => r.verdict.evidence.clone(),
+            None => plan.walk.as_ref().map(|w| w.evidence()).unwrap_or_default(),
+        };
+        let mut steps: Vec<Line> = Vec::new();
+        if let Some(w) = &plan.walk {
+            for s in &w.steps {
+                let (mark, style, detail) = match &s.outcome {
+                    Some(CheckOutcome::Decided { holds, evidence }) => (
+                        if *holds { "✓" } else { "✗" },
+                        Style::new().fg(if *holds { Color::Yellow } else { Color::Gray }),
+                        if evidence.is_empty() {
+                            String::new()
+                        } else {
+                            let shown: Vec<String> =
+                                evidence.iter().take(6).map(|n| n.to_string()).collect();
+                            format!(" lines {}", shown.join(","))
+                        },
+                    ),
+                    Some(CheckOutcome::Undecidable { .. }) => {
+                        ("?", Style::new().fg(Color::Magenta), " cannot tell".into())
+                    }
+                    None => ("•", Style::new().fg(Color::Cyan), String::new()),
+                };
+                steps.push(Line::from(vec![
+                    Span::styled(format!("{mark} "), style),
+                    Span::raw(s.node.clone()),
+                    Span::styled(
+                        s.taken
+                            .as_ref()
+                            .map(|t| format!(" → {t}"))
+                            .unwrap_or_default(),
+                        Style::new().dim(),
+                    ),
+                    Span::styled(detail, Style::new().fg(Color::Yellow)),
+                ]));
+            }
+            let end = match &w.end {
+                End::Conclusion { cause, .. } => format!("= conclusion: {cause}"),
+                End::Escalate { .. } => "= escalate to a person".to_string(),
+                End::Undecided { reason, .. } => format!("= stopped: {reason}"),
+            };
+            steps.push(Line::from(Span::styled(end, Style::new().fg(Color::Cyan))));
+        }
+        let shown: Vec<(usize, String)> = plan
+            .shown
+            .iter()
+            .filter_map(|&n| {
+                let line = plan
+                    .input
+                    .lines
+                    .get(n.checked_sub(plan.input.first_line)?)?;
+                Some((n, line.clone()))
+            })
+            .collect();
+        let verdict = cur.report.as_ref().map(|r| VerdictView {
+            anomalous: r.verdict.anomalous,
+            cause: r.verdict.cause.clone(),
+            category: r.verdict.cause_is_category,
+            confidence: Some(r.verdict.confidence),
+            from: r.verdict.from.describe().to_string(),
+            answer: logreasoner_core::diagnose::review::answer(
+                r.verdict.anomalous,
+                r.verdict.cause.as_deref(),
+            ),
+            next_steps: r.verdict.next_steps.clone(),
+            timing: timing(r.timings.first_token_ms, r.timings.total_ms),
+            status: r
+                .id
+                .and_then(|id| self.history.iter().find(|d| d.id == id))
+                .map(|d| d.status),
+        });
+        View {
+            title: format!(
+                " {} lines {}..{} ({} shown to the model) ",
+                short_source(&plan.input.source),
+                plan.input.first_line,
+                plan.input.last_line(),
+                plan.shown.len()
+            ),
+            lines: shown,
+            evidence,
+            chart: plan.chart.as_ref().map(|c| c.id.clone()),
+            steps,
+            reasoning: cur.text.clone(),
+            placeholder: if cur.queued || cur.running.is_some() {
+                "waiting for the first token…".into()
+            } else {
+                "(no model reasoning: the flowchart walk alone)".into()
+            },
+            state: if cur.running.is_some() {
+                format!("{} ({} chars)", cur.state, cur.text.len())
+            } else {
+                cur.state.clone()
+            },
+            verdict,
+        }
+    }
+}
+
+fn timing(first_token_ms: Option<u64>, total_ms: u64) -> String {
+    let first = first_token_ms.map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+    format!(
+        "first token {first}, total {:.1} s",
+        total_ms as f64 / 1000.0
+    )
+}
+
+fn render_window(frame: &mut Frame, area: Rect, view: &View) {
+    let width = view.lines.last().map_or(1, |(n, _)| n.to_string().len());
+    let lines: Vec<Line> = view
+        .lines
+        .iter()
+        .map(|(n, text)| {
+            let hit = view.evidence.contains(n);
+            let style = if hit {
+                Style::new().fg(Color::Black).bg(Color::Yellow)
+            } else {
+                Style::new()
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{n:>width$}{}", if hit { "▶" } else { " " }),
+                    Style::new().fg(Color::DarkGray),
+                ),
+                Span::styled(text.chars().take(400).collect::<String>(), style),
+            ])
+        })
+        .collect();
+    // Keep the first evidence line in view.
+    let first_hit = view
+        .lines
+        .iter()
+        .position(|(n, _)| view.evidence.contains(n))
+        .unwrap_or(0);
+    let rows = area.height.saturating_sub(2) as usize;
+    let scroll = first_hit.saturating_sub(rows / 3);
+    frame.render_widget(
+        Paragraph::new(lines).scroll((scroll as u16, 0)).block(
+            Block::bordered()
+                .title(view.title.clone())
+                .border_style(Style::new().dim()),
+        ),
+        area,
+    );
+}
+
+fn render_chart(frame: &mut Frame, area: Rect, view: &View) {
+    let title = match &view.chart {
+        Some(c) => format!(" chart {c} "),
+        None => " chart ".into(),
+    };
+    let body = if view.chart.is_none() && !view.lines.is_empty() {
+        vec![Line::from(Span::styled(
+            "no flowchart's symptoms appear in this window",
+            Style::new().dim(),
+        ))]
+    } else {
+        view.steps.clone()
+    };
+    frame.render_widget(
+        Paragraph::new(body).wrap(Wrap { trim: true }).block(
+            Block::bordered()
+                .title(title)
+                .border_style(Style::new().dim()),
+        ),
+        area,
+    );
+}
+
+fn render_verdict(frame: &mut Frame, area: Rect, view: &View) {
+    let block = Block::bordered()
+        .title(" verdict ")
+        .border_style(Style::new().dim());
+    let Some(v) = &view.verdict else {
+        frame.render_widget(
+            Paragraph::new(Span::styled("not yet", Style::new().dim())).block(block),
+            area,
+        );
+        return;
+    };
+    let label = |s: &'static str| Span::styled(s, Style::new().fg(Color::Cyan));
+    let mut lines = vec![Line::from(vec![
+        if v.anomalous {
+            Span::styled(
+                " ANOMALY ",
+                Style::new().fg(Color::White).bg(Color::Red).bold(),
+            )
+        } else {
+            Span::styled(
+                " NORMAL ",
+                Style::new().fg(Color::Black).bg(Color::Green).bold(),
+            )
+        },
+        Span::raw(format!(
+            "  confidence {}  from {}",
+            v.confidence.map_or("-".into(), |c| format!("{c:.2}")),
+            v.from
+        )),
+        Span::styled(
+            v.status
+                .map(|s| format!("  [{}]", format!("{s:?}").to_lowercase()))
+                .unwrap_or_default(),
+            v.status.map(status_style).unwrap_or_default(),
+        ),
+    ])];
+    if let Some(c) = &v.cause {
+        lines.push(Line::from(vec![
+            label("cause  "),
+            Span::raw(format!(
+                "{c} ({})",
+                if v.category { "category" } else { "free text" }
+            )),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        label("answer "),
+        Span::raw(v.answer.clone()),
+    ]));
+    let evidence: Vec<String> = view.evidence.iter().map(|n| n.to_string()).collect();
+    lines.push(Line::from(vec![
+        label("lines  "),
+        Span::raw(if evidence.is_empty() {
+            "-".to_string()
+        } else {
+            evidence.join(", ")
+        }),
+    ]));
+    for step in &v.next_steps {
+        lines.push(Line::from(vec![label("next   "), Span::raw(step.clone())]));
+    }
+    lines.push(Line::from(Span::styled(
+        v.timing.clone(),
+        Style::new().dim(),
+    )));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
+}

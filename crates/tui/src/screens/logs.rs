@@ -1,0 +1,1438 @@
+//! The Logs screen, where on-call engineers live: virtual scrolling over indexed files, syntax
+//! highlighting of the visible lines only, regex search, level and template filters, jumps to the next
+//! error or warning, a template panel, a time histogram split by level, marks, a range selection that
+//! the Diagnose and Flowcharts screens take as input, follow mode, and several files merged by time.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
+use ratatui::Frame;
+use regex::Regex;
+
+use super::{Action, Ctx, Screen, ScreenId, Selection};
+use crate::input::TextInput;
+use crate::jobs::JobOutput;
+use crate::keys::{Binding, Key};
+use logreasoner_core::logs::follow::{Follower, Note, Update};
+use logreasoner_core::logs::format::{self, Level};
+use logreasoner_core::logs::highlight::Highlighter;
+use logreasoner_core::logs::source::{LogSource, TemplateStats};
+
+/// The selection handed to other screens when no range is marked: the lines around the cursor.
+pub const SELECTION_LINES: usize = 5000;
+/// Bytes of a line given to the renderer; the rest of a huge line is never decoded.
+const DISPLAY_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    SwitchPane,
+    Open,
+    Exclude,
+    Search,
+    NextHit,
+    PrevHit,
+    NextError,
+    PrevError,
+    NextWarning,
+    PrevWarning,
+    Level,
+    ClearFilters,
+    Templates,
+    Histogram,
+    Mark,
+    NextMark,
+    Select,
+    Follow,
+    ScrollRight,
+    ScrollLeft,
+    ShortHeaders,
+    Apply,
+    Cancel,
+}
+
+const KEYS: &[Binding<Cmd>] = &[
+    Binding {
+        keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
+        help: "Next line (file, template)",
+        cmd: Cmd::Down,
+    },
+    Binding {
+        keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
+        help: "Previous line (file, template)",
+        cmd: Cmd::Up,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::PageDown), Key::ctrl('f'), Key::ch(' ')],
+        help: "Page down",
+        cmd: Cmd::PageDown,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::PageUp), Key::ctrl('b')],
+        help: "Page up",
+        cmd: Cmd::PageUp,
+    },
+    Binding {
+        keys: &[Key::ch('g'), Key::code(KeyCode::Home)],
+        help: "First line",
+        cmd: Cmd::Top,
+    },
+    Binding {
+        keys: &[Key::ch('G'), Key::code(KeyCode::End)],
+        help: "Last line",
+        cmd: Cmd::Bottom,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Tab)],
+        help: "Next pane: files, lines, templates",
+        cmd: Cmd::SwitchPane,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Enter)],
+        help: "Open file / show only this template (again: undo)",
+        cmd: Cmd::Open,
+    },
+    Binding {
+        keys: &[Key::ch('x')],
+        help: "Hide this template (again: show)",
+        cmd: Cmd::Exclude,
+    },
+    Binding {
+        keys: &[Key::ch('/')],
+        help: "Search (regex)",
+        cmd: Cmd::Search,
+    },
+    Binding {
+        keys: &[Key::ch('n')],
+        help: "Next search hit",
+        cmd: Cmd::NextHit,
+    },
+    Binding {
+        keys: &[Key::ch('N')],
+        help: "Previous search hit",
+        cmd: Cmd::PrevHit,
+    },
+    Binding {
+        keys: &[Key::ch('e')],
+        help: "Next error",
+        cmd: Cmd::NextError,
+    },
+    Binding {
+        keys: &[Key::ch('E')],
+        help: "Previous error",
+        cmd: Cmd::PrevError,
+    },
+    Binding {
+        keys: &[Key::ch('w')],
+        help: "Next warning",
+        cmd: Cmd::NextWarning,
+    },
+    Binding {
+        keys: &[Key::ch('W')],
+        help: "Previous warning",
+        cmd: Cmd::PrevWarning,
+    },
+    Binding {
+        keys: &[Key::ch('L')],
+        help: "Minimum level: all, info, warn, error",
+        cmd: Cmd::Level,
+    },
+    Binding {
+        keys: &[Key::ch('c')],
+        help: "Clear filters and search",
+        cmd: Cmd::ClearFilters,
+    },
+    Binding {
+        keys: &[Key::ch('t')],
+        help: "Template panel",
+        cmd: Cmd::Templates,
+    },
+    Binding {
+        keys: &[Key::ch('H')],
+        help: "Histogram of lines over time",
+        cmd: Cmd::Histogram,
+    },
+    Binding {
+        keys: &[Key::ch('m')],
+        help: "Mark or unmark the line",
+        cmd: Cmd::Mark,
+    },
+    Binding {
+        keys: &[Key::ch('M'), Key::ch('\'')],
+        help: "Next mark",
+        cmd: Cmd::NextMark,
+    },
+    Binding {
+        keys: &[Key::ch('v')],
+        help: "Select a range (v again ends it)",
+        cmd: Cmd::Select,
+    },
+    Binding {
+        keys: &[Key::ch('F')],
+        help: "Follow the file (tail -F)",
+        cmd: Cmd::Follow,
+    },
+    Binding {
+        keys: &[Key::ch('>')],
+        help: "Scroll long lines right",
+        cmd: Cmd::ScrollRight,
+    },
+    Binding {
+        keys: &[Key::ch('<')],
+        help: "Scroll long lines left",
+        cmd: Cmd::ScrollLeft,
+    },
+    Binding {
+        keys: &[Key::ch('s')],
+        help: "Short headers: time, level, component, then the message",
+        cmd: Cmd::ShortHeaders,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Esc)],
+        help: "Drop the range selection",
+        cmd: Cmd::Cancel,
+    },
+];
+
+/// The Files pane's width: 32 columns from 120 up, down to 18 at 80.
+fn files_width(total: u16) -> u16 {
+    (total.saturating_sub(80) * 14 / 40 + 18).clamp(18, 32)
+}
+
+/// Columns one `>` or `<` scrolls.
+const SCROLL_STEP: usize = 16;
+
+const INPUT_KEYS: &[Binding<Cmd>] = &[
+    Binding {
+        keys: &[Key::code(KeyCode::Enter)],
+        help: "Search",
+        cmd: Cmd::Apply,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Esc)],
+        help: "Cancel",
+        cmd: Cmd::Cancel,
+    },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pane {
+    Files,
+    Lines,
+    Templates,
+}
+
+/// A line of the current view: (source, 0-based line).
+type Row = (usize, usize);
+
+struct Following {
+    source: usize,
+    rx: Receiver<Update>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts a thread that sends updates until told to stop or the screen is gone.
+fn spawn_reader(
+    name: &str,
+    body: impl FnOnce(std::sync::mpsc::Sender<Update>, Arc<AtomicBool>) + Send + 'static,
+) -> std::io::Result<(Receiver<Update>, Arc<AtomicBool>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_thread = Arc::clone(&stop);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(tx, stop_thread))?;
+    Ok((rx, stop))
+}
+
+pub struct LogsScreen {
+    sources: Vec<LogSource>,
+    /// Which file is shown; `sources.len()` means all files merged by time.
+    current: usize,
+    merged: Vec<Row>,
+    /// The filtered rows; `None` shows every line of the current view.
+    rows: Option<Vec<Row>>,
+    cursor: usize,
+    top: usize,
+    page: usize,
+    pane: Pane,
+    file_cursor: usize,
+    search: Option<Regex>,
+    input: Option<TextInput>,
+    min_level: Option<Level>,
+    include: BTreeSet<(usize, u32)>,
+    exclude: BTreeSet<(usize, u32)>,
+    marks: BTreeSet<Row>,
+    anchor: Option<usize>,
+    range: Option<(usize, usize)>,
+    show_templates: bool,
+    show_histogram: bool,
+    templates: Vec<TemplateStats>,
+    template_cursor: usize,
+    following: Option<Following>,
+    status: String,
+    loaded: bool,
+    /// Characters of every line scrolled out to the left.
+    hscroll: usize,
+    /// Lines shown with their header compacted (`logs::format::compact`).
+    short_headers: bool,
+}
+
+impl Default for LogsScreen {
+    fn default() -> Self {
+        LogsScreen {
+            sources: Vec::new(),
+            current: 0,
+            merged: Vec::new(),
+            rows: None,
+            cursor: 0,
+            top: 0,
+            page: 20,
+            pane: Pane::Lines,
+            file_cursor: 0,
+            search: None,
+            input: None,
+            min_level: None,
+            include: BTreeSet::new(),
+            exclude: BTreeSet::new(),
+            marks: BTreeSet::new(),
+            anchor: None,
+            range: None,
+            show_templates: false,
+            show_histogram: false,
+            templates: Vec::new(),
+            template_cursor: 0,
+            following: None,
+            status: "loading logs…".into(),
+            loaded: false,
+            hscroll: 0,
+            short_headers: false,
+        }
+    }
+}
+
+/// Lines analysed in the loading job; a bigger file shows first and is analysed between frames.
+pub const ANALYSE_UPFRONT: usize = 1 << 20;
+/// Lines analysed per frame after that.
+const ANALYSE_PER_TICK: usize = 50_000;
+
+/// Opens the log files of a path (a file, a folder of files, or `-` for stdin read to its end).
+pub fn open_sources(
+    path: &Path,
+    format: Option<&'static format::Format>,
+) -> Result<Vec<LogSource>, String> {
+    if path == Path::new("-") {
+        // Standard input streams in; the screen reads it as it arrives.
+        return Ok(vec![LogSource::empty("stdin", path, format)]);
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .iter()
+        .map(|p| {
+            let mut source = LogSource::open(p, format).map_err(|e| e.to_string())?;
+            source.analyse_step(ANALYSE_UPFRONT);
+            Ok(source)
+        })
+        .collect()
+}
+
+impl LogsScreen {
+    /// A screen over sources that are already open (benchmarks, embedding).
+    pub fn with_sources(sources: Vec<LogSource>) -> Self {
+        let mut screen = LogsScreen {
+            sources,
+            loaded: true,
+            ..Default::default()
+        };
+        screen.rebuild_merged();
+        screen.select_source(0);
+        screen
+    }
+
+    /// Analyses a slice of any source not yet done; filters and views catch up when it finishes.
+    fn analyse_more(&mut self) -> bool {
+        let Some(src) = self.sources.iter_mut().find(|s| s.analysed() < s.len()) else {
+            return false;
+        };
+        if src.analyse_step(ANALYSE_PER_TICK) {
+            return true;
+        }
+        if self.sources.iter().all(|s| s.analysed() == s.len()) {
+            self.rebuild_merged();
+            if self.has_filter() {
+                self.refilter();
+            }
+            if self.show_templates {
+                self.rebuild_templates();
+            }
+        }
+        true
+    }
+
+    /// Takes in lines the follower thread read.
+    fn follow_tick(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(f) = &self.following else {
+            return false;
+        };
+        let mut updates = Vec::new();
+        let mut gone = false;
+        loop {
+            match f.rx.try_recv() {
+                Ok(u) => updates.push(u),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        let s = f.source;
+        // Lines that came with the end are kept: a finished pipe sends all of them at once, and
+        // its reader is gone before the first tick.
+        if gone {
+            self.following = None;
+            self.status = if self.sources[s].path == Path::new("-") {
+                "stdin ended".into()
+            } else {
+                "following stopped".into()
+            };
+            if updates.is_empty() {
+                return true;
+            }
+        }
+        if updates.is_empty() {
+            return false;
+        }
+        let at_end = self.cursor + 1 >= self.view_len();
+        for u in updates {
+            for note in &u.notes {
+                self.status = match note {
+                    Note::Truncated => "the file was truncated; reading from its start".into(),
+                    Note::Replaced => {
+                        "the file was rotated or re-created; following the new one".into()
+                    }
+                    Note::Missing => "the file is gone; waiting for it to come back".into(),
+                };
+            }
+            let followed = ctx.followed.get_or_insert_with(Default::default);
+            let name = self.sources[s].path.display().to_string();
+            if followed.source != name || u.notes.iter().any(|n| *n != Note::Missing) {
+                // Another file, or this one truncated or replaced: its numbering starts over.
+                followed.source = name;
+                followed.recent.clear();
+            }
+            let last_line = self.sources[s].len() + u.lines.len();
+            followed.push(&u.lines, last_line);
+            self.sources[s].append(u.lines);
+        }
+        if self.has_filter() {
+            self.refilter();
+        }
+        if at_end {
+            self.cursor = self.view_len().saturating_sub(1);
+        }
+        if self.show_templates {
+            self.rebuild_templates();
+        }
+        self.publish_selection(ctx);
+        true
+    }
+
+    fn merged_view(&self) -> bool {
+        self.current == self.sources.len() && self.sources.len() > 1
+    }
+
+    fn view_len(&self) -> usize {
+        match &self.rows {
+            Some(rows) => rows.len(),
+            None if self.merged_view() => self.merged.len(),
+            None => self.sources.get(self.current).map_or(0, |s| s.len()),
+        }
+    }
+
+    fn row(&self, i: usize) -> Option<Row> {
+        match &self.rows {
+            Some(rows) => rows.get(i).copied(),
+            None if self.merged_view() => self.merged.get(i).copied(),
+            None => (i < self.sources.get(self.current)?.len()).then_some((self.current, i)),
+        }
+    }
+
+    fn has_filter(&self) -> bool {
+        self.min_level.is_some() || !self.include.is_empty() || !self.exclude.is_empty()
+    }
+
+    fn keep(&self, (s, l): Row) -> bool {
+        let src = &self.sources[s];
+        if let Some(min) = self.min_level {
+            if src.facts.level(l).is_none_or(|lv| lv < min) {
+                return false;
+            }
+        }
+        let t = src.facts.template.get(l).copied().unwrap_or(u32::MAX);
+        if !self.include.is_empty() && !self.include.contains(&(s, t)) {
+            return false;
+        }
+        !self.exclude.contains(&(s, t))
+    }
+
+    /// Recomputes the filtered rows, keeping the cursor on the same line when it is still shown.
+    fn refilter(&mut self) {
+        let at = self.row(self.cursor);
+        self.rows = None;
+        if self.has_filter() {
+            let all: Vec<Row> = (0..self.view_len()).filter_map(|i| self.row(i)).collect();
+            self.rows = Some(all.into_iter().filter(|r| self.keep(*r)).collect());
+        }
+        self.cursor = at
+            .and_then(|at| (0..self.view_len()).find(|&i| self.row(i).is_some_and(|r| r >= at)))
+            .unwrap_or(0);
+        self.range = None;
+        self.anchor = None;
+    }
+
+    fn rebuild_merged(&mut self) {
+        // A k-way merge by time; lines without a time keep the time of the line before them in their file.
+        if self.sources.len() < 2 {
+            self.merged.clear();
+            return;
+        }
+        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+        for (s, src) in self.sources.iter().enumerate() {
+            let mut last = i64::MIN;
+            for l in 0..src.len() {
+                if let Some(t) = src.facts.time(l) {
+                    last = t;
+                }
+                rows.push((last, s, l));
+            }
+        }
+        rows.sort();
+        self.merged = rows.into_iter().map(|(_, s, l)| (s, l)).collect();
+    }
+
+    fn rebuild_templates(&mut self) {
+        let Some(src) = self.sources.get(self.current) else {
+            self.templates.clear();
+            return;
+        };
+        self.templates = src.template_stats();
+        self.template_cursor = self
+            .template_cursor
+            .min(self.templates.len().saturating_sub(1));
+    }
+
+    fn select_source(&mut self, index: usize) {
+        self.current = index;
+        self.rows = None;
+        self.include.clear();
+        self.exclude.clear();
+        self.cursor = 0;
+        self.top = 0;
+        self.range = None;
+        self.anchor = None;
+        self.refilter();
+        if self.show_templates {
+            self.rebuild_templates();
+        }
+    }
+
+    /// Moves the cursor to the next (or previous) row after it that satisfies `pred`.
+    fn jump(&mut self, forward: bool, what: &str, pred: impl Fn(&Self, Row) -> bool) -> Action {
+        let n = self.view_len();
+        let found = if forward {
+            (self.cursor + 1..n).find(|&i| self.row(i).is_some_and(|r| pred(self, r)))
+        } else {
+            (0..self.cursor)
+                .rev()
+                .find(|&i| self.row(i).is_some_and(|r| pred(self, r)))
+        };
+        match found {
+            Some(i) => {
+                self.cursor = i;
+                Action::None
+            }
+            None => Action::Message(format!(
+                "no {what} {}",
+                if forward { "below" } else { "above" }
+            )),
+        }
+    }
+
+    fn level_at(&self, (s, l): Row) -> Option<Level> {
+        self.sources[s].facts.level(l)
+    }
+
+    fn move_cursor(&mut self, delta: isize) {
+        match self.pane {
+            Pane::Files => {
+                let entries = self.sources.len() + usize::from(self.sources.len() > 1);
+                self.file_cursor = self
+                    .file_cursor
+                    .saturating_add_signed(delta)
+                    .min(entries.saturating_sub(1));
+            }
+            Pane::Templates => {
+                self.template_cursor = self
+                    .template_cursor
+                    .saturating_add_signed(delta)
+                    .min(self.templates.len().saturating_sub(1));
+            }
+            Pane::Lines => {
+                self.cursor = self
+                    .cursor
+                    .saturating_add_signed(delta)
+                    .min(self.view_len().saturating_sub(1));
+                if let Some(anchor) = self.anchor {
+                    self.range = Some((anchor.min(self.cursor), anchor.max(self.cursor)));
+                }
+            }
+        }
+    }
+
+    /// The lines other screens work on: the marked range, else the lines around the cursor.
+    fn publish_selection(&self, ctx: &mut Ctx) {
+        let Some((s, _)) = self.row(self.cursor) else {
+            ctx.selection = None;
+            return;
+        };
+        if self.merged_view() || self.rows.is_some() {
+            // A merged or filtered view: the selected rows themselves, in view order.
+            let (a, b) = self.range.unwrap_or((
+                self.cursor.saturating_sub(SELECTION_LINES / 2),
+                self.cursor + SELECTION_LINES / 2,
+            ));
+            let lines: Vec<String> = (a..=b.min(self.view_len().saturating_sub(1)))
+                .filter_map(|i| self.row(i))
+                .map(|(s, l)| self.sources[s].line(l).into_owned())
+                .collect();
+            ctx.selection = Some(Selection {
+                source: self.title(),
+                first: 1,
+                lines: lines.into(),
+            });
+            return;
+        }
+        let src = &self.sources[s];
+        let (first, last) = match self.range {
+            Some((a, b)) => (a + 1, b + 1),
+            None => {
+                let first = (self.cursor + 1).saturating_sub(SELECTION_LINES / 2).max(1);
+                (first, (first + SELECTION_LINES - 1).min(src.len()))
+            }
+        };
+        ctx.selection = Some(Selection {
+            source: src.path.display().to_string(),
+            first,
+            lines: src.lines(first, last).into(),
+        });
+    }
+
+    fn title(&self) -> String {
+        if self.merged_view() {
+            format!("{} files merged by time", self.sources.len())
+        } else {
+            self.sources
+                .get(self.current)
+                .map_or(String::new(), |s| s.path.display().to_string())
+        }
+    }
+
+    fn toggle_follow(&mut self) -> Action {
+        if let Some(f) = self.following.take() {
+            return Action::Message(format!("stopped following {}", self.sources[f.source].name));
+        }
+        if self.merged_view() {
+            return Action::Message("follow one file at a time".into());
+        }
+        let Some(src) = self.sources.get(self.current) else {
+            return Action::None;
+        };
+        let path = src.path.clone();
+        if path == Path::new("-") {
+            return Action::Message("stdin is read as it arrives".into());
+        }
+        // Resume where the index ended, so lines written since the file was opened are not lost.
+        let mut follower = match Follower::from_offset(&path, src.indexed_bytes()) {
+            Ok(f) => f,
+            Err(e) => return Action::Message(format!("cannot follow {}: {e}", path.display())),
+        };
+        let spawned = spawn_reader("follow", move |tx, stop| {
+            while !stop.load(Ordering::Relaxed) {
+                match follower.poll() {
+                    Ok(u) if u == Update::default() => {}
+                    Ok(u) => {
+                        if tx.send(u).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "follow poll failed"),
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let (rx, stop) = match spawned {
+            Ok(pair) => pair,
+            Err(e) => return Action::Message(format!("cannot start following: {e}")),
+        };
+        self.following = Some(Following {
+            source: self.current,
+            rx,
+            stop,
+        });
+        self.cursor = self.view_len().saturating_sub(1);
+        Action::Message(format!("following {} (F stops)", path.display()))
+    }
+
+    /// Reads standard input as it arrives into source `index`.
+    fn read_stdin(&mut self, index: usize) {
+        let spawned = spawn_reader("stdin", |tx, stop| {
+            use std::io::BufRead;
+            let mut input = std::io::stdin().lock();
+            let mut buf = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                buf.clear();
+                match input.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let update = Update {
+                            lines: vec![String::from_utf8_lossy(line).into_owned()],
+                            notes: Vec::new(),
+                        };
+                        if tx.send(update).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        match spawned {
+            Ok((rx, stop)) => {
+                self.following = Some(Following {
+                    source: index,
+                    rx,
+                    stop,
+                })
+            }
+            Err(e) => self.status = format!("cannot read stdin: {e}"),
+        }
+    }
+
+    fn run_templates(&mut self, cmd: Cmd) -> Option<Action> {
+        let t = self.templates.get(self.template_cursor)?.id;
+        let key = (self.current, t);
+        match cmd {
+            Cmd::Open => {
+                if !self.include.remove(&key) {
+                    self.include.insert(key);
+                }
+            }
+            Cmd::Exclude => {
+                if !self.exclude.remove(&key) {
+                    self.exclude.insert(key);
+                }
+            }
+            _ => return None,
+        }
+        self.refilter();
+        Some(Action::None)
+    }
+}
+
+impl Screen for LogsScreen {
+    type Cmd = Cmd;
+
+    fn id(&self) -> ScreenId {
+        ScreenId::Logs
+    }
+
+    fn bindings(&self) -> &'static [Binding<Cmd>] {
+        if self.input.is_some() {
+            INPUT_KEYS
+        } else {
+            KEYS
+        }
+    }
+
+    fn start(&mut self, ctx: &mut Ctx) {
+        let path = ctx.config.logs.value.clone();
+        let format_name = ctx.config.log_format.as_ref().map(|s| s.value.clone());
+        ctx.jobs.spawn("loading logs", move |report| {
+            report.progress(format!("indexing {}", path.display()));
+            let fmt = match format_name.as_deref() {
+                None => None,
+                Some(name) => match format::by_name(name) {
+                    Some(f) => Some(f),
+                    None => {
+                        return Ok(JobOutput::Logs(Err(format!(
+                            "unknown log format `{name}`; known: {}",
+                            format::names().join(", ")
+                        ))))
+                    }
+                },
+            };
+            Ok(JobOutput::Logs(open_sources(&path, fmt)))
+        });
+    }
+
+    fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput> {
+        let JobOutput::Logs(result) = output else {
+            return Some(output);
+        };
+        self.loaded = true;
+        match result {
+            Ok(sources) => self.sources = sources,
+            Err(e) => {
+                self.status = e;
+                return None;
+            }
+        }
+        if let Some(i) = self.sources.iter().position(|s| s.path == Path::new("-")) {
+            self.read_stdin(i);
+        }
+        self.rebuild_merged();
+        self.select_source(0);
+        self.publish_selection(ctx);
+        None
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx) -> bool {
+        let analysed = self.analyse_more();
+        let followed = self.follow_tick(ctx);
+        analysed || followed
+    }
+
+    fn wants_text(&self) -> bool {
+        self.input.is_some()
+    }
+
+    fn text_key(&mut self, key: KeyEvent, _ctx: &mut Ctx) -> Action {
+        if let Some(input) = &mut self.input {
+            input.handle(key);
+        }
+        Action::None
+    }
+
+    fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
+        let page = self.page.max(1) as isize;
+        let action = match cmd {
+            Cmd::Apply => {
+                let text = self
+                    .input
+                    .take()
+                    .map(|i| i.text().to_string())
+                    .unwrap_or_default();
+                if text.is_empty() {
+                    self.search = None;
+                    Action::None
+                } else {
+                    match Regex::new(&text) {
+                        Ok(re) => {
+                            self.search = Some(re);
+                            let current = self.cursor;
+                            let hit = |s: &Self, (src, l): Row| {
+                                s.search
+                                    .as_ref()
+                                    .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
+                            };
+                            if self.row(current).is_some_and(|r| hit(self, r)) {
+                                Action::None
+                            } else {
+                                self.jump(true, "match", hit)
+                            }
+                        }
+                        Err(e) => Action::Message(format!(
+                            "not a regex: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        )),
+                    }
+                }
+            }
+            Cmd::Cancel if self.input.is_some() => {
+                self.input = None;
+                Action::None
+            }
+            Cmd::Cancel => {
+                self.anchor = None;
+                self.range = None;
+                Action::None
+            }
+            Cmd::Search => {
+                self.input = Some(TextInput::default());
+                Action::None
+            }
+            Cmd::NextHit | Cmd::PrevHit => {
+                if self.search.is_none() {
+                    Action::Message("no search yet: / starts one".into())
+                } else {
+                    self.jump(cmd == Cmd::NextHit, "match", |s, (src, l)| {
+                        s.search
+                            .as_ref()
+                            .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
+                    })
+                }
+            }
+            Cmd::NextError => self.jump(true, "error", |s, r| {
+                s.level_at(r).is_some_and(|l| l >= Level::Error)
+            }),
+            Cmd::PrevError => self.jump(false, "error", |s, r| {
+                s.level_at(r).is_some_and(|l| l >= Level::Error)
+            }),
+            Cmd::NextWarning => {
+                self.jump(true, "warning", |s, r| s.level_at(r) == Some(Level::Warn))
+            }
+            Cmd::PrevWarning => {
+                self.jump(false, "warning", |s, r| s.level_at(r) == Some(Level::Warn))
+            }
+            Cmd::Level => {
+                self.min_level = match self.min_level {
+                    None => Some(Level::Info),
+                    Some(Level::Info) => Some(Level::Warn),
+                    Some(Level::Warn) => Some(Level::Error),
+                    _ => None,
+                };
+                self.refilter();
+                Action::None
+            }
+            Cmd::ClearFilters => {
+                self.min_level = None;
+                self.include.clear();
+                self.exclude.clear();
+                self.search = None;
+                self.refilter();
+                Action::None
+            }
+            Cmd::Templates => {
+                self.show_templates = !self.show_templates;
+                if self.show_templates {
+                    self.rebuild_templates();
+                    self.pane = Pane::Templates;
+                } else if self.pane == Pane::Templates {
+                    self.pane = Pane::Lines;
+                }
+                Action::None
+            }
+            Cmd::Histogram => {
+                self.show_histogram = !self.show_histogram;
+                Action::None
+            }
+            Cmd::Mark => {
+                if let Some(r) = self.row(self.cursor) {
+                    if !self.marks.remove(&r) {
+                        self.marks.insert(r);
+                    }
+                }
+                Action::None
+            }
+            Cmd::NextMark => {
+                if self.marks.is_empty() {
+                    Action::Message("no marks: m marks a line".into())
+                } else {
+                    let found = self.jump(true, "mark", |s, r| s.marks.contains(&r));
+                    if found == Action::None {
+                        found
+                    } else {
+                        // Wrap around to the first mark.
+                        self.cursor = 0;
+                        if self.row(0).is_some_and(|r| self.marks.contains(&r)) {
+                            Action::None
+                        } else {
+                            self.jump(true, "mark", |s, r| s.marks.contains(&r))
+                        }
+                    }
+                }
+            }
+            Cmd::Select => {
+                match self.anchor.take() {
+                    Some(_) => {}
+                    None => {
+                        self.anchor = Some(self.cursor);
+                        self.range = Some((self.cursor, self.cursor));
+                    }
+                }
+                match self.range {
+                    Some((a, b)) if self.anchor.is_none() => Action::Message(format!(
+                        "selected {} line(s) for Diagnose and Flowcharts",
+                        b - a + 1
+                    )),
+                    _ => Action::None,
+                }
+            }
+            Cmd::Follow => self.toggle_follow(),
+            Cmd::ScrollRight => {
+                self.hscroll += SCROLL_STEP;
+                Action::None
+            }
+            Cmd::ScrollLeft => {
+                self.hscroll = self.hscroll.saturating_sub(SCROLL_STEP);
+                Action::None
+            }
+            Cmd::ShortHeaders => {
+                self.short_headers = !self.short_headers;
+                self.status = if self.short_headers {
+                    "short headers (s: whole lines)".into()
+                } else {
+                    "whole lines".into()
+                };
+                Action::None
+            }
+            Cmd::Down => {
+                self.move_cursor(1);
+                Action::None
+            }
+            Cmd::Up => {
+                self.move_cursor(-1);
+                Action::None
+            }
+            Cmd::PageDown => {
+                self.move_cursor(page);
+                Action::None
+            }
+            Cmd::PageUp => {
+                self.move_cursor(-page);
+                Action::None
+            }
+            Cmd::Top => {
+                self.move_cursor(isize::MIN / 2);
+                Action::None
+            }
+            Cmd::Bottom => {
+                self.move_cursor(isize::MAX / 2);
+                Action::None
+            }
+            Cmd::SwitchPane => {
+                self.pane = match (self.pane, self.show_templates) {
+                    (Pane::Files, _) => Pane::Lines,
+                    (Pane::Lines, true) => Pane::Templates,
+                    (Pane::Lines, false) | (Pane::Templates, _) => Pane::Files,
+                };
+                Action::None
+            }
+            Cmd::Open | Cmd::Exclude => match self.pane {
+                Pane::Files if cmd == Cmd::Open => {
+                    self.select_source(self.file_cursor);
+                    self.pane = Pane::Lines;
+                    Action::None
+                }
+                Pane::Templates => self.run_templates(cmd).unwrap_or(Action::None),
+                _ => Action::None,
+            },
+        };
+        self.publish_selection(ctx);
+        action
+    }
+
+    fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
+        let [list_area, main] =
+            // The file list gives way on narrow terminals: at 80 columns the lines need the room.
+            Layout::horizontal([Constraint::Length(files_width(area.width)), Constraint::Min(20)])
+                .areas(area);
+        self.render_files(frame, list_area);
+        let [hist_area, view_area, tpl_area, input_area] = Layout::vertical([
+            Constraint::Length(if self.show_histogram { 7 } else { 0 }),
+            Constraint::Min(3),
+            Constraint::Length(if self.show_templates { 10 } else { 0 }),
+            Constraint::Length(if self.input.is_some() { 3 } else { 0 }),
+        ])
+        .areas(main);
+        if self.show_histogram {
+            self.render_histogram(frame, hist_area);
+        }
+        self.render_lines(frame, view_area);
+        if self.show_templates {
+            self.render_templates(frame, tpl_area);
+        }
+        if let Some(input) = &self.input {
+            frame.render_widget(
+                Paragraph::new(input.with_cursor()).block(
+                    Block::bordered()
+                        .title(" search (regex) ")
+                        .border_style(Style::new().fg(Color::Yellow)),
+                ),
+                input_area,
+            );
+        }
+    }
+}
+
+fn pane_style(active: bool) -> Style {
+    if active {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    }
+}
+
+fn level_color(level: Option<Level>) -> Color {
+    match level {
+        Some(Level::Fatal) => Color::Magenta,
+        Some(Level::Error) => Color::Red,
+        Some(Level::Warn) => Color::Yellow,
+        _ => Color::Green,
+    }
+}
+
+impl LogsScreen {
+    fn render_files(&self, frame: &mut Frame, area: Rect) {
+        let mut items: Vec<ListItem> = self
+            .sources
+            .iter()
+            .map(|f| {
+                let fmt = f.format.map_or("plain", |f| f.name);
+                ListItem::new(Line::from(vec![
+                    Span::raw(f.name.clone()),
+                    Span::styled(
+                        format!(" {} · {fmt}", f.len()),
+                        Style::new().fg(Color::DarkGray),
+                    ),
+                ]))
+            })
+            .collect();
+        if self.sources.len() > 1 {
+            items.push(ListItem::new(Line::from(Span::styled(
+                "⧉ all, merged by time",
+                Style::new().fg(Color::Cyan),
+            ))));
+        }
+        let list = List::new(items)
+            .block(
+                Block::bordered()
+                    .title(" Files ")
+                    .border_style(pane_style(self.pane == Pane::Files)),
+            )
+            .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+        let selected = if self.pane == Pane::Files {
+            self.file_cursor
+        } else {
+            self.current
+        };
+        let mut state =
+            ListState::default().with_selected((!self.sources.is_empty()).then_some(selected));
+        frame.render_stateful_widget(list, area, &mut state);
+    }
+
+    fn filter_summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = self.min_level {
+            parts.push(format!("level ≥ {}", l.name()));
+        }
+        if !self.include.is_empty() {
+            parts.push(format!("only {} template(s)", self.include.len()));
+        }
+        if !self.exclude.is_empty() {
+            parts.push(format!("{} template(s) hidden", self.exclude.len()));
+        }
+        if let Some(re) = &self.search {
+            parts.push(format!("/{}/", re.as_str()));
+        }
+        if let Some((a, b)) = self.range {
+            parts.push(format!("{} selected", b - a + 1));
+        }
+        if !self.marks.is_empty() {
+            parts.push(format!("{} marked", self.marks.len()));
+        }
+        if self.following.is_some() {
+            parts.push("following".into());
+        }
+        if self.short_headers {
+            parts.push("short headers".into());
+        }
+        if self.hscroll > 0 {
+            parts.push(format!("from column {}", self.hscroll + 1));
+        }
+        let shown = self.view_len();
+        let total: usize = if self.merged_view() {
+            self.sources.iter().map(|s| s.len()).sum()
+        } else {
+            self.sources.get(self.current).map_or(0, |s| s.len())
+        };
+        let count = if shown == total {
+            format!("{total} lines")
+        } else {
+            format!("{shown} of {total} lines")
+        };
+        parts.insert(0, count);
+        if !self.status.is_empty() && self.loaded && !self.status.starts_with("loading") {
+            parts.push(self.status.clone());
+        }
+        parts.join(" · ")
+    }
+
+    fn render_lines(&mut self, frame: &mut Frame, area: Rect) {
+        let title = if !self.loaded {
+            format!(" {} ", self.status)
+        } else if self.sources.is_empty() {
+            " no logs ".to_string()
+        } else {
+            format!(" {} ", self.title())
+        };
+        let block = Block::bordered()
+            .title(title)
+            .title_bottom(Line::from(format!(" {} ", self.filter_summary())).right_aligned())
+            .border_style(pane_style(self.pane == Pane::Lines));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if self.loaded && self.sources.is_empty() {
+            let text = if self.status.starts_with("loading") {
+                "No log files here; open one with --logs PATH.".to_string()
+            } else {
+                format!("{}\nOpen another with --logs PATH.", self.status)
+            };
+            frame.render_widget(
+                Paragraph::new(text)
+                    .wrap(ratatui::widgets::Wrap { trim: true })
+                    .style(Style::new().fg(Color::Yellow)),
+                inner,
+            );
+            return;
+        }
+        let height = inner.height as usize;
+        self.page = height.saturating_sub(1).max(1);
+        if self.cursor < self.top {
+            self.top = self.cursor;
+        } else if height > 0 && self.cursor >= self.top + height {
+            self.top = self.cursor + 1 - height;
+        }
+        let merged = self.merged_view();
+        let total: usize = self.sources.iter().map(|s| s.len()).max().unwrap_or(0);
+        let gutter = total.max(1).to_string().len();
+        let highlighter = Highlighter::shared();
+        let width = inner.width as usize;
+        let mut lines = Vec::with_capacity(height);
+        for i in self.top..(self.top + height).min(self.view_len()) {
+            let Some((s, l)) = self.row(i) else { break };
+            let src = &self.sources[s];
+            let at_cursor = i == self.cursor && self.pane == Pane::Lines;
+            let selected = self.range.is_some_and(|(a, b)| (a..=b).contains(&i));
+            let marker = if at_cursor {
+                "▶"
+            } else if self.marks.contains(&(s, l)) {
+                "●"
+            } else if selected {
+                "┃"
+            } else {
+                " "
+            };
+            let mut spans = vec![
+                Span::styled(
+                    format!("{:>gutter$}", l + 1),
+                    Style::new().fg(level_color(src.facts.level(l))),
+                ),
+                Span::styled(marker, Style::new().fg(Color::Cyan)),
+            ];
+            if merged {
+                spans.push(Span::styled(
+                    format!("[{}] ", s + 1),
+                    Style::new().fg(Color::DarkGray),
+                ));
+            }
+            let (text, _) = src.display_line(l, DISPLAY_BYTES.min((width + self.hscroll) * 4 + 4));
+            let text = if self.short_headers {
+                Cow::Owned(logreasoner_core::logs::format::short(&text, src.format))
+            } else {
+                text
+            };
+            let room = width.saturating_sub(gutter + 1);
+            let text: String = text.chars().skip(self.hscroll).take(room).collect();
+            match highlighter {
+                Some(h) => spans.extend(h.highlight(&text).into_iter().map(|(st, piece)| {
+                    let mut style = Style::new().fg(Color::Rgb(st.rgb.0, st.rgb.1, st.rgb.2));
+                    if st.bold {
+                        style = style.add_modifier(Modifier::BOLD);
+                    }
+                    if st.italic {
+                        style = style.add_modifier(Modifier::ITALIC);
+                    }
+                    Span::styled(piece.to_string(), style)
+                })),
+                None => spans.push(Span::raw(text.clone())),
+            }
+            let mut line = Line::from(spans);
+            if at_cursor {
+                line = line.style(Style::new().bg(Color::Rgb(50, 50, 70)));
+            } else if selected {
+                line = line.style(Style::new().bg(Color::Rgb(30, 40, 55)));
+            }
+            lines.push(line);
+        }
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn render_templates(&self, frame: &mut Frame, area: Rect) {
+        let block = Block::bordered()
+            .title(format!(
+                " Templates ({}) · Enter shows only · x hides ",
+                self.templates.len()
+            ))
+            .border_style(pane_style(self.pane == Pane::Templates));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let height = inner.height as usize;
+        let top = self
+            .template_cursor
+            .saturating_sub(height.saturating_sub(1));
+        let lines: Vec<Line> = self
+            .templates
+            .iter()
+            .enumerate()
+            .skip(top)
+            .take(height)
+            .map(|(i, t)| {
+                let key = (self.current, t.id);
+                let flag = if self.include.contains(&key) {
+                    "+"
+                } else if self.exclude.contains(&key) {
+                    "−"
+                } else {
+                    " "
+                };
+                let line = Line::from(vec![
+                    Span::styled(
+                        format!("{flag}{:>6} ", t.count),
+                        Style::new().fg(Color::Cyan),
+                    ),
+                    Span::styled(
+                        format!("{:>5}-{:<5} ", t.first, t.last),
+                        Style::new().fg(Color::DarkGray),
+                    ),
+                    Span::raw(t.text.clone()),
+                ]);
+                if i == self.template_cursor && self.pane == Pane::Templates {
+                    line.style(Style::new().bg(Color::Rgb(50, 50, 70)))
+                } else {
+                    line
+                }
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn render_histogram(&self, frame: &mut Frame, area: Rect) {
+        let block =
+            Block::bordered().title(" Lines over time · red error · yellow warning · green other ");
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let rows: Vec<(Option<i64>, Option<Level>)> = (0..self.view_len())
+            .filter_map(|i| self.row(i))
+            .map(|(s, l)| {
+                (
+                    self.sources[s].facts.time(l),
+                    self.sources[s].facts.level(l),
+                )
+            })
+            .collect();
+        let buckets = histogram(&rows, inner.width as usize);
+        let Some(buckets) = buckets else {
+            frame.render_widget(Paragraph::new("no timestamps in this view"), inner);
+            return;
+        };
+        frame.render_widget(Paragraph::new(bars(&buckets, inner.height as usize)), inner);
+    }
+}
+
+/// Counts per time bucket: (errors, warnings, other). `None` when no line has a time.
+pub fn histogram(
+    rows: &[(Option<i64>, Option<Level>)],
+    buckets: usize,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let times = rows.iter().filter_map(|r| r.0);
+    let (lo, hi) = times.clone().fold(None, |acc: Option<(i64, i64)>, t| {
+        Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+    })?;
+    let n = buckets.max(1);
+    let span = (hi - lo).max(1) as f64;
+    let mut out = vec![(0, 0, 0); n];
+    for (t, level) in rows {
+        let Some(t) = t else { continue };
+        let i = (((t - lo) as f64 / span) * (n - 1) as f64).round() as usize;
+        let b = &mut out[i.min(n - 1)];
+        match level {
+            Some(l) if *l >= Level::Error => b.0 += 1,
+            Some(Level::Warn) => b.1 += 1,
+            _ => b.2 += 1,
+        }
+    }
+    Some(out)
+}
+
+/// Stacked vertical bars, errors at the bottom, drawn with block characters.
+fn bars(buckets: &[(usize, usize, usize)], height: usize) -> Vec<Line<'static>> {
+    let max = buckets
+        .iter()
+        .map(|b| b.0 + b.1 + b.2)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut lines = Vec::with_capacity(height);
+    for row in (0..height).rev() {
+        let spans: Vec<Span> = buckets
+            .iter()
+            .map(|&(e, w, o)| {
+                let scale = |v: usize| v * height / max + usize::from(v > 0 && v * height < max);
+                let (e, w, o) = (scale(e), scale(w), scale(o));
+                let color = if row < e {
+                    Color::Red
+                } else if row < e + w {
+                    Color::Yellow
+                } else if row < e + w + o {
+                    Color::Green
+                } else {
+                    return Span::raw(" ");
+                };
+                Span::styled("█", Style::new().fg(color))
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_split_by_level() {
+        let rows = [
+            (Some(0), Some(Level::Error)),
+            (Some(0), None),
+            (Some(10), Some(Level::Warn)),
+            (None, Some(Level::Error)),
+        ];
+        assert_eq!(histogram(&rows, 2), Some(vec![(1, 0, 1), (0, 1, 0)]));
+        assert_eq!(histogram(&[(None, None)], 4), None);
+    }
+}

@@ -1,0 +1,171 @@
+//! `logreasoner experiment run --scale small` end to end on a tiny Llama the test makes itself:
+//! every step runs, a stop after a step resumes where it left off without redoing finished work,
+//! and the results table has every variant and task.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Output;
+
+fn run(home: &Path, model: &Path, out: &Path, extra: &[&str]) -> Output {
+    common::command(home)
+        .arg("--model")
+        .arg(model)
+        .args(["experiment", "run", "--scale", "small", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run the binary")
+}
+
+#[test]
+fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
+    let home = tempfile::tempdir().expect("home");
+    let model = home.path().join("tiny");
+    std::fs::create_dir_all(&model).expect("dir");
+    common::tiny_hf_llama_with(
+        &model,
+        49152,
+        serde_json::json!({ "max_position_embeddings": 4096 }),
+    );
+    let out = home.path().join("exp");
+
+    let first = run(home.path(), &model, &out, &["--until", "train:direct"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped after train:direct"), "{stderr}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("state.json")).expect("state"))
+            .expect("json");
+    let done = state["done"].as_object().expect("done");
+    assert_eq!(
+        done.keys().collect::<Vec<_>>(),
+        ["data", "samples", "train:direct"]
+    );
+    assert!(
+        state["data"]["traces"]["chart"].as_u64().unwrap_or(0) > 0,
+        "{state}"
+    );
+    let direct_adapter = out.join("runs/direct/adapter/adapter_model.safetensors");
+    let before = std::fs::metadata(&direct_adapter)
+        .expect("adapter")
+        .modified()
+        .expect("time");
+
+    let second = run(home.path(), &model, &out, &[]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(stderr.contains("train:direct: done earlier"), "{stderr}");
+    let after = std::fs::metadata(&direct_adapter)
+        .expect("adapter")
+        .modified()
+        .expect("time");
+    assert_eq!(before, after, "a finished stage is not trained again");
+    let table = String::from_utf8_lossy(&second.stdout);
+    for variant in [
+        "| base |",
+        "| flowchart walk |",
+        "| direct SFT |",
+        "| stepwise SFT |",
+        "| thought + stepwise SFT |",
+    ] {
+        assert!(table.contains(variant), "{variant} in\n{table}");
+    }
+    for task in [
+        "anomaly_detection (f1)",
+        "failure_prediction (f1)",
+        "log_parsing (ga)",
+        "root_cause (token_f1)",
+        "interpretation (token_f1)",
+    ] {
+        assert!(table.contains(task), "{task} in\n{table}");
+    }
+    let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");
+    assert!(md.contains("Wall time per step"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("json"))
+            .expect("json");
+    assert!(
+        json["results"].as_array().is_some_and(|r| r.len() >= 20),
+        "{json}"
+    );
+
+    // A folder whose regenerable files are gone (committed without them) rebuilds them and goes
+    // on; finished evaluations are kept.
+    std::fs::remove_file(out.join("direct.jsonl")).expect("remove");
+    let third = run(home.path(), &model, &out, &[]);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(third.status.success(), "{stderr}");
+    assert!(out.join("direct.jsonl").exists());
+    assert!(
+        stderr.contains("eval:anomaly_detection: done earlier"),
+        "{stderr}"
+    );
+
+    // Another scale in the same folder is refused with what to do.
+    let other = common::command(home.path())
+        .arg("--model")
+        .arg(&model)
+        .args(["experiment", "run", "--scale", "full", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("pass another --out"));
+
+    // Shipping copies the full pipeline's adapter with its results; a diagnosis reads them.
+    let shipped = home.path().join("adapters/lr");
+    let ship = common::command(home.path())
+        .args(["experiment", "ship", "--from"])
+        .arg(&out)
+        .arg("--to")
+        .arg(&shipped)
+        .args(["--command", "logreasoner experiment run --scale small"])
+        .output()
+        .expect("run");
+    assert!(
+        ship.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ship.stderr)
+    );
+    for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "results.json",
+        "results.md",
+        "README.md",
+    ] {
+        assert!(shipped.join(file).exists(), "{file}");
+    }
+    let readme = std::fs::read_to_string(shipped.join("README.md")).expect("readme");
+    assert!(
+        readme.contains("logreasoner experiment run --scale small"),
+        "{readme}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shipped.join("results.json")).expect("json"))
+            .expect("json");
+    assert_eq!(
+        json,
+        serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(out.join("results.json")).expect("json")
+        )
+        .expect("json")
+    );
+    // An unfinished experiment is refused.
+    let unfinished = home.path().join("unfinished");
+    std::fs::create_dir_all(&unfinished).expect("dir");
+    let mut state = json.clone();
+    state["results"] = serde_json::json!([]);
+    std::fs::write(unfinished.join("state.json"), state.to_string()).expect("write");
+    let refused = common::command(home.path())
+        .args(["experiment", "ship", "--from"])
+        .arg(&unfinished)
+        .arg("--to")
+        .arg(home.path().join("nope"))
+        .args(["--command", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not finished"));
+}
