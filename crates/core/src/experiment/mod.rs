@@ -855,6 +855,71 @@ pub fn table(state: &State) -> String {
     out
 }
 
+/// The binary tasks beside the two constant answers: a variant that cannot beat "always
+/// positive" (its F1) or the majority label (its accuracy) has learned nothing about the windows,
+/// however far it is above the base model.
+pub fn against_constants(state: &State, dev: &[Item]) -> String {
+    let binary = [
+        (Task::AnomalyDetection, "abnormal"),
+        (Task::FailurePrediction, "yes"),
+    ];
+    let mut out = String::from("| variant |");
+    for (task, _) in binary {
+        out.push_str(&format!(" {task} (f1) | {task} (accuracy) |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|---:|".repeat(binary.len()));
+    out.push('\n');
+    let cell = |v: Option<f64>| v.map_or(" – |".to_string(), |v| format!(" {v:.3} |"));
+    for v in VARIANTS {
+        if !state.results.iter().any(|r| r.variant == v) {
+            continue;
+        }
+        out.push_str(&format!("| {v} |"));
+        for (task, _) in binary {
+            let metrics = state
+                .results
+                .iter()
+                .find(|r| r.variant == v && r.task == task)
+                .map(|r| &r.result.metrics);
+            out.push_str(&cell(metrics.and_then(|m| m.get("f1").copied())));
+            out.push_str(&cell(metrics.and_then(|m| m.get("accuracy").copied())));
+        }
+        out.push('\n');
+    }
+    for always_positive in [true, false] {
+        out.push_str(if always_positive {
+            "| always abnormal / yes |"
+        } else {
+            "| always normal / no |"
+        });
+        for (task, positive) in binary {
+            let golds: Vec<bool> = dev
+                .iter()
+                .filter(|i| i.task == task)
+                .map(|i| i.gold.trim().eq_ignore_ascii_case(positive))
+                .collect();
+            let (n, p) = (golds.len(), golds.iter().filter(|g| **g).count());
+            if n == 0 {
+                out.push_str(" – | – |");
+                continue;
+            }
+            // Always positive: precision p/n, recall 1, so F1 = 2p/(n+p); always negative finds
+            // no positive, F1 0.
+            let f1 = if always_positive {
+                2.0 * p as f64 / (n + p) as f64
+            } else {
+                0.0
+            };
+            let right = if always_positive { p } else { n - p };
+            out.push_str(&cell(Some(f1)));
+            out.push_str(&cell(Some(right as f64 / n as f64)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     let s = &ctx.state;
     let mut md = format!(
@@ -863,7 +928,9 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
         s.model.display()
     );
     md.push_str(&table(s));
-    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Data\n\n");
+    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Against constant answers\n\n");
+    md.push_str(&against_constants(s, &ctx.dev));
+    md.push_str("\n## Data\n\n");
     md.push_str(&format!(
         "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
         s.data.train_items,
@@ -985,6 +1052,36 @@ mod tests {
             results: vec![row(WALK, 0.4), row(DIRECT, 0.5), row(FULL, 0.7)],
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_constant_answers_are_scored_from_the_dev_golds() {
+        let item = |task: Task, gold: &str| Item {
+            line: 1,
+            task,
+            system: "BGL".into(),
+            instruction: String::new(),
+            input: Vec::new(),
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        };
+        let mut dev = Vec::new();
+        dev.extend((0..12).map(|_| item(Task::AnomalyDetection, "abnormal")));
+        dev.extend((0..12).map(|_| item(Task::AnomalyDetection, "normal")));
+        dev.extend((0..9).map(|_| item(Task::FailurePrediction, "Yes")));
+        dev.extend((0..15).map(|_| item(Task::FailurePrediction, "no")));
+        let md = against_constants(&state(24), &dev);
+        assert!(
+            md.contains("| always abnormal / yes | 0.667 | 0.500 | 0.545 | 0.375 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| always normal / no | 0.000 | 0.500 | 0.000 | 0.625 |"),
+            "{md}"
+        );
+        // A variant's own row: its F1, no accuracy recorded, nothing on a task it did not run.
+        assert!(md.contains("| full (+ DPO) | 0.700 | – | – | – |"), "{md}");
     }
 
     /// An adapter is measured as its own variant beside the walk; too few items measure nothing.
