@@ -31,7 +31,7 @@ pub fn parse_file(
         None => None,
     };
     let sources =
-        logreasoner_tui::screens::logs::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
+        logreasoner_core::logs::source::open_sources(file, fmt).map_err(anyhow::Error::msg)?;
     if sources.is_empty() {
         anyhow::bail!("{} holds no log files", file.display());
     }

@@ -234,3 +234,36 @@ impl LogSource {
             .collect()
     }
 }
+
+/// Lines analysed when a path is opened; a screen analyses a bigger file between frames.
+pub const ANALYSE_UPFRONT: usize = 1 << 20;
+
+/// Opens the log files of a path (a file, a folder of files, or `-` for stdin read to its end).
+pub fn open_sources(
+    path: &Path,
+    format: Option<&'static Format>,
+) -> Result<Vec<LogSource>, String> {
+    if path == Path::new("-") {
+        // Standard input streams in; the screen reads it as it arrives.
+        return Ok(vec![LogSource::empty("stdin", path, format)]);
+    }
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .iter()
+        .map(|p| {
+            let mut source = LogSource::open(p, format).map_err(|e| e.to_string())?;
+            source.analyse_step(ANALYSE_UPFRONT);
+            Ok(source)
+        })
+        .collect()
+}

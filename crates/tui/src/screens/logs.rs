@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use crate::keys::{Binding, Key};
 use logreasoner_core::logs::follow::{Follower, Note, Update};
 use logreasoner_core::logs::format::{self, Level};
 use logreasoner_core::logs::highlight::Highlighter;
-use logreasoner_core::logs::source::{LogSource, TemplateStats};
+use logreasoner_core::logs::source::{open_sources, LogSource, TemplateStats};
 
 /// The selection handed to other screens when no range is marked: the lines around the cursor.
 pub const SELECTION_LINES: usize = 5000;
@@ -332,40 +332,8 @@ impl Default for LogsScreen {
     }
 }
 
-/// Lines analysed in the loading job; a bigger file shows first and is analysed between frames.
-pub const ANALYSE_UPFRONT: usize = 1 << 20;
-/// Lines analysed per frame after that.
+/// Lines analysed per frame after the loading job's first [`ANALYSE_UPFRONT`].
 const ANALYSE_PER_TICK: usize = 50_000;
-
-/// Opens the log files of a path (a file, a folder of files, or `-` for stdin read to its end).
-pub fn open_sources(
-    path: &Path,
-    format: Option<&'static format::Format>,
-) -> Result<Vec<LogSource>, String> {
-    if path == Path::new("-") {
-        // Standard input streams in; the screen reads it as it arrives.
-        return Ok(vec![LogSource::empty("stdin", path, format)]);
-    }
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot list {}: {e}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files
-        .iter()
-        .map(|p| {
-            let mut source = LogSource::open(p, format).map_err(|e| e.to_string())?;
-            source.analyse_step(ANALYSE_UPFRONT);
-            Ok(source)
-        })
-        .collect()
-}
 
 impl LogsScreen {
     /// A screen over sources that are already open (benchmarks, embedding).
