@@ -157,44 +157,12 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             no_llama_cpp,
         } => {
             let threads = model_threads(threads);
-            let model = config.model.value.clone();
-            let prompt = llm::prompt(
-                &logreasoner_core::config::bundled("assets/samples"),
-                prompt_chars,
+            llm_bench(
+                &config,
+                &mut out,
+                (prompt_chars, decode, threads),
+                no_llama_cpp,
             )?;
-            writeln!(
-                out,
-                "model {} · {threads} threads · {decode} decode tokens",
-                model.display()
-            )?;
-            let ours = llm::ours(&model, &prompt, decode).map_err(anyhow::Error::msg)?;
-            writeln!(
-                out,
-                "{:<10} {:>8} {:>14} {:>14}",
-                "", "prompt", "prefill tok/s", "decode tok/s"
-            )?;
-            writeln!(
-                out,
-                "{:<10} {:>8} {:>14.1} {:>14.1}",
-                "ours", ours.prompt_tokens, ours.prefill_tps, ours.decode_tps
-            )?;
-            if !no_llama_cpp {
-                let peer =
-                    llm::llama_cpp(&model, &prompt, decode, threads).map_err(anyhow::Error::msg)?;
-                writeln!(
-                    out,
-                    "{:<10} {:>8} {:>14.1} {:>14.1}",
-                    "llama.cpp", peer.prompt_tokens, peer.prefill_tps, peer.decode_tps
-                )?;
-                writeln!(
-                    out,
-                    "{:<10} {:>8} {:>13.2}x {:>13.2}x   (target ≥ 0.8x)",
-                    "ratio",
-                    "",
-                    ours.prefill_tps / peer.prefill_tps,
-                    ours.decode_tps / peer.decode_tps
-                )?;
-            }
         }
         BenchCommand::Train {
             batch,
@@ -207,7 +175,6 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             threads,
             no_pytorch,
         } => {
-            let threads = model_threads(threads);
             let setup = logreasoner::bench::train::Setup {
                 batch,
                 seq,
@@ -216,73 +183,9 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
                 targets,
                 warmup,
                 steps,
-                threads,
+                threads: model_threads(threads),
             };
-            let model = config.model.value.clone();
-            writeln!(
-                out,
-                "model {} · LoRA r={rank} α={alpha} on {} · batch {batch}×{seq} · f32 · AdamW · {threads} threads · median of {steps} steps after {warmup} warm-up",
-                model.display(),
-                setup.targets.join(",")
-            )?;
-            let (ours, ids) =
-                logreasoner::bench::train::ours(&model, &setup).map_err(anyhow::Error::msg)?;
-            let mut rows = vec![ours];
-            if !no_pytorch {
-                let script = logreasoner_core::config::bundled("scripts/bench_train_torch.py");
-                let dir = tempdir()?;
-                let peer = logreasoner::bench::train::pytorch(
-                    &model,
-                    &script,
-                    &setup,
-                    &ids,
-                    &dir.join("batch.json"),
-                );
-                let _ = std::fs::remove_dir_all(&dir);
-                rows.push(peer.map_err(anyhow::Error::msg)?);
-            }
-            let width = rows
-                .iter()
-                .map(|r| r.engine.chars().count())
-                .max()
-                .unwrap_or(0);
-            writeln!(
-                out,
-                "{:<width$} {:>10} {:>10} {:>11} {:>11} {:>12}",
-                "", "s/step", "tokens/s", "loss first", "loss last", "peak memory"
-            )?;
-            for r in &rows {
-                let m = r.median();
-                let peak = r.peak_bytes.map_or("?".to_string(), |b| {
-                    format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
-                });
-                writeln!(
-                    out,
-                    "{:<width$} {:>10.2} {:>10.0} {:>11.3} {:>11.3} {:>12}",
-                    r.engine,
-                    m,
-                    (batch * seq) as f64 / m,
-                    r.loss_first,
-                    r.loss_last,
-                    peak
-                )?;
-            }
-            if let [ours, peer] = rows.as_slice() {
-                writeln!(
-                    out,
-                    "{:<width$} {:>9.2}x   (target ≤ 1.0x)",
-                    "ratio (ours / PyTorch time)",
-                    ours.median() / peer.median()
-                )?;
-                // The same batch and B = 0 at the first step: both compute the base model's loss.
-                writeln!(
-                    out,
-                    "first-step loss, same batch, adapters still zero: ours {:.5}, PyTorch {:.5}, difference {:.1e}",
-                    ours.loss_first,
-                    peer.loss_first,
-                    (ours.loss_first - peer.loss_first).abs()
-                )?;
-            }
+            train(&config, &mut out, &setup, no_pytorch)?;
         }
         BenchCommand::Label { pairs } => {
             let store_dir = tempdir()?;
@@ -323,6 +226,134 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             bigfile::print(&report, &mut out)?;
             let _ = std::fs::remove_dir_all(&store_dir);
         }
+    }
+    Ok(())
+}
+
+/// `bench llm`: prefill and decode speed, ours beside llama.cpp on the same GGUF and prompt.
+fn llm_bench(
+    config: &Config,
+    out: &mut dyn Write,
+    (prompt_chars, decode, threads): (usize, usize, usize),
+    no_llama_cpp: bool,
+) -> anyhow::Result<()> {
+    let model = config.model.value.clone();
+    let prompt = llm::prompt(
+        &logreasoner_core::config::bundled("assets/samples"),
+        prompt_chars,
+    )?;
+    writeln!(
+        out,
+        "model {} · {threads} threads · {decode} decode tokens",
+        model.display()
+    )?;
+    let ours = llm::ours(&model, &prompt, decode).map_err(anyhow::Error::msg)?;
+    writeln!(
+        out,
+        "{:<10} {:>8} {:>14} {:>14}",
+        "", "prompt", "prefill tok/s", "decode tok/s"
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>8} {:>14.1} {:>14.1}",
+        "ours", ours.prompt_tokens, ours.prefill_tps, ours.decode_tps
+    )?;
+    if !no_llama_cpp {
+        let peer = llm::llama_cpp(&model, &prompt, decode, threads).map_err(anyhow::Error::msg)?;
+        writeln!(
+            out,
+            "{:<10} {:>8} {:>14.1} {:>14.1}",
+            "llama.cpp", peer.prompt_tokens, peer.prefill_tps, peer.decode_tps
+        )?;
+        writeln!(
+            out,
+            "{:<10} {:>8} {:>13.2}x {:>13.2}x   (target ≥ 0.8x)",
+            "ratio",
+            "",
+            ours.prefill_tps / peer.prefill_tps,
+            ours.decode_tps / peer.decode_tps
+        )?;
+    }
+    Ok(())
+}
+
+/// `bench train`: seconds per LoRA step, ours beside PyTorch + PEFT on the same batch.
+fn train(
+    config: &Config,
+    out: &mut dyn Write,
+    setup: &logreasoner::bench::train::Setup,
+    no_pytorch: bool,
+) -> anyhow::Result<()> {
+    let model = config.model.value.clone();
+    writeln!(
+        out,
+        "model {} · LoRA r={} α={} on {} · batch {}×{} · f32 · AdamW · {} threads · median of {} steps after {} warm-up",
+        model.display(),
+        setup.rank,
+        setup.alpha,
+        setup.targets.join(","),
+        setup.batch,
+        setup.seq,
+        setup.threads,
+        setup.steps,
+        setup.warmup
+    )?;
+    let (ours, ids) = logreasoner::bench::train::ours(&model, setup).map_err(anyhow::Error::msg)?;
+    let mut rows = vec![ours];
+    if !no_pytorch {
+        let script = logreasoner_core::config::bundled("scripts/bench_train_torch.py");
+        let dir = tempdir()?;
+        let peer = logreasoner::bench::train::pytorch(
+            &model,
+            &script,
+            setup,
+            &ids,
+            &dir.join("batch.json"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        rows.push(peer.map_err(anyhow::Error::msg)?);
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.engine.chars().count())
+        .max()
+        .unwrap_or(0);
+    writeln!(
+        out,
+        "{:<width$} {:>10} {:>10} {:>11} {:>11} {:>12}",
+        "", "s/step", "tokens/s", "loss first", "loss last", "peak memory"
+    )?;
+    for r in &rows {
+        let m = r.median();
+        let peak = r.peak_bytes.map_or("?".to_string(), |b| {
+            format!("{:.2} GiB", b as f64 / f64::from(1u32 << 30))
+        });
+        writeln!(
+            out,
+            "{:<width$} {:>10.2} {:>10.0} {:>11.3} {:>11.3} {:>12}",
+            r.engine,
+            m,
+            (setup.batch * setup.seq) as f64 / m,
+            r.loss_first,
+            r.loss_last,
+            peak
+        )?;
+    }
+    if let [ours, peer] = rows.as_slice() {
+        writeln!(
+            out,
+            "{:<width$} {:>9.2}x   (target ≤ 1.0x)",
+            "ratio (ours / PyTorch time)",
+            ours.median() / peer.median()
+        )?;
+        // The same batch and B = 0 at the first step: both compute the base model's loss.
+        writeln!(
+            out,
+            "first-step loss, same batch, adapters still zero: ours {:.5}, PyTorch {:.5}, difference {:.1e}",
+            ours.loss_first,
+            peer.loss_first,
+            (ours.loss_first - peer.loss_first).abs()
+        )?;
     }
     Ok(())
 }

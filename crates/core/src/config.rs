@@ -250,12 +250,7 @@ impl Config {
             Some(p) => read_file_config(p)?,
             None => FileConfig::default(),
         };
-        let from_file = |v: Option<PathBuf>| {
-            v.map(|v| Setting {
-                value: v,
-                origin: Origin::File(file_path.clone().unwrap_or_default()),
-            })
-        };
+        let from_file = |v| in_file(v, file_path.as_ref());
 
         let data_dir = pick(
             flags.data_dir.clone().map(|v| flag(v, "--data-dir")),
@@ -319,14 +314,8 @@ impl Config {
         };
         let device_text = pick(
             flags.device.clone().map(|v| flag(v, "--device")),
-            env("LOGREASONER_DEVICE").map(|v| Setting {
-                value: v,
-                origin: Origin::Env("LOGREASONER_DEVICE"),
-            }),
-            file.device.map(|v| Setting {
-                value: v,
-                origin: Origin::File(file_path.clone().unwrap_or_default()),
-            }),
+            env_text(env, "LOGREASONER_DEVICE"),
+            in_file(file.device, file_path.as_ref()),
             || Ok(default("cpu".to_string(), "CPU")),
         )?;
         let device = Setting {
@@ -341,14 +330,8 @@ impl Config {
         };
         let annotator = pick(
             flags.annotator.clone().map(|v| flag(v, "--annotator")),
-            env("LOGREASONER_ANNOTATOR").map(|v| Setting {
-                value: v,
-                origin: Origin::Env("LOGREASONER_ANNOTATOR"),
-            }),
-            file.annotator.map(|v| Setting {
-                value: v,
-                origin: Origin::File(file_path.clone().unwrap_or_default()),
-            }),
+            env_text(env, "LOGREASONER_ANNOTATOR"),
+            in_file(file.annotator, file_path.as_ref()),
             || {
                 Ok(default(
                     env("USER")
@@ -363,27 +346,12 @@ impl Config {
             .clone()
             .map(|v| flag(v, "--format"))
             .or_else(|| env_text(env, "LOGREASONER_FORMAT"))
-            .or_else(|| {
-                file.format.clone().map(|v| Setting {
-                    value: v,
-                    origin: Origin::File(file_path.clone().unwrap_or_default()),
-                })
-            });
-        let generation = match file.generation {
-            Some(g) => Setting {
-                value: g,
-                origin: Origin::File(file_path.clone().unwrap_or_default()),
-            },
-            None => default(GenerationDefaults::default(), "built in"),
-        };
+            .or_else(|| in_file(file.format.clone(), file_path.as_ref()));
+        let generation = in_file(file.generation, file_path.as_ref())
+            .unwrap_or_else(|| default(GenerationDefaults::default(), "built in"));
         let (generation, generation_env) = apply_generation_env(generation, env)?;
-        let diagnosis = match file.diagnosis {
-            Some(d) => Setting {
-                value: d,
-                origin: Origin::File(file_path.clone().unwrap_or_default()),
-            },
-            None => default(DiagnosisSettings::default(), "built in"),
-        };
+        let diagnosis = in_file(file.diagnosis, file_path.as_ref())
+            .unwrap_or_else(|| default(DiagnosisSettings::default(), "built in"));
 
         Ok(Config {
             file: file_path,
@@ -518,6 +486,14 @@ fn default<T>(value: T, why: &'static str) -> Setting<T> {
         value,
         origin: Origin::Default(why),
     }
+}
+
+/// A value the config file at `path` gave.
+fn in_file<T>(value: Option<T>, path: Option<&PathBuf>) -> Option<Setting<T>> {
+    value.map(|value| Setting {
+        value,
+        origin: Origin::File(path.cloned().unwrap_or_default()),
+    })
 }
 
 fn env_text(env: &dyn Fn(&str) -> Option<String>, var: &'static str) -> Option<Setting<String>> {

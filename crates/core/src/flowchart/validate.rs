@@ -143,22 +143,9 @@ fn control_rule(r: &mut Report, pos: (usize, usize), what: &str, text: &str) {
     }
 }
 
-fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed: &[&str]) {
+/// How a node of its kind leads on: decisions branch, checks and actions go `next`, ends stop.
+fn shape_rules(r: &mut Report, id: &str, node: &Node) {
     let kind = node.kind.as_str();
-    for (field, text) in [("text", Some(&node.text)), ("remedy", node.remedy.as_ref())] {
-        if let Some(text) = text.filter(|t| crate::safe_text::first_unsafe(t).is_some()) {
-            let pos = r.at.field(id, field);
-            control_rule(r, pos, &format!("the {field} of `{id}`"), text);
-        }
-    }
-    if node.text.trim().is_empty() {
-        let pos = r.at.field(id, "text");
-        r.push(
-            pos,
-            format!("node `{id}` has no text"),
-            "say what is asked, checked, done or concluded",
-        );
-    }
     let has_branches = !node.branches.is_empty();
     match node.kind {
         NodeKind::Decision => {
@@ -211,6 +198,11 @@ fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed:
             }
         }
     }
+}
+
+/// Only conclusions name a cause (a declared one) and a remedy.
+fn cause_rules(r: &mut Report, id: &str, node: &Node, allowed: &[&str]) {
+    let kind = node.kind.as_str();
     if node.kind == NodeKind::Conclusion {
         match node.cause.as_deref() {
             None => {
@@ -247,6 +239,26 @@ fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed:
             "move the cause to the conclusion this node leads to",
         );
     }
+}
+
+fn node_rules(r: &mut Report, chart: &Flowchart, id: &str, node: &Node, allowed: &[&str]) {
+    let kind = node.kind.as_str();
+    for (field, text) in [("text", Some(&node.text)), ("remedy", node.remedy.as_ref())] {
+        if let Some(text) = text.filter(|t| crate::safe_text::first_unsafe(t).is_some()) {
+            let pos = r.at.field(id, field);
+            control_rule(r, pos, &format!("the {field} of `{id}`"), text);
+        }
+    }
+    if node.text.trim().is_empty() {
+        let pos = r.at.field(id, "text");
+        r.push(
+            pos,
+            format!("node `{id}` has no text"),
+            "say what is asked, checked, done or concluded",
+        );
+    }
+    shape_rules(r, id, node);
+    cause_rules(r, id, node, allowed);
     if let Some(check) = &node.check {
         if node.kind.is_terminal() || node.kind == NodeKind::Action {
             let pos = r.at.field(id, "check");

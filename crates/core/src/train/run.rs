@@ -224,6 +224,32 @@ pub struct RunDir {
 }
 
 /// Unix milliseconds.
+impl Status {
+    /// The run's last state, said in the log too.
+    fn end(&mut self, state: RunState, message: String, log: &mut Log) {
+        if state == RunState::Succeeded {
+            self.eta_secs = 0.0;
+        }
+        self.state = state;
+        self.message = message;
+        log.line(&self.message);
+    }
+
+    /// A finished step's line, at `per_step` seconds a step on average since this process started.
+    fn record_step(&mut self, line: &MetricLine, per_step: f64) {
+        self.step = line.step;
+        self.secs_per_step = per_step;
+        self.tokens_per_sec = line.tokens_per_sec.unwrap_or(0.0);
+        self.eta_secs = per_step * self.steps.saturating_sub(line.step) as f64;
+        self.message = format!(
+            "step {}/{}, loss {:.4}",
+            line.step,
+            self.steps,
+            line.loss.unwrap_or(f64::NAN)
+        );
+    }
+}
+
 fn now() -> u64 {
     crate::time::now_millis()
 }
@@ -804,23 +830,14 @@ pub fn execute(
     Ok(status)
 }
 
-fn train_in(
-    dir: &RunDir,
+/// The base model ready to be adapted: `from_adapter` merged in (DPO's reference) or its LoRA
+/// shape taken over, and every weight in the dtype the decoder holds.
+fn load_base(
+    config: &RunConfig,
     device: &Device,
     log: &mut Log,
-    status: &mut Status,
-    on_status: &mut dyn FnMut(&Status),
-) -> Result<(), TrainError> {
-    let config = dir.config()?;
-    super::kernels::keep_freed_memory();
-    log.line(&format!(
-        "stage {} on {} with {}",
-        config.stage,
-        config.base_model.display(),
-        config.data.display()
-    ));
+) -> Result<(Base, LoraConfig), TrainError> {
     let mut base = Base::load(&config.base_model, device)?;
-    let base_name = config.base_model.display().to_string();
     let mut lora = LoraConfig {
         rank: config.rank,
         alpha: config.alpha,
@@ -852,7 +869,12 @@ fn train_in(
             base.weights.insert(name, w.to_dtype(dtype)?);
         }
     }
-    let needed = memory_estimate(&base, &config, device);
+    Ok((base, lora))
+}
+
+/// Refuses a run that would not fit in the memory the device has free.
+fn check_memory(base: &Base, config: &RunConfig, device: &Device) -> Result<(), TrainError> {
+    let needed = memory_estimate(base, config, device);
     if let Some(free) = free_memory(device) {
         if needed > free {
             let what = if device.is_cpu() {
@@ -867,11 +889,10 @@ fn train_in(
             )));
         }
     }
-    let train_data = prepare(&base, config.stage, &config.data, config.max_len, log)?;
-    let eval_data = match &config.eval_data {
-        Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?),
-        None => None,
-    };
+    Ok(())
+}
+
+fn check_lora(lora: &LoraConfig) -> Result<(), TrainError> {
     if lora.rank == 0 {
         return Err(TrainError::Invalid(
             "the LoRA rank must be at least 1".into(),
@@ -883,14 +904,122 @@ fn train_in(
             lora.dropout
         )));
     }
+    Ok(())
+}
+
+/// Restores the last checkpoint, if there is one, and forgets the metrics written after it; a
+/// fresh run starts with no metrics. Returns whether it resumed.
+fn resume(
+    dir: &RunDir,
+    named: &[(String, Var)],
+    opt: &mut AdamW,
+    status: &mut Status,
+    log: &mut Log,
+) -> Result<bool, TrainError> {
+    let resumed = dir.last_checkpoint();
+    if let Some(ckpt) = &resumed {
+        peft::load(ckpt, named)?;
+        opt.load(ckpt)?;
+        let kept: Vec<String> = dir
+            .metrics()
+            .into_iter()
+            .filter(|m| m.step <= opt.step)
+            .filter_map(|m| serde_json::to_string(&m).ok())
+            .collect();
+        let mut text = kept.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        write_atomic(&dir.path.join("metrics.jsonl"), text.as_bytes())?;
+        status.checkpoint_step = Some(opt.step);
+        log.line(&format!("resumed from the checkpoint of step {}", opt.step));
+    } else {
+        let _ = std::fs::remove_file(dir.path.join("metrics.jsonl"));
+    }
+    Ok(resumed.is_some())
+}
+
+/// The loss (and, for DPO, the preference accuracy) on the evaluation data at `step`.
+fn evaluate_at(
+    model: &Decoder,
+    eval_data: Option<&Data>,
+    batch: usize,
+    beta: f64,
+    step: usize,
+) -> candle_core::Result<Option<MetricLine>> {
+    let Some(eval) = eval_data else {
+        return Ok(None);
+    };
+    let mut line = MetricLine {
+        step,
+        ..Default::default()
+    };
+    match eval {
+        Data::Sft(examples) => {
+            let mut sum = 0.0;
+            for chunk in examples.chunks(batch) {
+                sum += f64::from(sft::loss(model, chunk, true, false)?.to_scalar::<f32>()?)
+                    * chunk.len() as f64;
+            }
+            line.eval_loss = Some(sum / examples.len() as f64);
+        }
+        Data::Dpo(pairs) => {
+            let (mut loss, mut acc) = (0.0, 0.0);
+            for chunk in pairs.chunks(batch) {
+                let (_, m) = dpo::loss(model, chunk, beta, false)?;
+                loss += m.loss * chunk.len() as f64;
+                acc += m.accuracy * chunk.len() as f64;
+            }
+            line.eval_loss = Some(loss / pairs.len() as f64);
+            line.eval_accuracy = Some(acc / pairs.len() as f64);
+        }
+    }
+    Ok(Some(line))
+}
+
+/// The run's final metrics: the last evaluation and the last training step's loss (read back
+/// from the metrics file when this process trained no step).
+fn record_final_metrics(
+    status: &mut Status,
+    final_eval: Option<MetricLine>,
+    last_train: Option<MetricLine>,
+    dir: &RunDir,
+) {
+    if let Some(e) = final_eval {
+        status
+            .final_metrics
+            .extend(e.eval_loss.map(|v| ("eval_loss".to_string(), v)));
+        status
+            .final_metrics
+            .extend(e.eval_accuracy.map(|v| ("eval_accuracy".to_string(), v)));
+    }
+    if let Some(l) =
+        last_train.or_else(|| dir.metrics().into_iter().rev().find(|m| m.loss.is_some()))
+    {
+        let pairs = [
+            ("loss", l.loss),
+            ("margin", l.margin),
+            ("accuracy", l.accuracy),
+        ];
+        for (k, v) in pairs {
+            if let Some(v) = v {
+                status.final_metrics.insert(k.to_string(), v);
+            }
+        }
+    }
+}
+
+/// The decoder with fresh (or `from_adapter`'s) LoRA weights over `base`, and the adapted
+/// variables by name; the base's own copy of the weights is released.
+fn build_decoder(
+    base: Base,
+    lora: &LoraConfig,
+    config: &RunConfig,
+    device: &Device,
+    log: &mut Log,
+) -> Result<(Decoder, Vec<(String, Var)>), TrainError> {
     let mut named: Vec<(String, Var)> = Vec::new();
-    let mut model = Decoder::new(
-        base.config.clone(),
-        &base.weights,
-        &lora,
-        &mut named,
-        device,
-    )?;
+    let mut model = Decoder::new(base.config.clone(), &base.weights, lora, &mut named, device)?;
     if named.is_empty() {
         return Err(TrainError::Invalid(format!(
             "no projection is adapted: targets {:?}; use {}",
@@ -911,106 +1040,163 @@ fn train_in(
         peft::load(from, &named)?;
         log.line(&format!("continuing from {}", from.display()));
     }
+    Ok((model, named))
+}
+
+fn open_metrics(dir: &RunDir) -> Result<std::fs::File, TrainError> {
+    let path = dir.path.join("metrics.jsonl");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| TrainError::io(&path, e))
+}
+
+/// One line of `metrics.jsonl`, flushed so a reader (the Train screen) sees every finished step.
+fn append_metric(file: &mut std::fs::File, line: &MetricLine) -> candle_core::Result<()> {
+    let text = serde_json::to_string(line).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    writeln!(file, "{text}")?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Writes the checkpoint (adapter, optimiser state, step) and publishes the adapter, each by
+/// swapping a finished folder in, so a kill leaves the previous ones whole.
+fn save_checkpoint(
+    dir: &RunDir,
+    config: &RunConfig,
+    named: &[(String, Var)],
+    lora: &LoraConfig,
+    base_name: &str,
+    opt: &AdamW,
+) -> Result<(), TrainError> {
+    replace_dir(&dir.checkpoint_dir(), &mut |tmp| {
+        peft::save(tmp, named, lora, base_name)?;
+        opt.save(tmp)?;
+        std::fs::write(
+            tmp.join("state.json"),
+            format!("{{\"step\": {}}}\n", opt.step),
+        )
+        .map_err(|e| TrainError::io(tmp, e))
+    })?;
+    replace_dir(
+        &dir.adapter_dir(),
+        &mut |tmp| match (&config.from_adapter, config.stage) {
+            (Some(from), Stage::Dpo) => save_stacked(tmp, from, named, lora, base_name),
+            _ => Ok(peft::save(tmp, named, lora, base_name)?),
+        },
+    )?;
+    Ok(())
+}
+
+/// The metrics line of a finished training step that took `secs`.
+fn step_line(m: &sft::StepMetrics, step: usize, secs: f64) -> MetricLine {
+    MetricLine {
+        step,
+        loss: Some(m.loss),
+        lr: Some(m.lr),
+        grad_norm: Some(m.grad_norm),
+        tokens_per_sec: Some(m.tokens as f64 / secs.max(1e-9)),
+        step_secs: Some(secs),
+        chosen_reward: m.dpo.as_ref().map(|d| d.chosen_reward),
+        rejected_reward: m.dpo.as_ref().map(|d| d.rejected_reward),
+        margin: m.dpo.as_ref().map(|d| d.margin),
+        accuracy: m.dpo.as_ref().map(|d| d.accuracy),
+        ..Default::default()
+    }
+}
+
+/// Micro-batch `index` of optimiser step `step`, with its loss.
+fn micro_batch(
+    model: &Decoder,
+    data: &Data,
+    order: &[usize],
+    settings: &Settings,
+    beta: f64,
+    (step, index): (usize, usize),
+) -> candle_core::Result<MicroBatch> {
+    match data {
+        Data::Sft(examples) => {
+            let batch = sft::batch_at(examples, order, settings, step, index);
+            Ok(MicroBatch {
+                tokens: batch.iter().map(|e| e.ids.len()).sum(),
+                loss: sft::loss(model, &batch, true, true)?,
+                dpo: None,
+            })
+        }
+        Data::Dpo(pairs) => {
+            let batch = sft::batch_at(pairs, order, settings, step, index);
+            let (loss, m) = dpo::loss(model, &batch, beta, true)?;
+            Ok(MicroBatch {
+                tokens: batch
+                    .iter()
+                    .map(|p| p.chosen.ids.len() + p.rejected.ids.len())
+                    .sum(),
+                loss,
+                dpo: Some(m),
+            })
+        }
+    }
+}
+
+fn train_in(
+    dir: &RunDir,
+    device: &Device,
+    log: &mut Log,
+    status: &mut Status,
+    on_status: &mut dyn FnMut(&Status),
+) -> Result<(), TrainError> {
+    let config = dir.config()?;
+    super::kernels::keep_freed_memory();
+    log.line(&format!(
+        "stage {} on {} with {}",
+        config.stage,
+        config.base_model.display(),
+        config.data.display()
+    ));
+    let (base, lora) = load_base(&config, device, log)?;
+    let base_name = config.base_model.display().to_string();
+    check_lora(&lora)?;
+    check_memory(&base, &config, device)?;
+    let train_data = prepare(&base, config.stage, &config.data, config.max_len, log)?;
+    let eval_data = match &config.eval_data {
+        Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?),
+        None => None,
+    };
+    let (model, named) = build_decoder(base, &lora, &config, device, log)?;
     let vars: Vec<Var> = named.iter().map(|(_, v)| v.clone()).collect();
     let mut opt = AdamW::new(vars.clone(), config.lr, config.weight_decay)?;
     let steps = config.total_steps(train_data.len());
     let settings = config.settings(steps);
     status.steps = steps;
 
-    // Resume from the last checkpoint, forgetting the metrics written after it.
-    let resumed = dir.last_checkpoint();
-    if let Some(ckpt) = &resumed {
-        peft::load(ckpt, &named)?;
-        opt.load(ckpt)?;
-        let kept: Vec<String> = dir
-            .metrics()
-            .into_iter()
-            .filter(|m| m.step <= opt.step)
-            .filter_map(|m| serde_json::to_string(&m).ok())
-            .collect();
-        let mut text = kept.join("\n");
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        write_atomic(&dir.path.join("metrics.jsonl"), text.as_bytes())?;
-        status.checkpoint_step = Some(opt.step);
-        log.line(&format!("resumed from the checkpoint of step {}", opt.step));
-    } else {
-        let _ = std::fs::remove_file(dir.path.join("metrics.jsonl"));
-    }
+    let resumed = resume(dir, &named, &mut opt, status, log)?;
     status.step = opt.step;
     status.message = format!("training: {} examples, {steps} steps", train_data.len());
     log.line(&status.message);
 
-    let metrics_path = dir.path.join("metrics.jsonl");
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| TrainError::io(&metrics_path, e))?;
-    let mut append = |line: &MetricLine| -> candle_core::Result<()> {
-        let text =
-            serde_json::to_string(line).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        writeln!(metrics, "{text}")?;
-        metrics.flush()?;
-        Ok(())
-    };
+    let mut metrics = open_metrics(dir)?;
+    let mut append = |line: &MetricLine| append_metric(&mut metrics, line);
 
-    let checkpoint = |opt: &AdamW, status: &mut Status| -> Result<(), TrainError> {
-        replace_dir(&dir.checkpoint_dir(), &mut |tmp| {
-            peft::save(tmp, &named, &lora, &base_name)?;
-            opt.save(tmp)?;
-            std::fs::write(
-                tmp.join("state.json"),
-                format!("{{\"step\": {}}}\n", opt.step),
-            )
-            .map_err(|e| TrainError::io(tmp, e))
-        })?;
-        replace_dir(
-            &dir.adapter_dir(),
-            &mut |tmp| match (&config.from_adapter, config.stage) {
-                (Some(from), Stage::Dpo) => save_stacked(tmp, from, &named, &lora, &base_name),
-                _ => Ok(peft::save(tmp, &named, &lora, &base_name)?),
-            },
-        )?;
+    let checkpoint = |opt: &AdamW, status: &mut Status| {
+        save_checkpoint(dir, &config, &named, &lora, &base_name, opt)?;
         status.checkpoint_step = Some(opt.step);
-        Ok(())
+        Ok::<(), TrainError>(())
     };
     // A kill between the checkpoint's swap and the adapter's leaves `adapter/` behind it: publish
     // the checkpoint again (and move a `checkpoint.old` back in place).
-    if resumed.is_some() {
+    if resumed {
         checkpoint(&opt, status)?;
     }
 
-    let evaluate = |step: usize| -> candle_core::Result<Option<MetricLine>> {
-        let Some(eval) = &eval_data else {
-            return Ok(None);
-        };
-        let mut line = MetricLine {
+    let evaluate = |step: usize| {
+        evaluate_at(
+            &model,
+            eval_data.as_ref(),
+            settings.batch,
+            config.beta,
             step,
-            ..Default::default()
-        };
-        match eval {
-            Data::Sft(examples) => {
-                let mut sum = 0.0;
-                for chunk in examples.chunks(settings.batch) {
-                    sum += f64::from(sft::loss(&model, chunk, true, false)?.to_scalar::<f32>()?)
-                        * chunk.len() as f64;
-                }
-                line.eval_loss = Some(sum / examples.len() as f64);
-            }
-            Data::Dpo(pairs) => {
-                let (mut loss, mut acc) = (0.0, 0.0);
-                for chunk in pairs.chunks(settings.batch) {
-                    let (_, m) = dpo::loss(&model, chunk, config.beta, false)?;
-                    loss += m.loss * chunk.len() as f64;
-                    acc += m.accuracy * chunk.len() as f64;
-                }
-                line.eval_loss = Some(loss / pairs.len() as f64);
-                line.eval_accuracy = Some(acc / pairs.len() as f64);
-            }
-        }
-        Ok(Some(line))
+        )
     };
 
     let length = |i: usize| match &train_data {
@@ -1023,29 +1209,15 @@ fn train_in(
         settings.batch,
         settings.seed,
     );
-    let mut micro = |step: usize, index: usize| -> candle_core::Result<MicroBatch> {
-        match &train_data {
-            Data::Sft(examples) => {
-                let batch = sft::batch_at(examples, &order, &settings, step, index);
-                Ok(MicroBatch {
-                    tokens: batch.iter().map(|e| e.ids.len()).sum(),
-                    loss: sft::loss(&model, &batch, true, true)?,
-                    dpo: None,
-                })
-            }
-            Data::Dpo(pairs) => {
-                let batch = sft::batch_at(pairs, &order, &settings, step, index);
-                let (loss, m) = dpo::loss(&model, &batch, config.beta, true)?;
-                Ok(MicroBatch {
-                    tokens: batch
-                        .iter()
-                        .map(|p| p.chosen.ids.len() + p.rejected.ids.len())
-                        .sum(),
-                    loss,
-                    dpo: Some(m),
-                })
-            }
-        }
+    let mut micro = |step: usize, index: usize| {
+        micro_batch(
+            &model,
+            &train_data,
+            &order,
+            &settings,
+            config.beta,
+            (step, index),
+        )
     };
 
     let started = Instant::now();
@@ -1065,27 +1237,11 @@ fn train_in(
             // count as training time.
             let secs = last.elapsed().as_secs_f64();
             let done = m.step + 1;
-            let line = MetricLine {
-                step: done,
-                loss: Some(m.loss),
-                lr: Some(m.lr),
-                grad_norm: Some(m.grad_norm),
-                tokens_per_sec: Some(m.tokens as f64 / secs.max(1e-9)),
-                step_secs: Some(secs),
-                chosen_reward: m.dpo.as_ref().map(|d| d.chosen_reward),
-                rejected_reward: m.dpo.as_ref().map(|d| d.rejected_reward),
-                margin: m.dpo.as_ref().map(|d| d.margin),
-                accuracy: m.dpo.as_ref().map(|d| d.accuracy),
-                ..Default::default()
-            };
+            let line = step_line(m, done, secs);
             append(&line)?;
-            last_train = Some(line);
             let per_step = started.elapsed().as_secs_f64() / (done - first_step) as f64;
-            status.step = done;
-            status.secs_per_step = per_step;
-            status.tokens_per_sec = m.tokens as f64 / secs.max(1e-9);
-            status.eta_secs = per_step * (steps - done) as f64;
-            status.message = format!("step {done}/{steps}, loss {:.4}", m.loss);
+            status.record_step(&line, per_step);
+            last_train = Some(line);
             if config.eval_every > 0 && done % config.eval_every == 0 && done < steps {
                 if let Some(e) = evaluate(done)? {
                     append(&e)?;
@@ -1118,12 +1274,11 @@ fn train_in(
         return Err(e);
     }
     if cancelled {
-        status.state = RunState::Cancelled;
-        status.message = format!(
+        let message = format!(
             "cancelled at step {}; the adapter of that step is kept in adapter/",
             status.step
         );
-        log.line(&status.message);
+        status.end(RunState::Cancelled, message, log);
         return Ok(());
     }
     outcome?;
@@ -1137,44 +1292,19 @@ fn train_in(
         Some(line) => Some(line),
         None => {
             let line = evaluate(steps)?;
-            if let Some(e) = &line {
-                append(e)?;
-            }
+            line.iter().try_for_each(&mut append)?;
             line
         }
     };
-    if let Some(e) = final_eval {
-        status
-            .final_metrics
-            .extend(e.eval_loss.map(|v| ("eval_loss".to_string(), v)));
-        status
-            .final_metrics
-            .extend(e.eval_accuracy.map(|v| ("eval_accuracy".to_string(), v)));
-    }
-    if let Some(l) =
-        last_train.or_else(|| dir.metrics().into_iter().rev().find(|m| m.loss.is_some()))
-    {
-        let pairs = [
-            ("loss", l.loss),
-            ("margin", l.margin),
-            ("accuracy", l.accuracy),
-        ];
-        for (k, v) in pairs {
-            if let Some(v) = v {
-                status.final_metrics.insert(k.to_string(), v);
-            }
-        }
-    }
+    record_final_metrics(status, final_eval, last_train, dir);
     if status.checkpoint_step != Some(steps) {
         checkpoint(&opt, status)?;
     }
-    status.state = RunState::Succeeded;
-    status.eta_secs = 0.0;
-    status.message = format!(
+    let message = format!(
         "done: {steps} steps; the adapter is in {}",
         dir.adapter_dir().display()
     );
-    log.line(&status.message);
+    status.end(RunState::Succeeded, message, log);
     Ok(())
 }
 

@@ -336,6 +336,79 @@ impl Default for LogsScreen {
 const ANALYSE_PER_TICK: usize = 50_000;
 
 impl LogsScreen {
+    /// Enter in the search prompt: the regex becomes the search and the cursor goes to its first
+    /// hit from here; an empty one clears the search.
+    fn apply_search(&mut self) -> Action {
+        let text = self
+            .input
+            .take()
+            .map(|i| i.text().to_string())
+            .unwrap_or_default();
+        if text.is_empty() {
+            self.search = None;
+            Action::None
+        } else {
+            match Regex::new(&text) {
+                Ok(re) => {
+                    self.search = Some(re);
+                    let current = self.cursor;
+                    let hit = |s: &Self, (src, l): Row| {
+                        s.search
+                            .as_ref()
+                            .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
+                    };
+                    if self.row(current).is_some_and(|r| hit(self, r)) {
+                        Action::None
+                    } else {
+                        self.jump(true, "match", hit)
+                    }
+                }
+                Err(e) => Action::Message(format!(
+                    "not a regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                )),
+            }
+        }
+    }
+
+    /// The next mark after the cursor, wrapping around to the first.
+    fn next_mark(&mut self) -> Action {
+        if self.marks.is_empty() {
+            Action::Message("no marks: m marks a line".into())
+        } else {
+            let found = self.jump(true, "mark", |s, r| s.marks.contains(&r));
+            if found == Action::None {
+                found
+            } else {
+                // Wrap around to the first mark.
+                self.cursor = 0;
+                if self.row(0).is_some_and(|r| self.marks.contains(&r)) {
+                    Action::None
+                } else {
+                    self.jump(true, "mark", |s, r| s.marks.contains(&r))
+                }
+            }
+        }
+    }
+
+    /// `v`: starts a selection at the cursor, or ends the one in progress.
+    fn toggle_selection(&mut self) -> Action {
+        match self.anchor.take() {
+            Some(_) => {}
+            None => {
+                self.anchor = Some(self.cursor);
+                self.range = Some((self.cursor, self.cursor));
+            }
+        }
+        match self.range {
+            Some((a, b)) if self.anchor.is_none() => Action::Message(format!(
+                "selected {} line(s) for Diagnose and Flowcharts",
+                b - a + 1
+            )),
+            _ => Action::None,
+        }
+    }
+
     /// A screen over sources that are already open (benchmarks, embedding).
     pub fn with_sources(sources: Vec<LogSource>) -> Self {
         let mut screen = LogsScreen {
@@ -817,38 +890,7 @@ impl Screen for LogsScreen {
     fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
         let page = self.page.max(1) as isize;
         let action = match cmd {
-            Cmd::Apply => {
-                let text = self
-                    .input
-                    .take()
-                    .map(|i| i.text().to_string())
-                    .unwrap_or_default();
-                if text.is_empty() {
-                    self.search = None;
-                    Action::None
-                } else {
-                    match Regex::new(&text) {
-                        Ok(re) => {
-                            self.search = Some(re);
-                            let current = self.cursor;
-                            let hit = |s: &Self, (src, l): Row| {
-                                s.search
-                                    .as_ref()
-                                    .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
-                            };
-                            if self.row(current).is_some_and(|r| hit(self, r)) {
-                                Action::None
-                            } else {
-                                self.jump(true, "match", hit)
-                            }
-                        }
-                        Err(e) => Action::Message(format!(
-                            "not a regex: {}",
-                            e.to_string().lines().last().unwrap_or("")
-                        )),
-                    }
-                }
-            }
+            Cmd::Apply => self.apply_search(),
             Cmd::Cancel if self.input.is_some() => {
                 self.input = None;
                 Action::None
@@ -925,40 +967,8 @@ impl Screen for LogsScreen {
                 }
                 Action::None
             }
-            Cmd::NextMark => {
-                if self.marks.is_empty() {
-                    Action::Message("no marks: m marks a line".into())
-                } else {
-                    let found = self.jump(true, "mark", |s, r| s.marks.contains(&r));
-                    if found == Action::None {
-                        found
-                    } else {
-                        // Wrap around to the first mark.
-                        self.cursor = 0;
-                        if self.row(0).is_some_and(|r| self.marks.contains(&r)) {
-                            Action::None
-                        } else {
-                            self.jump(true, "mark", |s, r| s.marks.contains(&r))
-                        }
-                    }
-                }
-            }
-            Cmd::Select => {
-                match self.anchor.take() {
-                    Some(_) => {}
-                    None => {
-                        self.anchor = Some(self.cursor);
-                        self.range = Some((self.cursor, self.cursor));
-                    }
-                }
-                match self.range {
-                    Some((a, b)) if self.anchor.is_none() => Action::Message(format!(
-                        "selected {} line(s) for Diagnose and Flowcharts",
-                        b - a + 1
-                    )),
-                    _ => Action::None,
-                }
-            }
+            Cmd::NextMark => self.next_mark(),
+            Cmd::Select => self.toggle_selection(),
             Cmd::Follow => self.toggle_follow(),
             Cmd::ScrollRight => {
                 self.hscroll += SCROLL_STEP;
@@ -977,28 +987,15 @@ impl Screen for LogsScreen {
                 };
                 Action::None
             }
-            Cmd::Down => {
-                self.move_cursor(1);
-                Action::None
-            }
-            Cmd::Up => {
-                self.move_cursor(-1);
-                Action::None
-            }
-            Cmd::PageDown => {
-                self.move_cursor(page);
-                Action::None
-            }
-            Cmd::PageUp => {
-                self.move_cursor(-page);
-                Action::None
-            }
-            Cmd::Top => {
-                self.move_cursor(isize::MIN / 2);
-                Action::None
-            }
-            Cmd::Bottom => {
-                self.move_cursor(isize::MAX / 2);
+            Cmd::Down | Cmd::Up | Cmd::PageDown | Cmd::PageUp | Cmd::Top | Cmd::Bottom => {
+                self.move_cursor(match cmd {
+                    Cmd::Down => 1,
+                    Cmd::Up => -1,
+                    Cmd::PageDown => page,
+                    Cmd::PageUp => -page,
+                    Cmd::Top => isize::MIN / 2,
+                    _ => isize::MAX / 2,
+                });
                 Action::None
             }
             Cmd::SwitchPane => {
