@@ -35,6 +35,21 @@ fn draw_screen(screen: &mut DiagnoseScreen, ctx: &Ctx) -> String {
     terminal.backend().to_string()
 }
 
+/// Hands the screen the next `n` events of the app's queue, as the shell would (they come through
+/// a forwarding thread, so each is waited for). Returns whether any changed the screen.
+fn deliver(screen: &mut DiagnoseScreen, ctx: &mut Ctx, n: usize) -> bool {
+    let mut changed = false;
+    for _ in 0..n {
+        let event = ctx
+            .events()
+            .next_within(Duration::from_secs(10))
+            .expect("an event within 10 s");
+        changed |= ctx.apply(&event);
+        changed |= screen.on_event(&event, ctx);
+    }
+    changed
+}
+
 fn draw_app(app: &mut App) -> String {
     common::draw_app(app, 120, 34)
 }
@@ -71,7 +86,9 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     };
     let plan = diagnose::plan(&charts, input, PromptLimits::default());
     let (tx, rx) = channel();
-    screen.attach(plan, Running::from_channel(rx));
+    screen
+        .attach(plan, Running::from_channel(rx), &ctx)
+        .expect("attach");
     // The events the model thread sends, a piece at a time.
     let reasoning = [
         "1. Re-replication: line 2 asks a DataNode to replicate a block.\n",
@@ -81,7 +98,7 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     for piece in &reasoning[..2] {
         tx.send(Event::Text(piece.to_string())).expect("send");
     }
-    assert!(screen.tick(&mut ctx));
+    assert!(deliver(&mut screen, &mut ctx, 2));
     snapshot!("diagnose_streaming", draw_screen(&mut screen, &ctx));
 
     tx.send(Event::Text(reasoning[2].to_string()))
@@ -98,7 +115,9 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
         first_token_secs: Some(2.1),
     }))
     .expect("send");
-    assert!(screen.tick(&mut ctx));
+    assert!(deliver(&mut screen, &mut ctx, 3));
+    // The speed the screen posted for the status bar.
+    assert!(deliver(&mut screen, &mut ctx, 1) || ctx.model_speed().is_some());
     snapshot!("diagnose_done", draw_screen(&mut screen, &ctx));
     let saved: Vec<Diagnosis> = ctx.store.all().expect("diagnoses");
     assert_eq!(saved.len(), 1);
@@ -110,8 +129,7 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     assert_eq!(saved[0].cause.as_deref(), Some("network_failure"));
     assert_eq!(saved[0].first_token_ms, Some(2100));
     assert!(ctx
-        .model_speed
-        .as_deref()
+        .model_speed()
         .is_some_and(|s| s.contains("prefill 450 tok/s")));
 }
 
@@ -176,7 +194,7 @@ fn the_default_model_diagnoses_the_selection_and_an_accept_becomes_labelled_data
     app.handle_key(press_char('r'));
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        app.pump_jobs();
+        app.pump_events();
         let done = app.ctx.store.count::<Diagnosis>().expect("count") == 1;
         if done {
             break;
@@ -233,7 +251,7 @@ fn the_watch_diagnoses_an_error_burst_in_a_followed_file() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.ctx.store.count::<Diagnosis>().expect("count") == 0 {
         assert!(Instant::now() < deadline, "the watch never fired");
-        app.pump_jobs();
+        app.pump_events();
         std::thread::sleep(Duration::from_millis(50));
     }
     let d: Vec<Diagnosis> = app.ctx.store.all().expect("diagnoses");

@@ -137,15 +137,12 @@ fn a_range_selection_is_what_other_screens_get() {
     app.handle_key(press(KeyCode::Enter));
     keys(&mut app, "vjjjjjv");
     snapshot!("logs_selection", &mut app);
-    let sel = app.ctx.selection.clone().expect("selection");
+    let sel = app.ctx.selection().cloned().expect("selection");
     assert_eq!((sel.first, sel.last()), (181, 186));
     assert!(sel.lines()[0].contains("lost heartbeat"));
     app.handle_key(press(KeyCode::Esc));
     // Without a range, the selection is the file around the cursor.
-    assert_eq!(
-        app.ctx.selection.as_ref().map(|s| s.lines().len()),
-        Some(370)
-    );
+    assert_eq!(app.ctx.selection().map(|s| s.lines().len()), Some(370));
 }
 
 #[test]
@@ -210,7 +207,7 @@ fn follow_mode_shows_appended_lines() {
             "the appended line never showed:\n{}",
             draw(&mut app)
         );
-        app.pump_jobs();
+        app.pump_events();
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
@@ -256,7 +253,7 @@ fn a_log_truncated_while_following_is_read_anew() {
         .expect("append");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        app.pump_jobs();
+        app.pump_events();
         let screen = draw(&mut app);
         if screen.contains("after rotation") {
             assert!(
@@ -288,7 +285,7 @@ fn a_log_truncated_under_a_still_view_keeps_its_snapshot() {
     keys(&mut app, "G/line 2");
     app.handle_key(press(KeyCode::Enter));
     keys(&mut app, "nvjy");
-    app.pump_jobs();
+    app.pump_events();
     let screen = draw(&mut app);
     assert!(screen.contains("line 2"), "{screen}");
 }

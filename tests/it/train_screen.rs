@@ -164,11 +164,11 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
         "{screen}"
     );
     assert_eq!(
-        app.ctx.config.adapter.as_ref().map(|a| a.value.clone()),
+        app.ctx.config().adapter.as_ref().map(|a| a.value.clone()),
         Some(root.join("20261127-101500-thought/adapter"))
     );
     common::type_keys(&mut app, "U");
-    assert!(app.ctx.config.adapter.is_none());
+    assert!(app.ctx.config().adapter.is_none());
 
     // Cancelling asks first, says what is kept, and only `y` cancels.
     common::type_keys(&mut app, "k");
@@ -235,7 +235,7 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     let screen = draw(&mut app);
     assert!(screen.contains("it goes on if you quit"), "{screen}");
 
-    let root = app.ctx.config.data_dir.value.join("runs");
+    let root = app.ctx.config().data_dir.value.join("runs");
     let run = logreasoner_core::train::run::list(&root)
         .pop()
         .expect("a run folder");
@@ -250,7 +250,7 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     assert!(draw(&mut app).contains("done"));
     common::type_keys(&mut app, "u");
     assert_eq!(
-        app.ctx.config.adapter.as_ref().map(|a| a.value.clone()),
+        app.ctx.config().adapter.as_ref().map(|a| a.value.clone()),
         Some(run.adapter_dir())
     );
     assert!(logreasoner_core::llm::model::Model::load_adapted(

@@ -99,7 +99,7 @@ pub fn binary(task: Task, answer: &str) -> Option<bool> {
     Named::read(task, answer).one()
 }
 
-/// What follows each `<key>:` or "<key> is" in a lowercased line (emphasis stars skipped), to its
+/// What follows each `<key>:` or `<key> is` in a lowercased line (emphasis stars skipped), to its
 /// end: where a line states an answer or a verdict.
 pub fn stated_after<'a>(lower: &'a str, key: &str) -> Vec<&'a str> {
     lower

@@ -6,12 +6,26 @@ use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Why the configuration could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read or is not valid config YAML.
     #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, with line and column when known.
+        message: String,
+    },
+    /// A value has the wrong form or is out of range.
     #[error("{origin}: {message}")]
-    Value { origin: String, message: String },
+    Value {
+        /// Where the value came from, as [`Origin`] shows it.
+        origin: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// No default folder can be found: HOME is unset and so is the XDG variable asked for.
     #[error("cannot find a home folder: set HOME or XDG_DATA_HOME and XDG_CONFIG_HOME")]
     NoHome,
 }
@@ -19,9 +33,13 @@ pub enum ConfigError {
 /// Where a resolved value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// Built in; the text says which default (e.g. `XDG data folder`).
     Default(&'static str),
+    /// Given by the config file at this path.
     File(PathBuf),
+    /// Given by this `LOGREASONER_*` environment variable.
     Env(&'static str),
+    /// Given by this command-line flag.
     Flag(&'static str),
 }
 
@@ -39,14 +57,18 @@ impl fmt::Display for Origin {
 /// A value and its origin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting<T> {
+    /// The resolved value.
     pub value: T,
+    /// Where the value came from.
     pub origin: Origin,
 }
 
 /// Compute device for the model runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
+    /// The CPU (`cpu`, the default).
     Cpu,
+    /// The CUDA GPU with this index (`cuda:N`; plain `cuda` means 0).
     Cuda(usize),
 }
 
@@ -78,11 +100,17 @@ impl fmt::Display for Device {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GenerationDefaults {
+    /// Sampling temperature, 0 (greedy) to 5.
     pub temperature: f32,
+    /// Sample only among this many likeliest tokens; at least 1.
     pub top_k: usize,
+    /// Nucleus sampling: keep the likeliest tokens up to this total probability, 0 to 1.
     pub top_p: f32,
+    /// Penalty on recently seen tokens, 0.5 to 5; 1 means none.
     pub repeat_penalty: f32,
+    /// Most tokens one generation may write; at least 1.
     pub max_tokens: usize,
+    /// Seed of the sampler, so the same prompt and settings write the same text.
     pub seed: u64,
 }
 
@@ -171,35 +199,52 @@ struct FileConfig {
 /// Values given on the command line; `None` means "not given".
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
+    /// `--config`: the config file to read instead of the XDG one.
     pub config_file: Option<PathBuf>,
+    /// `--data-dir`: folder for the database, models and the log file.
     pub data_dir: Option<PathBuf>,
+    /// `--db`: the sled database folder.
     pub db: Option<PathBuf>,
+    /// `--flowcharts`: folder of flowchart YAML files.
     pub flowcharts: Option<PathBuf>,
+    /// `--logs`: log file or folder the Logs screen opens.
     pub logs: Option<PathBuf>,
+    /// `--model`: a GGUF file or a Hugging Face folder.
     pub model: Option<PathBuf>,
+    /// `--adapter`: a PEFT LoRA folder merged into the model; `none` turns the shipped one off.
     pub adapter: Option<PathBuf>,
+    /// `--device`: `cpu` or `cuda:N`, parsed when the config is resolved.
     pub device: Option<String>,
+    /// `--annotator`: name recorded with labels and reviews.
     pub annotator: Option<String>,
+    /// `--format`: header format of the logs (a Loghub system name).
     pub log_format: Option<String>,
 }
 
 /// The default model's file name inside `<data_dir>/models/`.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// The resolved configuration: each value with where it came from.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// Folder for the database, models and the log file (default: the XDG data folder).
     pub data_dir: Setting<PathBuf>,
+    /// The sled database folder (default: `db` in the data folder).
     pub db: Setting<PathBuf>,
+    /// Folder of flowchart YAML files (default: the bundled `flowcharts/`).
     pub flowcharts: Setting<PathBuf>,
     /// Log files (or a folder of them) the Logs screen opens on start.
     pub logs: Setting<PathBuf>,
+    /// The model: a GGUF file or a Hugging Face folder (default: SmolLM2-135M in the data folder).
     pub model: Setting<PathBuf>,
     /// A PEFT LoRA adapter (a folder) merged into the local model: the shipped one when the model
     /// is the default one, none otherwise; `none` turns it off.
     pub adapter: Option<Setting<PathBuf>>,
+    /// Compute device for the model runtime (default: CPU).
     pub device: Setting<Device>,
+    /// Name recorded with labels and reviews (default: the login name, else `anonymous`).
     pub annotator: Setting<String>,
     /// Header format of the logs (a Loghub system name); detected per file when absent.
     pub log_format: Option<Setting<String>>,
@@ -208,6 +253,7 @@ pub struct Config {
     pub generation: Setting<GenerationDefaults>,
     /// `(field, variable)` for each generation field an environment variable set.
     pub generation_env: Vec<(&'static str, &'static str)>,
+    /// Diagnosis settings from the config file, or the built-in ones.
     pub diagnosis: Setting<DiagnosisSettings>,
     /// Set only by the config file: an explicit choice to send prompts (and log lines) to a server.
     pub remote: Option<RemoteSettings>,
@@ -615,8 +661,6 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-/// A path inside the source tree: the working directory's copy when present (so `cargo run` from the
-/// repository uses it), else the copy next to the sources this binary was built from.
 /// `url` with any `user:password@` in it masked, for showing.
 fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -638,6 +682,8 @@ pub fn shipped_adapter() -> Option<PathBuf> {
     dir.join("adapter_config.json").is_file().then_some(dir)
 }
 
+/// A bundled asset: `relative` in the working folder when it is there, else in the repository
+/// this build came from.
 pub fn bundled(relative: &str) -> PathBuf {
     let local = PathBuf::from(relative);
     if local.exists() {

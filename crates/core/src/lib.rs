@@ -5,6 +5,8 @@
 
 // `unsafe` only where a module says why (`#![allow(unsafe_code)]` at its top).
 #![deny(unsafe_code)]
+// Every public item says what it is; clippy runs with `-D warnings`, so a new one must too.
+#![warn(missing_docs)]
 
 pub mod answer;
 pub mod config;

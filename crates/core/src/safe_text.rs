@@ -68,6 +68,7 @@ pub struct SafeWriter<W: Write> {
 }
 
 impl<W: Write> SafeWriter<W> {
+    /// Wraps `inner`, which receives the text made safe.
     pub fn new(inner: W) -> SafeWriter<W> {
         SafeWriter {
             inner,

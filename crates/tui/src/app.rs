@@ -8,6 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Tabs};
 use ratatui::Frame;
 
+use super::events::AppEvent;
+use super::jobs::JobOutput;
 use super::keys::{keys_label, lookup, Binding, Key};
 use super::screens::diagnose::DiagnoseScreen;
 use super::screens::eval::EvalScreen;
@@ -148,42 +150,75 @@ impl App {
         self.screens[self.active].id()
     }
 
-    /// Hands finished background jobs to the screens. Returns whether anything changed.
-    pub fn pump_jobs(&mut self) -> bool {
-        let finished = self.ctx.jobs.drain();
-        let mut changed = self.deliver(finished);
+    /// Delivers every queued event, then lets each screen update its timers. Returns whether
+    /// anything changed.
+    pub fn pump_events(&mut self) -> bool {
+        let mut changed = self.drain_events();
         for screen in &mut self.screens {
             changed |= screen.tick(&mut self.ctx);
         }
         changed
     }
 
-    /// Blocks until background jobs finish (tests, and so snapshots are deterministic).
+    /// Blocks until background jobs finish (tests, and so snapshots are deterministic), delivering
+    /// every event that arrives meanwhile.
     pub fn wait_for_jobs(&mut self) {
-        let finished = self.ctx.jobs.wait_all(std::time::Duration::from_secs(30));
-        self.deliver(finished);
-    }
-
-    fn deliver(&mut self, finished: Vec<(String, Result<super::jobs::JobOutput, String>)>) -> bool {
-        let changed = !finished.is_empty();
-        for (name, result) in finished {
-            match result {
-                Ok(output) => {
-                    let mut pending = Some(output);
-                    for screen in &mut self.screens {
-                        match pending.take() {
-                            Some(output) => pending = screen.on_job(output, &mut self.ctx),
-                            None => break,
-                        }
-                    }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        self.drain_events();
+        while self.ctx.jobs.busy() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.ctx.events().next_within(left) {
+                Some(event) => {
+                    self.dispatch(event);
                 }
-                Err(e) => {
-                    tracing::warn!(job = %name, error = %e, "background job failed");
-                    self.message = Some(format!("{name} failed: {e}"));
-                }
+                None => break,
             }
         }
+        self.drain_events();
+    }
+
+    /// Delivers the events queued so far; never blocks.
+    fn drain_events(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(event) = self.ctx.next_event() {
+            changed |= self.dispatch(event);
+        }
         changed
+    }
+
+    /// One event: the shared state it changes first, then every screen. A finished job's output
+    /// goes to the first screen that takes it.
+    fn dispatch(&mut self, event: AppEvent) -> bool {
+        if let AppEvent::JobDone { id, result } = event {
+            let name = self.ctx.jobs.finished(id);
+            self.deliver(name, result);
+            return true;
+        }
+        let mut changed = self.ctx.apply(&event);
+        for screen in &mut self.screens {
+            changed |= screen.on_event(&event, &mut self.ctx);
+        }
+        changed
+    }
+
+    /// A finished job's output to the first screen that takes it, or its failure to the message
+    /// line.
+    fn deliver(&mut self, name: String, result: Result<JobOutput, String>) {
+        match result {
+            Ok(output) => {
+                let mut pending = Some(output);
+                for screen in &mut self.screens {
+                    match pending.take() {
+                        Some(output) => pending = screen.on_job(output, &mut self.ctx),
+                        None => break,
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = %name, error = %e, "background job failed");
+                self.message = Some(format!("{name} failed: {e}"));
+            }
+        }
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) {
@@ -214,6 +249,8 @@ impl App {
             },
         };
         self.apply(action);
+        // What the key posted (a new selection, say) is in place before the next key or frame.
+        self.drain_events();
     }
 
     fn global(&mut self, cmd: Global, key: KeyEvent) -> Action {
@@ -351,7 +388,7 @@ impl App {
     }
 
     fn status_line(&self) -> Paragraph<'static> {
-        let cfg = &self.ctx.config;
+        let cfg = self.ctx.config();
         let model = &cfg.model.value;
         let model_name = model
             .file_name()
@@ -397,8 +434,7 @@ impl App {
             Span::raw(format!("{model_name}{model_state}")),
             Span::styled(
                 self.ctx
-                    .model_speed
-                    .as_ref()
+                    .model_speed()
                     .map(|s| format!(" ({s})"))
                     .unwrap_or_default(),
                 Style::new().dim(),

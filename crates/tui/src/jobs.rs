@@ -1,9 +1,10 @@
-//! Background work. A job runs on its own thread and reports progress and its result through a
-//! channel; the UI thread drains the channel between frames and never waits on a job.
+//! Background work. A job runs on its own thread and reports progress and its result as events
+//! in the app's queue ([`crate::events`]); the UI thread never waits on a job.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Sender;
+
+use crate::events::AppEvent;
 
 /// What a finished job hands back to the screens.
 #[derive(Debug)]
@@ -17,29 +18,17 @@ pub enum JobOutput {
     Generated(logreasoner_core::reasoning::Report),
 }
 
-#[derive(Debug)]
-pub enum JobEvent {
-    Progress {
-        id: u64,
-        note: String,
-    },
-    Done {
-        id: u64,
-        result: Result<JobOutput, String>,
-    },
-}
-
 /// Passed to a job so it can report progress.
 #[derive(Clone)]
 pub struct Reporter {
     id: u64,
-    tx: Sender<JobEvent>,
+    tx: Sender<AppEvent>,
 }
 
 impl Reporter {
     pub fn progress(&self, note: impl Into<String>) {
         // The UI may be gone (quit while the job ran); the job then simply finishes unheard.
-        let _ = self.tx.send(JobEvent::Progress {
+        let _ = self.tx.send(AppEvent::JobProgress {
             id: self.id,
             note: note.into(),
         });
@@ -52,26 +41,24 @@ pub struct JobStatus {
     pub note: String,
 }
 
+/// The running jobs. Their threads report into the app's event queue; the shell passes each job
+/// event back here ([`Jobs::progress`], [`Jobs::finished`]) so the status bar's list stays current.
 pub struct Jobs {
-    tx: Sender<JobEvent>,
-    rx: Receiver<JobEvent>,
+    tx: Sender<AppEvent>,
     running: BTreeMap<u64, JobStatus>,
     next_id: u64,
 }
 
-impl Default for Jobs {
-    fn default() -> Self {
-        let (tx, rx) = channel();
+impl Jobs {
+    /// Jobs that report into the queue `tx` sends to.
+    pub fn new(tx: Sender<AppEvent>) -> Self {
         Jobs {
             tx,
-            rx,
             running: BTreeMap::new(),
             next_id: 1,
         }
     }
-}
 
-impl Jobs {
     pub fn spawn<F>(&mut self, name: &str, work: F) -> u64
     where
         F: FnOnce(&Reporter) -> Result<JobOutput, String> + Send + 'static,
@@ -94,10 +81,10 @@ impl Jobs {
             .name(thread_name)
             .spawn(move || {
                 let result = work(&reporter);
-                let _ = reporter.tx.send(JobEvent::Done { id, result });
+                let _ = reporter.tx.send(AppEvent::JobDone { id, result });
             });
         if let Err(e) = spawned {
-            let _ = self.tx.send(JobEvent::Done {
+            let _ = self.tx.send(AppEvent::JobDone {
                 id,
                 result: Err(format!("cannot start a thread: {e}")),
             });
@@ -109,40 +96,20 @@ impl Jobs {
         self.running.values()
     }
 
-    /// Finished jobs since the last call, with the name they were started under; never blocks.
-    pub fn drain(&mut self) -> Vec<(String, Result<JobOutput, String>)> {
-        let mut finished = Vec::new();
-        while let Ok(ev) = self.rx.try_recv() {
-            self.absorb(ev, &mut finished);
-        }
-        finished
+    /// Whether any job is still running.
+    pub fn busy(&self) -> bool {
+        !self.running.is_empty()
     }
 
-    /// Waits until no job is running or `timeout` passes; for tests and orderly shutdown.
-    pub fn wait_all(&mut self, timeout: Duration) -> Vec<(String, Result<JobOutput, String>)> {
-        let deadline = Instant::now() + timeout;
-        let mut finished = Vec::new();
-        while !self.running.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(ev) => self.absorb(ev, &mut finished),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
+    /// Notes a running job's progress (shown in the status bar).
+    pub fn progress(&mut self, id: u64, note: &str) {
+        if let Some(job) = self.running.get_mut(&id) {
+            note.clone_into(&mut job.note);
         }
-        finished
     }
 
-    fn absorb(&mut self, ev: JobEvent, finished: &mut Vec<(String, Result<JobOutput, String>)>) {
-        match ev {
-            JobEvent::Progress { id, note } => {
-                if let Some(job) = self.running.get_mut(&id) {
-                    job.note = note;
-                }
-            }
-            JobEvent::Done { id, result } => {
-                let name = self.running.remove(&id).map(|j| j.name).unwrap_or_default();
-                finished.push((name, result));
-            }
-        }
+    /// Forgets a finished job; returns the name it was started under.
+    pub fn finished(&mut self, id: u64) -> String {
+        self.running.remove(&id).map(|j| j.name).unwrap_or_default()
     }
 }

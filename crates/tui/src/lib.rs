@@ -1,11 +1,13 @@
-//! The terminal UI: a thin layer over the core. The event loop polls keys, drains background jobs,
-//! and redraws; it never waits on slow work. The terminal is restored on every way out: normal quit,
+//! The terminal UI: a thin layer over the core. The event loop polls keys, drains the app's event
+//! queue (jobs, the model, the log follower, screens' shared changes) and redraws; it never waits on slow work. The terminal is restored on every way out: normal quit,
 //! an error, a panic (panic hook), and SIGTERM/SIGINT/SIGHUP (a flag the loop checks, with a
 //! watchdog for when the loop cannot: see `spawn_exit_watchdog`).
 
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod ctx;
+pub mod events;
 pub mod input;
 pub mod jobs;
 pub mod keys;
@@ -172,7 +174,7 @@ fn event_loop(
                 _ => {}
             }
         }
-        dirty |= app.pump_jobs();
+        dirty |= app.pump_events();
     }
     Ok(())
 }

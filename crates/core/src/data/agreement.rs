@@ -40,11 +40,16 @@ pub fn cohen_kappa(a: &[&str], b: &[&str]) -> Option<f64> {
     Some((observed - expected) / (1.0 - expected))
 }
 
+/// How two annotators agree over the pairs both of them labelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairAgreement {
+    /// The first annotator (the lower name).
     pub a: String,
+    /// The second annotator.
     pub b: String,
+    /// How many pairs both labelled.
     pub items: usize,
+    /// Cohen's kappa over those pairs; `None` when they share none.
     pub kappa: Option<f64>,
     /// (instance, pair, a's category, b's category)
     pub disagreements: Vec<(Id, (Id, Id), &'static str, &'static str)>,

@@ -14,24 +14,34 @@ use crate::llm::chat::Message;
 use crate::reasoning::{prompt, thought_text};
 use crate::store::{Id, ReviewStatus, Solution, Store, StoreError, TaskInstance, Thought};
 
+/// Which SFT stage an export feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Flowchart thoughts: accepted thoughts, each asked for with its task instance.
     Thought,
+    /// Stepwise solutions: accepted solutions and the chosen side of human preferences.
     Stepwise,
 }
 
+/// The file layout of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// TRL's conversational JSONL (`messages`; `prompt`/`chosen`/`rejected`).
     Trl,
+    /// LLaMA-Factory's alpaca JSONL, with its `dataset_info.json`.
     LlamaFactory,
 }
 
+/// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Reading the examples from the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A file or folder of the export could not be written.
     #[error("cannot write {path}: {error}")]
     Write {
+        /// The file or folder being written.
         path: PathBuf,
         /// Not `source`: the message already includes it, and an error chain would print it twice.
         error: std::io::Error,
@@ -41,15 +51,24 @@ pub enum ExportError {
 /// One training example before formatting: the prompt chat and the answer(s).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Example {
+    /// A supervised example: the prompt and the answer to learn.
     Sft {
+        /// The task instance it comes from; `None` for a thought tied to no instance.
         instance: Option<Id>,
+        /// The prompt chat the answer follows.
         prompt: Vec<Message>,
+        /// The assistant's answer: a thought's text or an accepted solution.
         answer: String,
     },
+    /// A preference pair for DPO: one prompt, the preferred and the rejected answer.
     Dpo {
+        /// The task instance both solutions answer.
         instance: Id,
+        /// The prompt chat, built from the chosen solution.
         prompt: Vec<Message>,
+        /// Text of the preferred solution.
         chosen: String,
+        /// Text of the rejected solution.
         rejected: String,
     },
 }
@@ -246,7 +265,9 @@ fn is_dev(instance: Option<Id>, fraction: f64) -> bool {
 /// What an export wrote.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Written {
+    /// Each file written and how many records (or, for `dataset_info.json`, datasets) it holds.
     pub files: Vec<(PathBuf, usize)>,
+    /// Secrets scrubbed, counted by kind (`password`, `email`, ...); empty without a redactor.
     pub redacted: BTreeMap<String, usize>,
 }
 

@@ -9,10 +9,13 @@ use crate::eval::data::{self, Item};
 use crate::store::{Store, StoreError, Task, TaskInstance};
 use crate::template::loghub;
 
+/// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// An input file could not be read; the text says which and why.
     #[error("{0}")]
     Read(String),
+    /// The database refused a write.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -20,10 +23,13 @@ pub enum ImportError {
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ImportReport {
+    /// Instances new to the database.
     pub added: usize,
+    /// Instances that matched an existing one by content hash and were merged into it.
     pub merged: usize,
     /// Lines of the input that could not be used, with why (line numbers are 1-based).
     pub skipped: Vec<(usize, String)>,
+    /// New instances per task.
     pub by_task: BTreeMap<Task, usize>,
 }
 
@@ -133,7 +139,9 @@ pub struct LoghubSettings {
     pub anomaly_items: usize,
     /// Failure-prediction window W and horizon H (lines), and how far windows step.
     pub window: usize,
+    /// Failure-prediction horizon H: how many lines after the window may hold the failure.
     pub horizon: usize,
+    /// How many lines each failure-prediction window starts after the previous one.
     pub stride: usize,
 }
 

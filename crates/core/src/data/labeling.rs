@@ -12,8 +12,11 @@ use crate::store::{
 /// A pair to label: two solutions of one instance, in the order shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair {
+    /// The task instance both solutions answer.
     pub instance: Id,
+    /// The solution shown on the left.
     pub left: Id,
+    /// The solution shown on the right.
     pub right: Id,
 }
 
@@ -89,8 +92,11 @@ pub fn labels_by(store: &Store, annotator: &str) -> Result<usize, StoreError> {
 /// One decision on a pair: which side won (or a tie, with the left as the nominal chosen one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
+    /// Chosen, tie or skip.
     pub preference: Preference,
+    /// The left solution is the chosen one (on a tie, the nominal chosen one).
     pub left_wins: bool,
+    /// The annotator marked the pair for a second look.
     pub flagged: bool,
 }
 

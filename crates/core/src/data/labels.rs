@@ -13,33 +13,50 @@ use crate::store::{
     TaskInstance,
 };
 
+/// A label's task instance, by content rather than record id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortableInstance {
+    /// The instance's task.
     pub task: Task,
+    /// The log's system, as stored.
     pub system: String,
+    /// The question or instruction (secrets scrubbed when exported with redaction).
     pub instruction: String,
+    /// The log lines shown to the model (secrets scrubbed when exported with redaction).
     pub input: Vec<String>,
+    /// The reference answer (secrets scrubbed when exported with redaction).
     pub gold: String,
+    /// Where the instance came from, as stored.
     pub source: String,
 }
 
+/// One side of a label: a solution's text and the model that wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortableSolution {
+    /// The whole solution text (secrets scrubbed when exported with redaction).
     pub text: String,
+    /// Name of the model that wrote it.
     pub model: String,
 }
 
 /// One label as a JSONL row of `export labels`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortableLabel {
+    /// Who made the label.
     pub annotator: String,
+    /// Whether `chosen` won, the two tied, or the pair was skipped.
     pub preference: Preference,
+    /// The annotator marked the pair for a second look.
     pub flagged: bool,
     /// Whether the chosen solution was the one on the left.
     pub chosen_was_left: Option<bool>,
+    /// When the label was made, in Unix milliseconds.
     pub created_at: u64,
+    /// The instance both solutions answer.
     pub instance: PortableInstance,
+    /// The preferred solution (for a tie, the one that was on the left).
     pub chosen: PortableSolution,
+    /// The other solution.
     pub rejected: PortableSolution,
 }
 
@@ -99,10 +116,15 @@ pub fn export(
 /// What a merge did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Merged {
+    /// Labels added.
     pub labels: usize,
+    /// Labels skipped because this database already has them (same annotator and pair).
     pub already_there: usize,
+    /// Task instances the file brought that were not here yet.
     pub instances_added: usize,
+    /// Solutions the file brought that were not here yet.
     pub solutions_added: usize,
+    /// Lines that could not be used, with why (1-based line numbers).
     pub skipped: Vec<(usize, String)>,
 }
 

@@ -13,8 +13,10 @@ struct Rule {
     keep_prefix: bool,
 }
 
+/// Replaces secrets in text with `[KIND]` tags, using the built-in rules plus the user's own.
 pub struct Redactor {
     rules: Vec<Rule>,
+    /// Replacements made so far, by kind (`password`, `email`, a user pattern's name, ...).
     pub counts: BTreeMap<String, usize>,
 }
 

@@ -1,7 +1,7 @@
 //! Diagnosis of a window of log lines: retrieve the chart that applies, walk it for evidence, ask the
 //! model to reason step by step along the chart's thought, and settle a structured verdict whose
 //! evidence lies inside the window. [`plan`] and [`finish`] are pure, so the CLI (which drives a
-//! [`Model`] directly) and the TUI (which streams through `llm::engine`) share everything but the
+//! [`Model`](crate::llm::model::Model) directly) and the TUI (which streams through `llm::engine`) share everything but the
 //! generation loop.
 
 pub mod prompt;
@@ -31,14 +31,18 @@ pub const SCHEMA: &str = "logreasoner.diagnosis/1";
 /// The lines to diagnose: `lines[0]` is line `first_line` (1-based) of `source`.
 #[derive(Debug, Clone)]
 pub struct Input {
+    /// Where the lines come from: the log file's path as shown, or the Logs screen's source name.
     pub source: String,
+    /// Line number of `lines[0]` in the source, 1-based.
     pub first_line: usize,
+    /// The window's lines, in order.
     pub lines: Vec<String>,
     /// The engineer's question; a general "what is wrong" when absent.
     pub question: Option<String>,
 }
 
 impl Input {
+    /// Line number of the last line in the window (1-based; `first_line` when there are none).
     pub fn last_line(&self) -> usize {
         self.first_line + self.lines.len().saturating_sub(1)
     }
@@ -47,15 +51,19 @@ impl Input {
 /// Everything decided before the model runs.
 #[derive(Clone)]
 pub struct Plan {
+    /// The lines to diagnose.
     pub input: Input,
+    /// The log format detected from the window, if any.
     pub format: Option<&'static Format>,
     /// Charts whose symptoms appear in the window, best first.
     pub ranked: Vec<Match>,
     /// The best chart and its walk over the window.
     pub chart: Option<Flowchart>,
+    /// That chart's walk over the window; `None` without a chart.
     pub walk: Option<Walk>,
     /// Line numbers given to the model.
     pub shown: Vec<usize>,
+    /// The prompt chat the model gets.
     pub messages: Vec<Message>,
     /// How the model and the walk measured in a stored evaluation: decides whether the model may
     /// override the walk, and calibrates the confidence. Unmeasured until the caller sets it
@@ -64,6 +72,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The input lines as a walk window, numbered from `first_line`.
     pub fn window(&self) -> Window<'_> {
         Window::new(&self.input.lines, self.input.first_line)
     }
@@ -150,41 +159,59 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
 pub struct Timings {
     /// From the request to the first generated token.
     pub first_token_ms: Option<u64>,
+    /// Wall milliseconds the diagnosis took, from the request to the report.
     pub total_ms: u64,
+    /// Tokens in the prompt; `None` without a model run.
     pub prompt_tokens: Option<usize>,
+    /// Tokens the model generated; `None` without a model run.
     pub generated_tokens: Option<usize>,
+    /// Prompt processing speed in tokens per second; `None` without a model run.
     pub prefill_tokens_per_sec: Option<f64>,
+    /// Generation speed in tokens per second after the first token; `None` without a model run.
     pub decode_tokens_per_sec: Option<f64>,
 }
 
 /// A finished diagnosis, as `--json` prints it and the TUI shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Always [`SCHEMA`], so readers can tell the JSON shape.
     pub schema: String,
     /// The record id in sled, once saved.
     pub id: Option<Id>,
+    /// The diagnosed lines' source (log file path or name).
     pub source: String,
+    /// First line of the window in the source, 1-based.
     pub first_line: usize,
+    /// Last line of the window in the source, 1-based.
     pub last_line: usize,
+    /// The settled verdict; its fields sit at the top level of the JSON.
     #[serde(flatten)]
     pub verdict: Verdict,
     /// The walk's and the model's opinions, and where the confidence comes from.
     pub opinions: verdict::Opinions,
+    /// Id of the chart that was walked; `None` when no chart matched.
     pub chart: Option<String>,
+    /// Node ids the walk visited, in order; empty without a chart.
     pub chart_path: Vec<String>,
     /// How the walk ended: `conclusion`, `escalate` or `undecided`; none without a chart.
     pub walk_end: Option<String>,
+    /// Name of the model that reasoned; `None` for the walk baseline.
     pub model: Option<String>,
+    /// The adapter merged into the model, if any.
     pub adapter: Option<String>,
     /// The model's stepwise reasoning (empty for the walk baseline).
     pub reasoning: String,
+    /// How long it took and how fast the model ran.
     pub timings: Timings,
 }
 
 /// What the model did, for [`finish`].
 pub struct ModelRun<'a> {
+    /// Name of the model (or the remote server's model).
     pub model: &'a str,
+    /// The adapter merged into the model, if any.
     pub adapter: Option<&'a str>,
+    /// The generation: the model's text, token counts and speeds.
     pub generation: &'a Generation,
     /// Wall time from the request to the last token.
     pub elapsed: Duration,

@@ -11,6 +11,7 @@ use crate::logs::format::{self, Format, Level};
 /// context (and prefill time) cannot, so lines are chosen by what they say (see [`select_lines`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PromptLimits {
+    /// At most this many lines of the window go into the prompt.
     pub max_lines: usize,
     /// Longer lines are cut for the prompt (they stay whole in the window and for the walk).
     pub max_line_chars: usize,
@@ -34,9 +35,11 @@ impl From<&crate::config::DiagnosisSettings> for PromptLimits {
     }
 }
 
+/// The system message of every diagnosis chat.
 pub const SYSTEM: &str = "You are an expert site reliability engineer. You diagnose logs by following \
 an expert troubleshooting flowchart, and you only cite line numbers that appear in the log lines given.";
 
+/// The question asked when the engineer asks none.
 pub const DEFAULT_QUESTION: &str =
     "Is something wrong in these log lines, and if so, what is the root cause?";
 
@@ -110,16 +113,25 @@ fn cut(line: &str, max_chars: usize) -> String {
 
 /// The chat for one diagnosis.
 pub struct PromptParts<'a> {
+    /// The flowchart retrieval chose; without one the built-in causes are offered.
     pub chart: Option<&'a Flowchart>,
+    /// The walk of that chart over the window, whose automatic checks are quoted.
     pub walk: Option<&'a Walk>,
+    /// The whole window, `lines[0]` being line `first_line`.
     pub lines: &'a [String],
+    /// 1-based number of the window's first line.
     pub first_line: usize,
+    /// Line numbers to show, ascending (from [`select_lines`]).
     pub shown: &'a [usize],
+    /// The engineer's question, or [`DEFAULT_QUESTION`].
     pub question: &'a str,
+    /// How long shown lines may be.
     pub limits: PromptLimits,
+    /// The log's detected format, used to compact line headers; `None` leaves lines as they are.
     pub format: Option<&'a Format>,
 }
 
+/// The system and user messages for one diagnosis, ending in the answer format to follow.
 pub fn messages(p: &PromptParts) -> Vec<Message> {
     let mut user = String::new();
     let categories = match p.chart {

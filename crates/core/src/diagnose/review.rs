@@ -27,8 +27,11 @@ pub fn answer_text(d: &Diagnosis) -> String {
 /// What a review wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reviewed {
+    /// Id of the review record written.
     pub review: Id,
+    /// The task instance holding the lines the model saw (reused when it already existed).
     pub instance: Id,
+    /// The solution holding the model's reasoning, correct or not by the decision.
     pub solution: Id,
 }
 

@@ -10,8 +10,11 @@ use crate::flowchart::{Flowchart, BUILTIN_CAUSES};
 /// the format, and what it did not say is simply absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelAnswer {
+    /// The verdict it gave (`Anomalous:` or `Answer:`); `None` when unreadable or contradicted.
     pub anomalous: Option<bool>,
+    /// The root cause it named (at most 200 chars); `None` for none, `n/a` or `unknown`.
     pub cause: Option<String>,
+    /// The confidence it stated, 0 to 1 (`70 %` and `high` are read too).
     pub confidence: Option<f32>,
     /// Every line number the model cited (in `Evidence:` or as "line N"), in the order seen.
     pub cited: Vec<usize>,
@@ -49,12 +52,14 @@ impl VerdictFrom {
 /// One opinion's measured record on anomaly detection, from a stored evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
+    /// F1 on the anomalous class.
     pub f1: f64,
     /// Of its `abnormal` answers, the share that were right.
     pub precision: f64,
     /// Of its `normal` answers, the share that were right (accuracy where the evaluation predates
     /// this figure).
     pub npv: f64,
+    /// How many items the evaluation scored.
     pub items: usize,
 }
 
@@ -91,7 +96,9 @@ pub const WALK_VARIANT: &str = "flowchart walk";
 /// the latest stored evaluation that ran both on the same items.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reliability {
+    /// The model's record; `None` when no evaluation measured it beside the walk.
     pub model: Option<Measured>,
+    /// The walk's record; `None` when no evaluation measured it.
     pub walk: Option<Measured>,
     /// Which evaluation the figures come from (`None`: no evaluation measured them).
     pub source: Option<String>,
@@ -190,6 +197,7 @@ impl Reliability {
 /// Both opinions of a diagnosis, as `diagnose --json` reports them beside the verdict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Opinions {
+    /// What the flowchart walk concluded.
     pub walk: WalkOpinion,
     /// `None` when no model ran.
     pub model: Option<ModelOpinion>,
@@ -197,16 +205,21 @@ pub struct Opinions {
     pub calibration: String,
 }
 
+/// The flowchart walk's opinion of a window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WalkOpinion {
+    /// True whenever a chart matched and was walked; false without a chart.
     pub anomalous: bool,
+    /// The conclusion's cause, `unknown` on escalation; `None` when undecided or without a chart.
     pub cause: Option<String>,
 }
 
+/// The model's opinion of a window, as read from its closing lines.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelOpinion {
     /// `None` when its answer could not be read (no verdict, a hedge, or two verdicts).
     pub anomalous: Option<bool>,
+    /// The root cause it named, if any.
     pub cause: Option<String>,
     /// It named both verdicts.
     pub conflicting: bool,
@@ -217,18 +230,24 @@ pub struct ModelOpinion {
     pub may_override: bool,
 }
 
+/// The settled answer of a diagnosis, with its evidence and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// Whether the window shows a problem.
     pub anomalous: bool,
+    /// The root cause, when one was found.
     pub cause: Option<String>,
     /// True when `cause` is a category of the chart (or a built-in one), false for free text.
     pub cause_is_category: bool,
+    /// How likely the verdict is right, 0 to 1: measured by a stored evaluation where there is one.
     pub confidence: f32,
     /// Line numbers inside the window, ascending.
     pub evidence: Vec<usize>,
     /// Cited line numbers that are not in the window (dropped from `evidence`).
     pub rejected_evidence: Vec<usize>,
+    /// What to do next (the chart's remedy); empty when nothing is anomalous.
     pub next_steps: Vec<String>,
+    /// Which opinion the verdict follows; `verdict_from` in the JSON.
     #[serde(rename = "verdict_from")]
     pub from: VerdictFrom,
 }

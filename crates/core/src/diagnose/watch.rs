@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::logs::format::{self, Format, Level};
 
+/// When the watch fires: how dense an error burst must be, and how often it may fire.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WatchSettings {
     /// A burst is at least this many error lines…
@@ -36,6 +37,7 @@ impl From<&crate::config::DiagnosisSettings> for WatchSettings {
     }
 }
 
+/// The burst detector over the lines arriving in follow mode.
 #[derive(Debug, Clone)]
 pub struct Watch {
     settings: WatchSettings,
@@ -45,6 +47,7 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// A watch that has seen no lines yet.
     pub fn new(settings: WatchSettings) -> Watch {
         Watch {
             settings,
@@ -54,6 +57,7 @@ impl Watch {
         }
     }
 
+    /// The settings it was made with.
     pub fn settings(&self) -> WatchSettings {
         self.settings
     }

@@ -14,10 +14,15 @@ use crate::store::Task;
 pub struct Item {
     /// 1-based line of the file.
     pub line: usize,
+    /// The task the item poses (LogLM's `solution` rows are root cause).
     pub task: Task,
+    /// The log's system; empty when the row names none.
     pub system: String,
+    /// The question or instruction; empty when the row has none.
     pub instruction: String,
+    /// The log lines, one per entry (a single-string input is split into lines).
     pub input: Vec<String>,
+    /// The reference answer (`gold`, or LogLM's `output`).
     pub gold: String,
     /// A root-cause category, when the source has one (enables category macro-F1).
     pub category: Option<String>,
@@ -54,7 +59,9 @@ struct Row {
 /// What loading found: the items and the lines it skipped, with why.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The rows that parsed, in file order.
     pub items: Vec<Item>,
+    /// Lines that did not parse, with why (1-based line numbers).
     pub skipped: Vec<(usize, String)>,
 }
 
@@ -67,6 +74,7 @@ fn task_of(name: &str) -> Result<(Task, Option<String>), String> {
     }
 }
 
+/// Items from JSONL text; a line that does not parse is skipped and reported.
 pub fn parse(text: &str) -> Loaded {
     // An editor's byte-order mark would make the first row invalid JSON.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -157,6 +165,7 @@ fn strip_fence(s: &str) -> &str {
     }
 }
 
+/// Reads and parses a JSONL file; only an unreadable file is an error.
 pub fn load(path: &Path) -> Result<Loaded, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(parse(&String::from_utf8_lossy(&bytes)))

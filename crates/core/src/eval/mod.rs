@@ -64,8 +64,11 @@ pub fn walk_answer(charts: &[Flowchart], item: &Item) -> Option<String> {
 /// One model answer, with the time it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
+    /// The whole generated text (for the walk, its answer).
     pub text: String,
+    /// The answer read from the text; `None` when it could not be read (scored as wrong).
     pub answer: Option<String>,
+    /// Wall time taken to answer.
     pub latency: Duration,
 }
 

@@ -7,13 +7,18 @@ use std::collections::BTreeSet;
 /// Precision, recall and F1 of the positive label.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Binary {
+    /// True positives: gold positive, answered positive.
     pub tp: usize,
+    /// False positives: gold negative, answered positive.
     pub fp: usize,
+    /// False negatives: gold positive, answered negative.
     pub fn_: usize,
+    /// True negatives: gold negative, answered negative.
     pub tn: usize,
 }
 
 impl Binary {
+    /// Counts one answer: `gold` is the right label, `predicted` the one given.
     pub fn add(&mut self, gold: bool, predicted: bool) {
         match (gold, predicted) {
             (true, true) => self.tp += 1,
@@ -23,14 +28,17 @@ impl Binary {
         }
     }
 
+    /// Share of positive answers that were right; 0 when there were none.
     pub fn precision(&self) -> f64 {
         ratio(self.tp, self.tp + self.fp)
     }
 
+    /// Share of gold positives that were answered positive; 0 when there were none.
     pub fn recall(&self) -> f64 {
         ratio(self.tp, self.tp + self.fn_)
     }
 
+    /// Harmonic mean of precision and recall; 0 when both are 0.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
         if p + r == 0.0 {
@@ -45,6 +53,7 @@ impl Binary {
         ratio(self.tn, self.tn + self.fn_)
     }
 
+    /// Share of all answers that were right; 0 when nothing was counted.
     pub fn accuracy(&self) -> f64 {
         ratio(self.tp + self.tn, self.tp + self.tn + self.fp + self.fn_)
     }

@@ -19,13 +19,16 @@ const FP_HORIZON: usize = 10;
 /// The share of BGL's lines (from the start) that training windows come from.
 const BGL_TRAIN_SHARE: f64 = 0.7;
 
+/// The instruction of every BGL anomaly-detection window.
 pub const AD_INSTRUCTION: &str =
     "Is any line of this BGL window abnormal (an alert)? Answer normal or abnormal.";
 
 /// Training and dev items.
 #[derive(Debug, Clone, Default)]
 pub struct Splits {
+    /// Items to train on: LogLM's train split plus windows from the first 70% of BGL.
     pub train: Vec<Item>,
+    /// Items to evaluate on: LogLM's dev split plus windows from the rest of BGL.
     pub dev: Vec<Item>,
 }
 

@@ -41,16 +41,27 @@ use crate::store::{EvalResult, RunState, Task};
 use crate::train::run::{self, RunConfig, RunDir, Stage};
 use crate::train::TrainError;
 
+/// Why an experiment run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
+    /// A dataset could not be read; the text says which and why.
     #[error("{0}")]
     Data(String),
+    /// Reading or writing a file in the experiment folder failed.
     #[error("{}: {reason}", path.display())]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A training run could not be set up or run.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The model failed while sampling or evaluating.
     #[error(transparent)]
     Llm(#[from] LlmError),
+    /// The folder, a step or a run is not in a state to go on; the text says why.
     #[error("{0}")]
     Invalid(String),
 }
@@ -69,8 +80,11 @@ fn io(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
+    /// A few items per task and a few steps per stage: a check that finishes in minutes.
     Small,
+    /// 32 training and 24 dev items per task, one epoch per stage: about 90 minutes on two cores.
     Medium,
+    /// Every item, one epoch per stage: the real run, a GPU's job.
     Full,
 }
 
@@ -159,11 +173,17 @@ impl Scale {
 
 /// The variants of the comparison, in table order.
 pub const BASE: &str = "base";
+/// The flowchart walk baseline, no model.
 pub const WALK: &str = "flowchart walk";
+/// SFT on gold answers without reasoning (the LogLM-style baseline).
 pub const DIRECT: &str = "direct SFT";
+/// SFT on stepwise traces (gold answers where no trace covers the item).
 pub const STEPWISE: &str = "stepwise SFT";
+/// SFT on chart thoughts, then on the stepwise data from that adapter.
 pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
+/// Thought and stepwise SFT, then DPO on the sampled pairs.
 pub const FULL: &str = "full (+ DPO)";
+/// Every variant, in table order.
 pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
 
 /// Training runs, each with its stage, data file, and the run whose adapter it starts from.
@@ -194,36 +214,50 @@ fn variant_run(variant: &str) -> Option<&'static str> {
 /// Counts of what the data step and the sampling made.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataStats {
+    /// Training items per task name.
     pub train_items: BTreeMap<String, usize>,
+    /// Dev items per task name.
     pub dev_items: BTreeMap<String, usize>,
     /// Traces kept (their answer is the gold one), by teacher.
     pub traces: BTreeMap<String, usize>,
     /// Traces composed but dropped for a wrong answer.
     pub traces_dropped: usize,
+    /// Thought-SFT rows made from the charts.
     pub thought_rows: usize,
+    /// Training items the base model was sampled on.
     pub sampled: usize,
+    /// Samples whose answer was right.
     pub samples_right: usize,
     /// Right samples that joined the stepwise data (a binary one only when it is grounded).
     #[serde(default)]
     pub samples_learned: usize,
+    /// DPO pairs made (trace chosen over a wrong sample).
     pub dpo_pairs: usize,
 }
 
 /// One variant's scores on one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The variant's name, one of [`VARIANTS`].
     pub variant: String,
+    /// The task scored.
     pub task: Task,
+    /// The scores.
     pub result: EvalResult,
 }
 
 /// `state.json`: what is finished (with seconds of wall time), and what was found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The run's size; a folder holds runs of one scale only.
     pub scale: Scale,
+    /// The base model; a folder holds runs of one model only.
     pub model: PathBuf,
+    /// Finished steps (see [`steps`]) with the wall seconds each took.
     pub done: BTreeMap<String, f64>,
+    /// What the data and sampling steps made.
     pub data: DataStats,
+    /// Scores so far, one row per variant and task.
     pub results: Vec<Row>,
     /// Runs whose training was skipped, with why (e.g. no DPO pairs).
     #[serde(default)]
@@ -232,12 +266,19 @@ pub struct State {
 
 /// What a run needs.
 pub struct Options {
+    /// How big a run to do.
     pub scale: Scale,
+    /// The experiment folder, where everything is written and resumed from.
     pub folder: PathBuf,
+    /// The base model.
     pub model: PathBuf,
+    /// Where training and generation run.
     pub device: Device,
+    /// LogLM's folder, holding `train.jsonl` and `dev.jsonl`.
     pub loglm: PathBuf,
+    /// The Loghub-2k root (for BGL's windows).
     pub loghub: PathBuf,
+    /// The expert flowcharts, for traces, thoughts and the walk.
     pub charts: Vec<Flowchart>,
     /// Stop after this step (e.g. `train:direct`); the next run resumes after it.
     pub until: Option<String>,

@@ -18,15 +18,20 @@ use crate::template::miner::Miner;
 /// Which teacher wrote a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Teacher {
+    /// An expert flowchart's walk over the item: the chart, each check's evidence, the conclusion.
     Chart,
+    /// A severity reading of the lines, where no chart applies.
     Severity,
+    /// The template miner's masks, for log parsing.
     Masks,
 }
 
 /// A stepwise solution from a teacher, with its answer (already checked against gold).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
+    /// The numbered steps and the closing `Answer:` line.
     pub text: String,
+    /// Which teacher wrote it.
     pub teacher: Teacher,
 }
 

@@ -4,14 +4,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
+/// One problem found in a flowchart file, with where it is and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The flowchart file.
     pub file: PathBuf,
     /// 1-based.
     pub line: usize,
     /// 1-based.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
+    /// A one-line suggestion for fixing it.
     pub hint: String,
 }
 
@@ -29,22 +33,29 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Why a flowchart could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowchartError {
+    /// The file parsed but breaks the rules; every problem found is listed.
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
+    /// The file could not be read.
     #[error("cannot read {path}: {error}")]
     Read {
+        /// The file.
         path: PathBuf,
         /// Not `source`: the message already includes it, and an error chain would print it twice.
         error: std::io::Error,
     },
+    /// The file could not be written.
     #[error("cannot write {path}: {error}")]
     Write {
+        /// The file.
         path: PathBuf,
         /// Not `source`: the message already includes it, and an error chain would print it twice.
         error: std::io::Error,
     },
+    /// No chart with this id (or path) in the flowcharts folder.
     #[error("no flowchart `{0}`; `logreasoner flowchart validate` lists the charts")]
     Unknown(String),
 }

@@ -9,16 +9,25 @@ use super::{Check, Flowchart, Node, NodeKind, Retry};
 /// A node field, edited as one line of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// `kind`: decision, check, action, conclusion or escalate.
     Kind,
+    /// `text`: what the node asks, checks, does or concludes.
     Text,
+    /// `check`: the evidence test over the window, as a YAML flow map.
     Check,
+    /// `branches`: labelled edges of a decision, e.g. `{ yes: a, no: b }`.
     Branches,
+    /// `next`: the node a check or action leads to.
     Next,
+    /// `retry`: an action's bounded way back, `{ to: NODE, limit: N }`.
     Retry,
+    /// `cause`: a conclusion's cause category.
     Cause,
+    /// `remedy`: what the operator should do.
     Remedy,
 }
 
+/// Every node field, in the order the editor shows them.
 pub const FIELDS: [Field; 8] = [
     Field::Kind,
     Field::Text,
@@ -31,6 +40,7 @@ pub const FIELDS: [Field; 8] = [
 ];
 
 impl Field {
+    /// The field's YAML key.
     pub fn name(self) -> &'static str {
         match self {
             Field::Kind => "kind",
@@ -178,6 +188,7 @@ pub fn apply_field(node: &mut Node, field: Field, text: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Checks a node or chart id: not empty, ASCII letters, digits, `-` and `_` only.
 pub fn valid_id(id: &str) -> Result<(), String> {
     if id.is_empty()
         || !id

@@ -116,10 +116,13 @@ pub fn dot(chart: &Flowchart) -> String {
 /// One row of the Unicode tree: the node it shows and the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeRow {
+    /// Id of the node the row shows.
     pub node: String,
+    /// The row as printed: tree lines, glyph, id, text and any cause or retry.
     pub text: String,
 }
 
+/// The symbol that marks a node of this kind in the tree.
 pub fn kind_glyph(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Decision => "◆",

@@ -106,8 +106,11 @@ pub fn load_file(path: &Path) -> Result<Flowchart, FlowchartError> {
 /// One file of a chart folder: the chart when it is valid, else its problems.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The chart file.
     pub path: PathBuf,
+    /// The chart's id, or the file stem when the file does not parse.
     pub id: String,
+    /// The chart, or every problem found in the file.
     pub chart: Result<Flowchart, Vec<Diagnostic>>,
 }
 
@@ -144,6 +147,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Entry>, FlowchartError> {
     Ok(entries)
 }
 
+/// Loads and validates one chart file; a file that cannot be read becomes a diagnostic too.
 pub fn load_entry(path: &Path) -> Entry {
     let stem = path
         .file_stem()

@@ -25,32 +25,48 @@ pub const BUILTIN_CAUSES: &[&str] = &[
     "unknown",
 ];
 
+/// An expert troubleshooting flowchart: one YAML file of the chart folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Flowchart {
+    /// Unique id in the folder; must equal the file's name without `.yaml`.
     pub id: String,
+    /// The problem in one line.
     pub title: String,
+    /// The system it is for (e.g. HDFS, Linux); retrieval favours charts of the log's system.
     pub system: String,
+    /// Longer prose, used as the overview of the chart's thought.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Cause categories the chart adds to [`BUILTIN_CAUSES`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
+    /// Regexes matching lines that show the problem; retrieval ranks charts by them.
     pub symptoms: Vec<String>,
+    /// Id of the node the walk starts at.
     pub start: String,
+    /// The nodes by id, in file order.
     pub nodes: IndexMap<String, Node>,
 }
 
+/// What a node does, which decides how it leads on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    /// Asks a question and branches on the answer (`yes`/`no` when it has a check).
     Decision,
+    /// Tests evidence in the log, then goes `next`.
     Check,
+    /// Something the operator does, then goes `next`; may retry an earlier node.
     Action,
+    /// Ends the path with a cause and a remedy.
     Conclusion,
+    /// Ends the path by handing over to people, when the log does not settle it.
     Escalate,
 }
 
 impl NodeKind {
+    /// Every kind, in the order the editor offers them.
     pub const ALL: [NodeKind; 5] = [
         NodeKind::Decision,
         NodeKind::Check,
@@ -59,6 +75,7 @@ impl NodeKind {
         NodeKind::Escalate,
     ];
 
+    /// The kind as written in YAML (`decision`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Decision => "decision",
@@ -69,31 +86,42 @@ impl NodeKind {
         }
     }
 
+    /// Whether the kind ends a path (conclusion or escalate).
     pub fn is_terminal(self) -> bool {
         matches!(self, NodeKind::Conclusion | NodeKind::Escalate)
     }
 }
 
+/// One step of a chart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
+    /// What the node does.
     pub kind: NodeKind,
+    /// What it asks, checks, does or concludes, in words.
     pub text: String,
+    /// The evidence test over the window; only decisions and checks have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<Check>,
+    /// A decision's edges: answer label to node id.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub branches: IndexMap<String, String>,
+    /// The node a check or action leads to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// An action's bounded way back to an earlier node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// A conclusion's cause category: built in or declared in `causes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// What the operator should do; required on a conclusion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
 }
 
 impl Node {
+    /// A node of `kind` with `text` and no check, edges, cause or remedy.
     pub fn new(kind: NodeKind, text: impl Into<String>) -> Node {
         Node {
             kind,
@@ -120,14 +148,19 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// Holds when some line matches this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<String>,
+    /// Holds when each of these regexes matches some line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<Vec<String>>,
+    /// Holds when at least `at_least` lines match this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<String>,
+    /// How many lines `count` needs; 1 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least: Option<u32>,
+    /// Holds when no line matches this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent: Option<String>,
     /// `30s`, `10m`, `2h`: only lines within this span of the anchor count.
@@ -180,10 +213,13 @@ impl Check {
     }
 }
 
+/// An action's way back to an earlier node, taken at most `limit` times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// Id of the node to go back to; it must lead back to the retrying action.
     pub to: String,
+    /// Most times the retry is taken, 1 to `MAX_RETRY` (10).
     pub limit: u32,
 }
 

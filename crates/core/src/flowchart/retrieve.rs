@@ -5,14 +5,18 @@ use regex::Regex;
 use super::model::Flowchart;
 use super::walk::Window;
 
+/// A chart that applies to the window, with how well it matched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
+    /// The chart's id.
     pub chart: String,
+    /// Ranking score: 10 per symptom matched, 1 per matching line (up to 10), 5 for the system.
     pub score: f64,
     /// How many of the chart's symptom patterns matched at least one line.
     pub symptoms_matched: usize,
     /// Line numbers that matched a symptom (at most 20).
     pub lines: Vec<usize>,
+    /// The chart's system is the one the caller named.
     pub system_match: bool,
 }
 

@@ -10,8 +10,11 @@ use crate::store::{ReviewStatus, Store, StoreError, Thought, ThoughtOrigin};
 /// The parts of a thought, independent of storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThoughtText {
+    /// What the problem is and which causes are told apart.
     pub overview: String,
+    /// What makes the diagnosis hard, one entry per challenge.
     pub challenges: Vec<String>,
+    /// Abstract reasoning steps, in order.
     pub steps: Vec<String>,
 }
 
@@ -22,6 +25,7 @@ impl ThoughtText {
     }
 }
 
+/// A thought in SPEC's text layout: overview, a bulleted list of challenges, numbered steps.
 pub fn render(overview: &str, challenges: &[String], steps: &[String]) -> String {
     let mut out = format!("Problem overview: {}\nKey challenges:\n", overview.trim());
     for c in challenges {
@@ -180,7 +184,9 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
 /// What [`sync`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SyncReport {
+    /// Chart ids that got a newly derived thought.
     pub created: Vec<String>,
+    /// Chart ids whose current thought was already up to date.
     pub unchanged: Vec<String>,
     /// Chart ids whose earlier thoughts were marked stale.
     pub staled: Vec<String>,

@@ -8,6 +8,7 @@ use regex::Regex;
 use super::diagnostic::{Diagnostic, Locator};
 use super::model::{parse_span, Check, Flowchart, Node, NodeKind};
 
+/// Highest retry limit a chart may give; a retry must be bounded.
 pub const MAX_RETRY: u32 = 10;
 
 struct Report<'a> {

@@ -14,11 +14,14 @@ pub const MAX_EVIDENCE: usize = 20;
 /// Lines under diagnosis and the number of the first one (1-based, as in the file).
 #[derive(Debug, Clone, Copy)]
 pub struct Window<'a> {
+    /// The lines, `lines[0]` being line `first_line`.
     pub lines: &'a [String],
+    /// 1-based number of the first line.
     pub first_line: usize,
 }
 
 impl<'a> Window<'a> {
+    /// A window over `lines`, the first of which is line `first_line`.
     pub fn new(lines: &'a [String], first_line: usize) -> Self {
         Window { lines, first_line }
     }
@@ -37,43 +40,73 @@ impl<'a> Window<'a> {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CheckOutcome {
     /// The check holds or not, with the lines that show it.
-    Decided { holds: bool, evidence: Vec<usize> },
+    Decided {
+        /// Whether the check holds.
+        holds: bool,
+        /// Line numbers that show it (at most [`MAX_EVIDENCE`]).
+        evidence: Vec<usize>,
+    },
     /// The log cannot answer it (e.g. a time span over lines without timestamps).
-    Undecidable { reason: String },
+    Undecidable {
+        /// Why the log cannot answer it.
+        reason: String,
+    },
 }
 
+/// One node visited by the walk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
+    /// The node's id.
     pub node: String,
+    /// The node's kind.
     pub kind: NodeKind,
+    /// The node's text.
     pub text: String,
     /// The check as written, when the node has one.
     pub check: Option<String>,
+    /// What the check found; `None` for a node without one.
     pub outcome: Option<CheckOutcome>,
     /// The branch taken (`yes`/`no`/`next`); none at the end.
     pub taken: Option<String>,
 }
 
+/// How a walk ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum End {
+    /// A conclusion node was reached: the cause is named.
     Conclusion {
+        /// The conclusion node's id.
         node: String,
+        /// The cause category it names (`unknown` when it names none).
         cause: String,
+        /// What to do about it; empty when the node does not say.
         remedy: String,
     },
+    /// An escalate node was reached: the log cannot settle it, a person must.
     Escalate {
+        /// The escalate node's id.
         node: String,
+        /// What to do, when the node says.
         remedy: Option<String>,
     },
     /// The walk stopped: a person or the model must decide at `node`.
-    Undecided { node: String, reason: String },
+    Undecided {
+        /// The node the walk stopped at.
+        node: String,
+        /// Why it could not go on.
+        reason: String,
+    },
 }
 
+/// One walk of a chart over a window: the steps taken and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Walk {
+    /// The chart's id.
     pub chart: String,
+    /// The nodes visited, in order.
     pub steps: Vec<Step>,
+    /// How the walk ended.
     pub end: End,
 }
 

@@ -32,9 +32,13 @@ pub fn locate(path: &Path) -> Result<PathBuf, LlmError> {
 /// The LoRA settings of a saved adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdapterConfig {
+    /// LoRA rank `r`: the inner size of each `B·A` update; at least 1.
     pub rank: usize,
+    /// `lora_alpha`: the update is scaled by `alpha / rank`; the rank when the file has none.
     pub alpha: f64,
+    /// `lora_dropout` used in training (0 when absent); inference ignores it.
     pub dropout: f32,
+    /// Projection names the adapter changes (`q_proj`, ...); `all-linear` becomes every one.
     pub targets: Vec<String>,
     /// The base model the adapter was trained on, as recorded by whoever trained it.
     pub base_model: Option<String>,

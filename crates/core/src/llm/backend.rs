@@ -14,12 +14,16 @@ use crate::config::{Config, RemoteSettings};
 /// What to open, decided on the calling thread and opened where the model will live.
 #[derive(Debug, Clone)]
 pub enum BackendSpec {
+    /// The local model, run with candle in this process.
     Local {
+        /// The model: a GGUF file or a Hugging Face folder.
         path: PathBuf,
         /// A PEFT LoRA adapter merged into the model at load.
         adapter: Option<PathBuf>,
+        /// Where the model runs (CPU or a CUDA GPU).
         device: Device,
     },
+    /// An OpenAI-compatible server named in the config file.
     Remote(RemoteSettings),
 }
 
@@ -50,6 +54,8 @@ impl BackendSpec {
         }
     }
 
+    /// Loads the local model (slow: reads and merges the weights) or connects to the server;
+    /// fails when the model cannot be read or the server's API key cannot be found.
     pub fn open(&self) -> Result<Backend, LlmError> {
         match self {
             BackendSpec::Local {
@@ -70,9 +76,12 @@ impl BackendSpec {
     }
 }
 
+/// An opened model that answers chats.
 #[derive(Debug)]
 pub enum Backend {
+    /// The local model, loaded with its adapter merged in.
     Local(Box<Model>),
+    /// A chat-completions server.
     Remote(Remote),
 }
 

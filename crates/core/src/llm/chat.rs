@@ -3,13 +3,17 @@
 
 use serde::Serialize;
 
+/// One chat message, as the template renders it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
+    /// `system`, `user` or `assistant`.
     pub role: String,
+    /// The message text.
     pub content: String,
 }
 
 impl Message {
+    /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
         Message {
             role: "system".into(),
@@ -17,6 +21,7 @@ impl Message {
         }
     }
 
+    /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
         Message {
             role: "user".into(),
@@ -24,6 +29,7 @@ impl Message {
         }
     }
 
+    /// An assistant message (a previous answer, or a training target).
     pub fn assistant(content: impl Into<String>) -> Self {
         Message {
             role: "assistant".into(),
@@ -32,10 +38,13 @@ impl Message {
     }
 }
 
+/// Why the chat template could not produce the prompt.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
+    /// The template is not valid Jinja.
     #[error("the model's chat template does not parse: {0}")]
     Template(String),
+    /// The template raised an error on these messages.
     #[error("the model's chat template failed on these messages: {0}")]
     Render(String),
 }

@@ -35,6 +35,7 @@ struct Request {
 
 /// A handle on a running generation: its events, and a way to stop it.
 pub struct Running {
+    /// What the generation reports, in order, ending with `Done` or `Failed`.
     pub events: Receiver<Event>,
     cancel: Arc<AtomicBool>,
 }
@@ -49,6 +50,7 @@ impl Running {
         }
     }
 
+    /// Whether [`Running::cancel`] has been called.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }

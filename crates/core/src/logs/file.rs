@@ -7,7 +7,9 @@ use super::index::LogFile;
 /// A 1-based inclusive line range, as given on the command line (`A..B`, `A..`, `..B`, `A`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineRange {
+    /// First line, 1-based (1 when the range starts open, `..B`).
     pub first: usize,
+    /// Last line, inclusive; `None` runs to the end of the file.
     pub last: Option<usize>,
 }
 

@@ -21,10 +21,13 @@ pub enum Note {
 /// New complete lines (invalid UTF-8 replaced) and notes, in the order they happened.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Update {
+    /// Lines completed since the last poll, without their newlines.
     pub lines: Vec<String>,
+    /// Truncation, replacement or a missing file noticed since the last poll.
     pub notes: Vec<Note>,
 }
 
+/// Follows one log path across truncation, rotation and re-creation; [`Follower::poll`] reads on.
 pub struct Follower {
     path: PathBuf,
     file: Option<File>,
@@ -74,6 +77,7 @@ impl Follower {
         Ok(f)
     }
 
+    /// The path followed.
     pub fn path(&self) -> &Path {
         &self.path
     }

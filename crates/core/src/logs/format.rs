@@ -12,16 +12,24 @@ use regex::Regex;
 /// Severity, from the header when the format has one, else inferred from words in the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
+    /// Finest tracing detail (`trace`, `verbose`).
     Trace,
+    /// Debugging detail (`debug`, `dbg`).
     Debug,
+    /// Routine information.
     Info,
+    /// A normal but noteworthy event (syslog's `notice`).
     Notice,
+    /// Something unexpected that did not fail (warnings, timeouts, retries).
     Warn,
+    /// An operation failed.
     Error,
+    /// A failure that can stop a component (`fatal`, `critical`, `panic`, `emerg`).
     Fatal,
 }
 
 impl Level {
+    /// Every level, least severe first.
     pub const ALL: [Level; 7] = [
         Level::Trace,
         Level::Debug,
@@ -32,6 +40,7 @@ impl Level {
         Level::Fatal,
     ];
 
+    /// The level a header word names (`warn`, `E`, `crit`), ignoring case; `None` for other words.
     pub fn parse(text: &str) -> Option<Level> {
         Some(match text.trim().to_ascii_lowercase().as_str() {
             "trace" | "v" | "verbose" => Level::Trace,
@@ -47,6 +56,7 @@ impl Level {
         })
     }
 
+    /// The upper-case name, e.g. `WARN`.
     pub fn name(self) -> &'static str {
         match self {
             Level::Trace => "TRACE",
@@ -83,15 +93,21 @@ impl Level {
 /// One parsed line. Fields borrow from the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header<'a> {
+    /// The time as written, from its first to its last time field; `None` when the line has none.
     pub timestamp: Option<&'a str>,
+    /// The severity, from the header or inferred from the message; `None` when neither gives one.
     pub level: Option<Level>,
     /// Whether `level` came from the header (true) or was inferred from the message.
     pub level_from_header: bool,
+    /// The component or program that wrote the line, when the format names one.
     pub component: Option<&'a str>,
+    /// The message after the header (the whole line when the format has no header).
     pub content: &'a str,
 }
 
+/// A log header format: its name, its template and the parser built from it.
 pub struct Format {
+    /// The format's name, as `--format` takes it (e.g. `HDFS`, `klog`, `syslog`).
     pub name: &'static str,
     /// The header template, or what a structured format reads.
     pub template: &'static str,
@@ -387,6 +403,7 @@ pub fn by_name(name: &str) -> Option<&'static Format> {
     formats().iter().find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
+/// The name of every known format, Loghub's first.
 pub fn names() -> Vec<&'static str> {
     formats().iter().map(|f| f.name).collect()
 }

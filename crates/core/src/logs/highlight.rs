@@ -15,12 +15,17 @@ const THEME: &[u8] = include_bytes!("../../../../assets/syntax/log.tmTheme");
 /// A colour and emphasis for a piece of a line, independent of the UI toolkit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
+    /// Foreground colour as red, green, blue.
     pub rgb: (u8, u8, u8),
+    /// Bold text.
     pub bold: bool,
+    /// Italic text.
     pub italic: bool,
+    /// Underlined text.
     pub underline: bool,
 }
 
+/// The log syntax and theme, ready to highlight lines; [`Highlighter::shared`] is the usual one.
 pub struct Highlighter {
     syntaxes: SyntaxSet,
     theme: Theme,
@@ -39,6 +44,7 @@ impl Highlighter {
             .as_ref()
     }
 
+    /// Compiles the shipped syntax and theme; the error names the one that is broken.
     pub fn load() -> Result<Highlighter, String> {
         let def = SyntaxDefinition::load_from_str(SYNTAX, true, None)
             .map_err(|e| format!("log syntax: {e}"))?;

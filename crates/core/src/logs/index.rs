@@ -16,18 +16,29 @@ use std::path::{Path, PathBuf};
 /// Bytes per indexing chunk: large enough to amortise thread start-up, small enough to balance.
 const CHUNK: u64 = 64 << 20;
 
+/// Why a log could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
+    /// The file could not be opened.
     #[error("cannot open {path}: {error}")]
     Open {
+        /// The log's path.
         path: PathBuf,
         /// Not `source`: the message already includes it, and an error chain would print it twice.
         error: std::io::Error,
     },
+    /// The path is a named pipe, socket or folder, which would block or read as nothing.
     #[error("{path} is {what}, not a file; pipe it into `--logs -` instead")]
-    NotAFile { path: PathBuf, what: &'static str },
+    NotAFile {
+        /// The log's path.
+        path: PathBuf,
+        /// What it is instead: `a named pipe`, `a socket` or `a folder`.
+        what: &'static str,
+    },
+    /// Reading the file failed part way.
     #[error("cannot read {path}: {error}")]
     Read {
+        /// The log's path.
         path: PathBuf,
         /// Not `source`: the message already includes it, and an error chain would print it twice.
         error: std::io::Error,
@@ -167,10 +178,12 @@ impl LogFile {
         }
     }
 
+    /// The log's path (`-` for stdin).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// How many lines the log has.
     pub fn len(&self) -> usize {
         self.lines
     }
@@ -180,6 +193,7 @@ impl LogFile {
         self.bytes.len() as u64
     }
 
+    /// Whether the log has no lines.
     pub fn is_empty(&self) -> bool {
         self.lines == 0
     }

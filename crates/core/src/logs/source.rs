@@ -13,6 +13,7 @@ use crate::template::miner::Miner;
 /// Per-line facts, computed in one pass. `level` 0 means none; otherwise `Level as u8 + 1`.
 #[derive(Debug, Default, Clone)]
 pub struct Facts {
+    /// Level of each analysed line: 0 for none, else its place in `Level::ALL` plus 1.
     pub level: Vec<u8>,
     /// Seconds, `i64::MIN` when the line has no timestamp.
     pub time: Vec<i64>,
@@ -21,6 +22,7 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// Level of line `line` (0-based); `None` when it has none or is not analysed yet.
     pub fn level(&self, line: usize) -> Option<Level> {
         match self.level.get(line) {
             Some(&l) if l > 0 => Level::ALL.get(l as usize - 1).copied(),
@@ -28,6 +30,7 @@ impl Facts {
         }
     }
 
+    /// Timestamp of line `line` (0-based) in seconds; `None` when it has none or is not analysed.
     pub fn time(&self, line: usize) -> Option<i64> {
         self.time.get(line).copied().filter(|&t| t != i64::MIN)
     }
@@ -36,20 +39,31 @@ impl Facts {
 /// How often a template occurs in a source, and its first and last line (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateStats {
+    /// The template's cluster id in the source's miner.
     pub id: u32,
+    /// The template text, variables shown as `<*>`.
     pub text: String,
+    /// Analysed lines of this template.
     pub count: usize,
+    /// Its first line, 1-based.
     pub first: usize,
+    /// Its last line, 1-based.
     pub last: usize,
 }
 
+/// One open log: its indexed lines, lines appended while following, format and line facts.
 pub struct LogSource {
+    /// Shown name: the file name, or `stdin`.
     pub name: String,
+    /// The log file's path (`-` for stdin).
     pub path: PathBuf,
     file: Option<Arc<LogFile>>,
     appended: Vec<String>,
+    /// Header format, given or detected from the first 200 lines; `None` when none fits.
     pub format: Option<&'static Format>,
+    /// Level, time and template per analysed line.
     pub facts: Facts,
+    /// The template miner the lines are clustered with, tuned to the format's system.
     pub miner: Miner,
 }
 
@@ -76,6 +90,7 @@ impl LogSource {
         Ok(Self::from_file(file, format))
     }
 
+    /// A source over an indexed file, detecting the format from its first 200 lines unless given.
     pub fn from_file(file: LogFile, format: Option<&'static Format>) -> LogSource {
         let path = file.path().to_path_buf();
         let name = path
@@ -129,6 +144,7 @@ impl LogSource {
         }
     }
 
+    /// Lines in the source: the indexed file's plus those appended.
     pub fn len(&self) -> usize {
         self.file.as_ref().map_or(0, |f| f.len()) + self.appended.len()
     }
@@ -138,6 +154,7 @@ impl LogSource {
         self.file.as_ref().map_or(0, |f| f.byte_len())
     }
 
+    /// Whether the source has no lines.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

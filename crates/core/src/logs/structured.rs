@@ -8,7 +8,9 @@ use super::format::{Header, Level};
 /// Which structured syntax a format reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
+    /// One JSON object per line.
     Json,
+    /// logfmt: `key=value` pairs separated by spaces.
     Logfmt,
 }
 

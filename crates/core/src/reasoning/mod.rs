@@ -19,10 +19,13 @@ use crate::store::{
     TaskInstance, Thought, ThoughtOrigin,
 };
 
+/// Why a generation run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReasoningError {
+    /// The database refused a read or write.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The model failed to load or generate.
     #[error(transparent)]
     Model(#[from] LlmError),
 }
@@ -35,8 +38,11 @@ pub const ANSWER_CUE: &str = "Answer:";
 pub struct Settings {
     /// Solutions per instance.
     pub k: usize,
+    /// Sampling temperature of solutions (0 is greedy; thoughts use at most 0.3).
     pub temperature: f64,
+    /// Cap on generated tokens per thought or solution.
     pub max_tokens: usize,
+    /// Base seed; each generation adds its own offset, so runs repeat.
     pub seed: u64,
 }
 
@@ -54,12 +60,19 @@ impl Default for Settings {
 /// What a run did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Report {
+    /// Instances taken up (after the task filter and limit).
     pub instances: usize,
+    /// Instances that needed no new solutions (they already had `k` from this model).
     pub skipped: usize,
+    /// Thoughts the model wrote for instances no chart matched.
     pub thoughts_written: usize,
+    /// Solutions generated.
     pub solutions: usize,
+    /// Of those, how many graded correct.
     pub correct: usize,
+    /// Automatic preference pairs made at the end.
     pub pairs: usize,
+    /// The run was cancelled before it went through every instance.
     pub cancelled: bool,
 }
 
@@ -90,10 +103,15 @@ pub fn chart_thought_for(
     Ok(mine.pop())
 }
 
+/// The data engine: a model, the database and the charts whose thoughts it follows.
 pub struct Generator<'a> {
+    /// The model that writes thoughts and solutions.
     pub model: &'a mut Backend,
+    /// Where instances are read and thoughts, solutions and pairs written.
     pub store: &'a Store,
+    /// The expert flowcharts, matched to instances for their thoughts.
     pub charts: Vec<Flowchart>,
+    /// How to sample.
     pub settings: Settings,
 }
 

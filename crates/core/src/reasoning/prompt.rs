@@ -6,6 +6,7 @@ use crate::flowchart::thought::{render, ThoughtText};
 use crate::llm::chat::Message;
 use crate::store::Task;
 
+/// The system message of every solution chat, in generation and in evaluation.
 pub const SOLVER_SYSTEM: &str = "You are an expert site reliability engineer. You solve log-analysis \
 tasks step by step, following the expert thought when one is given, and you quote line numbers as evidence.";
 

@@ -10,10 +10,13 @@ use crate::store::{
 /// Why a review was not (fully) saved.
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
+    /// Nothing was saved: the database refused the write.
     #[error("not saved: {0}")]
     Store(#[from] StoreError),
+    /// Nothing was saved: an edited thought must keep some text.
     #[error("not saved: the edited thought is empty")]
     EmptyThought,
+    /// The edit was saved, but grading the edited solution again failed.
     #[error("edit saved, but not regraded: {0}")]
     Regrade(StoreError),
 }
@@ -21,12 +24,17 @@ pub enum ReviewError {
 /// What a reviewer decided on one item shown with `before` as its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Review {
+    /// The thought, solution or diagnosis reviewed.
     pub target: ReviewTarget,
+    /// `Accepted` or `Rejected`.
     pub decision: ReviewStatus,
+    /// The text as it was shown to the reviewer.
     pub before: String,
     /// The reviewer's text, when they edited it.
     pub edited: Option<String>,
+    /// Who reviewed it.
     pub annotator: String,
+    /// When, in Unix milliseconds.
     pub at: u64,
 }
 

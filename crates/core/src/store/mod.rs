@@ -15,7 +15,7 @@ use sled::Transactional;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-/// Schema this build writes. Bump it together with a new entry in [`MIGRATIONS`].
+/// Schema this build writes. Bump it together with a new entry in `MIGRATIONS`.
 pub const SCHEMA_VERSION: u32 = 1;
 
 const META_TREE: &str = "meta";
@@ -33,44 +33,85 @@ fn id_from(raw: &[u8]) -> Option<Id> {
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 const MIGRATIONS: &[Migration] = &[];
 
+/// Why a database operation failed, worded for the person at the terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another process holds sled's lock on the database; `holder` is what its holder file says.
     #[error(
         "the database {path} is held by another logreasoner process ({holder}); \
          close that one, or point this one at another database with --db"
     )]
-    Locked { path: PathBuf, holder: String },
+    Locked {
+        /// The database folder.
+        path: PathBuf,
+        /// The holder file's text: pid, host and since when.
+        holder: String,
+    },
+    /// The database was written by a newer build with a schema this one does not know.
     #[error(
         "the database {path} has schema version {found}, but this logreasoner understands up to \
          version {supported}; upgrade logreasoner, or use another database with --db"
     )]
     NewerSchema {
+        /// The database folder.
         path: PathBuf,
+        /// The schema version recorded in the database.
         found: u32,
+        /// The newest schema version this build understands ([`SCHEMA_VERSION`]).
         supported: u32,
     },
+    /// A write failed because the disk holding the database at `path` is full.
     #[error("the disk holding the database {path} is full; free some space and retry (nothing already saved is lost)")]
-    DiskFull { path: PathBuf },
+    DiskFull {
+        /// The database folder.
+        path: PathBuf,
+    },
+    /// sled could not open the database at `path` for another reason.
     #[error("cannot open the database {path}: {source}")]
-    Open { path: PathBuf, source: sled::Error },
+    Open {
+        /// The database folder.
+        path: PathBuf,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// Any other sled error.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
+    /// A stored record is not valid JSON for its type.
     #[error("record {id} in `{tree}` cannot be decoded ({source}); the database may be from an incompatible build")]
     Corrupt {
+        /// The sled tree the record is in.
         tree: &'static str,
+        /// The record's key: its id, or `annotator/screen` for a session.
         id: String,
+        /// What serde_json said about the record.
         source: serde_json::Error,
     },
+    /// No record with this id in this tree.
     #[error("no record {id} in `{tree}`")]
-    NotFound { tree: &'static str, id: Id },
+    NotFound {
+        /// The sled tree searched.
+        tree: &'static str,
+        /// The id not found.
+        id: Id,
+    },
+    /// An instance-hash index entry is not an 8-byte id.
     #[error("an index entry is malformed: {0:?}; the database may be damaged")]
     BadIndexEntry(Vec<u8>),
+    /// A `Chosen` preference names one solution twice, or two with the same text.
     #[error("a preference needs two different solutions, but #{chosen} and #{rejected} say the same thing; label the pair a tie or skip it")]
-    SameSides { chosen: Id, rejected: Id },
+    SameSides {
+        /// The solution marked as chosen.
+        chosen: Id,
+        /// The solution marked as rejected.
+        rejected: Id,
+    },
+    /// The stored schema version is not a 4-byte big-endian number.
     #[error("the schema version entry is malformed: {0:?}")]
     BadSchemaEntry(Vec<u8>),
 }
 
+/// A store result; the error defaults to [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Handle on the open database. Cheap to clone (sled handles are reference counted).
@@ -97,6 +138,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The database folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -176,6 +218,7 @@ impl Store {
         Ok(())
     }
 
+    /// The record of type `R` with this id; `None` when there is none.
     pub fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
         self.tree(R::TREE)?
             .get(id.to_be_bytes())?
@@ -189,6 +232,7 @@ impl Store {
             .ok_or(StoreError::NotFound { tree: R::TREE, id })
     }
 
+    /// Deletes the record of type `R` with this id; `true` if it was there.
     pub fn remove<R: Record>(&self, id: Id) -> Result<bool> {
         Ok(self.tree(R::TREE)?.remove(id.to_be_bytes())?.is_some())
     }
@@ -204,6 +248,7 @@ impl Store {
             .collect()
     }
 
+    /// How many records of type `R` are stored.
     pub fn count<R: Record>(&self) -> Result<usize> {
         Ok(self.tree(R::TREE)?.len())
     }
@@ -333,6 +378,7 @@ impl Store {
         Ok(decision.id)
     }
 
+    /// Where `annotator` stopped on `screen`, if a state was saved.
     pub fn session(&self, annotator: &str, screen: &str) -> Result<Option<SessionState>> {
         let key = SessionState::key(annotator, screen);
         self.tree(SessionState::TREE)?
@@ -341,6 +387,7 @@ impl Store {
             .transpose()
     }
 
+    /// Saves where an annotator stopped on a screen, replacing the earlier state.
     pub fn save_session(&self, state: &SessionState) -> Result<()> {
         let key = SessionState::key(&state.annotator, &state.screen);
         self.tree(SessionState::TREE)?

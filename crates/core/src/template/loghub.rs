@@ -22,6 +22,7 @@ pub const SYSTEMS: [&str; 16] = [
     "Zookeeper",
 ];
 
+/// Whether Loghub-2.0's averages include `system` (all but Android and Windows).
 pub fn in_loghub2(system: &str) -> bool {
     system != "Android" && system != "Windows"
 }
@@ -29,11 +30,15 @@ pub fn in_loghub2(system: &str) -> bool {
 /// One labelled message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Labelled {
+    /// The `LineId` column: the message's line in the 2k log (1-based).
     pub line_id: usize,
+    /// The message, without its header.
     pub content: String,
+    /// The corrected ground-truth template, `<*>` for variable parts.
     pub template: String,
 }
 
+/// The folder holding one system's files under the Loghub-2k root.
 pub fn dataset_dir(root: &Path, system: &str) -> PathBuf {
     root.join(system)
 }

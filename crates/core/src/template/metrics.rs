@@ -11,13 +11,20 @@
 
 use std::collections::HashMap;
 
+/// Loghub-2.0's parsing accuracies, each in 0..=1, and the group counts behind them.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Accuracy {
+    /// Grouping accuracy: share of messages grouped exactly as the ground truth groups them.
     pub ga: f64,
+    /// F1 of predicted groups that equal a ground-truth group.
     pub fga: f64,
+    /// Parsing accuracy: share of messages whose template equals the ground-truth one.
     pub pa: f64,
+    /// F1 of predicted groups that equal a ground-truth group and carry its template.
     pub fta: f64,
+    /// Distinct predicted templates (predicted groups).
     pub predicted_templates: usize,
+    /// Distinct ground-truth templates (ground-truth groups).
     pub truth_templates: usize,
 }
 

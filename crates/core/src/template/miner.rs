@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+/// What a variable part of a template is written as.
 pub const WILDCARD: &str = "<*>";
 const SIMILARITY: f64 = 0.5;
 
@@ -163,8 +164,11 @@ pub enum KeyMode {
 /// Settings of the miner.
 #[derive(Debug, Clone)]
 pub struct MinerConfig {
+    /// Names of the system's line masks, applied before the common ones.
     pub masks: Vec<&'static str>,
+    /// Names of the token masks; empty turns step 2 off.
     pub token_masks: Vec<&'static str>,
+    /// How the bucket key treats the leading token.
     pub key: KeyMode,
     /// 2: digit-led pieces become `<*>`, and each `/` part of one; 1: only pieces without `/`.
     pub num_prefix: u8,
@@ -577,6 +581,7 @@ struct Cluster {
     size: u64,
 }
 
+/// The online template miner: lines go in one at a time and each gets a cluster id.
 #[derive(Clone)]
 pub struct Miner {
     config: MinerConfig,
@@ -604,6 +609,7 @@ fn keyword(t: &str) -> bool {
 }
 
 impl Miner {
+    /// An empty miner with `config`'s masks (unknown mask names are skipped).
     pub fn new(config: MinerConfig) -> Miner {
         let table = mask_table();
         let masks: Vec<&'static Mask> = config
@@ -906,14 +912,17 @@ impl Miner {
             .unwrap_or_default()
     }
 
+    /// Lines added to cluster `id` so far; 0 for an unknown id.
     pub fn count(&self, id: u32) -> u64 {
         self.clusters.get(id as usize).map_or(0, |c| c.size)
     }
 
+    /// Number of clusters (distinct clusters may share a template).
     pub fn len(&self) -> usize {
         self.clusters.len()
     }
 
+    /// Whether no line has been added yet.
     pub fn is_empty(&self) -> bool {
         self.clusters.is_empty()
     }

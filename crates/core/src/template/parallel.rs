@@ -16,11 +16,14 @@ pub fn mine<S: AsRef<str> + Sync>(config: MinerConfig, lines: &[S], threads: usi
 /// Each line's template as an index into one table (what a caller that counts or groups needs,
 /// without a string per line).
 pub struct Mined {
+    /// Each input line's index into `templates`, in input order.
     pub ids: Vec<u32>,
+    /// The template of each cluster, in canonical form (two clusters may share one).
     pub templates: Vec<String>,
 }
 
 impl Mined {
+    /// The template of every line, one string per line.
     pub fn per_line(&self) -> Vec<String> {
         self.ids
             .iter()

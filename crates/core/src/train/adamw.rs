@@ -8,19 +8,27 @@ use std::path::Path;
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 
+/// AdamW with decoupled weight decay over a fixed list of trainable variables.
 pub struct AdamW {
     vars: Vec<Var>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+    /// Optimiser steps taken so far; drives the bias correction and is saved with the state.
     pub step: usize,
+    /// Learning rate of the next step; the trainer sets it from its schedule before each step.
     pub lr: f64,
+    /// Decay rate of the first moment (0.9).
     pub beta1: f64,
+    /// Decay rate of the second moment (0.999).
     pub beta2: f64,
+    /// Added to the root of the second moment to avoid dividing by zero (1e-8).
     pub eps: f64,
+    /// Decoupled weight decay: each step shrinks the weights by `lr * weight_decay`.
     pub weight_decay: f64,
 }
 
 impl AdamW {
+    /// An optimiser over `vars` with zero moments at step 0.
     pub fn new(vars: Vec<Var>, lr: f64, weight_decay: f64) -> Result<AdamW> {
         let zeros = |v: &Var| v.zeros_like();
         let m = vars.iter().map(zeros).collect::<Result<Vec<_>>>()?;
@@ -38,6 +46,7 @@ impl AdamW {
         })
     }
 
+    /// One update of every variable that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;
@@ -72,6 +81,7 @@ impl AdamW {
         Ok(())
     }
 
+    /// Restores the moments and step that [`AdamW::save`] wrote in `dir`.
     pub fn load(&mut self, dir: &Path) -> Result<()> {
         let Some(first) = self.vars.first() else {
             return Ok(());

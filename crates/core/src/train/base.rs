@@ -13,10 +13,15 @@ use crate::llm::chat::{self, Message};
 use crate::llm::layout;
 use crate::llm::model::{self as runtime, LlmError, Parts};
 
+/// The base model a run trains on: shape, f32 weights, tokenizer and chat template.
 pub struct Base {
+    /// The GGUF file or Hugging Face folder it was read from.
     pub path: PathBuf,
+    /// The decoder's shape: sizes, rotary settings, norm epsilon, biases.
     pub config: Shape,
+    /// Every base tensor in f32, by Hugging Face name.
     pub weights: Weights,
+    /// Architecture as the model names it (`llama`, `qwen2`).
     pub architecture: String,
     tokenizer: tokenizers::Tokenizer,
     template: String,
@@ -27,6 +32,7 @@ pub struct Base {
 /// How an example was made to fit the length limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
+    /// Prompt and answer fit as they are.
     Whole,
     /// The answer's end was cut at the length limit (the start is kept, as TRL does).
     Truncated,
@@ -39,12 +45,14 @@ pub enum Fit {
 /// An example's tokens before fitting: the chat-rendered prompt, then the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tokens {
+    /// The chat-rendered prompt's token ids, then the answer's.
     pub ids: Vec<u32>,
     /// Where the answer (the learned part) starts.
     pub answer_start: usize,
 }
 
 impl Tokens {
+    /// Tokens in the answer.
     pub fn answer_len(&self) -> usize {
         self.ids.len() - self.answer_start
     }

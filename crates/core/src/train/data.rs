@@ -14,15 +14,20 @@ use crate::llm::chat::Message;
 /// A prompt (system and user turns) with the assistant's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SftRow {
+    /// The system and user turns before the answer.
     pub prompt: Vec<Message>,
+    /// The assistant's answer: the tokens that are learned.
     pub answer: String,
 }
 
 /// A prompt with a preferred and a dispreferred answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DpoRow {
+    /// The turns before the answer, shared by both sides.
     pub prompt: Vec<Message>,
+    /// The preferred answer.
     pub chosen: String,
+    /// The dispreferred answer.
     pub rejected: String,
 }
 
@@ -129,6 +134,7 @@ fn dpo_row(v: &Value) -> Option<DpoRow> {
     })
 }
 
+/// Reads SFT rows from a JSONL file; a row of neither layout is an error naming its line.
 pub fn read_sft(path: &Path) -> Result<Vec<SftRow>, TrainError> {
     rows(path)?
         .into_iter()
@@ -142,6 +148,7 @@ pub fn read_sft(path: &Path) -> Result<Vec<SftRow>, TrainError> {
         .collect()
 }
 
+/// Reads DPO rows from a JSONL file; a row of neither layout is an error naming its line.
 pub fn read_dpo(path: &Path) -> Result<Vec<DpoRow>, TrainError> {
     rows(path)?
         .into_iter()

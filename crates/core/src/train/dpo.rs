@@ -11,7 +11,9 @@ use super::sft::Example;
 /// answer tokens).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
+    /// The prompt with the preferred answer.
     pub chosen: Example,
+    /// The same prompt with the dispreferred answer.
     pub rejected: Example,
 }
 
@@ -35,10 +37,15 @@ pub fn sequence_logp(
 /// What a DPO step reports.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DpoMetrics {
+    /// Mean DPO loss, -log sigmoid(margin).
     pub loss: f64,
+    /// Mean `beta * (policy - reference)` log-probability of the chosen answers.
     pub chosen_reward: f64,
+    /// Mean `beta * (policy - reference)` log-probability of the rejected answers.
     pub rejected_reward: f64,
+    /// Mean of chosen reward minus rejected reward.
     pub margin: f64,
+    /// Share of pairs whose margin is positive, 0..=1.
     pub accuracy: f64,
 }
 

@@ -21,8 +21,11 @@ pub use logreasoner_cpu::train::{RopeScaling, Shape};
 /// Which projections get adapters, their rank, scale and dropout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraConfig {
+    /// LoRA rank: the inner size of each adapter's `B·A`.
     pub rank: usize,
+    /// Adapter scale: the update is `alpha / rank · B·A`.
     pub alpha: f64,
+    /// Share of an adapter's inputs dropped in training, 0 to below 1; 0 turns dropout off.
     pub dropout: f32,
     /// Projection names: `q_proj`, `k_proj`, `v_proj`, `o_proj`, and optionally `gate_proj`,
     /// `up_proj`, `down_proj`.
@@ -144,7 +147,9 @@ struct Layer {
     down: LoraLinear,
 }
 
+/// The trainable decoder: frozen base weights with LoRA adapters on the chosen projections.
 pub struct Decoder {
+    /// The decoder's shape, from the base model.
     pub config: Shape,
     /// `None`, as `lm_head` and the projections' weights, once our pass holds them packed
     /// ([`Decoder::release_unpacked`]).
@@ -556,6 +561,7 @@ impl Decoder {
         Ok(grads)
     }
 
+    /// The device the weights live on.
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -650,6 +656,7 @@ pub fn training_dtype(device: &Device) -> DType {
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded with `seed` (any value, 0 included).
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::model::LoraConfig;
 
+/// Writes the LoRA `vars` and their config to `dir` in PEFT's layout, naming `base_model`.
 pub fn save(dir: &Path, vars: &[(String, Var)], lora: &LoraConfig, base_model: &str) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let tensors: HashMap<String, Tensor> = vars

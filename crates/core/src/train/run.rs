@@ -44,8 +44,10 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in training order.
     pub const ALL: [Stage; 3] = [Stage::Thought, Stage::Stepwise, Stage::Dpo];
 
+    /// The stage's name in `config.yaml`, folder names and the CLI (`thought`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Stage::Thought => "thought",
@@ -84,35 +86,50 @@ impl std::fmt::Display for Stage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
+    /// Which stage this run trains.
     pub stage: Stage,
     /// A GGUF file (dequantised to f32) or a Hugging Face folder.
     pub base_model: PathBuf,
     /// JSONL as `logreasoner export` writes it.
     pub data: PathBuf,
+    /// JSONL evaluated every `eval_every` steps and at the end; `None` skips evaluation.
     #[serde(default)]
     pub eval_data: Option<PathBuf>,
     /// The adapter this stage starts from (the previous stage's).
     #[serde(default)]
     pub from_adapter: Option<PathBuf>,
+    /// LoRA rank (8 by default).
     pub rank: usize,
+    /// LoRA scale: the update is `alpha / rank · B·A` (16 by default).
     pub alpha: f64,
+    /// Adapter dropout in training, 0 to below 1 (0 by default).
     pub dropout: f32,
+    /// Projections that get adapters (`q_proj`, `k_proj`, `v_proj`, `o_proj` by default).
     pub targets: Vec<String>,
+    /// Peak learning rate, reached after warmup (2e-4 for SFT, 5e-5 for DPO by default).
     pub lr: f64,
+    /// Steps of linear warmup; cosine decay to a tenth of `lr` follows.
     pub warmup: usize,
     /// Optimiser steps; when absent, `epochs` passes over the data.
     #[serde(default)]
     pub steps: Option<usize>,
+    /// Passes over the data when `steps` is absent; may be fractional.
     pub epochs: f64,
+    /// Examples per micro-batch.
     pub batch: usize,
+    /// Micro-batches whose gradients add up to one optimiser step.
     pub accumulation: usize,
+    /// The global gradient L2 norm is clipped to this; 0 turns clipping off.
     pub clip: f64,
+    /// AdamW's decoupled weight decay (0 by default).
     pub weight_decay: f64,
+    /// Seeds data order and adapter initialisation, so a run repeats exactly.
     pub seed: u64,
     /// Tokens per example; longer ones keep their start.
     pub max_len: usize,
     /// DPO's β.
     pub beta: f64,
+    /// Save a checkpoint (and refresh `adapter/`) every this many steps, on cancel and at the end.
     pub checkpoint_every: usize,
     /// Evaluate every this many steps (and at the end) when `eval_data` is given.
     pub eval_every: usize,
@@ -172,18 +189,28 @@ impl RunConfig {
 /// `status.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// Running, succeeded, failed or cancelled.
     pub state: RunState,
     /// Steps done.
     pub step: usize,
+    /// Optimiser steps the run takes in all (0 until its data is loaded).
     pub steps: usize,
+    /// Process id of the process that trains the run.
     pub pid: u32,
+    /// What is happening now, or why the run ended.
     pub message: String,
+    /// When the status was last written, Unix milliseconds.
     pub updated_at: u64,
+    /// Tokens trained per second in the last step (padding not counted).
     pub tokens_per_sec: f64,
+    /// Mean wall seconds per optimiser step since this process started.
     pub secs_per_step: f64,
+    /// Estimated seconds until the last step (0 once the run succeeded).
     pub eta_secs: f64,
     /// The step of the adapter in `adapter/`.
     pub checkpoint_step: Option<usize>,
+    /// Set at the end: the last evaluation's `eval_loss`/`eval_accuracy` and the last step's
+    /// `loss`, `margin` and `accuracy`, where they exist.
     #[serde(default)]
     pub final_metrics: BTreeMap<String, f64>,
 }
@@ -193,26 +220,37 @@ pub struct Status {
 pub struct MetricLine {
     /// Steps done, from 1.
     pub step: usize,
+    /// Training loss averaged over the step's micro-batches (cross-entropy, or DPO's loss).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
+    /// Learning rate the step used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
+    /// Global gradient L2 norm before clipping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_norm: Option<f64>,
+    /// Tokens trained per second in this step (padding not counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_sec: Option<f64>,
+    /// Wall seconds of the step; evaluation and checkpoints not counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_secs: Option<f64>,
+    /// DPO: mean `beta * (policy - reference)` log-probability of the chosen answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_reward: Option<f64>,
+    /// DPO: mean `beta * (policy - reference)` log-probability of the rejected answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_reward: Option<f64>,
+    /// DPO: mean chosen reward minus rejected reward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<f64>,
+    /// DPO: share of pairs whose margin is positive, 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
+    /// Loss on the evaluation data; set on evaluation lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_loss: Option<f64>,
+    /// DPO: share of evaluation pairs with a positive margin; set on evaluation lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_accuracy: Option<f64>,
 }
@@ -220,6 +258,7 @@ pub struct MetricLine {
 /// A run folder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RunDir {
+    /// The run folder.
     pub path: PathBuf,
 }
 
@@ -313,12 +352,14 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// The run in the folder `path`, without checking that one is there.
     pub fn open(path: &Path) -> RunDir {
         RunDir {
             path: path.to_path_buf(),
         }
     }
 
+    /// The folder's name: stage and start time for a folder [`RunDir::create`] made.
     pub fn name(&self) -> String {
         self.path
             .file_name()
@@ -326,6 +367,7 @@ impl RunDir {
             .unwrap_or_default()
     }
 
+    /// Reads `config.yaml`; a damaged one is an error naming line and column.
     pub fn config(&self) -> Result<RunConfig, TrainError> {
         let path = self.path.join("config.yaml");
         let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
@@ -338,6 +380,7 @@ impl RunDir {
         })
     }
 
+    /// The status; `None` when the run wrote none yet or it cannot be read.
     pub fn status(&self) -> Option<Status> {
         self.read_status().ok().flatten()
     }
@@ -368,10 +411,12 @@ impl RunDir {
             .collect()
     }
 
+    /// `adapter/`: the usable PEFT adapter of the last checkpoint.
     pub fn adapter_dir(&self) -> PathBuf {
         self.path.join("adapter")
     }
 
+    /// `train.log`: what a person reads about the run.
     pub fn log_path(&self) -> PathBuf {
         self.path.join("train.log")
     }

@@ -11,7 +11,9 @@ use candle_core::{DType, Result, Tensor, Var};
 /// Token ids with a mask of the positions whose token is learned (the assistant's reply).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
+    /// The token ids of prompt and answer, in order.
     pub ids: Vec<u32>,
+    /// For each id, whether the loss learns it (true for the assistant's reply).
     pub learn: Vec<bool>,
 }
 
@@ -75,15 +77,24 @@ pub fn loss(model: &Decoder, batch: &[Example], use_adapter: bool, train: bool) 
     logp.mean_all()?.neg()
 }
 
+/// Optimiser and schedule settings of a training loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// Peak learning rate, reached after warmup.
     pub lr: f64,
+    /// Steps of linear warmup.
     pub warmup: usize,
+    /// Total optimiser steps; the cosine decay ends here.
     pub steps: usize,
+    /// Examples per micro-batch.
     pub batch: usize,
+    /// Micro-batches whose gradients are summed into one step.
     pub accumulation: usize,
+    /// Global gradient L2 norm is clipped to this (0 for no clipping).
     pub clip: f64,
+    /// AdamW's decoupled weight decay (0 for none).
     pub weight_decay: f64,
+    /// Seed of the example order: the same data and seed give the same curve.
     pub seed: u64,
 }
 
@@ -116,10 +127,15 @@ pub fn lr_at(s: &Settings, step: usize) -> f64 {
 /// One optimiser step's numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepMetrics {
+    /// The step's index, from 0.
     pub step: usize,
+    /// Loss averaged over the step's micro-batches.
     pub loss: f64,
+    /// Learning rate the step used.
     pub lr: f64,
+    /// Global gradient L2 norm before clipping.
     pub grad_norm: f64,
+    /// Tokens in the step's micro-batches (padding not counted).
     pub tokens: usize,
     /// Means over the step's micro-batches, for DPO steps.
     pub dpo: Option<DpoMetrics>,
@@ -156,8 +172,11 @@ pub fn clip_gradients(
 
 /// One micro-batch's loss, how many tokens it read, and DPO's numbers when it is a DPO batch.
 pub struct MicroBatch {
+    /// The micro-batch's loss, to differentiate.
     pub loss: Tensor,
+    /// Tokens the micro-batch read (padding not counted).
     pub tokens: usize,
+    /// The DPO numbers, for a DPO batch; `None` for SFT.
     pub dpo: Option<DpoMetrics>,
 }
 

@@ -3,7 +3,7 @@
 //! diagnoses. `r` diagnoses the Logs selection; `a`/`x` accept or reject a verdict, which turns it
 //! into labelled data. With the watch on, an error burst in the followed file starts a diagnosis.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -14,6 +14,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{Action, Ctx, Screen, ScreenId};
+use crate::events::{forward, AppEvent};
 use crate::keys::{Binding, Key};
 use logreasoner_core::diagnose::review::{answer_text, review};
 use logreasoner_core::diagnose::watch::Watch;
@@ -114,7 +115,10 @@ struct Current {
     plan: Plan,
     started: Instant,
     text: String,
+    /// The request in flight: a handle to cancel it (its events come through the app's queue).
     running: Option<Running>,
+    /// Which engine events belong to this diagnosis.
+    request: u64,
     /// Waiting for the model to load before the request goes out.
     queued: bool,
     report: Option<Report>,
@@ -124,7 +128,8 @@ struct Current {
 /// The model's thread, started on the first diagnosis.
 enum ModelState {
     NotStarted,
-    Loading(Engine, Receiver<Event>),
+    /// Loading; its `Loaded` or `Failed` arrives as engine events of this request number.
+    Loading(Engine, u64),
     Ready(Engine, ModelInfo),
     Failed,
 }
@@ -141,6 +146,28 @@ pub struct DiagnoseScreen {
     watch: Option<Watch>,
     /// The followed file's last line the watch has seen.
     watch_seen: usize,
+    /// The last number given to a stream of engine events.
+    last_request: u64,
+}
+
+/// Forwards a stream of engine events into the app's queue under a new request number; a stream
+/// that ends without `Done` reads as the model thread having stopped.
+fn listen(last_request: &mut u64, events: Receiver<Event>, ctx: &Ctx) -> Result<u64, String> {
+    *last_request += 1;
+    let request = *last_request;
+    forward(
+        "model events",
+        events,
+        ctx.events().sender(),
+        move |event| {
+            Some(AppEvent::Engine {
+                request,
+                event: event.unwrap_or_else(|| Event::Failed("the model thread stopped".into())),
+            })
+        },
+    )
+    .map_err(|e| format!("cannot start a thread: {e}"))?;
+    Ok(request)
 }
 
 impl Default for DiagnoseScreen {
@@ -155,6 +182,7 @@ impl Default for DiagnoseScreen {
             scroll: 0,
             watch: None,
             watch_seen: 0,
+            last_request: 0,
         }
     }
 }
@@ -172,17 +200,17 @@ impl DiagnoseScreen {
     }
 
     fn plan(&self, input: Input, ctx: &Ctx) -> Result<Plan, String> {
-        let charts = logreasoner_core::flowchart::valid_charts(&ctx.config.flowcharts.value)
+        let charts = logreasoner_core::flowchart::valid_charts(&ctx.config().flowcharts.value)
             .map_err(|e| e.to_string())?;
         Ok(diagnose::plan(
             &charts,
             input,
-            (&ctx.config.diagnosis.value).into(),
+            (&ctx.config().diagnosis.value).into(),
         ))
     }
 
     fn selection_input(ctx: &Ctx) -> Option<Input> {
-        let sel = ctx.selection.as_ref()?;
+        let sel = ctx.selection()?;
         Some(Input {
             source: sel.source.clone(),
             first_line: sel.first,
@@ -206,7 +234,7 @@ impl DiagnoseScreen {
         };
         self.viewing = None;
         self.scroll = 0;
-        let spec = BackendSpec::from_config(&ctx.config);
+        let spec = BackendSpec::from_config(ctx.config());
         let missing = spec.as_ref().err().map(|e| e.to_string()).or_else(|| {
             spec.as_ref()
                 .ok()
@@ -226,6 +254,7 @@ impl DiagnoseScreen {
                 started,
                 text: String::new(),
                 running: None,
+                request: 0,
                 queued: false,
                 report: None,
                 state: note.clone(),
@@ -236,10 +265,10 @@ impl DiagnoseScreen {
         // The Train screen may have picked another model or adapter since this one loaded.
         if let ModelState::Ready(_, info) = &self.model {
             let wanted = (
-                &ctx.config.model.value,
-                ctx.config.adapter.as_ref().map(|a| &a.value),
+                &ctx.config().model.value,
+                ctx.config().adapter.as_ref().map(|a| &a.value),
             );
-            if ctx.config.remote.is_none() && (&info.path, info.adapter.as_ref()) != wanted {
+            if ctx.config().remote.is_none() && (&info.path, info.adapter.as_ref()) != wanted {
                 self.model = ModelState::NotStarted;
             }
         }
@@ -248,7 +277,10 @@ impl DiagnoseScreen {
                 return Action::None;
             };
             match Engine::start_with(spec) {
-                Ok((engine, status)) => self.model = ModelState::Loading(engine, status),
+                Ok((engine, status)) => match listen(&mut self.last_request, status, ctx) {
+                    Ok(request) => self.model = ModelState::Loading(engine, request),
+                    Err(e) => return Action::Message(e),
+                },
                 Err(e) => return Action::Message(format!("cannot start the model thread: {e}")),
             }
         }
@@ -257,6 +289,7 @@ impl DiagnoseScreen {
             started: Instant::now(),
             text: String::new(),
             running: None,
+            request: 0,
             queued: true,
             report: None,
             state: "loading the model…".into(),
@@ -276,29 +309,45 @@ impl DiagnoseScreen {
         let adapter = info.adapter.as_ref().map(|a| a.display().to_string());
         cur.plan
             .measure(&ctx.store, Some(&info.name), adapter.as_deref());
-        let mut params = GenerationParams::from_defaults(&ctx.config.generation.value);
+        let mut params = GenerationParams::from_defaults(&ctx.config().generation.value);
         params.temperature = 0.0;
-        params.max_tokens = ctx.config.diagnosis.value.max_tokens;
+        params.max_tokens = ctx.config().diagnosis.value.max_tokens;
         params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
-        cur.running = Some(engine.chat(cur.plan.messages.clone(), params));
+        let mut running = engine.chat(cur.plan.messages.clone(), params);
+        // The events go to the forwarder; the handle keeps the cancel flag.
+        let events = std::mem::replace(&mut running.events, std::sync::mpsc::channel().1);
         cur.queued = false;
         cur.started = Instant::now();
-        cur.state = "reading the window…".into();
+        match listen(&mut self.last_request, events, ctx) {
+            Ok(request) => {
+                cur.request = request;
+                cur.running = Some(running);
+                cur.state = "reading the window…".into();
+            }
+            Err(e) => {
+                running.cancel();
+                cur.state = e;
+            }
+        }
     }
 
     /// Attaches a stream of model events to a planned diagnosis (the engine's, or any other source
-    /// of [`Event`]s).
-    pub fn attach(&mut self, plan: Plan, running: Running) {
+    /// of [`Event`]s); they arrive through the app's queue.
+    pub fn attach(&mut self, plan: Plan, mut running: Running, ctx: &Ctx) -> Result<(), String> {
+        let events = std::mem::replace(&mut running.events, std::sync::mpsc::channel().1);
+        let request = listen(&mut self.last_request, events, ctx)?;
         self.viewing = None;
         self.current = Some(Current {
             plan,
             started: Instant::now(),
             text: String::new(),
             running: Some(running),
+            request,
             queued: false,
             report: None,
             state: "reading the window…".into(),
         });
+        Ok(())
     }
 
     /// Saves a finished report, shows it and adds it to the history.
@@ -314,71 +363,49 @@ impl DiagnoseScreen {
         self.cursor = 0;
     }
 
-    /// Drains the model's events. Returns whether anything changed.
-    fn pump_model(&mut self, ctx: &mut Ctx) -> bool {
-        let mut changed = false;
-        if let ModelState::Loading(_, status) = &self.model {
-            match status.try_recv() {
-                Ok(Event::Loaded(info)) => {
+    /// One message of the model thread. Returns whether anything changed.
+    fn on_engine(&mut self, request: u64, event: &Event, ctx: &mut Ctx) -> bool {
+        if matches!(self.model, ModelState::Loading(_, r) if r == request) {
+            match event {
+                Event::Loaded(info) => {
                     if let ModelState::Loading(engine, _) =
                         std::mem::replace(&mut self.model, ModelState::NotStarted)
                     {
-                        self.model = ModelState::Ready(engine, info);
+                        self.model = ModelState::Ready(engine, info.clone());
                     }
                     self.send_if_ready(ctx);
-                    changed = true;
                 }
-                Ok(Event::Failed(e)) => {
+                Event::Failed(e) => {
                     if let Some(cur) = &mut self.current {
                         cur.queued = false;
                         cur.state = format!("the model did not load: {e}");
                     }
                     self.model = ModelState::Failed;
-                    changed = true;
                 }
-                Ok(_) | Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    self.model = ModelState::Failed;
-                    changed = true;
-                }
+                Event::Text(_) | Event::Done(_) => return false,
             }
+            return true;
         }
         let model_name = match &self.model {
             ModelState::Ready(_, info) => info.name.clone(),
             _ => "model".to_string(),
         };
-        let Some(cur) = self.current.as_mut() else {
-            return changed;
+        let Some(cur) = self
+            .current
+            .as_mut()
+            .filter(|c| c.request == request && c.running.is_some())
+        else {
+            return false;
         };
-        let Some(running) = &cur.running else {
-            return changed;
-        };
-        let mut finished = None;
-        loop {
-            match running.events.try_recv() {
-                Ok(Event::Text(t)) => {
-                    cur.text.push_str(&t);
-                    cur.state = "reasoning…".into();
-                    changed = true;
-                }
-                Ok(Event::Done(g)) => {
-                    finished = Some(Ok(g));
-                    break;
-                }
-                Ok(Event::Failed(e)) => {
-                    finished = Some(Err(e));
-                    break;
-                }
-                Ok(Event::Loaded(_)) => {}
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    finished = Some(Err("the model thread stopped".into()));
-                    break;
-                }
+        let result = match event {
+            Event::Text(t) => {
+                cur.text.push_str(t);
+                cur.state = "reasoning…".into();
+                return true;
             }
-        }
-        let Some(result) = finished else {
-            return changed;
+            Event::Loaded(_) => return false,
+            Event::Done(g) => Ok(g),
+            Event::Failed(e) => Err(e),
         };
         cur.running = None;
         match result {
@@ -386,18 +413,18 @@ impl DiagnoseScreen {
                 cur.state = "cancelled; nothing saved".into();
             }
             Ok(g) => {
-                ctx.model_speed = Some(format!(
+                ctx.post(AppEvent::ModelSpeed(format!(
                     "prefill {:.0} tok/s, decode {:.0} tok/s",
                     g.prefill_tokens_per_sec(),
                     g.decode_tokens_per_sec()
-                ));
+                )));
                 let elapsed = cur.started.elapsed();
                 let report = diagnose::finish(
                     &cur.plan,
                     Some(ModelRun {
                         model: &model_name,
                         adapter: None,
-                        generation: &g,
+                        generation: g,
                         elapsed,
                     }),
                     elapsed,
@@ -412,7 +439,7 @@ impl DiagnoseScreen {
 
     /// Feeds newly followed lines to the watch and starts a diagnosis on a burst.
     fn pump_watch(&mut self, ctx: &mut Ctx) -> bool {
-        let (Some(watch), Some(followed)) = (self.watch.as_mut(), ctx.followed.as_ref()) else {
+        let (Some(watch), Some(followed)) = (self.watch.as_mut(), ctx.followed()) else {
             return false;
         };
         if followed.last_line <= self.watch_seen {
@@ -457,7 +484,7 @@ impl DiagnoseScreen {
         let Some(id) = id else {
             return Action::Message("no finished diagnosis to review".into());
         };
-        match review(&ctx.store, id, decision, &ctx.config.annotator.value) {
+        match review(&ctx.store, id, decision, &ctx.config().annotator.value) {
             Ok(r) => {
                 self.reload_history(ctx);
                 if let Some(v) = &mut self.viewing {
@@ -491,15 +518,17 @@ impl Screen for DiagnoseScreen {
 
     fn start(&mut self, ctx: &mut Ctx) {
         self.reload_history(ctx);
-        if ctx.config.diagnosis.value.watch {
-            self.watch = Some(Watch::new((&ctx.config.diagnosis.value).into()));
+        if ctx.config().diagnosis.value.watch {
+            self.watch = Some(Watch::new((&ctx.config().diagnosis.value).into()));
         }
     }
 
-    fn tick(&mut self, ctx: &mut Ctx) -> bool {
-        let model = self.pump_model(ctx);
-        let watch = self.pump_watch(ctx);
-        model || watch
+    fn on_event(&mut self, event: &AppEvent, ctx: &mut Ctx) -> bool {
+        match event {
+            AppEvent::Engine { request, event } => self.on_engine(*request, event, ctx),
+            AppEvent::LinesFollowed { .. } => self.pump_watch(ctx),
+            _ => false,
+        }
     }
 
     fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
@@ -569,9 +598,9 @@ impl Screen for DiagnoseScreen {
                 if self.watch.take().is_some() {
                     Action::Message("watch off".into())
                 } else {
-                    let s = &ctx.config.diagnosis.value;
+                    let s = &ctx.config().diagnosis.value;
                     self.watch = Some(Watch::new(s.into()));
-                    self.watch_seen = ctx.followed.as_ref().map_or(0, |f| f.last_line);
+                    self.watch_seen = ctx.followed().map_or(0, |f| f.last_line);
                     Action::Message(format!(
                         "watch on: {} error lines within {} lines of a followed file (F on Logs) start a diagnosis, at most every {} s",
                         s.burst_errors, s.burst_lines, s.min_interval_secs

@@ -279,7 +279,7 @@ pub struct FlowchartsScreen {
 
 impl FlowchartsScreen {
     fn load(ctx: &mut Ctx) {
-        let dir = ctx.config.flowcharts.value.clone();
+        let dir = ctx.config().flowcharts.value.clone();
         let store = ctx.store.clone();
         ctx.jobs.spawn("loading flowcharts", move |report| {
             report.progress(format!("reading {}", dir.display()));
@@ -349,7 +349,7 @@ impl FlowchartsScreen {
                 if let Err(e) = valid_id(&text) {
                     return Action::Message(format!("chart id: {e}"));
                 }
-                let path = ctx.config.flowcharts.value.join(format!("{text}.yaml"));
+                let path = ctx.config().flowcharts.value.join(format!("{text}.yaml"));
                 if path.exists() {
                     return Action::Message(format!("{} exists already", path.display()));
                 }
@@ -558,7 +558,7 @@ impl FlowchartsScreen {
                 if self.preview.take().is_some() {
                     return Action::None;
                 }
-                let Some(sel) = &ctx.selection else {
+                let Some(sel) = ctx.selection() else {
                     return Action::Message("select lines on the Logs screen first".into());
                 };
                 self.preview = Some(walk(&ed.chart, Window::new(sel.lines(), sel.first)));

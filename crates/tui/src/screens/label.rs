@@ -107,7 +107,7 @@ pub struct LabelScreen {
 
 impl LabelScreen {
     fn reload(&mut self, ctx: &Ctx) {
-        let annotator = &ctx.config.annotator.value;
+        let annotator = &ctx.config().annotator.value;
         match labeling::queue(&ctx.store, annotator) {
             Ok(q) => {
                 self.queue = q;
@@ -143,7 +143,7 @@ impl LabelScreen {
         };
         let recorded = labeling::record(
             &ctx.store,
-            &ctx.config.annotator.value,
+            &ctx.config().annotator.value,
             pair,
             decision,
             self.history.len() + 1,
@@ -236,7 +236,7 @@ impl Screen for LabelScreen {
         .areas(area);
         let progress = format!(
             " {} · this session {} · total {} labelled · {} to go{}",
-            ctx.config.annotator.value,
+            ctx.config().annotator.value,
             self.history.len(),
             self.total_done,
             self.queue.len().saturating_sub(self.at),

@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use ratatui::Frame;
 use regex::Regex;
 
 use super::{Action, Ctx, Screen, ScreenId, Selection};
+use crate::events::{forward, AppEvent};
 use crate::input::TextInput;
 use crate::jobs::JobOutput;
 use crate::keys::{Binding, Key};
@@ -240,10 +240,16 @@ enum Pane {
 /// A line of the current view: (source, 0-based line).
 type Row = (usize, usize);
 
+/// A file (or stdin) being read as it grows. Its reader thread's updates arrive as
+/// [`AppEvent::Follow`] events and wait in `arrived` until the next frame takes them in.
 struct Following {
     source: usize,
-    rx: Receiver<Update>,
+    /// Which `AppEvent::Follow` events are this reader's.
+    id: u64,
     stop: Arc<AtomicBool>,
+    arrived: Vec<Update>,
+    /// The reader ended (end of stdin, or the thread stopped).
+    ended: bool,
 }
 
 impl Drop for Following {
@@ -252,18 +258,27 @@ impl Drop for Following {
     }
 }
 
-/// Starts a thread that sends updates until told to stop or the screen is gone.
+/// Starts a thread that sends updates until told to stop or the screen is gone; they reach the
+/// app's queue as `AppEvent::Follow` events of reader `id`.
 fn spawn_reader(
     name: &str,
+    id: u64,
+    ctx: &Ctx,
     body: impl FnOnce(std::sync::mpsc::Sender<Update>, Arc<AtomicBool>) + Send + 'static,
-) -> std::io::Result<(Receiver<Update>, Arc<AtomicBool>)> {
+) -> std::io::Result<Arc<AtomicBool>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_thread = Arc::clone(&stop);
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || body(tx, stop_thread))?;
-    Ok((rx, stop))
+    forward(name, rx, ctx.events().sender(), move |update| {
+        Some(AppEvent::Follow {
+            follower: id,
+            update,
+        })
+    })?;
+    Ok(stop)
 }
 
 pub struct LogsScreen {
@@ -291,6 +306,8 @@ pub struct LogsScreen {
     templates: Vec<TemplateStats>,
     template_cursor: usize,
     following: Option<Following>,
+    /// The last id given to a reader thread.
+    last_follower: u64,
     status: String,
     loaded: bool,
     /// Characters of every line scrolled out to the left.
@@ -324,6 +341,7 @@ impl Default for LogsScreen {
             templates: Vec::new(),
             template_cursor: 0,
             following: None,
+            last_follower: 0,
             status: "loading logs…".into(),
             loaded: false,
             hscroll: 0,
@@ -441,23 +459,14 @@ impl LogsScreen {
         true
     }
 
-    /// Takes in lines the follower thread read.
+    /// Takes in the lines the reader thread sent since the last frame (in one batch, so a fast
+    /// pipe costs one refilter per frame, not one per line).
     fn follow_tick(&mut self, ctx: &mut Ctx) -> bool {
-        let Some(f) = &self.following else {
+        let Some(f) = &mut self.following else {
             return false;
         };
-        let mut updates = Vec::new();
-        let mut gone = false;
-        loop {
-            match f.rx.try_recv() {
-                Ok(u) => updates.push(u),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    gone = true;
-                    break;
-                }
-            }
-        }
+        let updates = std::mem::take(&mut f.arrived);
+        let gone = f.ended;
         let s = f.source;
         // Lines that came with the end are kept: a finished pipe sends all of them at once, and
         // its reader is gone before the first tick.
@@ -486,15 +495,14 @@ impl LogsScreen {
                     Note::Missing => "the file is gone; waiting for it to come back".into(),
                 };
             }
-            let followed = ctx.followed.get_or_insert_with(Default::default);
-            let name = self.sources[s].path.display().to_string();
-            if followed.source != name || u.notes.iter().any(|n| *n != Note::Missing) {
-                // Another file, or this one truncated or replaced: its numbering starts over.
-                followed.source = name;
-                followed.recent.clear();
-            }
             let last_line = self.sources[s].len() + u.lines.len();
-            followed.push(&u.lines, last_line);
+            ctx.post(AppEvent::LinesFollowed {
+                source: self.sources[s].path.display().to_string(),
+                lines: u.lines.clone(),
+                last_line,
+                // Truncated or replaced: the file's numbering starts over.
+                restart: u.notes.iter().any(|n| *n != Note::Missing),
+            });
             self.sources[s].append(u.lines);
         }
         if self.has_filter() {
@@ -663,11 +671,8 @@ impl LogsScreen {
     }
 
     /// The lines other screens work on: the marked range, else the lines around the cursor.
-    fn publish_selection(&self, ctx: &mut Ctx) {
-        let Some((s, _)) = self.row(self.cursor) else {
-            ctx.selection = None;
-            return;
-        };
+    fn selection(&self) -> Option<Selection> {
+        let (s, _) = self.row(self.cursor)?;
         if self.merged_view() || self.rows.is_some() {
             // A merged or filtered view: the selected rows themselves, in view order.
             let (a, b) = self.range.unwrap_or((
@@ -678,12 +683,11 @@ impl LogsScreen {
                 .filter_map(|i| self.row(i))
                 .map(|(s, l)| self.sources[s].line(l).into_owned())
                 .collect();
-            ctx.selection = Some(Selection {
+            return Some(Selection {
                 source: self.title(),
                 first: 1,
                 lines: lines.into(),
             });
-            return;
         }
         let src = &self.sources[s];
         let (first, last) = match self.range {
@@ -693,11 +697,26 @@ impl LogsScreen {
                 (first, (first + SELECTION_LINES - 1).min(src.len()))
             }
         };
-        ctx.selection = Some(Selection {
+        Some(Selection {
             source: src.path.display().to_string(),
             first,
             lines: src.lines(first, last).into(),
-        });
+        })
+    }
+
+    /// Tells the other screens when the selection changed.
+    fn publish_selection(&self, ctx: &mut Ctx) {
+        let selection = self.selection();
+        let same = match (&selection, ctx.selection()) {
+            (Some(a), Some(b)) => {
+                a.source == b.source && a.first == b.first && a.lines[..] == b.lines[..]
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            ctx.post(AppEvent::SelectionChanged(selection));
+        }
     }
 
     fn title(&self) -> String {
@@ -710,7 +729,7 @@ impl LogsScreen {
         }
     }
 
-    fn toggle_follow(&mut self) -> Action {
+    fn toggle_follow(&mut self, ctx: &Ctx) -> Action {
         if let Some(f) = self.following.take() {
             return Action::Message(format!("stopped following {}", self.sources[f.source].name));
         }
@@ -729,7 +748,9 @@ impl LogsScreen {
             Ok(f) => f,
             Err(e) => return Action::Message(format!("cannot follow {}: {e}", path.display())),
         };
-        let spawned = spawn_reader("follow", move |tx, stop| {
+        self.last_follower += 1;
+        let id = self.last_follower;
+        let spawned = spawn_reader("follow", id, ctx, move |tx, stop| {
             while !stop.load(Ordering::Relaxed) {
                 match follower.poll() {
                     Ok(u) if u == Update::default() => {}
@@ -743,22 +764,26 @@ impl LogsScreen {
                 std::thread::sleep(Duration::from_millis(200));
             }
         });
-        let (rx, stop) = match spawned {
-            Ok(pair) => pair,
+        let stop = match spawned {
+            Ok(stop) => stop,
             Err(e) => return Action::Message(format!("cannot start following: {e}")),
         };
         self.following = Some(Following {
             source: self.current,
-            rx,
+            id,
             stop,
+            arrived: Vec::new(),
+            ended: false,
         });
         self.cursor = self.view_len().saturating_sub(1);
         Action::Message(format!("following {} (F stops)", path.display()))
     }
 
     /// Reads standard input as it arrives into source `index`.
-    fn read_stdin(&mut self, index: usize) {
-        let spawned = spawn_reader("stdin", |tx, stop| {
+    fn read_stdin(&mut self, index: usize, ctx: &Ctx) {
+        self.last_follower += 1;
+        let id = self.last_follower;
+        let spawned = spawn_reader("stdin", id, ctx, |tx, stop| {
             use std::io::BufRead;
             let mut input = std::io::stdin().lock();
             let mut buf = Vec::new();
@@ -781,11 +806,13 @@ impl LogsScreen {
             }
         });
         match spawned {
-            Ok((rx, stop)) => {
+            Ok(stop) => {
                 self.following = Some(Following {
                     source: index,
-                    rx,
+                    id,
                     stop,
+                    arrived: Vec::new(),
+                    ended: false,
                 })
             }
             Err(e) => self.status = format!("cannot read stdin: {e}"),
@@ -829,8 +856,8 @@ impl Screen for LogsScreen {
     }
 
     fn start(&mut self, ctx: &mut Ctx) {
-        let path = ctx.config.logs.value.clone();
-        let format_name = ctx.config.log_format.as_ref().map(|s| s.value.clone());
+        let path = ctx.config().logs.value.clone();
+        let format_name = ctx.config().log_format.as_ref().map(|s| s.value.clone());
         ctx.jobs.spawn("loading logs", move |report| {
             report.progress(format!("indexing {}", path.display()));
             let fmt = match format_name.as_deref() {
@@ -862,12 +889,27 @@ impl Screen for LogsScreen {
             }
         }
         if let Some(i) = self.sources.iter().position(|s| s.path == Path::new("-")) {
-            self.read_stdin(i);
+            self.read_stdin(i, ctx);
         }
         self.rebuild_merged();
         self.select_source(0);
         self.publish_selection(ctx);
         None
+    }
+
+    fn on_event(&mut self, event: &AppEvent, _ctx: &mut Ctx) -> bool {
+        let AppEvent::Follow { follower, update } = event else {
+            return false;
+        };
+        let Some(f) = self.following.as_mut().filter(|f| f.id == *follower) else {
+            return false;
+        };
+        match update {
+            Some(u) => f.arrived.push(u.clone()),
+            None => f.ended = true,
+        }
+        // Taken in at the next frame's tick, with whatever else arrived by then.
+        false
     }
 
     fn tick(&mut self, ctx: &mut Ctx) -> bool {
@@ -969,7 +1011,7 @@ impl Screen for LogsScreen {
             }
             Cmd::NextMark => self.next_mark(),
             Cmd::Select => self.toggle_selection(),
-            Cmd::Follow => self.toggle_follow(),
+            Cmd::Follow => self.toggle_follow(ctx),
             Cmd::ScrollRight => {
                 self.hscroll += SCROLL_STEP;
                 Action::None

@@ -13,85 +13,10 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 
-use super::jobs::{JobOutput, Jobs};
+pub use super::ctx::{Ctx, Followed, Selection};
+use super::events::AppEvent;
+use super::jobs::JobOutput;
 use super::keys::{keys_label, lookup, Binding};
-use logreasoner_core::config::Config;
-use logreasoner_core::store::Store;
-
-/// What the app offers every screen: configuration, the database, background jobs, and the log
-/// lines the user has selected (the Logs screen sets it; Flowcharts and Diagnose read it).
-pub struct Ctx {
-    pub config: Config,
-    pub store: Store,
-    pub jobs: Jobs,
-    pub selection: Option<Selection>,
-    /// The newest lines of the file the Logs screen follows (the Diagnose screen's watch reads it).
-    pub followed: Option<Followed>,
-    /// The last generation's speed, for the status bar.
-    pub model_speed: Option<String>,
-    /// This application's binary, which the Train screen starts detached training runs with.
-    pub program: std::path::PathBuf,
-}
-
-impl Ctx {
-    pub fn new(config: Config, store: Store) -> Self {
-        Ctx {
-            config,
-            store,
-            jobs: Jobs::default(),
-            selection: None,
-            followed: None,
-            model_speed: None,
-            program: std::env::current_exe().unwrap_or_else(|_| "logreasoner".into()),
-        }
-    }
-}
-
-/// Lines the user selected on the Logs screen: `lines[0]` is line `first` (1-based) of `source`.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    pub source: String,
-    pub first: usize,
-    pub lines: std::sync::Arc<[String]>,
-}
-
-impl Selection {
-    pub fn lines(&self) -> &[String] {
-        &self.lines
-    }
-
-    pub fn last(&self) -> usize {
-        self.first + self.lines.len().saturating_sub(1)
-    }
-}
-
-/// The tail of a followed file: `recent` ends at line `last_line` of `source`.
-#[derive(Debug, Clone, Default)]
-pub struct Followed {
-    pub source: String,
-    pub last_line: usize,
-    pub recent: std::collections::VecDeque<String>,
-}
-
-impl Followed {
-    /// Lines kept; a diagnosis window is chosen from them.
-    pub const KEEP: usize = 500;
-
-    pub fn push(&mut self, lines: &[String], last_line: usize) {
-        self.recent.extend(lines.iter().cloned());
-        while self.recent.len() > Self::KEEP {
-            self.recent.pop_front();
-        }
-        self.last_line = last_line;
-    }
-
-    /// Line number of `recent[0]`.
-    pub fn first_line(&self) -> usize {
-        (self.last_line + 1)
-            .saturating_sub(self.recent.len())
-            .max(1)
-    }
-}
 
 /// What a key press asks of the app, beyond the screen's own state.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +107,12 @@ pub trait Screen {
     fn on_job(&mut self, output: JobOutput, _ctx: &mut Ctx) -> Option<JobOutput> {
         Some(output)
     }
-    /// Called between frames; returns whether anything changed (followed lines arrived, say).
+    /// An event from the queue, after the shell applied its shared change; returns whether the
+    /// screen changed.
+    fn on_event(&mut self, _event: &AppEvent, _ctx: &mut Ctx) -> bool {
+        false
+    }
+    /// Called between frames; returns whether anything changed (a timer's display, say).
     fn tick(&mut self, _ctx: &mut Ctx) -> bool {
         false
     }
@@ -207,6 +137,7 @@ pub trait Component {
     fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx);
     fn start(&mut self, ctx: &mut Ctx);
     fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput>;
+    fn on_event(&mut self, event: &AppEvent, ctx: &mut Ctx) -> bool;
     fn tick(&mut self, ctx: &mut Ctx) -> bool;
 }
 
@@ -244,6 +175,10 @@ impl<S: Screen> Component for S {
 
     fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput> {
         Screen::on_job(self, output, ctx)
+    }
+
+    fn on_event(&mut self, event: &AppEvent, ctx: &mut Ctx) -> bool {
+        Screen::on_event(self, event, ctx)
     }
 
     fn tick(&mut self, ctx: &mut Ctx) -> bool {

@@ -290,7 +290,7 @@ impl ReviewScreen {
             decision,
             before: item.text.clone(),
             edited,
-            annotator: ctx.config.annotator.value.clone(),
+            annotator: ctx.config().annotator.value.clone(),
             at: logreasoner_core::time::now_millis(),
         };
         let decision = match reasoning::review::record(&ctx.store, review) {
@@ -312,17 +312,17 @@ impl ReviewScreen {
             return Action::Message("a generation is running; c cancels it".into());
         }
         let spec =
-            match BackendSpec::from_config(&ctx.config).and_then(|s| s.available().map(|()| s)) {
+            match BackendSpec::from_config(ctx.config()).and_then(|s| s.available().map(|()| s)) {
                 Ok(s) => s,
                 Err(e) => return Action::Message(e.to_string()),
             };
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = Some(Arc::clone(&cancel));
         let store = ctx.store.clone();
-        let charts_dir = ctx.config.flowcharts.value.clone();
+        let charts_dir = ctx.config().flowcharts.value.clone();
         let kind = self.kind;
         let task = self.task;
-        let max_tokens = ctx.config.generation.value.max_tokens.min(256);
+        let max_tokens = ctx.config().generation.value.max_tokens.min(256);
         ctx.jobs.spawn("generate", move |reporter| {
             let charts = logreasoner_core::flowchart::valid_charts(&charts_dir)
                 .map_err(|e| e.to_string())?;

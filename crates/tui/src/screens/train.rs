@@ -17,8 +17,8 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::{Action, Ctx, Screen, ScreenId};
+use crate::events::AppEvent;
 use crate::keys::{Binding, Key};
-use logreasoner_core::config::{Origin, Setting};
 use logreasoner_core::store::RunState;
 use logreasoner_core::train::run::{self, MetricLine, RunConfig, RunDir, Stage, Status};
 
@@ -145,7 +145,7 @@ impl Form {
     fn new(ctx: &Ctx) -> Form {
         let d = RunConfig::new(
             Stage::Thought,
-            ctx.config.model.value.clone(),
+            ctx.config().model.value.clone(),
             PathBuf::new(),
         );
         Form {
@@ -236,7 +236,7 @@ impl Form {
         c.from_adapter = if from.starts_with('(') || from.is_empty() {
             stage.previous().and_then(|p| {
                 run::latest_adapter(
-                    &run::runs_root(&ctx.config.data_dir.value),
+                    &run::runs_root(&ctx.config().data_dir.value),
                     p,
                     &c.base_model,
                 )
@@ -372,7 +372,7 @@ impl TrainScreen {
     /// runs in the database.
     fn reload(&mut self, ctx: &Ctx) {
         let selected = self.runs.get(self.cursor).map(|r| r.dir.clone());
-        let mut runs: Vec<RunView> = run::list(&run::runs_root(&ctx.config.data_dir.value))
+        let mut runs: Vec<RunView> = run::list(&run::runs_root(&ctx.config().data_dir.value))
             .into_iter()
             .map(|dir| RunView {
                 config: dir.config().ok(),
@@ -408,12 +408,12 @@ impl TrainScreen {
             Ok(c) => c,
             Err(e) => return Action::Message(e),
         };
-        let root = run::runs_root(&ctx.config.data_dir.value);
+        let root = run::runs_root(&ctx.config().data_dir.value);
         let started = run::RunDir::create(&root, &config).and_then(|dir| {
             run::spawn_detached(
                 &ctx.program,
-                &ctx.config.data_dir.value,
-                &ctx.config.device.value.to_string(),
+                &ctx.config().data_dir.value,
+                &ctx.config().device.value.to_string(),
                 &dir,
                 None,
             )
@@ -747,15 +747,9 @@ impl Screen for TrainScreen {
                 if !adapter.join("adapter_config.json").exists() {
                     return Action::Message("this run has no adapter yet".into());
                 }
-                if let Some(c) = &r.config {
-                    ctx.config.model = Setting {
-                        value: c.base_model.clone(),
-                        origin: Origin::Default("chosen on the Train screen"),
-                    };
-                }
-                ctx.config.adapter = Some(Setting {
-                    value: adapter,
-                    origin: Origin::Default("chosen on the Train screen"),
+                ctx.post(AppEvent::ModelChosen {
+                    model: r.config.as_ref().map(|c| c.base_model.clone()),
+                    adapter: Some(adapter),
                 });
                 return Action::Message(format!(
                     "generation, diagnosis and eval now use the adapter of {}",
@@ -763,7 +757,10 @@ impl Screen for TrainScreen {
                 ));
             }
             Cmd::UseBase => {
-                ctx.config.adapter = None;
+                ctx.post(AppEvent::ModelChosen {
+                    model: None,
+                    adapter: None,
+                });
                 return Action::Message("generation, diagnosis and eval use the base model".into());
             }
             Cmd::Back | Cmd::Confirm | Cmd::Edit => {}
@@ -774,7 +771,7 @@ impl Screen for TrainScreen {
     fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let [list_area, right] =
             Layout::horizontal([Constraint::Length(48), Constraint::Min(30)]).areas(area);
-        let using = ctx.config.adapter.as_ref().map(|a| a.value.clone());
+        let using = ctx.config().adapter.as_ref().map(|a| a.value.clone());
         let items: Vec<ListItem> = self
             .runs
             .iter()
