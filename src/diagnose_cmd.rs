@@ -18,6 +18,7 @@ use logreasoner_core::diagnose::{self, Input, Report};
 use logreasoner_core::flowchart::{self, Flowchart};
 use logreasoner_core::llm::backend::{Backend, BackendSpec};
 use logreasoner_core::llm::model::GenerationParams;
+use logreasoner_core::logs::file::{lines, window_bounds};
 use logreasoner_core::logs::follow::{Follower, Note};
 use logreasoner_core::logs::index::LogFile;
 use logreasoner_core::store::Store;
@@ -221,12 +222,6 @@ fn open_log(path: &Path) -> anyhow::Result<LogFile> {
     Ok(LogFile::open(path, 0)?)
 }
 
-fn window(log: &LogFile, first: usize, last: usize) -> Vec<String> {
-    (first - 1..last)
-        .map(|i| log.line(i).into_owned())
-        .collect()
-}
-
 pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     if args.tail == Some(0) {
         anyhow::bail!("--tail 0 asks for no lines; give at least 1");
@@ -237,31 +232,17 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     if args.follow {
         return follow(&mut diagnoser, config, log, source);
     }
-    let total = log.len();
-    let (first, last) = match (args.lines, args.tail) {
-        (Some(range), _) => {
-            let last = range.last.unwrap_or(total).min(total);
-            if range.first > last {
-                anyhow::bail!(
-                    "{source} has {total} lines; the range {}..{} holds none of them",
-                    range.first,
-                    range.last.map(|l| l.to_string()).unwrap_or_default()
-                );
-            }
-            (range.first, last)
-        }
-        (None, tail) => {
-            let n = tail.unwrap_or(DEFAULT_TAIL);
-            (total.saturating_sub(n) + 1, total)
-        }
-    };
-    if total == 0 {
-        anyhow::bail!("{source} is empty; there is nothing to diagnose");
-    }
+    let (first, last) = window_bounds(
+        &args.file,
+        log.len(),
+        args.lines,
+        args.tail.unwrap_or(DEFAULT_TAIL),
+    )
+    .map_err(anyhow::Error::msg)?;
     let input = Input {
         source,
         first_line: first,
-        lines: window(&log, first, last),
+        lines: lines(&log, first, last),
         question: args.question.clone(),
     };
     let report = diagnoser.diagnose(input)?;

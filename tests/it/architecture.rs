@@ -4,7 +4,8 @@
 //!   line, the TUI not the command line;
 //! - the module map: every row's "depends on" column names exactly the core modules its files
 //!   import (a core row: `crate::x`; a TUI row: `logreasoner_core::x`);
-//! - the core's modules import each other without cycles.
+//! - the core's modules import each other without cycles, and so do its files (`llm::model` and
+//!   `llm::hf`, say).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -198,6 +199,109 @@ fn core_modules_import_each_other_without_cycles() {
         .collect();
     if let Some(cycle) = find_cycle(&graph) {
         panic!("import cycle: {}", cycle.join(" -> "));
+    }
+}
+
+/// Every core file by module path: `llm/model.rs` is `llm::model`, `llm/mod.rs` is `llm`.
+fn core_files() -> BTreeMap<String, PathBuf> {
+    let src = Path::new(ROOT).join(CORE.src);
+    let mut out = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&src)
+                .expect("under src")
+                .with_extension("");
+            let mut parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+                parts.pop();
+            }
+            out.insert(parts.join("::"), path);
+        }
+    }
+    out
+}
+
+/// The core files `module`'s file imports outside its tests: each `crate::`, `super::` or `self::`
+/// path (a `use` group's items too) resolved to its longest prefix that is a file.
+fn file_imports(module: &str, file: &Path, files: &BTreeMap<String, PathBuf>) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(file).expect("source");
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let path =
+        regex::Regex::new(r"\b(crate|super|self)((?:::(?:super|[A-Za-z_]\w*))*)(::\{[^}]*\})?")
+            .expect("pattern");
+    let here: Vec<&str> = module.split("::").filter(|p| !p.is_empty()).collect();
+    let resolve = |start: &str, rest: &[&str]| -> Option<String> {
+        let mut base: Vec<&str> = match start {
+            "crate" => Vec::new(),
+            "super" => here[..here.len().saturating_sub(1)].to_vec(),
+            _ => here.clone(),
+        };
+        let mut rest = rest;
+        while rest.first() == Some(&"super") {
+            base.pop();
+            rest = &rest[1..];
+        }
+        (1..=rest.len()).rev().find_map(|n| {
+            let candidate = base
+                .iter()
+                .chain(&rest[..n])
+                .copied()
+                .collect::<Vec<_>>()
+                .join("::");
+            files.contains_key(&candidate).then_some(candidate)
+        })
+    };
+    let mut out = BTreeSet::new();
+    for caps in path.captures_iter(code) {
+        let start = &caps[1];
+        let rest: Vec<&str> = caps[2].split("::").filter(|p| !p.is_empty()).collect();
+        let mut found = vec![resolve(start, &rest)];
+        if let Some(group) = caps.get(3) {
+            for item in group
+                .as_str()
+                .trim_start_matches("::{")
+                .trim_end_matches('}')
+                .split(',')
+            {
+                let item = item.split(" as ").next().unwrap_or_default().trim();
+                let mut full = rest.clone();
+                full.extend(item.split("::").filter(|p| !p.is_empty() && *p != "self"));
+                found.push(resolve(start, &full));
+            }
+        }
+        out.extend(found.into_iter().flatten().filter(|m| m != module));
+    }
+    out
+}
+
+#[test]
+fn core_files_import_each_other_without_cycles() {
+    let files = core_files();
+    assert!(files.contains_key("llm::model"), "{:?}", files.keys());
+    let graph: BTreeMap<String, BTreeSet<String>> = files
+        .iter()
+        .map(|(module, file)| (module.clone(), file_imports(module, file, &files)))
+        .collect();
+    assert!(
+        graph["llm::hf"].contains("llm::error"),
+        "imports are read: {:?}",
+        graph["llm::hf"]
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("file import cycle: {}", cycle.join(" -> "));
     }
 }
 

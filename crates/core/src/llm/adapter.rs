@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use super::model::LlmError;
+use super::error::LlmError;
 
 /// The projections of a Llama/Qwen2 layer an adapter can target, attention first.
 pub const PROJECTIONS: [&str; 7] = logreasoner_cpu::train::Proj::NAMES;

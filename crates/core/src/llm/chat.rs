@@ -57,7 +57,7 @@ pub const LLAMA2: &str = "{% for message in messages %}{% if message['role'] == 
 
 /// The template a loaded model uses.
 pub fn template_of<'a>(
-    info: &'a super::model::ModelInfo,
+    info: &'a super::info::ModelInfo,
     tokenizer: &tokenizers::Tokenizer,
 ) -> &'a str {
     let has_chatml = tokenizer.token_to_id("<|im_start|>").is_some();

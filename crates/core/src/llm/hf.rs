@@ -11,7 +11,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::{llama, qwen2};
 use serde_json::Value;
 
-use super::model::{LlmError, Model, ModelInfo, Parts};
+use super::error::LlmError;
+use super::info::{ModelInfo, Parts};
 
 fn read_json(path: &Path) -> Result<Option<Value>, LlmError> {
     match std::fs::read(path) {
@@ -53,7 +54,24 @@ pub(crate) struct Folder {
     pub parts: Parts,
 }
 
-pub fn load(dir: &Path, adapter: Option<&Path>, device: &Device) -> Result<Model, LlmError> {
+/// A Hugging Face model with its weights bound, for `model` to wrap.
+pub(crate) enum HfModel {
+    Llama {
+        parts: Parts,
+        model: llama::Llama,
+        config: llama::Config,
+    },
+    Qwen2 {
+        parts: Parts,
+        model: qwen2::ModelForCausalLM,
+    },
+}
+
+pub(crate) fn load(
+    dir: &Path,
+    adapter: Option<&Path>,
+    device: &Device,
+) -> Result<HfModel, LlmError> {
     let Folder {
         config,
         files,
@@ -80,12 +98,16 @@ pub fn load(dir: &Path, adapter: Option<&Path>, device: &Device) -> Result<Model
             let cfg: llama::LlamaConfig = serde_json::from_value(config).map_err(bad_config)?;
             let cfg = cfg.into_config(false);
             let model = llama::Llama::load(vb, &cfg).map_err(corrupt)?;
-            Model::llama_hf(parts, model, cfg, device)
+            Ok(HfModel::Llama {
+                parts,
+                model,
+                config: cfg,
+            })
         }
         "qwen2" => {
             let cfg: qwen2::Config = serde_json::from_value(config).map_err(bad_config)?;
             let model = qwen2::ModelForCausalLM::new(&cfg, vb).map_err(corrupt)?;
-            Ok(Model::qwen2_hf(parts, model, device))
+            Ok(HfModel::Qwen2 { parts, model })
         }
         other => Err(LlmError::Unsupported {
             path: dir.to_path_buf(),

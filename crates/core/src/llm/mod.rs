@@ -5,9 +5,11 @@ pub mod adapter;
 pub mod backend;
 pub mod chat;
 pub mod engine;
+pub mod error;
 pub mod fetch;
 mod gguf_check;
 mod hf;
+pub mod info;
 pub mod layout;
 pub mod model;
 pub mod remote;
@@ -15,7 +17,7 @@ pub mod tokenizer;
 
 /// A Hugging Face folder's config, weight files and tokenizer, without its weights (training reads
 /// the weights itself).
-pub(crate) fn hf_folder(dir: &std::path::Path) -> Result<hf::Folder, model::LlmError> {
+pub(crate) fn hf_folder(dir: &std::path::Path) -> Result<hf::Folder, error::LlmError> {
     hf::read(dir)
 }
 

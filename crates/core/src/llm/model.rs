@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -12,112 +12,12 @@ use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::{llama, quantized_llama, quantized_qwen2, qwen2};
 
-use super::chat::{self, ChatError, Message};
-
-/// Why a model could not be loaded or could not generate.
-#[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    /// No model file or folder at the given path.
-    #[error("no model at {path}; run `logreasoner model fetch` for the default model, or point --model at a GGUF file")]
-    Missing {
-        /// Where the model was looked for.
-        path: PathBuf,
-    },
-    /// The file is not a readable GGUF model (truncated or corrupt).
-    #[error("{path} is not a readable GGUF model ({reason}); it may be truncated or corrupt: fetch it again")]
-    Corrupt {
-        /// The model file.
-        path: PathBuf,
-        /// What the reader found wrong.
-        reason: String,
-    },
-    /// The model's architecture is neither Llama- nor Qwen2-family.
-    #[error("{path}: architecture `{architecture}` is not supported; use a Llama- or Qwen2-family model")]
-    Unsupported {
-        /// The model file or folder.
-        path: PathBuf,
-        /// The architecture the model names.
-        architecture: String,
-    },
-    /// The tokenizer cannot be read or does not fit the model's vocabulary.
-    #[error("{path}: the tokenizer does not fit this model: {reason}")]
-    Tokenizer {
-        /// The model or tokenizer file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The prompt and the tokens asked for do not fit the model's context; nothing ran.
-    #[error("the prompt has {prompt} tokens and {max_new} more were asked for, but the model's context holds {limit}; shorten the input (fewer lines) or lower max tokens")]
-    ContextTooLong {
-        /// Tokens in the prompt.
-        prompt: usize,
-        /// Tokens asked for on top (0 when only the prompt runs).
-        max_new: usize,
-        /// Tokens the context holds.
-        limit: usize,
-    },
-    /// The chat template could not be parsed or rendered.
-    #[error(transparent)]
-    Chat(#[from] ChatError),
-    /// A model computation (or tokenizing, or writing a merged model) failed; holds the reason.
-    #[error("model computation failed: {0}")]
-    Compute(String),
-    /// A LoRA adapter cannot be found, read or merged.
-    #[error("adapter {path}: {reason}")]
-    Adapter {
-        /// The adapter folder (or the path given for it).
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The remote server cannot be reached, refused, or answered something unreadable.
-    #[error("remote backend {url}: {message}")]
-    Remote {
-        /// The server's base URL.
-        url: String,
-        /// What went wrong.
-        message: String,
-    },
-}
-
-impl From<candle_core::Error> for LlmError {
-    fn from(e: candle_core::Error) -> Self {
-        LlmError::Compute(reason(&e))
-    }
-}
-
-/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is set:
-/// a person needs the reason, and printing a backtrace resolves symbols (hundreds of MB).
-pub(crate) fn reason(e: &candle_core::Error) -> String {
-    match e {
-        candle_core::Error::WithBacktrace { inner, .. } => reason(inner),
-        other => other.to_string(),
-    }
-}
-
-/// What `logreasoner model info` prints.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelInfo {
-    /// The model file or folder (the server URL for a remote model).
-    pub path: PathBuf,
-    /// The model's own name (GGUF `general.name`), else the file or folder name.
-    pub name: String,
-    /// Architecture as the model names it (`llama`, `qwen2`; `remote` for a server).
-    pub architecture: String,
-    /// Number of weights over all tensors (0 for a remote model).
-    pub parameters: u64,
-    /// Tensor type holding most of the weights (e.g. `Q4_1`, `F32`; `-` for a remote model).
-    pub quantization: String,
-    /// Context the model declares, in tokens (2048 when unstated; 0 for a remote model).
-    pub context_length: usize,
-    /// Tokens in the vocabulary (0 when unknown).
-    pub vocab_size: usize,
-    /// The model's own Jinja chat template; `None` means a built-in fallback is used.
-    pub chat_template: Option<String>,
-    /// The LoRA adapter merged in at load, if any.
-    pub adapter: Option<PathBuf>,
-}
+use super::chat::{self, Message};
+pub(crate) use super::error::reason;
+pub use super::error::LlmError;
+use super::hf::HfModel;
+pub use super::info::ModelInfo;
+pub(crate) use super::info::Parts;
 
 fn meta_str(meta: &HashMap<String, Value>, key: &str) -> Option<String> {
     meta.get(key).and_then(|v| v.to_string().ok()).cloned()
@@ -516,15 +416,6 @@ impl std::fmt::Debug for Model {
     }
 }
 
-/// What the Hugging Face loader hands over.
-pub(crate) struct Parts {
-    pub info: ModelInfo,
-    pub tokenizer: tokenizers::Tokenizer,
-    pub bos: String,
-    pub eos_text: String,
-    pub eos_ids: Vec<u32>,
-}
-
 impl Model {
     pub(crate) fn llama_hf(
         parts: Parts,
@@ -636,7 +527,14 @@ impl Model {
         own_cpu_forward: bool,
     ) -> Result<Model, LlmError> {
         if path.is_dir() {
-            return super::hf::load(path, adapter, device);
+            return match super::hf::load(path, adapter, device)? {
+                HfModel::Llama {
+                    parts,
+                    model,
+                    config,
+                } => Model::llama_hf(parts, model, config, device),
+                HfModel::Qwen2 { parts, model } => Ok(Model::qwen2_hf(parts, model, device)),
+            };
         }
         let (mut file, content) = read_content(path)?;
         let parts = gguf_parts(path, &content)?;

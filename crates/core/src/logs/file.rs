@@ -44,31 +44,42 @@ impl std::str::FromStr for LineRange {
 /// is replaced.
 pub fn read_window(path: &Path, range: Option<LineRange>) -> Result<(Vec<String>, usize), String> {
     let log = LogFile::open(path, 0).map_err(|e| e.to_string())?;
-    if log.is_empty() {
+    let (first, last) = window_bounds(path, log.len(), range, log.len())?;
+    Ok((lines(&log, first, last), first))
+}
+
+/// The 1-based first and last line of a window of a file with `total` lines: `range` when given,
+/// else its last `tail` lines. An empty file, or a range past its end, is an error naming `path`.
+pub fn window_bounds(
+    path: &Path,
+    total: usize,
+    range: Option<LineRange>,
+    tail: usize,
+) -> Result<(usize, usize), String> {
+    if total == 0 {
         return Err(format!(
             "{} is empty; it has no lines to read",
             path.display()
         ));
     }
-    let range = range.unwrap_or(LineRange {
-        first: 1,
-        last: None,
-    });
-    if range.first > log.len().max(1) {
+    let Some(range) = range else {
+        return Ok((total.saturating_sub(tail) + 1, total));
+    };
+    if range.first > total {
         return Err(format!(
-            "{} has {} lines; the range starts at line {}",
+            "{} has {total} lines; the range starts at line {}",
             path.display(),
-            log.len(),
             range.first
         ));
     }
-    let last = range.last.unwrap_or(log.len()).min(log.len());
-    Ok((
-        (range.first - 1..last)
-            .map(|i| log.line(i).into_owned())
-            .collect(),
-        range.first,
-    ))
+    Ok((range.first, range.last.unwrap_or(total).min(total)))
+}
+
+/// Lines `first..=last` (1-based) of `log`, invalid UTF-8 replaced.
+pub fn lines(log: &LogFile, first: usize, last: usize) -> Vec<String> {
+    (first.max(1) - 1..last.min(log.len()))
+        .map(|i| log.line(i).into_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -122,6 +133,9 @@ mod tests {
             (vec!["4".into()], 4)
         );
         assert!(r("3..2").is_err() && r("0..2").is_err() && r("a..b").is_err());
+        // Without a range, the last `tail` lines.
+        assert_eq!(window_bounds(&path, 4, None, 2), Ok((3, 4)));
+        assert_eq!(window_bounds(&path, 4, None, 9), Ok((1, 4)));
         assert!(read_window(&path, Some(r("9..").expect("range")))
             .expect_err("past end")
             .contains("has 4 lines"));

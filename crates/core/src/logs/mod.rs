@@ -3,6 +3,7 @@
 pub mod file;
 pub mod follow;
 pub mod format;
+pub mod header;
 pub mod highlight;
 pub mod index;
 pub mod source;

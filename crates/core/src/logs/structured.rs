@@ -3,7 +3,7 @@
 //! of the line itself (no allocation, string values without their quotes, escapes kept), and the
 //! usual field names give the header: level, time, component and message.
 
-use super::format::{Header, Level};
+use super::header::{Header, Level};
 
 /// Which structured syntax a format reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

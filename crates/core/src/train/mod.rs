@@ -10,6 +10,7 @@ pub mod data;
 pub mod dpo;
 mod frozen;
 pub mod kernels;
+pub mod metrics;
 pub mod model;
 pub mod peft;
 pub mod run;

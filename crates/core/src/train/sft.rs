@@ -3,7 +3,7 @@
 //! gradient accumulation over micro-batches. Seeded: the same data and seed give the same curve.
 
 use super::adamw::AdamW;
-use super::dpo::DpoMetrics;
+use super::metrics::DpoMetrics;
 use super::model::Decoder;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
