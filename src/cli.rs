@@ -156,6 +156,10 @@ pub enum Command {
     /// Benchmarks: template-mining accuracy and speed, big-file figures
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A Model Context Protocol server on stdin/stdout for agents: list, read and search the log
+    /// sources, templates, match and walk charts over a line range, diagnose a range. Needs no
+    /// database, so it runs beside an open TUI
+    Mcp,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]

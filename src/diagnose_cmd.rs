@@ -24,7 +24,7 @@ use logreasoner_core::logs::index::LogFile;
 use logreasoner_core::store::Store;
 
 /// The window when neither --lines nor --tail is given.
-const DEFAULT_TAIL: usize = 200;
+pub(crate) const DEFAULT_TAIL: usize = 200;
 
 struct Diagnoser {
     charts: Vec<Flowchart>,

@@ -8,6 +8,7 @@ mod diagnose_cmd;
 mod eval_cmd;
 mod experiment_cmd;
 mod flowchart_cmd;
+mod mcp;
 mod model_cmd;
 mod train_cmd;
 
@@ -109,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             top,
         }) => bench_cmd::parse_file(&file, format.as_deref(), system.as_deref(), top)?,
         Some(Command::Bench(cmd)) => bench_cmd::run(config, cmd)?,
+        Some(Command::Mcp) => mcp::run(&config)?,
         Some(Command::Completions { .. }) => unreachable!("handled before configuration"),
     }
     Ok(ExitCode::SUCCESS)

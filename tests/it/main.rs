@@ -20,6 +20,7 @@ mod llm;
 mod llm_parity;
 mod log_formats;
 mod logs_screen;
+mod mcp;
 mod reasoning_flow;
 mod remote;
 mod review_screens;
