@@ -104,6 +104,8 @@ fn every_chart_has_symptoms_that_match_its_systems_log() {
             "linux-oom-kill" => repo().join("assets/samples/linux-oom-kill.log"),
             // Generic charts have no Loghub system: their sample is an application log.
             "generic-dependency-down" => repo().join("assets/samples/orders-api-db-refused.jsonl"),
+            // The other generic charts have their windows in tests/it/generic_charts.rs.
+            _ if c.system == "any" => continue,
             _ => loghub(&c.system),
         };
         let text = String::from_utf8_lossy(&std::fs::read(&log).expect("log")).into_owned();

@@ -15,6 +15,7 @@ mod flowchart_cli;
 mod flowchart_editor;
 mod flowchart_library;
 mod fuzz;
+mod generic_charts;
 mod label_screen;
 mod llm;
 mod llm_parity;
