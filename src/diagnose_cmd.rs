@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::cli::DiagnoseArgs;
 use logreasoner_core::config::Config;
+use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::prompt::PromptLimits;
 use logreasoner_core::diagnose::watch::Watch;
 use logreasoner_core::diagnose::{self, Input, Report};
@@ -70,9 +71,15 @@ impl Diagnoser {
         })
     }
 
-    fn diagnose(&mut self, input: Input) -> anyhow::Result<Report> {
+    /// Diagnoses `input`; with the `file` it comes from, the window's errors are compared with
+    /// the file's (an error burst no chart explains is not normal).
+    fn diagnose(&mut self, input: Input, file: Option<&LogFile>) -> anyhow::Result<Report> {
         let start = Instant::now();
         let mut plan = diagnose::plan(&self.charts, input, self.limits);
+        if let Some(log) = file {
+            let (first, last) = (plan.input.first_line, plan.input.last_line());
+            plan.compare_with(Baseline::around(log, first, last, plan.format));
+        }
         if let Some(store) = &self.store {
             let name = self.model.as_ref().map(|m| m.name());
             let adapter = self
@@ -245,7 +252,7 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
         lines: lines(&log, first, last),
         question: args.question.clone(),
     };
-    let report = diagnoser.diagnose(input)?;
+    let report = diagnoser.diagnose(input, Some(&log))?;
     diagnoser.print(&report, false)?;
     Ok(if report.verdict.anomalous {
         ExitCode::from(1)
@@ -303,7 +310,7 @@ fn follow(
                     lines,
                     question: None,
                 };
-                let report = diagnoser.diagnose(input)?;
+                let report = diagnoser.diagnose(input, None)?;
                 diagnoser.print(&report, true)?;
             }
         }

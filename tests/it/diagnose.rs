@@ -450,3 +450,63 @@ fn a_json_application_log_with_refused_connections_is_an_anomaly() {
     assert_eq!(json["cause"], "dependency_failure", "{stdout}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A JSON-lines log of a system no chart covers: a burst of errors at its end is an anomaly with
+/// an `unknown` cause and the burst's lines as evidence (exit 1); the same log without the burst,
+/// and one that errs as often everywhere, are normal (exit 0).
+#[test]
+fn an_error_burst_no_chart_explains_is_an_anomaly_against_the_files_own_baseline() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log_of = |burst: bool, noisy: bool| -> Vec<String> {
+        (0..400)
+            .map(|i| {
+                let in_burst = burst && (330..=360).contains(&i) && i % 3 == 0;
+                let (level, msg) = if in_burst || (noisy && i % 9 == 4) {
+                    ("error", "payment provider answered status 502 for order")
+                } else {
+                    ("info", "order accepted")
+                };
+                format!(
+                    r#"{{"ts":"2026-12-03T11:{:02}:{:02}Z","level":"{level}","msg":"{msg}","order":{i}}}"#,
+                    i / 60,
+                    i % 60
+                )
+            })
+            .collect()
+    };
+    let run = |name: &str, lines: Vec<String>| {
+        let dir = home.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let log = write_log(&dir, &refs);
+        let out = diagnose_headless(home.path(), &log);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        common::assert_valid_json(&stdout, &common::repo("docs/diagnosis.schema.json"));
+        (out.status.code(), json)
+    };
+    let (code, json) = run("burst", log_of(true, false));
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(
+        json["chart"],
+        serde_json::Value::Null,
+        "no chart covers it: {json}"
+    );
+    assert_eq!(json["cause"], "unknown");
+    assert_eq!(json["verdict_from"], "error_burst");
+    // Lines are 1-based: entry 330 of the log is line 331.
+    let burst_lines: Vec<u64> = (330..=360).filter(|i| i % 3 == 0).map(|i| i + 1).collect();
+    assert_eq!(json["evidence"], serde_json::json!(burst_lines), "{json}");
+    let (code, json) = run("quiet", log_of(false, false));
+    assert_eq!(
+        (code, json["anomalous"].clone()),
+        (Some(0), false.into()),
+        "{json}"
+    );
+    let (code, json) = run("noisy", log_of(false, true));
+    assert_eq!(
+        (code, json["anomalous"].clone()),
+        (Some(0), false.into()),
+        "{json}"
+    );
+}

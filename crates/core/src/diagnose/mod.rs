@@ -4,6 +4,7 @@
 //! [`Model`](crate::llm::model::Model) directly) and the TUI (which streams through `llm::engine`) share everything but the
 //! generation loop.
 
+pub mod burst;
 pub mod prompt;
 pub mod review;
 pub mod verdict;
@@ -69,6 +70,9 @@ pub struct Plan {
     /// override the walk, and calibrates the confidence. Unmeasured until the caller sets it
     /// ([`Plan::measure`]).
     pub reliability: verdict::Reliability,
+    /// The window's error burst against its file, once the caller compared them
+    /// ([`Plan::compare_with`]); `None` when not compared or when there is none.
+    pub burst: Option<burst::Burst>,
 }
 
 impl Plan {
@@ -99,6 +103,19 @@ impl Plan {
         {
             self.reliability = measured;
         }
+    }
+
+    /// Compares the window's error lines with its file's (`file`, counted by the caller, who has
+    /// the whole file), so a window no chart explains is not called normal during an error burst.
+    pub fn compare_with(&mut self, file: burst::Baseline) {
+        self.burst = burst::detect(&self.input.lines, self.input.first_line, self.format, file);
+    }
+
+    /// Whether the walk reached one of its chart's conclusions.
+    fn walk_concluded(&self) -> bool {
+        self.walk
+            .as_ref()
+            .is_some_and(|w| matches!(w.end, End::Conclusion { .. }))
     }
 
     /// The flowchart-walk baseline: the verdict without a model.
@@ -151,6 +168,7 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
         shown,
         messages,
         reliability: verdict::Reliability::default(),
+        burst: None,
     }
 }
 
@@ -260,6 +278,20 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
             None,
             String::new(),
         ),
+    };
+    // Statistics speak only where no chart concluded: a chart's own conclusion is the expert's.
+    let verdict = match &plan.burst {
+        Some(b) if !verdict.anomalous && !plan.walk_concluded() => Verdict {
+            anomalous: true,
+            cause: Some("unknown".into()),
+            cause_is_category: true,
+            confidence: 0.6,
+            evidence: b.lines.clone(),
+            rejected_evidence: verdict.rejected_evidence,
+            next_steps: vec![b.describe()],
+            from: verdict::VerdictFrom::ErrorBurst,
+        },
+        _ => verdict,
     };
     Report {
         schema: SCHEMA.to_string(),

@@ -35,6 +35,9 @@ pub enum VerdictFrom {
     ModelAgainstWalk,
     /// The walk's verdict: the model disagreed but did not meet the override rule.
     WalkAgainstModel,
+    /// No chart concluded, but the window's error share is far above its file's
+    /// ([`super::burst`]): anomalous with an `unknown` cause rather than a bare "normal".
+    ErrorBurst,
 }
 
 impl VerdictFrom {
@@ -45,6 +48,7 @@ impl VerdictFrom {
             VerdictFrom::Walk => "walk",
             VerdictFrom::ModelAgainstWalk => "model, overriding the walk",
             VerdictFrom::WalkAgainstModel => "walk; the model disagreed",
+            VerdictFrom::ErrorBurst => "error burst: far more errors than the rest of the file",
         }
     }
 }
