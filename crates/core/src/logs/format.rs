@@ -1,5 +1,6 @@
 //! Log headers: the timestamp, level and component in front of a message, for the 16 Loghub formats,
-//! klog, RFC 5424 syslog, ISO-8601-stamped application logs, and structured lines (JSON, logfmt:
+//! klog, RFC 5424 and 3164 syslog, nginx/Apache access and error logs, ISO-8601-stamped application
+//! logs, and structured lines (JSON, logfmt:
 //! `logs::structured`). A header format is written as a template (`<Date> <Time> <Level>
 //! <Component>: <Content>`), where `<Name>` is a field and the rest is regex syntax with a space
 //! meaning "some whitespace". Detection picks the format that parses most of the first lines; an
@@ -118,12 +119,56 @@ const TEMPLATES: &[(&str, &str)] = &[
         "syslog",
         r"<Pri:<\d{1,3}>>1 <Time:\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?> <Host:\S+> <Component:\S+> <Pid:\S+> <Msgid:\S+> <Data:(-|\[.*?\])> ?<Content>",
     ),
+    // RFC 3164 (BSD) syslog with its priority: `<34>Dec  3 10:15:30 host app[123]: message`; the
+    // priority's low three bits are the severity.
+    (
+        "syslog-3164",
+        r"<Level:<\d{1,3}>><Month:\w{3}> <Date:\d+> <Time:[\d:]+> <Host:\S+> <Component:[^\s\[:]+>(\[<PID:\d+>\])?: <Content>",
+    ),
+    // nginx and Apache access logs (common and combined): the message is the request and what
+    // follows it; the status gives the level (5xx error, 4xx warning).
+    (
+        "access-log",
+        r#"<Client:\S+> <Ident:\S+> <User:\S+> \[<Time:\d\d/\w{3}/\d{4}:[\d:]+ [+-]\d{4}>\] <Content:"[^"]*"> <Level:\d{3}> <Size:(\d+|-)><Rest:( .*)?>"#,
+    ),
+    // nginx's error log: `2026/12/03 10:15:30 [error] 1234#1234: *5 connect() failed …`.
+    (
+        "nginx-error",
+        r"<Date:\d{4}/\d\d/\d\d> <Time:\d\d:\d\d:\d\d> \[<Level:\w+>\] <Pid:\d+>#<Tid:\d+>: <Content>",
+    ),
+    // Apache 2.4's error log: `[Wed Dec 03 10:15:30.123456 2026] [proxy:error] [pid 12] …`.
+    (
+        "Apache-2.4",
+        r"\[<Time:\w{3} \w{3} \d\d [\d:.]+ \d{4}>\] \[<Module:\w+>:<Level:\w+>\] <Content>",
+    ),
     // Application logs that start with an ISO 8601 / RFC 3339 time and a level word.
     (
         "ISO-8601",
         r"\[?<Time:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d([.,]\d+)?(Z|[+-]\d\d:?\d\d)?>\]? \[?<Level:(?i:trace|debug|info|notice|warn|warning|error|err|fatal|critical|crit|severe)>\]? <Content>",
     ),
 ];
+
+/// A level written as a number in a header: a syslog priority `<N>` (severity `N % 8`) or an
+/// HTTP status (5xx error, 4xx warning, else info).
+fn numeric_level(text: &str) -> Option<Level> {
+    // A template's `<Level:<\d+>>` field ends before the closing `>`.
+    if let Some(pri) = text.strip_prefix('<').map(|t| t.trim_end_matches('>')) {
+        return Some(match pri.parse::<u32>().ok()? % 8 {
+            0..=2 => Level::Fatal,
+            3 => Level::Error,
+            4 => Level::Warn,
+            5 => Level::Notice,
+            6 => Level::Info,
+            _ => Level::Debug,
+        });
+    }
+    match text.parse::<u32>().ok()? {
+        500..=599 => Some(Level::Error),
+        400..=499 => Some(Level::Warn),
+        100..=399 => Some(Level::Info),
+        _ => None,
+    }
+}
 
 /// Turns a format template into an anchored regex: fields become named groups, lazy unless constrained.
 fn compile(template: &str) -> Result<Regex, regex::Error> {
@@ -258,7 +303,9 @@ impl Format {
             (Some(a), Some(b)) => Some(&line[a..b]),
             _ => None,
         };
-        let header_level = level_group.and_then(get).and_then(Level::parse);
+        let header_level = level_group
+            .and_then(get)
+            .and_then(|t| Level::parse(t).or_else(|| numeric_level(t)));
         let (level, level_from_header) = match header_level {
             Some(l) => (Some(l), true),
             None => (Level::infer(content), false),
@@ -416,7 +463,43 @@ mod tests {
 
     #[test]
     fn common_application_formats_are_detected() {
-        let cases: [(&str, &[&str], Option<Level>, &str); 5] = [
+        let cases: [(&str, &[&str], Option<Level>, &str); 9] = [
+            (
+                "syslog-3164",
+                &[
+                    "<30>Dec  3 10:15:30 web1 nginx[812]: reloaded configuration",
+                    "<27>Dec  3 10:15:31 web1 app[4120]: payment call gave up after 3 retries",
+                ],
+                Some(Level::Error),
+                "payment call gave up after 3 retries",
+            ),
+            (
+                "access-log",
+                &[
+                    r#"10.0.0.7 - - [03/Dec/2026:10:15:30 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe/1.31""#,
+                    r#"10.0.0.9 - alice [03/Dec/2026:10:15:31 +0000] "POST /orders HTTP/1.1" 502 157 "-" "curl/8.5.0""#,
+                ],
+                Some(Level::Error),
+                r#""POST /orders HTTP/1.1" 502 157 "-" "curl/8.5.0""#,
+            ),
+            (
+                "nginx-error",
+                &[
+                    "2026/12/03 10:15:30 [notice] 1#1: start worker processes",
+                    "2026/12/03 10:15:31 [error] 29#29: *5 connect() failed (111: Connection refused) while connecting to upstream",
+                ],
+                Some(Level::Error),
+                "*5 connect() failed (111: Connection refused) while connecting to upstream",
+            ),
+            (
+                "Apache-2.4",
+                &[
+                    "[Thu Dec 03 10:15:30.118232 2026] [mpm_event:notice] [pid 1:tid 140] AH00489: Apache/2.4.62 configured",
+                    "[Thu Dec 03 10:15:31.004112 2026] [proxy:error] [pid 9:tid 141] AH00957: HTTP: attempt to connect to 10.0.0.5:8080 failed",
+                ],
+                Some(Level::Error),
+                "[pid 9:tid 141] AH00957: HTTP: attempt to connect to 10.0.0.5:8080 failed",
+            ),
             (
                 "JSON",
                 &[
