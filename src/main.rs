@@ -52,6 +52,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut overrides = cli.global.overrides();
     overrides.log_format = cli.format.clone();
     let config = Config::load(&overrides)?;
+    let user_formats: Vec<(String, String)> = config
+        .formats
+        .iter()
+        .map(|f| (f.name.clone(), f.template.clone()))
+        .collect();
+    logreasoner_core::logs::format::register(&user_formats).map_err(|e| {
+        let file = config
+            .file
+            .as_ref()
+            .map_or("the config file".into(), |f| f.display().to_string());
+        anyhow::anyhow!("{file}: {e}")
+    })?;
     let data_dir = &config.data_dir;
     if data_dir.value.exists() && !data_dir.value.is_dir() {
         anyhow::bail!(

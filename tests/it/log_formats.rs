@@ -48,3 +48,61 @@ fn every_loghub_format_is_detected_and_yields_the_benchmark_content() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// A team's own format, defined in the config file in the template syntax, is detected before the
+/// built-in ones and its message column mined; a template without a message field is refused with
+/// the file and format named.
+#[test]
+fn a_format_from_the_config_file_is_detected_and_a_broken_one_is_refused() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "formats:\n  - name: billing-pipe\n    template: '<Time:\\d{4}-\\d\\d-\\d\\d [\\d:]+> \\| <Level:\\w+> \\| <Component:\\w+> \\| <Content>'\n",
+    )
+    .expect("config");
+    let log = home.path().join("billing.log");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            let level = if i % 10 == 3 { "ERROR" } else { "INFO" };
+            format!("2026-12-03 10:15:{i:02} | {level} | billing | invoice {i} sent")
+        })
+        .collect();
+    std::fs::write(&log, lines.join("\n") + "\n").expect("log");
+    let parse = || {
+        crate::common::command(home.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(home.path().join("data"))
+            .arg("parse")
+            .arg(&log)
+            .output()
+            .expect("run")
+    };
+    let out = parse();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("format billing-pipe"), "{stdout}");
+    // The message column alone is mined: one template for all thirty lines.
+    assert!(stdout.contains("invoice <*> sent"), "{stdout}");
+
+    std::fs::write(
+        &config,
+        "formats:\n  - name: no-message\n    template: '<Time> <Level:\\w+>'\n",
+    )
+    .expect("config");
+    let out = parse();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("config.yaml")
+            && stderr.contains("no-message")
+            && stderr.contains("<Content>"),
+        "{stderr}"
+    );
+}

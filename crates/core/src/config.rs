@@ -194,6 +194,18 @@ struct FileConfig {
     generation: Option<GenerationDefaults>,
     diagnosis: Option<DiagnosisSettings>,
     remote: Option<RemoteSettings>,
+    #[serde(default)]
+    formats: Vec<UserFormat>,
+}
+
+/// A log format the user defines in the config file, in `logs::format`'s template syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFormat {
+    /// The name `--format` and the Logs screen show.
+    pub name: String,
+    /// The header template, e.g. `<Time:\d{4}-\d\d-\d\d [\d:]+> \| <Level:\w+> \| <Content>`.
+    pub template: String,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -257,6 +269,8 @@ pub struct Config {
     pub diagnosis: Setting<DiagnosisSettings>,
     /// Set only by the config file: an explicit choice to send prompts (and log lines) to a server.
     pub remote: Option<RemoteSettings>,
+    /// Log formats the config file defines, tried before the built-in ones.
+    pub formats: Vec<UserFormat>,
 }
 
 impl Config {
@@ -414,6 +428,7 @@ impl Config {
             generation_env,
             diagnosis,
             remote: file.remote,
+            formats: file.formats,
         })
     }
 

@@ -255,6 +255,10 @@ impl Format {
     /// How much a format's match says about a line, for detection's tie-break: structured
     /// formats only match their own syntax.
     fn specificity(&self) -> usize {
+        if self.is_user() {
+            // A format the user wrote for their own logs wins a tie with every built-in one.
+            return usize::MAX;
+        }
         match self.parser {
             // The generic timestamp-and-level format yields to any system's own format.
             Parser::Header { .. } if self.name == "ISO-8601" => 0,
@@ -340,12 +344,56 @@ pub fn formats() -> &'static [Format] {
 
 /// A format by (case-insensitive) name, for `--format`.
 pub fn by_name(name: &str) -> Option<&'static Format> {
-    formats().iter().find(|f| f.name.eq_ignore_ascii_case(name))
+    every().find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
-/// The name of every known format, Loghub's first.
+/// The name of every known format: the user's (config file), then Loghub's and the rest.
 pub fn names() -> Vec<&'static str> {
-    formats().iter().map(|f| f.name).collect()
+    every().map(|f| f.name).collect()
+}
+
+/// The formats the user's config file defines, once [`register`] ran.
+static USER_FORMATS: OnceLock<Vec<Format>> = OnceLock::new();
+
+/// The user's formats, then the built-in ones.
+fn every() -> impl Iterator<Item = &'static Format> {
+    USER_FORMATS.get().into_iter().flatten().chain(formats())
+}
+
+impl Format {
+    fn is_user(&self) -> bool {
+        USER_FORMATS
+            .get()
+            .is_some_and(|u| u.iter().any(|f| std::ptr::eq(f, self)))
+    }
+}
+
+/// Adds formats written in the template syntax of this module (`<Time:RE> [<Level>] <Content>`;
+/// fields named `Date`, `Time`, `Timestamp`, `Level`, `Component` and `Content` are read), each as
+/// `(name, template)`, for detection and `--format`. Called once at start-up, before any log is
+/// read; a second call changes nothing and says so. A template that does not compile is an error
+/// naming it.
+pub fn register(user: &[(String, String)]) -> Result<(), String> {
+    let mut compiled = Vec::new();
+    for (name, template) in user {
+        if name.trim().is_empty() {
+            return Err("a format in the config file has no name".into());
+        }
+        // Leaked once per process: formats live as long as the program, like the built-in ones.
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        let template: &'static str = Box::leak(template.clone().into_boxed_str());
+        let f = Format::new(name, template)
+            .map_err(|e| format!("format `{name}`: the template does not compile: {e}"))?;
+        if !matches!(&f.parser, Parser::Header { content_group, .. } if *content_group > 0) {
+            return Err(format!(
+                "format `{name}`: the template has no <Content> field, so messages cannot be read"
+            ));
+        }
+        compiled.push(f);
+    }
+    USER_FORMATS
+        .set(compiled)
+        .map_err(|_| "the user's formats were registered already".to_string())
 }
 
 /// The format that parses most of `sample` (at least half of the non-empty lines), if any.
@@ -361,7 +409,7 @@ pub fn detect<S: AsRef<str>>(sample: &[S]) -> Option<&'static Format> {
     }
     // Rank by lines parsed, then lines whose level field really is a level, then specificity.
     let mut best: Option<(&Format, (usize, usize, usize))> = None;
-    for f in formats() {
+    for f in every() {
         let mut hits = 0;
         let mut levels = 0;
         for l in &lines {
