@@ -510,3 +510,47 @@ fn an_error_burst_no_chart_explains_is_an_anomaly_against_the_files_own_baseline
         "{json}"
     );
 }
+
+/// A burst found by comparing with the file is told to the model, with its lines shown.
+#[test]
+fn the_prompt_states_the_error_burst_and_shows_its_lines() {
+    let lines: Vec<String> = (0..120)
+        .map(|i| {
+            let level = if i >= 100 && i % 4 == 0 {
+                "error"
+            } else {
+                "info"
+            };
+            format!(
+                r#"{{"ts":"2026-12-03T11:00:{:02}Z","level":"{level}","msg":"step {i}"}}"#,
+                i % 60
+            )
+        })
+        .collect();
+    let input = Input {
+        source: "app.log".into(),
+        first_line: 1,
+        lines,
+        question: None,
+    };
+    let charts =
+        logreasoner_core::flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
+    let mut plan = diagnose::plan(&charts, input, PromptLimits::default());
+    let before = plan.messages[1].content.clone();
+    assert!(!before.contains("Statistics:"));
+    plan.compare_with(logreasoner_core::diagnose::burst::Baseline {
+        lines: 1000,
+        errors: 0,
+    });
+    let text = &plan.messages[1].content;
+    assert!(
+        text.contains("Statistics: 5 error lines in this window")
+            && text.contains("error lines 101, 105, 109, 113, 117."),
+        "{text}"
+    );
+    assert!(
+        plan.shown.contains(&101) && plan.shown.contains(&117),
+        "{:?}",
+        plan.shown
+    );
+}

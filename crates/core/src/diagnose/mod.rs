@@ -73,6 +73,8 @@ pub struct Plan {
     /// The window's error burst against its file, once the caller compared them
     /// ([`Plan::compare_with`]); `None` when not compared or when there is none.
     pub burst: Option<burst::Burst>,
+    /// How many lines the prompt shows, and how long.
+    pub limits: PromptLimits,
 }
 
 impl Plan {
@@ -109,6 +111,44 @@ impl Plan {
     /// the whole file), so a window no chart explains is not called normal during an error burst.
     pub fn compare_with(&mut self, file: burst::Baseline) {
         self.burst = burst::detect(&self.input.lines, self.input.first_line, self.format, file);
+        if self.burst.is_some() {
+            // The model is told, and shown the burst's lines.
+            self.build_prompt();
+        }
+    }
+
+    /// The lines shown and the chat, from the walk's evidence, the symptoms and any burst.
+    fn build_prompt(&mut self) {
+        let mut evidence = self.walk.as_ref().map(Walk::evidence).unwrap_or_default();
+        if let Some(b) = &self.burst {
+            evidence.extend(&b.lines);
+            evidence.sort_unstable();
+            evidence.dedup();
+        }
+        self.shown = prompt::select_lines(
+            &self.input.lines,
+            self.input.first_line,
+            &evidence,
+            self.symptom_lines(),
+            self.format,
+            self.limits.max_lines,
+        );
+        let question = self
+            .input
+            .question
+            .as_deref()
+            .unwrap_or(prompt::DEFAULT_QUESTION);
+        self.messages = prompt::messages(&PromptParts {
+            chart: self.chart.as_ref(),
+            walk: self.walk.as_ref(),
+            burst: self.burst.as_ref(),
+            lines: &self.input.lines,
+            first_line: self.input.first_line,
+            shown: &self.shown,
+            question,
+            limits: self.limits,
+            format: self.format,
+        });
     }
 
     /// Whether the walk reached one of its chart's conclusions.
@@ -135,41 +175,20 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
         .first()
         .and_then(|m| charts.iter().find(|c| c.id == m.chart).cloned());
     let walk = chart.as_ref().map(|c| walk::walk(c, window));
-    let walk_evidence = walk.as_ref().map(Walk::evidence).unwrap_or_default();
-    let symptom_lines = ranked.first().map(|m| m.lines.clone()).unwrap_or_default();
-    let shown = prompt::select_lines(
-        &input.lines,
-        input.first_line,
-        &walk_evidence,
-        &symptom_lines,
-        format,
-        limits.max_lines,
-    );
-    let question = input
-        .question
-        .as_deref()
-        .unwrap_or(prompt::DEFAULT_QUESTION);
-    let messages = prompt::messages(&PromptParts {
-        chart: chart.as_ref(),
-        walk: walk.as_ref(),
-        lines: &input.lines,
-        first_line: input.first_line,
-        shown: &shown,
-        question,
-        limits,
-        format,
-    });
-    Plan {
+    let mut plan = Plan {
         input,
         format,
         ranked,
         chart,
         walk,
-        shown,
-        messages,
+        shown: Vec::new(),
+        messages: Vec::new(),
         reliability: verdict::Reliability::default(),
         burst: None,
-    }
+        limits,
+    };
+    plan.build_prompt();
+    plan
 }
 
 /// How long a diagnosis took and how fast the model ran.

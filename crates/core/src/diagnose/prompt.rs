@@ -117,6 +117,8 @@ pub struct PromptParts<'a> {
     pub chart: Option<&'a Flowchart>,
     /// The walk of that chart over the window, whose automatic checks are quoted.
     pub walk: Option<&'a Walk>,
+    /// The window's error burst against the rest of its file, stated as a statistic.
+    pub burst: Option<&'a super::burst::Burst>,
     /// The whole window, `lines[0]` being line `first_line`.
     pub lines: &'a [String],
     /// 1-based number of the window's first line.
@@ -150,6 +152,17 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
         user.push_str("Automatic checks of the flowchart on these lines:\n");
         user.push_str(&walk.describe());
         user.push('\n');
+    }
+    if let Some(b) = p.burst {
+        let cited: Vec<String> = b.lines.iter().map(usize::to_string).collect();
+        user.push_str(&format!(
+            "Statistics: {} error lines in this window ({:.0}% of its lines) against {:.1}% in the \
+             rest of the file; error lines {}.\n",
+            b.errors,
+            b.window_rate * 100.0,
+            b.file_rate * 100.0,
+            cited.join(", ")
+        ));
     }
     user.push_str(&format!(
         "Log lines (line number first; {} of {} lines shown):\n",
