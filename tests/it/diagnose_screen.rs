@@ -258,3 +258,52 @@ fn the_watch_diagnoses_an_error_burst_in_a_followed_file() {
     assert!(d[0].anomalous);
     assert_eq!((d[0].first_line, d[0].last_line), (2, 7));
 }
+
+/// On the Diagnose screen too, a selected range full of errors that no chart explains is compared
+/// with the rest of its file (the Logs screen's selection carries the file's error count) and
+/// called an anomaly with an unknown cause.
+#[test]
+fn a_selected_error_burst_no_chart_explains_is_an_anomaly_on_the_screen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    let log = logs.join("app.jsonl");
+    let lines: Vec<String> = (0..400)
+        .map(|i| {
+            let burst = (330..=360).contains(&i) && i % 3 == 0;
+            let (level, msg) = if burst {
+                ("error", "payment provider answered status 502 for order")
+            } else {
+                ("info", "order accepted")
+            };
+            format!(
+                r#"{{"ts":"2026-12-03T11:{:02}:{:02}Z","level":"{level}","msg":"{msg}"}}"#,
+                i / 60,
+                i % 60
+            )
+        })
+        .collect();
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write");
+    let mut config = common::config_with(dir.path(), &logs, &common::repo("flowcharts"));
+    config.model.value = dir.path().join("no-model.gguf");
+    let mut app = common::app_with(config);
+    // Select lines 301..400: the end, then a range up from it.
+    app.handle_key(press_char('G'));
+    app.handle_key(press_char('v'));
+    for _ in 0..99 {
+        app.handle_key(press_char('k'));
+    }
+    app.handle_key(press_char('v'));
+    let selection = app.ctx.selection().cloned().expect("selection");
+    assert_eq!((selection.first, selection.last()), (301, 400));
+    assert!(selection
+        .baseline
+        .is_some_and(|b| b.lines == 300 && b.errors == 0));
+    app.handle_key(press_char('2'));
+    app.handle_key(press_char('r'));
+    let d: Vec<Diagnosis> = app.ctx.store.all().expect("diagnoses");
+    assert_eq!(d.len(), 1);
+    assert!(d[0].anomalous, "{:?}", d[0]);
+    assert_eq!(d[0].cause.as_deref(), Some("unknown"));
+    assert_eq!(d[0].first_line, 301);
+}

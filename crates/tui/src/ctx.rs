@@ -132,6 +132,9 @@ pub struct Selection {
     pub source: String,
     pub first: usize,
     pub lines: std::sync::Arc<[String]>,
+    /// The error lines of the rest of the file, when the lines come from one file (a merged or
+    /// filtered view has none): a diagnosis compares the selection with it.
+    pub baseline: Option<logreasoner_core::diagnose::burst::Baseline>,
 }
 
 impl Selection {

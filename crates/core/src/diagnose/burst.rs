@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::logs::format::{self, Format, Level};
 use crate::logs::index::LogFile;
+use crate::logs::source::LogSource;
 
 /// Fewest error lines that make a burst (one or two errors are noise in any busy log).
 pub const MIN_ERRORS: usize = 3;
@@ -47,6 +48,22 @@ impl Baseline {
         let lines = (before.saturating_sub(FILE_LINES)..before)
             .chain(after..(after + FILE_LINES).min(log.len()));
         Baseline::of(lines.map(|i| log.line(i)), format)
+    }
+
+    /// The error lines of an open source outside the window `first..=last` (1-based), from its
+    /// analysed lines' levels, bounded like [`Baseline::around`].
+    pub fn around_source(source: &LogSource, first: usize, last: usize) -> Self {
+        let known = source.facts.level.len();
+        let before = first.saturating_sub(1).min(known);
+        let after = last.min(known);
+        let mut b = Baseline::default();
+        for i in (before.saturating_sub(FILE_LINES)..before)
+            .chain(after..(after + FILE_LINES).min(known))
+        {
+            b.lines += 1;
+            b.errors += usize::from(source.facts.level(i).is_some_and(|l| l >= Level::Error));
+        }
+        b
     }
 
     /// Error lines per line, 0 for no lines.

@@ -16,6 +16,7 @@ use ratatui::Frame;
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::events::{forward, AppEvent};
 use crate::keys::{Binding, Key};
+use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::review::{answer_text, review};
 use logreasoner_core::diagnose::watch::Watch;
 use logreasoner_core::diagnose::{self, Input, ModelRun, Plan, Report};
@@ -219,8 +220,15 @@ impl DiagnoseScreen {
         })
     }
 
-    /// Starts a diagnosis of `input`: with the model when there is one, else the walk alone.
-    fn begin(&mut self, input: Input, use_model: bool, ctx: &mut Ctx) -> Action {
+    /// Starts a diagnosis of `input`, compared with `file`'s error lines when the caller has
+    /// them: with the model when there is one, else the walk alone.
+    fn begin(
+        &mut self,
+        input: Input,
+        file: Option<Baseline>,
+        use_model: bool,
+        ctx: &mut Ctx,
+    ) -> Action {
         if self
             .current
             .as_ref()
@@ -232,6 +240,9 @@ impl DiagnoseScreen {
             Ok(p) => p,
             Err(e) => return Action::Message(format!("cannot read the flowcharts: {e}")),
         };
+        if let Some(file) = file {
+            plan.compare_with(file);
+        }
         self.viewing = None;
         self.scroll = 0;
         let spec = BackendSpec::from_config(ctx.config());
@@ -465,7 +476,7 @@ impl DiagnoseScreen {
             lines: followed.recent.iter().cloned().collect(),
             question: None,
         };
-        let _ = self.begin(input, true, ctx);
+        let _ = self.begin(input, None, true, ctx);
         true
     }
 
@@ -534,7 +545,10 @@ impl Screen for DiagnoseScreen {
     fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
         match cmd {
             Cmd::Run | Cmd::Baseline => match Self::selection_input(ctx) {
-                Some(input) => self.begin(input, cmd == Cmd::Run, ctx),
+                Some(input) => {
+                    let file = ctx.selection().and_then(|s| s.baseline);
+                    self.begin(input, file, cmd == Cmd::Run, ctx)
+                }
                 None => Action::Message(
                     "nothing selected: pick lines on the Logs screen (v marks a range)".into(),
                 ),

@@ -23,6 +23,7 @@ use crate::events::{forward, AppEvent};
 use crate::input::TextInput;
 use crate::jobs::JobOutput;
 use crate::keys::{Binding, Key};
+use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::logs::follow::{Follower, Note, Update};
 use logreasoner_core::logs::format::{self, Level};
 use logreasoner_core::logs::highlight::Highlighter;
@@ -687,6 +688,7 @@ impl LogsScreen {
                 source: self.title(),
                 first: 1,
                 lines: lines.into(),
+                baseline: None,
             });
         }
         let src = &self.sources[s];
@@ -701,6 +703,7 @@ impl LogsScreen {
             source: src.path.display().to_string(),
             first,
             lines: src.lines(first, last).into(),
+            baseline: Some(Baseline::around_source(src, first, last)),
         })
     }
 
