@@ -12,7 +12,6 @@ use anyhow::Context;
 
 use crate::cli::DiagnoseArgs;
 use logreasoner_core::config::Config;
-use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::prompt::PromptLimits;
 use logreasoner_core::diagnose::watch::Watch;
 use logreasoner_core::diagnose::{self, Input, Report};
@@ -75,11 +74,10 @@ impl Diagnoser {
     /// the file's (an error burst no chart explains is not normal).
     fn diagnose(&mut self, input: Input, file: Option<&LogFile>) -> anyhow::Result<Report> {
         let start = Instant::now();
-        let mut plan = diagnose::plan(&self.charts, input, self.limits);
-        if let Some(log) = file {
-            let (first, last) = (plan.input.first_line, plan.input.last_line());
-            plan.compare_with(Baseline::around(log, first, last, plan.format));
-        }
+        let mut plan = match file {
+            Some(log) => diagnose::plan_from_file(&self.charts, input, self.limits, log),
+            None => diagnose::plan(&self.charts, input, self.limits),
+        };
         if let Some(store) = &self.store {
             let name = self.model.as_ref().map(|m| m.name());
             let adapter = self

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use crate::diagnose_cmd::DEFAULT_TAIL;
 use logreasoner_core::config::Config;
-use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::{self, Input};
 use logreasoner_core::flowchart::{self, retrieve, thought, walk, Flowchart};
 use logreasoner_core::llm::backend::{Backend, BackendSpec};
@@ -414,9 +413,7 @@ impl Server {
         let log = open(&self.source(args)?)?;
         let charts = self.charts()?;
         let settings = &self.config.diagnosis.value;
-        let mut plan = diagnose::plan(&charts, input, settings.into());
-        let (first, last) = (plan.input.first_line, plan.input.last_line());
-        plan.compare_with(Baseline::around(&log, first, last, plan.format));
+        let plan = diagnose::plan_from_file(&charts, input, settings.into(), &log);
         let use_model = args.get("use_model").and_then(Value::as_bool) == Some(true);
         let report = if use_model {
             if self.model.is_none() {

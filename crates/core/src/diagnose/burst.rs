@@ -4,77 +4,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::logs::format::{self, Format, Level};
-use crate::logs::index::LogFile;
-use crate::logs::source::LogSource;
+use crate::logs::format::Format;
 
-/// Fewest error lines that make a burst (one or two errors are noise in any busy log).
-pub const MIN_ERRORS: usize = 3;
+use crate::logs::errors::error_lines;
+pub use crate::logs::errors::{Baseline, FILE_LINES, MIN_BASELINE, MIN_ERRORS};
+
 /// How many times the rest of the file's error share a window's must be.
 pub const RATIO: f64 = 3.0;
-/// Most lines counted for a baseline on each side of the window.
-pub const FILE_LINES: usize = 200_000;
-/// Fewest baseline lines a comparison needs; a window that is most of its file has no baseline.
-pub const MIN_BASELINE: usize = 50;
 /// Most error lines a burst cites.
 const MAX_CITED: usize = 20;
-
-/// The error lines of a stretch of a log (the file the window comes from), for comparison.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Baseline {
-    /// Lines counted.
-    pub lines: usize,
-    /// Of those, lines at level error or worse (from the header, else inferred from the message).
-    pub errors: usize,
-}
-
-impl Baseline {
-    /// Counts the error lines of `lines`, read with `format` (whole lines when `None`).
-    pub fn of<S: AsRef<str>>(lines: impl IntoIterator<Item = S>, format: Option<&Format>) -> Self {
-        let mut b = Baseline::default();
-        for line in lines {
-            b.lines += 1;
-            b.errors += usize::from(is_error(line.as_ref(), format));
-        }
-        b
-    }
-
-    /// Counts the error lines of `log` outside the window `first..=last` (1-based): up to
-    /// [`FILE_LINES`] lines before it and as many after, so a huge file costs a bounded pass and
-    /// the window is compared with the rest of its file, not with itself.
-    pub fn around(log: &LogFile, first: usize, last: usize, format: Option<&Format>) -> Self {
-        let before = first.saturating_sub(1).min(log.len());
-        let after = last.min(log.len());
-        let lines = (before.saturating_sub(FILE_LINES)..before)
-            .chain(after..(after + FILE_LINES).min(log.len()));
-        Baseline::of(lines.map(|i| log.line(i)), format)
-    }
-
-    /// The error lines of an open source outside the window `first..=last` (1-based), from its
-    /// analysed lines' levels, bounded like [`Baseline::around`].
-    pub fn around_source(source: &LogSource, first: usize, last: usize) -> Self {
-        let known = source.facts.level.len();
-        let before = first.saturating_sub(1).min(known);
-        let after = last.min(known);
-        let mut b = Baseline::default();
-        for i in (before.saturating_sub(FILE_LINES)..before)
-            .chain(after..(after + FILE_LINES).min(known))
-        {
-            b.lines += 1;
-            b.errors += usize::from(source.facts.level(i).is_some_and(|l| l >= Level::Error));
-        }
-        b
-    }
-
-    /// Error lines per line, 0 for no lines.
-    pub fn rate(&self) -> f64 {
-        if self.lines == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.lines as f64
-        }
-    }
-}
 
 /// A window whose error share is at least [`RATIO`] times the rest of its file's, with at least
 /// [`MIN_ERRORS`] error lines.
@@ -104,12 +42,6 @@ impl Burst {
     }
 }
 
-fn is_error(line: &str, format: Option<&Format>) -> bool {
-    format::parse_line(format, line)
-        .level
-        .is_some_and(|l| l >= Level::Error)
-}
-
 /// The burst in `lines` (numbered from `first_line`) against `file`, if there is one.
 pub fn detect(
     lines: &[String],
@@ -117,12 +49,13 @@ pub fn detect(
     format: Option<&Format>,
     file: Baseline,
 ) -> Option<Burst> {
-    let errors: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| is_error(l, format))
-        .map(|(i, _)| first_line + i)
-        .collect();
+    let errors = error_lines(
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (first_line + i, l.as_str())),
+        format,
+    );
     if errors.len() < MIN_ERRORS || lines.is_empty() || file.lines < MIN_BASELINE {
         return None;
     }
@@ -142,6 +75,7 @@ pub fn detect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::format;
 
     fn json(level: &str, msg: &str) -> String {
         format!(r#"{{"time":"2026-12-03T10:00:00Z","level":"{level}","msg":"{msg}"}}"#)

@@ -22,6 +22,7 @@ use crate::llm::backend::Backend;
 use crate::llm::chat::Message;
 use crate::llm::model::{Generation, GenerationParams, LlmError};
 use crate::logs::format::{self, Format};
+use crate::logs::index::LogFile;
 use crate::store::{Diagnosis, Id, ReviewStatus, Store, StoreError};
 use prompt::{PromptLimits, PromptParts};
 use verdict::{ModelAnswer, Verdict};
@@ -167,9 +168,32 @@ impl Plan {
 /// Retrieves, walks and builds the prompt. The log's format (for levels and the system name that
 /// retrieval favours) is detected from the window itself.
 pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
+    plan_in_file(charts, input, limits, None)
+}
+
+/// [`plan`] for lines read from `log`: the window is compared with the rest of the file, for the
+/// charts' `error_rate` checks and the error-burst rule.
+pub fn plan_from_file(
+    charts: &[Flowchart],
+    input: Input,
+    limits: PromptLimits,
+    log: &LogFile,
+) -> Plan {
+    let format = format::detect(&input.lines[..input.lines.len().min(200)]);
+    let file = burst::Baseline::around(log, input.first_line, input.last_line(), format);
+    plan_in_file(charts, input, limits, Some(file))
+}
+
+/// [`plan`] with the rest of the file's error lines, when the caller counted them.
+pub fn plan_in_file(
+    charts: &[Flowchart],
+    input: Input,
+    limits: PromptLimits,
+    file: Option<burst::Baseline>,
+) -> Plan {
     let sample_end = input.lines.len().min(200);
     let format = format::detect(&input.lines[..sample_end]);
-    let window = Window::new(&input.lines, input.first_line);
+    let window = Window::new(&input.lines, input.first_line).in_file(file);
     let ranked = retrieve::rank(charts, window, format.map(|f| f.name));
     let chart = ranked
         .first()
@@ -188,6 +212,9 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
         limits,
     };
     plan.build_prompt();
+    if let Some(file) = file {
+        plan.compare_with(file);
+    }
     plan
 }
 

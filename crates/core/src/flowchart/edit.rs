@@ -132,6 +132,9 @@ fn check_text(c: &Check) -> String {
     if let Some(p) = &c.absent {
         parts.push(format!("absent: {}", quote(p)));
     }
+    if let Some(r) = &c.error_rate {
+        parts.push(format!("error_rate: {{ above: {} }}", r.above));
+    }
     if let Some(w) = &c.within {
         parts.push(format!("within: {w}"));
     }

@@ -163,9 +163,35 @@ pub struct Check {
     /// Holds when no line matches this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent: Option<String>,
+    /// Holds when the window's share of error lines is at least `above` times the rest of its
+    /// file's (and it has at least 3): statistical evidence for failures no pattern names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<ErrorRate>,
     /// `30s`, `10m`, `2h`: only lines within this span of the anchor count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
+}
+
+/// `error_rate: { above: 3x }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRate {
+    /// How many times the file's error share the window's must reach: `3x` (or `3`).
+    pub above: String,
+}
+
+impl ErrorRate {
+    /// The factor, when `above` is a positive number with an optional `x`.
+    pub fn factor(&self) -> Option<f64> {
+        let t = self.above.trim();
+        let n: f64 = t
+            .strip_suffix(['x', 'X'])
+            .unwrap_or(t)
+            .trim()
+            .parse()
+            .ok()?;
+        (n.is_finite() && n > 0.0).then_some(n)
+    }
 }
 
 impl Check {
@@ -205,6 +231,12 @@ impl Check {
         }
         if let Some(p) = &self.absent {
             parts.push(format!("absent '{p}'"));
+        }
+        if let Some(r) = &self.error_rate {
+            parts.push(format!(
+                "error rate above {} the rest of the file's",
+                r.above
+            ));
         }
         if let Some(w) = &self.within {
             parts.push(format!("within {w}"));

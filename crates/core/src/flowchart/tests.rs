@@ -596,3 +596,68 @@ fn control_characters_in_chart_text_are_refused() {
     );
     assert_error(&bad, "2:1: the title holds the control character U+009B");
 }
+
+const RATE: &str = "\
+id: disk-full
+title: Errors surge with no known pattern
+system: any
+symptoms:
+  - '(?i)error'
+start: surge
+nodes:
+  surge:
+    kind: decision
+    text: Is the window's error share far above the rest of the file's?
+    check: { error_rate: { above: 3x } }
+    branches: { yes: unexplained, no: quiet }
+  unexplained:
+    kind: conclusion
+    text: Errors surge in this window and no known pattern explains them.
+    cause: unknown
+    remedy: Read the first error lines.
+  quiet:
+    kind: escalate
+    text: The errors are as common as anywhere else in the file.
+";
+
+#[test]
+fn an_error_rate_check_compares_the_window_with_the_rest_of_its_file() {
+    let chart = parse(RATE, file()).expect("valid");
+    let mut lines: Vec<String> = (0..20).map(|i| format!("INFO step {i} done")).collect();
+    for i in [3, 7, 11, 15, 19] {
+        lines[i] = format!("ERROR step {i} failed");
+    }
+    let quiet_file = crate::logs::errors::Baseline {
+        lines: 1000,
+        errors: 10,
+    };
+    let w = walk(&chart, Window::new(&lines, 41).in_file(Some(quiet_file)));
+    assert!(
+        matches!(&w.end, End::Conclusion { node, .. } if node == "unexplained"),
+        "{}",
+        w.describe()
+    );
+    assert_eq!(w.evidence(), vec![44, 48, 52, 56, 60]);
+    // A file that errs as often (20% against the window's 25%) is no surge.
+    let noisy_file = crate::logs::errors::Baseline {
+        lines: 1000,
+        errors: 200,
+    };
+    let w = walk(&chart, Window::new(&lines, 41).in_file(Some(noisy_file)));
+    assert!(matches!(&w.end, End::Escalate { .. }), "{}", w.describe());
+    // Lines without their file cannot answer it: the walk says so instead of guessing.
+    let w = walk(&chart, Window::new(&lines, 41));
+    assert!(
+        matches!(w.steps[0].outcome, Some(CheckOutcome::Undecidable { .. })),
+        "{}",
+        w.describe()
+    );
+}
+
+#[test]
+fn an_error_rate_needs_a_factor() {
+    assert_error(
+        &RATE.replace("above: 3x", "above: lots"),
+        "11:5: the error_rate check of `surge` needs `above:` a positive factor",
+    );
+}

@@ -161,6 +161,9 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
                 "\"{q}\" depends on timing (within {}), so timestamps must be compared, not just matched.",
                 c.within.as_deref().unwrap_or_default()
             )),
+            Some(c) if c.error_rate.is_some() => challenges.push(format!(
+                "\"{q}\" compares the window's share of error lines with the rest of the file's; a window read alone cannot settle it."
+            )),
             Some(c) if c.count.is_some() => challenges.push(format!(
                 "\"{q}\" depends on a threshold ({} lines); a few isolated matches are normal noise.",
                 c.at_least.unwrap_or(1)

@@ -316,13 +316,25 @@ fn check_rules(r: &mut Report, id: &str, check: &Check) {
         check.all.is_some(),
         check.count.is_some(),
         check.absent.is_some(),
+        check.error_rate.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
     let pos = r.at.field(id, "check");
     if forms != 1 {
-        r.push(pos, format!("the check of `{id}` has {forms} forms; it needs exactly one of any, all, count, absent"), "split it into separate decisions, one check each");
+        r.push(pos, format!("the check of `{id}` has {forms} forms; it needs exactly one of any, all, count, absent, error_rate"), "split it into separate decisions, one check each");
+    }
+    if check
+        .error_rate
+        .as_ref()
+        .is_some_and(|r| r.factor().is_none())
+    {
+        r.push(
+            pos,
+            format!("the error_rate check of `{id}` needs `above:` a positive factor"),
+            "e.g. `{ error_rate: { above: 3x } }`",
+        );
     }
     if check.count.is_some() && check.at_least.is_none_or(|n| n == 0) {
         r.push(

@@ -6,7 +6,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::model::{parse_span, Check, Flowchart, NodeKind};
-use crate::logs::timestamp;
+use crate::logs::errors::{error_lines, Baseline, MIN_BASELINE, MIN_ERRORS};
+use crate::logs::{format, timestamp};
 
 /// At most this many evidence lines are kept per step.
 pub const MAX_EVIDENCE: usize = 20;
@@ -18,12 +19,24 @@ pub struct Window<'a> {
     pub lines: &'a [String],
     /// 1-based number of the first line.
     pub first_line: usize,
+    /// The error lines of the rest of the file, when the caller has the file; `error_rate`
+    /// checks compare with it and cannot be decided without it.
+    pub file: Option<Baseline>,
 }
 
 impl<'a> Window<'a> {
     /// A window over `lines`, the first of which is line `first_line`.
     pub fn new(lines: &'a [String], first_line: usize) -> Self {
-        Window { lines, first_line }
+        Window {
+            lines,
+            first_line,
+            file: None,
+        }
+    }
+
+    /// The same window, with the rest of its file's error lines to compare with.
+    pub fn in_file(self, file: Option<Baseline>) -> Self {
+        Window { file, ..self }
     }
 
     fn numbered(&self) -> impl Iterator<Item = (usize, &'a str)> + 'a {
@@ -279,7 +292,21 @@ fn evaluate_inner(
         let hits = matching(p)?;
         return decided(hits.is_empty(), hits);
     }
-    Err("the check has no form (any, all, count or absent)".into())
+    if let Some(rate) = &check.error_rate {
+        let factor = rate
+            .factor()
+            .ok_or_else(|| format!("`above: {}` is not a factor such as 3x", rate.above))?;
+        let file = window.file.filter(|f| f.lines >= MIN_BASELINE).ok_or(
+            "an error rate is compared with the rest of the file, and these lines come without \
+             enough of it",
+        )?;
+        let texts: Vec<&str> = lines.iter().map(|(_, l)| *l).take(200).collect();
+        let errors = error_lines(lines.iter().copied(), format::detect(&texts));
+        let share = errors.len() as f64 / lines.len().max(1) as f64;
+        let holds = errors.len() >= MIN_ERRORS && share >= factor * file.rate();
+        return decided(holds, errors);
+    }
+    Err("the check has no form (any, all, count, absent or error_rate)".into())
 }
 
 /// Walks `chart` over `window`. Actions are recorded as steps the operator takes and the walk goes on

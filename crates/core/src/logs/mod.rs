@@ -1,5 +1,6 @@
 //! Log lines: indexed files, following, headers (timestamp, level, component) and timestamps.
 
+pub mod errors;
 pub mod file;
 pub mod follow;
 pub mod format;

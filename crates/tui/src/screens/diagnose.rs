@@ -200,13 +200,14 @@ impl DiagnoseScreen {
         }
     }
 
-    fn plan(&self, input: Input, ctx: &Ctx) -> Result<Plan, String> {
+    fn plan(&self, input: Input, file: Option<Baseline>, ctx: &Ctx) -> Result<Plan, String> {
         let charts = logreasoner_core::flowchart::valid_charts(&ctx.config().flowcharts.value)
             .map_err(|e| e.to_string())?;
-        Ok(diagnose::plan(
+        Ok(diagnose::plan_in_file(
             &charts,
             input,
             (&ctx.config().diagnosis.value).into(),
+            file,
         ))
     }
 
@@ -236,13 +237,10 @@ impl DiagnoseScreen {
         {
             return Action::Message("a diagnosis is running; c cancels it".into());
         }
-        let mut plan = match self.plan(input, ctx) {
+        let mut plan = match self.plan(input, file, ctx) {
             Ok(p) => p,
             Err(e) => return Action::Message(format!("cannot read the flowcharts: {e}")),
         };
-        if let Some(file) = file {
-            plan.compare_with(file);
-        }
         self.viewing = None;
         self.scroll = 0;
         let spec = BackendSpec::from_config(ctx.config());
