@@ -553,4 +553,24 @@ fn the_prompt_states_the_error_burst_and_shows_its_lines() {
         "{:?}",
         plan.shown
     );
+    // Messages new to the file are stated and shown too.
+    let file = diagnose::FileContext {
+        baseline: logreasoner_core::diagnose::burst::Baseline {
+            lines: 1000,
+            errors: 0,
+        },
+        novel: Some(vec![42]),
+    };
+    let plan = diagnose::plan_in_file(
+        &charts,
+        plan.input.clone(),
+        PromptLimits::default(),
+        Some(file),
+    );
+    let text = &plan.messages[1].content;
+    assert!(
+        text.contains("Messages never seen earlier in this file: 1 kind(s), first at lines 42."),
+        "{text}"
+    );
+    assert!(plan.shown.contains(&42));
 }

@@ -296,9 +296,10 @@ fn a_selected_error_burst_no_chart_explains_is_an_anomaly_on_the_screen() {
     app.handle_key(press_char('v'));
     let selection = app.ctx.selection().cloned().expect("selection");
     assert_eq!((selection.first, selection.last()), (301, 400));
-    assert!(selection
-        .baseline
-        .is_some_and(|b| b.lines == 300 && b.errors == 0));
+    let file = selection.file.as_ref().expect("one file's lines");
+    assert_eq!((file.baseline.lines, file.baseline.errors), (300, 0));
+    // The payment error is the one kind of message the file had not shown before line 301.
+    assert_eq!(file.novel, Some(vec![331]));
     app.handle_key(press_char('2'));
     app.handle_key(press_char('r'));
     let d: Vec<Diagnosis> = app.ctx.store.all().expect("diagnoses");

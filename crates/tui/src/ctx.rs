@@ -132,9 +132,10 @@ pub struct Selection {
     pub source: String,
     pub first: usize,
     pub lines: std::sync::Arc<[String]>,
-    /// The error lines of the rest of the file, when the lines come from one file (a merged or
-    /// filtered view has none): a diagnosis compares the selection with it.
-    pub baseline: Option<logreasoner_core::diagnose::burst::Baseline>,
+    /// What the rest of the file says about the lines (its error lines, the messages new in the
+    /// selection), when they come from one file; a merged or filtered view has none. A diagnosis
+    /// compares the selection with it.
+    pub file: Option<logreasoner_core::diagnose::FileContext>,
 }
 
 impl Selection {

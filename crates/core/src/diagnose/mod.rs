@@ -76,6 +76,8 @@ pub struct Plan {
     pub burst: Option<burst::Burst>,
     /// How many lines the prompt shows, and how long.
     pub limits: PromptLimits,
+    /// The first line of each message new to the file (empty when unknown or none).
+    pub novel: Vec<usize>,
 }
 
 impl Plan {
@@ -123,9 +125,10 @@ impl Plan {
         let mut evidence = self.walk.as_ref().map(Walk::evidence).unwrap_or_default();
         if let Some(b) = &self.burst {
             evidence.extend(&b.lines);
-            evidence.sort_unstable();
-            evidence.dedup();
         }
+        evidence.extend(&self.novel);
+        evidence.sort_unstable();
+        evidence.dedup();
         self.shown = prompt::select_lines(
             &self.input.lines,
             self.input.first_line,
@@ -143,6 +146,7 @@ impl Plan {
             chart: self.chart.as_ref(),
             walk: self.walk.as_ref(),
             burst: self.burst.as_ref(),
+            novel: &self.novel,
             lines: &self.input.lines,
             first_line: self.input.first_line,
             shown: &self.shown,
@@ -171,8 +175,35 @@ pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {
     plan_in_file(charts, input, limits, None)
 }
 
+/// What a window's file says about it: the rest of the file's error lines, and the window's
+/// messages new to the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileContext {
+    /// Error lines outside the window.
+    pub baseline: burst::Baseline,
+    /// The first line of each message template the file shows for the first time in the window;
+    /// `None` when too little of the file comes before the window to tell.
+    pub novel: Option<Vec<usize>>,
+}
+
+impl FileContext {
+    /// The context of the window `first..=last` (1-based) of `log`, read with `format`.
+    pub fn of(log: &LogFile, first: usize, last: usize, format: Option<&Format>) -> Self {
+        let start = first.saturating_sub(1).min(log.len());
+        let before: Vec<std::borrow::Cow<'_, str>> = (start.saturating_sub(burst::FILE_LINES)
+            ..start)
+            .map(|i| log.line(i))
+            .collect();
+        let window = crate::logs::file::lines(log, first, last);
+        FileContext {
+            baseline: burst::Baseline::around(log, first, last, format),
+            novel: crate::logs::novelty::novel_lines(&before, &window, first, format),
+        }
+    }
+}
+
 /// [`plan`] for lines read from `log`: the window is compared with the rest of the file, for the
-/// charts' `error_rate` checks and the error-burst rule.
+/// charts' `error_rate` and `novel_templates` checks and the error-burst rule.
 pub fn plan_from_file(
     charts: &[Flowchart],
     input: Input,
@@ -180,20 +211,23 @@ pub fn plan_from_file(
     log: &LogFile,
 ) -> Plan {
     let format = format::detect(&input.lines[..input.lines.len().min(200)]);
-    let file = burst::Baseline::around(log, input.first_line, input.last_line(), format);
+    let file = FileContext::of(log, input.first_line, input.last_line(), format);
     plan_in_file(charts, input, limits, Some(file))
 }
 
-/// [`plan`] with the rest of the file's error lines, when the caller counted them.
+/// [`plan`] with what the window's file says about it, when the caller has the file.
 pub fn plan_in_file(
     charts: &[Flowchart],
     input: Input,
     limits: PromptLimits,
-    file: Option<burst::Baseline>,
+    file: Option<FileContext>,
 ) -> Plan {
     let sample_end = input.lines.len().min(200);
     let format = format::detect(&input.lines[..sample_end]);
-    let window = Window::new(&input.lines, input.first_line).in_file(file);
+    let novel = file.as_ref().and_then(|f| f.novel.clone());
+    let window = Window::new(&input.lines, input.first_line)
+        .in_file(file.as_ref().map(|f| f.baseline))
+        .with_novel(novel.as_deref());
     let ranked = retrieve::rank(charts, window, format.map(|f| f.name));
     let chart = ranked
         .first()
@@ -210,10 +244,11 @@ pub fn plan_in_file(
         reliability: verdict::Reliability::default(),
         burst: None,
         limits,
+        novel: novel.clone().unwrap_or_default(),
     };
     plan.build_prompt();
     if let Some(file) = file {
-        plan.compare_with(file);
+        plan.compare_with(file.baseline);
     }
     plan
 }

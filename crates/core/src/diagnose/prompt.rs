@@ -119,6 +119,8 @@ pub struct PromptParts<'a> {
     pub walk: Option<&'a Walk>,
     /// The window's error burst against the rest of its file, stated as a statistic.
     pub burst: Option<&'a super::burst::Burst>,
+    /// The first line of each message new to the file, stated too.
+    pub novel: &'a [usize],
     /// The whole window, `lines[0]` being line `first_line`.
     pub lines: &'a [String],
     /// 1-based number of the window's first line.
@@ -161,6 +163,14 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
             b.errors,
             b.window_rate * 100.0,
             b.file_rate * 100.0,
+            cited.join(", ")
+        ));
+    }
+    if !p.novel.is_empty() {
+        let cited: Vec<String> = p.novel.iter().take(20).map(usize::to_string).collect();
+        user.push_str(&format!(
+            "Messages never seen earlier in this file: {} kind(s), first at lines {}.\n",
+            p.novel.len(),
             cited.join(", ")
         ));
     }

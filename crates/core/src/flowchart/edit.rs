@@ -135,6 +135,9 @@ fn check_text(c: &Check) -> String {
     if let Some(r) = &c.error_rate {
         parts.push(format!("error_rate: {{ above: {} }}", r.above));
     }
+    if let Some(n) = &c.novel_templates {
+        parts.push(format!("novel_templates: {{ at_least: {} }}", n.at_least));
+    }
     if let Some(w) = &c.within {
         parts.push(format!("within: {w}"));
     }

@@ -167,9 +167,21 @@ pub struct Check {
     /// file's (and it has at least 3): statistical evidence for failures no pattern names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<ErrorRate>,
+    /// Holds when at least `at_least` kinds of message appear in the window that the file never
+    /// showed before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novel_templates: Option<NovelTemplates>,
     /// `30s`, `10m`, `2h`: only lines within this span of the anchor count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
+}
+
+/// `novel_templates: { at_least: 1 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NovelTemplates {
+    /// Fewest new kinds of message that make the check hold.
+    pub at_least: u32,
 }
 
 /// `error_rate: { above: 3x }`.
@@ -236,6 +248,12 @@ impl Check {
             parts.push(format!(
                 "error rate above {} the rest of the file's",
                 r.above
+            ));
+        }
+        if let Some(n) = &self.novel_templates {
+            parts.push(format!(
+                "at least {} message(s) new to the file",
+                n.at_least
             ));
         }
         if let Some(w) = &self.within {

@@ -661,3 +661,27 @@ fn an_error_rate_needs_a_factor() {
         "11:5: the error_rate check of `surge` needs `above:` a positive factor",
     );
 }
+
+#[test]
+fn a_novel_templates_check_reads_the_messages_new_to_the_file() {
+    let text = RATE.replace(
+        "check: { error_rate: { above: 3x } }",
+        "check: { novel_templates: { at_least: 1 } }",
+    );
+    let chart = parse(&text, file()).expect("valid");
+    let lines: Vec<String> = (0..10).map(|i| format!("INFO step {i}")).collect();
+    let w = walk(&chart, Window::new(&lines, 41).with_novel(Some(&[45])));
+    assert!(matches!(&w.end, End::Conclusion { .. }), "{}", w.describe());
+    assert_eq!(w.evidence(), vec![45]);
+    let w = walk(&chart, Window::new(&lines, 41).with_novel(Some(&[])));
+    assert!(matches!(&w.end, End::Escalate { .. }), "{}", w.describe());
+    let w = walk(&chart, Window::new(&lines, 41));
+    assert!(matches!(
+        w.steps[0].outcome,
+        Some(CheckOutcome::Undecidable { .. })
+    ));
+    assert_error(
+        &text.replace("at_least: 1", "at_least: 0"),
+        "11:5: the novel_templates check of `surge` needs `at_least: N` with N ≥ 1",
+    );
+}

@@ -161,6 +161,9 @@ pub fn derive(chart: &Flowchart) -> ThoughtText {
                 "\"{q}\" depends on timing (within {}), so timestamps must be compared, not just matched.",
                 c.within.as_deref().unwrap_or_default()
             )),
+            Some(c) if c.novel_templates.is_some() => challenges.push(format!(
+                "\"{q}\" asks which messages are new to this file; that takes the file's history, not the window alone."
+            )),
             Some(c) if c.error_rate.is_some() => challenges.push(format!(
                 "\"{q}\" compares the window's share of error lines with the rest of the file's; a window read alone cannot settle it."
             )),

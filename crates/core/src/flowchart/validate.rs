@@ -317,13 +317,25 @@ fn check_rules(r: &mut Report, id: &str, check: &Check) {
         check.count.is_some(),
         check.absent.is_some(),
         check.error_rate.is_some(),
+        check.novel_templates.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
     let pos = r.at.field(id, "check");
     if forms != 1 {
-        r.push(pos, format!("the check of `{id}` has {forms} forms; it needs exactly one of any, all, count, absent, error_rate"), "split it into separate decisions, one check each");
+        r.push(pos, format!("the check of `{id}` has {forms} forms; it needs exactly one of any, all, count, absent, error_rate, novel_templates"), "split it into separate decisions, one check each");
+    }
+    if check
+        .novel_templates
+        .as_ref()
+        .is_some_and(|n| n.at_least == 0)
+    {
+        r.push(
+            pos,
+            format!("the novel_templates check of `{id}` needs `at_least: N` with N ≥ 1"),
+            "e.g. `{ novel_templates: { at_least: 1 } }`",
+        );
     }
     if check
         .error_rate

@@ -22,6 +22,9 @@ pub struct Window<'a> {
     /// The error lines of the rest of the file, when the caller has the file; `error_rate`
     /// checks compare with it and cannot be decided without it.
     pub file: Option<Baseline>,
+    /// The first line of each message template the file shows for the first time in the window,
+    /// when the caller has the file; `novel_templates` checks read it.
+    pub novel: Option<&'a [usize]>,
 }
 
 impl<'a> Window<'a> {
@@ -31,7 +34,13 @@ impl<'a> Window<'a> {
             lines,
             first_line,
             file: None,
+            novel: None,
         }
+    }
+
+    /// The same window, with its messages new to the file.
+    pub fn with_novel(self, novel: Option<&'a [usize]>) -> Self {
+        Window { novel, ..self }
     }
 
     /// The same window, with the rest of its file's error lines to compare with.
@@ -306,7 +315,20 @@ fn evaluate_inner(
         let holds = errors.len() >= MIN_ERRORS && share >= factor * file.rate();
         return decided(holds, errors);
     }
-    Err("the check has no form (any, all, count, absent or error_rate)".into())
+    if let Some(n) = &check.novel_templates {
+        let novel = window.novel.ok_or(
+            "new messages are told apart from the rest of the file, and these lines come \
+             without enough of it",
+        )?;
+        // Within a `within` span, only the new messages inside it count.
+        let hits: Vec<usize> = novel
+            .iter()
+            .copied()
+            .filter(|l| lines.iter().any(|(n, _)| n == l))
+            .collect();
+        return decided(hits.len() >= n.at_least.max(1) as usize, hits);
+    }
+    Err("the check has no form (any, all, count, absent, error_rate or novel_templates)".into())
 }
 
 /// Walks `chart` over `window`. Actions are recorded as steps the operator takes and the walk goes on

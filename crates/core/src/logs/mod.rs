@@ -7,6 +7,7 @@ pub mod format;
 pub mod header;
 pub mod highlight;
 pub mod index;
+pub mod novelty;
 pub mod source;
 pub mod structured;
 pub mod timestamp;

@@ -16,10 +16,9 @@ use ratatui::Frame;
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::events::{forward, AppEvent};
 use crate::keys::{Binding, Key};
-use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::review::{answer_text, review};
 use logreasoner_core::diagnose::watch::Watch;
-use logreasoner_core::diagnose::{self, Input, ModelRun, Plan, Report};
+use logreasoner_core::diagnose::{self, FileContext, Input, ModelRun, Plan, Report};
 use logreasoner_core::flowchart::walk::{CheckOutcome, End};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::engine::{Engine, Event, Running};
@@ -200,7 +199,7 @@ impl DiagnoseScreen {
         }
     }
 
-    fn plan(&self, input: Input, file: Option<Baseline>, ctx: &Ctx) -> Result<Plan, String> {
+    fn plan(&self, input: Input, file: Option<FileContext>, ctx: &Ctx) -> Result<Plan, String> {
         let charts = logreasoner_core::flowchart::valid_charts(&ctx.config().flowcharts.value)
             .map_err(|e| e.to_string())?;
         Ok(diagnose::plan_in_file(
@@ -226,7 +225,7 @@ impl DiagnoseScreen {
     fn begin(
         &mut self,
         input: Input,
-        file: Option<Baseline>,
+        file: Option<FileContext>,
         use_model: bool,
         ctx: &mut Ctx,
     ) -> Action {
@@ -544,7 +543,7 @@ impl Screen for DiagnoseScreen {
         match cmd {
             Cmd::Run | Cmd::Baseline => match Self::selection_input(ctx) {
                 Some(input) => {
-                    let file = ctx.selection().and_then(|s| s.baseline);
+                    let file = ctx.selection().and_then(|s| s.file.clone());
                     self.begin(input, file, cmd == Cmd::Run, ctx)
                 }
                 None => Action::Message(

@@ -24,9 +24,11 @@ use crate::input::TextInput;
 use crate::jobs::JobOutput;
 use crate::keys::{Binding, Key};
 use logreasoner_core::diagnose::burst::Baseline;
+use logreasoner_core::diagnose::FileContext;
 use logreasoner_core::logs::follow::{Follower, Note, Update};
 use logreasoner_core::logs::format::{self, Level};
 use logreasoner_core::logs::highlight::Highlighter;
+use logreasoner_core::logs::novelty::novel_in_source;
 use logreasoner_core::logs::source::{open_sources, LogSource, TemplateStats};
 
 /// The selection handed to other screens when no range is marked: the lines around the cursor.
@@ -688,7 +690,7 @@ impl LogsScreen {
                 source: self.title(),
                 first: 1,
                 lines: lines.into(),
-                baseline: None,
+                file: None,
             });
         }
         let src = &self.sources[s];
@@ -703,7 +705,10 @@ impl LogsScreen {
             source: src.path.display().to_string(),
             first,
             lines: src.lines(first, last).into(),
-            baseline: Some(Baseline::around_source(src, first, last)),
+            file: Some(FileContext {
+                baseline: Baseline::around_source(src, first, last),
+                novel: novel_in_source(src, first, last),
+            }),
         })
     }
 
