@@ -204,6 +204,13 @@ pub fn run(config: Config, cmd: BenchCommand) -> anyhow::Result<()> {
             )?;
             let _ = std::fs::remove_dir_all(&store_dir);
         }
+        BenchCommand::Diagnose {
+            max_tokens,
+            threads,
+        } => {
+            let threads = model_threads(threads);
+            diagnose_bench(&config, &mut out, max_tokens, threads)?;
+        }
         BenchCommand::Bigfile { path, size_mb } => {
             if !path.exists() {
                 writeln!(
@@ -274,6 +281,73 @@ fn llm_bench(
             ours.decode_tps / peer.decode_tps
         )?;
     }
+    Ok(())
+}
+
+/// `bench diagnose`: one diagnosis of a fixed window, cold then warm, with the prompt's size.
+fn diagnose_bench(
+    config: &Config,
+    out: &mut dyn Write,
+    max_tokens: usize,
+    threads: usize,
+) -> anyhow::Result<()> {
+    use logreasoner_core::diagnose::{self, Input};
+    use logreasoner_core::llm::backend::BackendSpec;
+    use logreasoner_core::llm::model::GenerationParams;
+    let sample = logreasoner_core::config::bundled("assets/samples/hdfs-datanode-loss.log");
+    let (lines, first) = logreasoner_core::logs::file::read_window(
+        &sample,
+        Some(logreasoner_core::logs::file::LineRange {
+            first: 181,
+            last: Some(210),
+        }),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
+    let input = Input {
+        source: sample.display().to_string(),
+        first_line: first,
+        lines,
+        question: None,
+    };
+    let plan = diagnose::plan(&charts, input, (&config.diagnosis.value).into());
+    let mut params = GenerationParams::from_defaults(&config.generation.value);
+    params.temperature = 0.0;
+    params.max_tokens = max_tokens;
+    params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+    let spec = BackendSpec::from_config(config)?;
+    writeln!(
+        out,
+        "diagnosis of {} lines 181..210 · model {} · {threads} threads · at most {max_tokens} tokens",
+        sample.display(),
+        config.model.value.display()
+    )?;
+    writeln!(
+        out,
+        "{:<6} {:>9} {:>12} {:>10} {:>14} {:>10}",
+        "", "load s", "first tok s", "total s", "prompt tokens", "generated"
+    )?;
+    let started = std::time::Instant::now();
+    let mut model = spec.open()?;
+    let load = started.elapsed().as_secs_f64();
+    for (run, load) in [("cold", load), ("warm", 0.0)] {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let began = std::time::Instant::now();
+        let report = diagnose::run_model(&mut model, &plan, &params, &cancel, &mut |_| {})?;
+        let total = began.elapsed().as_secs_f64() + load;
+        let t = &report.timings;
+        writeln!(
+            out,
+            "{run:<6} {load:>9.2} {:>12.2} {total:>10.2} {:>14} {:>10}",
+            load + t.first_token_ms.unwrap_or(0) as f64 / 1000.0,
+            t.prompt_tokens.unwrap_or(0),
+            t.generated_tokens.unwrap_or(0),
+        )?;
+    }
+    writeln!(
+        out,
+        "warm reuses the loaded model; no prompt-prefix cache yet, so its prefill is the cold one's"
+    )?;
     Ok(())
 }
 

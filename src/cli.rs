@@ -294,6 +294,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         pairs: usize,
     },
+    /// Time to the first token and total time of a diagnosis of a fixed 30-line window (the
+    /// bundled HDFS sample's lines 181..210) with the configured model: cold (loading the model
+    /// included) and warm (the model already loaded), on this machine
+    Diagnose {
+        /// Most tokens the model may write per diagnosis
+        #[arg(long, default_value_t = 256)]
+        max_tokens: usize,
+        /// Threads (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Time to the first screen, time to scroll a page and index memory on a big log
     Bigfile {
         /// Log to measure; generated from the bundled samples when it does not exist
