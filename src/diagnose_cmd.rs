@@ -94,14 +94,24 @@ impl Diagnoser {
                 let cancel = AtomicBool::new(false);
                 if !json {
                     writeln!(out, "reasoning ({}):", model.name())?;
+                    out.flush()?;
                 }
+                // Reading a long prompt takes a while before the first token.
+                let mut waiting = Some(crate::progress::Spinner::start(&format!(
+                    "reading the prompt ({} lines shown)…",
+                    plan.shown.len()
+                )));
                 let report =
                     diagnose::run_model(model, &plan, &self.params, &cancel, &mut |piece| {
+                        if let Some(s) = waiting.take() {
+                            s.stop();
+                        }
                         if !json {
                             let _ = out.write_all(piece.as_bytes());
                             let _ = out.flush();
                         }
                     })?;
+                drop(waiting);
                 if !json {
                     writeln!(out)?;
                 }

@@ -10,6 +10,7 @@ mod experiment_cmd;
 mod flowchart_cmd;
 mod mcp;
 mod model_cmd;
+mod progress;
 mod train_cmd;
 
 use std::io::Write;

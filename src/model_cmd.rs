@@ -135,10 +135,15 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
     }
     let cancel = AtomicBool::new(false);
     let mut out = logreasoner_core::safe_text::stdout();
+    let mut waiting = Some(crate::progress::Spinner::start("reading the prompt…"));
     let result = model.chat(&messages, &params, &cancel, &mut |piece| {
+        if let Some(s) = waiting.take() {
+            s.stop();
+        }
         let _ = out.write_all(piece.as_bytes());
         let _ = out.flush();
     })?;
+    drop(waiting);
     writeln!(out)?;
     let speed = format!(
         "prefill {} tokens at {:.1} tok/s, decode {} tokens at {:.1} tok/s, stop: {:?}",
