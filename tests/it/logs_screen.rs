@@ -371,3 +371,40 @@ fn a_bgl_message_comes_into_view_at_80_columns() {
     assert_eq!(rows(&back), rows(&before), "whole lines again");
     assert!(back.contains("whole lines"), "{back}");
 }
+
+/// `:filter FIELD=VALUE` keeps the lines of a JSON log whose field has that value, says how many,
+/// is listed in the `?` overlay, and `:filter` alone brings every line back.
+#[test]
+fn a_field_filter_keeps_the_lines_with_that_value() {
+    let (_dir, mut app) = open(&sample("orders-api-db-refused.jsonl"));
+    let text = std::fs::read_to_string(sample("orders-api-db-refused.jsonl")).expect("sample");
+    let errors = text
+        .lines()
+        .filter(|l| l.contains(r#""level":"error""#))
+        .count();
+    assert!(errors > 0 && errors < text.lines().count());
+    common::type_keys(&mut app, ":filter level=error");
+    app.handle_key(press(KeyCode::Enter));
+    let screen = draw(&mut app);
+    assert!(
+        screen.contains(&format!("filter level=error: {errors} line(s)")),
+        "{screen}"
+    );
+    snapshot!("logs_field_filter", &mut app);
+    app.handle_key(press_char('?'));
+    for _ in 0..60 {
+        app.handle_key(press_char('j'));
+    }
+    assert!(
+        draw(&mut app).contains("filter FIELD=VALUE"),
+        "{}",
+        draw(&mut app)
+    );
+    app.handle_key(press(KeyCode::Esc));
+    common::type_keys(&mut app, ":filter");
+    app.handle_key(press(KeyCode::Enter));
+    assert!(draw(&mut app).contains("field filter cleared"));
+    common::type_keys(&mut app, ":filter nonsense");
+    app.handle_key(press(KeyCode::Enter));
+    assert!(draw(&mut app).contains("usage: :filter FIELD=VALUE"));
+}

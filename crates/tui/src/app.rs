@@ -331,7 +331,15 @@ impl App {
                 )),
             },
             (Some("go"), None) => Action::Message("usage: :go NAME|N".into()),
-            _ => Action::Message(format!("unknown command `{name}`; press ? for the list")),
+            _ => {
+                let args = line[name.len()..].trim();
+                let screen = &mut self.screens[self.active];
+                screen
+                    .command(name, args, &mut self.ctx)
+                    .unwrap_or_else(|| {
+                        Action::Message(format!("unknown command `{name}`; press ? for the list"))
+                    })
+            }
         }
     }
 
@@ -492,6 +500,9 @@ impl App {
                 help.to_string(),
                 false,
             ));
+        }
+        for (name, args, help) in screen.commands() {
+            rows.push((format!("{name} {args}"), help.to_string(), false));
         }
         // As wide as its longest row where the screen allows; longer help text wraps.
         let chars = |s: &str| s.chars().count();

@@ -463,6 +463,43 @@ pub fn short(line: &str, fmt: Option<&Format>) -> String {
     reduced(line, fmt, |t| t.split_whitespace().last().unwrap_or(t))
 }
 
+/// The value of field `name` (any case) in `line`: a structured line's own top-level field, a
+/// header format's named field (`Host`, `Pid`…), and for every format the parsed header's
+/// `level` (its name), `component`, `message` and `time`. `None` when the line has no such field.
+pub fn field_value(format: Option<&Format>, line: &str, name: &str) -> Option<String> {
+    match format.map(|f| &f.parser) {
+        Some(Parser::Structured(syntax)) => {
+            if let Some((_, v)) = super::structured::fields(*syntax, line)?
+                .into_iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            {
+                return Some(v.to_string());
+            }
+        }
+        Some(Parser::Header { re, .. }) => {
+            let window = &line[..floor_char_boundary(line, HEADER_WINDOW)];
+            let group = re
+                .capture_names()
+                .flatten()
+                .find(|g| g.eq_ignore_ascii_case(name) && !g.eq_ignore_ascii_case("Level"));
+            if let (Some(g), Some(caps)) = (group, re.captures(window)) {
+                if let Some(m) = caps.name(g) {
+                    return Some(m.as_str().to_string());
+                }
+            }
+        }
+        None => {}
+    }
+    let h = parse_line(format, line);
+    match name.to_ascii_lowercase().as_str() {
+        "level" => h.level.map(|l| l.name().to_ascii_lowercase()),
+        "component" => h.component.map(str::to_string),
+        "message" | "msg" | "content" => Some(h.content.to_string()),
+        "time" | "timestamp" => h.timestamp.map(str::to_string),
+        _ => None,
+    }
+}
+
 /// Parses a line with `format`, or treats the whole line as content when there is no format or the
 /// line does not fit it (a continuation line, a stack frame).
 pub fn parse_line<'a>(format: Option<&Format>, line: &'a str) -> Header<'a> {
@@ -600,6 +637,24 @@ mod tests {
             let h = f.parse(lines[1]).expect("parses");
             assert_eq!((h.level, h.content), (level, content), "{name}");
         }
+    }
+
+    #[test]
+    fn fields_come_from_structured_lines_header_groups_and_the_parsed_header() {
+        let json =
+            r#"{"time":"2026-12-03T10:00:00Z","level":"error","msg":"db down","tenant":"acme"}"#;
+        let f = detect(&[json]);
+        assert_eq!(field_value(f, json, "tenant").as_deref(), Some("acme"));
+        assert_eq!(field_value(f, json, "Level").as_deref(), Some("error"));
+        assert_eq!(field_value(f, json, "missing"), None);
+        let klog = "E1203 10:15:31.000001       1 pod_workers.go:190] Error syncing pod";
+        let k = detect(&[klog]);
+        assert_eq!(field_value(k, klog, "pid").as_deref(), Some("1"));
+        assert_eq!(field_value(k, klog, "level").as_deref(), Some("error"));
+        assert_eq!(
+            field_value(None, "plain text", "message").as_deref(),
+            Some("plain text")
+        );
     }
 
     #[test]

@@ -309,6 +309,8 @@ pub struct LogsScreen {
     templates: Vec<TemplateStats>,
     template_cursor: usize,
     following: Option<Following>,
+    /// `:filter FIELD=VALUE`: only lines whose field has that value (any case).
+    field_filter: Option<(String, String)>,
     /// The last id given to a reader thread.
     last_follower: u64,
     status: String,
@@ -344,6 +346,7 @@ impl Default for LogsScreen {
             templates: Vec::new(),
             template_cursor: 0,
             following: None,
+            field_filter: None,
             last_follower: 0,
             status: "loading logs…".into(),
             loaded: false,
@@ -542,13 +545,23 @@ impl LogsScreen {
     }
 
     fn has_filter(&self) -> bool {
-        self.min_level.is_some() || !self.include.is_empty() || !self.exclude.is_empty()
+        self.min_level.is_some()
+            || !self.include.is_empty()
+            || !self.exclude.is_empty()
+            || self.field_filter.is_some()
     }
 
     fn keep(&self, (s, l): Row) -> bool {
         let src = &self.sources[s];
         if let Some(min) = self.min_level {
             if src.facts.level(l).is_none_or(|lv| lv < min) {
+                return false;
+            }
+        }
+        if let Some((name, value)) = &self.field_filter {
+            let line = src.line(l);
+            let found = format::field_value(src.format, &line, name);
+            if found.is_none_or(|v| !v.eq_ignore_ascii_case(value)) {
                 return false;
             }
         }
@@ -905,6 +918,42 @@ impl Screen for LogsScreen {
         None
     }
 
+    fn commands(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        &[(
+            "filter",
+            "FIELD=VALUE",
+            "Lines whose field (a JSON key, level…) has VALUE",
+        )]
+    }
+
+    fn command(&mut self, name: &str, args: &str, ctx: &mut Ctx) -> Option<Action> {
+        if name != "filter" {
+            return None;
+        }
+        if args.is_empty() {
+            self.field_filter = None;
+            self.refilter();
+            self.publish_selection(ctx);
+            return Some(Action::Message("field filter cleared".into()));
+        }
+        let Some((field, value)) = args.split_once('=') else {
+            return Some(Action::Message(
+                "usage: :filter FIELD=VALUE (e.g. :filter level=error)".into(),
+            ));
+        };
+        let (field, value) = (field.trim(), value.trim().trim_matches('"'));
+        if field.is_empty() {
+            return Some(Action::Message("name a field: :filter FIELD=VALUE".into()));
+        }
+        self.field_filter = Some((field.to_string(), value.to_string()));
+        self.refilter();
+        self.publish_selection(ctx);
+        let shown = self.view_len();
+        Some(Action::Message(format!(
+            "filter {field}={value}: {shown} line(s); :filter alone or c clears it"
+        )))
+    }
+
     fn on_event(&mut self, event: &AppEvent, _ctx: &mut Ctx) -> bool {
         let AppEvent::Follow { follower, update } = event else {
             return false;
@@ -991,6 +1040,7 @@ impl Screen for LogsScreen {
                 self.min_level = None;
                 self.include.clear();
                 self.exclude.clear();
+                self.field_filter = None;
                 self.search = None;
                 self.refilter();
                 Action::None

@@ -112,6 +112,14 @@ pub trait Screen {
     fn on_event(&mut self, _event: &AppEvent, _ctx: &mut Ctx) -> bool {
         false
     }
+    /// The screen's own `:` commands: (name, arguments, help), for the `?` overlay.
+    fn commands(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        &[]
+    }
+    /// A `:` command the shell does not know; `None` when the screen does not either.
+    fn command(&mut self, _name: &str, _args: &str, _ctx: &mut Ctx) -> Option<Action> {
+        None
+    }
     /// Called between frames; returns whether anything changed (a timer's display, say).
     fn tick(&mut self, _ctx: &mut Ctx) -> bool {
         false
@@ -138,6 +146,8 @@ pub trait Component {
     fn start(&mut self, ctx: &mut Ctx);
     fn on_job(&mut self, output: JobOutput, ctx: &mut Ctx) -> Option<JobOutput>;
     fn on_event(&mut self, event: &AppEvent, ctx: &mut Ctx) -> bool;
+    fn commands(&self) -> &'static [(&'static str, &'static str, &'static str)];
+    fn command(&mut self, name: &str, args: &str, ctx: &mut Ctx) -> Option<Action>;
     fn tick(&mut self, ctx: &mut Ctx) -> bool;
 }
 
@@ -179,6 +189,14 @@ impl<S: Screen> Component for S {
 
     fn on_event(&mut self, event: &AppEvent, ctx: &mut Ctx) -> bool {
         Screen::on_event(self, event, ctx)
+    }
+
+    fn commands(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        Screen::commands(self)
+    }
+
+    fn command(&mut self, name: &str, args: &str, ctx: &mut Ctx) -> Option<Action> {
+        Screen::command(self, name, args, ctx)
     }
 
     fn tick(&mut self, ctx: &mut Ctx) -> bool {
