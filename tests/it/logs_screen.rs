@@ -372,8 +372,8 @@ fn a_bgl_message_comes_into_view_at_80_columns() {
     assert!(back.contains("whole lines"), "{back}");
 }
 
-/// `:filter FIELD=VALUE` keeps the lines of a JSON log whose field has that value, says how many,
-/// is listed in the `?` overlay, and `:filter` alone brings every line back.
+/// A JSON log shows its message column, and `:filter FIELD=VALUE` keeps the lines whose field has
+/// that value, says how many, is listed in the `?` overlay; `:filter` alone brings every line back.
 #[test]
 fn a_field_filter_keeps_the_lines_with_that_value() {
     let (_dir, mut app) = open(&sample("orders-api-db-refused.jsonl"));
@@ -388,6 +388,11 @@ fn a_field_filter_keeps_the_lines_with_that_value() {
     let screen = draw(&mut app);
     assert!(
         screen.contains(&format!("filter level=error: {errors} line(s)")),
+        "{screen}"
+    );
+    // Structured lines show their message column by default: time, level, component, message.
+    assert!(
+        screen.contains("ERROR orders.db: connection refused"),
         "{screen}"
     );
     snapshot!("logs_field_filter", &mut app);

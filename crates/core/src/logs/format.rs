@@ -252,6 +252,12 @@ impl Format {
         })
     }
 
+    /// Whether lines of this format are structured records (JSON, logfmt) rather than text with
+    /// a header: their message is one field among many.
+    pub fn is_structured(&self) -> bool {
+        matches!(self.parser, Parser::Structured(_))
+    }
+
     /// How much a format's match says about a line, for detection's tie-break: structured
     /// formats only match their own syntax.
     fn specificity(&self) -> usize {

@@ -620,6 +620,11 @@ impl LogsScreen {
 
     fn select_source(&mut self, index: usize) {
         self.current = index;
+        // A structured record's message is one field among many: show time, level, component
+        // and message by default (s shows the whole line).
+        if let Some(f) = self.sources.get(index).and_then(|s| s.format) {
+            self.short_headers = f.is_structured();
+        }
         self.rows = None;
         self.include.clear();
         self.exclude.clear();
