@@ -560,6 +560,13 @@ fn the_prompt_states_the_error_burst_and_shows_its_lines() {
             errors: 0,
         },
         novel: Some(vec![42]),
+        surges: vec![logreasoner_core::logs::novelty::Surge {
+            template: "retrying call <*> to billing".into(),
+            count: 9,
+            window_share: 0.45,
+            file_share: 0.01,
+            first: 44,
+        }],
     };
     let plan = diagnose::plan_in_file(
         &charts,
@@ -572,5 +579,9 @@ fn the_prompt_states_the_error_burst_and_shows_its_lines() {
         text.contains("Messages never seen earlier in this file: 1 kind(s), first at lines 42."),
         "{text}"
     );
-    assert!(plan.shown.contains(&42));
+    assert!(plan.shown.contains(&42) && plan.shown.contains(&44));
+    assert!(
+        text.contains("Surging message: \"retrying call <*> to billing\" on 9 lines (45% of the window against 1.0% before it), first at line 44."),
+        "{text}"
+    );
 }

@@ -78,6 +78,8 @@ pub struct Plan {
     pub limits: PromptLimits,
     /// The first line of each message new to the file (empty when unknown or none).
     pub novel: Vec<usize>,
+    /// Templates far more frequent in the window than before it (empty when unknown or none).
+    pub surges: Vec<crate::logs::novelty::Surge>,
 }
 
 impl Plan {
@@ -127,6 +129,7 @@ impl Plan {
             evidence.extend(&b.lines);
         }
         evidence.extend(&self.novel);
+        evidence.extend(self.surges.iter().map(|s| s.first));
         evidence.sort_unstable();
         evidence.dedup();
         self.shown = prompt::select_lines(
@@ -147,6 +150,7 @@ impl Plan {
             walk: self.walk.as_ref(),
             burst: self.burst.as_ref(),
             novel: &self.novel,
+            surges: &self.surges,
             lines: &self.input.lines,
             first_line: self.input.first_line,
             shown: &self.shown,
@@ -184,6 +188,8 @@ pub struct FileContext {
     /// The first line of each message template the file shows for the first time in the window;
     /// `None` when too little of the file comes before the window to tell.
     pub novel: Option<Vec<usize>>,
+    /// Templates far more frequent in the window than before it.
+    pub surges: Vec<crate::logs::novelty::Surge>,
 }
 
 impl FileContext {
@@ -198,6 +204,7 @@ impl FileContext {
         FileContext {
             baseline: burst::Baseline::around(log, first, last, format),
             novel: crate::logs::novelty::novel_lines(&before, &window, first, format),
+            surges: crate::logs::novelty::surges(&before, &window, first, format),
         }
     }
 }
@@ -245,6 +252,7 @@ pub fn plan_in_file(
         burst: None,
         limits,
         novel: novel.clone().unwrap_or_default(),
+        surges: file.as_ref().map(|f| f.surges.clone()).unwrap_or_default(),
     };
     plan.build_prompt();
     if let Some(file) = file {

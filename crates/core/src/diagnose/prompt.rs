@@ -121,6 +121,8 @@ pub struct PromptParts<'a> {
     pub burst: Option<&'a super::burst::Burst>,
     /// The first line of each message new to the file, stated too.
     pub novel: &'a [usize],
+    /// Templates far more frequent here than before the window, stated too.
+    pub surges: &'a [crate::logs::novelty::Surge],
     /// The whole window, `lines[0]` being line `first_line`.
     pub lines: &'a [String],
     /// 1-based number of the window's first line.
@@ -172,6 +174,16 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
             "Messages never seen earlier in this file: {} kind(s), first at lines {}.\n",
             p.novel.len(),
             cited.join(", ")
+        ));
+    }
+    for s in p.surges.iter().take(5) {
+        user.push_str(&format!(
+            "Surging message: \"{}\" on {} lines ({:.0}% of the window against {:.1}% before it), first at line {}.\n",
+            cut(&s.template, p.limits.max_line_chars),
+            s.count,
+            s.window_share * 100.0,
+            s.file_share * 100.0,
+            s.first
         ));
     }
     user.push_str(&format!(

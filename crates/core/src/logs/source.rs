@@ -216,6 +216,11 @@ impl LogSource {
         }
     }
 
+    /// The text of template `id` (variables as `<*>`).
+    pub fn template_text(&self, id: u32) -> String {
+        self.miner.template(id)
+    }
+
     /// Every template of the analysed lines, most frequent first (ties: first seen first).
     pub fn template_stats(&self) -> Vec<TemplateStats> {
         let mut by_id: Vec<Option<TemplateStats>> = vec![None; self.miner.len()];
