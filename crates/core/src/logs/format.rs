@@ -637,11 +637,62 @@ mod tests {
                 "connection refused to db",
             ),
         ];
+        // The time each format's second line carries, as written.
+        let stamps = [
+            ("syslog-3164", "Dec  3 10:15:31"),
+            ("access-log", "03/Dec/2026:10:15:31 +0000"),
+            ("nginx-error", "2026/12/03 10:15:31"),
+            ("Apache-2.4", "Thu Dec 03 10:15:31.004112 2026"),
+            ("JSON", "2026-12-03T10:15:31Z"),
+            ("logfmt", "2026-12-03T10:15:31Z"),
+            ("klog", "1203 10:15:31.000001"),
+            ("syslog", "2026-12-03T10:15:31.003Z"),
+            ("ISO-8601", "2026-12-03 10:15:31,456"),
+        ];
         for (name, lines, level, content) in cases {
             let f = detect(lines).unwrap_or_else(|| panic!("{name}: nothing detected"));
             assert_eq!(f.name, name);
             let h = f.parse(lines[1]).expect("parses");
             assert_eq!((h.level, h.content), (level, content), "{name}");
+            let stamp = stamps.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+            assert_eq!(h.timestamp, stamp, "{name}");
+        }
+    }
+
+    #[test]
+    fn journald_and_docker_exports_are_read_as_json_records() {
+        let journald = [
+            r#"{"__REALTIME_TIMESTAMP":"1764756930000000","PRIORITY":"6","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"Accepted publickey for deploy"}"#,
+            r#"{"__REALTIME_TIMESTAMP":"1764756931000000","PRIORITY":"3","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"error: kex_exchange_identification: Connection closed"}"#,
+        ];
+        let docker = [
+            r#"{"log":"listening on :8080\n","stream":"stdout","time":"2026-12-03T10:15:30.1Z"}"#,
+            r#"{"log":"ERROR upstream timed out\n","stream":"stderr","time":"2026-12-03T10:15:31.2Z"}"#,
+        ];
+        let cases = [
+            (
+                &journald[..],
+                Some(Level::Error),
+                "1764756931000000",
+                Some("sshd"),
+                "error: kex_exchange_identification: Connection closed",
+            ),
+            (
+                &docker[..],
+                Some(Level::Error),
+                "2026-12-03T10:15:31.2Z",
+                None,
+                r"ERROR upstream timed out\n",
+            ),
+        ];
+        for (lines, level, time, component, content) in cases {
+            let f = detect(lines).expect("detected");
+            assert_eq!(f.name, "JSON");
+            let h = f.parse(lines[1]).expect("parses");
+            assert_eq!(
+                (h.level, h.timestamp, h.component, h.content),
+                (level, Some(time), component, content)
+            );
         }
     }
 
