@@ -58,6 +58,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| (f.name.clone(), f.template.clone()))
         .collect();
+    let f = &config.fields;
+    logreasoner_core::logs::structured::configure(logreasoner_core::logs::structured::FieldNames {
+        message: f.message.clone(),
+        level: f.level.clone(),
+        time: f.time.clone(),
+        component: f.component.clone(),
+    })
+    .map_err(anyhow::Error::msg)?;
     logreasoner_core::logs::format::register(&user_formats).map_err(|e| {
         let file = config
             .file

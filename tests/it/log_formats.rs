@@ -106,3 +106,41 @@ fn a_format_from_the_config_file_is_detected_and_a_broken_one_is_refused() {
         "{stderr}"
     );
 }
+
+/// A structured log whose message sits under a key of its own (`body`) is read by naming that key
+/// in the config file: the message column, not the whole record, is mined.
+#[test]
+fn structured_field_names_from_the_config_file_are_read() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let log = home.path().join("app.jsonl");
+    let lines: Vec<String> = (0..30)
+        .map(|i| format!(r#"{{"ts":"2026-12-03T10:15:{i:02}Z","sev":"INFO","body":"invoice {i} sent","trace":"t{i}"}}"#))
+        .collect();
+    std::fs::write(&log, lines.join("\n") + "\n").expect("log");
+    let parse = |config: Option<&std::path::Path>| {
+        let mut cmd = crate::common::command(home.path());
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd
+            .arg("--data-dir")
+            .arg(home.path().join("data"))
+            .arg("parse")
+            .arg(&log)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Without the names, `body` is not a message key the reader knows: the record is the message.
+    assert!(!parse(None).contains("  invoice <*> sent"));
+    let config = home.path().join("config.yaml");
+    std::fs::write(&config, "fields: { message: [body], level: [sev] }\n").expect("config");
+    let stdout = parse(Some(&config));
+    assert!(stdout.contains("format JSON"), "{stdout}");
+    assert!(stdout.contains("  invoice <*> sent"), "{stdout}");
+}

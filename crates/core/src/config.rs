@@ -196,6 +196,23 @@ struct FileConfig {
     remote: Option<RemoteSettings>,
     #[serde(default)]
     formats: Vec<UserFormat>,
+    #[serde(default)]
+    fields: StructuredFields,
+}
+
+/// Field names of structured (JSON, logfmt) logs, tried before the usual ones (`msg`,
+/// `message`, `level`, `time`, `logger`…): `fields: { message: [body], level: [sev] }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StructuredFields {
+    /// Keys holding the message.
+    pub message: Vec<String>,
+    /// Keys holding the level.
+    pub level: Vec<String>,
+    /// Keys holding the time.
+    pub time: Vec<String>,
+    /// Keys naming the component or program.
+    pub component: Vec<String>,
 }
 
 /// A log format the user defines in the config file, in `logs::format`'s template syntax.
@@ -271,6 +288,8 @@ pub struct Config {
     pub remote: Option<RemoteSettings>,
     /// Log formats the config file defines, tried before the built-in ones.
     pub formats: Vec<UserFormat>,
+    /// Field names of structured logs the config file adds.
+    pub fields: StructuredFields,
 }
 
 impl Config {
@@ -429,6 +448,7 @@ impl Config {
             diagnosis,
             remote: file.remote,
             formats: file.formats,
+            fields: file.fields,
         })
     }
 

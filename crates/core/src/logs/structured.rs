@@ -46,28 +46,56 @@ const COMPONENT_KEYS: &[&str] = &[
     "name",
 ];
 
+/// Field names a user's config adds for each header part, tried before the usual ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldNames {
+    /// Keys holding the message.
+    pub message: Vec<String>,
+    /// Keys holding the level.
+    pub level: Vec<String>,
+    /// Keys holding the time.
+    pub time: Vec<String>,
+    /// Keys naming the component or program.
+    pub component: Vec<String>,
+}
+
+static USER_FIELDS: std::sync::OnceLock<FieldNames> = std::sync::OnceLock::new();
+
+/// Adds the config file's field names. Called once at start-up, before any log is read; a second
+/// call changes nothing and says so.
+pub fn configure(names: FieldNames) -> Result<(), String> {
+    USER_FIELDS
+        .set(names)
+        .map_err(|_| "the structured field names were configured already".to_string())
+}
+
 /// The header of a structured line, or `None` when the line is not in `syntax`.
 pub fn parse(syntax: Syntax, line: &str) -> Option<Header<'_>> {
     let fields = fields(syntax, line)?;
-    let get = |keys: &[&str]| {
-        keys.iter().find_map(|k| {
-            fields
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(k))
-                .map(|(_, v)| *v)
-        })
+    let user = USER_FIELDS.get();
+    let get = |own: Option<&Vec<String>>, keys: &[&str]| {
+        own.into_iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(keys.iter().copied())
+            .find_map(|k| {
+                fields
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| *v)
+            })
     };
-    let content = get(MESSAGE_KEYS).unwrap_or(line);
-    let header_level = get(LEVEL_KEYS).and_then(level_of);
+    let content = get(user.map(|u| &u.message), MESSAGE_KEYS).unwrap_or(line);
+    let header_level = get(user.map(|u| &u.level), LEVEL_KEYS).and_then(level_of);
     let (level, level_from_header) = match header_level {
         Some(l) => (Some(l), true),
         None => (Level::infer(content), false),
     };
     Some(Header {
-        timestamp: get(TIME_KEYS),
+        timestamp: get(user.map(|u| &u.time), TIME_KEYS),
         level,
         level_from_header,
-        component: get(COMPONENT_KEYS),
+        component: get(user.map(|u| &u.component), COMPONENT_KEYS),
         content,
     })
 }
