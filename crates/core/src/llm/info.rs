@@ -1,5 +1,5 @@
 //! What a loaded model is ([`ModelInfo`]) and what a loader hands over before the weights are
-//! bound ([`Parts`]); shared by the GGUF and Hugging Face loaders without either depending on the
+//! bound (`Parts`); shared by the GGUF and Hugging Face loaders without either depending on the
 //! other.
 
 use std::path::PathBuf;
