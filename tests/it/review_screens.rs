@@ -178,3 +178,35 @@ fn thoughts_from_the_charts_are_reviewed_and_an_edit_is_a_new_version() {
         insta::assert_snapshot!("thoughts_pending", draw(&mut app));
     });
 }
+
+/// `G`/End and Home move to the last and the first item, as on the Logs screen.
+#[test]
+fn end_and_home_jump_to_the_last_and_first_thought() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = setup(dir.path());
+    app.handle_key(press(KeyCode::F(4)));
+    let mut ids: Vec<String> = std::fs::read_dir(common::repo("flowcharts"))
+        .expect("flowcharts")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .filter_map(|e| {
+            e.path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .collect();
+    ids.sort();
+    let (first, last) = (ids.first().expect("charts"), ids.last().expect("charts"));
+    app.handle_key(press_char('G'));
+    let screen = draw(&mut app);
+    assert!(
+        screen.contains(&format!("{last} v1 derived · Pending")),
+        "{screen}"
+    );
+    app.handle_key(press(KeyCode::Home));
+    let screen = draw(&mut app);
+    assert!(
+        screen.contains(&format!("{first} v1 derived · Pending")),
+        "{screen}"
+    );
+}

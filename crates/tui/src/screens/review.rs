@@ -36,6 +36,8 @@ pub enum Kind {
 pub enum Cmd {
     Down,
     Up,
+    Top,
+    Bottom,
     Accept,
     Reject,
     Edit,
@@ -59,6 +61,16 @@ const KEYS: &[Binding<Cmd>] = &[
         keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
         help: "Previous item",
         cmd: Cmd::Up,
+    },
+    Binding {
+        keys: &[Key::code(KeyCode::Home)],
+        help: "First item",
+        cmd: Cmd::Top,
+    },
+    Binding {
+        keys: &[Key::ch('G'), Key::code(KeyCode::End)],
+        help: "Last item",
+        cmd: Cmd::Bottom,
     },
     Binding {
         keys: &[Key::ch('a')],
@@ -425,6 +437,8 @@ impl Screen for ReviewScreen {
         match cmd {
             Cmd::Down => self.cursor = (self.cursor + 1).min(self.shown.len().saturating_sub(1)),
             Cmd::Up => self.cursor = self.cursor.saturating_sub(1),
+            Cmd::Top => self.cursor = 0,
+            Cmd::Bottom => self.cursor = self.shown.len().saturating_sub(1),
             Cmd::Accept => return self.decide(ReviewStatus::Accepted, None, ctx),
             Cmd::Reject => return self.decide(ReviewStatus::Rejected, None, ctx),
             Cmd::Edit => match self.current() {
