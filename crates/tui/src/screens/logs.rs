@@ -381,10 +381,21 @@ impl LogsScreen {
                             .as_ref()
                             .is_some_and(|re| re.is_match(&s.sources[src].line(l)))
                     };
-                    if self.row(current).is_some_and(|r| hit(self, r)) {
+                    // How many lines of the view match, so n/N say how far there is to go.
+                    let hits = (0..self.view_len())
+                        .filter(|&i| self.row(i).is_some_and(|r| hit(self, r)))
+                        .count();
+                    let moved = if self.row(current).is_some_and(|r| hit(self, r)) {
                         Action::None
                     } else {
                         self.jump(true, "match", hit)
+                    };
+                    match moved {
+                        Action::None => {
+                            Action::Message(format!("{hits} matching line(s); n next, N previous"))
+                        }
+                        _ if hits == 0 => Action::Message(format!("no line matches `{text}`")),
+                        other => other,
                     }
                 }
                 Err(e) => Action::Message(format!(
