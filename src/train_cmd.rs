@@ -134,7 +134,7 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     })?;
     eprintln!();
     let mut out = logreasoner_core::safe_text::stdout();
-    writeln!(out, "{}: {}", state_name(status.state), status.message)?;
+    writeln!(out, "{}: {}", status.state.name(), status.message)?;
     for (k, v) in &status.final_metrics {
         writeln!(out, "  {k} = {v:.4}")?;
     }
@@ -147,15 +147,6 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
         RunState::Cancelled => 3,
         _ => 1,
     })
-}
-
-fn state_name(s: RunState) -> &'static str {
-    match s {
-        RunState::Running => "running",
-        RunState::Succeeded => "succeeded",
-        RunState::Failed => "failed",
-        RunState::Cancelled => "cancelled",
-    }
 }
 
 /// The run's outcome in the database (best effort: the UI may hold it; it records runs itself).
@@ -199,7 +190,7 @@ pub fn runs(config: &Config, cmd: RunsCommand) -> anyhow::Result<()> {
                         ("stopped".to_string(), format!("{}/{}", s.step, s.steps))
                     }
                     Ok(Some(s)) => (
-                        state_name(s.state).to_string(),
+                        s.state.name().to_string(),
                         format!("{}/{}", s.step, s.steps),
                     ),
                     Ok(None) => ("new".into(), "-".into()),

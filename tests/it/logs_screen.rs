@@ -71,7 +71,10 @@ fn search_jumps_to_the_first_match_and_n_to_the_next() {
     assert!(draw(&mut app).contains("search (regex)"));
     app.handle_key(press(KeyCode::Enter));
     assert_eq!(cursor_line(&mut app), 181);
-    assert!(draw(&mut app).contains("1 matching line(s)"), "the hit count");
+    assert!(
+        draw(&mut app).contains("1 matching line(s)"),
+        "the hit count"
+    );
     snapshot!("logs_search", &mut app);
     keys(&mut app, "/Got exception while serving");
     app.handle_key(press(KeyCode::Enter));

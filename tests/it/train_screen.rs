@@ -247,7 +247,7 @@ fn a_run_launched_from_the_form_trains_detached_and_its_adapter_can_be_used() {
     assert_eq!(run.status().map(|s| s.state), Some(RunState::Succeeded));
     assert_eq!(run.config().expect("config").steps, Some(3));
     common::type_keys(&mut app, "r");
-    assert!(draw(&mut app).contains("done"));
+    assert!(draw(&mut app).contains("succeeded"));
     common::type_keys(&mut app, "u");
     assert_eq!(
         app.ctx.config().adapter.as_ref().map(|a| a.value.clone()),

@@ -432,6 +432,18 @@ pub enum RunState {
     Cancelled,
 }
 
+impl RunState {
+    /// The state's name as every face of the program says it (`runs list`, the Train screen).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A training run as the UI last saw it; the run folder is the source of truth while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRun {

@@ -615,11 +615,12 @@ impl TrainScreen {
 
 fn state_text(r: &RunView) -> (&'static str, Color) {
     match r.status.as_ref().map(|s| s.state) {
-        Some(RunState::Running) if r.live => ("running", Color::Cyan),
-        Some(RunState::Running) => ("stopped", Color::Magenta),
-        Some(RunState::Succeeded) => ("done", Color::Green),
-        Some(RunState::Failed) => ("failed", Color::Red),
-        Some(RunState::Cancelled) => ("cancelled", Color::Yellow),
+        // A run whose process is gone without recording an end: not running, whatever it says.
+        Some(RunState::Running) if !r.live => ("stopped", Color::Magenta),
+        Some(s @ RunState::Running) => (s.name(), Color::Cyan),
+        Some(s @ RunState::Succeeded) => (s.name(), Color::Green),
+        Some(s @ RunState::Failed) => (s.name(), Color::Red),
+        Some(s @ RunState::Cancelled) => (s.name(), Color::Yellow),
         None => ("new", Color::Gray),
     }
 }
