@@ -153,14 +153,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 fn numeric_level(text: &str) -> Option<Level> {
     // A template's `<Level:<\d+>>` field ends before the closing `>`.
     if let Some(pri) = text.strip_prefix('<').map(|t| t.trim_end_matches('>')) {
-        return Some(match pri.parse::<u32>().ok()? % 8 {
-            0..=2 => Level::Fatal,
-            3 => Level::Error,
-            4 => Level::Warn,
-            5 => Level::Notice,
-            6 => Level::Info,
-            _ => Level::Debug,
-        });
+        return Some(Level::from_syslog_severity(pri.parse::<u32>().ok()? % 8));
     }
     match text.parse::<u32>().ok()? {
         500..=599 => Some(Level::Error),

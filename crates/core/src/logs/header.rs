@@ -36,6 +36,19 @@ impl Level {
         Level::Fatal,
     ];
 
+    /// A syslog severity (0 emergency … 7 debug), as priorities and journald's `PRIORITY` carry
+    /// it; a priority's low three bits.
+    pub fn from_syslog_severity(severity: u32) -> Level {
+        match severity {
+            0..=2 => Level::Fatal,
+            3 => Level::Error,
+            4 => Level::Warn,
+            5 => Level::Notice,
+            6 => Level::Info,
+            _ => Level::Debug,
+        }
+    }
+
     /// The level a header word names (`warn`, `E`, `crit`), ignoring case; `None` for other words.
     pub fn parse(text: &str) -> Option<Level> {
         Some(match text.trim().to_ascii_lowercase().as_str() {

@@ -105,12 +105,7 @@ pub fn parse(syntax: Syntax, line: &str) -> Option<Header<'_>> {
 fn level_of(text: &str) -> Option<Level> {
     if let Ok(n) = text.trim().parse::<u32>() {
         return Some(match n {
-            0..=2 => Level::Fatal,
-            3 => Level::Error,
-            4 => Level::Warn,
-            5 => Level::Notice,
-            6 => Level::Info,
-            7 => Level::Debug,
+            0..=7 => Level::from_syslog_severity(n),
             8..=19 => Level::Trace,
             20..=29 => Level::Debug,
             30..=39 => Level::Info,
