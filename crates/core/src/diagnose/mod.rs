@@ -193,18 +193,16 @@ pub struct FileContext {
 }
 
 impl FileContext {
-    /// The context of the window `first..=last` (1-based) of `log`, read with `format`.
-    pub fn of(log: &LogFile, first: usize, last: usize, format: Option<&Format>) -> Self {
-        let start = first.saturating_sub(1).min(log.len());
-        let before: Vec<std::borrow::Cow<'_, str>> = (start.saturating_sub(burst::FILE_LINES)
-            ..start)
-            .map(|i| log.line(i))
-            .collect();
-        let window = crate::logs::file::lines(log, first, last);
+    /// The context of `input`'s lines within `log`, read with `format`.
+    pub fn of(log: &LogFile, input: &Input, format: Option<&Format>) -> Self {
+        let (first, last) = (input.first_line, input.last_line());
+        let (before, _) = crate::logs::errors::outside(first, last, log.len());
+        let before: Vec<std::borrow::Cow<'_, str>> = before.map(|i| log.line(i)).collect();
+        let novelty = crate::logs::novelty::in_text(&before, &input.lines, first, format);
         FileContext {
             baseline: burst::Baseline::around(log, first, last, format),
-            novel: crate::logs::novelty::novel_lines(&before, &window, first, format),
-            surges: crate::logs::novelty::surges(&before, &window, first, format),
+            novel: novelty.as_ref().map(|n| n.novel.clone()),
+            surges: novelty.map(|n| n.surges).unwrap_or_default(),
         }
     }
 }
@@ -218,7 +216,7 @@ pub fn plan_from_file(
     log: &LogFile,
 ) -> Plan {
     let format = format::detect(&input.lines[..input.lines.len().min(200)]);
-    let file = FileContext::of(log, input.first_line, input.last_line(), format);
+    let file = FileContext::of(log, &input, format);
     plan_in_file(charts, input, limits, Some(file))
 }
 

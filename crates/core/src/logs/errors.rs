@@ -37,23 +37,16 @@ impl Baseline {
     /// [`FILE_LINES`] lines before it and as many after, so a huge file costs a bounded pass and
     /// the window is compared with the rest of its file, not with itself.
     pub fn around(log: &LogFile, first: usize, last: usize, format: Option<&Format>) -> Self {
-        let before = first.saturating_sub(1).min(log.len());
-        let after = last.min(log.len());
-        let lines = (before.saturating_sub(FILE_LINES)..before)
-            .chain(after..(after + FILE_LINES).min(log.len()));
-        Baseline::of(lines.map(|i| log.line(i)), format)
+        let (before, after) = outside(first, last, log.len());
+        Baseline::of(before.chain(after).map(|i| log.line(i)), format)
     }
 
     /// The error lines of an open source outside the window `first..=last` (1-based), from its
     /// analysed lines' levels, bounded like [`Baseline::around`].
     pub fn around_source(source: &LogSource, first: usize, last: usize) -> Self {
-        let known = source.facts.level.len();
-        let before = first.saturating_sub(1).min(known);
-        let after = last.min(known);
+        let (before, after) = outside(first, last, source.facts.level.len());
         let mut b = Baseline::default();
-        for i in (before.saturating_sub(FILE_LINES)..before)
-            .chain(after..(after + FILE_LINES).min(known))
-        {
+        for i in before.chain(after) {
             b.lines += 1;
             b.errors += usize::from(source.facts.level(i).is_some_and(|l| l >= Level::Error));
         }
@@ -68,6 +61,21 @@ impl Baseline {
             self.errors as f64 / self.lines as f64
         }
     }
+}
+
+/// The 0-based lines a window `first..=last` (1-based) of a `len`-line log is compared with: up
+/// to [`FILE_LINES`] before it and as many after it.
+pub fn outside(
+    first: usize,
+    last: usize,
+    len: usize,
+) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let before = first.saturating_sub(1).min(len);
+    let after = last.min(len);
+    (
+        before.saturating_sub(FILE_LINES)..before,
+        after..(after + FILE_LINES).min(len),
+    )
 }
 
 /// Whether `line`, read with `format` (whole line when `None`), is at level error or worse.

@@ -28,7 +28,7 @@ use logreasoner_core::diagnose::FileContext;
 use logreasoner_core::logs::follow::{Follower, Note, Update};
 use logreasoner_core::logs::format::{self, Level};
 use logreasoner_core::logs::highlight::Highlighter;
-use logreasoner_core::logs::novelty::{novel_in_source, surges_in_source};
+use logreasoner_core::logs::novelty;
 use logreasoner_core::logs::source::{open_sources, LogSource, TemplateStats};
 
 /// The selection handed to other screens when no range is marked: the lines around the cursor.
@@ -730,14 +730,15 @@ impl LogsScreen {
                 (first, (first + SELECTION_LINES - 1).min(src.len()))
             }
         };
+        let novelty = novelty::in_source(src, first, last);
         Some(Selection {
             source: src.path.display().to_string(),
             first,
             lines: src.lines(first, last).into(),
             file: Some(FileContext {
                 baseline: Baseline::around_source(src, first, last),
-                novel: novel_in_source(src, first, last),
-                surges: surges_in_source(src, first, last),
+                novel: novelty.as_ref().map(|n| n.novel.clone()),
+                surges: novelty.map(|n| n.surges).unwrap_or_default(),
             }),
         })
     }
