@@ -350,42 +350,12 @@ fn diagnose_bench(
     )?;
     if let logreasoner_core::llm::backend::Backend::Local(m) = &model {
         writeln!(out, "where the prompt's tokens go:")?;
-        for (part, text) in prompt_parts(&plan.messages) {
+        for (part, text) in diagnose::prompt::parts(&plan.messages) {
             let tokens = m.encode(&text)?.len();
             writeln!(out, "  {part:<34} {tokens:>6}")?;
         }
     }
     Ok(())
-}
-
-/// The diagnosis chat cut into the parts `diagnose::prompt` writes, by their headings.
-fn prompt_parts(messages: &[logreasoner_core::llm::chat::Message]) -> Vec<(&'static str, String)> {
-    const HEADINGS: [(&str, &str); 7] = [
-        ("Expert thought for", "the chart's thought"),
-        ("Automatic checks of the flowchart", "the walk's checks"),
-        ("Statistics:", "statistics"),
-        ("Messages never seen earlier", "new messages"),
-        ("Surging message:", "surging messages"),
-        ("Log lines (line number first", "the log lines"),
-        ("\nQuestion:", "the question and answer format"),
-    ];
-    let mut parts = Vec::new();
-    if let Some(system) = messages.first() {
-        parts.push(("system message", system.content.clone()));
-    }
-    let Some(user) = messages.get(1).map(|m| m.content.as_str()) else {
-        return parts;
-    };
-    let mut cuts: Vec<(usize, &'static str)> = HEADINGS
-        .iter()
-        .filter_map(|(h, name)| user.find(h).map(|at| (at, *name)))
-        .collect();
-    cuts.sort();
-    for (i, (at, name)) in cuts.iter().enumerate() {
-        let end = cuts.get(i + 1).map_or(user.len(), |c| c.0);
-        parts.push((name, user[*at..end].to_string()));
-    }
-    parts
 }
 
 /// `bench train`: seconds per LoRA step, ours beside PyTorch + PEFT on the same batch.

@@ -210,6 +210,37 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
     vec![Message::system(SYSTEM), Message::user(user)]
 }
 
+/// The chat [`messages`] writes cut into its parts by their headings, named, for measuring
+/// what each costs (`bench diagnose`). The headings are the ones written above.
+pub fn parts(messages: &[Message]) -> Vec<(&'static str, String)> {
+    const HEADINGS: [(&str, &str); 7] = [
+        ("Expert thought for", "the chart's thought"),
+        ("Automatic checks of the flowchart", "the walk's checks"),
+        ("Statistics:", "statistics"),
+        ("Messages never seen earlier", "new messages"),
+        ("Surging message:", "surging messages"),
+        ("Log lines (line number first", "the log lines"),
+        ("\nQuestion:", "the question and answer format"),
+    ];
+    let mut parts = Vec::new();
+    if let Some(system) = messages.first() {
+        parts.push(("system message", system.content.clone()));
+    }
+    let Some(user) = messages.get(1).map(|m| m.content.as_str()) else {
+        return parts;
+    };
+    let mut cuts: Vec<(usize, &'static str)> = HEADINGS
+        .iter()
+        .filter_map(|(h, name)| user.find(h).map(|at| (at, *name)))
+        .collect();
+    cuts.sort();
+    for (i, (at, name)) in cuts.iter().enumerate() {
+        let end = cuts.get(i + 1).map_or(user.len(), |c| c.0);
+        parts.push((name, user[*at..end].to_string()));
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +284,38 @@ mod tests {
     fn long_lines_are_cut_on_a_character_boundary() {
         assert_eq!(cut("ééééé", 3), "ééé…");
         assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
+    fn a_prompt_is_cut_into_its_parts_by_their_headings() {
+        let lines = lines(3);
+        let shown = [1, 2, 3];
+        let chat = messages(&PromptParts {
+            chart: None,
+            walk: None,
+            burst: None,
+            novel: &[2],
+            surges: &[],
+            lines: &lines,
+            first_line: 1,
+            shown: &shown,
+            question: DEFAULT_QUESTION,
+            limits: PromptLimits::default(),
+            format: None,
+        });
+        let parts = parts(&chat);
+        let names: Vec<&str> = parts.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "system message",
+                "new messages",
+                "the log lines",
+                "the question and answer format"
+            ]
+        );
+        // The parts are the whole chat, nothing lost or counted twice.
+        let joined: String = parts[1..].iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(joined, chat[1].content);
     }
 }
