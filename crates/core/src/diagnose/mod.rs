@@ -215,9 +215,14 @@ pub fn plan_from_file(
     limits: PromptLimits,
     log: &LogFile,
 ) -> Plan {
-    let format = format::detect(&input.lines[..input.lines.len().min(200)]);
+    let format = window_format(&input);
     let file = FileContext::of(log, &input, format);
-    plan_in_file(charts, input, limits, Some(file))
+    plan_detected(charts, input, limits, format, Some(file))
+}
+
+/// The log format of a window, detected from its first 200 lines.
+fn window_format(input: &Input) -> Option<&'static Format> {
+    format::detect(&input.lines[..input.lines.len().min(200)])
 }
 
 /// [`plan`] with what the window's file says about it, when the caller has the file.
@@ -227,8 +232,18 @@ pub fn plan_in_file(
     limits: PromptLimits,
     file: Option<FileContext>,
 ) -> Plan {
-    let sample_end = input.lines.len().min(200);
-    let format = format::detect(&input.lines[..sample_end]);
+    let format = window_format(&input);
+    plan_detected(charts, input, limits, format, file)
+}
+
+/// [`plan_in_file`] once the window's format is known.
+fn plan_detected(
+    charts: &[Flowchart],
+    input: Input,
+    limits: PromptLimits,
+    format: Option<&'static Format>,
+    file: Option<FileContext>,
+) -> Plan {
     let novel = file.as_ref().and_then(|f| f.novel.clone());
     let window = Window::new(&input.lines, input.first_line)
         .in_file(file.as_ref().map(|f| f.baseline))
