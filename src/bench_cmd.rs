@@ -284,7 +284,10 @@ fn llm_bench(
     Ok(())
 }
 
-/// `bench diagnose`: one diagnosis of a fixed window, cold then warm, with the prompt's size.
+/// `bench diagnose`: diagnoses of a fixed 30-line window with the default model: cold (model
+/// load included); warm, after another window of the same file (so the chart's start may be in
+/// the prompt-prefix cache); and again, the same window with another question; with where the
+/// prompt's tokens go.
 fn diagnose_bench(
     config: &Config,
     out: &mut dyn Write,
@@ -294,23 +297,37 @@ fn diagnose_bench(
     use logreasoner_core::diagnose::{self, Input};
     use logreasoner_core::llm::backend::BackendSpec;
     use logreasoner_core::llm::model::GenerationParams;
+    use logreasoner_core::logs::file::{read_window, LineRange};
     let sample = logreasoner_core::config::bundled("assets/samples/hdfs-datanode-loss.log");
-    let (lines, first) = logreasoner_core::logs::file::read_window(
-        &sample,
-        Some(logreasoner_core::logs::file::LineRange {
-            first: 181,
-            last: Some(210),
-        }),
-    )
-    .map_err(anyhow::Error::msg)?;
     let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
-    let input = Input {
-        source: sample.display().to_string(),
-        first_line: first,
-        lines,
-        question: None,
+    let plan_of = |first: usize, question: Option<&str>| -> anyhow::Result<diagnose::Plan> {
+        let range = LineRange {
+            first,
+            last: Some(first + 29),
+        };
+        let (lines, first_line) = read_window(&sample, Some(range)).map_err(anyhow::Error::msg)?;
+        let input = Input {
+            source: sample.display().to_string(),
+            first_line,
+            lines,
+            question: question.map(str::to_string),
+        };
+        Ok(diagnose::plan(
+            &charts,
+            input,
+            (&config.diagnosis.value).into(),
+        ))
     };
-    let plan = diagnose::plan(&charts, input, (&config.diagnosis.value).into());
+    let window = plan_of(181, None)?;
+    let runs = [
+        ("cold", plan_of(181, None)?),
+        ("other", plan_of(211, None)?),
+        ("warm", plan_of(181, None)?),
+        (
+            "again",
+            plan_of(181, Some("Which data node left the cluster?"))?,
+        ),
+    ];
     let mut params = GenerationParams::from_defaults(&config.generation.value);
     params.temperature = 0.0;
     params.max_tokens = max_tokens;
@@ -318,42 +335,63 @@ fn diagnose_bench(
     let spec = BackendSpec::from_config(config)?;
     writeln!(
         out,
-        "diagnosis of {} lines 181..210 · model {} · {threads} threads · at most {max_tokens} tokens",
+        "diagnoses of 30-line windows of {} · model {} · {threads} threads · at most {max_tokens} tokens",
         sample.display(),
         config.model.value.display()
     )?;
     writeln!(
         out,
-        "{:<6} {:>9} {:>12} {:>10} {:>14} {:>10}",
-        "", "load s", "first tok s", "total s", "prompt tokens", "generated"
+        "{:<6} {:>7} {:<26} {:>7} {:>12} {:>8} {:>7} {:>7} {:>10}",
+        "", "lines", "chart", "load s", "first tok s", "total s", "prompt", "cached", "generated"
     )?;
     let started = std::time::Instant::now();
     let mut model = spec.open()?;
-    let load = started.elapsed().as_secs_f64();
-    for (run, load) in [("cold", load), ("warm", 0.0)] {
+    let mut load = started.elapsed().as_secs_f64();
+    for (run, plan) in &runs {
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let began = std::time::Instant::now();
-        let report = diagnose::run_model(&mut model, &plan, &params, &cancel, &mut |_| {})?;
+        let report = diagnose::run_model(&mut model, plan, &params, &cancel, &mut |_| {})?;
         let total = began.elapsed().as_secs_f64() + load;
         let t = &report.timings;
+        let chart = plan.chart.as_ref().map_or("-", |c| c.id.as_str());
         writeln!(
             out,
-            "{run:<6} {load:>9.2} {:>12.2} {total:>10.2} {:>14} {:>10}",
+            "{run:<6} {:>7} {chart:<26} {load:>7.2} {:>12.2} {total:>8.2} {:>7} {:>7} {:>10}",
+            format!("{}..{}", plan.input.first_line, plan.input.last_line()),
             load + t.first_token_ms.unwrap_or(0) as f64 / 1000.0,
             t.prompt_tokens.unwrap_or(0),
+            t.cached_tokens.unwrap_or(0),
             t.generated_tokens.unwrap_or(0),
         )?;
+        load = 0.0;
     }
-    writeln!(
-        out,
-        "warm reuses the loaded model; no prompt-prefix cache yet, so its prefill is the cold one's"
-    )?;
     if let logreasoner_core::llm::backend::Backend::Local(m) = &model {
-        writeln!(out, "where the prompt's tokens go:")?;
-        for (part, text) in diagnose::prompt::parts(&plan.messages) {
-            let tokens = m.encode(&text)?.len();
-            writeln!(out, "  {part:<34} {tokens:>6}")?;
+        // The same window with every shown line written out, as before repeats were collapsed.
+        let mut settings = config.diagnosis.value;
+        settings.collapse_repeats = !settings.collapse_repeats;
+        let other = diagnose::plan(&charts, window.input.clone(), (&settings).into());
+        let (collapsed, whole) = if settings.collapse_repeats {
+            (&other, &window)
+        } else {
+            (&window, &other)
+        };
+        writeln!(
+            out,
+            "where the prompt's tokens go (lines 181..210), in tokens:\n  {:<34} {:>9} {:>9}",
+            "", "collapsed", "whole"
+        )?;
+        let parts = |p: &diagnose::Plan| -> anyhow::Result<Vec<(&'static str, usize)>> {
+            diagnose::prompt::parts(&p.messages)
+                .into_iter()
+                .map(|(name, text)| Ok((name, m.encode(&text)?.len())))
+                .collect()
+        };
+        let (a, b) = (parts(collapsed)?, parts(whole)?);
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            writeln!(out, "  {name:<34} {x:>9} {y:>9}")?;
         }
+        let total = |v: &[(&str, usize)]| v.iter().map(|(_, n)| n).sum::<usize>();
+        writeln!(out, "  {:<34} {:>9} {:>9}", "all", total(&a), total(&b))?;
     }
     Ok(())
 }

@@ -296,7 +296,8 @@ pub enum BenchCommand {
     },
     /// Time to the first token and total time of a diagnosis of a fixed 30-line window (the
     /// bundled HDFS sample's lines 181..210) with the configured model: cold (loading the model
-    /// included) and warm (the model already loaded), on this machine
+    /// included), warm (after another window, with the prompt-prefix cache) and again (another
+    /// question), on this machine
     Diagnose {
         /// Most tokens the model may write per diagnosis
         #[arg(long, default_value_t = 256)]
@@ -363,6 +364,10 @@ pub struct DiagnoseArgs {
     /// Skip the model: the flowchart walk's verdict alone
     #[arg(long)]
     pub no_model: bool,
+    /// Print the chat the model would read (system and user messages) and stop, loading no
+    /// model and saving nothing
+    #[arg(long, conflicts_with = "follow")]
+    pub print_prompt: bool,
     /// Do not record the diagnosis in the database
     #[arg(long)]
     pub no_save: bool,

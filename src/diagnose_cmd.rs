@@ -225,6 +225,11 @@ pub fn card(r: &Report) -> String {
     if let (Some(p), Some(d)) = (t.prefill_tokens_per_sec, t.decode_tokens_per_sec) {
         s.push_str(&format!("; prefill {p:.1} tok/s, decode {d:.1} tok/s"));
     }
+    if let (Some(prompt), Some(cached)) = (t.prompt_tokens, t.cached_tokens) {
+        s.push_str(&format!(
+            "; prompt {prompt} tokens, {cached} from the cache"
+        ));
+    }
     s.push('\n');
     if let Some(id) = r.id {
         s.push_str(&format!("saved       diagnosis #{id}\n"));
@@ -243,23 +248,14 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     }
     let log = open_log(&args.file)?;
     let source = args.file.display().to_string();
+    if args.print_prompt {
+        return print_prompt(config, &window_input(&args, &log, source)?, &log);
+    }
     let mut diagnoser = Diagnoser::new(config, &args)?;
     if args.follow {
         return follow(&mut diagnoser, config, log, source);
     }
-    let (first, last) = window_bounds(
-        &args.file,
-        log.len(),
-        args.lines,
-        args.tail.unwrap_or(DEFAULT_TAIL),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let input = Input {
-        source,
-        first_line: first,
-        lines: lines(&log, first, last),
-        question: args.question.clone(),
-    };
+    let input = window_input(&args, &log, source)?;
     let report = diagnoser.diagnose(input, Some(&log))?;
     diagnoser.print(&report, false)?;
     Ok(if report.verdict.anomalous {
@@ -267,6 +263,35 @@ pub fn run(config: &Config, args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The window `--lines` or `--tail` names.
+fn window_input(args: &DiagnoseArgs, log: &LogFile, source: String) -> anyhow::Result<Input> {
+    let (first, last) = window_bounds(
+        &args.file,
+        log.len(),
+        args.lines,
+        args.tail.unwrap_or(DEFAULT_TAIL),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Input {
+        source,
+        first_line: first,
+        lines: lines(log, first, last),
+        question: args.question.clone(),
+    })
+}
+
+/// `--print-prompt`: the chat for the window, as the model would read it.
+fn print_prompt(config: &Config, input: &Input, log: &LogFile) -> anyhow::Result<ExitCode> {
+    let charts = flowchart::valid_charts(&config.flowcharts.value)?;
+    let limits = (&config.diagnosis.value).into();
+    let plan = diagnose::plan_from_file(&charts, input.clone(), limits, log);
+    let mut out = logreasoner_core::safe_text::stdout();
+    for m in &plan.messages {
+        writeln!(out, "--- {} ---\n{}", m.role, m.content)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Follows the file and diagnoses the last lines whenever the watch sees an error burst. Line

@@ -299,6 +299,7 @@ fn generation(text: &str) -> logreasoner_core::llm::model::Generation {
     logreasoner_core::llm::model::Generation {
         text: text.into(),
         prompt_tokens: 100,
+        cached_tokens: 0,
         generated_tokens: 20,
         stop: logreasoner_core::llm::model::StopReason::EndToken,
         prefill_secs: 0.1,

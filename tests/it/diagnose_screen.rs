@@ -108,6 +108,7 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     tx.send(Event::Done(Generation {
         text: reasoning.concat() + closing,
         prompt_tokens: 900,
+        cached_tokens: 0,
         generated_tokens: 80,
         stop: StopReason::EndToken,
         prefill_secs: 2.0,

@@ -135,6 +135,103 @@ fn generation_is_deterministic_with_a_seed_and_stops_at_the_end_token() {
     });
 }
 
+/// Prompts that share a long start skip its prefill and answer as a fresh model does: a second
+/// prompt reuses the first's start, a third comes back to that start after the cache held the
+/// second, and the same prompt again reuses all but its last token.
+#[test]
+fn prompts_sharing_a_start_reuse_it_and_answer_the_same() {
+    let start = "You read logs for a storage cluster. Lines come as number, time, level, component \
+                 and message; a block is replicated three times, and a lost heartbeat means a data \
+                 node left the cluster until it reports again. When a node leaves, the name node asks \
+                 other nodes to copy its blocks, so a burst of replication requests follows a lost \
+                 heartbeat; failed transfers then show as connection resets. Answer briefly.";
+    let chat = |m: &Model, q: &str| {
+        m.chat_prompt(&[Message::system(start), Message::user(q)])
+            .expect("prompt")
+    };
+    let params = GenerationParams {
+        max_tokens: 12,
+        temperature: 0.0,
+        ..Default::default()
+    };
+    let cancel = AtomicBool::new(false);
+    let questions = [
+        "What does a lost heartbeat mean?",
+        "Why are blocks replicated?",
+        "What does a lost heartbeat mean?",
+        "What does a lost heartbeat mean?",
+    ];
+    let mut fresh = Vec::new();
+    for q in &questions[..2] {
+        let mut m = Model::load(&model_path(), &Device::Cpu).expect("load");
+        let g = m
+            .generate(&chat(&m, q), &params, &cancel, &mut |_| {})
+            .expect("generate");
+        assert_eq!(g.cached_tokens, 0, "a new model has nothing cached");
+        fresh.push(g.text);
+    }
+    let mut m = Model::load(&model_path(), &Device::Cpu).expect("load");
+    let shared = {
+        let (a, b) = (
+            m.encode(&chat(&m, questions[0])).expect("encode"),
+            m.encode(&chat(&m, questions[1])).expect("encode"),
+        );
+        a.iter().zip(&b).take_while(|(x, y)| x == y).count()
+    };
+    assert!(
+        shared > 64,
+        "the start is long enough to keep ({shared} tokens)"
+    );
+    let mut cached = Vec::new();
+    for (i, q) in questions.iter().enumerate() {
+        let prompt = chat(&m, q);
+        let g = m
+            .generate(&prompt, &params, &cancel, &mut |_| {})
+            .expect("generate");
+        assert_eq!(
+            g.text,
+            fresh[usize::from(i == 1)],
+            "question {i}: same answer as a fresh model"
+        );
+        cached.push((g.cached_tokens, g.prompt_tokens));
+    }
+    assert_eq!(cached[0].0, 0);
+    assert_eq!(cached[1].0, shared, "{cached:?}");
+    assert_eq!(cached[2].0, shared, "back to the kept start: {cached:?}");
+    assert_eq!(
+        cached[3].0,
+        cached[3].1 - 1,
+        "the same prompt: all but the last token"
+    );
+    let (snapshots, bytes) = m.prefix_cache_usage();
+    assert_eq!(snapshots, 1);
+    assert!(bytes > 0 && bytes <= logreasoner_core::llm::prefix::DEFAULT_BUDGET);
+
+    // With room for less than one start, nothing is kept: once another prompt has taken the
+    // model's cache, the first prompt runs again after the chat template's first tokens.
+    // (The snapshot held is the repeated prompt's; the shared start is shorter, but over half.)
+    m.set_prefix_budget(bytes / 2);
+    let other = m
+        .chat_prompt(&[Message::user("Say hello.")])
+        .expect("prompt");
+    let prompts = [
+        chat(&m, questions[0]),
+        chat(&m, questions[1]),
+        other,
+        chat(&m, questions[0]),
+    ];
+    let runs: Vec<usize> = prompts
+        .iter()
+        .map(|prompt| {
+            m.generate(prompt, &params, &cancel, &mut |_| {})
+                .expect("generate")
+                .cached_tokens
+        })
+        .collect();
+    assert_eq!(runs, [0, shared, 4, 4]);
+    assert_eq!(m.prefix_cache_usage(), (0, 0));
+}
+
 #[test]
 fn cancellation_stops_within_one_token() {
     with_model(|m| {

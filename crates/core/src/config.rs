@@ -135,6 +135,9 @@ pub struct DiagnosisSettings {
     pub max_lines: usize,
     /// Longer lines are cut in the prompt.
     pub max_line_chars: usize,
+    /// Lines that repeat a shown line's message (other values) are listed by number, not
+    /// written out again.
+    pub collapse_repeats: bool,
     /// Tokens the model may write per diagnosis.
     pub max_tokens: usize,
     /// In follow mode, diagnose by itself when an error burst appears.
@@ -152,6 +155,7 @@ impl Default for DiagnosisSettings {
         DiagnosisSettings {
             max_lines: 30,
             max_line_chars: 240,
+            collapse_repeats: true,
             max_tokens: 256,
             watch: false,
             burst_errors: 5,
@@ -520,6 +524,7 @@ impl Config {
         for (name, value) in [
             ("diagnosis.max_lines", d.max_lines.to_string()),
             ("diagnosis.max_line_chars", d.max_line_chars.to_string()),
+            ("diagnosis.collapse_repeats", d.collapse_repeats.to_string()),
             ("diagnosis.max_tokens", d.max_tokens.to_string()),
             ("diagnosis.watch", d.watch.to_string()),
             ("diagnosis.burst_errors", d.burst_errors.to_string()),

@@ -21,6 +21,34 @@ pub(crate) struct KvCache {
     v: Vec<f32>,
 }
 
+/// The keys and values of a sequence's first `len` positions, copied out of a model's cache so
+/// a later prompt with the same start can skip them (a prompt-prefix cache entry).
+#[derive(Clone)]
+pub struct KvSnapshot {
+    len: usize,
+    /// `[layer][kv_head][dim][len]`
+    k: Vec<f32>,
+    /// `[layer][kv_head][len][dim]`
+    v: Vec<f32>,
+}
+
+impl KvSnapshot {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no position.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Memory taken, in bytes.
+    pub fn bytes(&self) -> usize {
+        (self.k.len() + self.v.len()) * std::mem::size_of::<f32>()
+    }
+}
+
 /// Where one token's query, key and value sit in the fused projection's output.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QkvLayout {
@@ -75,6 +103,38 @@ impl KvCache {
         self.k = k;
         self.v = v;
         self.cap = cap;
+    }
+
+    /// A copy of positions `..len` (`None` when the cache has no room for that many).
+    pub(crate) fn snapshot(&self, len: usize) -> Option<KvSnapshot> {
+        if len > self.cap {
+            return None;
+        }
+        let (hd, cap) = (self.head_dim, self.cap);
+        let heads = self.layers * self.kv_heads;
+        let mut k = Vec::with_capacity(heads * hd * len);
+        for row in 0..heads * hd {
+            k.extend_from_slice(&self.k[row * cap..][..len]);
+        }
+        let mut v = Vec::with_capacity(heads * len * hd);
+        for head in 0..heads {
+            v.extend_from_slice(&self.v[head * cap * hd..][..len * hd]);
+        }
+        Some(KvSnapshot { len, k, v })
+    }
+
+    /// Puts a snapshot's positions back at `..snapshot.len`; later positions are left as they
+    /// are (the caller treats them as stale).
+    pub(crate) fn restore(&mut self, snapshot: &KvSnapshot) {
+        let len = snapshot.len;
+        self.reserve(len, 0);
+        let (hd, cap) = (self.head_dim, self.cap);
+        for (row, keys) in snapshot.k.chunks_exact(len.max(1)).enumerate() {
+            self.k[row * cap..][..len].copy_from_slice(&keys[..len]);
+        }
+        for (head, values) in snapshot.v.chunks_exact((len * hd).max(1)).enumerate() {
+            self.v[head * cap * hd..][..len * hd].copy_from_slice(&values[..len * hd]);
+        }
     }
 
     /// Stores the keys and values of `tokens` tokens of `qkv` at positions `pos0..`.

@@ -24,6 +24,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 
+pub use attention::KvSnapshot;
 use attention::{KvCache, QkvLayout};
 use kernels::Isa;
 use matrix::{Acts, Matrix, Part, Source};
@@ -363,6 +364,18 @@ impl CpuModel {
             }
         }
         Ok(())
+    }
+
+    /// The cached keys and values of positions `..len`, which the caller knows to be valid
+    /// (`None` when the cache never held that many).
+    pub fn snapshot(&self, len: usize) -> Option<KvSnapshot> {
+        self.cache.snapshot(len)
+    }
+
+    /// Puts back positions `..snapshot.len()` of a sequence, so its next [`CpuModel::forward`]
+    /// can start at `pos = snapshot.len()`.
+    pub fn restore(&mut self, snapshot: &KvSnapshot) {
+        self.cache.restore(snapshot);
     }
 
     /// Runs `ids` at positions `pos..` (the cache must hold positions `..pos` of the same

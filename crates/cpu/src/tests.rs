@@ -251,3 +251,28 @@ fn heads_that_do_not_divide_the_width_are_named() {
         .expect("bad sizes");
     assert!(err.to_string().contains("5 heads"), "{err}");
 }
+
+/// A prompt's start restored from a snapshot gives the logits of running the whole prompt, even
+/// after the cache held another sequence in between.
+#[test]
+fn a_restored_prefix_gives_the_same_logits_as_running_it() {
+    let mut reader = Cursor::new(tiny_gguf("llama"));
+    let content = gguf_file::Content::read(&mut reader).expect("read gguf");
+    let mut m = CpuModel::load(&content, &mut reader, "llama", &HashMap::new()).expect("load");
+    let prompt = [3u32, 17, 42, 5, 79, 0, 11, 8, 61];
+    let whole = m.forward(&prompt, 0).expect("whole prompt");
+    m.forward(&prompt[..5], 0).expect("prefix");
+    let snapshot = m.snapshot(5).expect("room for 5");
+    assert_eq!(snapshot.len(), 5);
+    assert_eq!(
+        snapshot.bytes(),
+        2 * LAYERS * KV_HEADS * (DIM / HEADS) * 5 * 4
+    );
+    // Another sequence overwrites the cache, and grows it.
+    m.forward(&[1; 100], 0).expect("other sequence");
+    m.restore(&snapshot);
+    let resumed = m.forward(&prompt[5..], 5).expect("rest of the prompt");
+    let c = cosine(&whole, &resumed);
+    assert!(c > 0.999_999, "cosine {c}");
+    assert!(m.snapshot(1_000_000).is_none());
+}

@@ -154,6 +154,7 @@ impl Plan {
             lines: &self.input.lines,
             first_line: self.input.first_line,
             shown: &self.shown,
+            cited: &evidence,
             question,
             limits: self.limits,
             format: self.format,
@@ -283,6 +284,10 @@ pub struct Timings {
     pub total_ms: u64,
     /// Tokens in the prompt; `None` without a model run.
     pub prompt_tokens: Option<usize>,
+    /// Of those, how many the prompt-prefix cache held (not run again); `None` without a model
+    /// run, and in reports saved before the cache existed.
+    #[serde(default)]
+    pub cached_tokens: Option<usize>,
     /// Tokens the model generated; `None` without a model run.
     pub generated_tokens: Option<usize>,
     /// Prompt processing speed in tokens per second; `None` without a model run.
@@ -350,6 +355,7 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
                 first_token_ms: g.first_token_secs.map(|s| (s * 1000.0) as u64),
                 total_ms: run.elapsed.as_millis() as u64,
                 prompt_tokens: Some(g.prompt_tokens),
+                cached_tokens: Some(g.cached_tokens),
                 generated_tokens: Some(g.generated_tokens),
                 prefill_tokens_per_sec: Some(g.prefill_tokens_per_sec()),
                 decode_tokens_per_sec: Some(g.decode_tokens_per_sec()),

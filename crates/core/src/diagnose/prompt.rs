@@ -15,6 +15,9 @@ pub struct PromptLimits {
     pub max_lines: usize,
     /// Longer lines are cut for the prompt (they stay whole in the window and for the walk).
     pub max_line_chars: usize,
+    /// Lines that repeat an earlier shown line's message are listed by number instead of
+    /// written out (see [`collapsed`]).
+    pub collapse_repeats: bool,
 }
 
 impl Default for PromptLimits {
@@ -22,6 +25,7 @@ impl Default for PromptLimits {
         PromptLimits {
             max_lines: 30,
             max_line_chars: 240,
+            collapse_repeats: true,
         }
     }
 }
@@ -31,6 +35,7 @@ impl From<&crate::config::DiagnosisSettings> for PromptLimits {
         PromptLimits {
             max_lines: d.max_lines.max(1),
             max_line_chars: d.max_line_chars.max(20),
+            collapse_repeats: d.collapse_repeats,
         }
     }
 }
@@ -104,6 +109,93 @@ pub fn select_lines(
     chosen
 }
 
+/// At most this many lines of one message are written out; the first, then cited ones.
+const WHOLE_PER_MESSAGE: usize = 2;
+
+/// One entry of the prompt's line list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// A line written out: its number.
+    Whole(usize),
+    /// Lines that say the same message as line `like` with other values, listed by number.
+    Repeats {
+        /// The written-out line whose message they repeat.
+        like: usize,
+        /// Their numbers, ascending.
+        lines: Vec<usize>,
+    },
+}
+
+/// The shown lines with repeats collapsed: a line is written out when it is the first of its
+/// message (its template, mined over the shown lines) or is cited (`cited`), up to
+/// [`WHOLE_PER_MESSAGE`] per message; each run of further lines of one message becomes one
+/// [`Shown::Repeats`] entry where the run starts. Most of a window's tokens are repeats of a
+/// few messages with other ids and addresses (a 30-line HDFS window: 2,830 tokens of lines).
+pub fn collapsed(
+    lines: &[String],
+    first_line: usize,
+    shown: &[usize],
+    cited: &[usize],
+    fmt: Option<&Format>,
+) -> Vec<Shown> {
+    let mut miner = crate::template::miner::Miner::for_system(fmt.map(|f| f.name));
+    let mut whole_of: std::collections::HashMap<u32, (usize, usize)> = Default::default();
+    let mut out: Vec<Shown> = Vec::with_capacity(shown.len());
+    // The entry a repeat of each message joins while its run lasts.
+    let mut open_run: std::collections::HashMap<u32, usize> = Default::default();
+    for &n in shown {
+        let Some(line) = n.checked_sub(first_line).and_then(|i| lines.get(i)) else {
+            continue;
+        };
+        let id = miner.add(format::parse_line(fmt, line).content);
+        let entry = whole_of.entry(id).or_insert((n, 0));
+        let first = entry.1 == 0;
+        if first || (cited.contains(&n) && entry.1 < WHOLE_PER_MESSAGE) {
+            entry.1 += 1;
+            out.push(Shown::Whole(n));
+            open_run.remove(&id);
+            continue;
+        }
+        let like = entry.0;
+        let joins = open_run.get(&id).copied().filter(|&at| {
+            // A run lasts while nothing but its own repeats was written since.
+            at + 1 == out.len()
+        });
+        match joins.and_then(|at| out.get_mut(at)) {
+            Some(Shown::Repeats { lines, .. }) => lines.push(n),
+            _ => {
+                open_run.insert(id, out.len());
+                out.push(Shown::Repeats {
+                    like,
+                    lines: vec![n],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Line numbers written compactly: runs of consecutive numbers as `a-b`.
+fn number_list(lines: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i + 1 {
+            format!("{}-{}", lines[i], lines[j])
+        } else if j == i + 1 {
+            format!("{}, {}", lines[i], lines[j])
+        } else {
+            lines[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
 fn cut(line: &str, max_chars: usize) -> String {
     match line.char_indices().nth(max_chars) {
         Some((at, _)) => format!("{}…", &line[..at]),
@@ -129,6 +221,8 @@ pub struct PromptParts<'a> {
     pub first_line: usize,
     /// Line numbers to show, ascending (from [`select_lines`]).
     pub shown: &'a [usize],
+    /// Lines the checks and statistics cite, written out even when they repeat a message.
+    pub cited: &'a [usize],
     /// The engineer's question, or [`DEFAULT_QUESTION`].
     pub question: &'a str,
     /// How long shown lines may be.
@@ -186,15 +280,44 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
             s.first
         ));
     }
+    let entries = if p.limits.collapse_repeats {
+        collapsed(p.lines, p.first_line, p.shown, p.cited, p.format)
+    } else {
+        p.shown.iter().map(|&n| Shown::Whole(n)).collect()
+    };
+    let repeats: usize = entries
+        .iter()
+        .map(|e| match e {
+            Shown::Repeats { lines, .. } => lines.len(),
+            Shown::Whole(_) => 0,
+        })
+        .sum();
     user.push_str(&format!(
-        "Log lines (line number first; {} of {} lines shown):\n",
+        "Log lines (line number first; {} of {} lines shown",
         p.shown.len(),
         p.lines.len()
     ));
-    for &n in p.shown {
-        if let Some(line) = n.checked_sub(p.first_line).and_then(|i| p.lines.get(i)) {
-            let line = format::compact(line, p.format);
-            user.push_str(&format!("{n} {}\n", cut(&line, p.limits.max_line_chars)));
+    if repeats > 0 {
+        user.push_str(&format!(
+            ", {repeats} of them listed by number where they repeat a written line's message \
+             with other values"
+        ));
+    }
+    user.push_str("):\n");
+    for entry in &entries {
+        match entry {
+            Shown::Whole(n) => {
+                if let Some(line) = n.checked_sub(p.first_line).and_then(|i| p.lines.get(i)) {
+                    let line = format::compact(line, p.format);
+                    user.push_str(&format!("{n} {}\n", cut(&line, p.limits.max_line_chars)));
+                }
+            }
+            Shown::Repeats { like, lines } => {
+                user.push_str(&format!(
+                    "{}: same message as line {like}\n",
+                    number_list(lines)
+                ));
+            }
         }
     }
     user.push_str(&format!(
@@ -245,6 +368,29 @@ pub fn parts(messages: &[Message]) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
 
+    /// The chat for `shown` lines with no chart, walk or statistics.
+    fn plain_chat(
+        lines: &[String],
+        first_line: usize,
+        shown: &[usize],
+        limits: PromptLimits,
+    ) -> Vec<Message> {
+        messages(&PromptParts {
+            chart: None,
+            walk: None,
+            burst: None,
+            novel: &[],
+            surges: &[],
+            lines,
+            first_line,
+            shown,
+            cited: &[],
+            question: DEFAULT_QUESTION,
+            limits,
+            format: None,
+        })
+    }
+
     fn lines(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("info line {i}")).collect()
     }
@@ -281,6 +427,74 @@ mod tests {
     }
 
     #[test]
+    fn repeats_of_a_message_are_listed_by_number_under_its_first_line() {
+        let lines: Vec<String> = [
+            "lost heartbeat from 10.251.71.193:50010",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_1599185764692200731 size 18160089",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_6714789836046985074 size 67108864",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_-3892939858112044922 size 67108864",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_-3546916091382386715 size 67108864",
+            "ask 10.250.83.153:50010 to replicate blk_1599185764692200731 to datanode(s) 10.250.196.215:50010",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_986674621288109970 size 67108864",
+            "blockMap updated: 10.251.71.193:50010 is removed from blk_-4184996341622903007 size 67108864",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shown: Vec<usize> = (10..18).collect();
+        let r = |like, lines: &[usize]| Shown::Repeats {
+            like,
+            lines: lines.to_vec(),
+        };
+        let w = Shown::Whole;
+        assert_eq!(
+            collapsed(&lines, 10, &shown, &[], None),
+            [w(10), w(11), r(11, &[12, 13, 14]), w(15), r(11, &[16, 17])]
+        );
+        // A cited repeat is written out (up to two lines per message), and ends the run.
+        assert_eq!(
+            collapsed(&lines, 10, &shown, &[13, 14, 16], None),
+            [
+                w(10),
+                w(11),
+                r(11, &[12]),
+                w(13),
+                r(11, &[14]),
+                w(15),
+                r(11, &[16, 17])
+            ]
+        );
+        let chat = plain_chat(&lines, 10, &shown, PromptLimits::default());
+        let user = &chat[1].content;
+        assert!(
+            user.contains("8 of 8 lines shown, 5 of them listed by number"),
+            "{user}"
+        );
+        assert!(
+            user.contains("\n12-14: same message as line 11\n"),
+            "{user}"
+        );
+        assert!(
+            user.contains("\n16, 17: same message as line 11\n"),
+            "{user}"
+        );
+        assert!(!user.contains("blk_-3892939858112044922"), "{user}");
+        // Collapsing can be turned off.
+        let limits = PromptLimits {
+            collapse_repeats: false,
+            ..PromptLimits::default()
+        };
+        let whole = plain_chat(&lines, 10, &shown, limits);
+        assert!(whole[1].content.contains("blk_-3892939858112044922"));
+        assert!(!whole[1].content.contains("same message"));
+    }
+
+    #[test]
+    fn line_numbers_are_listed_as_runs() {
+        assert_eq!(number_list(&[1, 2, 3, 5, 7, 8, 10]), "1-3, 5, 7, 8, 10");
+        assert_eq!(number_list(&[]), "");
+    }
+
+    #[test]
     fn long_lines_are_cut_on_a_character_boundary() {
         assert_eq!(cut("ééééé", 3), "ééé…");
         assert_eq!(cut("abc", 3), "abc");
@@ -299,6 +513,7 @@ mod tests {
             lines: &lines,
             first_line: 1,
             shown: &shown,
+            cited: &[],
             question: DEFAULT_QUESTION,
             limits: PromptLimits::default(),
             format: None,

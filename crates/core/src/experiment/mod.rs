@@ -586,6 +586,7 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {
                     text: String::new(),
                     prompt_tokens: 0,
+                    cached_tokens: 0,
                     generated_tokens: 0,
                     stop: crate::llm::model::StopReason::MaxTokens,
                     prefill_secs: 0.0,

@@ -12,6 +12,7 @@ mod hf;
 pub mod info;
 pub mod layout;
 pub mod model;
+pub mod prefix;
 pub mod remote;
 pub mod tokenizer;
 

@@ -371,6 +371,8 @@ pub struct Generation {
     pub text: String,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Of those, how many the prompt-prefix cache already held (not run again).
+    pub cached_tokens: usize,
     /// Tokens generated, the end token included.
     pub generated_tokens: usize,
     /// Why generation stopped.
@@ -384,9 +386,9 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// Prompt tokens per second of the prefill.
+    /// Prompt tokens run per second of the prefill (cached ones were not run).
     pub fn prefill_tokens_per_sec(&self) -> f64 {
-        self.prompt_tokens as f64 / self.prefill_secs.max(1e-9)
+        self.prompt_tokens.saturating_sub(self.cached_tokens) as f64 / self.prefill_secs.max(1e-9)
     }
 
     /// Tokens per second after the first one, which comes from the prefill pass.
@@ -408,6 +410,8 @@ pub struct Model {
     eos_ids: Vec<u32>,
     /// candle's quantized models precompute rotary tables for this many positions.
     max_positions: usize,
+    /// What our CPU forward pass's key-value cache holds, and snapshots of shared prompt starts.
+    prefix: super::prefix::PrefixCache,
 }
 
 impl std::fmt::Debug for Model {
@@ -450,6 +454,7 @@ impl Model {
             eos_text: parts.eos_text,
             eos_ids: parts.eos_ids,
             max_positions,
+            prefix: super::prefix::PrefixCache::default(),
         }
     }
 }
@@ -604,6 +609,7 @@ impl Model {
             eos_text,
             eos_ids,
             max_positions,
+            prefix: super::prefix::PrefixCache::default(),
         })
     }
 
@@ -649,7 +655,57 @@ impl Model {
             });
         }
         self.weights.reset(&self.device)?;
-        Ok(self.weights.forward(&ids, 0, &self.device)?.to_vec1()?)
+        self.prefix.forget_live();
+        let logits = self.feed(&ids, 0)?;
+        Ok(logits.to_vec1()?)
+    }
+
+    /// Runs `ids` at positions `pos..`, keeping the prefix cache's record of the model's
+    /// key-value cache true (a failed pass leaves it unknown, so it is forgotten).
+    fn feed(&mut self, ids: &[u32], pos: usize) -> candle_core::Result<Tensor> {
+        match self.weights.forward(ids, pos, &self.device) {
+            Ok(logits) => {
+                self.prefix.fed(ids);
+                Ok(logits)
+            }
+            Err(e) => {
+                self.prefix.forget_live();
+                Err(e)
+            }
+        }
+    }
+
+    /// Bounds the prompt-prefix cache's snapshots to `bytes`, dropping what it holds.
+    pub fn set_prefix_budget(&mut self, bytes: usize) {
+        self.prefix = super::prefix::PrefixCache::with_budget(bytes);
+    }
+
+    /// Prompt-prefix cache: snapshots held and the bytes they take.
+    pub fn prefix_cache_usage(&self) -> (usize, usize) {
+        (self.prefix.len(), self.prefix.bytes())
+    }
+
+    /// Readies the model for `prompt_ids`: the start the prefix cache holds is skipped, and all
+    /// but the last pass of the rest is run (in passes, so a cancel takes effect within one).
+    /// Returns the tokens skipped, the next position and the tokens still to run.
+    fn start_prompt(
+        &mut self,
+        prompt_ids: &[u32],
+        cancel: &AtomicBool,
+    ) -> Result<(usize, usize, Vec<u32>), LlmError> {
+        let Weights::Cpu(model) = &mut self.weights else {
+            self.weights.reset(&self.device)?;
+            return Ok((0, 0, prompt_ids.to_vec()));
+        };
+        let cached = self.prefix.prepare(model, prompt_ids);
+        let mut pos = cached;
+        let mut input = prompt_ids[cached..].to_vec();
+        while input.len() > logreasoner_cpu::PASS_TOKENS && !cancel.load(Ordering::Relaxed) {
+            let chunk: Vec<u32> = input.drain(..logreasoner_cpu::PASS_TOKENS).collect();
+            self.feed(&chunk, pos)?;
+            pos += logreasoner_cpu::PASS_TOKENS;
+        }
+        Ok((cached, pos, input))
     }
 
     /// Generates from `prompt` (already in chat form), handing each new piece of text to `on_text` as it
@@ -691,25 +747,13 @@ impl Model {
         let decode_start = Instant::now();
         let mut decode_from = decode_start;
 
-        self.weights.reset(&self.device)?;
-        let mut input: Vec<u32> = prompt_ids.clone();
-        let mut pos = 0;
-        if matches!(self.weights, Weights::Cpu(_)) {
-            // A long prompt runs in chunks, so a cancel takes effect within one chunk; the loop
-            // below sees it before its first token.
-            while input.len() > logreasoner_cpu::PASS_TOKENS && !cancel.load(Ordering::Relaxed) {
-                self.weights
-                    .forward(&input[..logreasoner_cpu::PASS_TOKENS], pos, &self.device)?;
-                pos += logreasoner_cpu::PASS_TOKENS;
-                input.drain(..logreasoner_cpu::PASS_TOKENS);
-            }
-        }
+        let (cached_tokens, mut pos, mut input) = self.start_prompt(&prompt_ids, cancel)?;
         for step in 0..params.max_tokens {
             if cancel.load(Ordering::Relaxed) {
                 stop = StopReason::Cancelled;
                 break;
             }
-            let logits = self.weights.forward(&input, pos, &self.device)?;
+            let logits = self.feed(&input, pos)?;
             pos += input.len();
             let logits = if (params.repeat_penalty - 1.0).abs() < f32::EPSILON {
                 logits
@@ -780,7 +824,7 @@ impl Model {
                         if cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        let logits = self.weights.forward(&input, pos, &self.device)?;
+                        let logits = self.feed(&input, pos)?;
                         pos += input.len();
                         let next = greedy.sample(&logits)?;
                         if self.eos_ids.contains(&next) {
@@ -811,6 +855,7 @@ impl Model {
         Ok(Generation {
             text,
             prompt_tokens: prompt_ids.len(),
+            cached_tokens,
             generated_tokens: generated.len() + usize::from(stop == StopReason::EndToken),
             stop,
             prefill_secs,

@@ -224,6 +224,7 @@ impl Remote {
         Ok(Generation {
             text,
             prompt_tokens,
+            cached_tokens: 0,
             generated_tokens,
             stop,
             prefill_secs: first.as_secs_f64(),
