@@ -615,6 +615,22 @@ pub struct EvalArgs {
     /// JSONL file
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
+    /// The prompt each model answers: the stepwise solution prompt, or the chat `diagnose` sends
+    /// for the item's lines (anomaly detection only), with repeated messages listed by number or
+    /// every line written whole; repeatable, one row per model and prompt
+    #[arg(long = "prompt", value_enum, default_value = "solution")]
+    pub prompts: Vec<EvalPrompt>,
+}
+
+/// Which chat `eval` sends.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum EvalPrompt {
+    /// The stepwise solution prompt the data engine uses
+    Solution,
+    /// The diagnosis chat, repeats of a written line's message listed by number
+    Diagnosis,
+    /// The diagnosis chat with every shown line written whole
+    DiagnosisWholeLines,
 }
 
 #[derive(Debug, Subcommand)]

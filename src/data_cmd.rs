@@ -1,5 +1,6 @@
 //! `logreasoner import …` and `logreasoner generate …`: the data engine from the shell.
 
+use crate::progress::{Bar, Spinner};
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
@@ -92,14 +93,12 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress(label: &str) -> impl FnMut(usize, usize) + '_ {
-    move |done, total| crate::eval_cmd::progress_bar(label, done, total)
-}
-
 pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
     let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
+    let loading = Spinner::start("loading the model…");
     let mut model = BackendSpec::from_config(config)?.open()?;
+    loading.stop();
     let cancel = AtomicBool::new(false);
     let mut out = logreasoner_core::safe_text::stdout();
     match cmd {
@@ -113,7 +112,9 @@ pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             };
-            let n = reasoning::run_rewrites(&mut g, limit, &cancel, &mut progress("thoughts"))?;
+            let bar = Bar::start("thoughts", 0);
+            let n = reasoning::run_rewrites(&mut g, limit, &cancel, &mut |d, t| bar.set(d, t))?;
+            drop(bar);
             writeln!(
                 out,
                 "{n} rewritten thought(s) stored, awaiting review (Thoughts screen)"
@@ -142,8 +143,10 @@ pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
                     seed,
                 },
             };
+            let bar = Bar::start("instances", 0);
             let r =
-                reasoning::run_solutions(&mut g, task, limit, &cancel, &mut progress("instances"))?;
+                reasoning::run_solutions(&mut g, task, limit, &cancel, &mut |d, t| bar.set(d, t))?;
+            drop(bar);
             writeln!(
                 out,
                 "{} instance(s): {} solution(s) written ({} correct), {} thought(s) written by the model, {} already complete; {} automatic pair(s) made",

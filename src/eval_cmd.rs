@@ -5,30 +5,14 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::EvalArgs;
+use crate::cli::{EvalArgs, EvalPrompt};
+use logreasoner_core::answer::committed_answer;
 use logreasoner_core::config::Config;
+use logreasoner_core::diagnose::prompt::PromptLimits;
 use logreasoner_core::eval::{self, data};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::model::GenerationParams;
 use logreasoner_core::store::{EvalRun, Store, Task};
-
-/// A progress bar on standard error, redrawn in place (the data commands share it).
-pub fn progress_bar(label: &str, done: usize, total: usize) {
-    let width = 30;
-    let filled = (done * width)
-        .checked_div(total)
-        .unwrap_or(width)
-        .min(width);
-    eprint!(
-        "\r{label:<16} [{}{}] {done}/{total}",
-        "#".repeat(filled),
-        " ".repeat(width - filled)
-    );
-    if done == total {
-        eprintln!();
-    }
-    let _ = std::io::stderr().flush();
-}
 
 fn adapter_label(adapter: &std::path::Path) -> String {
     format!(
@@ -37,8 +21,55 @@ fn adapter_label(adapter: &std::path::Path) -> String {
     )
 }
 
+/// The models to evaluate: the configured one (with the configured adapter, if any), then the
+/// base model with each adapter named by `--with-adapter`.
+fn model_variants(config: &Config, args: &EvalArgs) -> anyhow::Result<Vec<(String, BackendSpec)>> {
+    let mut variants: Vec<(String, BackendSpec)> = Vec::new();
+    let mut spec = BackendSpec::from_config(config)?;
+    let mut label = match &config.adapter {
+        Some(a) => adapter_label(&a.value),
+        None => "base".into(),
+    };
+    // Adapters named on the command line are compared with the base model, not with the
+    // adapter the default configuration ships (that would be the same row twice).
+    let shipped = config
+        .adapter
+        .as_ref()
+        .is_some_and(|a| matches!(a.origin, logreasoner_core::config::Origin::Default(_)));
+    if shipped && !args.with_adapters.is_empty() {
+        if let BackendSpec::Local { adapter, .. } = &mut spec {
+            *adapter = None;
+            label = "base".into();
+        }
+    }
+    for path in &args.with_adapters {
+        let adapter = crate::train_cmd::resolve_adapter(path)?;
+        if let BackendSpec::Local { path, device, .. } = &spec {
+            let extra = BackendSpec::Local {
+                path: path.clone(),
+                adapter: Some(adapter.clone()),
+                device: device.clone(),
+            };
+            variants.push((adapter_label(&adapter), extra));
+        } else {
+            anyhow::bail!(
+                "--with-adapter needs the local model; the configuration names a remote server"
+            );
+        }
+    }
+    variants.insert(0, (label, spec));
+    Ok(variants)
+}
+
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
+    let mut prompts = args.prompts.clone();
+    prompts.dedup();
+    if task != Task::AnomalyDetection && prompts.iter().any(|p| *p != EvalPrompt::Solution) {
+        anyhow::bail!(
+            "the diagnosis prompt answers abnormal or normal: use it with --task anomaly_detection"
+        );
+    }
     let loaded = data::load(&args.data).map_err(anyhow::Error::msg)?;
     for (line, why) in &loaded.skipped {
         eprintln!(
@@ -64,45 +95,17 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     let mut answer_rows = Vec::new();
     let mut note = String::new();
-    // The configured model (with the configured adapter, if any), then each extra adapter.
-    let mut variants: Vec<(String, BackendSpec)> = Vec::new();
-    if !args.no_model {
-        let mut spec = BackendSpec::from_config(config)?;
-        let mut label = match &config.adapter {
-            Some(a) => adapter_label(&a.value),
-            None => "base".into(),
-        };
-        // Adapters named on the command line are compared with the base model, not with the
-        // adapter the default configuration ships (that would be the same row twice).
-        let shipped = config
-            .adapter
-            .as_ref()
-            .is_some_and(|a| matches!(a.origin, logreasoner_core::config::Origin::Default(_)));
-        if shipped && !args.with_adapters.is_empty() {
-            if let BackendSpec::Local { adapter, .. } = &mut spec {
-                *adapter = None;
-                label = "base".into();
-            }
-        }
-        for path in &args.with_adapters {
-            let adapter = crate::train_cmd::resolve_adapter(path)?;
-            if let BackendSpec::Local { path, device, .. } = &spec {
-                let extra = BackendSpec::Local {
-                    path: path.clone(),
-                    adapter: Some(adapter.clone()),
-                    device: device.clone(),
-                };
-                variants.push((adapter_label(&adapter), extra));
-            } else {
-                anyhow::bail!(
-                    "--with-adapter needs the local model; the configuration names a remote server"
-                );
-            }
-        }
-        variants.insert(0, (label, spec));
-    }
+    let variants = if args.no_model {
+        Vec::new()
+    } else {
+        model_variants(config, &args)?
+    };
+    let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
+    let mut token_means = Vec::new();
     for (label, spec) in variants {
+        let loading = crate::progress::Spinner::start(&format!("{label}: loading the model…"));
         let mut model = spec.open()?;
+        loading.stop();
         // Greedy decoding: an evaluation is repeatable.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
@@ -110,19 +113,41 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
         let name = model.name();
         let total = items.len();
-        let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
-            progress_bar(&label, done, total)
-        })?;
-        answer_rows.extend(eval::answer_rows(&label, &items, &answers));
-        let (mut row, n) = eval::result(&label, Some(name), task, &items, &answers);
-        row.adapter = model.info().adapter.map(|a| a.display().to_string());
-        results.push(row);
-        note = n;
+        for prompt in &prompts {
+            let label = match prompt {
+                EvalPrompt::Solution => label.clone(),
+                EvalPrompt::Diagnosis => format!("{label}, diagnosis prompt"),
+                EvalPrompt::DiagnosisWholeLines => {
+                    format!("{label}, diagnosis prompt, whole lines")
+                }
+            };
+            let limits = PromptLimits {
+                collapse_repeats: *prompt == EvalPrompt::Diagnosis,
+                ..(&config.diagnosis.value).into()
+            };
+            let diagnosis = |item: &data::Item| eval::diagnosis_messages(&charts, item, limits);
+            type Read = dyn Fn(Task, &str) -> Option<String>;
+            let (chat, read): (&dyn Fn(&data::Item) -> Vec<_>, &Read) = match prompt {
+                EvalPrompt::Solution => (&eval::messages, &committed_answer),
+                _ => (&diagnosis, &eval::diagnosis_answer),
+            };
+            let bar = crate::progress::Bar::start(&label, total);
+            let answers =
+                eval::run_model_with(&mut model, &items, chat, read, &params, &mut |done| {
+                    bar.set(done, total)
+                })?;
+            drop(bar);
+            let tokens: usize = answers.iter().map(|a| a.prompt_tokens).sum();
+            token_means.push((label.clone(), tokens as f64 / answers.len().max(1) as f64));
+            answer_rows.extend(eval::answer_rows(&label, &items, &answers));
+            let (mut row, n) = eval::result(&label, Some(name.clone()), task, &items, &answers);
+            row.adapter = model.info().adapter.map(|a| a.display().to_string());
+            results.push(row);
+            note = n;
+        }
     }
     if !args.no_walk && eval::walk_applies(task) {
-        let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
         let answers = eval::run_walk(&charts, &items);
-        progress_bar("flowchart walk", items.len(), items.len());
         answer_rows.extend(eval::answer_rows("flowchart walk", &items, &answers));
         let (row, n) = eval::result("flowchart walk", None, task, &items, &answers);
         results.push(row);
@@ -153,6 +178,13 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         run.data
     )?;
     write!(out, "{}", eval::table(&run))?;
+    if !token_means.is_empty() {
+        let means: Vec<String> = token_means
+            .iter()
+            .map(|(label, mean)| format!("{label} {mean:.0}"))
+            .collect();
+        writeln!(out, "prompt tokens per item, mean: {}", means.join(" · "))?;
+    }
     writeln!(out, "metrics: {}", run.note)?;
     if !args.no_save {
         let saved = Store::open(&config.db.value)

@@ -121,18 +121,21 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<i32> {
     }
     let device = logreasoner_core::llm::model::device(config.device.value)?;
     eprintln!("run folder {}", dir.path.display());
+    // From the first second: the clock runs while the model and data load, then the steps count.
+    let bar = crate::progress::Bar::start("training", 0);
+    bar.detail("loading the model and data");
     let mut last_step = usize::MAX;
     let status = run::execute(&dir, &device, &mut |s| {
         if s.step != last_step && s.steps > 0 {
             last_step = s.step;
-            eprint!(
-                "\r{:<60} {:>6.1} tok/s  eta {:>5.0}s",
+            bar.detail(&format!(
+                "{} · {:.1} tok/s · eta {:.0} s",
                 s.message, s.tokens_per_sec, s.eta_secs
-            );
-            let _ = std::io::stderr().flush();
+            ));
+            bar.set(s.step, s.steps);
         }
     })?;
-    eprintln!();
+    drop(bar);
     let mut out = logreasoner_core::safe_text::stdout();
     writeln!(out, "{}: {}", status.state.name(), status.message)?;
     for (k, v) in &status.final_metrics {

@@ -61,6 +61,7 @@ macro_rules! snapshot {
             (r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]"),
             (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[TIME]"),
             (r"total \d+\.\d s", "total [T] s"),
+            (r"chars, \d+ s\)", "chars, [T] s)"),
         ] }, {
             insta::assert_snapshot!($name, $text);
         });
@@ -98,7 +99,10 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     for piece in &reasoning[..2] {
         tx.send(Event::Text(piece.to_string())).expect("send");
     }
-    assert!(deliver(&mut screen, &mut ctx, 2));
+    // The screen told the status bar first that the model works for it, then the two pieces.
+    assert!(deliver(&mut screen, &mut ctx, 3));
+    let (work, _) = ctx.model_work().expect("the model's work is in the status bar");
+    assert_eq!(work, "diagnosing lines 1..5");
     snapshot!("diagnose_streaming", draw_screen(&mut screen, &ctx));
 
     tx.send(Event::Text(reasoning[2].to_string()))
@@ -117,8 +121,9 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     }))
     .expect("send");
     assert!(deliver(&mut screen, &mut ctx, 3));
-    // The speed the screen posted for the status bar.
-    assert!(deliver(&mut screen, &mut ctx, 1) || ctx.model_speed().is_some());
+    // The work's end and the speed, both posted for the status bar.
+    assert!(deliver(&mut screen, &mut ctx, 2));
+    assert!(ctx.model_work().is_none() && ctx.model_speed().is_some());
     snapshot!("diagnose_done", draw_screen(&mut screen, &ctx));
     let saved: Vec<Diagnosis> = ctx.store.all().expect("diagnoses");
     assert_eq!(saved.len(), 1);

@@ -98,6 +98,78 @@ fn the_default_model_and_the_walk_on_a_few_anomaly_items() {
     assert!(runs[0].results[0].mean_latency_ms > 0.0);
 }
 
+/// The diagnosis chat is judged by the eval: the same items with repeats listed by number and
+/// with every line whole, one row each, with the prompt's mean size; other tasks are refused.
+#[test]
+fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let data = home.path().join("windows.jsonl");
+    let window = |gold: &str, message: &str| {
+        let lines: Vec<String> = (0..12)
+            .map(|i| {
+                format!(
+                    "2005-06-03-15.42.{i:02}.000000 R02-M1-N0-C:J12-U11 RAS KERNEL {message} {}",
+                    1000 + 37 * i
+                )
+            })
+            .collect();
+        serde_json::json!({"task": "anomaly_detection", "input": lines, "gold": gold}).to_string()
+    };
+    std::fs::write(
+        &data,
+        format!(
+            "{}\n{}\n",
+            window("abnormal", "FATAL data TLB error interrupt at address"),
+            window("normal", "INFO generating core at address")
+        ),
+    )
+    .expect("write");
+    let run = |task: &str| {
+        common::command(home.path())
+            .args(["eval", "--task", task, "--max-tokens", "16", "--no-save"])
+            .args(["--prompt", "diagnosis", "--prompt", "diagnosis-whole-lines"])
+            .arg("--data")
+            .arg(&data)
+            .arg("--model")
+            .arg(common::default_model())
+            .arg("--flowcharts")
+            .arg(common::repo("flowcharts"))
+            .output()
+            .expect("run")
+    };
+    let out = run("anomaly_detection");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("base, diagnosis prompt  "), "{stdout}");
+    assert!(stdout.contains("base, diagnosis prompt, whole lines"), "{stdout}");
+    let means = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("prompt tokens per item, mean: "))
+        .unwrap_or_else(|| panic!("no token line: {stdout}"));
+    let mean = |label: &str| -> f64 {
+        means
+            .split(" · ")
+            .find_map(|m| m.strip_prefix(label)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no mean for {label}: {means}"))
+    };
+    let (collapsed, whole) = (
+        mean("base, diagnosis prompt"),
+        mean("base, diagnosis prompt, whole lines"),
+    );
+    assert!(
+        collapsed + 200.0 < whole,
+        "11 repeats of a message are listed by number: {collapsed} against {whole}"
+    );
+    let out = run("log_parsing");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use it with --task anomaly_detection"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn bad_lines_are_reported_and_the_rest_is_evaluated() {
     let home = tempfile::tempdir().expect("tempdir");

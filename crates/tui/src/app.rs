@@ -109,6 +109,8 @@ pub struct App {
     prompt: Option<String>,
     message: Option<String>,
     quit: bool,
+    /// When the elapsed times of running work were last redrawn.
+    clock_drawn: std::time::Instant,
 }
 
 impl App {
@@ -132,6 +134,7 @@ impl App {
             prompt: None,
             message: None,
             quit: false,
+            clock_drawn: std::time::Instant::now(),
         }
     }
 
@@ -156,6 +159,12 @@ impl App {
         let mut changed = self.drain_events();
         for screen in &mut self.screens {
             changed |= screen.tick(&mut self.ctx);
+        }
+        // Running work shows its elapsed seconds: redraw once a second while there is any.
+        let timed = self.ctx.jobs.busy() || self.ctx.model_work().is_some();
+        if timed && self.clock_drawn.elapsed() >= std::time::Duration::from_secs(1) {
+            self.clock_drawn = std::time::Instant::now();
+            changed = true;
         }
         changed
     }
@@ -414,18 +423,22 @@ impl App {
             ),
             None => model_state,
         };
-        let jobs: Vec<String> = self
+        let mut jobs: Vec<String> = self
             .ctx
             .jobs
             .running()
             .map(|j| {
+                let secs = j.started.elapsed().as_secs();
                 if j.note.is_empty() {
-                    j.name.clone()
+                    format!("{} {secs} s", j.name)
                 } else {
-                    format!("{}: {}", j.name, j.note)
+                    format!("{}: {} {secs} s", j.name, j.note)
                 }
             })
             .collect();
+        if let Some((what, since)) = self.ctx.model_work() {
+            jobs.insert(0, format!("{what} {} s", since.elapsed().as_secs()));
+        }
         let jobs = if jobs.is_empty() {
             "idle".to_string()
         } else {

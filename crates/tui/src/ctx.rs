@@ -19,6 +19,7 @@ pub struct Ctx {
     selection: Option<Selection>,
     followed: Option<Followed>,
     model_speed: Option<String>,
+    model_work: Option<(String, std::time::Instant)>,
     /// This application's binary, which the Train screen starts detached training runs with.
     pub program: std::path::PathBuf,
 }
@@ -34,6 +35,7 @@ impl Ctx {
             selection: None,
             followed: None,
             model_speed: None,
+            model_work: None,
             program: std::env::current_exe().unwrap_or_else(|_| "logreasoner".into()),
         }
     }
@@ -68,6 +70,13 @@ impl Ctx {
         self.model_speed.as_deref()
     }
 
+    /// What the model engine is doing for a screen, and since when, for the status bar.
+    pub fn model_work(&self) -> Option<(&str, std::time::Instant)> {
+        self.model_work
+            .as_ref()
+            .map(|(what, since)| (what.as_str(), *since))
+    }
+
     /// Applies an event's change to the shared state. Returns whether the event changed it. The
     /// shell calls it for every event; a test that drives one screen alone calls it too.
     pub fn apply(&mut self, event: &AppEvent) -> bool {
@@ -92,6 +101,10 @@ impl Ctx {
             }
             AppEvent::ModelSpeed(speed) => {
                 self.model_speed = Some(speed.clone());
+                true
+            }
+            AppEvent::ModelWork(work) => {
+                self.model_work = work.clone().map(|what| (what, std::time::Instant::now()));
                 true
             }
             AppEvent::ModelChosen { model, adapter } => {

@@ -42,6 +42,9 @@ pub enum AppEvent {
     },
     /// The last generation's prefill and decode speed, for the status bar.
     ModelSpeed(String),
+    /// The model engine started work on a screen's behalf (what it does, for the status bar's
+    /// job list), or finished it (`None`).
+    ModelWork(Option<String>),
     /// The Train screen chose the model (`None`: keep it) and the adapter (`None`: the base
     /// model alone) that generation, diagnosis and eval use from now on.
     ModelChosen {

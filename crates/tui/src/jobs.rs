@@ -39,6 +39,8 @@ impl Reporter {
 pub struct JobStatus {
     pub name: String,
     pub note: String,
+    /// When the job started, for the elapsed time in the status bar.
+    pub started: std::time::Instant,
 }
 
 /// The running jobs. Their threads report into the app's event queue; the shell passes each job
@@ -70,6 +72,7 @@ impl Jobs {
             JobStatus {
                 name: name.to_string(),
                 note: String::new(),
+                started: std::time::Instant::now(),
             },
         );
         let reporter = Reporter {

@@ -28,6 +28,26 @@ pub fn messages(item: &Item) -> Vec<Message> {
     )
 }
 
+/// The chat a diagnosis of the item's lines would send (chart retrieval, walk, statistics and
+/// the line list as `limits` says), so prompt changes are judged by the eval. Its answer line is
+/// `Answer: abnormal or normal`, so it fits anomaly detection.
+pub fn diagnosis_messages(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> Vec<Message> {
+    let input = Input {
+        source: format!("item {}", item.line),
+        first_line: 1,
+        lines: item.input.clone(),
+        question: None,
+    };
+    diagnose::plan(charts, input, limits).messages
+}
+
+/// A diagnosis chat's answer read as `diagnose` reads it (`Anomalous:`, else `Answer:`; one
+/// that states both verdicts is unreadable), as `abnormal` or `normal`.
+pub fn diagnosis_answer(_task: Task, text: &str) -> Option<String> {
+    let anomalous = diagnose::verdict::parse_answer(text).anomalous?;
+    Some(if anomalous { "abnormal" } else { "normal" }.to_string())
+}
+
 /// Whether the flowchart walk can answer this task.
 pub fn walk_applies(task: Task) -> bool {
     matches!(
@@ -70,6 +90,8 @@ pub struct Answer {
     pub answer: Option<String>,
     /// Wall time taken to answer.
     pub latency: Duration,
+    /// Tokens of the prompt (0 for the walk, and where the model could not take the item).
+    pub prompt_tokens: usize,
 }
 
 /// Each answer as a JSON row (the variant, the item's line and gold, what was read from the
@@ -87,6 +109,7 @@ pub fn answer_rows(variant: &str, items: &[Item], answers: &[Answer]) -> Vec<ser
                 "answer": a.answer,
                 "text": a.text,
                 "latency_ms": a.latency.as_millis() as u64,
+                "prompt_tokens": a.prompt_tokens,
             })
         })
         .collect()
@@ -97,10 +120,31 @@ pub fn jsonl(rows: &[serde_json::Value]) -> String {
     rows.iter().map(|r| format!("{r}\n")).collect()
 }
 
-/// Runs `model` over `items`, calling `progress(done)` after each.
+/// Runs `model` over `items` with the solution prompt ([`messages`]), calling `progress(done)`
+/// after each.
 pub fn run_model(
     model: &mut Backend,
     items: &[Item],
+    params: &GenerationParams,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Answer>, LlmError> {
+    run_model_with(
+        model,
+        items,
+        &messages,
+        &crate::answer::committed_answer,
+        params,
+        progress,
+    )
+}
+
+/// Runs `model` over `items` with the chat `chat` makes for each, reading each answer with
+/// `read`, calling `progress(done)` after each.
+pub fn run_model_with(
+    model: &mut Backend,
+    items: &[Item],
+    chat: &dyn Fn(&Item) -> Vec<Message>,
+    read: &dyn Fn(Task, &str) -> Option<String>,
     params: &GenerationParams,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Answer>, LlmError> {
@@ -110,13 +154,14 @@ pub fn run_model(
         let start = Instant::now();
         // An item too long for the model's context is an answer it could not give (scored as
         // unreadable), not the end of the evaluation.
-        let g = match model.chat(&messages(item), params, &cancel, &mut |_| {}) {
+        let g = match model.chat(&chat(item), params, &cancel, &mut |_| {}) {
             Err(e @ LlmError::ContextTooLong { .. }) => {
                 tracing::warn!("item on line {}: {e}", item.line);
                 out.push(Answer {
                     text: String::new(),
                     answer: None,
                     latency: start.elapsed(),
+                    prompt_tokens: 0,
                 });
                 progress(i + 1);
                 continue;
@@ -124,9 +169,10 @@ pub fn run_model(
             other => other?,
         };
         out.push(Answer {
-            answer: crate::answer::committed_answer(item.task, &g.text),
+            answer: read(item.task, &g.text),
             text: g.text,
             latency: start.elapsed(),
+            prompt_tokens: g.prompt_tokens,
         });
         progress(i + 1);
     }
@@ -144,6 +190,7 @@ pub fn run_walk(charts: &[Flowchart], items: &[Item]) -> Vec<Answer> {
                 text: answer.clone().unwrap_or_default(),
                 answer,
                 latency: start.elapsed(),
+                prompt_tokens: 0,
             }
         })
         .collect()

@@ -294,6 +294,7 @@ pub fn run_solutions(
         instances: instances.len(),
         ..Default::default()
     };
+    progress(0, instances.len());
     for (n, instance) in instances.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             report.cancelled = true;
@@ -339,6 +340,7 @@ pub fn run_rewrites(
         .cloned()
         .collect();
     let mut written = 0;
+    progress(0, todo.len());
     for (n, t) in todo.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             break;

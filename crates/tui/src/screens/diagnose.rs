@@ -302,6 +302,9 @@ impl DiagnoseScreen {
             report: None,
             state: "loading the model…".into(),
         });
+        ctx.post(AppEvent::ModelWork(Some(
+            "diagnosis: loading the model".into(),
+        )));
         self.send_if_ready(ctx);
         Action::None
     }
@@ -331,10 +334,12 @@ impl DiagnoseScreen {
                 cur.request = request;
                 cur.running = Some(running);
                 cur.state = "reading the window…".into();
+                ctx.post(AppEvent::ModelWork(Some(work_name(&cur.plan))));
             }
             Err(e) => {
                 running.cancel();
                 cur.state = e;
+                ctx.post(AppEvent::ModelWork(None));
             }
         }
     }
@@ -344,6 +349,7 @@ impl DiagnoseScreen {
     pub fn attach(&mut self, plan: Plan, mut running: Running, ctx: &Ctx) -> Result<(), String> {
         let events = std::mem::replace(&mut running.events, std::sync::mpsc::channel().1);
         let request = listen(&mut self.last_request, events, ctx)?;
+        ctx.post(AppEvent::ModelWork(Some(work_name(&plan))));
         self.viewing = None;
         self.current = Some(Current {
             plan,
@@ -416,6 +422,7 @@ impl DiagnoseScreen {
             Event::Failed(e) => Err(e),
         };
         cur.running = None;
+        ctx.post(AppEvent::ModelWork(None));
         match result {
             Ok(g) if g.stop == StopReason::Cancelled => {
                 cur.state = "cancelled; nothing saved".into();
@@ -561,6 +568,7 @@ impl Screen for DiagnoseScreen {
                 Some(cur) if cur.queued => {
                     cur.queued = false;
                     cur.state = "cancelled before the model was ready; nothing saved".into();
+                    ctx.post(AppEvent::ModelWork(None));
                     Action::None
                 }
                 _ => Action::Message("nothing is running".into()),
@@ -877,6 +885,7 @@ impl DiagnoseScreen {
                 .and_then(|id| self.history.iter().find(|d| d.id == id))
                 .map(|d| d.status),
         });
+        let (placeholder, state) = progress_texts(cur);
         View {
             title: format!(
                 " {} lines {}..{} ({} shown to the model) ",
@@ -890,19 +899,39 @@ impl DiagnoseScreen {
             chart: plan.chart.as_ref().map(|c| c.id.clone()),
             steps,
             reasoning: cur.text.clone(),
-            placeholder: if cur.queued || cur.running.is_some() {
-                "waiting for the first token…".into()
-            } else {
-                "(no model reasoning: the flowchart walk alone)".into()
-            },
-            state: if cur.running.is_some() {
-                format!("{} ({} chars)", cur.state, cur.text.len())
-            } else {
-                cur.state.clone()
-            },
+            placeholder,
+            state,
             verdict,
         }
     }
+}
+
+/// The reasoning pane's placeholder and the state line of a diagnosis, with its elapsed
+/// seconds while it waits or runs.
+fn progress_texts(cur: &Current) -> (String, String) {
+    let secs = cur.started.elapsed().as_secs();
+    let placeholder = if cur.queued || cur.running.is_some() {
+        format!("waiting for the first token… {secs} s")
+    } else {
+        "(no model reasoning: the flowchart walk alone)".into()
+    };
+    let state = if cur.running.is_some() {
+        format!("{} ({} chars, {secs} s)", cur.state, cur.text.len())
+    } else if cur.queued {
+        format!("{} {secs} s", cur.state)
+    } else {
+        cur.state.clone()
+    };
+    (placeholder, state)
+}
+
+/// The status bar's name for a running diagnosis.
+fn work_name(plan: &Plan) -> String {
+    format!(
+        "diagnosing lines {}..{}",
+        plan.input.first_line,
+        plan.input.last_line()
+    )
 }
 
 fn timing(first_token_ms: Option<u64>, total_ms: u64) -> String {
