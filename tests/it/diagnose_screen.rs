@@ -62,6 +62,7 @@ macro_rules! snapshot {
             (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "[TIME]"),
             (r"total \d+\.\d s", "total [T] s"),
             (r"chars, \d+ s\)", "chars, [T] s)"),
+            (r"#\d+ ", "#[ID] "),
         ] }, {
             insta::assert_snapshot!($name, $text);
         });
@@ -101,7 +102,9 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     }
     // The screen told the status bar first that the model works for it, then the two pieces.
     assert!(deliver(&mut screen, &mut ctx, 3));
-    let (work, _) = ctx.model_work().expect("the model's work is in the status bar");
+    let (work, _) = ctx
+        .model_work()
+        .expect("the model's work is in the status bar");
     assert_eq!(work, "diagnosing lines 1..5");
     snapshot!("diagnose_streaming", draw_screen(&mut screen, &ctx));
 
@@ -313,4 +316,53 @@ fn a_selected_error_burst_no_chart_explains_is_an_anomaly_on_the_screen() {
     assert!(d[0].anomalous, "{:?}", d[0]);
     assert_eq!(d[0].cause.as_deref(), Some("unknown"));
     assert_eq!(d[0].first_line, 301);
+}
+
+/// Long BGL lines in the window pane at 80x24: the message is beyond the edge until `>` scrolls
+/// it into view (the line numbers stay); `s` shortens the headers and `z` wraps, at 140x42 too.
+#[test]
+fn the_window_pane_scrolls_long_lines_sideways_and_shortens_their_headers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bgl = std::fs::read_to_string(common::repo("assets/datasets/loghub-2k/BGL/BGL_2k.log"))
+        .expect("BGL sample");
+    let log = dir.path().join("bgl.log");
+    let first: Vec<&str> = bgl.lines().take(12).collect();
+    std::fs::write(&log, first.join("\n") + "\n").expect("write");
+    let mut config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
+    config.model.value = dir.path().join("no-such-model.gguf");
+    let mut app = common::app_with(config);
+    app.wait_for_jobs();
+    app.handle_key(press_char('2'));
+    app.handle_key(press_char('b'));
+    for _ in 0..2 {
+        app.handle_key(logreasoner_tui::keys::press(
+            ratatui::crossterm::event::KeyCode::Tab,
+        ));
+    }
+    let message = "failed to read message prefix";
+    let cut = common::draw_app(&mut app, 80, 24);
+    assert!(
+        cut.contains("▸ bgl.log lines"),
+        "the focused pane is marked: {cut}"
+    );
+    assert!(!cut.contains(message), "{cut}");
+    snapshot!("diagnose_window_80x24", cut);
+    for _ in 0..6 {
+        app.handle_key(press_char('>'));
+    }
+    let scrolled = common::draw_app(&mut app, 80, 24);
+    assert!(scrolled.contains("from column 97"), "{scrolled}");
+    assert!(scrolled.contains("ciod: failed to read"), "{scrolled}");
+    snapshot!("diagnose_window_80x24_scrolled", scrolled);
+    app.handle_key(press_char('s'));
+    for _ in 0..6 {
+        app.handle_key(press_char('<'));
+    }
+    let short = common::draw_app(&mut app, 140, 42);
+    assert!(short.contains("FATAL APP: ciod: failed to read"), "{short}");
+    snapshot!("diagnose_window_140x42_short", short);
+    app.handle_key(press_char('z'));
+    let wrapped = common::draw_app(&mut app, 80, 24);
+    assert!(wrapped.contains("window lines wrapped"), "{wrapped}");
+    snapshot!("diagnose_window_80x24_wrapped", wrapped);
 }

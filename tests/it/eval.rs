@@ -142,7 +142,10 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("base, diagnosis prompt  "), "{stdout}");
-    assert!(stdout.contains("base, diagnosis prompt, whole lines"), "{stdout}");
+    assert!(
+        stdout.contains("base, diagnosis prompt, whole lines"),
+        "{stdout}"
+    );
     let means = stdout
         .lines()
         .find_map(|l| l.strip_prefix("prompt tokens per item, mean: "))

@@ -439,15 +439,21 @@ impl App {
         if let Some((what, since)) = self.ctx.model_work() {
             jobs.insert(0, format!("{what} {} s", since.elapsed().as_secs()));
         }
-        let jobs = if jobs.is_empty() {
-            "idle".to_string()
-        } else {
+        let busy = !jobs.is_empty();
+        let jobs = if busy {
             jobs.join(", ")
+        } else {
+            "idle".to_string()
         };
         let sep = || Span::styled(" │ ", Style::new().dim());
         let label = |s: &'static str| Span::styled(s, Style::new().fg(Color::Cyan));
-        // Most useful first: a narrow terminal cuts the database path, not the job list.
-        Paragraph::new(Line::from(vec![
+        // Most useful first: running work leads (a narrow terminal cuts the database path, not
+        // the job list); when idle, who labels and with which model.
+        let mut spans = Vec::new();
+        if busy {
+            spans.extend([label("running "), Span::raw(jobs.clone()), sep()]);
+        }
+        spans.extend([
             label("annotator "),
             Span::raw(cfg.annotator.value.clone()),
             sep(),
@@ -460,14 +466,16 @@ impl App {
                     .unwrap_or_default(),
                 Style::new().dim(),
             ),
-            sep(),
-            label("jobs "),
-            Span::raw(jobs),
+        ]);
+        if !busy {
+            spans.extend([sep(), label("jobs "), Span::raw(jobs)]);
+        }
+        spans.extend([
             sep(),
             label("db "),
             Span::raw(display_path(self.ctx.store.path())),
-        ]))
-        .style(Style::new().bg(Color::Rgb(30, 30, 40)))
+        ]);
+        Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Rgb(30, 30, 40)))
     }
 
     fn render_help(&self, frame: &mut Frame, body: Rect) {

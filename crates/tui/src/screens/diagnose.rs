@@ -39,6 +39,10 @@ pub enum Cmd {
     Bottom,
     Open,
     Watch,
+    Right,
+    Left,
+    Wrap,
+    Short,
 }
 
 const KEYS: &[Binding<Cmd>] = &[
@@ -69,18 +73,38 @@ const KEYS: &[Binding<Cmd>] = &[
     },
     Binding {
         keys: &[Key::code(KeyCode::Tab)],
-        help: "Switch between reasoning and history",
+        help: "Switch between reasoning, history and window",
         cmd: Cmd::Focus,
     },
     Binding {
         keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
-        help: "Scroll the reasoning / next diagnosis",
+        help: "Scroll the reasoning or window / next diagnosis",
         cmd: Cmd::Down,
     },
     Binding {
         keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
         help: "Scroll back / previous diagnosis",
         cmd: Cmd::Up,
+    },
+    Binding {
+        keys: &[Key::ch('>')],
+        help: "Scroll the window's long lines right",
+        cmd: Cmd::Right,
+    },
+    Binding {
+        keys: &[Key::ch('<')],
+        help: "Scroll the window's long lines left",
+        cmd: Cmd::Left,
+    },
+    Binding {
+        keys: &[Key::ch('z')],
+        help: "Wrap the window's long lines (on/off)",
+        cmd: Cmd::Wrap,
+    },
+    Binding {
+        keys: &[Key::ch('s')],
+        help: "Short headers in the window: time, level, component, message",
+        cmd: Cmd::Short,
     },
     Binding {
         keys: &[Key::ch('g'), Key::code(KeyCode::Home)],
@@ -108,6 +132,7 @@ const KEYS: &[Binding<Cmd>] = &[
 enum Focus {
     Reasoning,
     History,
+    Window,
 }
 
 /// The diagnosis on screen: one being computed, or a finished one.
@@ -143,6 +168,8 @@ pub struct DiagnoseScreen {
     cursor: usize,
     focus: Focus,
     scroll: u16,
+    /// How the window pane shows its lines.
+    pane: WindowPane,
     watch: Option<Watch>,
     /// The followed file's last line the watch has seen.
     watch_seen: usize,
@@ -180,6 +207,7 @@ impl Default for DiagnoseScreen {
             cursor: 0,
             focus: Focus::Reasoning,
             scroll: 0,
+            pane: WindowPane::default(),
             watch: None,
             watch_seen: 0,
             last_request: 0,
@@ -487,7 +515,7 @@ impl DiagnoseScreen {
     fn decide(&mut self, decision: ReviewStatus, ctx: &mut Ctx) -> Action {
         let id = match self.focus {
             Focus::History => self.history.get(self.cursor).map(|d| d.id),
-            Focus::Reasoning => match &self.viewing {
+            Focus::Reasoning | Focus::Window => match &self.viewing {
                 Some(d) => Some(d.id),
                 None => self
                     .current
@@ -578,12 +606,23 @@ impl Screen for DiagnoseScreen {
             Cmd::Focus => {
                 self.focus = match self.focus {
                     Focus::Reasoning => Focus::History,
-                    Focus::History => Focus::Reasoning,
+                    Focus::History => Focus::Window,
+                    Focus::Window => Focus::Reasoning,
                 };
                 Action::None
             }
+            Cmd::Right | Cmd::Left | Cmd::Wrap | Cmd::Short => self.pane.apply(cmd),
             Cmd::Down | Cmd::Up | Cmd::Top | Cmd::Bottom => {
                 match self.focus {
+                    Focus::Window => {
+                        let from = self.pane.scroll.unwrap_or(0);
+                        self.pane.scroll = Some(match cmd {
+                            Cmd::Down => from.saturating_add(1),
+                            Cmd::Up => from.saturating_sub(1),
+                            Cmd::Top => 0,
+                            _ => usize::MAX / 2,
+                        });
+                    }
                     Focus::Reasoning => {
                         self.scroll = match cmd {
                             Cmd::Down => self.scroll.saturating_add(1),
@@ -639,8 +678,16 @@ impl Screen for DiagnoseScreen {
         let [reasoning_area, verdict_area] =
             Layout::vertical([Constraint::Min(4), Constraint::Length(12)]).areas(right);
         let view = self.view();
-        render_window(frame, window_area, &view);
+        render_window(
+            frame,
+            window_area,
+            &view,
+            &self.pane,
+            self.focus == Focus::Window,
+        );
         render_chart(frame, chart_area, &view);
+        // Focus shows by a mark in the title as well as by the border's colour.
+        let mark = |f: Focus| if self.focus == f { "▸" } else { "" };
         let focused = |f: Focus| {
             if self.focus == f {
                 Style::new().fg(Color::Cyan)
@@ -657,7 +704,11 @@ impl Screen for DiagnoseScreen {
         .scroll((self.scroll, 0))
         .block(
             Block::bordered()
-                .title(format!(" reasoning — {} ", view.state))
+                .title(format!(
+                    "{} reasoning — {} ",
+                    mark(Focus::Reasoning),
+                    view.state
+                ))
                 .border_style(focused(Focus::Reasoning)),
         );
         frame.render_widget(reasoning, reasoning_area);
@@ -700,7 +751,8 @@ impl Screen for DiagnoseScreen {
             })
             .collect();
         let title = format!(
-            " history ({}) — Tab focuses, Enter shows, a/x review{} ",
+            "{} history ({}) — Tab focuses, Enter shows, a/x review{} ",
+            mark(Focus::History),
             self.history.len(),
             if self.watch.is_some() {
                 " — watch on"
@@ -942,8 +994,62 @@ fn timing(first_token_ms: Option<u64>, total_ms: u64) -> String {
     )
 }
 
-fn render_window(frame: &mut Frame, area: Rect, view: &View) {
+/// How the window pane shows its lines: scrolled (`None`: kept on the first evidence line),
+/// sideways, wrapped, with short headers.
+#[derive(Debug, Default)]
+struct WindowPane {
+    scroll: Option<usize>,
+    hscroll: usize,
+    wrap: bool,
+    short: bool,
+}
+
+/// Columns one `>` or `<` moves.
+const SIDE_STEP: usize = 16;
+
+impl WindowPane {
+    fn apply(&mut self, cmd: Cmd) -> Action {
+        match cmd {
+            Cmd::Right if self.wrap => {
+                return Action::Message("lines are wrapped (z unwraps)".into())
+            }
+            Cmd::Right => self.hscroll += SIDE_STEP,
+            Cmd::Left => self.hscroll = self.hscroll.saturating_sub(SIDE_STEP),
+            Cmd::Wrap => {
+                self.wrap = !self.wrap;
+                self.hscroll = 0;
+                let on = if self.wrap {
+                    "wrapped"
+                } else {
+                    "cut at the edge (> and < scroll)"
+                };
+                return Action::Message(format!("window lines {on}"));
+            }
+            Cmd::Short => {
+                self.short = !self.short;
+                let on = if self.short {
+                    "short headers"
+                } else {
+                    "lines as written"
+                };
+                return Action::Message(format!("window: {on}"));
+            }
+            _ => {}
+        }
+        Action::None
+    }
+}
+
+fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, focused: bool) {
     let width = view.lines.last().map_or(1, |(n, _)| n.to_string().len());
+    let format = logreasoner_core::logs::format::detect(
+        &view
+            .lines
+            .iter()
+            .map(|(_, l)| l.clone())
+            .take(50)
+            .collect::<Vec<_>>(),
+    );
     let lines: Vec<Line> = view
         .lines
         .iter()
@@ -954,28 +1060,57 @@ fn render_window(frame: &mut Frame, area: Rect, view: &View) {
             } else {
                 Style::new()
             };
+            let text = if pane.short {
+                logreasoner_core::logs::format::short(text, format)
+            } else {
+                text.clone()
+            };
+            // Sideways scrolling moves the text, never the line numbers.
+            let skip = if pane.wrap { 0 } else { pane.hscroll };
+            let shown: String = text.chars().skip(skip).take(2000).collect();
             Line::from(vec![
                 Span::styled(
                     format!("{n:>width$}{}", if hit { "▶" } else { " " }),
                     Style::new().fg(Color::DarkGray),
                 ),
-                Span::styled(text.chars().take(400).collect::<String>(), style),
+                Span::styled(shown, style),
             ])
         })
         .collect();
-    // Keep the first evidence line in view.
-    let first_hit = view
-        .lines
-        .iter()
-        .position(|(n, _)| view.evidence.contains(n))
-        .unwrap_or(0);
     let rows = area.height.saturating_sub(2) as usize;
-    let scroll = first_hit.saturating_sub(rows / 3);
+    let scroll = match pane.scroll {
+        Some(s) => s.min(view.lines.len().saturating_sub(rows)),
+        // Keep the first evidence line in view.
+        None => view
+            .lines
+            .iter()
+            .position(|(n, _)| view.evidence.contains(n))
+            .unwrap_or(0)
+            .saturating_sub(rows / 3),
+    };
+    // The column comes first, so a narrow pane still shows it.
+    let title = if pane.hscroll > 0 && !pane.wrap {
+        format!(" from column {} ·{}", pane.hscroll + 1, view.title)
+    } else {
+        view.title.clone()
+    };
+    let mut paragraph = Paragraph::new(lines).scroll((scroll as u16, 0));
+    if pane.wrap {
+        paragraph = paragraph.wrap(Wrap { trim: false });
+    }
     frame.render_widget(
-        Paragraph::new(lines).scroll((scroll as u16, 0)).block(
+        paragraph.block(
             Block::bordered()
-                .title(view.title.clone())
-                .border_style(Style::new().dim()),
+                .title(if focused {
+                    format!("▸{title}")
+                } else {
+                    title
+                })
+                .border_style(if focused {
+                    Style::new().fg(Color::Cyan)
+                } else {
+                    Style::new().dim()
+                }),
         ),
         area,
     );
