@@ -55,6 +55,8 @@ pub fn ours(model: &Path, prompt: &str, decode: usize) -> Result<Speed, String> 
         &mut |_| {},
     )
     .map_err(|e| e.to_string())?;
+    // The measured prefill reads the whole prompt, as llama.cpp's does: nothing from the cache.
+    m.clear_prefix_cache();
     let g = m
         .generate(prompt, &params, &AtomicBool::new(false), &mut |_| {})
         .map_err(|e| e.to_string())?;

@@ -680,6 +680,12 @@ impl Model {
         self.prefix = super::prefix::PrefixCache::with_budget(bytes);
     }
 
+    /// Forgets every cached prompt start, so the next prompt is read whole (a benchmark's cold
+    /// prefill).
+    pub fn clear_prefix_cache(&mut self) {
+        self.set_prefix_budget(super::prefix::DEFAULT_BUDGET);
+    }
+
     /// Prompt-prefix cache: snapshots held and the bytes they take.
     pub fn prefix_cache_usage(&self) -> (usize, usize) {
         (self.prefix.len(), self.prefix.bytes())
