@@ -642,3 +642,52 @@ fn the_runtime_merges_an_adapter_into_the_default_gguf_like_the_trainer() {
         "the base is untouched"
     );
 }
+
+/// Training's own pass on AVX2 + FMA (as on a CPU without AVX-512) takes the same steps as on
+/// the fastest kernels this CPU has: the same losses, step by step, from one `bench train` each.
+#[test]
+fn the_avx2_training_pass_takes_the_same_steps_as_the_fastest() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx2") && has!("fma") && has!("f16c")) {
+            return;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    return;
+    let home = tempfile::tempdir().expect("tempdir");
+    let bench = |no_avx512: bool| {
+        let mut cmd = common::command(home.path());
+        cmd.args(["bench", "train", "--no-pytorch", "--threads", "2"])
+            .args([
+                "--batch", "1", "--seq", "48", "--steps", "2", "--warmup", "1",
+            ])
+            .arg("--model")
+            .arg(common::default_model());
+        if no_avx512 {
+            cmd.env("LOGREASONER_NO_AVX512", "1");
+        }
+        let out = cmd.output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with("ours"))
+            .unwrap_or_else(|| panic!("no row: {stdout}"))
+            .to_string();
+        // The pass's name, then the two losses (the columns before the peak memory).
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        let losses = fields[fields.len() - 4..fields.len() - 2].join(" ");
+        (row, losses)
+    };
+    let (avx2, avx2_losses) = bench(true);
+    assert!(avx2.contains("own pass, AVX2 + FMA"), "{avx2}");
+    let (best, best_losses) = bench(false);
+    assert!(best.contains("own pass"), "{best}");
+    assert_eq!(avx2_losses, best_losses, "{avx2}\n{best}");
+}

@@ -1,10 +1,12 @@
-//! f32 matrix products on AVX-512 for training.
+//! f32 matrix products on AVX-512 or AVX2 + FMA for training.
 //!
 //! The gemm crate candle uses runs its AVX2 kernel on stable Rust (its AVX-512 kernels need a
 //! nightly feature), and that kernel was half of a LoRA training step. This is the textbook
 //! blocked product: B is packed in strips of 32 columns per block of at most 320 depths (shared by
 //! the threads), and a 12×32 micro-kernel keeps its 24 accumulators in registers, one broadcast of
-//! A feeding two fused multiply-adds. Each thread takes one equal range of rows; a row-major A is
+//! A feeding two fused multiply-adds. AVX2 has 16 registers of 8 floats, so its kernel takes the
+//! same 12×32 tile as four 6×16 quarters (12 accumulators, two loads of B and six broadcasts of A
+//! per depth); the packing, blocking and threading are shared. Each thread takes one equal range of rows; a row-major A is
 //! read in place, 12 rows at a time, any other A packed a panel at a time. Operands are strided
 //! views, so transposed operands (attention's `Kᵀ`, a gradient's `dYᵀ`) need no copy of their own.
 
@@ -24,15 +26,31 @@ const NC_MAX: usize = 1024;
 /// Rows of A one job packs and multiplies against every strip of B.
 const MC: usize = 96;
 
-/// Whether this CPU runs the products of this module (AVX-512 only, so far).
+/// Whether this CPU runs the products of this module (AVX-512, or AVX2 with FMA).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        best() == Isa::Avx512
+        matches!(best(), Isa::Avx512 | Isa::Avx2)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// The instruction set this module's products run on here, in words (`None` where they do not).
+pub fn instruction_set() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match best() {
+            Isa::Avx512 => Some("AVX-512"),
+            Isa::Avx2 => Some("AVX2 + FMA"),
+            Isa::Portable => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
     }
 }
 
@@ -105,13 +123,31 @@ pub struct PackedB {
     n: usize,
     kc: usize,
     data: Vec<f32>,
+    /// The instruction set its products run on (AVX-512 or AVX2, which this CPU has).
+    #[cfg(target_arch = "x86_64")]
+    isa: Isa,
 }
 
 impl PackedB {
-    /// Packs `b` (`k × n`). `None` when this CPU lacks AVX-512. A row-major `[n, k]` weight W
-    /// is packed as Wᵀ with `View::rows(w, n, k).t()`.
+    /// Packs `b` (`k × n`). `None` when this CPU has neither AVX-512 nor AVX2 + FMA. A
+    /// row-major `[n, k]` weight W is packed as Wᵀ with `View::rows(w, n, k).t()`.
     pub fn new(b: View) -> Option<PackedB> {
-        if !available() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            PackedB::for_isa(b, best())
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = b;
+            None
+        }
+    }
+
+    /// Packs `b` for the products of `isa` (`None` unless it is AVX-512 or AVX2, which the
+    /// tests use to run every kernel this CPU has).
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn for_isa(b: View, isa: Isa) -> Option<PackedB> {
+        if !matches!(isa, Isa::Avx512 | Isa::Avx2) || !super::kernels::runnable().contains(&isa) {
             return None;
         }
         b.check("b");
@@ -120,7 +156,13 @@ impl PackedB {
         let strips = n.div_ceil(NR);
         let mut data = vec![0.0f32; k * strips * NR];
         if data.is_empty() {
-            return Some(PackedB { k, n, kc, data });
+            return Some(PackedB {
+                k,
+                n,
+                kc,
+                data,
+                isa,
+            });
         }
         let pack = |(block, packed): (usize, &mut [f32])| {
             let (k0, kc) = (block * kc, packed.len() / (strips * NR));
@@ -151,7 +193,13 @@ impl PackedB {
         } else {
             data.chunks_mut(kc * strips * NR).enumerate().for_each(pack);
         }
-        Some(PackedB { k, n, kc, data })
+        Some(PackedB {
+            k,
+            n,
+            kc,
+            data,
+            isa,
+        })
     }
 
     /// Depths (rows of B).
@@ -319,26 +367,25 @@ fn rows_job(
                         // prefetches the next strip while multiplying this one.
                         let next = (m0 == r0 && i == 0 && s + 1 < strips.min(s0 + block_strips))
                             .then(|| &packed_b[(s + 1) * layout_kc * NR..][..kc * NR]);
-                        // SAFETY: a `PackedB` exists only where AVX-512 is available; the strip
-                        // holds kc·NR values; the panel's 12 rows and kc depths lie inside A
-                        // (`a.check` and the `live == MR` tests above) or the packed copy; the
-                        // tile lies inside `c` (clipped).
+                        let (rows_a, stride) = match source {
+                            PanelSource::Rows { rs } => (true, rs),
+                            PanelSource::Columns { cs } => (false, cs),
+                        };
+                        // SAFETY: a `PackedB` exists only for an instruction set this CPU runs
+                        // (`for_isa`); the strip holds kc·NR values; the panel's 12 rows and kc
+                        // depths lie inside A (`a.check` and the `live == MR` tests above) or
+                        // the packed copy; the tile lies inside `c` (clipped).
                         unsafe {
-                            match source {
-                                PanelSource::Rows { rs } => {
-                                    micro::<true>(panel.as_ptr(), rs, strip, next, kc, c, tile, add)
-                                }
-                                PanelSource::Columns { cs } => micro::<false>(
-                                    panel.as_ptr(),
-                                    cs,
-                                    strip,
-                                    next,
-                                    kc,
-                                    c,
-                                    tile,
-                                    add,
-                                ),
-                            }
+                            run_micro(
+                                b,
+                                rows_a,
+                                (panel.as_ptr(), stride),
+                                (strip, next),
+                                kc,
+                                c,
+                                tile,
+                                add,
+                            );
                         }
                     }
                 }
@@ -417,12 +464,52 @@ pub fn product_packed(a: &[f32], m: usize, b: &PackedB) -> Vec<f32> {
     c
 }
 
+/// Where element `(row, kk)` of a micro-kernel's A panel lies: `row·stride + kk` for A read by
+/// rows, `row + kk·stride` by columns (both kernels share it).
+#[inline(always)]
+fn a_index<const ROWS: bool>(row: usize, kk: usize, stride: usize) -> usize {
+    if ROWS {
+        row * stride + kk
+    } else {
+        row + kk * stride
+    }
+}
+
 /// Where one micro-kernel's block of C lies.
 struct Tile {
     rows: usize,
     cols: usize,
     at: usize,
     stride: usize,
+}
+
+/// The micro-kernel of `b`'s instruction set, for an A read by rows (`rows_a`) or by columns.
+///
+/// # Safety
+/// As [`micro`], for `b.isa`, which the CPU must run.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_micro(
+    b: &PackedB,
+    rows_a: bool,
+    (a, stride): (*const f32, usize),
+    (strip, next): (&[f32], Option<&[f32]>),
+    kc: usize,
+    c: &mut [f32],
+    tile: Tile,
+    add: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    match (b.isa, rows_a) {
+        (Isa::Avx512, true) => micro::<true>(a, stride, strip, next, kc, c, tile, add),
+        (Isa::Avx512, false) => micro::<false>(a, stride, strip, next, kc, c, tile, add),
+        (_, true) => avx2::micro::<true>(a, stride, strip, kc, c, tile, add),
+        (_, false) => avx2::micro::<false>(a, stride, strip, kc, c, tile, add),
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (b, rows_a, a, stride, strip, next, kc, c, tile, add);
+        unreachable!("PackedB::new returns None off x86-64")
+    }
 }
 
 /// # Safety
@@ -477,12 +564,7 @@ unsafe fn micro_step<const ROWS: bool>(
     let b0 = _mm512_loadu_ps(pb.add(kk * NR));
     let b1 = _mm512_loadu_ps(pb.add(kk * NR + 16));
     for (i, row) in acc.iter_mut().enumerate() {
-        let at = if ROWS {
-            i * stride + kk
-        } else {
-            i + kk * stride
-        };
-        let a = _mm512_set1_ps(*a.add(at));
+        let a = _mm512_set1_ps(*a.add(a_index::<ROWS>(i, kk, stride)));
         row[0] = _mm512_fmadd_ps(a, b0, row[0]);
         row[1] = _mm512_fmadd_ps(a, b1, row[1]);
     }
@@ -525,25 +607,129 @@ unsafe fn store_tile(
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn micro<const ROWS: bool>(
-    _: *const f32,
-    _: usize,
-    _: &[f32],
-    _: Option<&[f32]>,
-    _: usize,
-    _: &mut [f32],
-    _: Tile,
-    _: bool,
-) {
-    unreachable!("PackedB::new returns None off x86-64")
+/// The AVX2 + FMA micro-kernel: the 12×32 tile as four 6×16 quarters, each over every depth
+/// with its 12 accumulators in registers.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Tile, MR, NR};
+    use std::arch::x86_64::*;
+
+    /// Rows and columns of one quarter.
+    const QR: usize = 6;
+    const QC: usize = 16;
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; A, the strip and the tile as for the AVX-512 kernel.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn micro<const ROWS: bool>(
+        a: *const f32,
+        stride: usize,
+        strip: &[f32],
+        kc: usize,
+        c: &mut [f32],
+        tile: Tile,
+        add: bool,
+    ) {
+        let pb = strip.as_ptr();
+        for r0 in (0..MR).step_by(QR) {
+            if r0 >= tile.rows {
+                break;
+            }
+            for c0 in (0..NR).step_by(QC) {
+                if c0 >= tile.cols {
+                    break;
+                }
+                let mut acc = [[_mm256_setzero_ps(); 2]; QR];
+                for kk in 0..kc {
+                    let b0 = _mm256_loadu_ps(pb.add(kk * NR + c0));
+                    let b1 = _mm256_loadu_ps(pb.add(kk * NR + c0 + 8));
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let at = super::a_index::<ROWS>(r0 + i, kk, stride);
+                        let av = _mm256_set1_ps(*a.add(at));
+                        row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                        row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+                    }
+                }
+                store(&acc, c, &tile, (r0, c0), add);
+            }
+        }
+    }
+
+    /// Writes (or adds) one quarter's accumulators into the clipped tile of `c`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(
+        acc: &[[__m256; 2]; QR],
+        c: &mut [f32],
+        tile: &Tile,
+        (r0, c0): (usize, usize),
+        add: bool,
+    ) {
+        let rows = tile.rows.saturating_sub(r0).min(QR);
+        for (i, row) in acc.iter().enumerate().take(rows) {
+            let at = tile.at + (r0 + i) * tile.stride + c0;
+            for (half, &v) in row.iter().enumerate() {
+                let first = c0 + 8 * half;
+                if first >= tile.cols {
+                    break;
+                }
+                let live = (tile.cols - first).min(8);
+                let out = &mut c[at + 8 * half..at + 8 * half + live];
+                if live == 8 {
+                    let p = out.as_mut_ptr();
+                    let v = if add {
+                        _mm256_add_ps(v, _mm256_loadu_ps(p))
+                    } else {
+                        v
+                    };
+                    _mm256_storeu_ps(p, v);
+                } else {
+                    let mut lanes = [0f32; 8];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+                    for (o, l) in out.iter_mut().zip(lanes) {
+                        *o = if add { *o + l } else { l };
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::matrix::tests_support::seeded;
     use super::*;
+
+    /// `b` packed for every kernel this CPU runs (AVX-512 and AVX2 on a CPU with both), so each
+    /// is held to the same references whichever the CPU would choose.
+    fn packings(b: View) -> Vec<PackedB> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            [Isa::Avx512, Isa::Avx2]
+                .into_iter()
+                .filter_map(|isa| PackedB::for_isa(b, isa))
+                .collect()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = b;
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn every_kernel_this_cpu_runs_is_tested() {
+        let b = seeded(4, 1);
+        let n = packings(View::rows(&b, 2, 2)).len();
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            let want = usize::from(has!("avx2") && has!("fma") && has!("f16c"))
+                + usize::from(has!("avx512f") && has!("avx512bw") && has!("avx512vnni"));
+            assert_eq!(n, want);
+        }
+        assert_eq!(available(), PackedB::new(View::rows(&b, 2, 2)).is_some());
+    }
 
     /// Edges in every direction (rows and columns not multiples of the tile, a depth of two
     /// blocks and a bit), both stride layouts, against a float64 reference.
@@ -577,12 +763,16 @@ mod tests {
                     rs: strides.0,
                     cs: strides.1,
                 };
-                let got = product(&a, (m, k), b).expect("avx-512");
-                for (g, r) in got.iter().zip(want(strides)) {
-                    assert!(
-                        (g - r).abs() < 1e-4 * (1.0 + r.abs()),
-                        "{m}×{k}×{n} {strides:?}: {g} vs {r}"
-                    );
+                let want = want(strides);
+                for packed in packings(b) {
+                    let got = product_packed(&a, m, &packed);
+                    for (g, r) in got.iter().zip(&want) {
+                        assert!(
+                            (g - r).abs() < 1e-4 * (1.0 + r.abs()),
+                            "{:?} {m}×{k}×{n} {strides:?}: {g} vs {r}",
+                            packed.isa
+                        );
+                    }
                 }
             }
         }
@@ -601,12 +791,14 @@ mod tests {
         let b = seeded(k * n, 6);
         let start = seeded(m * ldc, 7);
         let a = View::rows(&a_t, k, m).t();
-        let packed = PackedB::new(View::rows(&b, k, n)).expect("avx-512");
-        for threads in [Threads::One, Threads::All] {
+        for (packed, threads) in packings(View::rows(&b, k, n))
+            .iter()
+            .flat_map(|p| [(p, Threads::One), (p, Threads::All)])
+        {
             for (cols, depth) in [(n, k), (37, k), (n, 200), (40, 100)] {
                 let a = View { cols: depth, ..a };
                 let mut c = start.clone();
-                gemm_part(a, &packed, cols, &mut c, ldc, true, threads);
+                gemm_part(a, packed, cols, &mut c, ldc, true, threads);
                 for i in 0..m {
                     for j in 0..ldc {
                         let want = if j < cols {
@@ -638,7 +830,7 @@ mod tests {
         let (k, n) = (700, 45);
         let b = seeded(k * n, 8);
         for view in [View::rows(&b, k, n), View::rows(&b, n, k).t()] {
-            let packed = PackedB::new(view).expect("avx-512");
+            let packed = PackedB::new(view).expect("a packing");
             let mut row = vec![0f32; n];
             for kk in 0..k {
                 packed.row(kk, &mut row);

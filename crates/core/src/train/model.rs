@@ -364,10 +364,10 @@ impl Decoder {
 
     /// Which implementation training steps run, in words.
     pub fn pass_description(&self) -> &'static str {
-        if self.our_base().is_some() {
-            "own pass, AVX-512"
-        } else {
-            "candle autograd"
+        match logreasoner_cpu::sgemm::instruction_set() {
+            Some("AVX-512") if self.our_base().is_some() => "own pass, AVX-512",
+            Some(_) if self.our_base().is_some() => "own pass, AVX2 + FMA",
+            _ => "candle autograd",
         }
     }
 

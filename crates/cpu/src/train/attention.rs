@@ -80,7 +80,7 @@ fn rows(v: View, a: usize, b: usize) -> View {
 
 fn pack(v: View) -> PackedB {
     // The callers run only where `sgemm::available()`.
-    PackedB::new(v).expect("AVX-512 products")
+    PackedB::new(v).expect("the products of `sgemm` (AVX-512 or AVX2)")
 }
 
 /// Scores of queries `i0..` against keys `0..n` (`scores`, a row of `n` per query) turned in

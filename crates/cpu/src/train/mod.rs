@@ -4,7 +4,7 @@
 //!
 //! Written with candle's autograd, a step spent most of its time outside the matrix products: a
 //! tensor and a gradient buffer per op, gradients zero-filled and added op by op, a scheduler
-//! wake-up per parallel op. Here a layer is a fixed sequence of our AVX-512 products
+//! wake-up per parallel op. Here a layer is a fixed sequence of our AVX-512 or AVX2 products
 //! (`sgemm`) over weights packed once both ways, fused elementwise passes (`ops`), and attention
 //! that keeps only log-sum-exps (`attention`).
 
@@ -428,7 +428,7 @@ pub struct Tape {
 }
 
 fn pack(v: View) -> PackedB {
-    PackedB::new(v).expect("a Base exists only where AVX-512 products do")
+    PackedB::new(v).expect("a Base exists only where the products of `sgemm` run")
 }
 
 /// Projections that read the same input, with where each one's output starts in the output
