@@ -155,9 +155,11 @@ fn an_editing_session_adds_relinks_undoes_redoes_and_saves() {
         chart.nodes["free-space"].text,
         "Delete rotated logs to free space"
     );
+    // Only what was edited is rewritten: the untouched symptom and check keep their quotes and
+    // flow style; the edited branches come back in block style.
     assert_eq!(
         text,
-        "id: disk-full\ntitle: Service fails because the disk is full\nsystem: Linux\nsymptoms:\n- No space left on device\nstart: space-errors\nnodes:\n  space-errors:\n    kind: decision\n    text: Do writes fail with ENOSPC?\n    check:\n      any: No space left on device\n    branches:\n      yes: data-growth\n      no: free-space\n  data-growth:\n    kind: conclusion\n    text: Data grew past capacity.\n    cause: capacity\n    remedy: Add space or move data.\n  ask-storage:\n    kind: escalate\n    text: Ask the storage team.\n  free-space:\n    kind: action\n    text: Delete rotated logs to free space\n    next: ask-storage\n"
+        "id: disk-full\ntitle: Service fails because the disk is full\nsystem: Linux\nsymptoms:\n  - 'No space left on device'\nstart: space-errors\nnodes:\n  space-errors:\n    kind: decision\n    text: Do writes fail with ENOSPC?\n    check: { any: 'No space left on device' }\n    branches:\n      yes: data-growth\n      no: free-space\n  data-growth:\n    kind: conclusion\n    text: Data grew past capacity.\n    cause: capacity\n    remedy: Add space or move data.\n  ask-storage:\n    kind: escalate\n    text: Ask the storage team.\n  free-space:\n    kind: action\n    text: Delete rotated logs to free space\n    next: ask-storage\n"
     );
     // The derived thought was recorded for the saved chart.
     let thoughts = app

@@ -5,6 +5,7 @@ mod diagnostic;
 pub mod edit;
 pub mod export;
 mod model;
+pub mod patch;
 pub mod retrieve;
 pub mod thought;
 mod validate;
@@ -200,14 +201,21 @@ pub fn find(dir: &Path, id_or_path: &str) -> Result<Flowchart, FlowchartError> {
     Err(FlowchartError::Unknown(id_or_path.to_string()))
 }
 
-/// Writes the chart's canonical YAML atomically: a temporary file in the same folder, fsync, rename,
-/// then fsync of the folder. A crash leaves either the old file or the new one, never a mix.
+/// Writes the chart atomically: a temporary file in the same folder, fsync, rename, then fsync
+/// of the folder. A crash leaves either the old file or the new one, never a mix. Where the file
+/// exists and reads as a chart, only what changed is rewritten ([`patch::patched`]: comments,
+/// quoting and styles of the rest stay byte for byte); otherwise the chart's canonical YAML.
 pub fn save(chart: &Flowchart, path: &Path) -> Result<(), FlowchartError> {
     let write_err = |source| FlowchartError::Write {
         path: path.to_path_buf(),
         error: source,
     };
-    crate::fsutil::write_atomic(path, chart.to_yaml().as_bytes()).map_err(write_err)
+    let kept = std::fs::read_to_string(path).ok().and_then(|text| {
+        let old: Flowchart = serde_yaml::from_str(&text).ok()?;
+        patch::patched(&text, &old, chart)
+    });
+    let text = kept.unwrap_or_else(|| chart.to_yaml());
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(write_err)
 }
 
 #[cfg(test)]

@@ -453,6 +453,28 @@ fn save_is_atomic_and_round_trips_in_canonical_order() {
     assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
 }
 
+/// Saving over an expert's file rewrites what changed and keeps its comments and styles.
+#[test]
+fn saving_an_edit_keeps_the_experts_comments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("disk-full.yaml");
+    let text = format!("# Owned by the storage team; ask before changing.\n{GOOD}");
+    std::fs::write(&path, &text).expect("write");
+    let mut chart = load_file(&path).expect("load");
+    let first = chart.start.clone();
+    chart.nodes[&first].text = "Do writes fail with ENOSPC or EDQUOT?".into();
+    save(&chart, &path).expect("save");
+    let saved = std::fs::read_to_string(&path).expect("read");
+    assert!(saved.starts_with("# Owned by the storage team"), "{saved}");
+    let changed = text
+        .lines()
+        .zip(saved.lines())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(changed, 1, "{saved}");
+    assert_eq!(load_file(&path).expect("reload"), chart);
+}
+
 #[test]
 fn exports_name_every_node_and_edge() {
     let chart = parse(GOOD, file()).expect("valid");
