@@ -101,6 +101,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = logreasoner_core::safe_text::stdout();
             writeln!(out, "path            {}", store.path().display())?;
             writeln!(out, "schema_version  {}", store.schema_version()?)?;
+            let role = if store.is_owner() {
+                "this process (no other had it open)"
+            } else {
+                "another logreasoner process, which serves this one"
+            };
+            writeln!(out, "owner           {role}")?;
             for (tree, count) in store.counts()? {
                 writeln!(out, "{tree:<15} {count}")?;
             }

@@ -35,16 +35,35 @@ fn config_reports_each_value_and_its_origin() {
     assert!(line("generation.temperature").contains("0.7"));
 }
 
+/// A database another process has open is used through that process: `db info` answers as its
+/// client. Where the owner does not serve it (its socket gone), the holder is named, exit 2.
 #[test]
-fn a_held_database_names_the_holder_and_exits_2() {
+fn a_held_database_is_served_by_its_owner_or_names_the_holder() {
     let home = tempfile::tempdir().expect("tempdir");
     let db = home.path().join("db");
-    let _held = Store::open(&db).expect("hold");
-    let out = common::command(home.path())
-        .args(["db", "info", "--db"])
-        .arg(&db)
-        .output()
-        .expect("run");
+    let held = Store::open(&db).expect("hold");
+    let info = || {
+        common::command(home.path())
+            .args(["db", "info", "--db"])
+            .arg(&db)
+            .output()
+            .expect("run")
+    };
+    let out = info();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("owner           another logreasoner process"),
+        "{stdout}"
+    );
+    assert!(held.is_owner());
+
+    std::fs::remove_file(db.join("owner.sock")).expect("socket");
+    let out = info();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&db.display().to_string()), "{err}");
@@ -54,6 +73,37 @@ fn a_held_database_names_the_holder_and_exits_2() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A CLI import runs while a TUI has the database open, and the TUI's screens see what it wrote.
+#[test]
+fn an_import_runs_while_a_tui_is_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "2024-01-01 00:00:00 INFO started\n").expect("log");
+    let config = common::config_with(dir.path(), &log, &common::repo("flowcharts"));
+    let db = config.db.value.clone();
+    let app = common::app_with(config);
+    assert!(app.ctx.store.is_owner());
+    let out = common::command(dir.path())
+        .args(["import", "loglm"])
+        .arg(common::repo("assets/datasets/loglm/dev.jsonl"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let instances = app
+        .ctx
+        .store
+        .count::<logreasoner_core::store::TaskInstance>()
+        .expect("count");
+    assert!(instances >= 100, "{instances} instances seen by the TUI");
 }
 
 #[test]

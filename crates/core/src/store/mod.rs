@@ -1,12 +1,20 @@
 //! The one sled database: typed trees for every entity, a schema version with migrations, and a holder
 //! file so that a second process learns who has the database.
 //!
+//! sled admits one process. The first LogReasoner process to open a database owns it and serves
+//! the others over a Unix socket in the database folder (`owner.sock`, the owner's user only):
+//! later processes become its clients through the same typed API ([`Store`] hides which it is).
+//! When the owner exits or dies, a client's next call takes over: it opens the database itself
+//! (becoming the owner) or connects to whichever process did.
+//!
 //! Invariants:
 //! - Keys of record trees are big-endian ids, so iteration is creation order.
 //! - Writes that touch several trees run in one sled transaction.
 //! - Label and review writes are flushed to disk before the call returns (durable on key press).
 
+mod client;
 mod records;
+mod serve;
 
 pub use records::*;
 
@@ -14,6 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 /// Schema this build writes. Bump it together with a new entry in `MIGRATIONS`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -106,6 +115,15 @@ pub enum StoreError {
         /// The solution marked as rejected.
         rejected: Id,
     },
+    /// The process that owned the database stopped, and no process could take over.
+    #[error("the process that owned the database {path} stopped, and this one could not take it over; retry")]
+    OwnerGone {
+        /// The database folder.
+        path: PathBuf,
+    },
+    /// The owning process reported an error this one has no variant for.
+    #[error("{0}")]
+    Remote(String),
     /// The stored schema version is not a 4-byte big-endian number.
     #[error("the schema version entry is malformed: {0:?}")]
     BadSchemaEntry(Vec<u8>),
@@ -114,33 +132,24 @@ pub enum StoreError {
 /// A store result; the error defaults to [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Handle on the open database. Cheap to clone (sled handles are reference counted).
+/// The database opened by this process (the owner's side of every call).
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Local {
     db: sled::Db,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
-    }
-}
-
-impl Store {
-    /// Opens (creating if needed) the database at `path`, migrating an older schema and refusing a newer one.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let db = open_db(&path)?;
-        let store = Store { db, path };
-        store.check_schema()?;
-        store.write_holder();
-        Ok(store)
-    }
-
-    /// The database folder.
-    pub fn path(&self) -> &Path {
-        &self.path
+impl Local {
+    /// Opens sled at `path`, migrating an older schema and refusing a newer one.
+    fn open(path: &Path) -> Result<Local> {
+        let db = open_db(path)?;
+        let local = Local {
+            db,
+            path: path.to_path_buf(),
+        };
+        local.check_schema()?;
+        local.write_holder();
+        Ok(local)
     }
 
     /// The schema version recorded in the database.
@@ -203,13 +212,6 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
-    /// Inserts a record, assigning it a new id, and returns the id.
-    pub fn insert<R: Record>(&self, record: &mut R) -> Result<Id> {
-        record.set_id(self.next_id()?);
-        self.put(record)?;
-        Ok(record.id())
-    }
-
     /// Writes a record under its existing id (insert or replace).
     pub fn put<R: Record>(&self, record: &R) -> Result<()> {
         self.tree(R::TREE)?
@@ -224,12 +226,6 @@ impl Store {
             .get(id.to_be_bytes())?
             .map(|v| decode::<R>(&v, R::TREE, &id.to_string()))
             .transpose()
-    }
-
-    /// Like [`Store::get`], but a missing record is an error.
-    pub fn load<R: Record>(&self, id: Id) -> Result<R> {
-        self.get(id)?
-            .ok_or(StoreError::NotFound { tree: R::TREE, id })
     }
 
     /// Deletes the record of type `R` with this id; `true` if it was there.
@@ -251,6 +247,40 @@ impl Store {
     /// How many records of type `R` are stored.
     pub fn count<R: Record>(&self) -> Result<usize> {
         Ok(self.tree(R::TREE)?.len())
+    }
+
+    /// A record of `tree` as stored, for a client.
+    fn get_raw(&self, tree: &'static str, id: Id) -> Result<Option<serde_json::Value>> {
+        self.tree(tree)?
+            .get(id.to_be_bytes())?
+            .map(|v| decode(&v, tree, &id.to_string()))
+            .transpose()
+    }
+
+    /// Writes a client's record under `id` in `tree`; it must decode as JSON.
+    fn put_raw(&self, tree: &'static str, id: Id, value: &serde_json::Value) -> Result<()> {
+        self.tree(tree)?
+            .insert(id.to_be_bytes(), encode(value))
+            .map_err(|e| self.write_error(e))?;
+        Ok(())
+    }
+
+    fn remove_raw(&self, tree: &'static str, id: Id) -> Result<bool> {
+        Ok(self.tree(tree)?.remove(id.to_be_bytes())?.is_some())
+    }
+
+    fn all_raw(&self, tree: &'static str) -> Result<Vec<serde_json::Value>> {
+        self.tree(tree)?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&v, tree, &key_label(&k))
+            })
+            .collect()
+    }
+
+    fn count_raw(&self, tree: &'static str) -> Result<usize> {
+        Ok(self.tree(tree)?.len())
     }
 
     /// Stores a preference label and, in the same transaction, where its annotator stopped.
@@ -433,6 +463,283 @@ impl Store {
         }
     }
 }
+
+/// Handle on the database: this process's own, or the owning process's through its socket.
+/// Cheap to clone; clones share one connection or one open database.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    path: PathBuf,
+    backend: RwLock<Backend>,
+}
+
+enum Backend {
+    /// This process opened the database and serves it to the others (until dropped).
+    Owner {
+        local: Local,
+        /// Kept for its lifetime: dropping it stops serving.
+        _server: serve::Server,
+    },
+    /// Another process owns it; calls go through its socket.
+    Client(client::Client),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.shared.path)
+            .field("owner", &self.is_owner())
+            .finish()
+    }
+}
+
+/// How long a process that finds the database locked waits for its owner's socket (an owner
+/// starting up holds the lock a moment before it listens).
+const OWNER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the database at `path` as its owner (serving it), or connects to its owner.
+fn attach(path: &Path) -> Result<Backend> {
+    let started = std::time::Instant::now();
+    loop {
+        match Local::open(path) {
+            Ok(local) => {
+                let server = serve::Server::start(path, local.clone());
+                return Ok(Backend::Owner {
+                    local,
+                    _server: server,
+                });
+            }
+            Err(locked @ StoreError::Locked { .. }) => {
+                match client::Client::connect(&path.join(serve::SOCKET_FILE)) {
+                    Ok(c) => return Ok(Backend::Client(c)),
+                    // The owner may be starting (locked, not yet listening) or just gone.
+                    Err(_) if started.elapsed() < OWNER_WAIT => {
+                        std::thread::sleep(std::time::Duration::from_millis(25));
+                    }
+                    Err(_) => return Err(locked),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrating an older schema and refusing
+    /// a newer one; where another process owns it, becomes that process's client.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let backend = attach(&path)?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                path,
+                backend: RwLock::new(backend),
+            }),
+        })
+    }
+
+    /// The database folder.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Whether this process owns the database (else another serves it to this one).
+    pub fn is_owner(&self) -> bool {
+        matches!(*self.read(), Backend::Owner { .. })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Backend> {
+        self.shared
+            .backend
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a call on this process's database or through the owner; when the owner is gone,
+    /// takes over (opening the database or connecting to the new owner) and runs it again.
+    fn call<T>(
+        &self,
+        local: impl Fn(&Local) -> Result<T>,
+        remote: impl Fn(&client::Client) -> Result<T>,
+    ) -> Result<T> {
+        for _ in 0..3 {
+            let gone = {
+                let backend = self.read();
+                match &*backend {
+                    Backend::Owner { local: l, .. } => return local(l),
+                    Backend::Client(c) => match remote(c) {
+                        Err(StoreError::OwnerGone { .. }) => c.generation(),
+                        other => return other,
+                    },
+                }
+            };
+            self.take_over(gone)?;
+        }
+        Err(StoreError::OwnerGone {
+            path: self.shared.path.clone(),
+        })
+    }
+
+    /// Replaces a connection whose owner stopped (`gone` names it, so that one caller replaces it
+    /// and the others use the replacement).
+    fn take_over(&self, gone: u64) -> Result<()> {
+        let mut backend = self
+            .shared
+            .backend
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Backend::Client(c) = &*backend {
+            if c.generation() == gone {
+                tracing::warn!(path = %self.shared.path.display(), "the database's owner stopped; taking over");
+                *backend = attach(&self.shared.path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema version recorded in the database.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.call(Local::schema_version, client::Client::schema_version)
+    }
+
+    /// The owner's sled handle, for tests that damage records on purpose.
+    #[cfg(test)]
+    fn local_db(&self) -> sled::Db {
+        match &*self.read() {
+            Backend::Owner { local, .. } => local.db.clone(),
+            Backend::Client(_) => panic!("not the owner"),
+        }
+    }
+
+    /// A fresh id, unique and increasing across restarts.
+    pub fn next_id(&self) -> Result<Id> {
+        self.call(Local::next_id, client::Client::next_id)
+    }
+
+    /// Inserts a record, assigning it a new id, and returns the id.
+    pub fn insert<R: Record>(&self, record: &mut R) -> Result<Id> {
+        record.set_id(self.next_id()?);
+        self.put(record)?;
+        Ok(record.id())
+    }
+
+    /// Writes a record under its existing id (insert or replace).
+    pub fn put<R: Record>(&self, record: &R) -> Result<()> {
+        self.call(|l| l.put(record), |c| c.put(R::TREE, record.id(), record))
+    }
+
+    /// The record of type `R` with this id; `None` when there is none.
+    pub fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
+        self.call(|l| l.get(id), |c| c.get(R::TREE, id))
+    }
+
+    /// Like [`Store::get`], but a missing record is an error.
+    pub fn load<R: Record>(&self, id: Id) -> Result<R> {
+        self.get(id)?
+            .ok_or(StoreError::NotFound { tree: R::TREE, id })
+    }
+
+    /// Deletes the record of type `R` with this id; `true` if it was there.
+    pub fn remove<R: Record>(&self, id: Id) -> Result<bool> {
+        self.call(|l| l.remove::<R>(id), |c| c.remove(R::TREE, id))
+    }
+
+    /// All records of one type in id order. A record that cannot be decoded is an error, not skipped.
+    pub fn all<R: Record>(&self) -> Result<Vec<R>> {
+        self.call(Local::all::<R>, |c| c.all(R::TREE))
+    }
+
+    /// How many records of type `R` are stored.
+    pub fn count<R: Record>(&self) -> Result<usize> {
+        self.call(Local::count::<R>, |c| c.count(R::TREE))
+    }
+
+    /// Stores a preference label and, in the same transaction, where its annotator stopped.
+    /// Durable on return (the owner flushes before it answers).
+    pub fn record_label(
+        &self,
+        label: &mut PreferenceLabel,
+        session: Option<&SessionState>,
+    ) -> Result<Id> {
+        let id = self.call(
+            |l| l.record_label(&mut label.clone(), session),
+            |c| c.record_label(label, session),
+        )?;
+        label.id = id;
+        Ok(id)
+    }
+
+    /// Inserts a task instance unless one with the same content hash exists (duplicates merge).
+    /// Returns the instance's id and whether it is new.
+    pub fn insert_instance(&self, instance: &mut TaskInstance) -> Result<(Id, bool)> {
+        let (id, new) = self.call(
+            |l| l.insert_instance(&mut instance.clone()),
+            |c| c.insert_instance(instance),
+        )?;
+        instance.id = id;
+        Ok((id, new))
+    }
+
+    /// The instance with this content hash, if any.
+    pub fn instance_by_hash(&self, hash: &str) -> Result<Option<Id>> {
+        self.call(|l| l.instance_by_hash(hash), |c| c.instance_by_hash(hash))
+    }
+
+    /// Removes a label (undo), durable on return.
+    pub fn undo_label(&self, id: Id) -> Result<bool> {
+        self.call(|l| l.undo_label(id), |c| c.undo_label(id))
+    }
+
+    /// Stores a review decision and sets its target's status (and text, for an edit) in one
+    /// transaction. Durable on return.
+    pub fn record_review(&self, decision: &mut ReviewDecision) -> Result<Id> {
+        let id = self.call(
+            |l| l.record_review(&mut decision.clone()),
+            |c| c.record_review(decision),
+        )?;
+        decision.id = id;
+        Ok(id)
+    }
+
+    /// Where `annotator` stopped on `screen`, if a state was saved.
+    pub fn session(&self, annotator: &str, screen: &str) -> Result<Option<SessionState>> {
+        self.call(
+            |l| l.session(annotator, screen),
+            |c| c.session(annotator, screen),
+        )
+    }
+
+    /// Saves where an annotator stopped on a screen, replacing the earlier state.
+    pub fn save_session(&self, state: &SessionState) -> Result<()> {
+        self.call(|l| l.save_session(state), |c| c.save_session(state))
+    }
+
+    /// Forces everything written so far to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.call(Local::flush, client::Client::flush)
+    }
+
+    /// Record counts per tree, for `logreasoner db info` and the status bar.
+    pub fn counts(&self) -> Result<Vec<(&'static str, usize)>> {
+        self.call(Local::counts, client::Client::counts)
+    }
+}
+
+/// Every record tree, so a name that came over the socket maps back to its static name.
+pub(crate) const TREES: [&str; 9] = [
+    TaskInstance::TREE,
+    Thought::TREE,
+    Solution::TREE,
+    PreferenceLabel::TREE,
+    ReviewDecision::TREE,
+    Diagnosis::TREE,
+    TrainingRun::TREE,
+    EvalRun::TREE,
+    SessionState::TREE,
+];
 
 /// The text of an edit goes to the field a reviewer sees: a solution's text, a diagnosis's reasoning.
 /// Thoughts are edited as whole records by their module, so only the status changes here.

@@ -326,9 +326,49 @@ fn a_new_database_records_the_current_schema() {
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
 }
 
+/// A second open while the first is alive becomes the first one's client: it reads and writes
+/// the same records, and a label it records is there for the owner at once.
+#[test]
+fn a_second_open_is_a_client_of_the_owner() {
+    let (dir, owner) = temp_store();
+    assert!(owner.is_owner());
+    let mut t = thought();
+    owner.insert(&mut t).expect("insert");
+    let client = Store::open(dir.path().join("db")).expect("a client");
+    assert!(!client.is_owner());
+    assert_eq!(client.all::<Thought>().expect("all").len(), 1);
+    let mut u = thought();
+    u.overview = "Written by the client.".into();
+    let id = client.insert(&mut u).expect("insert through the owner");
+    assert_eq!(
+        owner.load::<Thought>(id).expect("load").overview,
+        "Written by the client."
+    );
+    assert_eq!(
+        client.counts().expect("counts"),
+        owner.counts().expect("counts")
+    );
+    assert!(matches!(
+        client.load::<Thought>(999).expect_err("missing"),
+        StoreError::NotFound {
+            tree: "thoughts",
+            id: 999
+        }
+    ));
+    // The owner goes: the client's next call takes the database over.
+    drop(owner);
+    assert_eq!(
+        client.all::<Thought>().expect("after the owner left").len(),
+        2
+    );
+    assert!(client.is_owner());
+}
+
+/// Where the owner does not answer (its socket is gone), a second open names the holder.
 #[test]
 fn a_second_open_names_the_holder() {
     let (dir, _store) = temp_store();
+    std::fs::remove_file(dir.path().join("db").join("owner.sock")).expect("socket");
     let err = Store::open(dir.path().join("db")).expect_err("locked");
     let text = err.to_string();
     assert!(matches!(err, StoreError::Locked { .. }), "{text}");
@@ -343,7 +383,7 @@ fn a_second_open_names_the_holder() {
 fn a_corrupt_record_is_reported_not_skipped() {
     let (_dir, store) = temp_store();
     store
-        .db
+        .local_db()
         .open_tree(Thought::TREE)
         .expect("tree")
         .insert(7u64.to_be_bytes(), b"{not json".as_slice())
