@@ -167,6 +167,37 @@ fn five_pairs_labelled_by_key_undo_and_resume() {
     assert!(draw(&mut bob).contains("6 to go"));
 }
 
+/// Two annotators' TUIs open on one database at once (the second is the first one's client):
+/// each sees its own queue of all six pairs, their key presses interleave, neither gets the same
+/// pair twice, and each sees the other's labels at once.
+#[test]
+fn two_annotators_label_one_database_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join(".local/share/logreasoner/db");
+    seed(&db);
+    let mut ana = label_app(dir.path(), "ana");
+    let mut bob = label_app(dir.path(), "bob");
+    assert!(ana.ctx.store.is_owner() && !bob.ctx.store.is_owner());
+    assert!(draw(&mut ana).contains("6 to go"));
+    assert!(draw(&mut bob).contains("6 to go"));
+    for key in ['1', '2', 't', '1', '2'] {
+        ana.handle_key(press_char(key));
+        bob.handle_key(press_char(key));
+    }
+    for (store, who) in [(&ana.ctx.store, "ana"), (&bob.ctx.store, "bob")] {
+        for annotator in ["ana", "bob"] {
+            let labels = human_labels(store, annotator);
+            assert_eq!(labels.len(), 5, "{who} sees {annotator}'s five labels");
+            let mut pairs: Vec<u64> = labels.iter().map(|l| l.instance_id).collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            assert_eq!(pairs.len(), 5, "{annotator} never got the same pair twice");
+        }
+    }
+    assert!(draw(&mut ana).contains("1 to go"), "{}", draw(&mut ana));
+    assert!(draw(&mut bob).contains("1 to go"), "{}", draw(&mut bob));
+}
+
 /// Labels are written through the real binary in a pseudo-terminal; the process is killed with
 /// SIGKILL in the middle of the session; every label whose key was handled is in the database.
 #[test]

@@ -22,6 +22,7 @@ mod llm_parity;
 mod log_formats;
 mod logs_screen;
 mod mcp;
+mod readme_examples;
 mod reasoning_flow;
 mod remote;
 mod review_screens;

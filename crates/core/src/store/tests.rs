@@ -332,6 +332,13 @@ fn a_new_database_records_the_current_schema() {
 fn a_second_open_is_a_client_of_the_owner() {
     let (dir, owner) = temp_store();
     assert!(owner.is_owner());
+    use std::os::unix::fs::PermissionsExt;
+    let socket = std::fs::metadata(dir.path().join("db").join("owner.sock")).expect("socket");
+    assert_eq!(
+        socket.permissions().mode() & 0o777,
+        0o600,
+        "the owner's user only"
+    );
     let mut t = thought();
     owner.insert(&mut t).expect("insert");
     let client = Store::open(dir.path().join("db")).expect("a client");
