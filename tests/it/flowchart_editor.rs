@@ -218,8 +218,55 @@ fn a_new_chart_starts_from_a_valid_template() {
     keys(&mut app, "kernel-panic");
     enter(&mut app);
     assert!(draw(&mut app).contains("✓ valid"));
+    // Valid, but still the template's words: not saved until a person has written the chart.
     keys(&mut app, "s");
-    assert!(flowchart::load_file(&dir.path().join("flowcharts/kernel-panic.yaml")).is_ok());
+    let refused = draw(&mut app);
+    assert!(
+        refused.contains("not saved: still the new-chart template's the title"),
+        "{refused}"
+    );
+    let path = dir.path().join("flowcharts/kernel-panic.yaml");
+    assert!(!path.exists());
+    // The chart's own fields by `:` commands, the nodes' texts in the field editor.
+    let command = |app: &mut App, line: &str| {
+        keys(app, ":");
+        keys(app, line);
+        enter(app);
+    };
+    command(&mut app, "title Kernel panics at boot");
+    command(&mut app, "symptoms ['Kernel panic', 'not syncing']");
+    command(&mut app, "system Linux");
+    let set_field = |app: &mut App, moves: &str, text: &str| {
+        keys(app, moves);
+        enter(app);
+        app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        keys(app, text);
+        enter(app);
+    };
+    app.handle_key(press(KeyCode::Tab));
+    set_field(&mut app, "j", "Does the console show a kernel panic?");
+    app.handle_key(press(KeyCode::Tab));
+    keys(&mut app, "j"); // the conclusion
+    app.handle_key(press(KeyCode::Tab));
+    // The field cursor stays on `text` from node to node.
+    set_field(
+        &mut app,
+        "",
+        "A driver or the root file system failed at boot.",
+    );
+    set_field(
+        &mut app,
+        "jjjjjj",
+        "Boot the previous kernel, then read the panic's call trace.",
+    );
+    app.handle_key(press(KeyCode::Tab));
+    keys(&mut app, "s");
+    let saved = draw(&mut app);
+    assert!(saved.contains("saved "), "{saved}");
+    let chart = flowchart::load_file(&path).expect("saved and valid");
+    assert_eq!(chart.title, "Kernel panics at boot");
+    assert_eq!(chart.symptoms, ["Kernel panic", "not syncing"]);
+    assert!(flowchart::edit::placeholders(&chart).is_empty());
     keys(&mut app, "q");
     assert!(draw(&mut app).contains("Flowcharts 2/3 valid"));
 }

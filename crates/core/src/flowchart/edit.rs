@@ -55,10 +55,20 @@ impl Field {
     }
 }
 
+/// The new-chart template's title, which a person must replace.
+const TITLE_PLACEHOLDER: &str = "Describe the problem in one line";
+/// The template's node texts and remedy that say what to write instead of saying something.
+const TEXT_PLACEHOLDERS: [&str; 3] = [
+    "Does the log show the error?",
+    "Name the cause this evidence points to.",
+    "Say what the operator should do.",
+];
+
 /// The chart a new one starts from: valid, with placeholders a person replaces.
 pub fn template(id: &str) -> Flowchart {
+    let [question, cause, remedy] = TEXT_PLACEHOLDERS;
     let text = format!(
-        "id: {id}\ntitle: Describe the problem in one line\nsystem: Linux\nsymptoms:\n  - 'ERROR'\nstart: first-question\nnodes:\n  first-question:\n    kind: decision\n    text: Does the log show the error?\n    check: {{ any: 'ERROR' }}\n    branches: {{ yes: likely-cause, no: ask-owner }}\n  likely-cause:\n    kind: conclusion\n    text: Name the cause this evidence points to.\n    cause: unknown\n    remedy: Say what the operator should do.\n  ask-owner:\n    kind: escalate\n    text: The log does not settle it; hand over to the service owner.\n"
+        "id: {id}\ntitle: {TITLE_PLACEHOLDER}\nsystem: Linux\nsymptoms:\n  - 'ERROR'\nstart: first-question\nnodes:\n  first-question:\n    kind: decision\n    text: {question}\n    check: {{ any: 'ERROR' }}\n    branches: {{ yes: likely-cause, no: ask-owner }}\n  likely-cause:\n    kind: conclusion\n    text: {cause}\n    cause: unknown\n    remedy: {remedy}\n  ask-owner:\n    kind: escalate\n    text: The log does not settle it; hand over to the service owner.\n"
     );
     // The template is a literal of this file and valid; a test checks it.
     serde_yaml::from_str(&text).unwrap_or_else(|_| Flowchart {
@@ -71,6 +81,73 @@ pub fn template(id: &str) -> Flowchart {
         start: String::new(),
         nodes: IndexMap::new(),
     })
+}
+
+/// What still reads as the new-chart template (its title, question, conclusion and remedy
+/// placeholders, a bare `ERROR` as the only symptom), each named for the message: such a chart
+/// is valid but says nothing, so it is not saved.
+pub fn placeholders(chart: &Flowchart) -> Vec<String> {
+    let mut left = Vec::new();
+    if chart.title == TITLE_PLACEHOLDER {
+        left.push("the title (:title …)".to_string());
+    }
+    if chart.symptoms == ["ERROR"] {
+        left.push("the symptom `ERROR` (:symptoms […])".to_string());
+    }
+    for (id, node) in &chart.nodes {
+        if TEXT_PLACEHOLDERS.contains(&node.text.as_str()) {
+            left.push(format!("node {id}'s text"));
+        }
+        if node
+            .remedy
+            .as_deref()
+            .is_some_and(|r| TEXT_PLACEHOLDERS.contains(&r))
+        {
+            left.push(format!("node {id}'s remedy"));
+        }
+    }
+    left
+}
+
+/// The chart-level fields a person edits besides the nodes, by the name of their `:` command.
+pub const META_FIELDS: [&str; 5] = ["title", "system", "description", "symptoms", "causes"];
+
+/// `chart` with one chart-level field set from the text typed after its `:` command: one line
+/// for `title` and `system`, a paragraph for `description` (empty removes it), and a YAML flow
+/// list for `symptoms` and `causes` (`['lost heartbeat', 'timed out']`). The message says what
+/// is wrong with the text.
+pub fn set_meta(chart: &Flowchart, field: &str, text: &str) -> Result<Flowchart, String> {
+    let mut c = chart.clone();
+    let text = text.trim();
+    let list = |what: &str| -> Result<Vec<String>, String> {
+        let items: Vec<String> = serde_yaml::from_str(text)
+            .map_err(|e| format!("{what}: a list like ['one', 'two'] ({e})"))?;
+        Ok(items.into_iter().map(|s| s.trim().to_string()).collect())
+    };
+    match field {
+        "title" | "system" if text.is_empty() => {
+            return Err(format!("the {field} cannot be empty"))
+        }
+        "title" if text.contains('\n') => return Err("the title is one line".into()),
+        "title" => c.title = text.to_string(),
+        "system" => c.system = text.to_string(),
+        "description" => c.description = (!text.is_empty()).then(|| text.to_string()),
+        "symptoms" => {
+            let symptoms = list("symptoms")?;
+            if symptoms.is_empty() {
+                return Err("a chart needs at least one symptom".into());
+            }
+            c.symptoms = symptoms;
+        }
+        "causes" => c.causes = list("causes")?,
+        other => {
+            return Err(format!(
+                "no chart field `{other}`; one of {}",
+                META_FIELDS.join(", ")
+            ))
+        }
+    }
+    Ok(c)
 }
 
 fn quote(s: &str) -> String {
@@ -208,6 +285,63 @@ pub fn valid_id(id: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_template_is_all_placeholders_until_edited() {
+        let chart = template("t");
+        let left = placeholders(&chart);
+        assert_eq!(left.len(), 5, "{left:?}");
+        let mut edited =
+            set_meta(&chart, "title", "Disk fills up on the data volume").expect("title");
+        edited = set_meta(&edited, "symptoms", "['No space left on device', 'ENOSPC']")
+            .expect("symptoms");
+        assert_eq!(edited.symptoms, ["No space left on device", "ENOSPC"]);
+        for (id, node) in edited.nodes.iter_mut() {
+            node.text = format!("The {id} step, in the expert's words.");
+            if node.remedy.is_some() {
+                node.remedy = Some("Free space, then find what grew.".into());
+            }
+        }
+        assert!(
+            placeholders(&edited).is_empty(),
+            "{:?}",
+            placeholders(&edited)
+        );
+        assert!(placeholders(&template("x")).contains(&"the title (:title …)".to_string()));
+    }
+
+    #[test]
+    fn chart_fields_are_set_and_bad_text_is_named() {
+        let chart = template("t");
+        let c = set_meta(&chart, "description", "Why the disk fills.").expect("description");
+        assert_eq!(c.description.as_deref(), Some("Why the disk fills."));
+        assert_eq!(
+            set_meta(&c, "description", "")
+                .expect("cleared")
+                .description,
+            None
+        );
+        assert_eq!(
+            set_meta(&chart, "system", "HDFS").expect("system").system,
+            "HDFS"
+        );
+        assert_eq!(
+            set_meta(&chart, "causes", "[quota]")
+                .expect("causes")
+                .causes,
+            ["quota"]
+        );
+        for (field, text, says) in [
+            ("title", "", "cannot be empty"),
+            ("symptoms", "[]", "at least one symptom"),
+            ("symptoms", "not: [a list", "a list like"),
+            ("colour", "red", "no chart field `colour`"),
+        ] {
+            let err = set_meta(&chart, field, text).expect_err(field);
+            assert!(err.contains(says), "{field}: {err}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -521,6 +521,13 @@ impl FlowchartsScreen {
                         ed.diagnostics.len()
                     ));
                 }
+                let left = flowchart::edit::placeholders(&ed.chart);
+                if !left.is_empty() {
+                    return Action::Message(format!(
+                        "not saved: still the new-chart template's {}",
+                        left.join(", ")
+                    ));
+                }
                 if let Err(e) = flowchart::save(&ed.chart, &ed.path) {
                     return Action::Message(e.to_string());
                 }
@@ -582,6 +589,53 @@ impl Screen for FlowchartsScreen {
 
     fn id(&self) -> ScreenId {
         ScreenId::Flowcharts
+    }
+
+    fn commands(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        &[
+            ("title", "TEXT", "The open chart's title (one line)"),
+            (
+                "system",
+                "TEXT",
+                "The system it is for (`any` for every system)",
+            ),
+            (
+                "description",
+                "TEXT",
+                "Its overview paragraph (empty removes it)",
+            ),
+            (
+                "symptoms",
+                "['RE', …]",
+                "The regexes that make it match a window",
+            ),
+            (
+                "causes",
+                "[id, …]",
+                "Cause categories it adds to the built-in ones",
+            ),
+        ]
+    }
+
+    fn command(&mut self, name: &str, args: &str, _ctx: &mut Ctx) -> Option<Action> {
+        if !flowchart::edit::META_FIELDS.contains(&name) {
+            return None;
+        }
+        let Some(ed) = &mut self.editor else {
+            return Some(Action::Message(
+                "open a chart first (Enter edits the selected one, n starts a new one)".into(),
+            ));
+        };
+        Some(Action::Message(
+            match flowchart::edit::set_meta(&ed.chart, name, args) {
+                Ok(chart) if chart == ed.chart => format!("{name} unchanged"),
+                Ok(chart) => {
+                    ed.change(chart);
+                    format!("{name} set (u undoes; s saves)")
+                }
+                Err(e) => format!("{name} not set: {e}"),
+            },
+        ))
     }
 
     fn bindings(&self) -> &'static [Binding<Cmd>] {
