@@ -20,7 +20,7 @@ use logreasoner_tui::screens::ScreenId;
 use logreasoner_tui::App;
 
 /// Six anomaly instances with two solutions each: one that reads the evidence, one that does not.
-fn seed(db: &Path) {
+pub(crate) fn seed(db: &Path) {
     let store = Store::open(db).expect("store");
     for n in 0..6u64 {
         let input = vec![format!(

@@ -17,6 +17,7 @@ mod flowchart_library;
 mod fuzz;
 mod generic_charts;
 mod label_screen;
+mod layouts;
 mod llm;
 mod llm_parity;
 mod log_formats;

@@ -140,6 +140,7 @@ impl Screen for EvalScreen {
                      --task anomaly_detection --data assets/datasets/loglm/dev.jsonl",
                 )
                 .style(Style::new().dim())
+                .wrap(Wrap { trim: false })
                 .block(Block::bordered()),
                 right,
             );

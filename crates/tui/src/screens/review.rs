@@ -240,15 +240,18 @@ impl ReviewScreen {
                         status: s.status,
                         task: instance.map(|i| i.task),
                         system: instance.map(|i| i.system.clone()).unwrap_or_default(),
+                        // The task and the answer, so a row says what it is before it is opened.
                         title: format!(
-                            "#{} on #{} {}",
+                            "#{} on #{} {} {} {}",
                             s.id,
                             s.instance_id,
                             match s.correct {
                                 Some(true) => "✓",
                                 Some(false) => "✗",
                                 None => "?",
-                            }
+                            },
+                            instance.map_or("?", |i| task_short(i.task)),
+                            s.answer.as_deref().unwrap_or("(no answer)")
                         ),
                         text: s.text.clone(),
                         input: instance.map(|i| i.input.clone()).unwrap_or_default(),
@@ -631,5 +634,16 @@ impl Screen for ReviewScreen {
                 diff_area,
             );
         }
+    }
+}
+
+/// A task in a word, for list rows.
+fn task_short(task: Task) -> &'static str {
+    match task {
+        Task::AnomalyDetection => "anomaly",
+        Task::FailurePrediction => "failure",
+        Task::LogParsing => "parsing",
+        Task::RootCause => "cause",
+        Task::Interpretation => "interpret",
     }
 }
