@@ -1,6 +1,6 @@
 //! `logreasoner import …` and `logreasoner generate …`: the data engine from the shell.
 
-use crate::progress::{Bar, Spinner};
+use crate::progress::Bar;
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
@@ -96,9 +96,7 @@ pub fn import(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
 pub fn generate(config: &Config, cmd: GenerateCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.db.value)?;
     let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
-    let loading = Spinner::start("loading the model…");
-    let mut model = BackendSpec::from_config(config)?.open()?;
-    loading.stop();
+    let mut model = crate::progress::open_model(&BackendSpec::from_config(config)?, "")?;
     let cancel = AtomicBool::new(false);
     let mut out = logreasoner_core::safe_text::stdout();
     match cmd {

@@ -42,7 +42,10 @@ impl Diagnoser {
         let model = if args.no_model {
             None
         } else {
-            Some(BackendSpec::from_config(config)?.open()?)
+            Some(crate::progress::open_model(
+                &BackendSpec::from_config(config)?,
+                "",
+            )?)
         };
         // Diagnosis is greedy: the same window gives the same verdict.
         let mut params = GenerationParams::from_defaults(&config.generation.value);

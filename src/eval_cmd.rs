@@ -103,9 +103,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
     let mut token_means = Vec::new();
     for (label, spec) in variants {
-        let loading = crate::progress::Spinner::start(&format!("{label}: loading the model…"));
-        let mut model = spec.open()?;
-        loading.stop();
+        let mut model = crate::progress::open_model(&spec, &format!("{label}: "))?;
         // Greedy decoding: an evaluation is repeatable.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;

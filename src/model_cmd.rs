@@ -118,7 +118,7 @@ pub fn ask(config: &Config, verbose: u8, args: AskArgs) -> anyhow::Result<()> {
         }
         None => (Vec::new(), 1),
     };
-    let mut model = BackendSpec::from_config(config)?.open()?;
+    let mut model = crate::progress::open_model(&BackendSpec::from_config(config)?, "")?;
     let messages = [
         Message::system("You are an expert site reliability engineer. Answer briefly and cite log line numbers as evidence."),
         Message::user(user_message(&args.question, &lines, first)),

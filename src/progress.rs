@@ -77,6 +77,18 @@ impl Drop for Spinner {
     }
 }
 
+/// Opens the model `spec` names with a spinner and the elapsed seconds meanwhile (loading a
+/// model takes seconds, merging an adapter longer).
+pub fn open_model(
+    spec: &logreasoner_core::llm::backend::BackendSpec,
+    label: &str,
+) -> anyhow::Result<logreasoner_core::llm::backend::Backend> {
+    let spinner = Spinner::start(&format!("{label}loading the model…"));
+    let model = spec.open();
+    spinner.stop();
+    Ok(model?)
+}
+
 /// What a [`Bar`] shows, shared with its drawing thread.
 #[derive(Default)]
 struct BarState {
