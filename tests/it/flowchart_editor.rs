@@ -133,6 +133,10 @@ fn an_editing_session_adds_relinks_undoes_redoes_and_saves() {
     keys(&mut app, "uu");
     let undone = draw(&mut app);
     assert!(undone.contains("no → ▲ ask-storage"), "{undone}");
+    assert!(
+        undone.contains("undone; "),
+        "the message line says it: {undone}"
+    );
     app.handle_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
     keys(&mut app, "U");
     let redone = draw(&mut app);

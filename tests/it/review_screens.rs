@@ -94,7 +94,22 @@ fn solutions_are_accepted_rejected_edited_and_regraded() {
     let reviews: Vec<ReviewDecision> = app.ctx.store.all().expect("reviews");
     let edit = reviews[0].edit.as_ref().expect("the edit is recorded");
     assert!(edit.before.ends_with("Answer: normal"));
-    // The pending filter now shows the second; reject it.
+    // The pending filter now shows the second; reject it. The message line says so, and `u`
+    // takes it back (pending again), then it is rejected for good.
+    app.handle_key(press_char('x'));
+    let solutions: Vec<Solution> = app.ctx.store.all().expect("solutions");
+    assert_eq!(solutions[1].status, ReviewStatus::Rejected);
+    let said = draw(&mut app);
+    assert!(
+        said.contains("rejected #3 on #1") && said.contains("(u undoes)"),
+        "{said}"
+    );
+    app.handle_key(press_char('u'));
+    let solutions: Vec<Solution> = app.ctx.store.all().expect("solutions");
+    assert_eq!(solutions[1].status, ReviewStatus::Pending);
+    assert!(draw(&mut app).contains("is pending again"));
+    app.handle_key(press_char('u'));
+    assert!(draw(&mut app).contains("nothing to undo"));
     app.handle_key(press_char('x'));
     let solutions: Vec<Solution> = app.ctx.store.all().expect("solutions");
     assert_eq!(solutions[1].status, ReviewStatus::Rejected);

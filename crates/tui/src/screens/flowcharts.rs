@@ -513,6 +513,12 @@ impl FlowchartsScreen {
                 to.push(std::mem::replace(&mut ed.chart, chart));
                 ed.clamp();
                 ed.revalidate();
+                let (done, left) = if cmd == Cmd::Undo {
+                    ("undone", ed.undo.len())
+                } else {
+                    ("redone", ed.redo.len())
+                };
+                return Action::Message(format!("{done}; {left} more (Ctrl-r redoes, u undoes)"));
             }
             Cmd::Save => {
                 if !ed.diagnostics.is_empty() {

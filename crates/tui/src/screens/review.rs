@@ -49,6 +49,7 @@ pub enum Cmd {
     Reload,
     Save,
     Discard,
+    Undo,
 }
 
 const KEYS: &[Binding<Cmd>] = &[
@@ -81,6 +82,11 @@ const KEYS: &[Binding<Cmd>] = &[
         keys: &[Key::ch('x')],
         help: "Reject",
         cmd: Cmd::Reject,
+    },
+    Binding {
+        keys: &[Key::ch('u')],
+        help: "Undo the last accept or reject (its item goes back to what it was)",
+        cmd: Cmd::Undo,
     },
     Binding {
         keys: &[Key::ch('e')],
@@ -168,6 +174,8 @@ pub struct ReviewScreen {
     system: Option<String>,
     editor: Option<TextArea>,
     cancel: Option<Arc<AtomicBool>>,
+    /// Accepts and rejects of this session, newest last, with the status each item had before.
+    decided: Vec<(ReviewTarget, ReviewStatus, String)>,
 }
 
 impl ReviewScreen {
@@ -182,6 +190,7 @@ impl ReviewScreen {
             system: None,
             editor: None,
             cancel: None,
+            decided: Vec::new(),
         }
     }
 
@@ -300,6 +309,7 @@ impl ReviewScreen {
         let Some(item) = self.current().cloned() else {
             return Action::Message("nothing to review with these filters".into());
         };
+        let was_edit = edited.is_some();
         let review = reasoning::review::Review {
             target: item.target,
             decision,
@@ -312,6 +322,16 @@ impl ReviewScreen {
             Ok(d) => d,
             Err(e) => return Action::Message(e.to_string()),
         };
+        // An edit is undone by editing again; a plain decision can be taken back.
+        if !was_edit {
+            self.decided
+                .push((item.target, item.status, item.title.clone()));
+        }
+        let said = if was_edit {
+            format!("saved your edit of {}", item.title)
+        } else {
+            format!("{} {} (u undoes)", status_word(decision), item.title)
+        };
         let action = self.reload(ctx);
         if self.status == 0 && decision != ReviewStatus::Pending {
             // The item left the pending list; the cursor now points at the next one.
@@ -319,7 +339,48 @@ impl ReviewScreen {
         } else {
             self.cursor = (self.cursor + 1).min(self.shown.len().saturating_sub(1));
         }
-        action
+        match action {
+            Action::None => Action::Message(said),
+            other => other,
+        }
+    }
+
+    /// Takes back this session's last accept or reject: its item gets the status it had.
+    fn undo(&mut self, ctx: &mut Ctx) -> Action {
+        let Some((target, before, title)) = self.decided.pop() else {
+            return Action::Message("nothing to undo: no accept or reject in this session".into());
+        };
+        let text = self
+            .all
+            .iter()
+            .find(|i| i.target == target)
+            .map(|i| i.text.clone())
+            .unwrap_or_default();
+        let review = reasoning::review::Review {
+            target,
+            decision: before,
+            before: text,
+            edited: None,
+            annotator: ctx.config().annotator.value.clone(),
+            at: logreasoner_core::time::now_millis(),
+        };
+        if let Err(e) = reasoning::review::record(&ctx.store, review) {
+            return Action::Message(format!("not undone: {e}"));
+        }
+        let action = self.reload(ctx);
+        if let Some(i) = self
+            .shown
+            .iter()
+            .position(|&i| self.all[i].target == target)
+        {
+            self.cursor = i;
+        }
+        match action {
+            Action::None => {
+                Action::Message(format!("undone: {title} is {} again", status_word(before)))
+            }
+            other => other,
+        }
     }
 
     fn generate(&mut self, ctx: &mut Ctx) -> Action {
@@ -442,6 +503,7 @@ impl Screen for ReviewScreen {
             Cmd::Up => self.cursor = self.cursor.saturating_sub(1),
             Cmd::Top => self.cursor = 0,
             Cmd::Bottom => self.cursor = self.shown.len().saturating_sub(1),
+            Cmd::Undo => return self.undo(ctx),
             Cmd::Accept => return self.decide(ReviewStatus::Accepted, None, ctx),
             Cmd::Reject => return self.decide(ReviewStatus::Rejected, None, ctx),
             Cmd::Edit => match self.current() {
@@ -634,6 +696,16 @@ impl Screen for ReviewScreen {
                 diff_area,
             );
         }
+    }
+}
+
+/// A review status as the message line says it.
+fn status_word(status: ReviewStatus) -> &'static str {
+    match status {
+        ReviewStatus::Pending => "pending",
+        ReviewStatus::Accepted => "accepted",
+        ReviewStatus::Rejected => "rejected",
+        ReviewStatus::Stale => "stale",
     }
 }
 
