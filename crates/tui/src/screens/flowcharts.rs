@@ -256,6 +256,27 @@ impl Editor {
         self.revalidate();
     }
 
+    /// Undo (or redo, with `undo` false) one change, saying so with how many remain.
+    fn step_back(&mut self, undo: bool) -> Action {
+        let (from, to, done) = if undo {
+            (&mut self.undo, &mut self.redo, "undone")
+        } else {
+            (&mut self.redo, &mut self.undo, "redone")
+        };
+        let Some(chart) = from.pop() else {
+            return Action::Message(format!("nothing to {}", if undo { "undo" } else { "redo" }));
+        };
+        to.push(std::mem::replace(&mut self.chart, chart));
+        let left = if undo {
+            self.undo.len()
+        } else {
+            self.redo.len()
+        };
+        self.clamp();
+        self.revalidate();
+        Action::Message(format!("{done}; {left} more (Ctrl-r redoes, u undoes)"))
+    }
+
     fn clamp(&mut self) {
         self.row = self.row.min(self.rows().len().saturating_sub(1));
     }
@@ -494,32 +515,7 @@ impl FlowchartsScreen {
                 };
                 self.start_input(Purpose::Relink, prefill);
             }
-            Cmd::Undo | Cmd::Redo => {
-                let (from, to) = if cmd == Cmd::Undo {
-                    (&mut ed.undo, &mut ed.redo)
-                } else {
-                    (&mut ed.redo, &mut ed.undo)
-                };
-                let Some(chart) = from.pop() else {
-                    return Action::Message(
-                        if cmd == Cmd::Undo {
-                            "nothing to undo"
-                        } else {
-                            "nothing to redo"
-                        }
-                        .into(),
-                    );
-                };
-                to.push(std::mem::replace(&mut ed.chart, chart));
-                ed.clamp();
-                ed.revalidate();
-                let (done, left) = if cmd == Cmd::Undo {
-                    ("undone", ed.undo.len())
-                } else {
-                    ("redone", ed.redo.len())
-                };
-                return Action::Message(format!("{done}; {left} more (Ctrl-r redoes, u undoes)"));
-            }
+            Cmd::Undo | Cmd::Redo => return ed.step_back(cmd == Cmd::Undo),
             Cmd::Save => {
                 if !ed.diagnostics.is_empty() {
                     return Action::Message(format!(
