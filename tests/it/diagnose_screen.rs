@@ -63,6 +63,7 @@ macro_rules! snapshot {
             (r"total \d+\.\d s", "total [T] s"),
             (r"chars, \d+ s\)", "chars, [T] s)"),
             (r"#\d+ ", "#[ID] "),
+            (r"model \d+\.\d s", "model [T] s"),
         ] }, {
             insta::assert_snapshot!($name, $text);
         });

@@ -713,17 +713,30 @@ impl Screen for DiagnoseScreen {
         );
         frame.render_widget(reasoning, reasoning_area);
         render_verdict(frame, verdict_area, &view);
+        // Ids of every width line up.
+        let id_width = self
+            .history
+            .iter()
+            .map(|d| d.id.to_string().len())
+            .max()
+            .unwrap_or(1);
         let items: Vec<ListItem> = self
             .history
             .iter()
             .map(|d| {
+                // Who decided: the walk alone, or a model run (with how long it took).
+                let by = if d.reasoning.is_empty() || d.model == "flowchart walk" {
+                    "walk".to_string()
+                } else {
+                    format!("model {:.1} s", d.total_ms as f64 / 1000.0)
+                };
                 let verdict = if d.anomalous {
                     Span::styled("ANOMALY", Style::new().fg(Color::Red))
                 } else {
                     Span::styled("normal ", Style::new().fg(Color::Green))
                 };
                 ListItem::new(Line::from(vec![
-                    Span::styled(format!("#{:<4} ", d.id), Style::new().dim()),
+                    Span::styled(format!("#{:<id_width$} ", d.id), Style::new().dim()),
                     Span::raw(format!(
                         "{} ",
                         logreasoner_core::time::format_utc(d.created_at)
@@ -740,7 +753,7 @@ impl Screen for DiagnoseScreen {
                     ),
                     Span::styled(
                         format!(
-                            "  {} {}..{}",
+                            "  {by} · {} {}..{}",
                             short_source(&d.source),
                             d.first_line,
                             d.last_line
