@@ -68,15 +68,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        // Wake the accepting thread so it sees the stop.
+        let _ = UnixStream::connect(&self.shared.socket);
+        // The socket goes while this process still holds sled's lock: once the database is let go
+        // below, the next owner binds its own socket here, which must not be removed by this one.
+        let _ = std::fs::remove_file(&self.shared.socket);
         self.shared
             .local
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        self.shared.stop.store(true, Ordering::Relaxed);
-        // Wake the accepting thread so it sees the stop.
-        let _ = UnixStream::connect(&self.shared.socket);
-        let _ = std::fs::remove_file(&self.shared.socket);
     }
 }
 
