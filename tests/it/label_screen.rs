@@ -198,6 +198,50 @@ fn two_annotators_label_one_database_at_once() {
     assert!(draw(&mut bob).contains("1 to go"), "{}", draw(&mut bob));
 }
 
+/// A long solution scrolls on the Label screen (j/k move both panes); the next pair starts at
+/// the top.
+#[test]
+fn a_long_solution_scrolls_into_view() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join(".local/share/logreasoner/db");
+    seed(&db);
+    {
+        let store = Store::open(&db).expect("store");
+        let mut solutions: Vec<Solution> = store.all().expect("solutions");
+        let steps: Vec<String> = (1..=40)
+            .map(|n| format!("{n}. Step {n} of a long answer."))
+            .collect();
+        for s in solutions.iter_mut() {
+            s.text = format!(
+                "{}\nAnswer: {}",
+                steps.join("\n"),
+                s.answer.clone().unwrap_or_default()
+            );
+            store.put(s).expect("put");
+        }
+    }
+    let mut app = label_app(dir.path(), "ana");
+    let screen = common::draw_app(&mut app, 80, 24);
+    assert!(
+        screen.contains("1. Step 1 of") && !screen.contains("Step 40"),
+        "{screen}"
+    );
+    for _ in 0..34 {
+        app.handle_key(press_char('j'));
+    }
+    let screen = common::draw_app(&mut app, 80, 24);
+    assert!(
+        screen.contains("Step 40") && !screen.contains("1. Step 1 of"),
+        "{screen}"
+    );
+    app.handle_key(press_char('t'));
+    let screen = common::draw_app(&mut app, 80, 24);
+    assert!(
+        screen.contains("1. Step 1 of"),
+        "the next pair starts at the top: {screen}"
+    );
+}
+
 /// Labels are written through the real binary in a pseudo-terminal; the process is killed with
 /// SIGKILL in the middle of the session; every label whose key was handled is in the database.
 #[test]

@@ -25,6 +25,8 @@ pub enum Cmd {
     Guidelines,
     Close,
     Reload,
+    Down,
+    Up,
 }
 
 const KEYS: &[Binding<Cmd>] = &[
@@ -73,6 +75,16 @@ const KEYS: &[Binding<Cmd>] = &[
         help: "Reload pairs from the database",
         cmd: Cmd::Reload,
     },
+    Binding {
+        keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
+        help: "Scroll both solutions down (long ones)",
+        cmd: Cmd::Down,
+    },
+    Binding {
+        keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
+        help: "Scroll both solutions up",
+        cmd: Cmd::Up,
+    },
 ];
 
 pub const GUIDELINES: &str = "Pick the solution an expert would rather teach from.\n\n\
@@ -103,6 +115,8 @@ pub struct LabelScreen {
     guidelines: bool,
     total_done: usize,
     error: Option<String>,
+    /// Lines both solution panes are scrolled by (back to 0 with each new pair).
+    scroll: u16,
 }
 
 impl LabelScreen {
@@ -122,6 +136,7 @@ impl LabelScreen {
 
     fn load_current(&mut self, ctx: &Ctx) {
         self.flagged = false;
+        self.scroll = 0;
         self.shown = self.queue.get(self.at).and_then(|p| {
             Some(Shown {
                 instance: ctx.store.get(p.instance).ok()??,
@@ -224,6 +239,14 @@ impl Screen for LabelScreen {
                 self.reload(ctx);
                 Action::Message(format!("{} pair(s) to label", self.queue.len()))
             }
+            Cmd::Down => {
+                self.scroll = self.scroll.saturating_add(1);
+                Action::None
+            }
+            Cmd::Up => {
+                self.scroll = self.scroll.saturating_sub(1);
+                Action::None
+            }
         }
     }
 
@@ -317,6 +340,7 @@ impl Screen for LabelScreen {
             frame.render_widget(
                 Paragraph::new(Text::from(s.text.clone()))
                     .wrap(Wrap { trim: false })
+                    .scroll((self.scroll, 0))
                     .block(
                         Block::bordered()
                             .title(title)
