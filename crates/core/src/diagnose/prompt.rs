@@ -248,7 +248,8 @@ pub fn messages(p: &PromptParts) -> Vec<Message> {
     };
     if let Some(walk) = p.walk {
         user.push_str("Automatic checks of the flowchart on these lines:\n");
-        user.push_str(&walk.describe());
+        // The thought above already asks each check's question.
+        user.push_str(&walk.describe_with(p.chart.is_none()));
         user.push('\n');
     }
     if let Some(b) = p.burst {

@@ -660,6 +660,17 @@ fn an_error_rate_check_compares_the_window_with_the_rest_of_its_file() {
         w.describe()
     );
     assert_eq!(w.evidence(), vec![44, 48, 52, 56, 60]);
+    // For a prompt that holds the thought, decided steps leave out their question.
+    let (full, brief) = (w.describe(), w.describe_with(false));
+    let question = &w.steps[0].text;
+    assert!(
+        full.contains(question.as_str()) && !brief.contains(question.as_str()),
+        "{brief}"
+    );
+    assert!(
+        brief.contains("check holds: lines 44, 48, 52, 56, 60"),
+        "{brief}"
+    );
     // A file that errs as often (20% against the window's 25%) is no surge.
     let noisy_file = crate::logs::errors::Baseline {
         lines: 1000,

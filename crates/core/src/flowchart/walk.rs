@@ -156,9 +156,19 @@ impl Walk {
 
     /// A plain-text account, one step per line, for the CLI and prompts.
     pub fn describe(&self) -> String {
+        self.describe_with(true)
+    }
+
+    /// [`Walk::describe`], where `questions: false` leaves out the question of each step whose
+    /// check decided it (a prompt that already holds the chart's thought has them there).
+    pub fn describe_with(&self, questions: bool) -> String {
         let mut out = String::new();
         for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!("{}. [{}] {}", i + 1, s.node, s.text));
+            if questions || s.outcome.is_none() {
+                out.push_str(&format!("{}. [{}] {}", i + 1, s.node, s.text));
+            } else {
+                out.push_str(&format!("{}. [{}]", i + 1, s.node));
+            }
             match &s.outcome {
                 Some(CheckOutcome::Decided { holds, evidence }) => {
                     let lines: Vec<String> = evidence.iter().map(|n| n.to_string()).collect();
