@@ -234,6 +234,12 @@ fn a_long_solution_scrolls_into_view() {
         screen.contains("Step 40") && !screen.contains("1. Step 1 of"),
         "{screen}"
     );
+    // It stops at the last line instead of scrolling into blank panes.
+    for _ in 0..100 {
+        app.handle_key(press_char('j'));
+    }
+    let screen = common::draw_app(&mut app, 80, 24);
+    assert!(screen.contains("Answer: "), "{screen}");
     app.handle_key(press_char('t'));
     let screen = common::draw_app(&mut app, 80, 24);
     assert!(

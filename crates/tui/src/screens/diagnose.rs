@@ -1091,15 +1091,30 @@ fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, 
         })
         .collect();
     let rows = area.height.saturating_sub(2) as usize;
+    // Screen rows each line takes: one, or with wrapping as many as its width needs.
+    let inner = (area.width.saturating_sub(2) as usize).max(1);
+    let heights: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            if pane.wrap {
+                l.width().div_ceil(inner).max(1)
+            } else {
+                1
+            }
+        })
+        .collect();
+    let rows_before = |line: usize| heights.iter().take(line).sum::<usize>();
+    let total: usize = heights.iter().sum();
     let scroll = match pane.scroll {
-        Some(s) => s.min(view.lines.len().saturating_sub(rows)),
+        Some(s) => rows_before(s).min(total.saturating_sub(rows)),
         // Keep the first evidence line in view.
-        None => view
-            .lines
-            .iter()
-            .position(|(n, _)| view.evidence.contains(n))
-            .unwrap_or(0)
-            .saturating_sub(rows / 3),
+        None => rows_before(
+            view.lines
+                .iter()
+                .position(|(n, _)| view.evidence.contains(n))
+                .unwrap_or(0),
+        )
+        .saturating_sub(rows / 3),
     };
     // The column comes first, so a narrow pane still shows it.
     let title = if pane.hscroll > 0 && !pane.wrap {

@@ -240,7 +240,16 @@ impl Screen for LabelScreen {
                 Action::Message(format!("{} pair(s) to label", self.queue.len()))
             }
             Cmd::Down => {
-                self.scroll = self.scroll.saturating_add(1);
+                // No further than the longer solution's last line.
+                let last = self.shown.as_ref().map_or(0, |s| {
+                    s.left
+                        .text
+                        .lines()
+                        .count()
+                        .max(s.right.text.lines().count())
+                });
+                let last = u16::try_from(last.saturating_sub(1)).unwrap_or(u16::MAX);
+                self.scroll = self.scroll.saturating_add(1).min(last);
                 Action::None
             }
             Cmd::Up => {
