@@ -615,10 +615,23 @@ impl Screen for ReviewScreen {
             );
             return;
         };
+        // Log lines wrap in the instance pane: its height counts the rows they take (at most 12).
+        let inner = (right.width.saturating_sub(2) as usize).max(1);
         let context_rows = if item.input.is_empty() {
             0
         } else {
-            (item.input.len().min(4) + 3) as u16
+            let rows: usize = item
+                .input
+                .iter()
+                .take(4)
+                .map(|l| (4 + l.chars().take(240).count()).div_ceil(inner).max(1))
+                .sum();
+            // The gold line: `gold …   model …  (correct 1.00)`.
+            let gold = item.gold.as_ref().map_or(0, |g| {
+                let answer = item.answer.as_deref().map_or(16, |a| a.chars().count());
+                (5 + g.chars().count().max(6) + 9 + answer + 16).div_ceil(inner)
+            });
+            (rows + gold + 2).min(12) as u16
         };
         let [context_area, body_area, diff_area] = Layout::vertical([
             Constraint::Length(context_rows),
@@ -660,7 +673,9 @@ impl Screen for ReviewScreen {
                 ]));
             }
             frame.render_widget(
-                Paragraph::new(lines).block(Block::bordered().title(" instance ")),
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::bordered().title(" instance ")),
                 context_area,
             );
         }
