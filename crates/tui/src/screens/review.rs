@@ -615,24 +615,7 @@ impl Screen for ReviewScreen {
             );
             return;
         };
-        // Log lines wrap in the instance pane: its height counts the rows they take (at most 12).
-        let inner = (right.width.saturating_sub(2) as usize).max(1);
-        let context_rows = if item.input.is_empty() {
-            0
-        } else {
-            let rows: usize = item
-                .input
-                .iter()
-                .take(4)
-                .map(|l| (4 + l.chars().take(240).count()).div_ceil(inner).max(1))
-                .sum();
-            // The gold line: `gold …   model …  (correct 1.00)`.
-            let gold = item.gold.as_ref().map_or(0, |g| {
-                let answer = item.answer.as_deref().map_or(16, |a| a.chars().count());
-                (5 + g.chars().count().max(6) + 9 + answer + 16).div_ceil(inner)
-            });
-            (rows + gold + 2).min(12) as u16
-        };
+        let context_rows = instance_rows(item, right.width);
         let [context_area, body_area, diff_area] = Layout::vertical([
             Constraint::Length(context_rows),
             Constraint::Min(5),
@@ -712,6 +695,27 @@ impl Screen for ReviewScreen {
             );
         }
     }
+}
+
+/// Rows of the instance pane for `item` in a pane `width` columns wide: log lines wrap, so it
+/// counts the rows they and the gold line take (at most 12; none without input).
+fn instance_rows(item: &Item, width: u16) -> u16 {
+    if item.input.is_empty() {
+        return 0;
+    }
+    let inner = (width.saturating_sub(2) as usize).max(1);
+    let rows: usize = item
+        .input
+        .iter()
+        .take(4)
+        .map(|l| (4 + l.chars().take(240).count()).div_ceil(inner).max(1))
+        .sum();
+    // The gold line: `gold …   model …  (correct 1.00)`.
+    let gold = item.gold.as_ref().map_or(0, |g| {
+        let answer = item.answer.as_deref().map_or(16, |a| a.chars().count());
+        (5 + g.chars().count().max(6) + 9 + answer + 16).div_ceil(inner)
+    });
+    (rows + gold + 2).min(12) as u16
 }
 
 /// A review status as the message line says it.
