@@ -225,3 +225,32 @@ fn end_and_home_jump_to_the_last_and_first_thought() {
         "{screen}"
     );
 }
+
+/// An empty Solutions screen says how to get solutions, and asks for the model to be fetched only
+/// where the configured model is not there.
+#[test]
+fn the_empty_state_mentions_fetching_only_a_missing_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    std::fs::write(logs.join("a.log"), "hello\n").expect("write");
+    for (model, fetch) in [
+        (dir.path().join("missing.gguf"), true),
+        (common::default_model(), false),
+    ] {
+        let mut config = common::config_with(dir.path(), &logs, &common::repo("flowcharts"));
+        config.model.value = model;
+        let mut app = common::app_with(config);
+        app.handle_key(press(KeyCode::F(5)));
+        let screen = common::draw_app(&mut app, 140, 30);
+        assert!(
+            screen.contains("No solutions with these filters"),
+            "{screen}"
+        );
+        assert_eq!(
+            screen.contains("logreasoner model fetch"),
+            fetch,
+            "{screen}"
+        );
+    }
+}

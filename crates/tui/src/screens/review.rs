@@ -555,7 +555,7 @@ impl Screen for ReviewScreen {
         Action::None
     }
 
-    fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let [list_area, right] =
             Layout::horizontal([Constraint::Length(34), Constraint::Min(30)]).areas(area);
         let count = |s: ReviewStatus| self.all.iter().filter(|i| i.status == s).count();
@@ -602,9 +602,15 @@ impl Screen for ReviewScreen {
             }
         );
         let Some(item) = self.current() else {
+            // The fetch is mentioned only where the configured model is not there yet.
+            let fetch = if ctx.config().model.value.exists() {
+                ""
+            } else {
+                " (fetch the model first: logreasoner model fetch)"
+            };
             let hint = match self.kind {
-                Kind::Solutions => "No solutions with these filters. `g` generates some (the model must be fetched: logreasoner model fetch), or from the shell: logreasoner generate solutions --k 2",
-                Kind::Thoughts => "No thoughts with these filters. Thoughts are derived from the flowcharts when the app starts; `g` has the model rewrite them.",
+                Kind::Solutions => format!("No solutions with these filters. `g` generates some with the configured model{fetch}, or from the shell: logreasoner generate solutions --k 2"),
+                Kind::Thoughts => format!("No thoughts with these filters. Thoughts are derived from the flowcharts when the app starts; `g` has the configured model rewrite them{fetch}."),
             };
             frame.render_widget(
                 Paragraph::new(hint)
