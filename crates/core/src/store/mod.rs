@@ -212,64 +212,37 @@ impl Local {
         Ok(self.db.open_tree(name)?)
     }
 
-    /// Writes a record under its existing id (insert or replace).
-    pub fn put<R: Record>(&self, record: &R) -> Result<()> {
-        self.tree(R::TREE)?
-            .insert(record.id().to_be_bytes(), encode(record))
-            .map_err(|e| self.write_error(e))?;
-        Ok(())
-    }
+    // Record access by tree name, so typed calls (`R::TREE`, the record type) and a client's
+    // calls (a tree named over the socket, records as JSON values) share one implementation.
 
-    /// The record of type `R` with this id; `None` when there is none.
-    pub fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
-        self.tree(R::TREE)?
-            .get(id.to_be_bytes())?
-            .map(|v| decode::<R>(&v, R::TREE, &id.to_string()))
-            .transpose()
-    }
-
-    /// Deletes the record of type `R` with this id; `true` if it was there.
-    pub fn remove<R: Record>(&self, id: Id) -> Result<bool> {
-        Ok(self.tree(R::TREE)?.remove(id.to_be_bytes())?.is_some())
-    }
-
-    /// All records of one type in id order. A record that cannot be decoded is an error, not skipped.
-    pub fn all<R: Record>(&self) -> Result<Vec<R>> {
-        self.tree(R::TREE)?
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode::<R>(&v, R::TREE, &key_label(&k))
-            })
-            .collect()
-    }
-
-    /// How many records of type `R` are stored.
-    pub fn count<R: Record>(&self) -> Result<usize> {
-        Ok(self.tree(R::TREE)?.len())
-    }
-
-    /// A record of `tree` as stored, for a client.
-    fn get_raw(&self, tree: &'static str, id: Id) -> Result<Option<serde_json::Value>> {
-        self.tree(tree)?
-            .get(id.to_be_bytes())?
-            .map(|v| decode(&v, tree, &id.to_string()))
-            .transpose()
-    }
-
-    /// Writes a client's record under `id` in `tree`; it must decode as JSON.
-    fn put_raw(&self, tree: &'static str, id: Id, value: &serde_json::Value) -> Result<()> {
+    /// Writes `value` under `id` in `tree` (insert or replace).
+    fn put_in<T: serde::Serialize>(&self, tree: &str, id: Id, value: &T) -> Result<()> {
         self.tree(tree)?
             .insert(id.to_be_bytes(), encode(value))
             .map_err(|e| self.write_error(e))?;
         Ok(())
     }
 
-    fn remove_raw(&self, tree: &'static str, id: Id) -> Result<bool> {
+    /// The record under `id` in `tree`, decoded as `T`; `None` when there is none.
+    fn get_in<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        id: Id,
+    ) -> Result<Option<T>> {
+        self.tree(tree)?
+            .get(id.to_be_bytes())?
+            .map(|v| decode(&v, tree, &id.to_string()))
+            .transpose()
+    }
+
+    /// Deletes the record under `id` in `tree`; `true` if it was there.
+    fn remove_in(&self, tree: &str, id: Id) -> Result<bool> {
         Ok(self.tree(tree)?.remove(id.to_be_bytes())?.is_some())
     }
 
-    fn all_raw(&self, tree: &'static str) -> Result<Vec<serde_json::Value>> {
+    /// Every record of `tree` in id order, decoded as `T`. One that cannot be decoded is an
+    /// error, not skipped.
+    fn all_in<T: serde::de::DeserializeOwned>(&self, tree: &'static str) -> Result<Vec<T>> {
         self.tree(tree)?
             .iter()
             .map(|kv| {
@@ -279,8 +252,14 @@ impl Local {
             .collect()
     }
 
-    fn count_raw(&self, tree: &'static str) -> Result<usize> {
+    /// How many records `tree` holds.
+    fn count_in(&self, tree: &str) -> Result<usize> {
         Ok(self.tree(tree)?.len())
+    }
+
+    /// The record of type `R` with this id; `None` when there is none.
+    fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
+        self.get_in(R::TREE, id)
     }
 
     /// Stores a preference label and, in the same transaction, where its annotator stopped.
@@ -357,7 +336,7 @@ impl Local {
 
     /// Removes a label (undo), durable on return.
     pub fn undo_label(&self, id: Id) -> Result<bool> {
-        let removed = self.remove::<PreferenceLabel>(id)?;
+        let removed = self.remove_in(PreferenceLabel::TREE, id)?;
         self.flush()?;
         Ok(removed)
     }
@@ -434,17 +413,10 @@ impl Local {
 
     /// Record counts per tree, for `logreasoner db info` and the status bar.
     pub fn counts(&self) -> Result<Vec<(&'static str, usize)>> {
-        Ok(vec![
-            (TaskInstance::TREE, self.count::<TaskInstance>()?),
-            (Thought::TREE, self.count::<Thought>()?),
-            (Solution::TREE, self.count::<Solution>()?),
-            (PreferenceLabel::TREE, self.count::<PreferenceLabel>()?),
-            (ReviewDecision::TREE, self.count::<ReviewDecision>()?),
-            (Diagnosis::TREE, self.count::<Diagnosis>()?),
-            (TrainingRun::TREE, self.count::<TrainingRun>()?),
-            (EvalRun::TREE, self.count::<EvalRun>()?),
-            (SessionState::TREE, self.tree(SessionState::TREE)?.len()),
-        ])
+        TREES
+            .iter()
+            .map(|&tree| Ok((tree, self.count_in(tree)?)))
+            .collect()
     }
 
     fn write_error(&self, e: sled::Error) -> StoreError {
@@ -628,12 +600,15 @@ impl Store {
 
     /// Writes a record under its existing id (insert or replace).
     pub fn put<R: Record>(&self, record: &R) -> Result<()> {
-        self.call(|l| l.put(record), |c| c.put(R::TREE, record.id(), record))
+        self.call(
+            |l| l.put_in(R::TREE, record.id(), record),
+            |c| c.put(R::TREE, record.id(), record),
+        )
     }
 
     /// The record of type `R` with this id; `None` when there is none.
     pub fn get<R: Record>(&self, id: Id) -> Result<Option<R>> {
-        self.call(|l| l.get(id), |c| c.get(R::TREE, id))
+        self.call(|l| l.get_in(R::TREE, id), |c| c.get(R::TREE, id))
     }
 
     /// Like [`Store::get`], but a missing record is an error.
@@ -644,17 +619,17 @@ impl Store {
 
     /// Deletes the record of type `R` with this id; `true` if it was there.
     pub fn remove<R: Record>(&self, id: Id) -> Result<bool> {
-        self.call(|l| l.remove::<R>(id), |c| c.remove(R::TREE, id))
+        self.call(|l| l.remove_in(R::TREE, id), |c| c.remove(R::TREE, id))
     }
 
     /// All records of one type in id order. A record that cannot be decoded is an error, not skipped.
     pub fn all<R: Record>(&self) -> Result<Vec<R>> {
-        self.call(Local::all::<R>, |c| c.all(R::TREE))
+        self.call(|l| l.all_in(R::TREE), |c| c.all(R::TREE))
     }
 
     /// How many records of type `R` are stored.
     pub fn count<R: Record>(&self) -> Result<usize> {
-        self.call(Local::count::<R>, |c| c.count(R::TREE))
+        self.call(|l| l.count_in(R::TREE), |c| c.count(R::TREE))
     }
 
     /// Stores a preference label and, in the same transaction, where its annotator stopped.

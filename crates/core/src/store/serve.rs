@@ -146,15 +146,15 @@ fn dispatch(local: &Local, request: &Value) -> Result<Value, StoreError> {
         "next_id" => json!(local.next_id()?),
         "put" => {
             let value: Value = field(request, "value")?;
-            local.put_raw(tree()?, field(request, "id")?, &value)?;
+            local.put_in(tree()?, field(request, "id")?, &value)?;
             Value::Null
         }
         "get" => local
-            .get_raw(tree()?, field(request, "id")?)?
+            .get_in::<Value>(tree()?, field(request, "id")?)?
             .unwrap_or(Value::Null),
-        "remove" => json!(local.remove_raw(tree()?, field(request, "id")?)?),
-        "all" => Value::Array(local.all_raw(tree()?)?),
-        "count" => json!(local.count_raw(tree()?)?),
+        "remove" => json!(local.remove_in(tree()?, field(request, "id")?)?),
+        "all" => Value::Array(local.all_in(tree()?)?),
+        "count" => json!(local.count_in(tree()?)?),
         "record_label" => {
             let mut label: PreferenceLabel = field(request, "label")?;
             let session: Option<SessionState> = field(request, "session")?;
