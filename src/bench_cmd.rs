@@ -320,9 +320,9 @@ fn diagnose_bench(
     };
     let window = plan_of(181, None)?;
     let runs = [
-        ("cold", plan_of(181, None)?),
+        ("cold", window.clone()),
         ("other", plan_of(211, None)?),
-        ("warm", plan_of(181, None)?),
+        ("warm", window.clone()),
         (
             "again",
             plan_of(181, Some("Which data node left the cluster?"))?,

@@ -131,14 +131,12 @@ impl Bar {
 
     /// Sets the steps done (and the total, which may grow as work is found).
     pub fn set(&self, done: usize, total: usize) {
-        let line = {
-            let mut s = self.lock();
-            s.done = done;
-            s.total = total;
-            bar_text(&s, None, self.started.elapsed())
-        };
+        let mut s = self.lock();
+        s.done = done;
+        s.total = total;
+        // On a terminal the drawing thread shows it; elsewhere a line per step.
         if !self.terminal {
-            eprintln!("{line}");
+            eprintln!("{}", bar_text(&s, None, self.started.elapsed()));
         }
     }
 

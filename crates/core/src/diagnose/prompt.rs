@@ -141,8 +141,6 @@ pub fn collapsed(
     let mut miner = crate::template::miner::Miner::for_system(fmt.map(|f| f.name));
     let mut whole_of: std::collections::HashMap<u32, (usize, usize)> = Default::default();
     let mut out: Vec<Shown> = Vec::with_capacity(shown.len());
-    // The entry a repeat of each message joins while its run lasts.
-    let mut open_run: std::collections::HashMap<u32, usize> = Default::default();
     for &n in shown {
         let Some(line) = n.checked_sub(first_line).and_then(|i| lines.get(i)) else {
             continue;
@@ -153,23 +151,17 @@ pub fn collapsed(
         if first || (cited.contains(&n) && entry.1 < WHOLE_PER_MESSAGE) {
             entry.1 += 1;
             out.push(Shown::Whole(n));
-            open_run.remove(&id);
             continue;
         }
+        // A run lasts while nothing but its own repeats was written since: it is the last entry
+        // (`like`, the message's first line, names the message).
         let like = entry.0;
-        let joins = open_run.get(&id).copied().filter(|&at| {
-            // A run lasts while nothing but its own repeats was written since.
-            at + 1 == out.len()
-        });
-        match joins.and_then(|at| out.get_mut(at)) {
-            Some(Shown::Repeats { lines, .. }) => lines.push(n),
-            _ => {
-                open_run.insert(id, out.len());
-                out.push(Shown::Repeats {
-                    like,
-                    lines: vec![n],
-                });
-            }
+        match out.last_mut() {
+            Some(Shown::Repeats { like: l, lines }) if *l == like => lines.push(n),
+            _ => out.push(Shown::Repeats {
+                like,
+                lines: vec![n],
+            }),
         }
     }
     out

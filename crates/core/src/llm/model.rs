@@ -683,7 +683,7 @@ impl Model {
     /// Forgets every cached prompt start, so the next prompt is read whole (a benchmark's cold
     /// prefill).
     pub fn clear_prefix_cache(&mut self) {
-        self.set_prefix_budget(super::prefix::DEFAULT_BUDGET);
+        self.prefix.clear();
     }
 
     /// Prompt-prefix cache: snapshots held and the bytes they take.
@@ -700,7 +700,9 @@ impl Model {
         cancel: &AtomicBool,
     ) -> Result<(usize, usize, Vec<u32>), LlmError> {
         let Weights::Cpu(model) = &mut self.weights else {
+            // candle's models start over; the live record starts over with them.
             self.weights.reset(&self.device)?;
+            self.prefix.forget_live();
             return Ok((0, 0, prompt_ids.to_vec()));
         };
         let cached = self.prefix.prepare(model, prompt_ids);

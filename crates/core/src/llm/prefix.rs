@@ -95,6 +95,12 @@ impl PrefixCache {
         self.live.clear();
     }
 
+    /// Forgets the live sequence and every snapshot; the budget stays.
+    pub fn clear(&mut self) {
+        self.live.clear();
+        self.entries.clear();
+    }
+
     /// Snapshots held.
     pub fn len(&self) -> usize {
         self.entries.len()

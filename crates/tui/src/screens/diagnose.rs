@@ -803,6 +803,8 @@ fn short_source(source: &str) -> &str {
 struct View {
     title: String,
     lines: Vec<(usize, String)>,
+    /// The lines' log format, for short headers.
+    format: Option<&'static logreasoner_core::logs::format::Format>,
     evidence: Vec<usize>,
     chart: Option<String>,
     steps: Vec<Line<'static>>,
@@ -825,46 +827,60 @@ struct VerdictView {
 }
 
 impl DiagnoseScreen {
+    /// The view of a saved diagnosis from the history.
+    fn saved_view(&self, d: &Diagnosis) -> View {
+        View {
+            title: format!(
+                " #{} {} lines {}..{} ",
+                d.id, d.source, d.first_line, d.last_line
+            ),
+            lines: d
+                .shown
+                .iter()
+                .map(|(n, l)| (*n as usize, l.clone()))
+                .collect(),
+            // A saved diagnosis keeps no plan: its format is detected when headers are
+            // shortened, the only use of it.
+            format: if self.pane.short {
+                let lines: Vec<String> = d.shown.iter().take(50).map(|(_, l)| l.clone()).collect();
+                logreasoner_core::logs::format::detect(&lines)
+            } else {
+                None
+            },
+            evidence: d.evidence.iter().map(|&n| n as usize).collect(),
+            chart: d.chart_id.clone(),
+            steps: d
+                .chart_path
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Line::from(format!("{}. {n}", i + 1)))
+                .collect(),
+            reasoning: d.reasoning.clone(),
+            placeholder: format!("({} wrote no reasoning: the flowchart walk alone)", d.model),
+            state: format!("saved #{}", d.id),
+            verdict: Some(VerdictView {
+                anomalous: d.anomalous,
+                cause: d.cause.clone(),
+                category: d.cause_is_category,
+                confidence: d.confidence,
+                from: d.model.clone(),
+                answer: answer_text(d),
+                next_steps: d.next_steps.clone(),
+                timing: timing(d.first_token_ms, d.total_ms),
+                status: Some(d.status),
+            }),
+        }
+    }
+
     fn view(&self) -> View {
         if let Some(d) = &self.viewing {
-            return View {
-                title: format!(
-                    " #{} {} lines {}..{} ",
-                    d.id, d.source, d.first_line, d.last_line
-                ),
-                lines: d
-                    .shown
-                    .iter()
-                    .map(|(n, l)| (*n as usize, l.clone()))
-                    .collect(),
-                evidence: d.evidence.iter().map(|&n| n as usize).collect(),
-                chart: d.chart_id.clone(),
-                steps: d
-                    .chart_path
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| Line::from(format!("{}. {n}", i + 1)))
-                    .collect(),
-                reasoning: d.reasoning.clone(),
-                placeholder: format!("({} wrote no reasoning: the flowchart walk alone)", d.model),
-                state: format!("saved #{}", d.id),
-                verdict: Some(VerdictView {
-                    anomalous: d.anomalous,
-                    cause: d.cause.clone(),
-                    category: d.cause_is_category,
-                    confidence: d.confidence,
-                    from: d.model.clone(),
-                    answer: answer_text(d),
-                    next_steps: d.next_steps.clone(),
-                    timing: timing(d.first_token_ms, d.total_ms),
-                    status: Some(d.status),
-                }),
-            };
+            return self.saved_view(d);
         }
         let Some(cur) = &self.current else {
             return View {
                 title: " window ".into(),
                 lines: Vec::new(),
+                format: None,
                 evidence: Vec::new(),
                 chart: None,
                 steps: Vec::new(),
@@ -960,6 +976,7 @@ impl DiagnoseScreen {
                 plan.shown.len()
             ),
             lines: shown,
+            format: plan.format,
             evidence,
             chart: plan.chart.as_ref().map(|c| c.id.clone()),
             steps,
@@ -1055,14 +1072,6 @@ impl WindowPane {
 
 fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, focused: bool) {
     let width = view.lines.last().map_or(1, |(n, _)| n.to_string().len());
-    let format = logreasoner_core::logs::format::detect(
-        &view
-            .lines
-            .iter()
-            .map(|(_, l)| l.clone())
-            .take(50)
-            .collect::<Vec<_>>(),
-    );
     let lines: Vec<Line> = view
         .lines
         .iter()
@@ -1074,7 +1083,7 @@ fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, 
                 Style::new()
             };
             let text = if pane.short {
-                logreasoner_core::logs::format::short(text, format)
+                logreasoner_core::logs::format::short(text, view.format)
             } else {
                 text.clone()
             };
