@@ -671,6 +671,9 @@ pub struct ExperimentArgs {
     /// variant, anomaly detection first); run again to go on
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
+    /// Passes over each stage's data at medium and full scale, the same for every variant
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub epochs: f64,
 }
 
 #[derive(Debug, Subcommand)]

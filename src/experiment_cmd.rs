@@ -48,7 +48,11 @@ pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| bundled("assets/datasets/loghub-2k")),
         charts: logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?,
         until: args.until,
+        epochs: args.epochs,
     };
+    if !(args.epochs > 0.0 && args.epochs <= 100.0) {
+        anyhow::bail!("--epochs must be above 0 and at most 100, not {}", args.epochs);
+    }
     if !opts.model.exists() {
         anyhow::bail!(
             "no model at {}; run `logreasoner model fetch` first (or pass --model)",

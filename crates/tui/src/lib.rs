@@ -11,6 +11,7 @@ pub mod events;
 pub mod input;
 pub mod jobs;
 pub mod keys;
+pub mod pane;
 pub mod screens;
 pub mod textarea;
 

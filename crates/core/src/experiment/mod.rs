@@ -136,7 +136,14 @@ impl Scale {
     }
 
     /// A training run's settings: `rows` examples, from `from` (an adapter) or the base.
-    fn run_config(self, stage: Stage, model: &Path, data: PathBuf, rows: usize) -> RunConfig {
+    fn run_config(
+        self,
+        stage: Stage,
+        model: &Path,
+        data: PathBuf,
+        rows: usize,
+        epochs: f64,
+    ) -> RunConfig {
         let mut c = RunConfig::new(stage, model.to_path_buf(), data);
         match self {
             Scale::Small => {
@@ -149,11 +156,11 @@ impl Scale {
             Scale::Medium | Scale::Full => {
                 c.batch = 4;
                 c.max_len = if self == Scale::Full { 1536 } else { 1024 };
-                c.epochs = 1.0;
+                c.epochs = epochs;
                 c.warmup = if self == Scale::Full { 10 } else { 4 };
                 c.checkpoint_every = if self == Scale::Full { 25 } else { 10 };
-                // One epoch over `rows`; set explicitly so a stage's length is in its config.
-                c.steps = Some(rows.div_ceil(c.batch).max(1));
+                // `epochs` passes over `rows`; set explicitly so a stage's length is in its config.
+                c.steps = Some(((rows as f64 * epochs) / c.batch as f64).ceil().max(1.0) as usize);
                 // One epoch is a few dozen steps: at the default 2e-4 a rank-8 adapter barely
                 // moved the medium run's loss (2.9 → 2.5) or its answers.
                 if stage != Stage::Dpo {
@@ -262,6 +269,13 @@ pub struct State {
     /// Runs whose training was skipped, with why (e.g. no DPO pairs).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Passes over each stage's data (medium and full); a folder holds runs of one setting.
+    #[serde(default = "one_epoch")]
+    pub epochs: f64,
+}
+
+fn one_epoch() -> f64 {
+    1.0
 }
 
 /// What a run needs.
@@ -282,6 +296,8 @@ pub struct Options {
     pub charts: Vec<Flowchart>,
     /// Stop after this step (e.g. `train:direct`); the next run resumes after it.
     pub until: Option<String>,
+    /// Passes over each stage's data at medium and full scale (every variant the same).
+    pub epochs: f64,
 }
 
 /// Every step, in order.
@@ -330,14 +346,16 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
     let state = match std::fs::read(&state_path) {
         Ok(bytes) => {
             let s: State = serde_json::from_slice(&bytes).map_err(|e| io(&state_path, e))?;
-            if s.scale != opts.scale || s.model != opts.model {
+            if s.scale != opts.scale || s.model != opts.model || s.epochs != opts.epochs {
                 return Err(ExperimentError::Invalid(format!(
-                    "{} holds a {:?} run of {}; pass another --out for a {:?} run of {}",
+                    "{} holds a {:?} run of {} ({} epochs); pass another --out for a {:?} run of {} ({} epochs)",
                     opts.folder.display(),
                     s.scale,
                     s.model.display(),
+                    s.epochs,
                     opts.scale,
-                    opts.model.display()
+                    opts.model.display(),
+                    opts.epochs
                 )));
             }
             s
@@ -349,6 +367,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             data: DataStats::default(),
             results: Vec::new(),
             notes: Vec::new(),
+            epochs: opts.epochs,
         },
     };
     let mut state = state;
@@ -693,7 +712,13 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
         let mut config = ctx
             .opts
             .scale
-            .run_config(stage, &ctx.opts.model, data, rows_for_steps);
+            .run_config(
+                stage,
+                &ctx.opts.model,
+                data,
+                rows_for_steps,
+                ctx.opts.epochs,
+            );
         if let Some(from) = from {
             let adapter = ctx.path("runs").join(from).join("adapter");
             if !adapter.exists() {
@@ -965,8 +990,9 @@ pub fn against_constants(state: &State, dev: &[Item]) -> String {
 fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     let s = &ctx.state;
     let mut md = format!(
-        "# Experiment results ({:?} scale)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
+        "# Experiment results ({:?} scale, {} epoch(s) per stage)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
         s.scale,
+        s.epochs,
         s.model.display()
     );
     md.push_str(&table(s));
@@ -1093,6 +1119,7 @@ mod tests {
             data: DataStats::default(),
             results: vec![row(WALK, 0.4), row(DIRECT, 0.5), row(FULL, 0.7)],
             notes: Vec::new(),
+            epochs: 1.0,
         }
     }
 

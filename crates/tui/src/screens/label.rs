@@ -5,12 +5,13 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Margin, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::text::{Line, Span, Text};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::keys::{Binding, Key};
+use crate::pane::{PaneMove, TextPane, MAX_LINE_CHARS};
 use logreasoner_core::data::labeling::{self, Decision, Pair};
 use logreasoner_core::store::{Id, Preference, Solution, TaskInstance};
 
@@ -25,8 +26,7 @@ pub enum Cmd {
     Guidelines,
     Close,
     Reload,
-    Down,
-    Up,
+    Pane(PaneMove),
 }
 
 const KEYS: &[Binding<Cmd>] = &[
@@ -78,12 +78,27 @@ const KEYS: &[Binding<Cmd>] = &[
     Binding {
         keys: &[Key::ch('j'), Key::code(KeyCode::Down)],
         help: "Scroll both solutions down (long ones)",
-        cmd: Cmd::Down,
+        cmd: Cmd::Pane(PaneMove::Down),
     },
     Binding {
         keys: &[Key::ch('k'), Key::code(KeyCode::Up)],
         help: "Scroll both solutions up",
-        cmd: Cmd::Up,
+        cmd: Cmd::Pane(PaneMove::Up),
+    },
+    Binding {
+        keys: &[Key::ch('>')],
+        help: "Scroll the log lines and solutions right (when not wrapped)",
+        cmd: Cmd::Pane(PaneMove::Right),
+    },
+    Binding {
+        keys: &[Key::ch('<')],
+        help: "Scroll the log lines and solutions left",
+        cmd: Cmd::Pane(PaneMove::Left),
+    },
+    Binding {
+        keys: &[Key::ch('z')],
+        help: "Wrap long lines (on/off)",
+        cmd: Cmd::Pane(PaneMove::Wrap),
     },
 ];
 
@@ -115,8 +130,9 @@ pub struct LabelScreen {
     guidelines: bool,
     total_done: usize,
     error: Option<String>,
-    /// Lines both solution panes are scrolled by (back to 0 with each new pair).
-    scroll: u16,
+    /// How the log lines and both solutions are shown: one scroll for the two solutions (back
+    /// to the top with each new pair), one sideways scroll and wrap choice for every pane.
+    pane: TextPane,
 }
 
 impl LabelScreen {
@@ -136,7 +152,7 @@ impl LabelScreen {
 
     fn load_current(&mut self, ctx: &Ctx) {
         self.flagged = false;
-        self.scroll = 0;
+        self.pane.reset();
         self.shown = self.queue.get(self.at).and_then(|p| {
             Some(Shown {
                 instance: ctx.store.get(p.instance).ok()??,
@@ -239,23 +255,11 @@ impl Screen for LabelScreen {
                 self.reload(ctx);
                 Action::Message(format!("{} pair(s) to label", self.queue.len()))
             }
-            Cmd::Down => {
-                // No further than the longer solution's last line.
-                let last = self.shown.as_ref().map_or(0, |s| {
-                    s.left
-                        .text
-                        .lines()
-                        .count()
-                        .max(s.right.text.lines().count())
-                });
-                let last = u16::try_from(last.saturating_sub(1)).unwrap_or(u16::MAX);
-                self.scroll = self.scroll.saturating_add(1).min(last);
-                Action::None
-            }
-            Cmd::Up => {
-                self.scroll = self.scroll.saturating_sub(1);
-                Action::None
-            }
+            // Drawing clamps the scroll to the longer solution's last row.
+            Cmd::Pane(m) => self
+                .pane
+                .apply(m, "log lines and solutions")
+                .map_or(Action::None, Action::Message),
         }
     }
 
@@ -312,10 +316,7 @@ impl Screen for LabelScreen {
             Span::raw(format!("  {}", i.instruction)),
         ])];
         for (n, l) in i.input.iter().enumerate().take(5) {
-            lines.push(Line::from(vec![
-                Span::styled(format!("{:>3} ", n + 1), Style::new().fg(Color::DarkGray)),
-                Span::raw(l.chars().take(300).collect::<String>()),
-            ]));
+            lines.push(self.pane.numbered(n + 1, l, MAX_LINE_CHARS));
         }
         if i.input.len() > 5 {
             lines.push(Line::from(Span::styled(
@@ -331,26 +332,43 @@ impl Screen for LabelScreen {
                 i.gold.clone()
             }),
         ]));
+        let mut instance = Paragraph::new(lines);
+        if self.pane.wrap {
+            instance = instance.wrap(Wrap { trim: false });
+        }
         frame.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .block(Block::bordered().title(" instance ")),
+            instance.block(
+                Block::bordered().title(format!("{} instance ", self.pane.column_note())),
+            ),
             head,
         );
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(body);
-        for (area, s, title) in [(left, &shown.left, " 1 ← "), (right, &shown.right, " 2 → ")] {
+        // Both solutions scroll together, as far as the longer one goes.
+        let texts = [
+            self.pane.text_lines(&shown.left.text),
+            self.pane.text_lines(&shown.right.text),
+        ];
+        let inner = left.width.saturating_sub(2).min(right.width.saturating_sub(2));
+        let rows = texts
+            .iter()
+            .map(|t| self.pane.rows(t, inner))
+            .max()
+            .unwrap_or(0);
+        self.pane.clamp(rows, left);
+        let [left_lines, right_lines] = texts;
+        for (area, s, title, lines) in [
+            (left, &shown.left, " 1 ← ", left_lines),
+            (right, &shown.right, " 2 → ", right_lines),
+        ] {
             // The answer, not the automatic grade: the labeler judges, unprompted.
             let verdict = Span::styled(
                 format!(" answer: {} ", s.answer.as_deref().unwrap_or("(none)")),
                 Style::new().dim(),
             );
             frame.render_widget(
-                Paragraph::new(Text::from(s.text.clone()))
-                    .wrap(Wrap { trim: false })
-                    .scroll((self.scroll, 0))
-                    .block(
+                self.pane.shown(lines).block(
                         Block::bordered()
                             .title(title)
                             .title(Line::from(verdict).right_aligned()),

@@ -18,6 +18,7 @@ use ratatui::Frame;
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::jobs::JobOutput;
 use crate::keys::{Binding, Key};
+use crate::pane::{PaneMove, TextPane, MAX_LINE_CHARS};
 use crate::textarea::TextArea;
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::reasoning::{self, review::line_diff, thought_text, Generator, Settings};
@@ -50,6 +51,7 @@ pub enum Cmd {
     Save,
     Discard,
     Undo,
+    Pane(PaneMove),
 }
 
 const KEYS: &[Binding<Cmd>] = &[
@@ -123,6 +125,31 @@ const KEYS: &[Binding<Cmd>] = &[
         help: "Reload from the database",
         cmd: Cmd::Reload,
     },
+    Binding {
+        keys: &[Key::ch('J')],
+        help: "Scroll the item's text down (long ones)",
+        cmd: Cmd::Pane(PaneMove::Down),
+    },
+    Binding {
+        keys: &[Key::ch('K')],
+        help: "Scroll the item's text up",
+        cmd: Cmd::Pane(PaneMove::Up),
+    },
+    Binding {
+        keys: &[Key::ch('>')],
+        help: "Scroll the log lines and text right (when not wrapped)",
+        cmd: Cmd::Pane(PaneMove::Right),
+    },
+    Binding {
+        keys: &[Key::ch('<')],
+        help: "Scroll the log lines and text left",
+        cmd: Cmd::Pane(PaneMove::Left),
+    },
+    Binding {
+        keys: &[Key::ch('z')],
+        help: "Wrap long lines (on/off)",
+        cmd: Cmd::Pane(PaneMove::Wrap),
+    },
 ];
 
 const EDIT_KEYS: &[Binding<Cmd>] = &[
@@ -176,6 +203,8 @@ pub struct ReviewScreen {
     cancel: Option<Arc<AtomicBool>>,
     /// Accepts and rejects of this session, newest last, with the status each item had before.
     decided: Vec<(ReviewTarget, ReviewStatus, String)>,
+    /// How the item's log lines and text are scrolled and wrapped (back to the top per item).
+    pane: TextPane,
 }
 
 impl ReviewScreen {
@@ -191,6 +220,7 @@ impl ReviewScreen {
             editor: None,
             cancel: None,
             decided: Vec::new(),
+            pane: TextPane::default(),
         }
     }
 
@@ -498,11 +528,32 @@ impl Screen for ReviewScreen {
     }
 
     fn run(&mut self, cmd: Cmd, _key: KeyEvent, ctx: &mut Ctx) -> Action {
+        let before = self.cursor;
+        let action = self.apply(cmd, ctx);
+        if self.cursor != before {
+            self.pane.reset();
+        }
+        action
+    }
+
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        self.draw(frame, area, ctx);
+    }
+}
+
+impl ReviewScreen {
+    fn apply(&mut self, cmd: Cmd, ctx: &mut Ctx) -> Action {
         match cmd {
             Cmd::Down => self.cursor = (self.cursor + 1).min(self.shown.len().saturating_sub(1)),
             Cmd::Up => self.cursor = self.cursor.saturating_sub(1),
             Cmd::Top => self.cursor = 0,
             Cmd::Bottom => self.cursor = self.shown.len().saturating_sub(1),
+            Cmd::Pane(m) => {
+                return self
+                    .pane
+                    .apply(m, "log lines and text")
+                    .map_or(Action::None, Action::Message)
+            }
             Cmd::Undo => return self.undo(ctx),
             Cmd::Accept => return self.decide(ReviewStatus::Accepted, None, ctx),
             Cmd::Reject => return self.decide(ReviewStatus::Rejected, None, ctx),
@@ -555,7 +606,7 @@ impl Screen for ReviewScreen {
         Action::None
     }
 
-    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    fn draw(&mut self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let [list_area, right] =
             Layout::horizontal([Constraint::Length(34), Constraint::Min(30)]).areas(area);
         let count = |s: ReviewStatus| self.all.iter().filter(|i| i.status == s).count();
@@ -634,12 +685,7 @@ impl Screen for ReviewScreen {
                 .iter()
                 .take(4)
                 .enumerate()
-                .map(|(n, l)| {
-                    Line::from(vec![
-                        Span::styled(format!("{:>3} ", n + 1), Style::new().fg(Color::DarkGray)),
-                        Span::raw(l.chars().take(240).collect::<String>()),
-                    ])
-                })
+                .map(|(n, l)| self.pane.numbered(n + 1, l, MAX_LINE_CHARS))
                 .collect();
             if let Some(gold) = &item.gold {
                 let grade = item.grade.map_or(String::new(), |(s, ok)| {
@@ -661,25 +707,36 @@ impl Screen for ReviewScreen {
                     Span::styled(grade, Style::new().dim()),
                 ]));
             }
+            let mut instance = Paragraph::new(lines);
+            if self.pane.wrap {
+                instance = instance.wrap(Wrap { trim: false });
+            }
             frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(Block::bordered().title(" instance ")),
+                instance.block(
+                    Block::bordered().title(format!("{} instance ", self.pane.column_note())),
+                ),
                 context_area,
             );
         }
+        // A copy, clamped by drawing and put back at the end (`item` borrows the screen).
+        let mut pane = self.pane;
         let (body, title) = match &self.editor {
             Some(editor) => (
-                editor.rendered().join("\n"),
+                Paragraph::new(editor.rendered().join("\n")).wrap(Wrap { trim: false }),
                 " editing — Ctrl-s saves (accepted), Esc discards ".to_string(),
             ),
             None => (
-                item.text.clone(),
-                format!(" {} · {:?} ", item.title, item.status),
+                pane.paragraph(pane.text_lines(&item.text), body_area),
+                format!(
+                    "{} {} · {:?} ",
+                    self.pane.column_note(),
+                    item.title,
+                    item.status
+                ),
             ),
         };
         frame.render_widget(
-            Paragraph::new(body).wrap(Wrap { trim: false }).block(
+            body.block(
                 Block::bordered()
                     .title(title)
                     .title_bottom(Line::from(progress).right_aligned()),
@@ -700,6 +757,7 @@ impl Screen for ReviewScreen {
                 diff_area,
             );
         }
+        self.pane = pane;
     }
 }
 
@@ -714,7 +772,7 @@ fn instance_rows(item: &Item, width: u16) -> u16 {
         .input
         .iter()
         .take(4)
-        .map(|l| (4 + l.chars().take(240).count()).div_ceil(inner).max(1))
+        .map(|l| (4 + l.chars().take(MAX_LINE_CHARS).count()).div_ceil(inner).max(1))
         .sum();
     // The gold line: `gold …   model …  (correct 1.00)`.
     let gold = item.gold.as_ref().map_or(0, |g| {
