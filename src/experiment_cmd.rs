@@ -51,7 +51,10 @@ pub fn run(config: &Config, args: ExperimentArgs) -> anyhow::Result<()> {
         epochs: args.epochs,
     };
     if !(args.epochs > 0.0 && args.epochs <= 100.0) {
-        anyhow::bail!("--epochs must be above 0 and at most 100, not {}", args.epochs);
+        anyhow::bail!(
+            "--epochs must be above 0 and at most 100, not {}",
+            args.epochs
+        );
     }
     if !opts.model.exists() {
         anyhow::bail!(

@@ -68,7 +68,10 @@ fn seed_long(db: &std::path::Path) -> String {
     let bgl = std::fs::read_to_string(common::repo("assets/datasets/loghub-2k/BGL/BGL_2k.log"))
         .expect("BGL sample");
     // Without the alert tag, as the log has them; the longest line of the sample first.
-    let mut lines: Vec<&str> = bgl.lines().map(|l| l.split_once(' ').map_or(l, |p| p.1)).collect();
+    let mut lines: Vec<&str> = bgl
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |p| p.1))
+        .collect();
     lines.sort_by_key(|l| std::cmp::Reverse(l.len()));
     let input: Vec<String> = lines.iter().take(3).map(|l| l.to_string()).collect();
     let store = Store::open(db).expect("store");
@@ -133,7 +136,10 @@ fn long_lines_wrap_or_scroll_sideways_on_the_label_and_solutions_screens() {
             let wrapped = common::draw_app(&mut app, w, h);
             if name == "label" {
                 // Five rows of instance: the wrapped line shows its start, not yet its end.
-                assert!(wrapped.contains("RAS KERNEL INFO"), "{name} {w}x{h}:\n{wrapped}");
+                assert!(
+                    wrapped.contains("RAS KERNEL INFO"),
+                    "{name} {w}x{h}:\n{wrapped}"
+                );
             }
             snapshot!(format!("{name}_long_wrapped_{w}x{h}"), wrapped);
             app.handle_key(press(KeyCode::Char(key)));
@@ -142,8 +148,14 @@ fn long_lines_wrap_or_scroll_sideways_on_the_label_and_solutions_screens() {
                 app.handle_key(press(KeyCode::Char('>')));
             }
             let sideways = common::draw_app(&mut app, w, h);
-            assert!(sideways.contains(&tail), "{name} {w}x{h} `{tail}`:\n{sideways}");
-            assert!(sideways.contains("from column"), "{name} {w}x{h}:\n{sideways}");
+            assert!(
+                sideways.contains(&tail),
+                "{name} {w}x{h} `{tail}`:\n{sideways}"
+            );
+            assert!(
+                sideways.contains("from column"),
+                "{name} {w}x{h}:\n{sideways}"
+            );
             snapshot!(format!("{name}_long_sideways_{w}x{h}"), sideways);
             // Back to wrapped, at column 1.
             app.handle_key(press(KeyCode::Char(key)));
@@ -151,7 +163,10 @@ fn long_lines_wrap_or_scroll_sideways_on_the_label_and_solutions_screens() {
                 app.handle_key(press(KeyCode::Char(down)));
             }
             let bottom = common::draw_app(&mut app, w, h);
-            assert!(bottom.contains("Answer: normal"), "{name} {w}x{h}:\n{bottom}");
+            assert!(
+                bottom.contains("Answer: normal"),
+                "{name} {w}x{h}:\n{bottom}"
+            );
             snapshot!(format!("{name}_long_bottom_{w}x{h}"), bottom);
             for _ in 0..60 {
                 app.handle_key(press(KeyCode::Char(if down == 'j' { 'k' } else { 'K' })));

@@ -417,3 +417,52 @@ fn a_field_filter_keeps_the_lines_with_that_value() {
     app.handle_key(press(KeyCode::Enter));
     assert!(draw(&mut app).contains("usage: :filter FIELD=VALUE"));
 }
+
+/// `z` wraps long lines onto up to eight rows, each continued under the text with the line number
+/// kept once; moving down keeps the cursor on screen though lines above it take several rows.
+/// At 80x24 the end of a 500-character BGL line is read without scrolling sideways.
+#[test]
+fn z_wraps_long_lines_and_the_cursor_stays_on_screen() {
+    let bgl = std::fs::read_to_string(common::repo("assets/datasets/loghub-2k/BGL/BGL_2k.log"))
+        .expect("BGL sample");
+    let longest = bgl
+        .lines()
+        .max_by_key(|l| l.len())
+        .expect("a line")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    let mut text = String::new();
+    for n in 0..40 {
+        text.push_str(if n % 4 == 1 { &longest } else { "- short line" });
+        text.push('\n');
+    }
+    std::fs::write(logs.join("bgl.log"), text).expect("write");
+    let (_home, mut app) = open(&logs);
+    let small = |app: &mut App| common::draw_app(app, 80, 24);
+    // 300 characters in: cut at the edge before, wrapped into view after `z`.
+    let tail: String = longest.chars().skip(300).take(12).collect();
+    assert!(!small(&mut app).contains(&tail));
+    keys(&mut app, "z");
+    let wrapped = small(&mut app);
+    assert!(wrapped.contains(&tail), "`{tail}`:\n{wrapped}");
+    assert!(wrapped.contains("long lines wrap"), "{wrapped}");
+    insta::with_settings!({ filters => vec![(r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
+        insta::assert_snapshot!("logs_wrapped_80x24", wrapped);
+    });
+    keys(&mut app, &"j".repeat(37));
+    let down = small(&mut app);
+    assert_eq!(cursor_line(&mut app), 38, "{down}");
+    assert!(down.contains("▶"), "{down}");
+    // `>` does nothing while wrapped, and says why; `z` again cuts lines at the edge.
+    keys(&mut app, ">");
+    assert!(small(&mut app).contains("z unwraps"));
+    keys(&mut app, "z");
+    assert!(!small(&mut app).contains(&tail));
+    // Marks and level filters say what they did.
+    keys(&mut app, "m");
+    assert!(small(&mut app).contains("marked line 38"));
+    keys(&mut app, "m");
+    assert!(small(&mut app).contains("unmarked line 38"));
+}

@@ -167,8 +167,15 @@ fn history_curves_form_cancel_and_the_adapter_choice() {
         app.ctx.config().adapter.as_ref().map(|a| a.value.clone()),
         Some(root.join("20261127-101500-thought/adapter"))
     );
+    assert!(screen.contains("U: base model"), "{screen}");
     common::type_keys(&mut app, "U");
     assert!(app.ctx.config().adapter.is_none());
+    // The message names what was in use before, so the choice can be put back.
+    let screen = draw(&mut app);
+    assert!(
+        screen.contains("(was: adapter 20261127-101500-thought"),
+        "{screen}"
+    );
 
     // Cancelling asks first, says what is kept, and only `y` cancels.
     common::type_keys(&mut app, "k");

@@ -183,7 +183,9 @@ mod tests {
     #[test]
     fn sideways_scrolling_needs_the_wrap_off_and_keeps_line_numbers() {
         let mut pane = TextPane::default();
-        assert!(pane.apply(PaneMove::Right, "x").is_some_and(|m| m.contains("z unwraps")));
+        assert!(pane
+            .apply(PaneMove::Right, "x")
+            .is_some_and(|m| m.contains("z unwraps")));
         assert_eq!(pane.hscroll, 0);
         pane.apply(PaneMove::Wrap, "x");
         pane.apply(PaneMove::Right, "x");

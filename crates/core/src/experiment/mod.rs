@@ -709,16 +709,13 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
     let dir = if folder.join("config.yaml").exists() {
         RunDir::open(&folder)
     } else {
-        let mut config = ctx
-            .opts
-            .scale
-            .run_config(
-                stage,
-                &ctx.opts.model,
-                data,
-                rows_for_steps,
-                ctx.opts.epochs,
-            );
+        let mut config = ctx.opts.scale.run_config(
+            stage,
+            &ctx.opts.model,
+            data,
+            rows_for_steps,
+            ctx.opts.epochs,
+        );
         if let Some(from) = from {
             let adapter = ctx.path("runs").join(from).join("adapter");
             if !adapter.exists() {

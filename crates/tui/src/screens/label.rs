@@ -337,9 +337,8 @@ impl Screen for LabelScreen {
             instance = instance.wrap(Wrap { trim: false });
         }
         frame.render_widget(
-            instance.block(
-                Block::bordered().title(format!("{} instance ", self.pane.column_note())),
-            ),
+            instance
+                .block(Block::bordered().title(format!("{} instance ", self.pane.column_note()))),
             head,
         );
         let [left, right] =
@@ -350,7 +349,10 @@ impl Screen for LabelScreen {
             self.pane.text_lines(&shown.left.text),
             self.pane.text_lines(&shown.right.text),
         ];
-        let inner = left.width.saturating_sub(2).min(right.width.saturating_sub(2));
+        let inner = left
+            .width
+            .saturating_sub(2)
+            .min(right.width.saturating_sub(2));
         let rows = texts
             .iter()
             .map(|t| self.pane.rows(t, inner))
@@ -369,10 +371,10 @@ impl Screen for LabelScreen {
             );
             frame.render_widget(
                 self.pane.shown(lines).block(
-                        Block::bordered()
-                            .title(title)
-                            .title(Line::from(verdict).right_aligned()),
-                    ),
+                    Block::bordered()
+                        .title(title)
+                        .title(Line::from(verdict).right_aligned()),
+                ),
                 area,
             );
         }

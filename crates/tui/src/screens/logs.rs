@@ -3,7 +3,6 @@
 //! error or warning, a template panel, a time histogram split by level, marks, a range selection that
 //! the Diagnose and Flowcharts screens take as input, follow mode, and several files merged by time.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +64,7 @@ pub enum Cmd {
     ScrollRight,
     ScrollLeft,
     ShortHeaders,
+    Wrap,
     Apply,
     Cancel,
 }
@@ -206,6 +206,11 @@ const KEYS: &[Binding<Cmd>] = &[
         cmd: Cmd::ShortHeaders,
     },
     Binding {
+        keys: &[Key::ch('z')],
+        help: "Wrap long lines (on/off; at most 8 rows a line)",
+        cmd: Cmd::Wrap,
+    },
+    Binding {
         keys: &[Key::code(KeyCode::Esc)],
         help: "Drop the range selection",
         cmd: Cmd::Cancel,
@@ -217,8 +222,32 @@ fn files_width(total: u16) -> u16 {
     (total.saturating_sub(80) * 14 / 40 + 18).clamp(18, 32)
 }
 
+/// `text` in syntax colours (the shared highlighter), or plain where there is none.
+fn highlighted(text: &str) -> Vec<Span<'static>> {
+    match Highlighter::shared() {
+        Some(h) => h
+            .highlight(text)
+            .into_iter()
+            .map(|(st, piece)| {
+                let mut style = Style::new().fg(Color::Rgb(st.rgb.0, st.rgb.1, st.rgb.2));
+                if st.bold {
+                    style = style.add_modifier(Modifier::BOLD);
+                }
+                if st.italic {
+                    style = style.add_modifier(Modifier::ITALIC);
+                }
+                Span::styled(piece.to_string(), style)
+            })
+            .collect(),
+        None => vec![Span::raw(text.to_string())],
+    }
+}
+
 /// Columns one `>` or `<` scrolls.
 const SCROLL_STEP: usize = 16;
+
+/// Rows a wrapped line takes at most (the rest of a longer one is reached with `z` off and `>`).
+const WRAP_ROWS: usize = 8;
 
 const INPUT_KEYS: &[Binding<Cmd>] = &[
     Binding {
@@ -319,6 +348,8 @@ pub struct LogsScreen {
     hscroll: usize,
     /// Lines shown with their header compacted (`logs::format::compact`).
     short_headers: bool,
+    /// Long lines wrap onto up to [`WRAP_ROWS`] rows instead of being cut at the edge.
+    wrap: bool,
 }
 
 impl Default for LogsScreen {
@@ -352,6 +383,7 @@ impl Default for LogsScreen {
             loaded: false,
             hscroll: 0,
             short_headers: false,
+            wrap: false,
         }
     }
 }
@@ -1052,7 +1084,14 @@ impl Screen for LogsScreen {
                     _ => None,
                 };
                 self.refilter();
-                Action::None
+                let which = match self.min_level {
+                    None => "every level".to_string(),
+                    Some(l) => format!("{} and above", format!("{l:?}").to_lowercase()),
+                };
+                Action::Message(format!(
+                    "showing {which}: {} line(s) (L: next level)",
+                    self.view_len()
+                ))
             }
             Cmd::ClearFilters => {
                 self.min_level = None;
@@ -1061,7 +1100,10 @@ impl Screen for LogsScreen {
                 self.field_filter = None;
                 self.search = None;
                 self.refilter();
-                Action::None
+                Action::Message(format!(
+                    "filters and search cleared: {} line(s)",
+                    self.view_len()
+                ))
             }
             Cmd::Templates => {
                 self.show_templates = !self.show_templates;
@@ -1077,33 +1119,25 @@ impl Screen for LogsScreen {
                 self.show_histogram = !self.show_histogram;
                 Action::None
             }
-            Cmd::Mark => {
-                if let Some(r) = self.row(self.cursor) {
-                    if !self.marks.remove(&r) {
-                        self.marks.insert(r);
-                    }
+            Cmd::Mark => match self.row(self.cursor) {
+                Some(r) if self.marks.remove(&r) => {
+                    Action::Message(format!("unmarked line {}", r.1 + 1))
                 }
-                Action::None
-            }
+                Some(r) => {
+                    self.marks.insert(r);
+                    Action::Message(format!(
+                        "marked line {} ({} mark(s); M goes to the next, m again unmarks)",
+                        r.1 + 1,
+                        self.marks.len()
+                    ))
+                }
+                None => Action::None,
+            },
             Cmd::NextMark => self.next_mark(),
             Cmd::Select => self.toggle_selection(),
             Cmd::Follow => self.toggle_follow(ctx),
-            Cmd::ScrollRight => {
-                self.hscroll += SCROLL_STEP;
-                Action::None
-            }
-            Cmd::ScrollLeft => {
-                self.hscroll = self.hscroll.saturating_sub(SCROLL_STEP);
-                Action::None
-            }
-            Cmd::ShortHeaders => {
-                self.short_headers = !self.short_headers;
-                self.status = if self.short_headers {
-                    "short headers (s: whole lines)".into()
-                } else {
-                    "whole lines".into()
-                };
-                Action::None
+            Cmd::ScrollRight | Cmd::ScrollLeft | Cmd::Wrap | Cmd::ShortHeaders => {
+                self.line_view(cmd)
             }
             Cmd::Down | Cmd::Up | Cmd::PageDown | Cmd::PageUp | Cmd::Top | Cmd::Bottom => {
                 self.move_cursor(match cmd {
@@ -1312,12 +1346,23 @@ impl LogsScreen {
         let merged = self.merged_view();
         let total: usize = self.sources.iter().map(|s| s.len()).max().unwrap_or(0);
         let gutter = total.max(1).to_string().len();
-        let highlighter = Highlighter::shared();
         let width = inner.width as usize;
+        let room = width.saturating_sub(gutter + 1).max(1);
+        if self.wrap {
+            // Lines above the cursor may take several rows: keep the cursor line's rows on screen.
+            while self.top < self.cursor
+                && (self.top..=self.cursor)
+                    .map(|i| self.wrapped_rows(i, room))
+                    .sum::<usize>()
+                    > height
+            {
+                self.top += 1;
+            }
+        }
         let mut lines = Vec::with_capacity(height);
-        for i in self.top..(self.top + height).min(self.view_len()) {
+        let mut i = self.top;
+        while lines.len() < height && i < self.view_len() {
             let Some((s, l)) = self.row(i) else { break };
-            let src = &self.sources[s];
             let at_cursor = i == self.cursor && self.pane == Pane::Lines;
             let selected = self.range.is_some_and(|(a, b)| (a..=b).contains(&i));
             let marker = if at_cursor {
@@ -1329,49 +1374,129 @@ impl LogsScreen {
             } else {
                 " "
             };
-            let mut spans = vec![
+            let mut head = vec![
                 Span::styled(
                     format!("{:>gutter$}", l + 1),
-                    Style::new().fg(level_color(src.facts.level(l))),
+                    Style::new().fg(level_color(self.sources[s].facts.level(l))),
                 ),
                 Span::styled(marker, Style::new().fg(Color::Cyan)),
             ];
             if merged {
-                spans.push(Span::styled(
+                // The file's number in the Files pane, for lines merged from several files.
+                head.push(Span::styled(
                     format!("[{}] ", s + 1),
                     Style::new().fg(Color::DarkGray),
                 ));
             }
-            let (text, _) = src.display_line(l, DISPLAY_BYTES.min((width + self.hscroll) * 4 + 4));
-            let text = if self.short_headers {
-                Cow::Owned(logreasoner_core::logs::format::short(&text, src.format))
+            let text = self
+                .shown_text(i, self.display_bytes(room))
+                .unwrap_or_default();
+            let chars: Vec<char> = text.chars().collect();
+            let pieces: Vec<String> = if self.wrap {
+                chars
+                    .chunks(room)
+                    .take(WRAP_ROWS)
+                    .map(|c| c.iter().collect())
+                    .collect()
             } else {
-                text
+                vec![chars.iter().skip(self.hscroll).take(room).collect()]
             };
-            let room = width.saturating_sub(gutter + 1);
-            let text: String = text.chars().skip(self.hscroll).take(room).collect();
-            match highlighter {
-                Some(h) => spans.extend(h.highlight(&text).into_iter().map(|(st, piece)| {
-                    let mut style = Style::new().fg(Color::Rgb(st.rgb.0, st.rgb.1, st.rgb.2));
-                    if st.bold {
-                        style = style.add_modifier(Modifier::BOLD);
-                    }
-                    if st.italic {
-                        style = style.add_modifier(Modifier::ITALIC);
-                    }
-                    Span::styled(piece.to_string(), style)
-                })),
-                None => spans.push(Span::raw(text.clone())),
-            }
-            let mut line = Line::from(spans);
-            if at_cursor {
-                line = line.style(Style::new().bg(Color::Rgb(50, 50, 70)));
+            let background = if at_cursor {
+                Some(Style::new().bg(Color::Rgb(50, 50, 70)))
             } else if selected {
-                line = line.style(Style::new().bg(Color::Rgb(30, 40, 55)));
+                Some(Style::new().bg(Color::Rgb(30, 40, 55)))
+            } else {
+                None
+            };
+            for (n, piece) in pieces.iter().enumerate() {
+                if lines.len() == height {
+                    break;
+                }
+                let mut spans = if n == 0 {
+                    std::mem::take(&mut head)
+                } else {
+                    vec![Span::raw(" ".repeat(gutter + 1))]
+                };
+                spans.extend(highlighted(piece));
+                let mut line = Line::from(spans);
+                if let Some(style) = background {
+                    line = line.style(style);
+                }
+                lines.push(line);
             }
-            lines.push(line);
+            if pieces.is_empty() {
+                lines.push(Line::from(head));
+            }
+            i += 1;
         }
         frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    /// Keys that change how lines are shown: sideways, wrapped, with short headers.
+    fn line_view(&mut self, cmd: Cmd) -> Action {
+        match cmd {
+            Cmd::ScrollRight if self.wrap => {
+                Action::Message("lines are wrapped (z unwraps)".into())
+            }
+            Cmd::ScrollRight => {
+                self.hscroll += SCROLL_STEP;
+                Action::None
+            }
+            Cmd::Wrap => {
+                self.wrap = !self.wrap;
+                self.hscroll = 0;
+                Action::Message(if self.wrap {
+                    format!("long lines wrap (up to {WRAP_ROWS} rows; z: cut at the edge)")
+                } else {
+                    "long lines cut at the edge (> and < scroll sideways; z wraps)".into()
+                })
+            }
+            Cmd::ScrollLeft => {
+                self.hscroll = self.hscroll.saturating_sub(SCROLL_STEP);
+                Action::None
+            }
+            Cmd::ShortHeaders => {
+                self.short_headers = !self.short_headers;
+                self.status = if self.short_headers {
+                    "short headers (s: whole lines)".into()
+                } else {
+                    "whole lines".into()
+                };
+                Action::None
+            }
+            _ => Action::None,
+        }
+    }
+
+    /// Bytes of a line worth reading for a pane `room` columns wide (four bytes a character at
+    /// most), so a 10 MB line is never laid out whole.
+    fn display_bytes(&self, room: usize) -> usize {
+        let columns = if self.wrap {
+            room * WRAP_ROWS
+        } else {
+            room + self.hscroll
+        };
+        DISPLAY_BYTES.min(columns * 4 + 4)
+    }
+
+    /// View row `i`'s text as shown: cut to `max_bytes`, headers shortened when asked.
+    fn shown_text(&self, i: usize, max_bytes: usize) -> Option<String> {
+        let (s, l) = self.row(i)?;
+        let src = &self.sources[s];
+        let (text, _) = src.display_line(l, max_bytes);
+        Some(if self.short_headers {
+            logreasoner_core::logs::format::short(&text, src.format)
+        } else {
+            text.into_owned()
+        })
+    }
+
+    /// Screen rows view row `i` takes when wrapped in `room` columns.
+    fn wrapped_rows(&self, i: usize, room: usize) -> usize {
+        let chars = self
+            .shown_text(i, self.display_bytes(room))
+            .map_or(0, |t| t.chars().count());
+        chars.div_ceil(room.max(1)).clamp(1, WRAP_ROWS)
     }
 
     fn render_templates(&self, frame: &mut Frame, area: Rect) {

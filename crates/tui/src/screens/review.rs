@@ -772,7 +772,11 @@ fn instance_rows(item: &Item, width: u16) -> u16 {
         .input
         .iter()
         .take(4)
-        .map(|l| (4 + l.chars().take(MAX_LINE_CHARS).count()).div_ceil(inner).max(1))
+        .map(|l| {
+            (4 + l.chars().take(MAX_LINE_CHARS).count())
+                .div_ceil(inner)
+                .max(1)
+        })
         .sum();
     // The gold line: `gold …   model …  (correct 1.00)`.
     let gold = item.gold.as_ref().map_or(0, |g| {

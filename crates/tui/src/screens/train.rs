@@ -748,21 +748,25 @@ impl Screen for TrainScreen {
                 if !adapter.join("adapter_config.json").exists() {
                     return Action::Message("this run has no adapter yet".into());
                 }
+                let before = adapter_word(ctx);
                 ctx.post(AppEvent::ModelChosen {
                     model: r.config.as_ref().map(|c| c.base_model.clone()),
                     adapter: Some(adapter),
                 });
                 return Action::Message(format!(
-                    "generation, diagnosis and eval now use the adapter of {}",
+                    "now using the adapter of {} (was: {before}; U: base model)",
                     r.dir.name()
                 ));
             }
             Cmd::UseBase => {
+                let before = adapter_word(ctx);
                 ctx.post(AppEvent::ModelChosen {
                     model: None,
                     adapter: None,
                 });
-                return Action::Message("generation, diagnosis and eval use the base model".into());
+                return Action::Message(format!(
+                    "now using the base model (was: {before}; u: a run's adapter)"
+                ));
             }
             Cmd::Back | Cmd::Confirm | Cmd::Edit => {}
         }
@@ -907,5 +911,24 @@ impl Screen for TrainScreen {
             gauge_area,
         );
         self.render_chart(frame, chart_area);
+    }
+}
+
+/// The adapter in use, as the message line names it.
+fn adapter_word(ctx: &Ctx) -> String {
+    match ctx.config().adapter.as_ref() {
+        Some(a) => format!(
+            "adapter {}",
+            a.value
+                .parent()
+                .filter(|_| a.value.ends_with("adapter"))
+                .unwrap_or(&a.value)
+                .file_name()
+                .map_or_else(
+                    || a.value.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+        ),
+        None => "the base model".into(),
     }
 }
