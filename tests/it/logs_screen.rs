@@ -466,3 +466,21 @@ fn z_wraps_long_lines_and_the_cursor_stays_on_screen() {
     keys(&mut app, "m");
     assert!(small(&mut app).contains("unmarked line 38"));
 }
+
+/// `H` shows lines over time with a time axis: first and last time, what a column spans, the peak.
+#[test]
+fn the_histogram_has_a_time_axis_and_a_scale() {
+    let (_dir, mut app) = open(&sample("bgl-kernel-fault-burst.log"));
+    keys(&mut app, "H");
+    for (w, h) in [(80, 24), (140, 42)] {
+        let screen = common::draw_app(&mut app, w, h);
+        assert!(screen.contains("2005-09-21 14:05:07"), "{w}x{h}:\n{screen}");
+        assert!(
+            screen.contains(", peak ") || screen.contains("· peak "),
+            "{w}x{h}:\n{screen}"
+        );
+        insta::with_settings!({ filters => vec![(r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
+            insta::assert_snapshot!(format!("logs_histogram_{w}x{h}"), screen);
+        });
+    }
+}

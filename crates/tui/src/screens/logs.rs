@@ -792,7 +792,10 @@ impl LogsScreen {
 
     fn title(&self) -> String {
         if self.merged_view() {
-            format!("{} files merged by time", self.sources.len())
+            format!(
+                "{} files merged by time · [n]: file n of the list",
+                self.sources.len()
+            )
         } else {
             self.sources
                 .get(self.current)
@@ -1562,12 +1565,18 @@ impl LogsScreen {
                 )
             })
             .collect();
-        let buckets = histogram(&rows, inner.width as usize);
-        let Some(buckets) = buckets else {
+        let columns = inner.width as usize;
+        let (Some(buckets), Some((from, to))) = (histogram(&rows, columns), time_span(&rows))
+        else {
             frame.render_widget(Paragraph::new("no timestamps in this view"), inner);
             return;
         };
-        frame.render_widget(Paragraph::new(bars(&buckets, inner.height as usize)), inner);
+        // The bottom row is the time axis: first time, what a column spans, the peak, last time.
+        let bar_rows = (inner.height as usize).saturating_sub(1).max(1);
+        let mut lines = bars(&buckets, bar_rows);
+        let peak = buckets.iter().map(|b| b.0 + b.1 + b.2).max().unwrap_or(0);
+        lines.push(axis(from, to, columns, peak));
+        frame.render_widget(Paragraph::new(lines), inner);
     }
 }
 
@@ -1576,10 +1585,7 @@ pub fn histogram(
     rows: &[(Option<i64>, Option<Level>)],
     buckets: usize,
 ) -> Option<Vec<(usize, usize, usize)>> {
-    let times = rows.iter().filter_map(|r| r.0);
-    let (lo, hi) = times.clone().fold(None, |acc: Option<(i64, i64)>, t| {
-        Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
-    })?;
+    let (lo, hi) = time_span(rows)?;
     let n = buckets.max(1);
     let span = (hi - lo).max(1) as f64;
     let mut out = vec![(0, 0, 0); n];
@@ -1594,6 +1600,53 @@ pub fn histogram(
         }
     }
     Some(out)
+}
+
+/// The first and last time of `rows` (Unix seconds).
+fn time_span(rows: &[(Option<i64>, Option<Level>)]) -> Option<(i64, i64)> {
+    rows.iter().filter_map(|r| r.0).fold(None, |acc, t| {
+        Some(acc.map_or((t, t), |(a, b): (i64, i64)| (a.min(t), b.max(t))))
+    })
+}
+
+/// A duration in its largest fitting unit: `45 s`, `12 min`, `3.5 h`, `2.0 d`.
+fn span_text(secs: f64) -> String {
+    if secs < 90.0 {
+        format!("{secs:.0} s")
+    } else if secs < 90.0 * 60.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else if secs < 36.0 * 3600.0 {
+        format!("{:.1} h", secs / 3600.0)
+    } else {
+        format!("{:.1} d", secs / 86_400.0)
+    }
+}
+
+/// The histogram's time axis in `width` columns: the first time at the left, the last at the
+/// right, between them what one column spans and the tallest column's line count.
+fn axis(from: i64, to: i64, width: usize, peak: usize) -> Line<'static> {
+    let stamp = |t: i64| logreasoner_core::time::format_utc(u64::try_from(t).unwrap_or(0) * 1000);
+    let (left, right) = (stamp(from), stamp(to));
+    let per_column = (to - from).max(0) as f64 / width.saturating_sub(1).max(1) as f64;
+    let span = span_text(per_column);
+    // The longest middle that fits; too narrow for any, the times alone (they anchor the bars).
+    let middles = [
+        format!(" {span} a column · peak {peak} lines "),
+        format!(" {span}/col, peak {peak} "),
+    ];
+    let ends = left.chars().count() + right.chars().count();
+    let text = match middles.iter().find(|m| ends + m.chars().count() <= width) {
+        Some(middle) => {
+            let pad = width - ends - middle.chars().count();
+            format!(
+                "{left}{}{middle}{}{right}",
+                " ".repeat(pad / 2),
+                " ".repeat(pad - pad / 2)
+            )
+        }
+        None => format!("{left} … {right}"),
+    };
+    Line::from(Span::styled(text, Style::new().fg(Color::DarkGray)))
 }
 
 /// Stacked vertical bars, errors at the bottom, drawn with block characters.
@@ -1642,5 +1695,22 @@ mod tests {
         ];
         assert_eq!(histogram(&rows, 2), Some(vec![(1, 0, 1), (0, 1, 0)]));
         assert_eq!(histogram(&[(None, None)], 4), None);
+        assert_eq!(time_span(&rows), Some((0, 10)));
+    }
+
+    #[test]
+    fn the_histogram_axis_names_its_ends_its_column_span_and_peak() {
+        // 2005-06-03 15:42:50 UTC to 90 minutes later.
+        let from = 1_117_813_370;
+        let line = axis(from, from + 5400, 80, 12).to_string();
+        assert!(line.starts_with("2005-06-03 15:42:50"), "{line}");
+        assert!(line.ends_with("2005-06-03 17:12:50"), "{line}");
+        assert!(line.contains(" 68 s a column · peak 12 lines "), "{line}");
+        assert_eq!(line.chars().count(), 80);
+        assert_eq!(span_text(5400.0), "1.5 h");
+        let narrower = axis(from, from + 5400, 60, 12).to_string();
+        assert!(narrower.contains(" 2 min/col, peak 12 "), "{narrower}");
+        let narrowest = axis(from, from + 5400, 50, 12).to_string();
+        assert_eq!(narrowest, "2005-06-03 15:42:50 … 2005-06-03 17:12:50");
     }
 }
