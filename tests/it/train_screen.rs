@@ -300,3 +300,31 @@ fn form_fields_edit_like_the_prompt_are_checked_as_typed_and_kept() {
     common::type_keys(&mut app, "n");
     assert!(draw(&mut app).contains("--batch 8"), "the form is kept");
 }
+
+/// A run that failed before its first step says so in its gauge, and its whole reason is read
+/// (wrapped) at 80x24 instead of a box that still says it waits for the first step.
+#[test]
+fn a_run_that_failed_before_its_first_step_says_why() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let config = common::config(tmp.path(), &logs);
+    let root = config.data_dir.value.join("runs");
+    let name = "20261204-090000-stepwise";
+    craft_run(&root, name, Stage::Stepwise, RunState::Failed, 40, 0, 0);
+    let status_path = root.join(name).join("status.json");
+    let mut status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_path).expect("status"))
+            .expect("json");
+    let reason = "no example fits in 512 tokens: raise --max-len or shorten the prompts of export/stepwise.jsonl";
+    status["message"] = reason.into();
+    std::fs::write(&status_path, status.to_string()).expect("status");
+    let mut app = common::app_with(config);
+    app.handle_key(press(KeyCode::F(7)));
+    app.wait_for_jobs();
+    let screen = common::draw_app(&mut app, 80, 24);
+    assert!(screen.contains("failed before its first step"), "{screen}");
+    assert!(!screen.contains("waiting for the first step"), "{screen}");
+    // The reason's last words are on screen, wrapped inside the pane.
+    assert!(screen.contains("export/stepwise.jsonl"), "{screen}");
+}

@@ -885,7 +885,7 @@ impl Screen for TrainScreen {
             info_area,
         );
         let (ratio, label) = match &r.status {
-            Some(s) if s.steps > 0 => (
+            Some(s) if s.steps > 0 && (r.live || s.step > 0) => (
                 (s.step as f64 / s.steps as f64).clamp(0.0, 1.0),
                 format!(
                     "{}/{} steps · {:.0} tokens/s · {:.1} s/step · ETA {}",
@@ -894,6 +894,14 @@ impl Screen for TrainScreen {
                     s.tokens_per_sec,
                     s.secs_per_step,
                     duration_text(s.eta_secs)
+                ),
+            ),
+            // Ended (or its process gone) before a step: say so, not "waiting".
+            Some(_) if !r.live => (
+                0.0,
+                format!(
+                    "{} before its first step (the reason is above)",
+                    state_text(r).0
                 ),
             ),
             _ => (0.0, "waiting for the first step".into()),
