@@ -147,6 +147,11 @@ fn a_range_selection_is_what_other_screens_get() {
     app.handle_key(press(KeyCode::Esc));
     // Without a range, the selection is the file around the cursor.
     assert_eq!(app.ctx.selection().map(|s| s.lines().len()), Some(370));
+    // In the Files pane `v` selects nothing and says where to go.
+    app.handle_key(press(KeyCode::Tab));
+    keys(&mut app, "v");
+    assert!(draw(&mut app).contains("Tab to the lines pane first"));
+    assert_eq!(app.ctx.selection().map(|s| s.lines().len()), Some(370));
 }
 
 #[test]

@@ -460,6 +460,9 @@ impl LogsScreen {
 
     /// `v`: starts a selection at the cursor, or ends the one in progress.
     fn toggle_selection(&mut self) -> Action {
+        if self.pane != Pane::Lines {
+            return Action::Message("v selects log lines: Tab to the lines pane first".into());
+        }
         match self.anchor.take() {
             Some(_) => {}
             None => {
