@@ -28,7 +28,11 @@ fn hdfs_log(dir: &Path) -> PathBuf {
 }
 
 fn draw_screen(screen: &mut DiagnoseScreen, ctx: &Ctx) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(120, 34)).expect("terminal");
+    draw_sized(screen, ctx, 120, 34)
+}
+
+fn draw_sized(screen: &mut DiagnoseScreen, ctx: &Ctx, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal
         .draw(|f| screen.render(f, f.area(), ctx))
         .expect("draw");
@@ -129,6 +133,10 @@ fn the_screen_while_reasoning_streams_and_when_it_is_done() {
     assert!(deliver(&mut screen, &mut ctx, 2));
     assert!(ctx.model_work().is_none() && ctx.model_speed().is_some());
     snapshot!("diagnose_done", draw_screen(&mut screen, &ctx));
+    // At 80x24 the screen gets 80x21: the verdict card still shows its timings.
+    let small = draw_sized(&mut screen, &ctx, 80, 21);
+    assert!(small.contains("first token 2.1 s"), "{small}");
+    snapshot!("diagnose_done_80x24", small);
     let saved: Vec<Diagnosis> = ctx.store.all().expect("diagnoses");
     assert_eq!(saved.len(), 1);
     assert_eq!(

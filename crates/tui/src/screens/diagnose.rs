@@ -669,8 +669,10 @@ impl Screen for DiagnoseScreen {
     }
 
     fn render(&mut self, frame: &mut Frame, area: Rect, _ctx: &Ctx) {
+        // The history gives rows back on small terminals (three entries at 80x24).
+        let history_rows = (area.height / 4).clamp(4, 7);
         let [top, history_area] =
-            Layout::vertical([Constraint::Min(8), Constraint::Length(7)]).areas(area);
+            Layout::vertical([Constraint::Min(8), Constraint::Length(history_rows)]).areas(area);
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
         let [window_area, chart_area] =
@@ -1237,10 +1239,10 @@ fn render_verdict(frame: &mut Frame, area: Rect, view: &View) {
     for step in &v.next_steps {
         lines.push(Line::from(vec![label("next   "), Span::raw(step.clone())]));
     }
-    lines.push(Line::from(Span::styled(
-        v.timing.clone(),
-        Style::new().dim(),
-    )));
+    // The timings sit on the border, so a small card cut at its bottom still shows them.
+    let block = block.title_bottom(
+        Line::from(Span::styled(format!(" {} ", v.timing), Style::new().dim())).right_aligned(),
+    );
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
         area,
