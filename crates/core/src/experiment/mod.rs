@@ -1182,4 +1182,43 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn epochs_set_every_stage_length_and_a_folder_keeps_its_setting() {
+        let config = |epochs| {
+            Scale::Medium.run_config(
+                Stage::Stepwise,
+                Path::new("m.gguf"),
+                PathBuf::from("d.jsonl"),
+                161,
+                epochs,
+            )
+        };
+        // 161 rows in batches of 4: 41 steps an epoch, 121 for three (161 × 3 / 4, rounded up).
+        assert_eq!(config(1.0).steps, Some(41));
+        assert_eq!(config(3.0).steps, Some(121));
+        assert_eq!(config(3.0).epochs, 3.0);
+        // A folder made with one setting refuses another, before reading any data.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut done = state(24);
+        done.scale = Scale::Medium;
+        std::fs::write(
+            dir.path().join("state.json"),
+            serde_json::to_vec(&done).expect("json"),
+        )
+        .expect("write");
+        let opts = Options {
+            scale: Scale::Medium,
+            folder: dir.path().to_path_buf(),
+            model: PathBuf::from("m.gguf"),
+            device: Device::Cpu,
+            loglm: dir.path().join("none"),
+            loghub: dir.path().join("none"),
+            charts: Vec::new(),
+            until: None,
+            epochs: 3.0,
+        };
+        let err = run(&opts, &mut |_| {}).expect_err("another setting");
+        assert!(err.to_string().contains("(1 epochs)"), "{err}");
+    }
 }
