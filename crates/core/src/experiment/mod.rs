@@ -240,6 +240,39 @@ pub struct DataStats {
     pub samples_learned: usize,
     /// DPO pairs made (trace chosen over a wrong sample).
     pub dpo_pairs: usize,
+    /// Anomaly-detection items also written as diagnosis chats (in both direct and stepwise data).
+    #[serde(default)]
+    pub diagnosis_rows: usize,
+}
+
+/// Each binary teacher's share of right answers over the training items it covers.
+fn teacher_precision(charts: &[Flowchart], items: &[Item]) -> BTreeMap<traces::Teacher, f64> {
+    let mut counts: BTreeMap<traces::Teacher, (usize, usize)> = BTreeMap::new();
+    for item in items
+        .iter()
+        .filter(|i| matches!(i.task, Task::AnomalyDetection | Task::FailurePrediction))
+    {
+        if let Some(t) = traces::compose_unchecked(charts, item) {
+            let right = traces::is_right(item, t.answer_for(item.task).as_deref());
+            let c = counts.entry(t.teacher).or_default();
+            c.0 += usize::from(right);
+            c.1 += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(t, (right, all))| (t, right as f64 / all.max(1) as f64))
+        .collect()
+}
+
+/// The diagnosis-format lines of a solution from `Anomalous:` on (what direct SFT learns).
+fn closing_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("Anomalous:"))
+        .unwrap_or(0);
+    lines[from..].join("\n")
 }
 
 /// One variant's scores on one task.
@@ -505,6 +538,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         dev_items: count_by_task(&ctx.dev),
         ..Default::default()
     };
+    let precision = teacher_precision(charts, &ctx.train);
     for item in &ctx.train {
         let answer = format!("Answer: {}", item.gold.trim());
         direct.push(sft_row(eval::messages(item), &answer));
@@ -515,6 +549,18 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                     .entry(format!("{:?}", t.teacher).to_lowercase())
                     .or_default() += 1;
                 stepwise.push(sft_row(eval::messages(item), &t.text));
+                // The same item as a diagnosis: the trace in the diagnosis format for the
+                // stepwise data, its closing lines alone for direct SFT (the same rows, so
+                // both still see the same prompts for the same steps).
+                let confidence = precision.get(&t.teacher).copied().unwrap_or(0.0);
+                if let Some((prompt, text)) =
+                    traces::diagnosis_example(charts, item, &t, confidence)
+                {
+                    let closing = closing_lines(&text);
+                    direct.push(sft_row(prompt.clone(), &closing));
+                    stepwise.push(sft_row(prompt, &text));
+                    stats.diagnosis_rows += 1;
+                }
             }
             None => {
                 if matches!(
@@ -535,12 +581,13 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     write_jsonl(&ctx.path("stepwise_traces.jsonl"), &stepwise)?;
     write_jsonl(&ctx.path("thought.jsonl"), &thoughts)?;
     (ctx.progress)(&format!(
-        "  {} training items, {} dev items; traces kept {:?}, dropped {}; {} thought rows",
+        "  {} training items, {} dev items; traces kept {:?}, dropped {}; {} thought rows; {} diagnosis chats",
         ctx.train.len(),
         ctx.dev.len(),
         stats.traces,
         stats.traces_dropped,
-        stats.thought_rows
+        stats.thought_rows,
+        stats.diagnosis_rows
     ));
     ctx.state.data = stats;
     Ok(())
@@ -701,9 +748,10 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
         ctx.state.notes.push(note);
         return Ok(());
     }
-    // Direct and stepwise SFT take the same number of steps: one pass over the items.
+    // Direct and stepwise SFT take the same number of steps: one pass over the items and their
+    // diagnosis chats (direct.jsonl holds one row for each; stepwise.jsonl may add samples).
     let rows_for_steps = match name {
-        "direct" | "stepwise" | "thought-stepwise" => ctx.train.len(),
+        "direct" | "stepwise" | "thought-stepwise" => rows_in(&ctx.path("direct.jsonl")),
         _ => rows,
     };
     let dir = if folder.join("config.yaml").exists() {
@@ -997,12 +1045,13 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     md.push_str(&against_constants(s, &ctx.dev));
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
-        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
         s.data.train_items,
         s.data.dev_items,
         s.data.traces,
         s.data.traces_dropped,
         s.data.thought_rows,
+        s.data.diagnosis_rows,
         s.data.sampled,
         s.data.samples_right,
         s.data.samples_learned,

@@ -16,7 +16,7 @@ use crate::store::Task;
 use crate::template::miner::Miner;
 
 /// Which teacher wrote a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Teacher {
     /// An expert flowchart's walk over the item: the chart, each check's evidence, the conclusion.
     Chart,
@@ -47,13 +47,23 @@ fn lines_text(lines: &[usize]) -> String {
 /// The teacher's trace for `item`, or `None` where no teacher covers the task or its answer
 /// misses the gold one.
 pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
-    let trace = match item.task {
+    compose_unchecked(charts, item).filter(|t| is_right(item, t.answer_for(item.task).as_deref()))
+}
+
+/// The teacher's trace for `item` whatever its answer (`None` where no teacher covers the task).
+pub fn compose_unchecked(charts: &[Flowchart], item: &Item) -> Option<Trace> {
+    match item.task {
         Task::AnomalyDetection | Task::FailurePrediction => walk_trace(charts, item),
         Task::LogParsing => mask_trace(item),
         Task::RootCause | Task::Interpretation => None,
-    }?;
-    let answer = crate::answer::committed_answer(item.task, &trace.text);
-    is_right(item, answer.as_deref()).then_some(trace)
+    }
+}
+
+impl Trace {
+    /// The answer the trace commits to.
+    pub fn answer_for(&self, task: Task) -> Option<String> {
+        crate::answer::committed_answer(task, &self.text)
+    }
 }
 
 /// Whether `answer` is the item's gold one: the same label, the same template, or for free text a
@@ -287,6 +297,63 @@ fn numbered(steps: Vec<String>, answer: &str) -> Trace {
     }
 }
 
+/// The diagnosis chat `diagnose` sends for an anomaly-detection item, and a kept `trace` written
+/// in the diagnosis format: its steps, then the closing lines diagnoses read (Anomalous, Cause,
+/// Confidence, Evidence, Answer). Trained beside the eval-format rows, so the adapter that ships
+/// answers the product's own prompt and not only the experiment's. `confidence` is the trace's
+/// teacher's measured share of right answers on the training items (diagnoses do not read the
+/// line; it is there because the format asks for it).
+pub fn diagnosis_example(
+    charts: &[Flowchart],
+    item: &Item,
+    trace: &Trace,
+    confidence: f64,
+) -> Option<(Vec<Message>, String)> {
+    if item.task != Task::AnomalyDetection {
+        return None;
+    }
+    let abnormal = crate::answer::gold_binary(item.task, &item.gold)?;
+    let input = Input {
+        source: String::new(),
+        first_line: 1,
+        lines: item.input.clone(),
+        question: None,
+    };
+    let plan = diagnose::plan(charts, input, PromptLimits::default());
+    let steps: Vec<&str> = trace
+        .text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("Answer:"))
+        .collect();
+    let (cause, evidence) = match (&plan.walk, abnormal) {
+        (_, false) => ("none".to_string(), Vec::new()),
+        (Some(walk), true) => (
+            match &walk.end {
+                End::Conclusion { cause, .. } => cause.clone(),
+                _ => "unknown".into(),
+            },
+            walk.evidence(),
+        ),
+        (None, true) => ("unknown".into(), vec![most_severe(item).line]),
+    };
+    let evidence = if evidence.is_empty() {
+        "none".to_string()
+    } else {
+        evidence
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let answer = format!(
+        "{}\nAnomalous: {}\nCause: {cause}\nConfidence: {confidence:.2}\nEvidence: {evidence}\nAnswer: {}",
+        steps.join("\n"),
+        if abnormal { "yes" } else { "no" },
+        binary_word(item.task, abnormal)
+    );
+    Some((plan.messages, answer))
+}
+
 /// The thought stage's example for an item a chart applies to: the thought prompt and the chart's
 /// derived thought.
 pub fn thought_example(charts: &[Flowchart], item: &Item) -> Option<(Vec<Message>, String)> {
@@ -386,6 +453,42 @@ mod tests {
         .expect("trace");
         assert!(bare.text.contains("(ERROR)"), "{}", bare.text);
         assert!(bare.text.ends_with("Answer: abnormal"));
+    }
+
+    /// A kept anomaly trace becomes a diagnosis chat: the prompt `diagnose` sends, and the steps
+    /// with the closing lines a diagnosis reads back as the same verdict and evidence.
+    #[test]
+    fn a_kept_anomaly_trace_is_also_a_diagnosis_chat_that_diagnoses_read_back() {
+        let charts = charts();
+        for (input, gold, anomalous) in [
+            (vec![INFO, FATAL, INFO], "abnormal", true),
+            (vec![INFO, INFO], "normal", false),
+        ] {
+            let it = item(Task::AnomalyDetection, &input, gold);
+            let trace = compose(&charts, &it).expect("a kept trace");
+            let (prompt, text) = diagnosis_example(&charts, &it, &trace, 0.75).expect("example");
+            let user = &prompt.last().expect("user message").content;
+            assert!(user.contains("Anomalous: yes or no"), "{user}");
+            assert!(
+                text.starts_with("1. The most severe line is line"),
+                "{text}"
+            );
+            assert!(text.ends_with(&format!("Answer: {gold}")), "{text}");
+            assert!(text.contains("Confidence: 0.75"), "{text}");
+            let read = crate::diagnose::verdict::parse_answer(&text);
+            assert_eq!(read.anomalous, Some(anomalous), "{text}");
+            assert!(!read.conflicting, "{text}");
+            if anomalous {
+                assert!(
+                    read.cited.contains(&2),
+                    "the fatal line is evidence: {text}"
+                );
+            }
+        }
+        // Other tasks have no diagnosis chat.
+        let fp = item(Task::FailurePrediction, &[INFO], "no");
+        let trace = compose(&charts, &fp).expect("trace");
+        assert!(diagnosis_example(&charts, &fp, &trace, 1.0).is_none());
     }
 
     #[test]
