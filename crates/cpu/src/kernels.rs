@@ -437,7 +437,7 @@ macro_rules! dispatched {
 }
 
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA {
         a.mul_add(b, c)
     } else {
@@ -460,13 +460,6 @@ pub(crate) fn dot_body<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
         s = madd::<FMA>(*x, *y, s);
     }
     s
-}
-
-#[inline(always)]
-pub(crate) fn axpy_body<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = madd::<FMA>(a, *x, *y);
-    }
 }
 
 dispatched!(
