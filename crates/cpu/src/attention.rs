@@ -277,12 +277,14 @@ const LANES: usize = 16;
 /// of values at 64 dimensions: they stay in L1 while all the job's queries use them).
 const VALUE_CHUNK: usize = 64;
 
-/// One register block of scores: `qt` is a block's scaled queries `[dim][ROWS]`, `kb` a block
-/// of keys `[dim][LANES]`; fixed-size chunks let the compiler keep the block in registers.
+/// One register block of scores: `qt` is a block's scaled queries `[dim][ROWS]`, `keys` the
+/// block's first position of dimension 0 in transposed keys whose dimensions lie `stride`
+/// apart; fixed-size chunks let the compiler keep the block in registers.
 #[inline(always)]
-fn score_block<const FMA: bool>(qt: &[f32], kb: &[f32]) -> [[f32; LANES]; ROWS] {
+fn score_block<const FMA: bool>(qt: &[f32], keys: &[f32], stride: usize) -> [[f32; LANES]; ROWS] {
     let mut acc = [[0.0f32; LANES]; ROWS];
-    for (q, k) in qt.chunks_exact(ROWS).zip(kb.chunks_exact(LANES)) {
+    for (d, q) in qt.chunks_exact(ROWS).enumerate() {
+        let k = &keys[d * stride..][..LANES];
         for r in 0..ROWS {
             for i in 0..LANES {
                 acc[r][i] = madd::<FMA>(q[r], k[i], acc[r][i]);
@@ -318,8 +320,8 @@ fn value_block<const FMA: bool>(
 ///
 /// Both products run in register blocks of [`ROWS`] queries by [`LANES`] positions (or
 /// dimensions), accumulated over the other axis, so each loaded key or value feeds six
-/// multiply-adds and no partial result goes through memory; keys are packed a block at a time
-/// and every block of queries takes it while it is in L1 (values likewise, a chunk at a time).
+/// multiply-adds and no partial result goes through memory; every block of queries takes a
+/// block of keys while it is in L1 (values likewise, a chunk at a time).
 /// Row-by-row updates of a score buffer had kept three memory operations per multiply-add and
 /// made attention four fifths of a 2,000-token prefill.
 #[inline(always)]
@@ -340,8 +342,8 @@ fn attend_tile_body<const FMA: bool>(
     }
     // Rows padded to whole blocks with zero queries (whose scores and weights stay zero).
     // Scratch: scaled queries by block `[block][dim][ROWS]`, scores (then weights)
-    // `[row][position]`, weighted sums `[row][dim]`, one packed block of keys `[dim][LANES]`
-    // and one block's weights `[position][ROWS]`.
+    // `[row][position]`, weighted sums `[row][dim]`, the last (partial) block of keys
+    // `[dim][LANES]` and one block's weights `[position][ROWS]`.
     let n = queries.len();
     let padded = n.div_ceil(ROWS) * ROWS;
     scratch.clear();
@@ -358,14 +360,20 @@ fn attend_tile_body<const FMA: bool>(
     }
     for j0 in (0..width).step_by(LANES) {
         let lanes = (width - j0).min(LANES);
-        // The last block of positions is packed padded with zeros.
-        for (d, k) in kb.chunks_exact_mut(LANES).enumerate() {
-            let from = d * head.cap + keys.start + j0;
-            k[..lanes].copy_from_slice(&head.keys[from..from + lanes]);
-            k[lanes..].fill(0.0);
-        }
+        // Keys are read in place (a block's rows stay in L1 for every block of queries); the
+        // last, partial block of positions is copied out padded with zeros.
+        let (block_keys, stride) = if lanes == LANES {
+            (&head.keys[keys.start + j0..], head.cap)
+        } else {
+            for (d, k) in kb.chunks_exact_mut(LANES).enumerate() {
+                let from = d * head.cap + keys.start + j0;
+                k[..lanes].copy_from_slice(&head.keys[from..from + lanes]);
+                k[lanes..].fill(0.0);
+            }
+            (&kb[..], LANES)
+        };
         for (block, q) in qt.chunks_exact(hd * ROWS).enumerate() {
-            let acc = score_block::<FMA>(q, kb);
+            let acc = score_block::<FMA>(q, block_keys, stride);
             for (r, acc) in acc.iter().enumerate() {
                 scores[(block * ROWS + r) * width + j0..][..lanes].copy_from_slice(&acc[..lanes]);
             }
