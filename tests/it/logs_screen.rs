@@ -453,8 +453,11 @@ fn z_wraps_long_lines_and_the_cursor_stays_on_screen() {
     let wrapped = small(&mut app);
     assert!(wrapped.contains(&tail), "`{tail}`:\n{wrapped}");
     assert!(wrapped.contains("long lines wrap"), "{wrapped}");
+    let wide = common::draw_app(&mut app, 140, 42);
+    assert!(wide.contains(&tail), "`{tail}`:\n{wide}");
     insta::with_settings!({ filters => vec![(r"(/[\w.-]+)*/\.tmp[A-Za-z0-9]*", "[TMP]")] }, {
         insta::assert_snapshot!("logs_wrapped_80x24", wrapped);
+        insta::assert_snapshot!("logs_wrapped_140x42", wide);
     });
     keys(&mut app, &"j".repeat(37));
     let down = small(&mut app);
