@@ -127,8 +127,14 @@ fn import_generate_pair_label_and_export_dpo() {
         assert_eq!(again.solutions, 0);
     }
 
-    // Five pairs labelled on the Label screen.
+    // Up to five pairs labelled on the Label screen. Two samples of one instance can come out
+    // the same (24 tokens, a few words apart at most); such a pair is never queued, since a
+    // label whose sides are equal teaches nothing.
     let mut app = common::app_with(config.clone());
+    let pairs = logreasoner_core::data::labeling::queue(&app.ctx.store, "ana")
+        .expect("queue")
+        .len();
+    assert!(pairs >= 3, "{pairs} pairs to label of five instances");
     app.handle_key(press(KeyCode::F(6)));
     for key in ['1', '2', '1', '2', '1'] {
         app.handle_key(press_char(key));
@@ -141,7 +147,7 @@ fn import_generate_pair_label_and_export_dpo() {
         .into_iter()
         .filter(|l| l.source == LabelSource::Human)
         .count();
-    assert_eq!(human, 5);
+    assert_eq!(human, pairs.min(5));
 
     // export dpo in TRL's conversational shape.
     let out = dir.path().join("export");
@@ -153,7 +159,7 @@ fn import_generate_pair_label_and_export_dpo() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert!(records.len() >= 5, "five human choices at least");
+    assert!(records.len() >= human, "every human choice at least");
     for r in &records {
         let obj = r.as_object().expect("object");
         let mut keys: Vec<&String> = obj.keys().collect();
