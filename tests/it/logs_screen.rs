@@ -367,6 +367,11 @@ fn a_bgl_message_comes_into_view_at_80_columns() {
     keys(&mut app, ">>>");
     let scrolled = small(&mut app);
     assert!(scrolled.contains("from column 49"), "{scrolled}");
+    // The summary says it once, beside the line count (the message line said what `s` does).
+    assert!(
+        scrolled.contains(" 316 lines · short headers · from column 49 "),
+        "{scrolled}"
+    );
     assert!(!scrolled.contains("2005-09-21-07.05.07"), "{scrolled}");
     keys(&mut app, "<<<s");
     let back = small(&mut app);

@@ -222,6 +222,18 @@ fn files_width(total: u16) -> u16 {
     (total.saturating_sub(80) * 14 / 40 + 18).clamp(18, 32)
 }
 
+/// The Lines pane's summary for its bottom border: right-aligned, or left-aligned when too long
+/// for the border, so what is cut is the last notes and never the line count that opens it.
+fn summary_line(summary: String, width: u16) -> Line<'static> {
+    let fits = summary.chars().count() + 4 <= usize::from(width);
+    let line = Line::from(format!(" {summary} "));
+    if fits {
+        line.right_aligned()
+    } else {
+        line.left_aligned()
+    }
+}
+
 /// `text` in syntax colours (the shared highlighter), or plain where there is none.
 fn highlighted(text: &str) -> Vec<Span<'static>> {
     match Highlighter::shared() {
@@ -1324,7 +1336,7 @@ impl LogsScreen {
         };
         let block = Block::bordered()
             .title(title)
-            .title_bottom(Line::from(format!(" {} ", self.filter_summary())).right_aligned())
+            .title_bottom(summary_line(self.filter_summary(), area.width))
             .border_style(pane_style(self.pane == Pane::Lines));
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -1463,12 +1475,13 @@ impl LogsScreen {
             }
             Cmd::ShortHeaders => {
                 self.short_headers = !self.short_headers;
-                self.status = if self.short_headers {
-                    "short headers (s: whole lines)".into()
+                // Said once in the message line; the pane's summary keeps "short headers".
+                Action::Message(if self.short_headers {
+                    "short headers: time, level, component, then the message (s: whole lines)"
+                        .into()
                 } else {
                     "whole lines".into()
-                };
-                Action::None
+                })
             }
             _ => Action::None,
         }
@@ -1687,6 +1700,15 @@ fn bars(buckets: &[(usize, usize, usize)], height: usize) -> Vec<Line<'static>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_too_long_for_the_border_keeps_its_start() {
+        use ratatui::layout::Alignment;
+        let short = summary_line("316 lines · following".into(), 60);
+        assert_eq!(short.alignment, Some(Alignment::Right));
+        let long = summary_line(format!("316 lines · /{}/", "x".repeat(80)), 60);
+        assert_eq!(long.alignment, Some(Alignment::Left));
+    }
 
     #[test]
     fn histogram_buckets_split_by_level() {
