@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::kernels::{madd, Isa};
-use super::train::ops::exp;
+use super::train::ops::{exp, max_body, sum_map};
 
 pub(crate) struct KvCache {
     layers: usize,
@@ -382,11 +382,11 @@ fn attend_tile_body<const FMA: bool>(
     for (r, (_, n)) in queries.iter().enumerate() {
         let seen = n.min(&keys.end).saturating_sub(keys.start);
         let row = &mut scores[r * width..(r + 1) * width];
-        let max = max16(&row[..seen]);
+        let max = max_body::<FMA>(&row[..seen]);
         row[..seen].iter_mut().for_each(|s| *s = exp(*s - max));
         row[seen..].fill(0.0);
         out[r * (hd + 2)] = max;
-        out[r * (hd + 2) + 1] = sum16(&row[..seen]);
+        out[r * (hd + 2) + 1] = sum_map(&row[..seen], |x| x);
     }
     let values = &head.values[keys.start * hd..(keys.start + width) * hd];
     let whole = hd / LANES * LANES;
@@ -428,37 +428,6 @@ fn attend_tile_body<const FMA: bool>(
     for r in 0..n {
         out[r * (hd + 2) + 2..(r + 1) * (hd + 2)].copy_from_slice(&sums[r * hd..(r + 1) * hd]);
     }
-}
-
-/// The largest of `row` (−∞ when empty), with sixteen running maxima so it vectorises.
-#[inline(always)]
-fn max16(row: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 16];
-    let chunks = row.chunks_exact(16);
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a = if x > *a { x } else { *a };
-        }
-    }
-    acc.iter().fold(tail, |a, &x| a.max(x))
-}
-
-/// `Σ x` with sixteen partial sums, so it vectorises.
-#[inline(always)]
-fn sum16(row: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let chunks = row.chunks_exact(16);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 dispatched!(

@@ -230,7 +230,7 @@ pub fn silu_gate_backward(dout: &[f32], gate_up: &[f32], width: usize, dgate_up:
 
 /// `Σ f(x)` with sixteen partial sums: a float sum in order does not vectorise.
 #[inline(always)]
-fn sum_map(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+pub(crate) fn sum_map(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; 16];
     let chunks = row.chunks_exact(16);
     let tail: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
@@ -263,7 +263,7 @@ fn dot3(a: &[f32], b: &[f32], c: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn max_body<const FMA: bool>(row: &[f32]) -> f32 {
+pub(crate) fn max_body<const FMA: bool>(row: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; 16];
     let chunks = row.chunks_exact(16);
     let tail = chunks

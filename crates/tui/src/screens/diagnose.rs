@@ -16,6 +16,7 @@ use ratatui::Frame;
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::events::{forward, AppEvent};
 use crate::keys::{Binding, Key};
+use crate::pane::SIDE_STEP;
 use logreasoner_core::diagnose::review::{answer_text, review};
 use logreasoner_core::diagnose::watch::Watch;
 use logreasoner_core::diagnose::{self, FileContext, Input, ModelRun, Plan, Report};
@@ -1035,9 +1036,6 @@ struct WindowPane {
     wrap: bool,
     short: bool,
 }
-
-/// Columns one `>` or `<` moves.
-const SIDE_STEP: usize = 16;
 
 impl WindowPane {
     fn apply(&mut self, cmd: Cmd) -> Action {

@@ -22,6 +22,7 @@ use crate::events::{forward, AppEvent};
 use crate::input::TextInput;
 use crate::jobs::JobOutput;
 use crate::keys::{Binding, Key};
+use crate::pane::SIDE_STEP;
 use logreasoner_core::diagnose::burst::Baseline;
 use logreasoner_core::diagnose::FileContext;
 use logreasoner_core::logs::follow::{Follower, Note, Update};
@@ -254,9 +255,6 @@ fn highlighted(text: &str) -> Vec<Span<'static>> {
         None => vec![Span::raw(text.to_string())],
     }
 }
-
-/// Columns one `>` or `<` scrolls.
-const SCROLL_STEP: usize = 16;
 
 /// Rows a wrapped line takes at most (the rest of a longer one is reached with `z` off and `>`).
 const WRAP_ROWS: usize = 8;
@@ -1457,7 +1455,7 @@ impl LogsScreen {
                 Action::Message("lines are wrapped (z unwraps)".into())
             }
             Cmd::ScrollRight => {
-                self.hscroll += SCROLL_STEP;
+                self.hscroll += SIDE_STEP;
                 Action::None
             }
             Cmd::Wrap => {
@@ -1470,7 +1468,7 @@ impl LogsScreen {
                 })
             }
             Cmd::ScrollLeft => {
-                self.hscroll = self.hscroll.saturating_sub(SCROLL_STEP);
+                self.hscroll = self.hscroll.saturating_sub(SIDE_STEP);
                 Action::None
             }
             Cmd::ShortHeaders => {
