@@ -372,6 +372,6 @@ fn the_window_pane_scrolls_long_lines_sideways_and_shortens_their_headers() {
     snapshot!("diagnose_window_140x42_short", short);
     app.handle_key(press_char('z'));
     let wrapped = common::draw_app(&mut app, 80, 24);
-    assert!(wrapped.contains("window lines wrapped"), "{wrapped}");
+    assert!(wrapped.contains("window: lines wrapped"), "{wrapped}");
     snapshot!("diagnose_window_80x24_wrapped", wrapped);
 }

@@ -1,6 +1,7 @@
-//! A text pane for log lines and model text that scrolls down and sideways or wraps: the Label
-//! and review screens use it (the Diagnose window and the Logs screen keep their own, which also
-//! follow evidence and a cursor). Sideways scrolling moves the text, never the line numbers.
+//! A text pane for log lines and model text that scrolls down and sideways or wraps: the Label and
+//! review screens use it, and the Diagnose window (which scrolls by whole lines and follows the
+//! evidence); the Logs screen keeps its own, which follows a cursor. Sideways scrolling moves the
+//! text, never the line numbers.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};

@@ -16,7 +16,7 @@ use ratatui::Frame;
 use super::{Action, Ctx, Screen, ScreenId};
 use crate::events::{forward, AppEvent};
 use crate::keys::{Binding, Key};
-use crate::pane::SIDE_STEP;
+use crate::pane::{PaneMove, TextPane, MAX_LINE_CHARS};
 use logreasoner_core::diagnose::review::{answer_text, review};
 use logreasoner_core::diagnose::watch::Watch;
 use logreasoner_core::diagnose::{self, FileContext, Input, ModelRun, Plan, Report};
@@ -1027,34 +1027,36 @@ fn timing(first_token_ms: Option<u64>, total_ms: u64) -> String {
     )
 }
 
-/// How the window pane shows its lines: scrolled (`None`: kept on the first evidence line),
-/// sideways, wrapped, with short headers.
-#[derive(Debug, Default)]
+/// How the window pane shows its lines: scrolled by whole lines (`None`: kept on the first
+/// evidence line), cut or wrapped and moved sideways as a [`TextPane`], with short headers or as
+/// written.
+#[derive(Debug)]
 struct WindowPane {
     scroll: Option<usize>,
-    hscroll: usize,
-    wrap: bool,
+    text: TextPane,
     short: bool,
+}
+
+impl Default for WindowPane {
+    fn default() -> WindowPane {
+        // A window's lines start cut at the edge: one row per line keeps the evidence together.
+        WindowPane {
+            scroll: None,
+            text: TextPane {
+                wrap: false,
+                ..TextPane::default()
+            },
+            short: false,
+        }
+    }
 }
 
 impl WindowPane {
     fn apply(&mut self, cmd: Cmd) -> Action {
-        match cmd {
-            Cmd::Right if self.wrap => {
-                return Action::Message("lines are wrapped (z unwraps)".into())
-            }
-            Cmd::Right => self.hscroll += SIDE_STEP,
-            Cmd::Left => self.hscroll = self.hscroll.saturating_sub(SIDE_STEP),
-            Cmd::Wrap => {
-                self.wrap = !self.wrap;
-                self.hscroll = 0;
-                let on = if self.wrap {
-                    "wrapped"
-                } else {
-                    "cut at the edge (> and < scroll)"
-                };
-                return Action::Message(format!("window lines {on}"));
-            }
+        let m = match cmd {
+            Cmd::Right => PaneMove::Right,
+            Cmd::Left => PaneMove::Left,
+            Cmd::Wrap => PaneMove::Wrap,
             Cmd::Short => {
                 self.short = !self.short;
                 let on = if self.short {
@@ -1064,9 +1066,11 @@ impl WindowPane {
                 };
                 return Action::Message(format!("window: {on}"));
             }
-            _ => {}
-        }
-        Action::None
+            _ => return Action::None,
+        };
+        self.text
+            .apply(m, "window")
+            .map_or(Action::None, Action::Message)
     }
 }
 
@@ -1087,30 +1091,22 @@ fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, 
             } else {
                 text.clone()
             };
-            // Sideways scrolling moves the text, never the line numbers.
-            let skip = if pane.wrap { 0 } else { pane.hscroll };
-            let shown: String = text.chars().skip(skip).take(2000).collect();
+            let cut: String = text.chars().take(MAX_LINE_CHARS).collect();
             Line::from(vec![
                 Span::styled(
                     format!("{n:>width$}{}", if hit { "▶" } else { " " }),
                     Style::new().fg(Color::DarkGray),
                 ),
-                Span::styled(shown, style),
+                Span::styled(pane.text.shift(&cut), style),
             ])
         })
         .collect();
     let rows = area.height.saturating_sub(2) as usize;
-    // Screen rows each line takes: one, or with wrapping as many as its width needs.
-    let inner = (area.width.saturating_sub(2) as usize).max(1);
+    // Screen rows each line takes: one, or with wrapping as many as its words need.
+    let inner = area.width.saturating_sub(2);
     let heights: Vec<usize> = lines
         .iter()
-        .map(|l| {
-            if pane.wrap {
-                l.width().div_ceil(inner).max(1)
-            } else {
-                1
-            }
-        })
+        .map(|l| pane.text.rows(std::slice::from_ref(l), inner))
         .collect();
     let rows_before = |line: usize| heights.iter().take(line).sum::<usize>();
     let total: usize = heights.iter().sum();
@@ -1126,15 +1122,12 @@ fn render_window(frame: &mut Frame, area: Rect, view: &View, pane: &WindowPane, 
         .saturating_sub(rows / 3),
     };
     // The column comes first, so a narrow pane still shows it.
-    let title = if pane.hscroll > 0 && !pane.wrap {
-        format!(" from column {} ·{}", pane.hscroll + 1, view.title)
-    } else {
-        view.title.clone()
-    };
-    let mut paragraph = Paragraph::new(lines).scroll((scroll as u16, 0));
-    if pane.wrap {
-        paragraph = paragraph.wrap(Wrap { trim: false });
+    let title = format!("{}{}", pane.text.column_note(), view.title);
+    let paragraph = TextPane {
+        scroll,
+        ..pane.text
     }
+    .shown(lines);
     frame.render_widget(
         paragraph.block(
             Block::bordered()
