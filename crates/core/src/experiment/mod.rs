@@ -20,7 +20,10 @@
 //! run starts again at the step (and, inside eval or sampling, the item or task) it was in.
 
 pub mod datasets;
+mod report;
 pub mod traces;
+
+pub use report::{against_constants, headline, table};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -912,160 +915,23 @@ fn write_reliability(
     Ok(Some(path))
 }
 
-/// The metric a task is judged by in the table (SPEC's).
-pub fn headline(task: Task) -> &'static str {
-    match task {
-        Task::AnomalyDetection | Task::FailurePrediction => "f1",
-        Task::LogParsing => "ga",
-        Task::RootCause | Task::Interpretation => "token_f1",
-    }
-}
-
-/// The results table in Markdown.
-pub fn table(state: &State) -> String {
-    let tasks: Vec<Task> = Task::ALL
-        .into_iter()
-        .filter(|t| state.results.iter().any(|r| r.task == *t))
-        .collect();
-    let mut out = String::from("| variant |");
-    for t in &tasks {
-        out.push_str(&format!(" {t} ({}) |", headline(*t)));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---:|".repeat(tasks.len()));
-    out.push('\n');
-    for v in VARIANTS {
-        if !state.results.iter().any(|r| r.variant == v) {
-            continue;
-        }
-        out.push_str(&format!("| {v} |"));
-        for t in &tasks {
-            match state
-                .results
-                .iter()
-                .find(|r| r.variant == v && r.task == *t)
-            {
-                Some(r) => out.push_str(&format!(
-                    " {:.3} |",
-                    r.result.metrics.get(headline(*t)).copied().unwrap_or(0.0)
-                )),
-                None => out.push_str(" – |"),
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str("| items |");
-    for t in &tasks {
-        let n = state
-            .results
-            .iter()
-            .find(|r| r.task == *t)
-            .map_or(0, |r| r.result.items);
-        out.push_str(&format!(" {n} |"));
-    }
-    out.push('\n');
-    out
-}
-
-/// The binary tasks beside the two constant answers: a variant that cannot beat "always
-/// positive" (its F1) or the majority label (its accuracy) has learned nothing about the windows,
-/// however far it is above the base model.
-pub fn against_constants(state: &State, dev: &[Item]) -> String {
-    let binary = [
-        (Task::AnomalyDetection, "abnormal"),
-        (Task::FailurePrediction, "yes"),
-    ];
-    let mut out = String::from("| variant |");
-    for (task, _) in binary {
-        out.push_str(&format!(" {task} (f1) | {task} (accuracy) |"));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---:|---:|".repeat(binary.len()));
-    out.push('\n');
-    let cell = |v: Option<f64>| v.map_or(" – |".to_string(), |v| format!(" {v:.3} |"));
-    for v in VARIANTS {
-        if !state.results.iter().any(|r| r.variant == v) {
-            continue;
-        }
-        out.push_str(&format!("| {v} |"));
-        for (task, _) in binary {
-            let metrics = state
-                .results
-                .iter()
-                .find(|r| r.variant == v && r.task == task)
-                .map(|r| &r.result.metrics);
-            out.push_str(&cell(metrics.and_then(|m| m.get("f1").copied())));
-            out.push_str(&cell(metrics.and_then(|m| m.get("accuracy").copied())));
-        }
-        out.push('\n');
-    }
-    for always_positive in [true, false] {
-        out.push_str(if always_positive {
-            "| always abnormal / yes |"
-        } else {
-            "| always normal / no |"
-        });
-        for (task, positive) in binary {
-            let golds: Vec<bool> = dev
-                .iter()
-                .filter(|i| i.task == task)
-                .map(|i| i.gold.trim().eq_ignore_ascii_case(positive))
-                .collect();
-            let (n, p) = (golds.len(), golds.iter().filter(|g| **g).count());
-            if n == 0 {
-                out.push_str(" – | – |");
-                continue;
-            }
-            // Always positive: precision p/n, recall 1, so F1 = 2p/(n+p); always negative finds
-            // no positive, F1 0.
-            let f1 = if always_positive {
-                2.0 * p as f64 / (n + p) as f64
-            } else {
-                0.0
-            };
-            let right = if always_positive { p } else { n - p };
-            out.push_str(&cell(Some(f1)));
-            out.push_str(&cell(Some(right as f64 / n as f64)));
-        }
-        out.push('\n');
-    }
-    out
+/// The answers recorded so far (`answers.jsonl`), for the tables that split them; a missing file
+/// or an unreadable row reads as nothing (the file is the run's own output, written whole per
+/// variant and task).
+fn read_answers(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     let s = &ctx.state;
-    let mut md = format!(
-        "# Experiment results ({:?} scale, {} epoch(s) per stage)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
-        s.scale,
-        s.epochs,
-        s.model.display()
-    );
-    md.push_str(&table(s));
-    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Against constant answers\n\n");
-    md.push_str(&against_constants(s, &ctx.dev));
-    md.push_str("\n## Data\n\n");
-    md.push_str(&format!(
-        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
-        s.data.train_items,
-        s.data.dev_items,
-        s.data.traces,
-        s.data.traces_dropped,
-        s.data.thought_rows,
-        s.data.diagnosis_rows,
-        s.data.sampled,
-        s.data.samples_right,
-        s.data.samples_learned,
-        s.data.dpo_pairs
-    ));
-    md.push_str("\n## Wall time per step\n\n| step | seconds |\n|---|---:|\n");
-    for step in steps() {
-        if let Some(secs) = s.done.get(&step) {
-            md.push_str(&format!("| {step} | {secs:.0} |\n"));
-        }
-    }
-    for n in &s.notes {
-        md.push_str(&format!("\nNote: {n}\n"));
-    }
+    let answers = read_answers(&ctx.path("answers.jsonl"));
+    let md = report::markdown(s, &ctx.dev, &answers);
     let path = ctx.path("results.md");
     crate::fsutil::write_atomic(&path, md.as_bytes()).map_err(|e| io(&path, e))?;
     let path = ctx.path("results.json");

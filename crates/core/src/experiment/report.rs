@@ -1,0 +1,283 @@
+//! The experiment's report: the results table (every variant, every task, SPEC's metric), the
+//! binary tasks beside constant answers, anomaly detection split by where its items come from,
+//! and the data and timing notes, as `results.md`.
+
+use super::{steps, State, VARIANTS};
+use crate::eval::{self, data::Item};
+use crate::store::Task;
+
+/// The metric a task is judged by in the table (SPEC's).
+pub fn headline(task: Task) -> &'static str {
+    match task {
+        Task::AnomalyDetection | Task::FailurePrediction => "f1",
+        Task::LogParsing => "ga",
+        Task::RootCause | Task::Interpretation => "token_f1",
+    }
+}
+
+/// The results table in Markdown.
+pub fn table(state: &State) -> String {
+    let tasks: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|t| state.results.iter().any(|r| r.task == *t))
+        .collect();
+    let mut out = String::from("| variant |");
+    for t in &tasks {
+        out.push_str(&format!(" {t} ({}) |", headline(*t)));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(tasks.len()));
+    out.push('\n');
+    for v in VARIANTS {
+        if !state.results.iter().any(|r| r.variant == v) {
+            continue;
+        }
+        out.push_str(&format!("| {v} |"));
+        for t in &tasks {
+            match state
+                .results
+                .iter()
+                .find(|r| r.variant == v && r.task == *t)
+            {
+                Some(r) => out.push_str(&format!(
+                    " {:.3} |",
+                    r.result.metrics.get(headline(*t)).copied().unwrap_or(0.0)
+                )),
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("| items |");
+    for t in &tasks {
+        let n = state
+            .results
+            .iter()
+            .find(|r| r.task == *t)
+            .map_or(0, |r| r.result.items);
+        out.push_str(&format!(" {n} |"));
+    }
+    out.push('\n');
+    out
+}
+
+/// The binary tasks beside the two constant answers: a variant that cannot beat "always
+/// positive" (its F1) or the majority label (its accuracy) has learned nothing about the windows,
+/// however far it is above the base model.
+pub fn against_constants(state: &State, dev: &[Item]) -> String {
+    let binary = [
+        (Task::AnomalyDetection, "abnormal"),
+        (Task::FailurePrediction, "yes"),
+    ];
+    let mut out = String::from("| variant |");
+    for (task, _) in binary {
+        out.push_str(&format!(" {task} (f1) | {task} (accuracy) |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|---:|".repeat(binary.len()));
+    out.push('\n');
+    let cell = |v: Option<f64>| v.map_or(" – |".to_string(), |v| format!(" {v:.3} |"));
+    for v in VARIANTS {
+        if !state.results.iter().any(|r| r.variant == v) {
+            continue;
+        }
+        out.push_str(&format!("| {v} |"));
+        for (task, _) in binary {
+            let metrics = state
+                .results
+                .iter()
+                .find(|r| r.variant == v && r.task == task)
+                .map(|r| &r.result.metrics);
+            out.push_str(&cell(metrics.and_then(|m| m.get("f1").copied())));
+            out.push_str(&cell(metrics.and_then(|m| m.get("accuracy").copied())));
+        }
+        out.push('\n');
+    }
+    for always_positive in [true, false] {
+        out.push_str(if always_positive {
+            "| always abnormal / yes |"
+        } else {
+            "| always normal / no |"
+        });
+        for (task, positive) in binary {
+            let golds: Vec<bool> = dev
+                .iter()
+                .filter(|i| i.task == task)
+                .map(|i| i.gold.trim().eq_ignore_ascii_case(positive))
+                .collect();
+            let (n, p) = (golds.len(), golds.iter().filter(|g| **g).count());
+            if n == 0 {
+                out.push_str(" – | – |");
+                continue;
+            }
+            // Always positive: precision p/n, recall 1, so F1 = 2p/(n+p); always negative finds
+            // no positive, F1 0.
+            let f1 = if always_positive {
+                2.0 * p as f64 / (n + p) as f64
+            } else {
+                0.0
+            };
+            let right = if always_positive { p } else { n - p };
+            out.push_str(&cell(Some(f1)));
+            out.push_str(&cell(Some(right as f64 / n as f64)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Anomaly-detection F1 (with accuracy and the item count) of every variant on each source of
+/// the dev items: LogLM's rows and each system's windows, scored as the main table scores
+/// ([`eval::score_task`]) from the recorded answers. A variant's answers for a task are recorded
+/// in one piece, in the dev items' order, so they line up with the items.
+pub fn by_source(dev: &[Item], answers: &[serde_json::Value]) -> String {
+    let task = Task::AnomalyDetection;
+    let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
+    let source = |item: &Item| {
+        if item.system.is_empty() {
+            "LogLM rows".to_string()
+        } else {
+            format!("{} windows", item.system)
+        }
+    };
+    let mut sources: Vec<String> = items.iter().map(|i| source(i)).collect();
+    sources.sort();
+    sources.dedup();
+    let mut out = String::from("| variant |");
+    for s in &sources {
+        let n = items.iter().filter(|i| source(i) == *s).count();
+        out.push_str(&format!(" {s}, {n} (f1) | {s} (accuracy) |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|---:|".repeat(sources.len()));
+    out.push('\n');
+    for v in VARIANTS {
+        let recorded: Vec<eval::Answer> = answers
+            .iter()
+            .filter(|a| a["variant"] == v && a["task"] == task.to_string())
+            .map(|a| eval::Answer {
+                text: a["text"].as_str().unwrap_or_default().to_string(),
+                answer: a["answer"].as_str().map(str::to_string),
+                latency: std::time::Duration::ZERO,
+                prompt_tokens: 0,
+            })
+            .collect();
+        if recorded.len() != items.len() {
+            continue;
+        }
+        out.push_str(&format!("| {v} |"));
+        for s in &sources {
+            let (group, given): (Vec<Item>, Vec<eval::Answer>) = items
+                .iter()
+                .zip(&recorded)
+                .filter(|(i, _)| source(i) == *s)
+                .map(|(i, a)| ((*i).clone(), a.clone()))
+                .unzip();
+            let (metrics, ..) = eval::score_task(task, &group, &given);
+            let get = |k: &str| metrics.get(k).copied().unwrap_or(0.0);
+            out.push_str(&format!(" {:.3} | {:.3} |", get("f1"), get("accuracy")));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The whole `results.md`.
+pub fn markdown(s: &State, dev: &[Item], answers: &[serde_json::Value]) -> String {
+    let mut md = format!(
+        "# Experiment results ({:?} scale, {} epoch(s) per stage)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
+        s.scale,
+        s.epochs,
+        s.model.display()
+    );
+    md.push_str(&table(s));
+    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Against constant answers\n\n");
+    md.push_str(&against_constants(s, dev));
+    md.push_str("\n## Anomaly detection by source\n\nThe BGL windows come from BGL-2k, the log the BGL chart was written against, so the walk's figures on them are optimistic. LogLM's anomaly rows are single messages, many of them BGL templates.\n\n");
+    md.push_str(&by_source(dev, answers));
+    md.push_str("\n## Data\n\n");
+    md.push_str(&format!(
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
+        s.data.train_items,
+        s.data.dev_items,
+        s.data.traces,
+        s.data.traces_dropped,
+        s.data.thought_rows,
+        s.data.diagnosis_rows,
+        s.data.sampled,
+        s.data.samples_right,
+        s.data.samples_learned,
+        s.data.dpo_pairs
+    ));
+    md.push_str("\n## Wall time per step\n\n| step | seconds |\n|---|---:|\n");
+    for step in steps() {
+        if let Some(secs) = s.done.get(&step) {
+            md.push_str(&format!("| {step} | {secs:.0} |\n"));
+        }
+    }
+    for n in &s.notes {
+        md.push_str(&format!("\nNote: {n}\n"));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(system: &str, gold: &str) -> Item {
+        Item {
+            line: 1,
+            task: Task::AnomalyDetection,
+            system: system.into(),
+            instruction: String::new(),
+            input: Vec::new(),
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        }
+    }
+
+    fn answer(variant: &str, said: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "variant": variant,
+            "task": "anomaly_detection",
+            "answer": said,
+            "text": said.map(|s| format!("Answer: {s}")).unwrap_or_default(),
+        })
+    }
+
+    #[test]
+    fn anomaly_detection_is_scored_per_source_in_the_dev_order() {
+        let dev = vec![
+            item("", "abnormal"),
+            item("BGL", "abnormal"),
+            item("", "normal"),
+            item("BGL", "normal"),
+            // Another task's item is not counted.
+            Item {
+                task: Task::FailurePrediction,
+                ..item("BGL", "yes")
+            },
+        ];
+        let mut answers = vec![
+            // Right on both LogLM rows; on the BGL windows one miss and one unreadable answer.
+            answer("base", Some("abnormal")),
+            answer("base", Some("normal")),
+            answer("base", Some("normal")),
+            answer("base", None),
+        ];
+        // A variant with part of its answers recorded gets no row.
+        answers.push(answer("direct SFT", Some("abnormal")));
+        let md = by_source(&dev, &answers);
+        assert!(
+            md.contains("| variant | BGL windows, 2 (f1) | BGL windows (accuracy) | LogLM rows, 2 (f1) | LogLM rows (accuracy) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| base | 0.000 | 0.000 | 1.000 | 1.000 |"),
+            "{md}"
+        );
+        assert!(!md.contains("direct SFT"), "{md}");
+    }
+}
