@@ -9,6 +9,7 @@ use crate::cli::{EvalArgs, EvalPrompt};
 use logreasoner_core::answer::committed_answer;
 use logreasoner_core::config::Config;
 use logreasoner_core::diagnose::prompt::PromptLimits;
+use logreasoner_core::diagnose::verdict::DIAGNOSIS_PROMPT_SUFFIX;
 use logreasoner_core::eval::{self, data};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::model::GenerationParams;
@@ -114,9 +115,9 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         for prompt in &prompts {
             let label = match prompt {
                 EvalPrompt::Solution => label.clone(),
-                EvalPrompt::Diagnosis => format!("{label}, diagnosis prompt"),
+                EvalPrompt::Diagnosis => format!("{label}{DIAGNOSIS_PROMPT_SUFFIX}"),
                 EvalPrompt::DiagnosisWholeLines => {
-                    format!("{label}, diagnosis prompt, whole lines")
+                    format!("{label}{DIAGNOSIS_PROMPT_SUFFIX}, whole lines")
                 }
             };
             let limits = PromptLimits {

@@ -364,8 +364,9 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
     let json = serde_json::to_string(&r).expect("json");
     common::assert_valid_json(&json, &schema());
 
-    // With a stored evaluation in which this model beats the walk, the same answer overrides it,
-    // and the confidence is the model's measured share of right "normal" answers.
+    // With a stored evaluation in which this model, on the diagnosis prompt, beats the walk, the
+    // same answer overrides it, and the confidence is the model's measured share of right
+    // "normal" answers.
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path().join("db")).expect("store");
     let row = |variant: &str, model: Option<&str>, f1: f64, npv: f64| EvalResult {
@@ -392,7 +393,12 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
         items: 40,
         max_tokens: 64,
         results: vec![
-            row("base", Some("SmolLM2-135M-Instruct"), 0.7, 0.92),
+            row(
+                "base, diagnosis prompt",
+                Some("SmolLM2-135M-Instruct"),
+                0.7,
+                0.92,
+            ),
             row("flowchart walk", None, 0.5, 0.8),
         ],
         note: String::new(),

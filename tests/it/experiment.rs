@@ -82,6 +82,9 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     }
     let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");
     assert!(md.contains("Wall time per step"), "{md}");
+    // The base model on the prompt diagnoses send, split by source like the rest.
+    assert!(md.contains("| base, diagnosis prompt |"), "{md}");
+    assert!(md.contains("## Anomaly detection by source"), "{md}");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("json"))
             .expect("json");

@@ -96,6 +96,10 @@ pub const MIN_MEASURED_ITEMS: usize = 20;
 /// The name eval gives the walk's row.
 pub const WALK_VARIANT: &str = "flowchart walk";
 
+/// What eval appends to a model row's name when it sent the diagnosis prompt (with the default
+/// limits); only such rows measure the answers a diagnosis reads.
+pub const DIAGNOSIS_PROMPT_SUFFIX: &str = ", diagnosis prompt";
+
 /// How the model (this model file with this adapter) and the walk measured on anomaly detection in
 /// the latest stored evaluation that ran both on the same items.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,9 +137,10 @@ impl Reliability {
     }
 
     /// Reads the latest anomaly-detection evaluation of at least [`MIN_MEASURED_ITEMS`] items
-    /// with a row for `model` (its name, with `adapter` or none; `None`: no model runs) and one
-    /// for the walk, so the two are compared on the same items; without one, the walk's record
-    /// from the latest evaluation that measured it.
+    /// with a row for `model` (its name, with `adapter` or none; `None`: no model runs) on the
+    /// diagnosis prompt ([`DIAGNOSIS_PROMPT_SUFFIX`]) and one for the walk, so the two are
+    /// compared on the same items; without one, the walk's record from the latest evaluation that
+    /// measured it.
     pub fn from_evals(
         runs: &[crate::store::EvalRun],
         model: Option<&str>,
@@ -159,7 +164,7 @@ impl Reliability {
             r.results
                 .iter()
                 .find(|x| {
-                    x.variant != WALK_VARIANT
+                    x.variant.ends_with(DIAGNOSIS_PROMPT_SUFFIX)
                         && x.model.as_deref() == Some(name)
                         && x.adapter.as_deref() == adapter
                 })
@@ -440,7 +445,8 @@ fn as_category(cause: &str, chart: Option<&Flowchart>) -> Option<String> {
 
 /// The walk's own verdict: the no-model baseline. A window where no chart's symptom appears is
 /// normal; a chart that applies and reaches a conclusion names its cause and remedy; an escalation
-/// or a walk that stopped is anomalous with no category.
+/// is anomalous with the cause `unknown` and the escalation's remedy; a walk that stopped is
+/// anomalous with no cause.
 pub fn from_walk(walk: Option<&Walk>, symptom_lines: &[usize]) -> Verdict {
     let Some(walk) = walk else {
         return Verdict {
@@ -514,8 +520,9 @@ pub fn calibrated_walk(mut walk_verdict: Verdict, reliability: &Reliability) -> 
 /// Where the walk found a chart's problem (concluded, escalated or stopped) and the model says
 /// otherwise, the model wins only under [`may_override`]; else the walk's verdict stands
 /// (`WalkAgainstModel`) and the disagreement shows in [`Opinions`]. Where the walk had nothing to
-/// say (no chart applies) or agrees, the model's readable answer decides and names the cause.
-/// Evidence is the model's citations inside the window, else the walk's.
+/// say (no chart applies) or agrees, the model's readable answer decides; the cause is settled by
+/// [`settle_cause`]. Evidence is the model's citations inside the window, else (for an anomaly)
+/// the walk's.
 ///
 /// Confidence is how often the deciding opinion was right when it gave this verdict in the stored
 /// evaluation ([`Reliability`]); where both agree, the better of the two. Without a stored
@@ -539,16 +546,10 @@ pub fn settle(
         v.from = VerdictFrom::WalkAgainstModel;
         return v;
     }
-    let (cause, cause_is_category) = if !anomalous {
-        (None, false)
+    let (cause, cause_is_category, next_steps) = if anomalous {
+        settle_cause(answer, &walk_verdict, chart, &window, reliability)
     } else {
-        match answer.cause.as_deref() {
-            Some(c) => match as_category(c, chart) {
-                Some(id) => (Some(id), true),
-                None => (Some(c.to_string()), false),
-            },
-            None => (walk_verdict.cause.clone(), walk_verdict.cause_is_category),
-        }
+        (None, false, Vec::new())
     };
     let mut evidence = Vec::new();
     let mut rejected = Vec::new();
@@ -589,16 +590,59 @@ pub fn settle(
         confidence,
         evidence,
         rejected_evidence: rejected,
-        next_steps: if anomalous {
-            walk_verdict.next_steps
-        } else {
-            Vec::new()
-        },
+        next_steps,
         from: if walk_spoke && !agree {
             VerdictFrom::ModelAgainstWalk
         } else {
             VerdictFrom::Model
         },
+    }
+}
+
+/// The cause and next steps of an anomalous verdict. A chart's conclusion names its cause and
+/// remedy as a pair: where the walk reached one, a model naming another cause replaces the pair
+/// only under [`may_override`] and only with another of the chart's conclusions (whose remedy then
+/// comes with it), so a verdict never shows one cause beside another cause's remedy. Where the
+/// walk concluded nothing (no chart, an escalation, a stopped walk) the model's cause names the
+/// problem beside the walk's steps.
+fn settle_cause(
+    answer: &ModelAnswer,
+    walk: &Verdict,
+    chart: Option<&Flowchart>,
+    window: &std::ops::RangeInclusive<usize>,
+    reliability: &Reliability,
+) -> (Option<String>, bool, Vec<String>) {
+    let walk_pair = || {
+        (
+            walk.cause.clone(),
+            walk.cause_is_category,
+            walk.next_steps.clone(),
+        )
+    };
+    let Some(said) = answer.cause.as_deref() else {
+        return walk_pair();
+    };
+    let category = as_category(said, chart);
+    let walk_concluded = walk.cause_is_category && walk.cause.as_deref() != Some("unknown");
+    if !walk_concluded {
+        return match category {
+            Some(id) => (Some(id), true, walk.next_steps.clone()),
+            None => (Some(said.to_string()), false, walk.next_steps.clone()),
+        };
+    }
+    let remedy = category.as_deref().zip(chart).and_then(|(id, chart)| {
+        chart
+            .nodes
+            .values()
+            .find(|n| n.cause.as_deref() == Some(id))
+            .and_then(|n| n.remedy.as_deref())
+            .map(|r| r.trim().to_string())
+    });
+    match (category, remedy) {
+        (Some(id), Some(remedy)) if may_override(answer, window, reliability) => {
+            (Some(id), true, vec![remedy])
+        }
+        _ => walk_pair(),
     }
 }
 
@@ -791,6 +835,71 @@ mod tests {
         }
     }
 
+    /// A chart's conclusion keeps its cause and remedy together: a model that agrees there is an
+    /// anomaly but names another cause replaces the pair only under the override rule and with
+    /// another of the chart's conclusions, whose remedy comes along.
+    #[test]
+    fn a_concluded_cause_and_its_remedy_stay_together() {
+        let chart = crate::flowchart::load_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../flowcharts/bgl-kernel-fault.yaml"),
+        )
+        .expect("bundled chart");
+        let network = chart
+            .nodes
+            .values()
+            .find(|n| n.cause.as_deref() == Some("network_failure"))
+            .and_then(|n| n.remedy.clone())
+            .expect("the chart concludes network_failure");
+        let says = |cause: &str| ModelAnswer {
+            anomalous: Some(true),
+            cause: Some(cause.into()),
+            cited: vec![3],
+            ..Default::default()
+        };
+        let cases = [
+            // Not measured better than the walk: the walk's pair stands.
+            (says("network failure"), measured(0.4, 0.6), "disk_failure"),
+            // Measured better, but its cause is no conclusion of the chart.
+            (says("cosmic rays"), measured(0.9, 0.6), "disk_failure"),
+            // Measured better and another conclusion of the chart: that conclusion's pair.
+            (
+                says("network failure"),
+                measured(0.9, 0.6),
+                "network_failure",
+            ),
+        ];
+        for (answer, reliability, cause) in cases {
+            let v = settle(
+                Some(&answer),
+                walk_concluded(),
+                Some(&chart),
+                1..=10,
+                &reliability,
+            );
+            assert_eq!(v.cause.as_deref(), Some(cause), "{answer:?}");
+            let steps = if cause == "network_failure" {
+                vec![network.trim().to_string()]
+            } else {
+                walk_concluded().next_steps
+            };
+            assert_eq!(v.next_steps, steps, "{answer:?}");
+        }
+        // Where the walk only escalated, the model's cause names the problem.
+        let escalated = Verdict {
+            cause: Some("unknown".into()),
+            ..walk_concluded()
+        };
+        let v = settle(
+            Some(&says("network failure")),
+            escalated,
+            Some(&chart),
+            1..=10,
+            &Reliability::default(),
+        );
+        assert_eq!(v.cause.as_deref(), Some("network_failure"));
+    }
+
     /// Confidence comes from the stored evaluation: how often the deciding opinion was right
     /// when it gave this verdict.
     #[test]
@@ -843,19 +952,26 @@ mod tests {
             note: String::new(),
             created_at: id,
         };
+        let base = "base, diagnosis prompt";
         let runs = vec![
             run(
                 1,
                 30,
-                vec![row("base", Some("m"), 0.8), row(WALK_VARIANT, None, 0.5)],
+                vec![row(base, Some("m"), 0.8), row(WALK_VARIANT, None, 0.5)],
             ),
             // Too few items to count, and a later run without the walk.
             run(
                 2,
                 5,
-                vec![row("base", Some("m"), 0.1), row(WALK_VARIANT, None, 0.9)],
+                vec![row(base, Some("m"), 0.1), row(WALK_VARIANT, None, 0.9)],
             ),
-            run(3, 30, vec![row("base", Some("m"), 0.2)]),
+            run(3, 30, vec![row(base, Some("m"), 0.2)]),
+            // The solution prompt's answers measure nothing a diagnosis reads.
+            run(
+                4,
+                30,
+                vec![row("base", Some("m"), 0.95), row(WALK_VARIANT, None, 0.5)],
+            ),
         ];
         let r = Reliability::from_evals(&runs, Some("m"), None);
         assert_eq!(r.model.map(|m| m.f1), Some(0.8));

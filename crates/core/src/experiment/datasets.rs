@@ -118,8 +118,9 @@ fn windows(lines: &[(bool, String)], offset: usize) -> Vec<Item> {
     out
 }
 
-/// At most `per_task` items of each task (all when `None`), keeping file order; for the binary
-/// tasks both labels get an equal share of a cut, so a small run sees both.
+/// At most `per_task` items of each task (all when `None`, in file order), spread evenly over
+/// each task's items; for the binary tasks both labels get an equal share of a cut, so a small
+/// run sees both. The result is grouped by task.
 pub fn cut(items: Vec<Item>, per_task: Option<usize>) -> Vec<Item> {
     let Some(n) = per_task else {
         return items;

@@ -17,7 +17,8 @@
 //! results so far), the training files, `runs/<variant>/` (ordinary run folders, resumed from their
 //! checkpoints), `samples.jsonl` (appended per item), `dev.jsonl` (the scored items),
 //! `answers.jsonl` (every answer of every variant), and `results.md` / `results.json`. A killed
-//! run starts again at the step (and, inside eval or sampling, the item or task) it was in.
+//! run starts again at the step it was in: training from its run's last checkpoint, sampling at
+//! the next item, evaluation at the next variant and task.
 
 pub mod datasets;
 mod report;
@@ -195,6 +196,15 @@ pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
 pub const FULL: &str = "full (+ DPO)";
 /// Every variant, in table order.
 pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
+/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection): the shipped
+/// adapter's and the base model's. The full pipeline's measurement there is what the verdict rule
+/// reads, since that is the prompt whose answers it settles.
+pub const DIAGNOSED: [&str; 2] = [BASE, FULL];
+
+/// The name of `variant`'s rows on the diagnosis prompt.
+pub fn on_diagnosis_prompt(variant: &str) -> String {
+    format!("{variant}{}", verdict::DIAGNOSIS_PROMPT_SUFFIX)
+}
 
 /// Training runs, each with its stage, data file, and the run whose adapter it starts from.
 const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
@@ -308,6 +318,9 @@ pub struct State {
     /// Passes over each stage's data (medium and full); a folder holds runs of one setting.
     #[serde(default = "one_epoch")]
     pub epochs: f64,
+    /// Runs that were skipped (no rows, or no adapter to start from): done, with nothing on disk.
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 fn one_epoch() -> f64 {
@@ -341,8 +354,12 @@ pub fn steps() -> Vec<String> {
     let mut s = vec!["data".to_string(), "samples".to_string()];
     s.extend(RUNS.iter().map(|(name, ..)| format!("train:{name}")));
     s.extend(EVAL_ORDER.iter().map(|t| format!("eval:{t}")));
+    s.push(DIAGNOSIS_STEP.to_string());
     s
 }
+
+/// The step evaluating [`DIAGNOSED`] on the diagnosis prompt.
+const DIAGNOSIS_STEP: &str = "eval:diagnosis";
 
 /// Tasks in the order they are evaluated, each by every variant: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
@@ -366,6 +383,14 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn path(&self, name: &str) -> PathBuf {
         self.opts.folder.join(name)
+    }
+
+    /// Says `note` and keeps it for the report (once, however often a resumed run says it).
+    fn note(&mut self, note: String) {
+        (self.progress)(&format!("  {note}"));
+        if !self.state.notes.contains(&note) {
+            self.state.notes.push(note);
+        }
     }
 
     fn save(&self) -> Result<(), ExperimentError> {
@@ -396,7 +421,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             }
             s
         }
-        Err(_) => State {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
             scale: opts.scale,
             model: opts.model.clone(),
             done: BTreeMap::new(),
@@ -404,7 +429,10 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             results: Vec::new(),
             notes: Vec::new(),
             epochs: opts.epochs,
+            skipped: Vec::new(),
         },
+        // Starting afresh would overwrite the record of finished work.
+        Err(e) => return Err(io(&state_path, e)),
     };
     let mut state = state;
     forget_lost_outputs(&opts.folder, &mut state);
@@ -467,14 +495,23 @@ fn outputs(step: &str) -> Vec<String> {
 /// that remain are reused.
 fn forget_lost_outputs(folder: &Path, state: &mut State) {
     let all = steps();
+    let skipped = |step: &str| {
+        step.strip_prefix("train:")
+            .is_some_and(|run| state.skipped.iter().any(|s| s == run))
+    };
     let lost = all.iter().position(|step| {
-        state.done.contains_key(step) && outputs(step).iter().any(|f| !folder.join(f).exists())
+        state.done.contains_key(step)
+            && !skipped(step)
+            && outputs(step).iter().any(|f| !folder.join(f).exists())
     });
     if let Some(first) = lost {
         for step in &all[first..] {
             if step.starts_with("data") || step.starts_with("samples") || step.starts_with("train")
             {
                 state.done.remove(step);
+                if let Some(run) = step.strip_prefix("train:") {
+                    state.skipped.retain(|s| s != run);
+                }
             }
         }
     }
@@ -485,12 +522,18 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == "data" => build_data(ctx),
         None if step == "samples" => sample(ctx),
         Some(("train", name)) => train(ctx, name),
+        _ if step == DIAGNOSIS_STEP => {
+            for variant in DIAGNOSED {
+                evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
+            }
+            Ok(())
+        }
         Some(("eval", task)) => {
             let task: Task = task
                 .parse()
                 .map_err(|e: String| ExperimentError::Invalid(format!("step {step}: {e}")))?;
             for variant in VARIANTS {
-                evaluate(ctx, variant, task)?;
+                evaluate(ctx, variant, task, Prompt::Solution)?;
             }
             Ok(())
         }
@@ -511,15 +554,21 @@ fn write_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), Experiment
     crate::fsutil::write_atomic(path, eval::jsonl(rows).as_bytes()).map_err(|e| io(path, e))
 }
 
-fn append_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), ExperimentError> {
-    use std::io::Write;
-    let text = eval::jsonl(rows);
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| io(path, e))
+/// Writes `rows`, the answers of `variant` on `task`, into the answers file in place of any it
+/// held for the two (a run killed after writing them but before recording the result repeats the
+/// evaluation), keeping every other row; the file is replaced whole, never left half-written.
+fn record_answers(
+    path: &Path,
+    variant: &str,
+    task: Task,
+    rows: &[serde_json::Value],
+) -> Result<(), ExperimentError> {
+    let mut kept: Vec<serde_json::Value> = read_answers(path)
+        .into_iter()
+        .filter(|r| !(r["variant"] == variant && r["task"] == task.to_string()))
+        .collect();
+    kept.extend_from_slice(rows);
+    write_jsonl(path, &kept)
 }
 
 fn count_by_task(items: &[Item]) -> BTreeMap<String, usize> {
@@ -743,12 +792,11 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
     let rows = rows_in(&data);
     let folder = ctx.path("runs").join(name);
     if rows == 0 {
-        let note = format!(
+        ctx.note(format!(
             "{name}: no training rows in {}, not trained",
             data.display()
-        );
-        (ctx.progress)(&format!("  {note}"));
-        ctx.state.notes.push(note);
+        ));
+        ctx.state.skipped.push(name.to_string());
         return Ok(());
     }
     // Direct and stepwise SFT take the same number of steps: one pass over the items and their
@@ -770,9 +818,8 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
         if let Some(from) = from {
             let adapter = ctx.path("runs").join(from).join("adapter");
             if !adapter.exists() {
-                let note = format!("{name}: {from} has no adapter, not trained");
-                (ctx.progress)(&format!("  {note}"));
-                ctx.state.notes.push(note);
+                ctx.note(format!("{name}: {from} has no adapter, not trained"));
+                ctx.state.skipped.push(name.to_string());
                 return Ok(());
             }
             config.from_adapter = Some(adapter);
@@ -803,12 +850,30 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
 }
 
 /// Evaluates `variant` on the dev items of `task`, unless it is done or does not apply.
-fn evaluate(ctx: &mut Ctx, variant: &str, task: Task) -> Result<(), ExperimentError> {
+/// Which chat an evaluation sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prompt {
+    /// The task's stepwise prompt (the training data's), read at its `Answer:` line.
+    Solution,
+    /// The chat `diagnose` sends with its default limits, read as a diagnosis is read.
+    Diagnosis,
+}
+
+fn evaluate(
+    ctx: &mut Ctx,
+    variant: &str,
+    task: Task,
+    prompt: Prompt,
+) -> Result<(), ExperimentError> {
+    let label = match prompt {
+        Prompt::Solution => variant.to_string(),
+        Prompt::Diagnosis => on_diagnosis_prompt(variant),
+    };
     let done = ctx
         .state
         .results
         .iter()
-        .any(|r| r.variant == variant && r.task == task);
+        .any(|r| r.variant == label && r.task == task);
     let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
     if done || items.is_empty() || (variant == WALK && !eval::walk_applies(task)) {
         return Ok(());
@@ -817,12 +882,9 @@ fn evaluate(ctx: &mut Ctx, variant: &str, task: Task) -> Result<(), ExperimentEr
         Some(name) => {
             let path = ctx.path("runs").join(name).join("adapter");
             if !path.exists() {
-                let note =
-                    format!("{variant}: no adapter (its run was not trained), not evaluated");
-                (ctx.progress)(&format!("  {note}"));
-                if !ctx.state.notes.contains(&note) {
-                    ctx.state.notes.push(note);
-                }
+                ctx.note(format!(
+                    "{variant}: no adapter (its run was not trained), not evaluated"
+                ));
                 return Ok(());
             }
             Some(path)
@@ -838,43 +900,58 @@ fn evaluate(ctx: &mut Ctx, variant: &str, task: Task) -> Result<(), ExperimentEr
             device: ctx.opts.device.clone(),
         };
         let mut model = spec.open()?;
+        let settings = crate::config::DiagnosisSettings::default();
         let params = GenerationParams {
-            max_tokens: ctx.opts.scale.max_tokens(task),
+            max_tokens: match prompt {
+                Prompt::Solution => ctx.opts.scale.max_tokens(task),
+                Prompt::Diagnosis => settings.max_tokens,
+            },
             temperature: 0.0,
             answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
             ..Default::default()
         };
+        let charts = &ctx.opts.charts;
+        let diagnosis = |item: &Item| eval::diagnosis_messages(charts, item, (&settings).into());
+        type Chat<'a> = dyn Fn(&Item) -> Vec<Message> + 'a;
+        type Read = dyn Fn(Task, &str) -> Option<String>;
+        let (chat, read): (&Chat, &Read) = match prompt {
+            Prompt::Solution => (&eval::messages, &crate::answer::committed_answer),
+            Prompt::Diagnosis => (&diagnosis, &eval::diagnosis_answer),
+        };
         let total = items.len();
         let progress = &mut ctx.progress;
-        let answers = eval::run_model(&mut model, &items, &params, &mut |done| {
+        let answers = eval::run_model_with(&mut model, &items, chat, read, &params, &mut |done| {
             if done == total || done % 10 == 0 {
-                progress(&format!("  {variant} · {task}: {done}/{total}"));
+                progress(&format!("  {label} · {task}: {done}/{total}"));
             }
         })?;
         (answers, Some(model.name()))
     };
-    append_jsonl(
+    record_answers(
         &ctx.path("answers.jsonl"),
-        &eval::answer_rows(variant, &items, &answers),
+        &label,
+        task,
+        &eval::answer_rows(&label, &items, &answers),
     )?;
-    let (mut result, _) = eval::result(variant, name, task, &items, &answers);
+    let (mut result, _) = eval::result(&label, name, task, &items, &answers);
     result.adapter = adapter.as_ref().map(|a| a.display().to_string());
     (ctx.progress)(&format!(
-        "  {variant} · {task}: {} = {:.3}",
+        "  {label} · {task}: {} = {:.3}",
         headline(task),
         result.metrics.get(headline(task)).copied().unwrap_or(0.0)
     ));
     ctx.state.results.push(Row {
-        variant: variant.to_string(),
+        variant: label,
         task,
         result,
     });
     ctx.save()
 }
 
-/// How `variant`'s adapter and the walk measured on the anomaly-detection dev items of `state`,
-/// for the diagnosis's verdict rule (written beside the adapter as
-/// [`verdict::RELIABILITY_FILE`]); `None` without both rows or with too few items.
+/// How `variant`'s adapter answered the diagnosis prompt on the anomaly-detection dev items of
+/// `state`, beside the walk on the same items, for the diagnosis's verdict rule (written beside the
+/// adapter as [`verdict::RELIABILITY_FILE`]). `None` without both rows or with too few items: a
+/// score on the experiment's own prompt does not measure the answers a diagnosis reads.
 pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdict::Reliability> {
     use verdict::{Measured, Reliability};
     let row = |v: &str| {
@@ -883,12 +960,12 @@ pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdic
             .iter()
             .find(|r| r.variant == v && r.task == Task::AnomalyDetection)
     };
-    let (m, w) = (row(variant)?, row(WALK)?);
+    let (m, w) = (row(&on_diagnosis_prompt(variant))?, row(WALK)?);
     Some(Reliability {
         model: Measured::from_metrics(&m.result.metrics, m.result.items),
         walk: Measured::from_metrics(&w.result.metrics, w.result.items),
         source: Some(format!(
-            "experiment {} ({variant} and the walk on {} anomaly-detection items)",
+            "experiment {} ({variant} on the diagnosis prompt and the walk on {} anomaly-detection items)",
             source.display(),
             m.result.items
         )),
@@ -899,17 +976,21 @@ pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdic
     })
 }
 
-/// Writes `variant`'s measurement into `adapter` (nothing when it has none).
+/// Writes `variant`'s measurement into `adapter` (and removes an old one when it has none).
 fn write_reliability(
     state: &State,
     variant: &str,
     source: &Path,
     adapter: &Path,
 ) -> Result<Option<PathBuf>, ExperimentError> {
-    let Some(r) = reliability(state, variant, source) else {
-        return Ok(None);
-    };
     let path = adapter.join(verdict::RELIABILITY_FILE);
+    let Some(r) = reliability(state, variant, source) else {
+        // An older measurement (of another prompt, or before this evaluation) must not stay.
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
+            _ => Ok(None),
+        };
+    };
     let json = serde_json::to_vec_pretty(&r).map_err(|e| io(&path, e))?;
     crate::fsutil::write_atomic(&path, &json).map_err(|e| io(&path, e))?;
     Ok(Some(path))
@@ -993,7 +1074,7 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
         dest,
     )?);
     let readme = format!(
-        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection row beside the walk's) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
+        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection row on the diagnosis prompt beside the walk's) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
         model = state.model.display(),
         scale = state.scale,
     );
@@ -1029,9 +1110,16 @@ mod tests {
             model: PathBuf::from("m.gguf"),
             done: BTreeMap::new(),
             data: DataStats::default(),
-            results: vec![row(WALK, 0.4), row(DIRECT, 0.5), row(FULL, 0.7)],
+            results: vec![
+                row(WALK, 0.4),
+                row(DIRECT, 0.5),
+                row(FULL, 0.7),
+                row(&on_diagnosis_prompt(FULL), 0.6),
+                row(&on_diagnosis_prompt(DIRECT), 0.3),
+            ],
             notes: Vec::new(),
             epochs: 1.0,
+            skipped: Vec::new(),
         }
     }
 
@@ -1065,18 +1153,27 @@ mod tests {
         assert!(md.contains("| full (+ DPO) | 0.700 | – | – | – |"), "{md}");
     }
 
-    /// An adapter is measured as its own variant beside the walk; too few items measure nothing.
+    /// An adapter is measured by its answers to the diagnosis prompt, beside the walk; a score on
+    /// the experiment's own prompt alone measures nothing a diagnosis reads, and too few items
+    /// measure nothing either.
     #[test]
-    fn an_adapter_is_measured_by_the_experiment_that_made_it() {
+    fn an_adapter_is_measured_on_the_prompt_diagnoses_send() {
         let source = Path::new("exp/state.json");
         let full = reliability(&state(30), FULL, source).expect("measured");
-        assert_eq!(full.model.map(|m| m.f1), Some(0.7));
+        assert_eq!(full.model.map(|m| m.f1), Some(0.6));
         assert_eq!(full.walk.map(|w| w.f1), Some(0.4));
         assert!(full.model_beats_walk());
         let direct = reliability(&state(30), DIRECT, source).and_then(|r| r.model);
-        assert_eq!(direct.map(|m| m.f1), Some(0.5));
+        assert_eq!(direct.map(|m| m.f1), Some(0.3));
+        assert!(!reliability(&state(30), DIRECT, source).is_some_and(|r| r.model_beats_walk()));
         assert_eq!(reliability(&state(5), FULL, source), None);
-        assert_eq!(reliability(&state(30), STEPWISE, source), None);
+        // Stepwise SFT has only its solution-prompt row.
+        let mut solution_only = state(30);
+        solution_only.results.push(Row {
+            variant: STEPWISE.into(),
+            ..solution_only.results[1].clone()
+        });
+        assert_eq!(reliability(&solution_only, STEPWISE, source), None);
     }
 
     /// What the experiment writes beside an adapter is what a diagnosis reads back.
@@ -1096,6 +1193,78 @@ mod tests {
             verdict::Reliability::of_adapter(&dir.path().join("nowhere")),
             None
         );
+        // Measured on too few items now: the old file goes rather than stay as a measurement.
+        let none = write_reliability(&state(5), FULL, Path::new("r.json"), dir.path());
+        assert_eq!(none.expect("removed"), None);
+        assert!(!written.exists());
+    }
+
+    /// A variant's answers on a task are recorded once, however often its evaluation ran (a kill
+    /// after writing them and before recording the result runs it again), and a torn row goes.
+    #[test]
+    fn answers_are_recorded_once_per_variant_and_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("answers.jsonl");
+        let row = |variant: &str, task: &str, answer: &str| json!({ "variant": variant, "task": task, "answer": answer });
+        std::fs::write(
+            &path,
+            format!(
+                "{}\n{}\n{{\"variant\": \"base\", \"ta",
+                row(BASE, "anomaly_detection", "normal"),
+                row(FULL, "anomaly_detection", "normal")
+            ),
+        )
+        .expect("write");
+        let again = [row(FULL, "anomaly_detection", "abnormal")];
+        record_answers(&path, FULL, Task::AnomalyDetection, &again).expect("record");
+        record_answers(&path, FULL, Task::AnomalyDetection, &again).expect("record");
+        let rows = read_answers(&path);
+        assert_eq!(
+            rows,
+            vec![
+                row(BASE, "anomaly_detection", "normal"),
+                row(FULL, "anomaly_detection", "abnormal")
+            ]
+        );
+    }
+
+    /// A medium run of the test model in `folder`, with no data to read.
+    fn medium_in(folder: &Path, epochs: f64) -> Options {
+        Options {
+            scale: Scale::Medium,
+            folder: folder.to_path_buf(),
+            model: PathBuf::from("m.gguf"),
+            device: Device::Cpu,
+            loglm: folder.join("none"),
+            loghub: folder.join("none"),
+            charts: Vec::new(),
+            until: None,
+            epochs,
+        }
+    }
+
+    /// A run skipped for want of data is done and stays done; an unreadable `state.json` is an
+    /// error, never a fresh start that would overwrite the record of finished work.
+    #[test]
+    fn skipped_runs_stay_done_and_a_damaged_state_is_not_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in outputs("data").iter().chain(&outputs("samples")) {
+            std::fs::write(dir.path().join(f), "").expect("write");
+        }
+        let mut s = state(24);
+        for step in ["data", "samples", "train:direct", "train:stepwise"] {
+            s.done.insert(step.into(), 1.0);
+        }
+        s.skipped.push("direct".into());
+        forget_lost_outputs(dir.path(), &mut s);
+        assert!(s.done.contains_key("train:direct"));
+        // A trained run whose folder is gone trains again; the skip list is kept for the rest.
+        assert!(!s.done.contains_key("train:stepwise"));
+        assert_eq!(s.skipped, vec!["direct".to_string()]);
+
+        std::fs::create_dir(dir.path().join("state.json")).expect("a folder in its place");
+        let err = run(&medium_in(dir.path(), 1.0), &mut |_| {}).expect_err("unreadable state");
+        assert!(err.to_string().contains("state.json"), "{err}");
     }
 
     #[test]
@@ -1122,18 +1291,7 @@ mod tests {
             serde_json::to_vec(&done).expect("json"),
         )
         .expect("write");
-        let opts = Options {
-            scale: Scale::Medium,
-            folder: dir.path().to_path_buf(),
-            model: PathBuf::from("m.gguf"),
-            device: Device::Cpu,
-            loglm: dir.path().join("none"),
-            loghub: dir.path().join("none"),
-            charts: Vec::new(),
-            until: None,
-            epochs: 3.0,
-        };
-        let err = run(&opts, &mut |_| {}).expect_err("another setting");
+        let err = run(&medium_in(dir.path(), 3.0), &mut |_| {}).expect_err("another setting");
         assert!(err.to_string().contains("(1 epochs)"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! binary tasks beside constant answers, anomaly detection split by where its items come from,
 //! and the data and timing notes, as `results.md`.
 
-use super::{steps, State, VARIANTS};
+use super::{on_diagnosis_prompt, steps, State, DIAGNOSED, VARIANTS};
 use crate::eval::{self, data::Item};
 use crate::store::Task;
 
@@ -65,12 +65,9 @@ pub fn table(state: &State) -> String {
 /// positive" (its F1) or the majority label (its accuracy) has learned nothing about the windows,
 /// however far it is above the base model.
 pub fn against_constants(state: &State, dev: &[Item]) -> String {
-    let binary = [
-        (Task::AnomalyDetection, "abnormal"),
-        (Task::FailurePrediction, "yes"),
-    ];
+    let binary = [Task::AnomalyDetection, Task::FailurePrediction];
     let mut out = String::from("| variant |");
-    for (task, _) in binary {
+    for task in binary {
         out.push_str(&format!(" {task} (f1) | {task} (accuracy) |"));
     }
     out.push_str("\n|---|");
@@ -82,7 +79,7 @@ pub fn against_constants(state: &State, dev: &[Item]) -> String {
             continue;
         }
         out.push_str(&format!("| {v} |"));
-        for (task, _) in binary {
+        for task in binary {
             let metrics = state
                 .results
                 .iter()
@@ -99,11 +96,12 @@ pub fn against_constants(state: &State, dev: &[Item]) -> String {
         } else {
             "| always normal / no |"
         });
-        for (task, positive) in binary {
+        for task in binary {
+            // Golds read as the main table reads them; one that names no label is not counted.
             let golds: Vec<bool> = dev
                 .iter()
                 .filter(|i| i.task == task)
-                .map(|i| i.gold.trim().eq_ignore_ascii_case(positive))
+                .filter_map(|i| crate::answer::gold_binary(task, &i.gold))
                 .collect();
             let (n, p) = (golds.len(), golds.iter().filter(|g| **g).count());
             if n == 0 {
@@ -151,7 +149,11 @@ pub fn by_source(dev: &[Item], answers: &[serde_json::Value]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---:|---:|".repeat(sources.len()));
     out.push('\n');
-    for v in VARIANTS {
+    let labels = VARIANTS
+        .iter()
+        .map(|v| v.to_string())
+        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)));
+    for v in labels {
         let recorded: Vec<eval::Answer> = answers
             .iter()
             .filter(|a| a["variant"] == v && a["task"] == task.to_string())
@@ -182,6 +184,35 @@ pub fn by_source(dev: &[Item], answers: &[serde_json::Value]) -> String {
     out
 }
 
+/// Anomaly detection on the prompt `diagnose` sends, read as a diagnosis is read: what the
+/// shipped adapter's verdicts stand on (the walk's row is the main table's).
+pub fn diagnosis_table(state: &State) -> String {
+    let mut out = String::from(
+        "| variant | f1 | precision | recall | accuracy | unreadable | items |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for v in DIAGNOSED {
+        let label = on_diagnosis_prompt(v);
+        let Some(r) = state
+            .results
+            .iter()
+            .find(|r| r.variant == label && r.task == Task::AnomalyDetection)
+        else {
+            continue;
+        };
+        let get = |k: &str| r.result.metrics.get(k).copied().unwrap_or(0.0);
+        out.push_str(&format!(
+            "| {label} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} |\n",
+            get("f1"),
+            get("precision"),
+            get("recall"),
+            get("accuracy"),
+            r.result.unparsed,
+            r.result.items
+        ));
+    }
+    out
+}
+
 /// The whole `results.md`.
 pub fn markdown(s: &State, dev: &[Item], answers: &[serde_json::Value]) -> String {
     let mut md = format!(
@@ -195,6 +226,8 @@ pub fn markdown(s: &State, dev: &[Item], answers: &[serde_json::Value]) -> Strin
     md.push_str(&against_constants(s, dev));
     md.push_str("\n## Anomaly detection by source\n\nThe BGL windows come from BGL-2k, the log the BGL chart was written against, so the walk's figures on them are optimistic. LogLM's anomaly rows are single messages, many of them BGL templates.\n\n");
     md.push_str(&by_source(dev, answers));
+    md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
+    md.push_str(&diagnosis_table(s));
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
         "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
@@ -269,7 +302,16 @@ mod tests {
         ];
         // A variant with part of its answers recorded gets no row.
         answers.push(answer("direct SFT", Some("abnormal")));
+        // The diagnosis prompt's rows come after the variants.
+        let diagnosed = on_diagnosis_prompt(super::super::FULL);
+        for said in ["abnormal", "abnormal", "normal", "abnormal"] {
+            answers.push(answer(&diagnosed, Some(said)));
+        }
         let md = by_source(&dev, &answers);
+        assert!(
+            md.contains("| full (+ DPO), diagnosis prompt | 0.667 | 0.500 | 1.000 | 1.000 |"),
+            "{md}"
+        );
         assert!(
             md.contains("| variant | BGL windows, 2 (f1) | BGL windows (accuracy) | LogLM rows, 2 (f1) | LogLM rows (accuracy) |"),
             "{md}"
