@@ -1012,7 +1012,7 @@ fn read_answers(path: &Path) -> Vec<serde_json::Value> {
 fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     let s = &ctx.state;
     let answers = read_answers(&ctx.path("answers.jsonl"));
-    let md = report::markdown(s, &ctx.dev, &answers);
+    let md = report::markdown(s, &ctx.dev, &ctx.train, &answers);
     let path = ctx.path("results.md");
     crate::fsutil::write_atomic(&path, md.as_bytes()).map_err(|e| io(&path, e))?;
     let path = ctx.path("results.json");

@@ -124,30 +124,66 @@ pub fn against_constants(state: &State, dev: &[Item]) -> String {
     out
 }
 
-/// Anomaly-detection F1 (with accuracy and the item count) of every variant on each source of
-/// the dev items: LogLM's rows and each system's windows, scored as the main table scores
-/// ([`eval::score_task`]) from the recorded answers. A variant's answers for a task are recorded
-/// in one piece, in the dev items' order, so they line up with the items.
+/// Anomaly-detection F1 and accuracy of every variant on each source of the dev items: LogLM's
+/// rows and each system's windows.
 pub fn by_source(dev: &[Item], answers: &[serde_json::Value]) -> String {
-    let task = Task::AnomalyDetection;
-    let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
-    let source = |item: &Item| {
+    split(Task::AnomalyDetection, dev, answers, &|item| {
         if item.system.is_empty() {
             "LogLM rows".to_string()
         } else {
             format!("{} windows", item.system)
         }
+    })
+}
+
+/// Root cause and interpretation split by whether the item's log lines are also the input of a
+/// training item (LogLM asks several questions of one log, and its split is by question, so most
+/// dev logs were seen in training under another question): a trained variant's lead on the seen
+/// logs may be memory of that log's other answers.
+pub fn by_seen_log(dev: &[Item], train: &[Item], answers: &[serde_json::Value]) -> String {
+    let seen: std::collections::HashSet<&[String]> =
+        train.iter().map(|i| i.input.as_slice()).collect();
+    let group = |item: &Item| {
+        if seen.contains(item.input.as_slice()) {
+            "log seen in training".to_string()
+        } else {
+            "log not seen".to_string()
+        }
     };
-    let mut sources: Vec<String> = items.iter().map(|i| source(i)).collect();
-    sources.sort();
-    sources.dedup();
+    [Task::RootCause, Task::Interpretation]
+        .into_iter()
+        .filter(|t| dev.iter().any(|i| i.task == *t))
+        .map(|t| format!("{t}:\n\n{}", split(t, dev, answers, &group)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `task`'s headline metric (and accuracy for the binary tasks) of every variant on each group of
+/// its dev items, scored as the main table scores ([`eval::score_task`]) from the recorded
+/// answers. A variant's answers for a task are recorded in one piece, in the dev items' order, so
+/// they line up with the items; a variant without all of them gets no row.
+fn split(
+    task: Task,
+    dev: &[Item],
+    answers: &[serde_json::Value],
+    group: &dyn Fn(&Item) -> String,
+) -> String {
+    let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
+    let mut groups: Vec<String> = items.iter().map(|i| group(i)).collect();
+    groups.sort();
+    groups.dedup();
+    let metric = headline(task);
+    let binary = metric == "f1";
     let mut out = String::from("| variant |");
-    for s in &sources {
-        let n = items.iter().filter(|i| source(i) == *s).count();
-        out.push_str(&format!(" {s}, {n} (f1) | {s} (accuracy) |"));
+    for g in &groups {
+        let n = items.iter().filter(|i| group(i) == *g).count();
+        out.push_str(&format!(" {g}, {n} ({metric}) |"));
+        if binary {
+            out.push_str(&format!(" {g} (accuracy) |"));
+        }
     }
     out.push_str("\n|---|");
-    out.push_str(&"---:|---:|".repeat(sources.len()));
+    out.push_str(&(if binary { "---:|---:|" } else { "---:|" }).repeat(groups.len()));
     out.push('\n');
     let labels = VARIANTS
         .iter()
@@ -164,20 +200,23 @@ pub fn by_source(dev: &[Item], answers: &[serde_json::Value]) -> String {
                 prompt_tokens: 0,
             })
             .collect();
-        if recorded.len() != items.len() {
+        if recorded.is_empty() || recorded.len() != items.len() {
             continue;
         }
         out.push_str(&format!("| {v} |"));
-        for s in &sources {
-            let (group, given): (Vec<Item>, Vec<eval::Answer>) = items
+        for g in &groups {
+            let (members, given): (Vec<Item>, Vec<eval::Answer>) = items
                 .iter()
                 .zip(&recorded)
-                .filter(|(i, _)| source(i) == *s)
+                .filter(|(i, _)| group(i) == *g)
                 .map(|(i, a)| ((*i).clone(), a.clone()))
                 .unzip();
-            let (metrics, ..) = eval::score_task(task, &group, &given);
+            let (metrics, ..) = eval::score_task(task, &members, &given);
             let get = |k: &str| metrics.get(k).copied().unwrap_or(0.0);
-            out.push_str(&format!(" {:.3} | {:.3} |", get("f1"), get("accuracy")));
+            out.push_str(&format!(" {:.3} |", get(metric)));
+            if binary {
+                out.push_str(&format!(" {:.3} |", get("accuracy")));
+            }
         }
         out.push('\n');
     }
@@ -214,7 +253,7 @@ pub fn diagnosis_table(state: &State) -> String {
 }
 
 /// The whole `results.md`.
-pub fn markdown(s: &State, dev: &[Item], answers: &[serde_json::Value]) -> String {
+pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::Value]) -> String {
     let mut md = format!(
         "# Experiment results ({:?} scale, {} epoch(s) per stage)\n\nModel: `{}`. Dev items: LogLM's dev split plus BGL windows from the last 30% of BGL-2k.\n\n",
         s.scale,
@@ -226,6 +265,8 @@ pub fn markdown(s: &State, dev: &[Item], answers: &[serde_json::Value]) -> Strin
     md.push_str(&against_constants(s, dev));
     md.push_str("\n## Anomaly detection by source\n\nThe BGL windows come from BGL-2k, the log the BGL chart was written against, so the walk's figures on them are optimistic. LogLM's anomaly rows are single messages, many of them BGL templates.\n\n");
     md.push_str(&by_source(dev, answers));
+    md.push_str("\n## Root cause and interpretation by whether the log was seen in training\n\nLogLM splits its rows by question, so most dev logs are also the input of a training row that asks something else; a trained variant's lead on those may be memory of that log's other answers.\n\n");
+    md.push_str(&by_seen_log(dev, train, answers));
     md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
     md.push_str(&diagnosis_table(s));
     md.push_str("\n## Data\n\n");
@@ -321,5 +362,42 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("direct SFT"), "{md}");
+    }
+
+    #[test]
+    fn root_cause_is_split_by_whether_its_log_was_trained_on() {
+        let rc = |input: &str, gold: &str| Item {
+            task: Task::RootCause,
+            input: vec![input.to_string()],
+            ..item("", gold)
+        };
+        let dev = vec![
+            rc("disk at 100%", "disk full"),
+            rc("oom killer", "out of memory"),
+        ];
+        // The first dev log is also a training item's input, asked another question.
+        let train = vec![Item {
+            task: Task::Interpretation,
+            ..rc("disk at 100%", "the disk is full")
+        }];
+        let said = |answer: &str| {
+            serde_json::json!({
+                "variant": "direct SFT",
+                "task": "root_cause",
+                "answer": answer,
+                "text": format!("Answer: {answer}"),
+            })
+        };
+        let answers = vec![said("disk full"), said("network down")];
+        let md = by_seen_log(&dev, &train, &answers);
+        assert!(md.starts_with("root_cause:"), "{md}");
+        assert!(
+            md.contains(
+                "| variant | log not seen, 1 (token_f1) | log seen in training, 1 (token_f1) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| direct SFT | 0.000 | 1.000 |"), "{md}");
+        assert!(!md.contains("interpretation"), "{md}");
     }
 }
