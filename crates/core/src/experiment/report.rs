@@ -268,7 +268,14 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     md.push_str("\n## Root cause and interpretation by whether the log was seen in training\n\nLogLM splits its rows by question, so most dev logs are also the input of a training row that asks something else; a trained variant's lead on those may be memory of that log's other answers.\n\n");
     md.push_str(&by_seen_log(dev, train, answers));
     md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
-    md.push_str(&diagnosis_table(s));
+    let diagnosed = diagnosis_table(s);
+    if diagnosed.lines().count() > 2 {
+        md.push_str(&diagnosed);
+    } else {
+        md.push_str(
+            "Not evaluated yet (the `eval:diagnosis` step runs when the run is resumed).\n",
+        );
+    }
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
         "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
