@@ -158,6 +158,26 @@ pub fn by_seen_log(dev: &[Item], train: &[Item], answers: &[serde_json::Value]) 
         .join("\n")
 }
 
+/// Log parsing split by whether the item's gold template is also a training item's: LogLM splits
+/// its parsing rows by line, so most dev templates were trained on with other values, and GA on
+/// those measures recall of a seen template rather than parsing.
+pub fn by_seen_template(dev: &[Item], train: &[Item], answers: &[serde_json::Value]) -> String {
+    let normalise = crate::answer::normalise_template;
+    let seen: std::collections::HashSet<String> = train
+        .iter()
+        .filter(|i| i.task == Task::LogParsing)
+        .map(|i| normalise(&i.gold))
+        .collect();
+    let group = |item: &Item| {
+        if seen.contains(&normalise(&item.gold)) {
+            "template seen in training".to_string()
+        } else {
+            "template not seen".to_string()
+        }
+    };
+    split(Task::LogParsing, dev, answers, &group)
+}
+
 /// `task`'s headline metric (and accuracy for the binary tasks) of every variant on each group of
 /// its dev items, scored as the main table scores ([`eval::score_task`]) from the recorded
 /// answers. A variant's answers for a task are recorded in one piece, in the dev items' order, so
@@ -267,6 +287,8 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     md.push_str(&by_source(dev, answers));
     md.push_str("\n## Root cause and interpretation by whether the log was seen in training\n\nLogLM splits its rows by question, so most dev logs are also the input of a training row that asks something else; a trained variant's lead on those may be memory of that log's other answers.\n\n");
     md.push_str(&by_seen_log(dev, train, answers));
+    md.push_str("\n## Log parsing by whether the template was seen in training\n\nLogLM splits its parsing rows by line, so most dev templates were trained on with other values; GA on those is recall of a seen template.\n\n");
+    md.push_str(&by_seen_template(dev, train, answers));
     md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
     let diagnosed = diagnosis_table(s);
     if diagnosed.lines().count() > 2 {
@@ -369,6 +391,42 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("direct SFT"), "{md}");
+    }
+
+    #[test]
+    fn parsing_is_split_by_whether_its_template_was_trained_on() {
+        let parse = |line: &str, gold: &str| Item {
+            task: Task::LogParsing,
+            input: vec![line.to_string()],
+            ..item("", gold)
+        };
+        let dev = vec![
+            parse("took 5 ms", "took <*> ms"),
+            parse("took 9 ms", "took <*> ms"),
+            parse("user bob left", "user <*> left"),
+        ];
+        let train = vec![parse("took 7 ms", "took <*> ms")];
+        let said = |answer: &str| {
+            serde_json::json!({
+                "variant": "direct SFT",
+                "task": "log_parsing",
+                "answer": answer,
+                "text": format!("Answer: {answer}"),
+            })
+        };
+        let answers = vec![
+            said("took <*> ms"),
+            said("took <*> ms"),
+            said("user bob left"),
+        ];
+        let md = by_seen_template(&dev, &train, &answers);
+        assert!(
+            md.contains(
+                "| variant | template not seen, 1 (ga) | template seen in training, 2 (ga) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| direct SFT | 1.000 | 1.000 |"), "{md}");
     }
 
     #[test]
