@@ -244,11 +244,13 @@ fn split(
 }
 
 /// Anomaly detection on the prompt `diagnose` sends, read as a diagnosis is read: what the
-/// shipped adapter's verdicts stand on (the walk's row is the main table's).
-pub fn diagnosis_table(state: &State) -> String {
+/// shipped adapter's verdicts stand on (the walk's row is the main table's); `None` before any
+/// variant was evaluated there.
+pub fn diagnosis_table(state: &State) -> Option<String> {
     let mut out = String::from(
         "| variant | f1 | precision | recall | accuracy | unreadable | items |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
+    let mut rows = 0;
     for v in DIAGNOSED {
         let label = on_diagnosis_prompt(v);
         let Some(r) = state
@@ -268,8 +270,9 @@ pub fn diagnosis_table(state: &State) -> String {
             r.result.unparsed,
             r.result.items
         ));
+        rows += 1;
     }
-    out
+    (rows > 0).then_some(out)
 }
 
 /// The whole `results.md`.
@@ -290,8 +293,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     md.push_str("\n## Log parsing by whether the template was seen in training\n\nLogLM splits its parsing rows by line, so most dev templates were trained on with other values; GA on those is recall of a seen template.\n\n");
     md.push_str(&by_seen_template(dev, train, answers));
     md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
-    let diagnosed = diagnosis_table(s);
-    if diagnosed.lines().count() > 2 {
+    if let Some(diagnosed) = diagnosis_table(s) {
         md.push_str(&diagnosed);
     } else {
         md.push_str(
