@@ -6,7 +6,6 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::{EvalArgs, EvalPrompt};
-use logreasoner_core::answer::committed_answer;
 use logreasoner_core::config::Config;
 use logreasoner_core::diagnose::prompt::PromptLimits;
 use logreasoner_core::diagnose::verdict::DIAGNOSIS_PROMPT_SUFFIX;
@@ -124,17 +123,16 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
                 collapse_repeats: *prompt == EvalPrompt::Diagnosis,
                 ..(&config.diagnosis.value).into()
             };
-            let diagnosis = |item: &data::Item| eval::diagnosis_messages(&charts, item, limits);
-            type Read = dyn Fn(Task, &str) -> Option<String>;
-            let (chat, read): (&dyn Fn(&data::Item) -> Vec<_>, &Read) = match prompt {
-                EvalPrompt::Solution => (&eval::messages, &committed_answer),
-                _ => (&diagnosis, &eval::diagnosis_answer),
-            };
+            let diagnosis = (*prompt != EvalPrompt::Solution).then_some(limits);
             let bar = crate::progress::Bar::start(&label, total);
-            let answers =
-                eval::run_model_with(&mut model, &items, chat, read, &params, &mut |done| {
-                    bar.set(done, total)
-                })?;
+            let answers = eval::run_prompt(
+                &mut model,
+                &items,
+                &charts,
+                diagnosis,
+                &params,
+                &mut |done| bar.set(done, total),
+            )?;
             drop(bar);
             let tokens: usize = answers.iter().map(|a| a.prompt_tokens).sum();
             token_means.push((label.clone(), tokens as f64 / answers.len().max(1) as f64));

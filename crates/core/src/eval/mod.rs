@@ -138,6 +138,30 @@ pub fn run_model(
     )
 }
 
+/// Runs `model` over `items` with the stepwise solution prompt (`diagnosis: None`) or, with
+/// `Some(limits)`, the chat a diagnosis of each item's lines would send ([`diagnosis_messages`]),
+/// each answer read as its prompt's answers are read.
+pub fn run_prompt(
+    model: &mut Backend,
+    items: &[Item],
+    charts: &[Flowchart],
+    diagnosis: Option<PromptLimits>,
+    params: &GenerationParams,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Answer>, LlmError> {
+    match diagnosis {
+        None => run_model(model, items, params, progress),
+        Some(limits) => run_model_with(
+            model,
+            items,
+            &|item| diagnosis_messages(charts, item, limits),
+            &diagnosis_answer,
+            params,
+            progress,
+        ),
+    }
+}
+
 /// Runs `model` over `items` with the chat `chat` makes for each, reading each answer with
 /// `read`, calling `progress(done)` after each.
 pub fn run_model_with(

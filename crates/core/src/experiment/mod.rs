@@ -910,21 +910,21 @@ fn evaluate(
             answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
             ..Default::default()
         };
-        let charts = &ctx.opts.charts;
-        let diagnosis = |item: &Item| eval::diagnosis_messages(charts, item, (&settings).into());
-        type Chat<'a> = dyn Fn(&Item) -> Vec<Message> + 'a;
-        type Read = dyn Fn(Task, &str) -> Option<String>;
-        let (chat, read): (&Chat, &Read) = match prompt {
-            Prompt::Solution => (&eval::messages, &crate::answer::committed_answer),
-            Prompt::Diagnosis => (&diagnosis, &eval::diagnosis_answer),
-        };
+        let limits = (prompt == Prompt::Diagnosis).then(|| (&settings).into());
         let total = items.len();
         let progress = &mut ctx.progress;
-        let answers = eval::run_model_with(&mut model, &items, chat, read, &params, &mut |done| {
-            if done == total || done % 10 == 0 {
-                progress(&format!("  {label} · {task}: {done}/{total}"));
-            }
-        })?;
+        let answers = eval::run_prompt(
+            &mut model,
+            &items,
+            &ctx.opts.charts,
+            limits,
+            &params,
+            &mut |done| {
+                if done == total || done % 10 == 0 {
+                    progress(&format!("  {label} · {task}: {done}/{total}"));
+                }
+            },
+        )?;
         (answers, Some(model.name()))
     };
     record_answers(
