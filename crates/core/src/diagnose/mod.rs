@@ -361,13 +361,7 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
                 decode_tokens_per_sec: Some(g.decode_tokens_per_sec()),
             };
             (
-                verdict::settle(
-                    Some(&answer),
-                    baseline.clone(),
-                    plan.chart.as_ref(),
-                    window.clone(),
-                    reliability,
-                ),
+                verdict_of(plan, Some(&answer)),
                 verdict::opinions(Some(&answer), &baseline, &window, reliability),
                 timings,
                 Some(run.model.to_string()),
@@ -376,7 +370,7 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
             )
         }
         None => (
-            verdict::calibrated_walk(baseline.clone(), reliability),
+            verdict_of(plan, None),
             verdict::opinions(None, &baseline, &window, reliability),
             Timings {
                 total_ms: elapsed.as_millis() as u64,
@@ -386,20 +380,6 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
             None,
             String::new(),
         ),
-    };
-    // Statistics speak only where no chart concluded: a chart's own conclusion is the expert's.
-    let verdict = match &plan.burst {
-        Some(b) if !verdict.anomalous && !plan.walk_concluded() => Verdict {
-            anomalous: true,
-            cause: Some("unknown".into()),
-            cause_is_category: true,
-            confidence: 0.6,
-            evidence: b.lines.clone(),
-            rejected_evidence: verdict.rejected_evidence,
-            next_steps: vec![b.describe()],
-            from: verdict::VerdictFrom::ErrorBurst,
-        },
-        _ => verdict,
     };
     Report {
         schema: SCHEMA.to_string(),
@@ -427,6 +407,39 @@ pub fn finish(plan: &Plan, run: Option<ModelRun>, elapsed: Duration) -> Report {
         adapter,
         reasoning,
         timings,
+    }
+}
+
+/// The verdict a diagnosis of `plan` gives, with the model's `answer` or from the walk alone: the
+/// two settled by the verdict rule with the plan's measured reliability, then the error-burst
+/// statistics where no chart concluded. What `diagnose` shows, and what the experiment scores as
+/// the diagnosis verdict.
+pub fn verdict_of(plan: &Plan, answer: Option<&ModelAnswer>) -> Verdict {
+    let window = plan.input.first_line..=plan.input.last_line();
+    let baseline = plan.baseline();
+    let verdict = match answer {
+        Some(answer) => verdict::settle(
+            Some(answer),
+            baseline,
+            plan.chart.as_ref(),
+            window,
+            &plan.reliability,
+        ),
+        None => verdict::calibrated_walk(baseline, &plan.reliability),
+    };
+    // Statistics speak only where no chart concluded: a chart's own conclusion is the expert's.
+    match &plan.burst {
+        Some(b) if !verdict.anomalous && !plan.walk_concluded() => Verdict {
+            anomalous: true,
+            cause: Some("unknown".into()),
+            cause_is_category: true,
+            confidence: 0.6,
+            evidence: b.lines.clone(),
+            rejected_evidence: verdict.rejected_evidence,
+            next_steps: vec![b.describe()],
+            from: verdict::VerdictFrom::ErrorBurst,
+        },
+        _ => verdict,
     }
 }
 

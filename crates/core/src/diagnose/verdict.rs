@@ -27,7 +27,7 @@ pub struct ModelAnswer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictFrom {
-    /// The model's answer, and the walk agreed (or had nothing to say).
+    /// The model's answer, and the walk agreed.
     Model,
     /// The walk alone: no model ran, or its answer could not be parsed.
     Walk,
@@ -110,6 +110,65 @@ pub struct Reliability {
     pub walk: Option<Measured>,
     /// Which evaluation the figures come from (`None`: no evaluation measured them).
     pub source: Option<String>,
+    /// Item by item, how often the model was right where it and the walk disagreed in that
+    /// evaluation; `None` where only the rows' totals were kept (stored evaluations, older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disagreements: Option<Disagreements>,
+}
+
+/// One direction of disagreement: how many items and how many of them the model had right.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Items where the two disagreed this way.
+    pub cases: usize,
+    /// Of those, the ones where the model's answer was the gold one.
+    pub model_right: usize,
+}
+
+/// How often the model was right where it and the walk disagreed, by direction: the measure the
+/// verdict rule needs, since a model that beats the walk overall may still be wrong exactly where
+/// they differ (and the reverse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disagreements {
+    /// The walk found no chart's problem (normal) and the model said anomalous.
+    pub model_anomalous: Tally,
+    /// The walk found a chart's problem and the model said normal.
+    pub model_normal: Tally,
+}
+
+/// The fewest disagreements of one direction that decide whether the model wins that direction.
+pub const MIN_DISAGREEMENTS: usize = 5;
+
+impl Disagreements {
+    /// Counts `(walk, model, gold)` verdicts item by item; unreadable answers (`None`) are no
+    /// disagreement, since the walk stands on them.
+    pub fn count(items: impl IntoIterator<Item = (bool, Option<bool>, bool)>) -> Disagreements {
+        let mut d = Disagreements::default();
+        for (walk, model, gold) in items {
+            let Some(model) = model.filter(|&m| m != walk) else {
+                continue;
+            };
+            let t = if model {
+                &mut d.model_anomalous
+            } else {
+                &mut d.model_normal
+            };
+            t.cases += 1;
+            t.model_right += usize::from(model == gold);
+        }
+        d
+    }
+
+    /// Whether the model, saying `model_anomalous` against the walk, was measured right more
+    /// often than the walk on at least [`MIN_DISAGREEMENTS`] such items.
+    pub fn model_wins(&self, model_anomalous: bool) -> bool {
+        let t = if model_anomalous {
+            self.model_anomalous
+        } else {
+            self.model_normal
+        };
+        t.cases >= MIN_DISAGREEMENTS && 2 * t.model_right > t.cases
+    }
 }
 
 /// The file beside an adapter's weights that says how it measured against the walk: written by
@@ -185,6 +244,7 @@ impl Reliability {
                 model: model_row(r),
                 walk: walk_row(r),
                 source: source(r),
+                disagreements: None,
             };
         }
         match eligible.iter().rev().find(|r| walk_row(r).is_some()) {
@@ -192,6 +252,7 @@ impl Reliability {
                 model: None,
                 walk: walk_row(r),
                 source: source(r),
+                disagreements: None,
             },
             None => Reliability::default(),
         }
@@ -200,6 +261,16 @@ impl Reliability {
     /// Whether the model's stored evaluation beats the walk's on F1.
     pub fn model_beats_walk(&self) -> bool {
         matches!((self.model, self.walk), (Some(m), Some(w)) if m.f1 > w.f1)
+    }
+
+    /// Whether the measurement lets a model that says `model_anomalous` stand against the walk:
+    /// where the disagreements were counted, the model won that direction of them; else (only
+    /// totals kept) its F1 beat the walk's.
+    pub fn model_may_overrule(&self, model_anomalous: bool) -> bool {
+        match self.disagreements {
+            Some(d) => self.model.is_some() && d.model_wins(model_anomalous),
+            None => self.model_beats_walk(),
+        }
     }
 }
 
@@ -235,7 +306,7 @@ pub struct ModelOpinion {
     /// Lines it cited that lie inside the window.
     pub cited_in_window: usize,
     /// Whether it met the rule that lets it override the walk (readable, evidence inside the
-    /// window, a stored evaluation that beats the walk's).
+    /// window, measured right more often than the walk where they disagreed this way).
     pub may_override: bool,
 }
 
@@ -494,17 +565,19 @@ pub fn from_walk(walk: Option<&Walk>, symptom_lines: &[usize]) -> Verdict {
 }
 
 /// Whether the model's answer may override a walk it disagrees with: it is readable (one verdict,
-/// no hedge, nothing taken back), cites at least one line inside the window, and the model's stored
-/// evaluation beats the walk's on anomaly detection (SPEC, "Verdicts").
+/// no hedge, nothing taken back), cites at least one line inside the window, and the stored
+/// evaluation measured the model right more often than the walk where they disagreed this way
+/// (or, with only totals kept, above the walk's F1) on anomaly detection (SPEC, "Verdicts").
 pub fn may_override(
     answer: &ModelAnswer,
     window: &std::ops::RangeInclusive<usize>,
     reliability: &Reliability,
 ) -> bool {
-    answer.anomalous.is_some()
+    answer
+        .anomalous
+        .is_some_and(|said| reliability.model_may_overrule(said))
         && !answer.conflicting
         && answer.cited.iter().any(|n| window.contains(n))
-        && reliability.model_beats_walk()
 }
 
 /// The walk's verdict, its confidence measured where an evaluation measured the walk.
@@ -517,12 +590,14 @@ pub fn calibrated_walk(mut walk_verdict: Verdict, reliability: &Reliability) -> 
 
 /// Settles the model's answer against the walk.
 ///
-/// Where the walk found a chart's problem (concluded, escalated or stopped) and the model says
-/// otherwise, the model wins only under [`may_override`]; else the walk's verdict stands
-/// (`WalkAgainstModel`) and the disagreement shows in [`Opinions`]. Where the walk had nothing to
-/// say (no chart applies) or agrees, the model's readable answer decides; the cause is settled by
-/// [`settle_cause`]. Evidence is the model's citations inside the window, else (for an anomaly)
-/// the walk's.
+/// The walk always has an opinion: a chart's problem (concluded, escalated or stopped), or normal
+/// where no chart's symptoms appear. Where the model says otherwise it wins only under
+/// [`may_override`]; else the walk's verdict stands (`WalkAgainstModel`) and the disagreement
+/// shows in [`Opinions`]. A silent walk is an opinion too: measured on held-out items, a model's
+/// anomalies where no chart applies were mostly false alarms, so it must earn that direction like
+/// the other. Where they agree, the model's answer adds its cause and evidence; the cause is
+/// settled by [`settle_cause`]. Evidence is the model's citations inside the window, else (for an
+/// anomaly) the walk's.
 ///
 /// Confidence is how often the deciding opinion was right when it gave this verdict in the stored
 /// evaluation ([`Reliability`]); where both agree, the better of the two. Without a stored
@@ -541,7 +616,7 @@ pub fn settle(
     };
     let walk_spoke = walk_verdict.cause.is_some() || walk_verdict.anomalous;
     let agree = anomalous == walk_verdict.anomalous;
-    if walk_spoke && !agree && !may_override(answer, &window, reliability) {
+    if !agree && !may_override(answer, &window, reliability) {
         let mut v = calibrated_walk(walk_verdict, reliability);
         v.from = VerdictFrom::WalkAgainstModel;
         return v;
@@ -571,7 +646,7 @@ pub fn settle(
     let measured_model = reliability.model.map(|m| m.right_when(anomalous));
     let measured_walk = reliability
         .walk
-        .filter(|_| walk_spoke && agree)
+        .filter(|_| agree)
         .map(|w| w.right_when(anomalous));
     let confidence = match (measured_model, measured_walk) {
         (Some(m), Some(w)) => m.max(w),
@@ -591,7 +666,7 @@ pub fn settle(
         evidence,
         rejected_evidence: rejected,
         next_steps,
-        from: if walk_spoke && !agree {
+        from: if !agree {
             VerdictFrom::ModelAgainstWalk
         } else {
             VerdictFrom::Model
@@ -721,14 +796,83 @@ mod tests {
             cited: vec![5, 99, 7, 5],
             conflicting: false,
         };
-        let none = Reliability::default();
-        let v = settle(Some(&answer), from_walk(None, &[]), None, 1..=10, &none);
+        let v = settle(
+            Some(&answer),
+            from_walk(None, &[]),
+            None,
+            1..=10,
+            &wins_where_silent(true),
+        );
         assert_eq!(v.evidence, vec![5, 7]);
         assert_eq!(v.rejected_evidence, vec![99]);
         assert_eq!(v.cause.as_deref(), Some("node_failure"));
         assert!(v.cause_is_category);
-        assert_eq!(v.confidence, 0.6);
-        assert_eq!(v.from, VerdictFrom::Model);
+        assert_eq!(v.confidence, 0.7);
+        assert_eq!(v.from, VerdictFrom::ModelAgainstWalk);
+    }
+
+    /// A measurement whose model, below the walk on F1, was right `won` where it called an
+    /// anomaly the walk did not (5 of 6 such items, else 1 of 6).
+    fn wins_where_silent(won: bool) -> Reliability {
+        Reliability {
+            disagreements: Some(Disagreements {
+                model_anomalous: Tally {
+                    cases: 6,
+                    model_right: if won { 5 } else { 1 },
+                },
+                model_normal: Tally::default(),
+            }),
+            ..measured(0.5, 0.6)
+        }
+    }
+
+    /// Where no chart's symptoms appear the walk still says normal, and a model's anomaly there
+    /// stands only where the measurement counted the model right on such disagreements; without
+    /// counted disagreements, only a model above the walk's F1 overrules it.
+    #[test]
+    fn a_silent_walk_is_an_opinion_the_model_must_earn() {
+        let answer = parse_answer("Anomalous: yes\nEvidence: 2\nAnswer: abnormal");
+        let silent = || from_walk(None, &[]);
+        let settled = |r: &Reliability| settle(Some(&answer), silent(), None, 1..=4, r);
+        let lost = settled(&wins_where_silent(false));
+        assert!(!lost.anomalous);
+        assert_eq!(lost.from, VerdictFrom::WalkAgainstModel);
+        assert!(settled(&wins_where_silent(true)).anomalous);
+        assert!(!settled(&Reliability::default()).anomalous);
+        assert!(!settled(&measured(0.5, 0.6)).anomalous);
+        assert!(settled(&measured(0.7, 0.6)).anomalous);
+        // Too few disagreements decide nothing, whatever the share.
+        let mut few = wins_where_silent(true);
+        few.disagreements = Some(Disagreements {
+            model_anomalous: Tally {
+                cases: MIN_DISAGREEMENTS - 1,
+                model_right: MIN_DISAGREEMENTS - 1,
+            },
+            model_normal: Tally::default(),
+        });
+        assert!(!settled(&few).anomalous);
+        // Counting: unreadable answers and agreements are no disagreement.
+        let d = Disagreements::count([
+            (false, Some(true), true),
+            (false, Some(true), false),
+            (true, Some(false), false),
+            (true, None, false),
+            (true, Some(true), true),
+        ]);
+        assert_eq!(
+            d.model_anomalous,
+            Tally {
+                cases: 2,
+                model_right: 1
+            }
+        );
+        assert_eq!(
+            d.model_normal,
+            Tally {
+                cases: 1,
+                model_right: 1
+            }
+        );
     }
 
     fn walk_concluded() -> Verdict {
@@ -755,6 +899,7 @@ mod tests {
             model: Some(m(model_f1)),
             walk: Some(m(walk_f1)),
             source: Some("evaluation #1".into()),
+            disagreements: None,
         }
     }
 

@@ -203,6 +203,41 @@ pub fn run_model_with(
     Ok(out)
 }
 
+/// The verdicts diagnoses give on `items` from the model's `answers` to the diagnosis prompt:
+/// each answer settled against the item's walk by the verdict rule with `reliability`, as
+/// `diagnose` settles it (an unreadable answer leaves the walk's verdict). What the engineer is
+/// shown, as `abnormal` or `normal`, the text naming whose opinion decided.
+pub fn settled_answers(
+    charts: &[Flowchart],
+    items: &[Item],
+    answers: &[Answer],
+    reliability: &crate::diagnose::verdict::Reliability,
+) -> Vec<Answer> {
+    items
+        .iter()
+        .zip(answers)
+        .map(|(item, a)| {
+            let input = Input {
+                source: format!("item {}", item.line),
+                first_line: 1,
+                lines: item.input.clone(),
+                question: None,
+            };
+            let mut plan = diagnose::plan(charts, input, PromptLimits::default());
+            plan.reliability = reliability.clone();
+            let answer = diagnose::verdict::parse_answer(&a.text);
+            let v = diagnose::verdict_of(&plan, Some(&answer));
+            let word = if v.anomalous { "abnormal" } else { "normal" };
+            Answer {
+                text: format!("{word} ({})", v.from.describe()),
+                answer: Some(word.to_string()),
+                latency: a.latency,
+                prompt_tokens: a.prompt_tokens,
+            }
+        })
+        .collect()
+}
+
 /// Runs the walk over `items`.
 pub fn run_walk(charts: &[Flowchart], items: &[Item]) -> Vec<Answer> {
     items

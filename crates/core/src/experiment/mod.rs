@@ -206,6 +206,12 @@ pub fn on_diagnosis_prompt(variant: &str) -> String {
     format!("{variant}{}", verdict::DIAGNOSIS_PROMPT_SUFFIX)
 }
 
+/// The name of the rows of the verdicts diagnoses give with `variant` (its diagnosis-prompt
+/// answers settled against the walk).
+pub fn diagnosis_verdict(variant: &str) -> String {
+    format!("{variant}, diagnosis verdict")
+}
+
 /// Training runs, each with its stage, data file, and the run whose adapter it starts from.
 const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
     ("direct", Stage::Stepwise, "direct.jsonl", None),
@@ -265,7 +271,7 @@ fn teacher_precision(charts: &[Flowchart], items: &[Item]) -> BTreeMap<traces::T
         .iter()
         .filter(|i| matches!(i.task, Task::AnomalyDetection | Task::FailurePrediction))
     {
-        if let Some(t) = traces::compose_unchecked(charts, item) {
+        for t in traces::candidates(charts, item) {
             let right = traces::is_right(item, t.answer_for(item.task).as_deref());
             let c = counts.entry(t.teacher).or_default();
             c.0 += usize::from(right);
@@ -355,11 +361,15 @@ pub fn steps() -> Vec<String> {
     s.extend(RUNS.iter().map(|(name, ..)| format!("train:{name}")));
     s.extend(EVAL_ORDER.iter().map(|t| format!("eval:{t}")));
     s.push(DIAGNOSIS_STEP.to_string());
+    s.push(VERDICT_STEP.to_string());
     s
 }
 
 /// The step evaluating [`DIAGNOSED`] on the diagnosis prompt.
 const DIAGNOSIS_STEP: &str = "eval:diagnosis";
+/// The step scoring the verdicts diagnoses give with [`DIAGNOSED`] (no model runs: it settles the
+/// recorded diagnosis-prompt answers against the walk).
+const VERDICT_STEP: &str = "eval:verdict";
 
 /// Tasks in the order they are evaluated, each by every variant: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
@@ -528,6 +538,12 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
             }
             Ok(())
         }
+        _ if step == VERDICT_STEP => {
+            for variant in DIAGNOSED {
+                score_verdicts(ctx, variant)?;
+            }
+            Ok(())
+        }
         Some(("eval", task)) => {
             let task: Task = task
                 .parse()
@@ -594,25 +610,14 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     for item in &ctx.train {
         let answer = format!("Answer: {}", item.gold.trim());
         direct.push(sft_row(eval::messages(item), &answer));
-        match traces::compose(charts, item) {
+        let trace = traces::compose(charts, item);
+        match &trace {
             Some(t) => {
                 *stats
                     .traces
                     .entry(format!("{:?}", t.teacher).to_lowercase())
                     .or_default() += 1;
                 stepwise.push(sft_row(eval::messages(item), &t.text));
-                // The same item as a diagnosis: the trace in the diagnosis format for the
-                // stepwise data, its closing lines alone for direct SFT (the same rows, so
-                // both still see the same prompts for the same steps).
-                let confidence = precision.get(&t.teacher).copied().unwrap_or(0.0);
-                if let Some((prompt, text)) =
-                    traces::diagnosis_example(charts, item, &t, confidence)
-                {
-                    let closing = closing_lines(&text);
-                    direct.push(sft_row(prompt.clone(), &closing));
-                    stepwise.push(sft_row(prompt, &text));
-                    stats.diagnosis_rows += 1;
-                }
             }
             None => {
                 if matches!(
@@ -623,6 +628,21 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 }
                 stepwise.push(sft_row(eval::messages(item), &answer));
             }
+        }
+        // The same item as a diagnosis: the trace in the diagnosis format for the stepwise
+        // data, its closing lines alone for direct SFT (the same rows, so both still see the
+        // same prompts for the same steps). Untraced items keep their closing lines in both,
+        // with an even confidence figure where no teacher was measured.
+        let confidence = trace
+            .as_ref()
+            .and_then(|t| precision.get(&t.teacher).copied())
+            .unwrap_or(0.5);
+        if let Some((prompt, text)) =
+            traces::diagnosis_example(charts, item, trace.as_ref(), confidence)
+        {
+            direct.push(sft_row(prompt.clone(), &closing_lines(&text)));
+            stepwise.push(sft_row(prompt, &text));
+            stats.diagnosis_rows += 1;
         }
         if let Some((prompt, thought)) = traces::thought_example(charts, item) {
             thoughts.push(sft_row(prompt, &thought));
@@ -948,11 +968,179 @@ fn evaluate(
     ctx.save()
 }
 
+/// Scores the verdicts diagnoses give with `variant`: its recorded answers to the diagnosis prompt,
+/// each settled against the item's walk by the verdict rule with the reliability this run measured
+/// (the same dev items: the rule's one choice, whether the model may override the walk, is made
+/// on the items it is scored on, which the report says).
+fn score_verdicts(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
+    let label = diagnosis_verdict(variant);
+    let task = Task::AnomalyDetection;
+    if ctx
+        .state
+        .results
+        .iter()
+        .any(|r| r.variant == label && r.task == task)
+    {
+        return Ok(());
+    }
+    let all = read_answers(&ctx.path("answers.jsonl"));
+    let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
+    let pair = paired_rows(&all, &on_diagnosis_prompt(variant));
+    // Answers are recorded in the dev items' order; each must still be its item's.
+    let Some((model_rows, walk_rows)) = pair.filter(|(m, _)| {
+        !items.is_empty()
+            && m.len() == items.len()
+            && m.iter()
+                .zip(&items)
+                .all(|(r, i)| r["line"].as_u64() == Some(i.line as u64))
+    }) else {
+        ctx.note(format!(
+            "{label}: no recorded diagnosis-prompt and walk answers for every item, not scored"
+        ));
+        return Ok(());
+    };
+    // Two folds: each half is settled with the rule measured on the other half, so no item
+    // decides whether the model may override on itself.
+    let mut settled: Vec<Option<eval::Answer>> = vec![None; items.len()];
+    for fold in 0..2 {
+        let (apply, measure): (Vec<usize>, Vec<usize>) =
+            (0..items.len()).partition(|i| i % 2 == fold);
+        let pick = |at: &[usize], rows: &[&serde_json::Value]| -> Vec<serde_json::Value> {
+            at.iter().map(|&i| rows[i].clone()).collect()
+        };
+        let reliability = rows_reliability(
+            &pick(&measure, &model_rows),
+            &pick(&measure, &walk_rows),
+            None,
+        )
+        .unwrap_or_default();
+        let fold_items: Vec<Item> = apply.iter().map(|&i| items[i].clone()).collect();
+        let fold_answers: Vec<eval::Answer> = apply
+            .iter()
+            .map(|&i| recorded_answer(model_rows[i]))
+            .collect();
+        let verdicts =
+            eval::settled_answers(&ctx.opts.charts, &fold_items, &fold_answers, &reliability);
+        for (&i, v) in apply.iter().zip(verdicts) {
+            settled[i] = Some(v);
+        }
+    }
+    let settled: Vec<eval::Answer> = settled.into_iter().flatten().collect();
+    record_answers(
+        &ctx.path("answers.jsonl"),
+        &label,
+        task,
+        &eval::answer_rows(&label, &items, &settled),
+    )?;
+    let (result, _) = eval::result(&label, None, task, &items, &settled);
+    (ctx.progress)(&format!(
+        "  {label}: f1 = {:.3}",
+        result.metrics.get("f1").copied().unwrap_or(0.0)
+    ));
+    ctx.state.results.push(Row {
+        variant: label,
+        task,
+        result,
+    });
+    ctx.save()
+}
+
+/// A recorded answer row as the answer it was.
+fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
+    eval::Answer {
+        text: row["text"].as_str().unwrap_or_default().to_string(),
+        answer: row["answer"].as_str().map(str::to_string),
+        latency: std::time::Duration::from_millis(row["latency_ms"].as_u64().unwrap_or(0)),
+        prompt_tokens: row["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+    }
+}
+
+/// `label`'s recorded anomaly-detection answers and the walk's, item for item (the same lines in
+/// the same order); `None` where either is missing or they were not recorded on the same items.
+fn paired_rows<'a>(
+    answers: &'a [serde_json::Value],
+    label: &str,
+) -> Option<(Vec<&'a serde_json::Value>, Vec<&'a serde_json::Value>)> {
+    let rows = |v: &str| -> Vec<&serde_json::Value> {
+        answers
+            .iter()
+            .filter(|r| r["variant"] == v && r["task"] == Task::AnomalyDetection.to_string())
+            .collect()
+    };
+    let (model, walk) = (rows(label), rows(WALK));
+    let same = !model.is_empty()
+        && model.len() == walk.len()
+        && model.iter().zip(&walk).all(|(m, w)| m["line"] == w["line"]);
+    same.then_some((model, walk))
+}
+
+/// Item by item, where the model's rows and the walk's disagreed and who had the gold answer.
+fn count_disagreements<R: std::borrow::Borrow<serde_json::Value>>(
+    model: &[R],
+    walk: &[R],
+) -> verdict::Disagreements {
+    let task = Task::AnomalyDetection;
+    let said = |r: &serde_json::Value| {
+        r["answer"]
+            .as_str()
+            .and_then(|a| crate::answer::binary(task, a))
+    };
+    verdict::Disagreements::count(model.iter().zip(walk).filter_map(|(m, w)| {
+        let (m, w) = (m.borrow(), w.borrow());
+        let gold = crate::answer::gold_binary(task, m["gold"].as_str()?)?;
+        Some((said(w)?, said(m), gold))
+    }))
+}
+
+/// The model's and the walk's record on the items of the recorded rows (paired item for item),
+/// with their disagreements; `None` with fewer than [`verdict::MIN_MEASURED_ITEMS`] items.
+fn rows_reliability(
+    model: &[serde_json::Value],
+    walk: &[serde_json::Value],
+    source: Option<String>,
+) -> Option<verdict::Reliability> {
+    let task = Task::AnomalyDetection;
+    let items: Vec<Item> = model
+        .iter()
+        .map(|r| Item {
+            line: r["line"].as_u64().unwrap_or(0) as usize,
+            task,
+            system: String::new(),
+            instruction: String::new(),
+            input: Vec::new(),
+            gold: r["gold"].as_str().unwrap_or_default().to_string(),
+            category: None,
+            kind: None,
+        })
+        .collect();
+    let measure = |rows: &[serde_json::Value]| {
+        let answers: Vec<eval::Answer> = rows.iter().map(recorded_answer).collect();
+        let (r, _) = eval::result("", None, task, &items, &answers);
+        verdict::Measured::from_metrics(&r.metrics, r.items)
+    };
+    Some(verdict::Reliability {
+        model: measure(model),
+        walk: measure(walk),
+        source,
+        disagreements: Some(count_disagreements(model, walk)),
+    })
+    .filter(|r| {
+        r.model
+            .is_some_and(|m| m.items >= verdict::MIN_MEASURED_ITEMS)
+    })
+}
+
 /// How `variant`'s adapter answered the diagnosis prompt on the anomaly-detection dev items of
 /// `state`, beside the walk on the same items, for the diagnosis's verdict rule (written beside the
-/// adapter as [`verdict::RELIABILITY_FILE`]). `None` without both rows or with too few items: a
-/// score on the experiment's own prompt does not measure the answers a diagnosis reads.
-pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdict::Reliability> {
+/// adapter as [`verdict::RELIABILITY_FILE`]), with their disagreements counted from the recorded
+/// `answers` where both were recorded item by item. `None` without both rows or with too few
+/// items: a score on the experiment's own prompt does not measure the answers a diagnosis reads.
+pub fn reliability(
+    state: &State,
+    variant: &str,
+    source: &Path,
+    answers: &[serde_json::Value],
+) -> Option<verdict::Reliability> {
     use verdict::{Measured, Reliability};
     let row = |v: &str| {
         state
@@ -969,6 +1157,8 @@ pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdic
             source.display(),
             m.result.items
         )),
+        disagreements: paired_rows(answers, &on_diagnosis_prompt(variant))
+            .map(|(model, walk)| count_disagreements(&model, &walk)),
     })
     .filter(|r| {
         r.model
@@ -979,12 +1169,13 @@ pub fn reliability(state: &State, variant: &str, source: &Path) -> Option<verdic
 /// Writes `variant`'s measurement into `adapter` (and removes an old one when it has none).
 fn write_reliability(
     state: &State,
+    answers: &[serde_json::Value],
     variant: &str,
     source: &Path,
     adapter: &Path,
 ) -> Result<Option<PathBuf>, ExperimentError> {
     let path = adapter.join(verdict::RELIABILITY_FILE);
-    let Some(r) = reliability(state, variant, source) else {
+    let Some(r) = reliability(state, variant, source, answers) else {
         // An older measurement (of another prompt, or before this evaluation) must not stay.
         return match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
@@ -1023,7 +1214,7 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
         if let Some(run) = variant_run(variant) {
             let adapter = ctx.path("runs").join(run).join("adapter");
             if adapter.is_dir() {
-                write_reliability(s, variant, &path, &adapter)?;
+                write_reliability(s, &answers, variant, &path, &adapter)?;
             }
         }
     }
@@ -1069,6 +1260,7 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
     copy(folder.join("results.md"), "results.md")?;
     written.extend(write_reliability(
         &state,
+        &read_answers(&folder.join("answers.jsonl")),
         FULL,
         &dest.join("results.json"),
         dest,
@@ -1159,42 +1351,42 @@ mod tests {
     #[test]
     fn an_adapter_is_measured_on_the_prompt_diagnoses_send() {
         let source = Path::new("exp/state.json");
-        let full = reliability(&state(30), FULL, source).expect("measured");
+        let full = reliability(&state(30), FULL, source, &[]).expect("measured");
         assert_eq!(full.model.map(|m| m.f1), Some(0.6));
         assert_eq!(full.walk.map(|w| w.f1), Some(0.4));
         assert!(full.model_beats_walk());
-        let direct = reliability(&state(30), DIRECT, source).and_then(|r| r.model);
+        let direct = reliability(&state(30), DIRECT, source, &[]).and_then(|r| r.model);
         assert_eq!(direct.map(|m| m.f1), Some(0.3));
-        assert!(!reliability(&state(30), DIRECT, source).is_some_and(|r| r.model_beats_walk()));
-        assert_eq!(reliability(&state(5), FULL, source), None);
+        assert!(!reliability(&state(30), DIRECT, source, &[]).is_some_and(|r| r.model_beats_walk()));
+        assert_eq!(reliability(&state(5), FULL, source, &[]), None);
         // Stepwise SFT has only its solution-prompt row.
         let mut solution_only = state(30);
         solution_only.results.push(Row {
             variant: STEPWISE.into(),
             ..solution_only.results[1].clone()
         });
-        assert_eq!(reliability(&solution_only, STEPWISE, source), None);
+        assert_eq!(reliability(&solution_only, STEPWISE, source, &[]), None);
     }
 
     /// What the experiment writes beside an adapter is what a diagnosis reads back.
     #[test]
     fn the_written_measurement_is_what_the_verdict_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let written = write_reliability(&state(30), FULL, Path::new("r.json"), dir.path())
+        let written = write_reliability(&state(30), &[], FULL, Path::new("r.json"), dir.path())
             .expect("write")
             .expect("measured");
         assert!(written.ends_with(verdict::RELIABILITY_FILE));
         let read = verdict::Reliability::of_adapter(dir.path()).expect("read back");
         assert_eq!(
             read,
-            reliability(&state(30), FULL, Path::new("r.json")).unwrap()
+            reliability(&state(30), FULL, Path::new("r.json"), &[]).unwrap()
         );
         assert_eq!(
             verdict::Reliability::of_adapter(&dir.path().join("nowhere")),
             None
         );
         // Measured on too few items now: the old file goes rather than stay as a measurement.
-        let none = write_reliability(&state(5), FULL, Path::new("r.json"), dir.path());
+        let none = write_reliability(&state(5), &[], FULL, Path::new("r.json"), dir.path());
         assert_eq!(none.expect("removed"), None);
         assert!(!written.exists());
     }
@@ -1226,6 +1418,128 @@ mod tests {
                 row(FULL, "anomaly_detection", "abnormal")
             ]
         );
+    }
+
+    /// The diagnosis verdict is the recorded diagnosis-prompt answers settled against each item's
+    /// walk, with the rule measured on the other half of the items: the model overrules the walk
+    /// in a direction only where it was right more often than the walk on such disagreements.
+    #[test]
+    fn the_diagnosis_verdict_is_the_recorded_answers_settled_against_the_walk() {
+        const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+        const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut opts = medium_in(dir.path(), 1.0);
+        opts.charts =
+            crate::flowchart::valid_charts(&crate::config::repo_root().join("flowcharts"))
+                .expect("charts");
+        // Half the items show a chart's problem (the walk: abnormal) where the model says normal;
+        // half show none (the walk: normal) where the model says abnormal. 24 of each per fold.
+        let charted = |i: usize| i % 4 < 2;
+        let verdicts = |silent_gold: &str| {
+            let dev: Vec<Item> = (0..48)
+                .map(|i| Item {
+                    line: i + 1,
+                    task: Task::AnomalyDetection,
+                    system: "BGL".into(),
+                    instruction: String::new(),
+                    input: vec![
+                        if charted(i) { FATAL } else { INFO }.to_string(),
+                        INFO.to_string(),
+                    ],
+                    gold: if charted(i) { "normal" } else { silent_gold }.into(),
+                    category: None,
+                    kind: None,
+                })
+                .collect();
+            let mut rows = Vec::new();
+            for (i, item) in dev.iter().enumerate() {
+                let (walk, said, text) = if charted(i) {
+                    (
+                        "abnormal",
+                        "normal",
+                        "1. Line 1 is routine.\nAnomalous: no\nEvidence: 1\nAnswer: normal",
+                    )
+                } else {
+                    (
+                        "normal",
+                        "abnormal",
+                        "1. Line 2 is a fault.\nAnomalous: yes\nEvidence: 2\nAnswer: abnormal",
+                    )
+                };
+                let row = |variant: &str, answer: &str, text: &str| json!({ "variant": variant, "task": "anomaly_detection", "line": item.line, "gold": item.gold, "answer": answer, "text": text });
+                rows.push(row(WALK, walk, walk));
+                rows.push(row(&on_diagnosis_prompt(FULL), said, text));
+            }
+            write_jsonl(&dir.path().join("answers.jsonl"), &rows).expect("answers");
+            let mut progress = |_: &str| {};
+            let mut ctx = Ctx {
+                opts: &opts,
+                state: state(48),
+                train: Vec::new(),
+                dev,
+                progress: &mut progress,
+            };
+            score_verdicts(&mut ctx, FULL).expect("scored");
+            // Scored once: a second pass finds the row and leaves it.
+            score_verdicts(&mut ctx, FULL).expect("scored");
+            let label = diagnosis_verdict(FULL);
+            assert_eq!(
+                ctx.state
+                    .results
+                    .iter()
+                    .filter(|r| r.variant == label)
+                    .count(),
+                1
+            );
+            let mut texts: Vec<String> = read_answers(&dir.path().join("answers.jsonl"))
+                .into_iter()
+                .filter(|r| r["variant"] == label.as_str())
+                .map(|r| r["text"].as_str().unwrap_or_default().to_string())
+                .collect();
+            texts.dedup();
+            texts
+        };
+        // The model was right on both kinds of disagreement: it overrules the walk on both.
+        assert_eq!(
+            verdicts("abnormal")[..2],
+            [
+                "normal (model, overriding the walk)",
+                "abnormal (model, overriding the walk)"
+            ]
+        );
+        // Its anomalies where no chart applies were false alarms: the silent walk stands there.
+        assert_eq!(
+            verdicts("normal")[..2],
+            [
+                "normal (model, overriding the walk)",
+                "normal (walk; the model disagreed)"
+            ]
+        );
+        // Without recorded answers for every item nothing is scored.
+        let mut progress = |_: &str| {};
+        let mut ctx = Ctx {
+            opts: &opts,
+            state: state(24),
+            train: Vec::new(),
+            dev: vec![Item {
+                line: 99,
+                task: Task::AnomalyDetection,
+                system: "BGL".into(),
+                instruction: String::new(),
+                input: vec![INFO.to_string()],
+                gold: "normal".into(),
+                category: None,
+                kind: None,
+            }],
+            progress: &mut progress,
+        };
+        score_verdicts(&mut ctx, FULL).expect("noted");
+        assert!(ctx
+            .state
+            .results
+            .iter()
+            .all(|r| r.variant != diagnosis_verdict(FULL)));
+        assert_eq!(ctx.state.notes.len(), 1, "{:?}", ctx.state.notes);
     }
 
     /// A medium run of the test model in `folder`, with no data to read.

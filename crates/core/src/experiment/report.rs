@@ -2,7 +2,7 @@
 //! binary tasks beside constant answers, anomaly detection split by where its items come from,
 //! and the data and timing notes, as `results.md`.
 
-use super::{on_diagnosis_prompt, steps, State, DIAGNOSED, VARIANTS};
+use super::{diagnosis_verdict, on_diagnosis_prompt, steps, State, DIAGNOSED, VARIANTS};
 use crate::eval::{self, data::Item};
 use crate::store::Task;
 
@@ -208,7 +208,8 @@ fn split(
     let labels = VARIANTS
         .iter()
         .map(|v| v.to_string())
-        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)));
+        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)))
+        .chain(DIAGNOSED.iter().map(|v| diagnosis_verdict(v)));
     for v in labels {
         let recorded: Vec<eval::Answer> = answers
             .iter()
@@ -251,8 +252,11 @@ pub fn diagnosis_table(state: &State) -> Option<String> {
         "| variant | f1 | precision | recall | accuracy | unreadable | items |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut rows = 0;
-    for v in DIAGNOSED {
-        let label = on_diagnosis_prompt(v);
+    let labels = DIAGNOSED
+        .iter()
+        .map(|v| on_diagnosis_prompt(v))
+        .chain(DIAGNOSED.iter().map(|v| diagnosis_verdict(v)));
+    for label in labels {
         let Some(r) = state
             .results
             .iter()
@@ -292,7 +296,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     md.push_str(&by_seen_log(dev, train, answers));
     md.push_str("\n## Log parsing by whether the template was seen in training\n\nLogLM splits its parsing rows by line, so most dev templates were trained on with other values; GA on those is recall of a seen template.\n\n");
     md.push_str(&by_seen_template(dev, train, answers));
-    md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above.\n\n");
+    md.push_str("\n## Anomaly detection on the diagnosis prompt\n\nThe chat `diagnose` sends (chart retrieval, walk, statistics, the window's lines) read as diagnoses read it; the verdict rule trusts the shipped adapter's row here, not its row above. The `diagnosis verdict` rows are what an engineer is shown: each of those answers settled against the item's walk by the verdict rule (where they disagree the walk stands, its normal included, unless the model was right more often than the walk on that direction of disagreement). Each half of the items is settled with the rule measured on the other half, so no item decides its own rule.\n\n");
     if let Some(diagnosed) = diagnosis_table(s) {
         md.push_str(&diagnosed);
     } else {

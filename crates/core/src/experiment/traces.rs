@@ -24,6 +24,9 @@ pub enum Teacher {
     Severity,
     /// The template miner's masks, for log parsing.
     Masks,
+    /// A severity reading overruling a chart whose symptoms appear on lines that report no
+    /// failure.
+    Overruled,
 }
 
 /// A stepwise solution from a teacher, with its answer (already checked against gold).
@@ -44,18 +47,32 @@ fn lines_text(lines: &[usize]) -> String {
     }
 }
 
-/// The teacher's trace for `item`, or `None` where no teacher covers the task or its answer
-/// misses the gold one.
+/// The first teacher's trace for `item` that reaches the gold answer, or `None` where no teacher
+/// covers the task or none reaches it.
 pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
-    compose_unchecked(charts, item).filter(|t| is_right(item, t.answer_for(item.task).as_deref()))
+    candidates(charts, item)
+        .into_iter()
+        .find(|t| is_right(item, t.answer_for(item.task).as_deref()))
 }
 
-/// The teacher's trace for `item` whatever its answer (`None` where no teacher covers the task).
-pub fn compose_unchecked(charts: &[Flowchart], item: &Item) -> Option<Trace> {
+/// Every teacher's trace for `item` whatever its answer, most trusted first: the chart's walk (the
+/// severity reading where no chart applies), then the severity reading overruling that chart.
+pub fn candidates(charts: &[Flowchart], item: &Item) -> Vec<Trace> {
     match item.task {
-        Task::AnomalyDetection | Task::FailurePrediction => walk_trace(charts, item),
-        Task::LogParsing => mask_trace(item),
-        Task::RootCause | Task::Interpretation => None,
+        Task::AnomalyDetection | Task::FailurePrediction => {
+            let plan = plan_of(charts, item);
+            match chart_steps(&plan, item) {
+                Some(steps) => {
+                    let overruled = overruled_trace(steps.clone(), item);
+                    std::iter::once(numbered(steps, binary_word(item.task, true)))
+                        .chain(overruled)
+                        .collect()
+                }
+                None => vec![severity_trace(item)],
+            }
+        }
+        Task::LogParsing => mask_trace(item).into_iter().collect(),
+        Task::RootCause | Task::Interpretation => Vec::new(),
     }
 }
 
@@ -108,12 +125,11 @@ fn binary_word(task: Task, positive: bool) -> &'static str {
     }
 }
 
-/// The flowchart walk over the item's lines, written out; where no chart applies, the lines'
-/// severity decides.
-fn walk_trace(charts: &[Flowchart], item: &Item) -> Option<Trace> {
-    let plan = plan_of(charts, item);
+/// The flowchart walk over the item's lines, written out step by step up to its ending (the
+/// chart's problem: its trace answers abnormal); `None` where no chart applies.
+fn chart_steps(plan: &diagnose::Plan, item: &Item) -> Option<Vec<String>> {
     let (Some(chart), Some(walk)) = (&plan.chart, &plan.walk) else {
-        return Some(severity_trace(item));
+        return None;
     };
     let mut steps = vec![most_severe(item).step()];
     let symptoms = plan
@@ -155,7 +171,26 @@ fn walk_trace(charts: &[Flowchart], item: &Item) -> Option<Trace> {
         End::Undecided { node, .. } => format!("The walk stops at {node}, on a problem it knows."),
     };
     steps.push(ending);
-    Some(numbered(steps, binary_word(item.task, true)))
+    Some(steps)
+}
+
+/// The second opinion on a chart's walk: where the chart's symptoms appear but no line is an
+/// error or worse, the severity reading overrules the chart. Kept, like every trace, only where
+/// that reaches the gold answer. Without it every diagnosis chat that states a walk's conclusion
+/// ends abnormal, and a model trained on them can only echo the walk, never catch its false
+/// alarms.
+fn overruled_trace(mut steps: Vec<String>, item: &Item) -> Option<Trace> {
+    let severest = most_severe(item);
+    if severest.abnormal() {
+        return None;
+    }
+    steps.push(format!(
+        "Yet no line is worse than {}: the chart's problem did not happen here.",
+        severest.level.name().to_ascii_uppercase()
+    ));
+    let mut trace = numbered(steps, binary_word(item.task, false));
+    trace.teacher = Teacher::Overruled;
+    Some(trace)
 }
 
 /// The window's most severe line: the first line of the highest level (the header's where the
@@ -299,14 +334,16 @@ fn numbered(steps: Vec<String>, answer: &str) -> Trace {
 
 /// The diagnosis chat `diagnose` sends for an anomaly-detection item, and a kept `trace` written
 /// in the diagnosis format: its steps, then the closing lines diagnoses read (Anomalous, Cause,
-/// Confidence, Evidence, Answer). Trained beside the eval-format rows, so the adapter that ships
-/// answers the product's own prompt and not only the experiment's. `confidence` is the trace's
-/// teacher's measured share of right answers on the training items (diagnoses do not read the
-/// line; it is there because the format asks for it).
+/// Confidence, Evidence, Answer); with no trace (no teacher reached the gold answer), the closing
+/// lines alone, as the eval-format rows then hold the gold answer alone. Trained beside the
+/// eval-format rows, so the adapter that ships answers the product's own prompt and not only the
+/// experiment's, on every anomaly item, the walk's false alarms included. `confidence` is the
+/// trace's teacher's measured share of right answers on the training items (diagnoses do not
+/// read the line; it is there because the format asks for it).
 pub fn diagnosis_example(
     charts: &[Flowchart],
     item: &Item,
-    trace: &Trace,
+    trace: Option<&Trace>,
     confidence: f64,
 ) -> Option<(Vec<Message>, String)> {
     if item.task != Task::AnomalyDetection {
@@ -321,9 +358,11 @@ pub fn diagnosis_example(
     };
     let plan = diagnose::plan(charts, input, PromptLimits::default());
     let steps: Vec<&str> = trace
-        .text
-        .lines()
+        .map(|t| t.text.lines())
+        .into_iter()
+        .flatten()
         .filter(|l| !l.trim_start().starts_with("Answer:"))
+        .chain(std::iter::once(""))
         .collect();
     let (cause, evidence) = match (&plan.walk, abnormal) {
         (_, false) => ("none".to_string(), Vec::new()),
@@ -346,7 +385,7 @@ pub fn diagnosis_example(
             .join(", ")
     };
     let answer = format!(
-        "{}\nAnomalous: {}\nCause: {cause}\nConfidence: {confidence:.2}\nEvidence: {evidence}\nAnswer: {}",
+        "{}Anomalous: {}\nCause: {cause}\nConfidence: {confidence:.2}\nEvidence: {evidence}\nAnswer: {}",
         steps.join("\n"),
         if abnormal { "yes" } else { "no" },
         binary_word(item.task, abnormal)
@@ -414,6 +453,46 @@ mod tests {
         assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
     }
 
+    /// Where a chart's symptom appears on lines that report no failure and the gold answer is
+    /// normal, the severity reading overrules the chart: the model also learns the walk's false
+    /// alarms. A fatal line keeps the chart's answer, so such a window still has no trace.
+    #[test]
+    fn a_severity_reading_overrules_a_chart_whose_lines_report_no_failure() {
+        const CORE_INFO: &str = "- 1117848119 2005.06.03 R16-M1-N2-C:J17-U01 2005-06-03-18.21.59.871925 R16-M1-N2-C:J17-U01 RAS APP INFO ciod: generated 128 core files for program /bgl/apps/job1";
+        let charts = charts();
+        let quiet = item(Task::AnomalyDetection, &[INFO, CORE_INFO], "normal");
+        let teachers: Vec<Teacher> = candidates(&charts, &quiet)
+            .iter()
+            .map(|t| t.teacher)
+            .collect();
+        assert_eq!(teachers, [Teacher::Chart, Teacher::Overruled]);
+        let kept = compose(&charts, &quiet).expect("the overruling trace");
+        assert_eq!(kept.teacher, Teacher::Overruled);
+        assert!(kept.text.contains("expert chart"), "{}", kept.text);
+        assert!(
+            kept.text.contains("no line is worse than INFO"),
+            "{}",
+            kept.text
+        );
+        assert!(kept.text.ends_with("Answer: normal"), "{}", kept.text);
+        let (_, chat) =
+            diagnosis_example(&charts, &quiet, Some(&kept), 0.5).expect("a diagnosis chat");
+        assert!(chat.contains("Anomalous: no\nCause: none"), "{chat}");
+        // The chart's answer stays first where it is right.
+        let real = item(Task::AnomalyDetection, &[INFO, CORE_INFO], "abnormal");
+        assert_eq!(
+            compose(&charts, &real).expect("trace").teacher,
+            Teacher::Chart
+        );
+        let fatal = item(Task::AnomalyDetection, &[CORE_INFO, FATAL], "normal");
+        assert_eq!(candidates(&charts, &fatal).len(), 1);
+        assert!(compose(&charts, &fatal).is_none());
+        // Untraced, it is still a diagnosis chat: the gold closing lines alone.
+        let (_, bare) = diagnosis_example(&charts, &fatal, None, 0.5).expect("a diagnosis chat");
+        assert!(bare.starts_with("Anomalous: no\nCause: none"), "{bare}");
+        assert!(bare.ends_with("Answer: normal"), "{bare}");
+    }
+
     /// Both labels' traces open alike, with the window's most severe line quoted: the label is
     /// decided by what that line says, not by the trace's first word.
     #[test]
@@ -466,7 +545,8 @@ mod tests {
         ] {
             let it = item(Task::AnomalyDetection, &input, gold);
             let trace = compose(&charts, &it).expect("a kept trace");
-            let (prompt, text) = diagnosis_example(&charts, &it, &trace, 0.75).expect("example");
+            let (prompt, text) =
+                diagnosis_example(&charts, &it, Some(&trace), 0.75).expect("example");
             let user = &prompt.last().expect("user message").content;
             assert!(user.contains("Anomalous: yes or no"), "{user}");
             assert!(
@@ -488,7 +568,7 @@ mod tests {
         // Other tasks have no diagnosis chat.
         let fp = item(Task::FailurePrediction, &[INFO], "no");
         let trace = compose(&charts, &fp).expect("trace");
-        assert!(diagnosis_example(&charts, &fp, &trace, 1.0).is_none());
+        assert!(diagnosis_example(&charts, &fp, Some(&trace), 1.0).is_none());
     }
 
     #[test]
