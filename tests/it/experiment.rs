@@ -18,6 +18,27 @@ fn run(home: &Path, model: &Path, out: &Path, extra: &[&str]) -> Output {
         .expect("run the binary")
 }
 
+/// A folder made from other items or charts is refused, never resumed over the wrong items.
+fn refuses_a_folder_made_from_other_inputs(home: &Path, model: &Path, out: &Path) {
+    let state_path = out.join("state.json");
+    let kept = std::fs::read(&state_path).expect("state");
+    let mut state: serde_json::Value = serde_json::from_slice(&kept).expect("json");
+    assert!(
+        state["inputs"].as_str().is_some_and(|f| f.len() == 64),
+        "{state}"
+    );
+    state["inputs"] = serde_json::json!("made from something else");
+    std::fs::write(&state_path, serde_json::to_vec(&state).expect("json")).expect("write");
+    let moved = run(home, model, out, &[]);
+    assert_eq!(moved.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&moved.stderr).contains("made from other items or charts"),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    std::fs::write(&state_path, &kept).expect("restore");
+}
+
 #[test]
 fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let home = tempfile::tempdir().expect("home");
@@ -104,6 +125,12 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         stderr.contains("eval:anomaly_detection: done earlier"),
         "{stderr}"
     );
+
+    // The verdict diagnoses give with the base model, scored from its recorded answers.
+    let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");
+    assert!(md.contains("| base, diagnosis verdict |"), "{md}");
+
+    refuses_a_folder_made_from_other_inputs(home.path(), &model, &out);
 
     // Another scale in the same folder is refused with what to do.
     let other = common::command(home.path())

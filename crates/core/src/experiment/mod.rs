@@ -327,6 +327,30 @@ pub struct State {
     /// Runs that were skipped (no rows, or no adapter to start from): done, with nothing on disk.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// Fingerprint of the items and charts the run was made from ([`inputs_fingerprint`]); a
+    /// folder from before it was kept adopts the inputs it is next resumed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
+}
+
+/// SHA-256 (hex) of what a run is made from: its training and dev items in order and every
+/// chart's content. Samples are keyed by a training item's index and finished steps are not
+/// redone, so a folder resumed over other items (the bundled data or a chart changed) would pair
+/// old work with new items.
+pub fn inputs_fingerprint(train: &[Item], dev: &[Item], charts: &[Flowchart]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, items) in [("train", train), ("dev", dev)] {
+        h.update(name.as_bytes());
+        for item in items {
+            h.update(item.to_json().to_string().as_bytes());
+            h.update(b"\n");
+        }
+    }
+    for chart in charts {
+        h.update(chart.content_hash().as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn one_epoch() -> f64 {
@@ -440,6 +464,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             notes: Vec::new(),
             epochs: opts.epochs,
             skipped: Vec::new(),
+            inputs: None,
         },
         // Starting afresh would overwrite the record of finished work.
         Err(e) => return Err(io(&state_path, e)),
@@ -447,6 +472,16 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
     let mut state = state;
     forget_lost_outputs(&opts.folder, &mut state);
     let splits = datasets::load(&opts.loglm, &opts.loghub, opts.scale)?;
+    let inputs = inputs_fingerprint(&splits.train, &splits.dev, &opts.charts);
+    match &state.inputs {
+        Some(made_from) if *made_from != inputs && !state.done.is_empty() => {
+            return Err(ExperimentError::Invalid(format!(
+                "{} was made from other items or charts than these (the bundled datasets or a flowchart changed since its data step): its samples and finished steps would be paired with the wrong items; pass another --out to start afresh",
+                opts.folder.display()
+            )));
+        }
+        _ => state.inputs = Some(inputs),
+    }
     std::fs::create_dir_all(&opts.folder).map_err(|e| io(&opts.folder, e))?;
     // The scored items, so any variant can be checked again with `eval --data <folder>/dev.jsonl`.
     let dev_rows: Vec<serde_json::Value> = splits.dev.iter().map(Item::to_json).collect();
@@ -1312,6 +1347,7 @@ mod tests {
             notes: Vec::new(),
             epochs: 1.0,
             skipped: Vec::new(),
+            inputs: None,
         }
     }
 
