@@ -88,7 +88,8 @@ impl Plan {
         Window::new(&self.input.lines, self.input.first_line)
     }
 
-    fn symptom_lines(&self) -> &[usize] {
+    /// The lines where the retrieved chart's symptoms appear (none without a chart).
+    pub fn symptom_lines(&self) -> &[usize] {
         self.ranked.first().map_or(&[], |m| m.lines.as_slice())
     }
 

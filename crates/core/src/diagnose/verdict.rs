@@ -118,6 +118,7 @@ pub struct Reliability {
 
 /// One direction of disagreement: how many items and how many of them the model had right.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Tally {
     /// Items where the two disagreed this way.
     pub cases: usize,
@@ -129,6 +130,7 @@ pub struct Tally {
 /// verdict rule needs, since a model that beats the walk overall may still be wrong exactly where
 /// they differ (and the reverse).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Disagreements {
     /// The walk found no chart's problem (normal) and the model said anomalous.
     pub model_anomalous: Tally,
@@ -140,8 +142,9 @@ pub struct Disagreements {
 pub const MIN_DISAGREEMENTS: usize = 5;
 
 impl Disagreements {
-    /// Counts `(walk, model, gold)` verdicts item by item; unreadable answers (`None`) are no
-    /// disagreement, since the walk stands on them.
+    /// Counts `(walk, model, gold)` verdicts item by item, the model's as [`standing`] reads it:
+    /// an answer that could never stand against the walk (unreadable, or citing no line of the
+    /// window) is no disagreement, since the walk stands on it.
     pub fn count(items: impl IntoIterator<Item = (bool, Option<bool>, bool)>) -> Disagreements {
         let mut d = Disagreements::default();
         for (walk, model, gold) in items {
@@ -162,12 +165,22 @@ impl Disagreements {
     /// Whether the model, saying `model_anomalous` against the walk, was measured right more
     /// often than the walk on at least [`MIN_DISAGREEMENTS`] such items.
     pub fn model_wins(&self, model_anomalous: bool) -> bool {
-        let t = if model_anomalous {
+        let t = self.tally(model_anomalous);
+        t.cases >= MIN_DISAGREEMENTS && 2 * t.model_right > t.cases
+    }
+
+    /// The share of the disagreements where the model said `model_anomalous` that it had right.
+    pub fn model_share(&self, model_anomalous: bool) -> Option<f32> {
+        let t = self.tally(model_anomalous);
+        (t.cases > 0).then(|| t.model_right as f32 / t.cases as f32)
+    }
+
+    fn tally(&self, model_anomalous: bool) -> Tally {
+        if model_anomalous {
             self.model_anomalous
         } else {
             self.model_normal
-        };
-        t.cases >= MIN_DISAGREEMENTS && 2 * t.model_right > t.cases
+        }
     }
 }
 
@@ -564,20 +577,24 @@ pub fn from_walk(walk: Option<&Walk>, symptom_lines: &[usize]) -> Verdict {
     }
 }
 
-/// Whether the model's answer may override a walk it disagrees with: it is readable (one verdict,
-/// no hedge, nothing taken back), cites at least one line inside the window, and the stored
-/// evaluation measured the model right more often than the walk where they disagreed this way
-/// (or, with only totals kept, above the walk's F1) on anomaly detection (SPEC, "Verdicts").
+/// The verdict of an answer that could stand against the walk: readable (one verdict, no hedge,
+/// nothing taken back) and citing at least one line inside the window; `None` otherwise.
+pub fn standing(answer: &ModelAnswer, window: &std::ops::RangeInclusive<usize>) -> Option<bool> {
+    answer
+        .anomalous
+        .filter(|_| !answer.conflicting && answer.cited.iter().any(|n| window.contains(n)))
+}
+
+/// Whether the model's answer may override a walk it disagrees with: it could stand
+/// ([`standing`]), and the stored evaluation measured the model right more often than the walk
+/// where they disagreed this way (or, with only totals kept, above the walk's F1) on anomaly
+/// detection (SPEC, "Verdicts").
 pub fn may_override(
     answer: &ModelAnswer,
     window: &std::ops::RangeInclusive<usize>,
     reliability: &Reliability,
 ) -> bool {
-    answer
-        .anomalous
-        .is_some_and(|said| reliability.model_may_overrule(said))
-        && !answer.conflicting
-        && answer.cited.iter().any(|n| window.contains(n))
+    standing(answer, window).is_some_and(|said| reliability.model_may_overrule(said))
 }
 
 /// The walk's verdict, its confidence measured where an evaluation measured the walk.
@@ -593,9 +610,9 @@ pub fn calibrated_walk(mut walk_verdict: Verdict, reliability: &Reliability) -> 
 /// The walk always has an opinion: a chart's problem (concluded, escalated or stopped), or normal
 /// where no chart's symptoms appear. Where the model says otherwise it wins only under
 /// [`may_override`]; else the walk's verdict stands (`WalkAgainstModel`) and the disagreement
-/// shows in [`Opinions`]. A silent walk is an opinion too: measured on held-out items, a model's
-/// anomalies where no chart applies were mostly false alarms, so it must earn that direction like
-/// the other. Where they agree, the model's answer adds its cause and evidence; the cause is
+/// shows in [`Opinions`]. A silent walk is an opinion too (on the first full run's 90 dev items it was
+/// right on every window it called normal), so the model must earn that direction like the
+/// other. Where they agree, the model's answer adds its cause and evidence; the cause is
 /// settled by [`settle_cause`]. Evidence is the model's citations inside the window, else (for an
 /// anomaly) the walk's.
 ///
@@ -643,7 +660,16 @@ pub fn settle(
     if evidence.is_empty() && anomalous {
         evidence = walk_verdict.evidence.clone();
     }
-    let measured_model = reliability.model.map(|m| m.right_when(anomalous));
+    // An override is as sure as the model was on that direction of disagreement; an agreement
+    // as the surer of the two opinions when they gave this verdict.
+    let measured_model = if agree {
+        reliability.model.map(|m| m.right_when(anomalous))
+    } else {
+        reliability
+            .disagreements
+            .and_then(|d| d.model_share(anomalous))
+            .or_else(|| reliability.model.map(|m| m.right_when(anomalous)))
+    };
     let measured_walk = reliability
         .walk
         .filter(|_| agree)
@@ -652,11 +678,10 @@ pub fn settle(
         (Some(m), Some(w)) => m.max(w),
         (Some(m), None) => m,
         (None, Some(w)) => w,
-        (None, None) => match (walk_spoke, agree) {
-            (true, true) => 0.9,
-            (false, _) => 0.6,
-            (true, false) => 0.4,
-        },
+        // Unmeasured: two opinions that agree, or a walk that found no chart (only an answer
+        // agreeing with it gets here, since an unmeasured model overrules nothing).
+        (None, None) if walk_spoke => 0.9,
+        (None, None) => 0.6,
     };
     Verdict {
         anomalous,
@@ -676,7 +701,7 @@ pub fn settle(
 
 /// The cause and next steps of an anomalous verdict. A chart's conclusion names its cause and
 /// remedy as a pair: where the walk reached one, a model naming another cause replaces the pair
-/// only under [`may_override`] and only with another of the chart's conclusions (whose remedy then
+/// only from a standing answer of a model measured above the walk's F1, and only with another of the chart's conclusions (whose remedy then
 /// comes with it), so a verdict never shows one cause beside another cause's remedy. Where the
 /// walk concluded nothing (no chart, an escalation, a stopped walk) the model's cause names the
 /// problem beside the walk's steps.
@@ -714,7 +739,11 @@ fn settle_cause(
             .map(|r| r.trim().to_string())
     });
     match (category, remedy) {
-        (Some(id), Some(remedy)) if may_override(answer, window, reliability) => {
+        // Both say anomalous: no direction of disagreement measures whose cause is right, so
+        // the model's must come from a model measured above the walk overall.
+        (Some(id), Some(remedy))
+            if standing(answer, window).is_some() && reliability.model_beats_walk() =>
+        {
             (Some(id), true, vec![remedy])
         }
         _ => walk_pair(),
@@ -807,7 +836,8 @@ mod tests {
         assert_eq!(v.rejected_evidence, vec![99]);
         assert_eq!(v.cause.as_deref(), Some("node_failure"));
         assert!(v.cause_is_category);
-        assert_eq!(v.confidence, 0.7);
+        // An override is as sure as the model was on that direction of disagreement (5 of 6).
+        assert_eq!(v.confidence, 5.0 / 6.0);
         assert_eq!(v.from, VerdictFrom::ModelAgainstWalk);
     }
 

@@ -1003,10 +1003,11 @@ fn evaluate(
     ctx.save()
 }
 
-/// Scores the verdicts diagnoses give with `variant`: its recorded answers to the diagnosis prompt,
-/// each settled against the item's walk by the verdict rule with the reliability this run measured
-/// (the same dev items: the rule's one choice, whether the model may override the walk, is made
-/// on the items it is scored on, which the report says).
+/// Scores the verdicts diagnoses give with `variant`: its recorded answers to the diagnosis
+/// prompt, each settled against the item's walk by the verdict rule. Two folds: each half of the
+/// items is settled with the reliability measured on the other half, so no item takes part in
+/// deciding whether the model may overrule the walk on itself. A half too small to measure
+/// ([`verdict::MIN_MEASURED_ITEMS`]) leaves the walk standing there, and the report says so.
 fn score_verdicts(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
     let label = diagnosis_verdict(variant);
     let task = Task::AnomalyDetection;
@@ -1019,48 +1020,57 @@ fn score_verdicts(ctx: &mut Ctx, variant: &str) -> Result<(), ExperimentError> {
         return Ok(());
     }
     let all = read_answers(&ctx.path("answers.jsonl"));
-    let items: Vec<Item> = ctx.dev.iter().filter(|i| i.task == task).cloned().collect();
-    let pair = paired_rows(&all, &on_diagnosis_prompt(variant));
-    // Answers are recorded in the dev items' order; each must still be its item's.
-    let Some((model_rows, walk_rows)) = pair.filter(|(m, _)| {
-        !items.is_empty()
-            && m.len() == items.len()
-            && m.iter()
-                .zip(&items)
-                .all(|(r, i)| r["line"].as_u64() == Some(i.line as u64))
+    let dev = ctx.dev.clone();
+    let Some(paired) = paired_rows(&all, &on_diagnosis_prompt(variant), &dev).filter(|p| {
+        // Scored against the run's own dev items: each row must still be its item's.
+        p.items
+            .iter()
+            .zip(&p.model)
+            .all(|(i, r)| r["line"].as_u64() == Some(i.line as u64))
     }) else {
         ctx.note(format!(
             "{label}: no recorded diagnosis-prompt and walk answers for every item, not scored"
         ));
         return Ok(());
     };
-    // Two folds: each half is settled with the rule measured on the other half, so no item
-    // decides whether the model may override on itself.
-    let mut settled: Vec<Option<eval::Answer>> = vec![None; items.len()];
+    let drifted = paired
+        .items
+        .iter()
+        .zip(&paired.walk)
+        .filter(|(i, r)| eval::walk_answer(&ctx.opts.charts, i).as_deref() != r["answer"].as_str())
+        .count();
+    if drifted > 0 {
+        ctx.note(format!(
+            "{label}: the walk now answers {drifted} item(s) otherwise than when it was recorded (the charts changed); verdicts settle against today's walk"
+        ));
+    }
+    let n = paired.items.len();
+    let mut settled: Vec<Option<eval::Answer>> = vec![None; n];
     for fold in 0..2 {
-        let (apply, measure): (Vec<usize>, Vec<usize>) =
-            (0..items.len()).partition(|i| i % 2 == fold);
-        let pick = |at: &[usize], rows: &[&serde_json::Value]| -> Vec<serde_json::Value> {
-            at.iter().map(|&i| rows[i].clone()).collect()
-        };
-        let reliability = rows_reliability(
-            &pick(&measure, &model_rows),
-            &pick(&measure, &walk_rows),
-            None,
-        )
-        .unwrap_or_default();
-        let fold_items: Vec<Item> = apply.iter().map(|&i| items[i].clone()).collect();
-        let fold_answers: Vec<eval::Answer> = apply
-            .iter()
-            .map(|&i| recorded_answer(model_rows[i]))
-            .collect();
-        let verdicts =
-            eval::settled_answers(&ctx.opts.charts, &fold_items, &fold_answers, &reliability);
+        let (apply, measure): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 2 == fold);
+        let reliability = paired.at(&measure).reliability(None);
+        if reliability.is_none() {
+            ctx.note(format!(
+                "{label}: half {} is settled by the walk alone: the other half's {} items are too few to measure the model",
+                fold + 1,
+                measure.len()
+            ));
+        }
+        let part = paired.at(&apply);
+        let items: Vec<Item> = part.items.iter().map(|i| (*i).clone()).collect();
+        let answers: Vec<eval::Answer> = part.model.iter().map(|r| recorded_answer(r)).collect();
+        let verdicts = eval::settled_answers(
+            &ctx.opts.charts,
+            &items,
+            &answers,
+            &reliability.unwrap_or_default(),
+        );
         for (&i, v) in apply.iter().zip(verdicts) {
             settled[i] = Some(v);
         }
     }
     let settled: Vec<eval::Answer> = settled.into_iter().flatten().collect();
+    let items: Vec<Item> = paired.items.iter().map(|i| (*i).clone()).collect();
     record_answers(
         &ctx.path("answers.jsonl"),
         &label,
@@ -1090,127 +1100,119 @@ fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
     }
 }
 
-/// `label`'s recorded anomaly-detection answers and the walk's, item for item (the same lines in
-/// the same order); `None` where either is missing or they were not recorded on the same items.
+/// A model's recorded anomaly-detection answers on the diagnosis prompt, the walk's, and the dev
+/// items they answered, position for position.
+struct Paired<'a> {
+    items: Vec<&'a Item>,
+    model: Vec<&'a serde_json::Value>,
+    walk: Vec<&'a serde_json::Value>,
+}
+
+/// `label`'s recorded anomaly-detection answers and the walk's beside `dev`'s anomaly items (the
+/// rows are recorded in the items' order); `None` where either is missing or they were not
+/// recorded on the same items.
 fn paired_rows<'a>(
     answers: &'a [serde_json::Value],
     label: &str,
-) -> Option<(Vec<&'a serde_json::Value>, Vec<&'a serde_json::Value>)> {
+    dev: &'a [Item],
+) -> Option<Paired<'a>> {
+    let task = Task::AnomalyDetection;
     let rows = |v: &str| -> Vec<&serde_json::Value> {
         answers
             .iter()
-            .filter(|r| r["variant"] == v && r["task"] == Task::AnomalyDetection.to_string())
+            .filter(|r| r["variant"] == v && r["task"] == task.to_string())
             .collect()
     };
+    let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
     let (model, walk) = (rows(label), rows(WALK));
-    let same = !model.is_empty()
-        && model.len() == walk.len()
+    let same = !items.is_empty()
+        && model.len() == items.len()
+        && walk.len() == items.len()
         && model.iter().zip(&walk).all(|(m, w)| m["line"] == w["line"]);
-    same.then_some((model, walk))
+    same.then_some(Paired { items, model, walk })
 }
 
-/// Item by item, where the model's rows and the walk's disagreed and who had the gold answer.
-fn count_disagreements<R: std::borrow::Borrow<serde_json::Value>>(
-    model: &[R],
-    walk: &[R],
-) -> verdict::Disagreements {
-    let task = Task::AnomalyDetection;
-    let said = |r: &serde_json::Value| {
-        r["answer"]
-            .as_str()
-            .and_then(|a| crate::answer::binary(task, a))
-    };
-    verdict::Disagreements::count(model.iter().zip(walk).filter_map(|(m, w)| {
-        let (m, w) = (m.borrow(), w.borrow());
-        let gold = crate::answer::gold_binary(task, m["gold"].as_str()?)?;
-        Some((said(w)?, said(m), gold))
-    }))
-}
+impl Paired<'_> {
+    /// The items at the positions `at`.
+    fn at(&self, at: &[usize]) -> Paired<'_> {
+        Paired {
+            items: at.iter().map(|&i| self.items[i]).collect(),
+            model: at.iter().map(|&i| self.model[i]).collect(),
+            walk: at.iter().map(|&i| self.walk[i]).collect(),
+        }
+    }
 
-/// The model's and the walk's record on the items of the recorded rows (paired item for item),
-/// with their disagreements; `None` with fewer than [`verdict::MIN_MEASURED_ITEMS`] items.
-fn rows_reliability(
-    model: &[serde_json::Value],
-    walk: &[serde_json::Value],
-    source: Option<String>,
-) -> Option<verdict::Reliability> {
-    let task = Task::AnomalyDetection;
-    let items: Vec<Item> = model
-        .iter()
-        .map(|r| Item {
-            line: r["line"].as_u64().unwrap_or(0) as usize,
-            task,
-            system: String::new(),
-            instruction: String::new(),
-            input: Vec::new(),
-            gold: r["gold"].as_str().unwrap_or_default().to_string(),
-            category: None,
-            kind: None,
+    /// Item by item, where an answer that could stand ([`verdict::standing`]: readable, citing a
+    /// line of the window) disagreed with the walk, and who had the gold answer.
+    fn disagreements(&self) -> verdict::Disagreements {
+        let task = Task::AnomalyDetection;
+        verdict::Disagreements::count(
+            self.items
+                .iter()
+                .zip(&self.model)
+                .zip(&self.walk)
+                .filter_map(|((item, m), w)| {
+                    let gold = crate::answer::gold_binary(task, &item.gold)?;
+                    let walk = crate::answer::binary(task, w["answer"].as_str()?)?;
+                    let answer = verdict::parse_answer(m["text"].as_str().unwrap_or_default());
+                    let window = 1..=item.input.len();
+                    Some((walk, verdict::standing(&answer, &window), gold))
+                }),
+        )
+    }
+
+    /// The model's and the walk's record on these items with their disagreements; `None` with
+    /// fewer than [`verdict::MIN_MEASURED_ITEMS`] items.
+    fn reliability(&self, source: Option<String>) -> Option<verdict::Reliability> {
+        let items: Vec<Item> = self.items.iter().map(|i| (*i).clone()).collect();
+        let measure = |rows: &[&serde_json::Value]| {
+            let answers: Vec<eval::Answer> = rows.iter().map(|r| recorded_answer(r)).collect();
+            let (r, _) = eval::result("", None, Task::AnomalyDetection, &items, &answers);
+            verdict::Measured::from_metrics(&r.metrics, r.items)
+        };
+        Some(verdict::Reliability {
+            model: measure(&self.model),
+            walk: measure(&self.walk),
+            source,
+            disagreements: Some(self.disagreements()),
         })
-        .collect();
-    let measure = |rows: &[serde_json::Value]| {
-        let answers: Vec<eval::Answer> = rows.iter().map(recorded_answer).collect();
-        let (r, _) = eval::result("", None, task, &items, &answers);
-        verdict::Measured::from_metrics(&r.metrics, r.items)
-    };
-    Some(verdict::Reliability {
-        model: measure(model),
-        walk: measure(walk),
-        source,
-        disagreements: Some(count_disagreements(model, walk)),
-    })
-    .filter(|r| {
-        r.model
-            .is_some_and(|m| m.items >= verdict::MIN_MEASURED_ITEMS)
-    })
+        .filter(|r| {
+            r.model
+                .is_some_and(|m| m.items >= verdict::MIN_MEASURED_ITEMS)
+        })
+    }
 }
 
-/// How `variant`'s adapter answered the diagnosis prompt on the anomaly-detection dev items of
-/// `state`, beside the walk on the same items, for the diagnosis's verdict rule (written beside the
-/// adapter as [`verdict::RELIABILITY_FILE`]), with their disagreements counted from the recorded
-/// `answers` where both were recorded item by item. `None` without both rows or with too few
-/// items: a score on the experiment's own prompt does not measure the answers a diagnosis reads.
+/// How `variant`'s adapter answered the diagnosis prompt on the anomaly-detection items of `dev`
+/// beside the walk, from the run's recorded `answers`, with their disagreements counted item by
+/// item: what the diagnosis's verdict rule reads (written beside the adapter as
+/// [`verdict::RELIABILITY_FILE`]). `None` without both recorded on every item or with too few
+/// items: a score on the experiment's own prompt does not measure the answers a diagnosis reads,
+/// and totals alone cannot say where the model beats the walk.
 pub fn reliability(
-    state: &State,
+    answers: &[serde_json::Value],
+    dev: &[Item],
     variant: &str,
     source: &Path,
-    answers: &[serde_json::Value],
 ) -> Option<verdict::Reliability> {
-    use verdict::{Measured, Reliability};
-    let row = |v: &str| {
-        state
-            .results
-            .iter()
-            .find(|r| r.variant == v && r.task == Task::AnomalyDetection)
-    };
-    let (m, w) = (row(&on_diagnosis_prompt(variant))?, row(WALK)?);
-    Some(Reliability {
-        model: Measured::from_metrics(&m.result.metrics, m.result.items),
-        walk: Measured::from_metrics(&w.result.metrics, w.result.items),
-        source: Some(format!(
-            "experiment {} ({variant} on the diagnosis prompt and the walk on {} anomaly-detection items)",
-            source.display(),
-            m.result.items
-        )),
-        disagreements: paired_rows(answers, &on_diagnosis_prompt(variant))
-            .map(|(model, walk)| count_disagreements(&model, &walk)),
-    })
-    .filter(|r| {
-        r.model
-            .is_some_and(|m| m.items >= verdict::MIN_MEASURED_ITEMS)
-    })
+    let paired = paired_rows(answers, &on_diagnosis_prompt(variant), dev)?;
+    paired.reliability(Some(format!(
+        "experiment {} ({variant} on the diagnosis prompt and the walk on {} anomaly-detection items)",
+        source.display(),
+        paired.items.len()
+    )))
 }
 
 /// Writes `variant`'s measurement into `adapter` (and removes an old one when it has none).
 fn write_reliability(
-    state: &State,
     answers: &[serde_json::Value],
+    dev: &[Item],
     variant: &str,
     source: &Path,
     adapter: &Path,
 ) -> Result<Option<PathBuf>, ExperimentError> {
     let path = adapter.join(verdict::RELIABILITY_FILE);
-    let Some(r) = reliability(state, variant, source, answers) else {
+    let Some(r) = reliability(answers, dev, variant, source) else {
         // An older measurement (of another prompt, or before this evaluation) must not stay.
         return match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
@@ -1249,7 +1251,7 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
         if let Some(run) = variant_run(variant) {
             let adapter = ctx.path("runs").join(run).join("adapter");
             if adapter.is_dir() {
-                write_reliability(s, &answers, variant, &path, &adapter)?;
+                write_reliability(&answers, &ctx.dev, variant, &path, &adapter)?;
             }
         }
     }
@@ -1293,15 +1295,19 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
     )?;
     copy(folder.join("results.json"), "results.json")?;
     copy(folder.join("results.md"), "results.md")?;
+    let dev_path = folder.join("dev.jsonl");
+    let dev = eval::data::load(&dev_path)
+        .map_err(ExperimentError::Data)?
+        .items;
     written.extend(write_reliability(
-        &state,
         &read_answers(&folder.join("answers.jsonl")),
+        &dev,
         FULL,
         &dest.join("results.json"),
         dest,
     )?);
     let readme = format!(
-        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection row on the diagnosis prompt beside the walk's) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
+        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection record on the diagnosis prompt beside the walk's, with their disagreements counted item by item) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
         model = state.model.display(),
         scale = state.scale,
     );
@@ -1381,48 +1387,117 @@ mod tests {
         assert!(md.contains("| full (+ DPO) | 0.700 | – | – | – |"), "{md}");
     }
 
-    /// An adapter is measured by its answers to the diagnosis prompt, beside the walk; a score on
-    /// the experiment's own prompt alone measures nothing a diagnosis reads, and too few items
-    /// measure nothing either.
+    const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+    const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
+
+    /// Whether item `i` of [`recorded_run`] shows a chart's problem (the walk: abnormal; the
+    /// model: normal) or none (the walk: normal; the model: abnormal).
+    fn charted(i: usize) -> bool {
+        i % 4 < 2
+    }
+
+    /// `n` BGL anomaly items with recorded answers: the walk's, the full pipeline's on the
+    /// diagnosis prompt (always against the walk, citing a line of the window) and direct SFT's
+    /// there (always the walk's answer). `model_right(i)` says whether the full pipeline had item
+    /// `i` right, which sets its gold answer.
+    fn recorded_run(
+        n: usize,
+        model_right: &dyn Fn(usize) -> bool,
+    ) -> (Vec<Item>, Vec<serde_json::Value>) {
+        let mut dev = Vec::new();
+        let mut rows = Vec::new();
+        for i in 0..n {
+            let walk = charted(i);
+            let gold = if model_right(i) { !walk } else { walk };
+            let word = |abnormal: bool| if abnormal { "abnormal" } else { "normal" };
+            let item = Item {
+                line: i + 1,
+                task: Task::AnomalyDetection,
+                system: "BGL".into(),
+                instruction: String::new(),
+                input: vec![
+                    if walk { FATAL } else { INFO }.to_string(),
+                    INFO.to_string(),
+                ],
+                gold: word(gold).into(),
+                category: None,
+                kind: None,
+            };
+            let text = |abnormal: bool| {
+                format!(
+                    "1. Line 1 decides.\nAnomalous: {}\nEvidence: 1\nAnswer: {}",
+                    if abnormal { "yes" } else { "no" },
+                    word(abnormal)
+                )
+            };
+            let row = |variant: &str, said: bool, text: &str| json!({ "variant": variant, "task": "anomaly_detection", "line": item.line, "gold": item.gold, "answer": word(said), "text": text });
+            rows.push(row(WALK, walk, word(walk)));
+            rows.push(row(&on_diagnosis_prompt(FULL), !walk, &text(!walk)));
+            rows.push(row(&on_diagnosis_prompt(DIRECT), walk, &text(walk)));
+            dev.push(item);
+        }
+        (dev, rows)
+    }
+
+    /// An adapter is measured by its recorded answers to the diagnosis prompt beside the walk's,
+    /// with their disagreements counted item by item; a variant with only solution-prompt rows,
+    /// a run without the walk's answers, or too few items measure nothing.
     #[test]
     fn an_adapter_is_measured_on_the_prompt_diagnoses_send() {
         let source = Path::new("exp/state.json");
-        let full = reliability(&state(30), FULL, source, &[]).expect("measured");
-        assert_eq!(full.model.map(|m| m.f1), Some(0.6));
-        assert_eq!(full.walk.map(|w| w.f1), Some(0.4));
-        assert!(full.model_beats_walk());
-        let direct = reliability(&state(30), DIRECT, source, &[]).and_then(|r| r.model);
-        assert_eq!(direct.map(|m| m.f1), Some(0.3));
-        assert!(!reliability(&state(30), DIRECT, source, &[]).is_some_and(|r| r.model_beats_walk()));
-        assert_eq!(reliability(&state(5), FULL, source, &[]), None);
-        // Stepwise SFT has only its solution-prompt row.
-        let mut solution_only = state(30);
-        solution_only.results.push(Row {
-            variant: STEPWISE.into(),
-            ..solution_only.results[1].clone()
-        });
-        assert_eq!(reliability(&solution_only, STEPWISE, source, &[]), None);
+        let (dev, rows) = recorded_run(30, &|_| true);
+        let full = reliability(&rows, &dev, FULL, source).expect("measured");
+        assert_eq!(full.model.map(|m| m.f1), Some(1.0));
+        assert_eq!(full.walk.map(|w| w.f1), Some(0.0));
+        let d = full.disagreements.expect("counted");
+        assert_eq!(
+            (d.model_anomalous.cases, d.model_anomalous.model_right),
+            (14, 14)
+        );
+        assert_eq!((d.model_normal.cases, d.model_normal.model_right), (16, 16));
+        assert!(full.model_may_overrule(true) && full.model_may_overrule(false));
+        let direct = reliability(&rows, &dev, DIRECT, source).expect("measured");
+        assert_eq!(
+            direct.disagreements,
+            Some(verdict::Disagreements::default())
+        );
+        assert!(!direct.model_may_overrule(true) && !direct.model_may_overrule(false));
+        assert_eq!(reliability(&rows, &dev, STEPWISE, source), None);
+        let without_walk: Vec<serde_json::Value> = rows
+            .iter()
+            .filter(|r| r["variant"] != WALK)
+            .cloned()
+            .collect();
+        assert_eq!(reliability(&without_walk, &dev, FULL, source), None);
+        let (few, few_rows) = recorded_run(verdict::MIN_MEASURED_ITEMS - 1, &|_| true);
+        assert_eq!(reliability(&few_rows, &few, FULL, source), None);
     }
 
-    /// What the experiment writes beside an adapter is what a diagnosis reads back.
+    /// What the experiment writes beside an adapter is what a diagnosis reads back, counts
+    /// included; a later measurement on too few items removes it.
     #[test]
     fn the_written_measurement_is_what_the_verdict_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let written = write_reliability(&state(30), &[], FULL, Path::new("r.json"), dir.path())
+        let source = Path::new("r.json");
+        let (dev, rows) = recorded_run(30, &|i| i % 3 != 0);
+        let written = write_reliability(&rows, &dev, FULL, source, dir.path())
             .expect("write")
             .expect("measured");
         assert!(written.ends_with(verdict::RELIABILITY_FILE));
         let read = verdict::Reliability::of_adapter(dir.path()).expect("read back");
         assert_eq!(
             read,
-            reliability(&state(30), FULL, Path::new("r.json"), &[]).unwrap()
+            reliability(&rows, &dev, FULL, source).expect("measured")
         );
+        assert!(read
+            .disagreements
+            .is_some_and(|d| d.model_normal.cases == 16));
         assert_eq!(
             verdict::Reliability::of_adapter(&dir.path().join("nowhere")),
             None
         );
-        // Measured on too few items now: the old file goes rather than stay as a measurement.
-        let none = write_reliability(&state(5), &[], FULL, Path::new("r.json"), dir.path());
+        let (few, few_rows) = recorded_run(5, &|_| true);
+        let none = write_reliability(&few_rows, &few, FULL, source, dir.path());
         assert_eq!(none.expect("removed"), None);
         assert!(!written.exists());
     }
@@ -1457,124 +1532,86 @@ mod tests {
     }
 
     /// The diagnosis verdict is the recorded diagnosis-prompt answers settled against each item's
-    /// walk, with the rule measured on the other half of the items: the model overrules the walk
-    /// in a direction only where it was right more often than the walk on such disagreements.
+    /// walk, each half of the items with the rule measured on the other half: here the model is
+    /// right on every even item and wrong on every odd one, so the even items keep the walk (the
+    /// odd half measured the model wrong) and the odd items take the model's answer (the even
+    /// half measured it right). Measuring on all items (half right: no win) or on the item's own
+    /// half would settle them otherwise.
     #[test]
     fn the_diagnosis_verdict_is_the_recorded_answers_settled_against_the_walk() {
-        const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
-        const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
         let dir = tempfile::tempdir().expect("tempdir");
         let mut opts = medium_in(dir.path(), 1.0);
         opts.charts =
             crate::flowchart::valid_charts(&crate::config::repo_root().join("flowcharts"))
                 .expect("charts");
-        // Half the items show a chart's problem (the walk: abnormal) where the model says normal;
-        // half show none (the walk: normal) where the model says abnormal. 24 of each per fold.
-        let charted = |i: usize| i % 4 < 2;
-        let verdicts = |silent_gold: &str| {
-            let dev: Vec<Item> = (0..48)
-                .map(|i| Item {
-                    line: i + 1,
-                    task: Task::AnomalyDetection,
-                    system: "BGL".into(),
-                    instruction: String::new(),
-                    input: vec![
-                        if charted(i) { FATAL } else { INFO }.to_string(),
-                        INFO.to_string(),
-                    ],
-                    gold: if charted(i) { "normal" } else { silent_gold }.into(),
-                    category: None,
-                    kind: None,
-                })
-                .collect();
-            let mut rows = Vec::new();
-            for (i, item) in dev.iter().enumerate() {
-                let (walk, said, text) = if charted(i) {
-                    (
-                        "abnormal",
-                        "normal",
-                        "1. Line 1 is routine.\nAnomalous: no\nEvidence: 1\nAnswer: normal",
-                    )
-                } else {
-                    (
-                        "normal",
-                        "abnormal",
-                        "1. Line 2 is a fault.\nAnomalous: yes\nEvidence: 2\nAnswer: abnormal",
-                    )
-                };
-                let row = |variant: &str, answer: &str, text: &str| json!({ "variant": variant, "task": "anomaly_detection", "line": item.line, "gold": item.gold, "answer": answer, "text": text });
-                rows.push(row(WALK, walk, walk));
-                rows.push(row(&on_diagnosis_prompt(FULL), said, text));
-            }
-            write_jsonl(&dir.path().join("answers.jsonl"), &rows).expect("answers");
-            let mut progress = |_: &str| {};
-            let mut ctx = Ctx {
-                opts: &opts,
-                state: state(48),
-                train: Vec::new(),
-                dev,
-                progress: &mut progress,
-            };
-            score_verdicts(&mut ctx, FULL).expect("scored");
-            // Scored once: a second pass finds the row and leaves it.
-            score_verdicts(&mut ctx, FULL).expect("scored");
-            let label = diagnosis_verdict(FULL);
-            assert_eq!(
-                ctx.state
-                    .results
-                    .iter()
-                    .filter(|r| r.variant == label)
-                    .count(),
-                1
-            );
-            let mut texts: Vec<String> = read_answers(&dir.path().join("answers.jsonl"))
-                .into_iter()
-                .filter(|r| r["variant"] == label.as_str())
-                .map(|r| r["text"].as_str().unwrap_or_default().to_string())
-                .collect();
-            texts.dedup();
-            texts
+        let (dev, rows) = recorded_run(48, &|i| i % 2 == 0);
+        write_jsonl(&dir.path().join("answers.jsonl"), &rows).expect("answers");
+        let mut progress = |_: &str| {};
+        let mut ctx = Ctx {
+            opts: &opts,
+            state: state(48),
+            train: Vec::new(),
+            dev: dev.clone(),
+            progress: &mut progress,
         };
-        // The model was right on both kinds of disagreement: it overrules the walk on both.
+        score_verdicts(&mut ctx, FULL).expect("scored");
+        // Scored once: a second pass finds the row and leaves it.
+        score_verdicts(&mut ctx, FULL).expect("scored");
+        let label = diagnosis_verdict(FULL);
         assert_eq!(
-            verdicts("abnormal")[..2],
-            [
-                "normal (model, overriding the walk)",
-                "abnormal (model, overriding the walk)"
-            ]
+            ctx.state
+                .results
+                .iter()
+                .filter(|r| r.variant == label)
+                .count(),
+            1
         );
-        // Its anomalies where no chart applies were false alarms: the silent walk stands there.
+        assert!(ctx.state.notes.is_empty(), "{:?}", ctx.state.notes);
+        let texts: Vec<String> = read_answers(&dir.path().join("answers.jsonl"))
+            .into_iter()
+            .filter(|r| r["variant"] == label.as_str())
+            .map(|r| r["text"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let expected: Vec<&str> = (0..48)
+            .map(|i| match (i % 2 == 0, charted(i)) {
+                (true, true) => "abnormal (walk; the model disagreed)",
+                (true, false) => "normal (walk; the model disagreed)",
+                (false, true) => "normal (model, overriding the walk)",
+                (false, false) => "abnormal (model, overriding the walk)",
+            })
+            .collect();
+        assert_eq!(texts, expected);
+
+        // A half too small to measure leaves the walk standing there, and says so.
+        let (few, few_rows) = recorded_run(30, &|_| true);
+        write_jsonl(&dir.path().join("answers.jsonl"), &few_rows).expect("answers");
+        let mut progress = |_: &str| {};
+        let mut ctx = Ctx {
+            opts: &opts,
+            state: state(30),
+            train: Vec::new(),
+            dev: few,
+            progress: &mut progress,
+        };
+        score_verdicts(&mut ctx, FULL).expect("scored");
+        assert_eq!(ctx.state.notes.len(), 2, "{:?}", ctx.state.notes);
+        let row = ctx.state.results.iter().find(|r| r.variant == label);
         assert_eq!(
-            verdicts("normal")[..2],
-            [
-                "normal (model, overriding the walk)",
-                "normal (walk; the model disagreed)"
-            ]
+            row.and_then(|r| r.result.metrics.get("f1").copied()),
+            Some(0.0)
         );
+
         // Without recorded answers for every item nothing is scored.
         let mut progress = |_: &str| {};
         let mut ctx = Ctx {
             opts: &opts,
             state: state(24),
             train: Vec::new(),
-            dev: vec![Item {
-                line: 99,
-                task: Task::AnomalyDetection,
-                system: "BGL".into(),
-                instruction: String::new(),
-                input: vec![INFO.to_string()],
-                gold: "normal".into(),
-                category: None,
-                kind: None,
-            }],
+            dev: dev[..47].to_vec(),
             progress: &mut progress,
         };
         score_verdicts(&mut ctx, FULL).expect("noted");
-        assert!(ctx
-            .state
-            .results
-            .iter()
-            .all(|r| r.variant != diagnosis_verdict(FULL)));
+        assert!(ctx.state.results.iter().all(|r| r.variant != label));
         assert_eq!(ctx.state.notes.len(), 1, "{:?}", ctx.state.notes);
     }
 

@@ -1,7 +1,8 @@
 //! Reasoning traces from expert knowledge: the paper keeps only teacher reasoning that reaches the
 //! gold answer, and here the teachers are the expert flowcharts (a walk over the item: which chart
 //! applies, each check with its evidence lines, the conclusion), a severity reading of the lines
-//! where no chart applies, and the template miner's masks for parsing. A trace is composed in the
+//! where no chart applies (or overruling a chart whose symptom lines report no failure), and the
+//! template miner's masks for parsing. A trace is composed in the
 //! stepwise format the eval prompt asks for and kept only when its answer matches the gold one.
 //! Root cause and interpretation have no teacher here (no chart covers LogLM's free-text items), so
 //! those items train on their gold answers alone in every variant.
@@ -364,8 +365,25 @@ pub fn diagnosis_example(
         .filter(|l| !l.trim_start().starts_with("Answer:"))
         .chain(std::iter::once(""))
         .collect();
+    // A normal verdict cites the lines it judged harmless (the chart's symptom lines, else the
+    // most severe line): the verdict rule lets an answer stand against the walk only when it
+    // cites a line of the window, so a model that never cites for `normal` could never catch a
+    // walk's false alarm.
     let (cause, evidence) = match (&plan.walk, abnormal) {
-        (_, false) => ("none".to_string(), Vec::new()),
+        (_, false) => {
+            let judged = plan
+                .walk
+                .as_ref()
+                .map(|w| w.evidence())
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| plan.symptom_lines().to_vec());
+            let judged = if judged.is_empty() {
+                vec![most_severe(item).line]
+            } else {
+                judged
+            };
+            ("none".to_string(), judged)
+        }
         (Some(walk), true) => (
             match &walk.end {
                 End::Conclusion { cause, .. } => cause.clone(),
@@ -478,6 +496,8 @@ mod tests {
         let (_, chat) =
             diagnosis_example(&charts, &quiet, Some(&kept), 0.5).expect("a diagnosis chat");
         assert!(chat.contains("Anomalous: no\nCause: none"), "{chat}");
+        // It cites the chart's symptom line it judged harmless.
+        assert!(chat.contains("Evidence: 2\n"), "{chat}");
         // The chart's answer stays first where it is right.
         let real = item(Task::AnomalyDetection, &[INFO, CORE_INFO], "abnormal");
         assert_eq!(
@@ -490,6 +510,7 @@ mod tests {
         // Untraced, it is still a diagnosis chat: the gold closing lines alone.
         let (_, bare) = diagnosis_example(&charts, &fatal, None, 0.5).expect("a diagnosis chat");
         assert!(bare.starts_with("Anomalous: no\nCause: none"), "{bare}");
+        assert!(!bare.contains("Evidence: none"), "{bare}");
         assert!(bare.ends_with("Answer: normal"), "{bare}");
     }
 
