@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::{EvalArgs, EvalPrompt};
 use logreasoner_core::config::Config;
 use logreasoner_core::diagnose::prompt::PromptLimits;
-use logreasoner_core::diagnose::verdict::DIAGNOSIS_PROMPT_SUFFIX;
+use logreasoner_core::diagnose::verdict::{Reliability, DIAGNOSIS_PROMPT_SUFFIX};
 use logreasoner_core::eval::{self, data};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::model::GenerationParams;
@@ -137,10 +137,27 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             let tokens: usize = answers.iter().map(|a| a.prompt_tokens).sum();
             token_means.push((label.clone(), tokens as f64 / answers.len().max(1) as f64));
             answer_rows.extend(eval::answer_rows(&label, &items, &answers));
+            let adapter = model.info().adapter;
             let (mut row, n) = eval::result(&label, Some(name.clone()), task, &items, &answers);
-            row.adapter = model.info().adapter.map(|a| a.display().to_string());
+            row.adapter = adapter.as_ref().map(|a| a.display().to_string());
             results.push(row);
             note = n;
+            if *prompt == EvalPrompt::Diagnosis {
+                // What diagnoses would show: each answer settled against its walk by the verdict
+                // rule, with the adapter's own measurement (none: the walk stands wherever they
+                // disagree).
+                let reliability = adapter
+                    .as_deref()
+                    .and_then(Reliability::of_adapter)
+                    .unwrap_or_default();
+                let settled = eval::settled_answers(&charts, &items, &answers, &reliability);
+                let verdict_label = label.replace(DIAGNOSIS_PROMPT_SUFFIX, ", diagnosis verdict");
+                answer_rows.extend(eval::answer_rows(&verdict_label, &items, &settled));
+                let (mut row, _) =
+                    eval::result(&verdict_label, Some(name.clone()), task, &items, &settled);
+                row.adapter = adapter.as_ref().map(|a| a.display().to_string());
+                results.push(row);
+            }
         }
     }
     if !args.no_walk && eval::walk_applies(task) {

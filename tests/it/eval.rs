@@ -142,6 +142,25 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("base, diagnosis prompt  "), "{stdout}");
+    // The verdict diagnoses would give: without a measured adapter the walk stands wherever
+    // the two disagree, so it scores what the walk scores.
+    let metrics = |label: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row: {stdout}"))
+            .split_whitespace()
+            .filter(|w| w.contains('.'))
+            .map(str::to_string)
+            .collect()
+    };
+    let walk = metrics("flowchart walk");
+    assert!(!walk.is_empty(), "{stdout}");
+    assert_eq!(metrics("base, diagnosis verdict"), walk, "{stdout}");
+    assert!(
+        !stdout.contains("whole lines, diagnosis verdict"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("base, diagnosis prompt, whole lines"),
         "{stdout}"
