@@ -330,8 +330,8 @@ pub struct State {
     /// Runs that were skipped (no rows, or no adapter to start from): done, with nothing on disk.
     #[serde(default)]
     pub skipped: Vec<String>,
-    /// Fingerprint of the items and charts the run was made from ([`inputs_fingerprint`]); a
-    /// folder from before it was kept adopts the inputs it is next resumed with.
+    /// Fingerprint of the items and charts the run was made from ([`inputs_fingerprint`]);
+    /// `None` in a folder begun before it was kept (its inputs are unknown, never checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
 }
@@ -476,6 +476,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
     forget_lost_outputs(&opts.folder, &mut state);
     let splits = datasets::load(&opts.loglm, &opts.loghub, opts.scale)?;
     let inputs = inputs_fingerprint(&splits.train, &splits.dev, &opts.charts);
+    let legacy = state.inputs.is_none() && !state.done.is_empty();
     match &state.inputs {
         Some(made_from) if *made_from != inputs && !state.done.is_empty() => {
             return Err(ExperimentError::Invalid(format!(
@@ -483,6 +484,12 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
                 opts.folder.display()
             )));
         }
+        // A folder begun before fingerprints were kept: what it was made from is unknown, and
+        // recording today's inputs would vouch for them.
+        None if legacy => progress(&format!(
+            "  {} was begun before runs kept a fingerprint of their items and charts: not checked",
+            opts.folder.display()
+        )),
         _ => state.inputs = Some(inputs),
     }
     std::fs::create_dir_all(&opts.folder).map_err(|e| io(&opts.folder, e))?;
