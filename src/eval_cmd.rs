@@ -8,7 +8,9 @@ use anyhow::Context;
 use crate::cli::{EvalArgs, EvalPrompt};
 use logreasoner_core::config::Config;
 use logreasoner_core::diagnose::prompt::PromptLimits;
-use logreasoner_core::diagnose::verdict::{Reliability, DIAGNOSIS_PROMPT_SUFFIX};
+use logreasoner_core::diagnose::verdict::{
+    Reliability, DIAGNOSIS_PROMPT_SUFFIX, DIAGNOSIS_VERDICT_SUFFIX,
+};
 use logreasoner_core::eval::{self, data};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::model::GenerationParams;
@@ -151,7 +153,8 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
                     .and_then(Reliability::of_adapter)
                     .unwrap_or_default();
                 let settled = eval::settled_answers(&charts, &items, &answers, &reliability);
-                let verdict_label = label.replace(DIAGNOSIS_PROMPT_SUFFIX, ", diagnosis verdict");
+                let verdict_label =
+                    label.replace(DIAGNOSIS_PROMPT_SUFFIX, DIAGNOSIS_VERDICT_SUFFIX);
                 answer_rows.extend(eval::answer_rows(&verdict_label, &items, &settled));
                 let (mut row, _) =
                     eval::result(&verdict_label, Some(name.clone()), task, &items, &settled);

@@ -100,6 +100,10 @@ pub const WALK_VARIANT: &str = "flowchart walk";
 /// limits); only such rows measure the answers a diagnosis reads.
 pub const DIAGNOSIS_PROMPT_SUFFIX: &str = ", diagnosis prompt";
 
+/// What eval appends to a model row's name for the verdicts diagnoses would give from its
+/// diagnosis-prompt answers (settled against the walk); never read as a measurement.
+pub const DIAGNOSIS_VERDICT_SUFFIX: &str = ", diagnosis verdict";
+
 /// How the model (this model file with this adapter) and the walk measured on anomaly detection in
 /// the latest stored evaluation that ran both on the same items.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -32,13 +32,18 @@ pub fn messages(item: &Item) -> Vec<Message> {
 /// the line list as `limits` says), so prompt changes are judged by the eval. Its answer line is
 /// `Answer: abnormal or normal`, so it fits anomaly detection.
 pub fn diagnosis_messages(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> Vec<Message> {
+    plan_for(charts, item, limits).messages
+}
+
+/// The diagnosis of the item's lines as `diagnose` plans it: chart retrieval, the walk, the chat.
+fn plan_for(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> diagnose::Plan {
     let input = Input {
         source: format!("item {}", item.line),
         first_line: 1,
         lines: item.input.clone(),
         question: None,
     };
-    diagnose::plan(charts, input, limits).messages
+    diagnose::plan(charts, input, limits)
 }
 
 /// A diagnosis chat's answer read as `diagnose` reads it (`Anomalous:`, else `Answer:`; one
@@ -58,14 +63,7 @@ pub fn walk_applies(task: Task) -> bool {
 
 /// The flowchart walk's answer for an item, in the same words a model would use.
 pub fn walk_answer(charts: &[Flowchart], item: &Item) -> Option<String> {
-    let input = Input {
-        source: format!("item {}", item.line),
-        first_line: 1,
-        lines: item.input.clone(),
-        question: None,
-    };
-    let plan = diagnose::plan(charts, input, PromptLimits::default());
-    let v = plan.baseline();
+    let v = plan_for(charts, item, PromptLimits::default()).baseline();
     Some(match item.task {
         Task::AnomalyDetection => if v.anomalous { "abnormal" } else { "normal" }.to_string(),
         Task::FailurePrediction => if v.anomalous { "yes" } else { "no" }.to_string(),
@@ -217,13 +215,7 @@ pub fn settled_answers(
         .iter()
         .zip(answers)
         .map(|(item, a)| {
-            let input = Input {
-                source: format!("item {}", item.line),
-                first_line: 1,
-                lines: item.input.clone(),
-                question: None,
-            };
-            let mut plan = diagnose::plan(charts, input, PromptLimits::default());
+            let mut plan = plan_for(charts, item, PromptLimits::default());
             plan.reliability = reliability.clone();
             let answer = diagnose::verdict::parse_answer(&a.text);
             let v = diagnose::verdict_of(&plan, Some(&answer));

@@ -212,7 +212,7 @@ pub fn on_diagnosis_prompt(variant: &str) -> String {
 /// The name of the rows of the verdicts diagnoses give with `variant` (its diagnosis-prompt
 /// answers settled against the walk).
 pub fn diagnosis_verdict(variant: &str) -> String {
-    format!("{variant}, diagnosis verdict")
+    format!("{variant}{}", verdict::DIAGNOSIS_VERDICT_SUFFIX)
 }
 
 /// Training runs, each with its stage, data file, and the run whose adapter it starts from.
@@ -992,14 +992,28 @@ fn evaluate(
         )?;
         (answers, Some(model.name()))
     };
+    record_result(ctx, label, task, &items, &answers, name, adapter.as_deref())
+}
+
+/// Records the `answers` of `label` on `task` (in the answers file and as a result row), says the
+/// headline figure, and saves the state.
+fn record_result(
+    ctx: &mut Ctx,
+    label: String,
+    task: Task,
+    items: &[Item],
+    answers: &[eval::Answer],
+    model: Option<String>,
+    adapter: Option<&Path>,
+) -> Result<(), ExperimentError> {
     record_answers(
         &ctx.path("answers.jsonl"),
         &label,
         task,
-        &eval::answer_rows(&label, &items, &answers),
+        &eval::answer_rows(&label, items, answers),
     )?;
-    let (mut result, _) = eval::result(&label, name, task, &items, &answers);
-    result.adapter = adapter.as_ref().map(|a| a.display().to_string());
+    let (mut result, _) = eval::result(&label, model, task, items, answers);
+    result.adapter = adapter.map(|a| a.display().to_string());
     (ctx.progress)(&format!(
         "  {label} · {task}: {} = {:.3}",
         headline(task),
@@ -1011,6 +1025,16 @@ fn evaluate(
         result,
     });
     ctx.save()
+}
+
+/// A recorded answer row as the answer it was.
+fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
+    eval::Answer {
+        text: row["text"].as_str().unwrap_or_default().to_string(),
+        answer: row["answer"].as_str().map(str::to_string),
+        latency: std::time::Duration::from_millis(row["latency_ms"].as_u64().unwrap_or(0)),
+        prompt_tokens: row["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+    }
 }
 
 /// The answers recorded so far (`answers.jsonl`), for the tables that split them; a missing file

@@ -2,7 +2,9 @@
 //! binary tasks beside constant answers, anomaly detection split by where its items come from,
 //! and the data and timing notes, as `results.md`.
 
-use super::{diagnosis_verdict, on_diagnosis_prompt, steps, State, DIAGNOSED, VARIANTS};
+use super::{
+    diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, DIAGNOSED, VARIANTS,
+};
 use crate::eval::{self, data::Item};
 use crate::store::Task;
 
@@ -214,12 +216,7 @@ fn split(
         let recorded: Vec<eval::Answer> = answers
             .iter()
             .filter(|a| a["variant"] == v && a["task"] == task.to_string())
-            .map(|a| eval::Answer {
-                text: a["text"].as_str().unwrap_or_default().to_string(),
-                answer: a["answer"].as_str().map(str::to_string),
-                latency: std::time::Duration::ZERO,
-                prompt_tokens: 0,
-            })
+            .map(recorded_answer)
             .collect();
         if recorded.is_empty() || recorded.len() != items.len() {
             continue;

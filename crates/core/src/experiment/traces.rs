@@ -351,13 +351,7 @@ pub fn diagnosis_example(
         return None;
     }
     let abnormal = crate::answer::gold_binary(item.task, &item.gold)?;
-    let input = Input {
-        source: String::new(),
-        first_line: 1,
-        lines: item.input.clone(),
-        question: None,
-    };
-    let plan = diagnose::plan(charts, input, PromptLimits::default());
+    let plan = plan_of(charts, item);
     let steps: Vec<&str> = trace
         .map(|t| t.text.lines())
         .into_iter()

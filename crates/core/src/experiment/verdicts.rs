@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_answers, Ctx, ExperimentError,
-    Row, WALK,
+    diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_result, recorded_answer, Ctx,
+    ExperimentError, WALK,
 };
 use crate::diagnose::verdict;
 use crate::eval::{self, data::Item};
@@ -81,33 +81,7 @@ pub(super) fn score_verdicts(ctx: &mut Ctx, variant: &str) -> Result<(), Experim
     }
     let settled: Vec<eval::Answer> = settled.into_iter().flatten().collect();
     let items: Vec<Item> = paired.items.iter().map(|i| (*i).clone()).collect();
-    record_answers(
-        &ctx.path("answers.jsonl"),
-        &label,
-        task,
-        &eval::answer_rows(&label, &items, &settled),
-    )?;
-    let (result, _) = eval::result(&label, None, task, &items, &settled);
-    (ctx.progress)(&format!(
-        "  {label}: f1 = {:.3}",
-        result.metrics.get("f1").copied().unwrap_or(0.0)
-    ));
-    ctx.state.results.push(Row {
-        variant: label,
-        task,
-        result,
-    });
-    ctx.save()
-}
-
-/// A recorded answer row as the answer it was.
-fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
-    eval::Answer {
-        text: row["text"].as_str().unwrap_or_default().to_string(),
-        answer: row["answer"].as_str().map(str::to_string),
-        latency: std::time::Duration::from_millis(row["latency_ms"].as_u64().unwrap_or(0)),
-        prompt_tokens: row["prompt_tokens"].as_u64().unwrap_or(0) as usize,
-    }
+    record_result(ctx, label, task, &items, &settled, None, None)
 }
 
 /// A model's recorded anomaly-detection answers on the diagnosis prompt, the walk's, and the dev
