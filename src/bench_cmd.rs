@@ -331,7 +331,10 @@ fn diagnose_bench(
     let mut params = GenerationParams::from_defaults(&config.generation.value);
     params.temperature = 0.0;
     params.max_tokens = max_tokens;
-    params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+    logreasoner_core::reasoning::cue_answer(
+        &mut params,
+        logreasoner_core::store::Task::AnomalyDetection,
+    );
     let spec = BackendSpec::from_config(config)?;
     writeln!(
         out,

@@ -51,7 +51,10 @@ impl Diagnoser {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = args.max_tokens.unwrap_or(settings.max_tokens);
-        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+        logreasoner_core::reasoning::cue_answer(
+            &mut params,
+            logreasoner_core::store::Task::AnomalyDetection,
+        );
         let store = if args.no_save {
             None
         } else {

@@ -110,7 +110,7 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
         params.max_tokens = max_tokens;
-        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+        logreasoner_core::reasoning::cue_answer(&mut params, task);
         let name = model.name();
         let total = items.len();
         for prompt in &prompts {

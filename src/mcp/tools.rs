@@ -426,7 +426,10 @@ impl Server {
             let mut params = GenerationParams::from_defaults(&self.config.generation.value);
             params.temperature = 0.0;
             params.max_tokens = settings.max_tokens;
-            params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+            logreasoner_core::reasoning::cue_answer(
+                &mut params,
+                logreasoner_core::store::Task::AnomalyDetection,
+            );
             diagnose::run_model(model, &plan, &params, &AtomicBool::new(false), &mut |_| {})
                 .map_err(|e| e.to_string())?
         } else {

@@ -331,6 +331,60 @@ fn stop_strings_end_the_answer_before_them() {
 }
 
 #[test]
+fn a_reasoning_cut_short_closes_with_the_label_the_model_leans_to() {
+    with_model(|m| {
+        let prompt = m
+            .chat_prompt(&[Message::user(
+                "Is this log line normal or abnormal? Think step by step, then write \
+                 `Answer: normal` or `Answer: abnormal`.\n\
+                 RAS KERNEL FATAL machine check interrupt (bit=0x1d): L2 dcache unit data parity error",
+            )])
+            .expect("prompt");
+        let run = |m: &mut Model, choices: &[&str]| {
+            let mut params = GenerationParams {
+                max_tokens: 4,
+                ..Default::default()
+            };
+            logreasoner_core::reasoning::cue_answer(
+                &mut params,
+                logreasoner_core::store::Task::AnomalyDetection,
+            );
+            params.answer_choices = choices.iter().map(|c| (*c).to_string()).collect();
+            let g = m
+                .generate(&prompt, &params, &AtomicBool::new(false), &mut |_| {})
+                .expect("generate");
+            assert_eq!(g.stop, StopReason::MaxTokens, "{}", g.text);
+            g.text
+        };
+        let free = run(m, &[]);
+        let free_line = free.rsplit_once("Answer:").map_or("", |(_, l)| l);
+        // Choices the model would not write on its own: one of them closes the line all the same.
+        let cued = run(m, &["critical", "harmless"]);
+        let label = cued.rsplit_once("Answer:").map(|(_, l)| l).expect("cued");
+        assert!(
+            label == " critical" || label == " harmless",
+            "the closing line is one of the choices: {cued:?} (free: {free:?})"
+        );
+        assert_ne!(free_line.trim(), label.trim(), "the free line was {free:?}");
+        assert_eq!(
+            run(m, &["harmless", "critical"]),
+            cued,
+            "the order of the choices does not decide"
+        );
+        // Two choices the first token cannot tell apart: the line is written freely.
+        assert_eq!(run(m, &["critical-1", "critical-2"]), free);
+        // The task's own labels: a label the answer reader takes, the one the free line names.
+        let labelled = run(m, &["abnormal", "normal"]);
+        let task = logreasoner_core::store::Task::AnomalyDetection;
+        let committed = logreasoner_core::answer::committed_answer(task, &labelled);
+        assert!(committed.is_some(), "{labelled:?}");
+        if let Some(free_label) = logreasoner_core::answer::committed_answer(task, &free) {
+            assert_eq!(committed, Some(free_label), "{free:?} against {labelled:?}");
+        }
+    });
+}
+
+#[test]
 fn a_prompt_over_the_context_is_refused_with_the_numbers() {
     with_model(|m| {
         let long = "error ".repeat(9000);

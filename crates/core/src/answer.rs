@@ -148,6 +148,16 @@ pub fn committed_answer(task: Task, text: &str) -> Option<String> {
     consistent.then_some(last)
 }
 
+/// The answers a binary task's `Answer:` line may hold, positive first; none for the open tasks.
+pub fn choices(task: Task) -> Vec<String> {
+    let labels: &[&str] = match task {
+        Task::AnomalyDetection => &["abnormal", "normal"],
+        Task::FailurePrediction => &["yes", "no"],
+        _ => &[],
+    };
+    labels.iter().map(|l| (*l).to_string()).collect()
+}
+
 /// Gold labels are written the same way as answers.
 pub fn gold_binary(task: Task, gold: &str) -> Option<bool> {
     binary(task, gold)
@@ -229,6 +239,15 @@ mod tests {
             binary(Task::AnomalyDetection, "no anomaly found"),
             Some(false)
         );
+    }
+
+    #[test]
+    fn each_binary_choice_reads_as_its_own_label() {
+        for task in [Task::AnomalyDetection, Task::FailurePrediction] {
+            let read: Vec<Option<bool>> = choices(task).iter().map(|c| binary(task, c)).collect();
+            assert_eq!(read, [Some(true), Some(false)], "{task}");
+        }
+        assert!(choices(Task::RootCause).is_empty());
     }
 
     #[test]

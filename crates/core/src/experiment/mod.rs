@@ -757,13 +757,13 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             .map_err(|e| io(&path, e))?;
         for (n, (i, _)) in todo.iter().enumerate() {
             let item = &ctx.train[*i];
-            let params = GenerationParams {
+            let mut params = GenerationParams {
                 max_tokens: ctx.opts.scale.max_tokens(item.task),
                 temperature: 0.7,
                 seed: *i as u64,
-                answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
                 ..Default::default()
             };
+            crate::reasoning::cue_answer(&mut params, item.task);
             let g = match model.chat(&eval::messages(item), &params, &cancel, &mut |_| {}) {
                 // Too long for the context: no sample, and the item is not tried again.
                 Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {
@@ -966,15 +966,15 @@ fn evaluate(
         };
         let mut model = spec.open()?;
         let settings = crate::config::DiagnosisSettings::default();
-        let params = GenerationParams {
+        let mut params = GenerationParams {
             max_tokens: match prompt {
                 Prompt::Solution => ctx.opts.scale.max_tokens(task),
                 Prompt::Diagnosis => settings.max_tokens,
             },
             temperature: 0.0,
-            answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
             ..Default::default()
         };
+        crate::reasoning::cue_answer(&mut params, task);
         let limits = (prompt == Prompt::Diagnosis).then(|| (&settings).into());
         let total = items.len();
         let progress = &mut ctx.progress;

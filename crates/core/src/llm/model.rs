@@ -317,6 +317,10 @@ pub struct GenerationParams {
     /// small model that rambles still commits to an answer. The cue and its line are part of the
     /// returned text.
     pub answer_cue: Option<String>,
+    /// The answers the appended cue's line may hold (`normal`, `abnormal`): the model's likeliest
+    /// of them is written instead of a free line, so a reasoning cut off by `max_tokens` still
+    /// closes with a readable label. Empty: the line is free.
+    pub answer_choices: Vec<String>,
 }
 
 impl Default for GenerationParams {
@@ -332,6 +336,7 @@ impl Default for GenerationParams {
             stop: Vec::new(),
             ignore_eos: false,
             answer_cue: None,
+            answer_choices: Vec::new(),
         }
     }
 }
@@ -822,40 +827,11 @@ impl Model {
                 if fits && !cue_ids.is_empty() {
                     let mut feed: Vec<u32> = pending.into_iter().collect();
                     feed.extend(&cue_ids);
-                    let mut input = feed;
-                    let mut answer: Vec<u32> = Vec::new();
-                    let mut greedy = LogitsProcessor::from_sampling(params.seed, Sampling::ArgMax);
                     text.push_str(&cue_text);
                     on_text(&cue_text);
-                    let mut shown = String::new();
-                    for _ in 0..ANSWER_TOKENS {
-                        if cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let logits = self.feed(&input, pos)?;
-                        pos += input.len();
-                        let next = greedy.sample(&logits)?;
-                        if self.eos_ids.contains(&next) {
-                            break;
-                        }
-                        answer.push(next);
-                        let full = self.decode(&answer);
-                        // The line ends at the first newline after some text.
-                        let lead = full.len() - full.trim_start().len();
-                        if let Some(nl) = full[lead..].find('\n').map(|at| at + lead) {
-                            let line = &full[..nl];
-                            on_text(&line[shown.len().min(line.len())..]);
-                            shown = line.to_string();
-                            break;
-                        }
-                        if !full.ends_with('\u{fffd}') {
-                            on_text(&full[shown.len().min(full.len())..]);
-                            shown = full;
-                        }
-                        input = vec![next];
-                    }
-                    text.push_str(&shown);
-                    generated.extend(answer);
+                    let (line, ids) = self.answer_line(feed, pos, params, cancel, on_text)?;
+                    text.push_str(&line);
+                    generated.extend(ids);
                 }
             }
         }
@@ -875,6 +851,101 @@ impl Model {
 
 /// Tokens the answer line may take after an appended cue.
 const ANSWER_TOKENS: usize = 24;
+
+impl Model {
+    /// The line after an appended answer cue (`input`: the cue's tokens, fed from `pos`): the
+    /// likeliest of `params.answer_choices`, or else at most [`ANSWER_TOKENS`] greedy tokens to
+    /// the end of the line. Returns the line's text and its tokens.
+    fn answer_line(
+        &mut self,
+        mut input: Vec<u32>,
+        mut pos: usize,
+        params: &GenerationParams,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<(String, Vec<u32>), LlmError> {
+        let mut answer: Vec<u32> = Vec::new();
+        let mut greedy = LogitsProcessor::from_sampling(params.seed, Sampling::ArgMax);
+        let mut shown = String::new();
+        for step in 0..ANSWER_TOKENS {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let logits = self.feed(&input, pos)?;
+            pos += input.len();
+            if step == 0 {
+                if let Some((choice, ids)) =
+                    self.likeliest_choice(&params.answer_choices, &logits)?
+                {
+                    on_text(&choice);
+                    return Ok((choice, ids));
+                }
+            }
+            let next = greedy.sample(&logits)?;
+            if self.eos_ids.contains(&next) {
+                break;
+            }
+            answer.push(next);
+            let full = self.decode(&answer);
+            // The line ends at the first newline after some text.
+            let lead = full.len() - full.trim_start().len();
+            if let Some(nl) = full[lead..].find('\n').map(|at| at + lead) {
+                let line = &full[..nl];
+                on_text(&line[shown.len().min(line.len())..]);
+                shown = line.to_string();
+                break;
+            }
+            if !full.ends_with('\u{fffd}') {
+                on_text(&full[shown.len().min(full.len())..]);
+                shown = full;
+            }
+            input = vec![next];
+        }
+        Ok((shown, answer))
+    }
+
+    /// The answer of `choices` the model rates likeliest next (by the logit of each one's first
+    /// token, `logits` being those after the cue), as text with its leading space and its tokens.
+    /// `None` without choices, or when two of them start with the same token and the first token
+    /// cannot tell them apart: the answer line is then written freely.
+    fn likeliest_choice(
+        &self,
+        choices: &[String],
+        logits: &Tensor,
+    ) -> Result<Option<(String, Vec<u32>)>, LlmError> {
+        let mut encoded = Vec::with_capacity(choices.len());
+        for c in choices {
+            let text = format!(" {}", c.trim());
+            let ids = self.encode(&text)?;
+            encoded.push((text, ids));
+        }
+        let firsts: Vec<u32> = encoded
+            .iter()
+            .filter_map(|(_, ids)| ids.first().copied())
+            .collect();
+        let distinct = firsts.len() == choices.len()
+            && firsts
+                .iter()
+                .enumerate()
+                .all(|(i, f)| !firsts[..i].contains(f));
+        if choices.is_empty() || !distinct {
+            return Ok(None);
+        }
+        let scores = logits
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()?;
+        let score = |id: u32| {
+            scores
+                .get(id as usize)
+                .copied()
+                .unwrap_or(f32::NEG_INFINITY)
+        };
+        Ok(encoded
+            .into_iter()
+            .max_by(|(_, a), (_, b)| score(a[0]).total_cmp(&score(b[0]))))
+    }
+}
 
 /// The compute device named in the configuration.
 pub fn device(d: crate::config::Device) -> Result<Device, LlmError> {

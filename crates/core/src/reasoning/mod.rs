@@ -33,6 +33,14 @@ pub enum ReasoningError {
 /// Every solution ends with this line; a model that forgets it is cued (see `answer_cue`).
 pub const ANSWER_CUE: &str = "Answer:";
 
+/// Cues a `task` answer's closing line: a generation that ends without [`ANSWER_CUE`] gets it,
+/// and on a binary task the model's likeliest label follows it (a reasoning cut short still
+/// answers readably, with the label the model leans to).
+pub fn cue_answer(params: &mut GenerationParams, task: Task) {
+    params.answer_cue = Some(ANSWER_CUE.into());
+    params.answer_choices = crate::answer::choices(task);
+}
+
 /// Sampling settings of a generation run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
@@ -219,7 +227,7 @@ impl Generator<'_> {
                 break;
             }
             let mut params = self.params(instance.id.wrapping_mul(31).wrapping_add(i as u64));
-            params.answer_cue = Some(ANSWER_CUE.into());
+            cue_answer(&mut params, instance.task);
             let Some(text) = self.generate(&messages, &params, cancel)? else {
                 break;
             };

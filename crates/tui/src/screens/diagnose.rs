@@ -352,7 +352,10 @@ impl DiagnoseScreen {
         let mut params = GenerationParams::from_defaults(&ctx.config().generation.value);
         params.temperature = 0.0;
         params.max_tokens = ctx.config().diagnosis.value.max_tokens;
-        params.answer_cue = Some(logreasoner_core::reasoning::ANSWER_CUE.into());
+        logreasoner_core::reasoning::cue_answer(
+            &mut params,
+            logreasoner_core::store::Task::AnomalyDetection,
+        );
         let mut running = engine.chat(cur.plan.messages.clone(), params);
         // The events go to the forwarder; the handle keeps the cancel flag.
         let events = std::mem::replace(&mut running.events, std::sync::mpsc::channel().1);
