@@ -371,6 +371,22 @@ fn a_reasoning_cut_short_closes_with_the_label_the_model_leans_to() {
             cued,
             "the order of the choices does not decide"
         );
+        // The model's own next word among the choices: it is the likeliest, so it is chosen.
+        let own: String = free_line
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        assert!(
+            !own.is_empty(),
+            "the free line starts with a word: {free:?}"
+        );
+        let picked = run(m, &["critical", &own]);
+        assert_eq!(
+            picked.rsplit_once("Answer:").map(|(_, l)| l.trim()),
+            Some(own.as_str()),
+            "{picked:?}"
+        );
         // Two choices the first token cannot tell apart: the line is written freely.
         assert_eq!(run(m, &["critical-1", "critical-2"]), free);
         // The task's own labels: a label the answer reader takes, the one the free line names.

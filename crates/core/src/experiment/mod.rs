@@ -763,7 +763,9 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 seed: *i as u64,
                 ..Default::default()
             };
-            crate::reasoning::cue_answer(&mut params, item.task);
+            // A cut-off sample gets the cue but no forced label: training data is only what
+            // the model wrote.
+            params.answer_cue = Some(crate::reasoning::ANSWER_CUE.into());
             let g = match model.chat(&eval::messages(item), &params, &cancel, &mut |_| {}) {
                 // Too long for the context: no sample, and the item is not tried again.
                 Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {

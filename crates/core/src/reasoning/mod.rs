@@ -33,9 +33,10 @@ pub enum ReasoningError {
 /// Every solution ends with this line; a model that forgets it is cued (see `answer_cue`).
 pub const ANSWER_CUE: &str = "Answer:";
 
-/// Cues a `task` answer's closing line: a generation that ends without [`ANSWER_CUE`] gets it,
-/// and on a binary task the model's likeliest label follows it (a reasoning cut short still
-/// answers readably, with the label the model leans to).
+/// Cues a `task` answer's closing line for reading it (evaluations, diagnoses): a generation that
+/// ends without [`ANSWER_CUE`] gets it, and on a binary task the model's likeliest label follows
+/// it (a reasoning cut short still answers readably, with the label the model leans to). Never for
+/// training data, where a forced label could make a cut-off text count as right.
 pub fn cue_answer(params: &mut GenerationParams, task: Task) {
     params.answer_cue = Some(ANSWER_CUE.into());
     params.answer_choices = crate::answer::choices(task);
@@ -227,7 +228,8 @@ impl Generator<'_> {
                 break;
             }
             let mut params = self.params(instance.id.wrapping_mul(31).wrapping_add(i as u64));
-            cue_answer(&mut params, instance.task);
+            // Solutions become training data: a cut-off one gets the cue but no forced label.
+            params.answer_cue = Some(ANSWER_CUE.into());
             let Some(text) = self.generate(&messages, &params, cancel)? else {
                 break;
             };
