@@ -285,7 +285,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
         s.model.display()
     );
     md.push_str(&table(s));
-    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. An unreadable answer counts as wrong.\n\n## Against constant answers\n\n");
+    md.push_str("\nMetrics: F1 of `abnormal` / `yes`; GA (Loghub-2.0); token-overlap F1 of the answer against the gold text. A binary answer cut off by the token limit closes with the label the model rates likeliest; an answer the model wrote that names no one label counts as wrong.\n\n## Against constant answers\n\n");
     md.push_str(&against_constants(s, dev));
     md.push_str("\n## Anomaly detection by source\n\nThe BGL windows come from BGL-2k, the log the BGL chart was written against, so the walk's figures on them are optimistic. LogLM's anomaly rows are single messages, many of them BGL templates.\n\n");
     md.push_str(&by_source(dev, answers));
