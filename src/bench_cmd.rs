@@ -296,7 +296,6 @@ fn diagnose_bench(
 ) -> anyhow::Result<()> {
     use logreasoner_core::diagnose::{self, Input};
     use logreasoner_core::llm::backend::BackendSpec;
-    use logreasoner_core::llm::model::GenerationParams;
     use logreasoner_core::logs::file::{read_window, LineRange};
     let sample = logreasoner_core::config::bundled("assets/samples/hdfs-datanode-loss.log");
     let charts = logreasoner_core::flowchart::valid_charts(&config.flowcharts.value)?;
@@ -328,13 +327,8 @@ fn diagnose_bench(
             plan_of(181, Some("Which data node left the cluster?"))?,
         ),
     ];
-    let mut params = GenerationParams::from_defaults(&config.generation.value);
-    params.temperature = 0.0;
-    params.max_tokens = max_tokens;
-    logreasoner_core::reasoning::cue_answer(
-        &mut params,
-        logreasoner_core::store::Task::AnomalyDetection,
-    );
+    let params =
+        logreasoner_core::diagnose::generation_params(&config.generation.value, max_tokens);
     let spec = BackendSpec::from_config(config)?;
     writeln!(
         out,

@@ -47,13 +47,9 @@ impl Diagnoser {
                 "",
             )?)
         };
-        // Diagnosis is greedy: the same window gives the same verdict.
-        let mut params = GenerationParams::from_defaults(&config.generation.value);
-        params.temperature = 0.0;
-        params.max_tokens = args.max_tokens.unwrap_or(settings.max_tokens);
-        logreasoner_core::reasoning::cue_answer(
-            &mut params,
-            logreasoner_core::store::Task::AnomalyDetection,
+        let params = diagnose::generation_params(
+            &config.generation.value,
+            args.max_tokens.unwrap_or(settings.max_tokens),
         );
         let store = if args.no_save {
             None

@@ -11,7 +11,6 @@ use logreasoner_core::config::Config;
 use logreasoner_core::diagnose::{self, Input};
 use logreasoner_core::flowchart::{self, retrieve, thought, walk, Flowchart};
 use logreasoner_core::llm::backend::{Backend, BackendSpec};
-use logreasoner_core::llm::model::GenerationParams;
 use logreasoner_core::logs::file::{lines, window_bounds, LineRange};
 use logreasoner_core::logs::index::LogFile;
 
@@ -423,13 +422,8 @@ impl Server {
             let Some(model) = self.model.as_mut() else {
                 return Err("the model did not load".into());
             };
-            let mut params = GenerationParams::from_defaults(&self.config.generation.value);
-            params.temperature = 0.0;
-            params.max_tokens = settings.max_tokens;
-            logreasoner_core::reasoning::cue_answer(
-                &mut params,
-                logreasoner_core::store::Task::AnomalyDetection,
-            );
+            let params =
+                diagnose::generation_params(&self.config.generation.value, settings.max_tokens);
             diagnose::run_model(model, &plan, &params, &AtomicBool::new(false), &mut |_| {})
                 .map_err(|e| e.to_string())?
         } else {

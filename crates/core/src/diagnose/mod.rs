@@ -175,6 +175,19 @@ impl Plan {
     }
 }
 
+/// How a diagnosis generates: greedy (the same window gives the same verdict), at most
+/// `max_tokens`, and a closing line cued with the likeliest label when the model writes none.
+pub fn generation_params(
+    defaults: &crate::config::GenerationDefaults,
+    max_tokens: usize,
+) -> GenerationParams {
+    let mut params = GenerationParams::from_defaults(defaults);
+    params.temperature = 0.0;
+    params.max_tokens = max_tokens;
+    crate::reasoning::cue_answer(&mut params, crate::store::Task::AnomalyDetection);
+    params
+}
+
 /// Retrieves, walks and builds the prompt. The log's format (for levels and the system name that
 /// retrieval favours) is detected from the window itself.
 pub fn plan(charts: &[Flowchart], input: Input, limits: PromptLimits) -> Plan {

@@ -32,11 +32,12 @@ pub fn messages(item: &Item) -> Vec<Message> {
 /// the line list as `limits` says), so prompt changes are judged by the eval. Its answer line is
 /// `Answer: abnormal or normal`, so it fits anomaly detection.
 pub fn diagnosis_messages(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> Vec<Message> {
-    plan_for(charts, item, limits).messages
+    diagnosis_plan(charts, item, limits).messages
 }
 
 /// The diagnosis of the item's lines as `diagnose` plans it: chart retrieval, the walk, the chat.
-fn plan_for(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> diagnose::Plan {
+/// The experiment's training chats are planned by it too, so they match what is evaluated.
+pub fn diagnosis_plan(charts: &[Flowchart], item: &Item, limits: PromptLimits) -> diagnose::Plan {
     let input = Input {
         source: format!("item {}", item.line),
         first_line: 1,
@@ -63,7 +64,7 @@ pub fn walk_applies(task: Task) -> bool {
 
 /// The flowchart walk's answer for an item, in the same words a model would use.
 pub fn walk_answer(charts: &[Flowchart], item: &Item) -> Option<String> {
-    let v = plan_for(charts, item, PromptLimits::default()).baseline();
+    let v = diagnosis_plan(charts, item, PromptLimits::default()).baseline();
     Some(match item.task {
         Task::AnomalyDetection => if v.anomalous { "abnormal" } else { "normal" }.to_string(),
         Task::FailurePrediction => if v.anomalous { "yes" } else { "no" }.to_string(),
@@ -215,7 +216,7 @@ pub fn settled_answers(
         .iter()
         .zip(answers)
         .map(|(item, a)| {
-            let mut plan = plan_for(charts, item, PromptLimits::default());
+            let mut plan = diagnosis_plan(charts, item, PromptLimits::default());
             plan.reliability = reliability.clone();
             let answer = diagnose::verdict::parse_answer(&a.text);
             let v = diagnose::verdict_of(&plan, Some(&answer));

@@ -757,15 +757,15 @@ fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             .map_err(|e| io(&path, e))?;
         for (n, (i, _)) in todo.iter().enumerate() {
             let item = &ctx.train[*i];
-            let mut params = GenerationParams {
+            let params = GenerationParams {
                 max_tokens: ctx.opts.scale.max_tokens(item.task),
                 temperature: 0.7,
                 seed: *i as u64,
+                // A cut-off sample gets the cue but no forced label: training data is only
+                // what the model wrote.
+                answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
                 ..Default::default()
             };
-            // A cut-off sample gets the cue but no forced label: training data is only what
-            // the model wrote.
-            params.answer_cue = Some(crate::reasoning::ANSWER_CUE.into());
             let g = match model.chat(&eval::messages(item), &params, &cancel, &mut |_| {}) {
                 // Too long for the context: no sample, and the item is not tried again.
                 Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {

@@ -7,8 +7,8 @@
 //! Root cause and interpretation have no teacher here (no chart covers LogLM's free-text items), so
 //! those items train on their gold answers alone in every variant.
 
-use crate::diagnose::{self, prompt::PromptLimits, Input};
-use crate::eval::data::Item;
+use crate::diagnose::{self, prompt::PromptLimits};
+use crate::eval::{self, data::Item};
 use crate::flowchart::walk::{CheckOutcome, End};
 use crate::flowchart::{thought, Flowchart};
 use crate::llm::chat::Message;
@@ -61,7 +61,7 @@ pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
 pub fn candidates(charts: &[Flowchart], item: &Item) -> Vec<Trace> {
     match item.task {
         Task::AnomalyDetection | Task::FailurePrediction => {
-            let plan = plan_of(charts, item);
+            let plan = eval::diagnosis_plan(charts, item, PromptLimits::default());
             match chart_steps(&plan, item) {
                 Some(steps) => {
                     let overruled = overruled_trace(steps.clone(), item);
@@ -104,17 +104,6 @@ pub fn is_right(item: &Item, answer: Option<&str>) -> bool {
             crate::answer::token_f1(answer, &item.gold) as f32 >= crate::reasoning::grade::TEXT_PASS
         }
     }
-}
-
-/// Chart retrieval and the walk over the item's lines, as a diagnosis plans them.
-fn plan_of(charts: &[Flowchart], item: &Item) -> diagnose::Plan {
-    let input = Input {
-        source: String::new(),
-        first_line: 1,
-        lines: item.input.clone(),
-        question: None,
-    };
-    diagnose::plan(charts, input, PromptLimits::default())
 }
 
 fn binary_word(task: Task, positive: bool) -> &'static str {
@@ -351,7 +340,7 @@ pub fn diagnosis_example(
         return None;
     }
     let abnormal = crate::answer::gold_binary(item.task, &item.gold)?;
-    let plan = plan_of(charts, item);
+    let plan = eval::diagnosis_plan(charts, item, PromptLimits::default());
     let steps: Vec<&str> = trace
         .map(|t| t.text.lines())
         .into_iter()
@@ -408,7 +397,7 @@ pub fn diagnosis_example(
 /// The thought stage's example for an item a chart applies to: the thought prompt and the chart's
 /// derived thought.
 pub fn thought_example(charts: &[Flowchart], item: &Item) -> Option<(Vec<Message>, String)> {
-    let chart = plan_of(charts, item).chart?;
+    let chart = eval::diagnosis_plan(charts, item, PromptLimits::default()).chart?;
     Some((
         crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
         thought::derive(&chart).render(),

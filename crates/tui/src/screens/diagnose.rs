@@ -23,7 +23,7 @@ use logreasoner_core::diagnose::{self, FileContext, Input, ModelRun, Plan, Repor
 use logreasoner_core::flowchart::walk::{CheckOutcome, End};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::engine::{Engine, Event, Running};
-use logreasoner_core::llm::model::{GenerationParams, ModelInfo, StopReason};
+use logreasoner_core::llm::model::{ModelInfo, StopReason};
 use logreasoner_core::store::{Diagnosis, ReviewStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,12 +349,9 @@ impl DiagnoseScreen {
         let adapter = info.adapter.as_ref().map(|a| a.display().to_string());
         cur.plan
             .measure(&ctx.store, Some(&info.name), adapter.as_deref());
-        let mut params = GenerationParams::from_defaults(&ctx.config().generation.value);
-        params.temperature = 0.0;
-        params.max_tokens = ctx.config().diagnosis.value.max_tokens;
-        logreasoner_core::reasoning::cue_answer(
-            &mut params,
-            logreasoner_core::store::Task::AnomalyDetection,
+        let params = logreasoner_core::diagnose::generation_params(
+            &ctx.config().generation.value,
+            ctx.config().diagnosis.value.max_tokens,
         );
         let mut running = engine.chat(cur.plan.messages.clone(), params);
         // The events go to the forwarder; the handle keeps the cancel flag.
