@@ -596,7 +596,8 @@ pub struct EvalArgs {
     /// Evaluate at most this many items (in file order)
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Most tokens per answer (default: 160, or 96 for log parsing)
+    /// Most tokens per answer (default: 160, 96 for log parsing, and diagnosis.max_tokens on the
+    /// diagnosis prompt)
     #[arg(long)]
     pub max_tokens: Option<usize>,
     /// Skip the model: only the flowchart-walk baseline

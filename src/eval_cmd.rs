@@ -14,7 +14,7 @@ use logreasoner_core::diagnose::verdict::{
 use logreasoner_core::eval::{self, data};
 use logreasoner_core::llm::backend::BackendSpec;
 use logreasoner_core::llm::model::GenerationParams;
-use logreasoner_core::store::{EvalRun, Store, Task};
+use logreasoner_core::store::{EvalResult, EvalRun, Store, Task};
 
 fn adapter_label(adapter: &std::path::Path) -> String {
     format!(
@@ -63,6 +63,36 @@ fn model_variants(config: &Config, args: &EvalArgs) -> anyhow::Result<Vec<(Strin
     Ok(variants)
 }
 
+/// What diagnoses would show for `answers` on the diagnosis prompt: each answer settled against
+/// its walk by the verdict rule, with the adapter's own measurement (none: the walk stands
+/// wherever they disagree). The answer rows and the result row, labelled as verdicts.
+fn verdicts(
+    charts: &[logreasoner_core::flowchart::Flowchart],
+    task: Task,
+    items: &[data::Item],
+    answers: &[eval::Answer],
+    label: &str,
+    model: &str,
+    adapter: Option<std::path::PathBuf>,
+) -> (Vec<serde_json::Value>, EvalResult) {
+    let reliability = adapter
+        .as_deref()
+        .and_then(Reliability::of_adapter)
+        .unwrap_or_default();
+    let settled = eval::settled_answers(charts, items, answers, &reliability);
+    let verdict_label = label.replace(DIAGNOSIS_PROMPT_SUFFIX, DIAGNOSIS_VERDICT_SUFFIX);
+    let rows = eval::answer_rows(&verdict_label, items, &settled);
+    let (mut row, _) = eval::result(
+        &verdict_label,
+        Some(model.to_string()),
+        task,
+        items,
+        &settled,
+    );
+    row.adapter = adapter.map(|a| a.display().to_string());
+    (rows, row)
+}
+
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
     let mut prompts = args.prompts.clone();
@@ -94,6 +124,8 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let max_tokens = args
         .max_tokens
         .unwrap_or(if task == Task::LogParsing { 96 } else { 160 });
+    // The diagnosis prompt is measured as diagnoses run it, with their token limit.
+    let diagnosis_max_tokens = args.max_tokens.unwrap_or(config.diagnosis.value.max_tokens);
     let mut results = Vec::new();
     let mut answer_rows = Vec::new();
     let mut note = String::new();
@@ -109,7 +141,6 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         // Greedy decoding: an evaluation is repeatable.
         let mut params = GenerationParams::from_defaults(&config.generation.value);
         params.temperature = 0.0;
-        params.max_tokens = max_tokens;
         logreasoner_core::reasoning::cue_answer(&mut params, task);
         let name = model.name();
         let total = items.len();
@@ -126,6 +157,11 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
                 ..(&config.diagnosis.value).into()
             };
             let diagnosis = (*prompt != EvalPrompt::Solution).then_some(limits);
+            params.max_tokens = if diagnosis.is_some() {
+                diagnosis_max_tokens
+            } else {
+                max_tokens
+            };
             let bar = crate::progress::Bar::start(&label, total);
             let answers = eval::run_prompt(
                 &mut model,
@@ -145,20 +181,8 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             results.push(row);
             note = n;
             if *prompt == EvalPrompt::Diagnosis {
-                // What diagnoses would show: each answer settled against its walk by the verdict
-                // rule, with the adapter's own measurement (none: the walk stands wherever they
-                // disagree).
-                let reliability = adapter
-                    .as_deref()
-                    .and_then(Reliability::of_adapter)
-                    .unwrap_or_default();
-                let settled = eval::settled_answers(&charts, &items, &answers, &reliability);
-                let verdict_label =
-                    label.replace(DIAGNOSIS_PROMPT_SUFFIX, DIAGNOSIS_VERDICT_SUFFIX);
-                answer_rows.extend(eval::answer_rows(&verdict_label, &items, &settled));
-                let (mut row, _) =
-                    eval::result(&verdict_label, Some(name.clone()), task, &items, &settled);
-                row.adapter = adapter.as_ref().map(|a| a.display().to_string());
+                let (rows, row) = verdicts(&charts, task, &items, &answers, &label, &name, adapter);
+                answer_rows.extend(rows);
                 results.push(row);
             }
         }
@@ -188,9 +212,14 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         created_at: logreasoner_core::time::now_millis(),
     };
     let mut out = logreasoner_core::safe_text::stdout();
+    let diagnosis_limit = if prompts.iter().any(|p| *p != EvalPrompt::Solution) {
+        format!(" ({diagnosis_max_tokens} on the diagnosis prompt, as diagnoses)")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{task} · {} items from {} · greedy, at most {max_tokens} tokens per answer",
+        "{task} · {} items from {} · greedy, at most {max_tokens} tokens per answer{diagnosis_limit}",
         items.len(),
         run.data
     )?;

@@ -64,6 +64,20 @@ fn refuses_a_folder_made_from_other_inputs(home: &Path, model: &Path, out: &Path
     std::fs::write(&state_path, &kept).expect("restore");
 }
 
+/// Small scale trains in 1,024 tokens: the diagnosis chats that carry a chart's thought are
+/// longer, and the report says how many were cut rather than hiding it in a run's log.
+fn says_which_prompts_were_cut(out: &Path) {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("state.json")).expect("state"))
+            .expect("json");
+    let notes = state["notes"].to_string();
+    assert!(
+        notes.contains("thought-stepwise: ")
+            && notes.contains("training prompts cut in the middle to fit 1024 tokens"),
+        "{notes}"
+    );
+}
+
 #[test]
 fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let home = tempfile::tempdir().expect("home");
@@ -76,24 +90,24 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     );
     let out = home.path().join("exp");
 
-    let first = run(home.path(), &model, &out, &["--until", "train:direct"]);
+    let first = run(home.path(), &model, &out, &["--until", "train:thought"]);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "{stderr}");
-    assert!(stderr.contains("stopped after train:direct"), "{stderr}");
+    assert!(stderr.contains("stopped after train:thought"), "{stderr}");
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("state.json")).expect("state"))
             .expect("json");
     let done = state["done"].as_object().expect("done");
     assert_eq!(
         done.keys().collect::<Vec<_>>(),
-        ["data", "samples", "train:direct"]
+        ["data", "samples", "train:thought"]
     );
     assert!(
         state["data"]["traces"]["chart"].as_u64().unwrap_or(0) > 0,
         "{state}"
     );
-    let direct_adapter = out.join("runs/direct/adapter/adapter_model.safetensors");
-    let before = std::fs::metadata(&direct_adapter)
+    let thought_adapter = out.join("runs/thought/adapter/adapter_model.safetensors");
+    let before = std::fs::metadata(&thought_adapter)
         .expect("adapter")
         .modified()
         .expect("time");
@@ -101,12 +115,13 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let second = run(home.path(), &model, &out, &[]);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");
-    assert!(stderr.contains("train:direct: done earlier"), "{stderr}");
-    let after = std::fs::metadata(&direct_adapter)
+    assert!(stderr.contains("train:thought: done earlier"), "{stderr}");
+    let after = std::fs::metadata(&thought_adapter)
         .expect("adapter")
         .modified()
         .expect("time");
     assert_eq!(before, after, "a finished stage is not trained again");
+    says_which_prompts_were_cut(&out);
     let table = String::from_utf8_lossy(&second.stdout);
     for variant in [
         "| base |",

@@ -94,6 +94,7 @@ fn craft_run(
         } else {
             Default::default()
         },
+        fitted: None,
     };
     std::fs::write(
         dir.path.join("status.json"),

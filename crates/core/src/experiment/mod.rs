@@ -162,7 +162,11 @@ impl Scale {
             }
             Scale::Medium | Scale::Full => {
                 c.batch = 4;
-                c.max_len = if self == Scale::Full { 1536 } else { 1024 };
+                // Full: room for the longest diagnosis chat whole (a window's lines after a
+                // chart's thought run to about 2,300 tokens with the answer). At 1,536 the
+                // trainer cut 211 of 3,456 stepwise prompts in the middle, nearly all of them
+                // chart chats losing their log lines, while evaluation sends them whole.
+                c.max_len = if self == Scale::Full { 2560 } else { 1024 };
                 c.epochs = epochs;
                 c.warmup = if self == Scale::Full { 10 } else { 4 };
                 c.checkpoint_every = if self == Scale::Full { 25 } else { 10 };
@@ -215,10 +219,10 @@ pub fn diagnosis_verdict(variant: &str) -> String {
     format!("{variant}{}", verdict::DIAGNOSIS_VERDICT_SUFFIX)
 }
 
-/// Training runs, each with its stage, data file, and the run whose adapter it starts from.
+/// Training runs, each with its stage, data file, and the run whose adapter it starts from. The
+/// method's runs come first, so a run cut short (each full-scale run is most of an hour) has the
+/// adapters the comparison is about before the baselines'.
 const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
-    ("direct", Stage::Stepwise, "direct.jsonl", None),
-    ("stepwise", Stage::Stepwise, "stepwise.jsonl", None),
     ("thought", Stage::Thought, "thought.jsonl", None),
     (
         "thought-stepwise",
@@ -227,6 +231,8 @@ const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
         Some("thought"),
     ),
     ("dpo", Stage::Dpo, "dpo.jsonl", Some("thought-stepwise")),
+    ("direct", Stage::Stepwise, "direct.jsonl", None),
+    ("stepwise", Stage::Stepwise, "stepwise.jsonl", None),
 ];
 
 /// The run folder whose adapter a variant is evaluated with.
@@ -912,6 +918,13 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
             status.message,
             folder.display()
         )));
+    }
+    if let Some(f) = status.fitted.filter(|f| f.prompts_cut > 0) {
+        // Evaluation sends every prompt whole: a cut one trained on a chat no one asks.
+        ctx.note(format!(
+            "{name}: {} of {} training prompts cut in the middle to fit {} tokens",
+            f.prompts_cut, f.kept, f.max_len
+        ));
     }
     Ok(())
 }

@@ -213,6 +213,35 @@ pub struct Status {
     /// `loss`, `margin` and `accuracy`, where they exist.
     #[serde(default)]
     pub final_metrics: BTreeMap<String, f64>,
+    /// How the training examples were fitted to `max_len` (set once the data is loaded).
+    #[serde(default)]
+    pub fitted: Option<Fitted>,
+}
+
+/// How a run's training rows were made to fit its length limit: a prompt cut in its middle
+/// trains on text the model is never shown whole, so a run says how many it cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Fitted {
+    /// Examples (SFT) or pairs (DPO) kept.
+    pub kept: usize,
+    /// Prompts that lost tokens from their middle.
+    pub prompts_cut: usize,
+    /// Answers that lost their end.
+    pub answers_cut: usize,
+    /// Rows with no room for an answer, left out.
+    pub dropped: usize,
+    /// The length limit, in tokens.
+    pub max_len: usize,
+}
+
+impl std::fmt::Display for Fitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} examples ({} prompts cut in the middle and {} answers cut to fit {} tokens, {} without room for an answer)",
+            self.kept, self.prompts_cut, self.answers_cut, self.max_len, self.dropped
+        )
+    }
 }
 
 /// One line of `metrics.jsonl`: a training step, or an evaluation (only `step` and `eval_*`).
@@ -262,7 +291,6 @@ pub struct RunDir {
     pub path: PathBuf,
 }
 
-/// Unix milliseconds.
 impl Status {
     /// The run's last state, said in the log too.
     fn end(&mut self, state: RunState, message: String, log: &mut Log) {
@@ -589,16 +617,19 @@ fn prepare(
     path: &Path,
     max_len: usize,
     log: &mut Log,
-) -> Result<Data, TrainError> {
-    let (mut cut, mut shortened, mut dropped) = (0, 0, 0);
+) -> Result<(Data, Fitted), TrainError> {
+    let mut fitted = Fitted {
+        max_len,
+        ..Fitted::default()
+    };
     let mut keep = |r: Option<(Example, Fit)>| match r {
         Some((e, fit)) => {
-            cut += usize::from(fit == Fit::Truncated);
-            shortened += usize::from(fit == Fit::PromptCut);
+            fitted.answers_cut += usize::from(fit == Fit::Truncated);
+            fitted.prompts_cut += usize::from(fit == Fit::PromptCut);
             Some(e)
         }
         None => {
-            dropped += 1;
+            fitted.dropped += 1;
             None
         }
     };
@@ -626,11 +657,8 @@ fn prepare(
         }
         Data::Sft(examples)
     };
-    log.line(&format!(
-        "{}: {} examples ({shortened} prompts cut in the middle and {cut} answers cut to fit {max_len} tokens, {dropped} without room for an answer)",
-        path.display(),
-        data.len()
-    ));
+    fitted.kept = data.len();
+    log.line(&format!("{}: {fitted}", path.display()));
     if data.len() == 0 {
         return Err(TrainError::Data {
             path: path.to_path_buf(),
@@ -638,7 +666,7 @@ fn prepare(
             reason: format!("no example fits in {max_len} tokens"),
         });
     }
-    Ok(data)
+    Ok((data, fitted))
 }
 
 /// Bytes the run still needs once its weights are loaded, roughly: the activations kept for the
@@ -850,6 +878,7 @@ pub fn execute(
         eta_secs: 0.0,
         checkpoint_step: dir.status().and_then(|s| s.checkpoint_step),
         final_metrics: BTreeMap::new(),
+        fitted: None,
     };
     let _ = std::fs::remove_file(dir.path.join("cancel"));
     dir.write_status(&status)?;
@@ -1203,9 +1232,10 @@ fn train_in(
     let base_name = config.base_model.display().to_string();
     check_lora(&lora)?;
     check_memory(&base, &config, device)?;
-    let train_data = prepare(&base, config.stage, &config.data, config.max_len, log)?;
+    let (train_data, fitted) = prepare(&base, config.stage, &config.data, config.max_len, log)?;
+    status.fitted = Some(fitted);
     let eval_data = match &config.eval_data {
-        Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?),
+        Some(p) => Some(prepare(&base, config.stage, p, config.max_len, log)?.0),
         None => None,
     };
     let (model, named) = build_decoder(base, &lora, &config, device, log)?;
