@@ -21,6 +21,7 @@
 //! the next item, evaluation at the next variant and task.
 
 pub mod datasets;
+pub mod precedents;
 mod report;
 pub mod traces;
 mod verdicts;
@@ -274,13 +275,16 @@ pub struct DataStats {
 }
 
 /// Each binary teacher's share of right answers over the training items it covers.
-fn teacher_precision(charts: &[Flowchart], items: &[Item]) -> BTreeMap<traces::Teacher, f64> {
+fn teacher_precision(
+    teachers: &traces::Teachers,
+    items: &[Item],
+) -> BTreeMap<traces::Teacher, f64> {
     let mut counts: BTreeMap<traces::Teacher, (usize, usize)> = BTreeMap::new();
     for item in items
         .iter()
         .filter(|i| matches!(i.task, Task::AnomalyDetection | Task::FailurePrediction))
     {
-        for t in traces::candidates(charts, item) {
+        for t in teachers.candidates(item) {
             let right = traces::is_right(item, t.answer_for(item.task).as_deref());
             let c = counts.entry(t.teacher).or_default();
             c.0 += usize::from(right);
@@ -657,11 +661,12 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         dev_items: count_by_task(&ctx.dev),
         ..Default::default()
     };
-    let precision = teacher_precision(charts, &ctx.train);
+    let teachers = traces::Teachers::new(charts, &ctx.train);
+    let precision = teacher_precision(&teachers, &ctx.train);
     for item in &ctx.train {
         let answer = format!("Answer: {}", item.gold.trim());
         direct.push(sft_row(eval::messages(item), &answer));
-        let trace = traces::compose(charts, item);
+        let trace = teachers.compose(item);
         match &trace {
             Some(t) => {
                 *stats
@@ -727,11 +732,12 @@ struct Sample {
 /// Rejection sampling: the base model answers traced training items; a right answer joins the
 /// stepwise data, a wrong one is the rejected side of a DPO pair whose chosen side is the trace.
 fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
+    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
     let traced: Vec<(usize, traces::Trace)> = ctx
         .train
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| traces::compose(&ctx.opts.charts, item).map(|t| (i, t)))
+        .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
         .collect();
     let want = ctx.opts.scale.samples().min(traced.len());
     // Evenly spread over the traced items (they come grouped by task).

@@ -1,8 +1,9 @@
 //! Reasoning traces from expert knowledge: the paper keeps only teacher reasoning that reaches the
 //! gold answer, and here the teachers are the expert flowcharts (a walk over the item: which chart
 //! applies, each check with its evidence lines, the conclusion), a severity reading of the lines
-//! where no chart applies (or overruling a chart whose symptom lines report no failure), and the
-//! template miner's masks for parsing. A trace is composed in the
+//! where no chart applies (or overruling a chart whose symptom lines report no failure), the
+//! system's history (how the training windows with the same messages were labelled) where neither
+//! reaches gold, and the template miner's masks for parsing. A trace is composed in the
 //! stepwise format the eval prompt asks for and kept only when its answer matches the gold one.
 //! Root cause and interpretation have no teacher here (no chart covers LogLM's free-text items), so
 //! those items train on their gold answers alone in every variant.
@@ -16,6 +17,8 @@ use crate::logs::format::{self, Level};
 use crate::store::Task;
 use crate::template::miner::Miner;
 
+use super::precedents::Precedents;
+
 /// Which teacher wrote a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Teacher {
@@ -28,6 +31,9 @@ pub enum Teacher {
     /// A severity reading overruling a chart whose symptoms appear on lines that report no
     /// failure.
     Overruled,
+    /// The system's history: how training windows with the same messages were labelled
+    /// ([`Precedents`]), tried after every other teacher.
+    Precedent,
 }
 
 /// A stepwise solution from a teacher, with its answer (already checked against gold).
@@ -48,32 +54,51 @@ fn lines_text(lines: &[usize]) -> String {
     }
 }
 
-/// The first teacher's trace for `item` that reaches the gold answer, or `None` where no teacher
-/// covers the task or none reaches it.
-pub fn compose(charts: &[Flowchart], item: &Item) -> Option<Trace> {
-    candidates(charts, item)
-        .into_iter()
-        .find(|t| is_right(item, t.answer_for(item.task).as_deref()))
+/// The teachers of one training split: the expert charts, and the split's labelled windows.
+pub struct Teachers<'a> {
+    charts: &'a [Flowchart],
+    precedents: Precedents,
 }
 
-/// Every teacher's trace for `item` whatever its answer, most trusted first: the chart's walk (the
-/// severity reading where no chart applies), then the severity reading overruling that chart.
-pub fn candidates(charts: &[Flowchart], item: &Item) -> Vec<Trace> {
-    match item.task {
-        Task::AnomalyDetection | Task::FailurePrediction => {
-            let plan = eval::diagnosis_plan(charts, item, PromptLimits::default());
-            match chart_steps(&plan, item) {
-                Some(steps) => {
-                    let overruled = overruled_trace(steps.clone(), item);
-                    std::iter::once(numbered(steps, binary_word(item.task, true)))
-                        .chain(overruled)
-                        .collect()
-                }
-                None => vec![severity_trace(item)],
-            }
+impl<'a> Teachers<'a> {
+    /// The charts' teachers, and the history of the `training` items' windows.
+    pub fn new(charts: &'a [Flowchart], training: &[Item]) -> Teachers<'a> {
+        Teachers {
+            charts,
+            precedents: Precedents::from_items(training),
         }
-        Task::LogParsing => mask_trace(item).into_iter().collect(),
-        Task::RootCause | Task::Interpretation => Vec::new(),
+    }
+
+    /// The first teacher's trace for `item` that reaches the gold answer, or `None` where no
+    /// teacher covers the task or none reaches it.
+    pub fn compose(&self, item: &Item) -> Option<Trace> {
+        self.candidates(item)
+            .into_iter()
+            .find(|t| is_right(item, t.answer_for(item.task).as_deref()))
+    }
+
+    /// Every teacher's trace for `item` whatever its answer, most trusted first: the chart's walk
+    /// (the severity reading where no chart applies), the severity reading overruling that chart,
+    /// then the system's history.
+    pub fn candidates(&self, item: &Item) -> Vec<Trace> {
+        match item.task {
+            Task::AnomalyDetection | Task::FailurePrediction => {
+                let plan = eval::diagnosis_plan(self.charts, item, PromptLimits::default());
+                let mut traces = match chart_steps(&plan, item) {
+                    Some(steps) => {
+                        let overruled = overruled_trace(steps.clone(), item);
+                        std::iter::once(numbered(steps, binary_word(item.task, true)))
+                            .chain(overruled)
+                            .collect()
+                    }
+                    None => vec![severity_trace(item)],
+                };
+                traces.extend(precedent_trace(&self.precedents, item));
+                traces
+            }
+            Task::LogParsing => mask_trace(item).into_iter().collect(),
+            Task::RootCause | Task::Interpretation => Vec::new(),
+        }
     }
 }
 
@@ -209,6 +234,44 @@ impl Severest {
     }
 }
 
+/// What the history of the system's windows says ([`Precedents::judge`]), after the most
+/// severe line, so a FATAL line a trace quotes can still be read as routine.
+fn precedent_trace(precedents: &Precedents, item: &Item) -> Option<Trace> {
+    let severest = most_severe(item);
+    let judged = precedents.judge(item, severest.line)?;
+    let history = if judged.abnormal {
+        format!(
+            "Line {}'s message `{}` is one this system shows in alerts: most earlier windows with it were abnormal.",
+            judged.line,
+            line_quote(item, format::detect(&item.input), judged.line - 1)
+        )
+    } else {
+        format!(
+            "Line {}'s message is routine on this system: earlier windows with it were mostly normal, and no message here came mostly in alerts.",
+            judged.line
+        )
+    };
+    let steps = vec![severest.step(), history];
+    let mut trace = numbered(steps, binary_word(item.task, judged.abnormal));
+    trace.teacher = Teacher::Precedent;
+    Some(trace)
+}
+
+/// The text of line `i` (0-based) after its header, at most 100 characters.
+fn line_quote(item: &Item, fmt: Option<&format::Format>, i: usize) -> String {
+    item.input
+        .get(i)
+        .map(|l| {
+            format::parse_line(fmt, l)
+                .content
+                .trim()
+                .chars()
+                .take(100)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn most_severe(item: &Item) -> Severest {
     let format = format::detect(&item.input);
     let mut best: Option<(usize, Level)> = None;
@@ -221,22 +284,10 @@ fn most_severe(item: &Item) -> Severest {
         }
     }
     let (i, level) = best.unwrap_or((0, Level::Info));
-    let quote: String = item
-        .input
-        .get(i)
-        .map(|l| {
-            format::parse_line(format, l)
-                .content
-                .trim()
-                .chars()
-                .take(100)
-                .collect()
-        })
-        .unwrap_or_default();
     Severest {
         line: i + 1,
         level,
-        quote,
+        quote: line_quote(item, format, i),
     }
 }
 
@@ -429,28 +480,65 @@ mod tests {
     const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
     const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
 
+    /// A FATAL line the severity reading calls a failure, in a window the labels call normal:
+    /// the history of the training split, which saw that message in other normal windows,
+    /// writes the kept trace; the window's own label never counts for it.
+    #[test]
+    fn the_history_reads_a_routine_fatal_message_as_normal() {
+        let window = |user: usize| {
+            item(
+                Task::AnomalyDetection,
+                &[&format!("- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS APP FATAL ciod: LOGIN chdir(/home/u{user}) failed: No such file or directory")],
+                "normal",
+            )
+        };
+        let alone = Teachers::new(&[], &[window(1)]);
+        assert!(
+            alone.compose(&window(1)).is_none(),
+            "its own label vouched for it"
+        );
+        let training: Vec<Item> = (1..=4).map(window).collect();
+        let teachers = Teachers::new(&[], &training);
+        let kept = teachers.compose(&training[0]).expect("the history's trace");
+        assert_eq!(kept.teacher, Teacher::Precedent);
+        assert!(
+            kept.text
+                .starts_with("1. The most severe line is line 1 (FATAL): `ciod: LOGIN")
+                && kept.text.contains("routine on this system")
+                && kept.text.ends_with("Answer: normal"),
+            "{}",
+            kept.text
+        );
+        // The severity reading still comes first, and is what an abnormal gold keeps.
+        let mut alert = window(9);
+        alert.gold = "abnormal".into();
+        assert_eq!(
+            teachers.compose(&alert).expect("trace").teacher,
+            Teacher::Severity
+        );
+    }
+
     /// A chart's walk writes the trace, which is kept only when its answer is the gold one.
     #[test]
     fn a_walk_trace_is_kept_only_when_it_reaches_the_gold_answer() {
         let charts = charts();
-        let right = compose(
-            &charts,
-            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
-        )
-        .expect("a trace");
+        let right = Teachers::new(&charts, &[])
+            .compose(&item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"))
+            .expect("a trace");
         assert_eq!(right.teacher, Teacher::Chart);
         assert!(right.text.contains("line 2"), "{}", right.text);
         assert!(right.text.ends_with("Answer: abnormal"), "{}", right.text);
-        assert!(compose(
-            &charts,
-            &item(Task::AnomalyDetection, &[INFO, FATAL], "normal")
-        )
-        .is_none());
-        let quiet =
-            compose(&charts, &item(Task::AnomalyDetection, &[INFO], "normal")).expect("trace");
+        assert!(Teachers::new(&charts, &[])
+            .compose(&item(Task::AnomalyDetection, &[INFO, FATAL], "normal"))
+            .is_none());
+        let quiet = Teachers::new(&charts, &[])
+            .compose(&item(Task::AnomalyDetection, &[INFO], "normal"))
+            .expect("trace");
         assert_eq!(quiet.teacher, Teacher::Severity);
         assert!(quiet.text.ends_with("Answer: normal"));
-        let fp = compose(&charts, &item(Task::FailurePrediction, &[FATAL], "yes")).expect("trace");
+        let fp = Teachers::new(&charts, &[])
+            .compose(&item(Task::FailurePrediction, &[FATAL], "yes"))
+            .expect("trace");
         assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
     }
 
@@ -462,12 +550,15 @@ mod tests {
         const CORE_INFO: &str = "- 1117848119 2005.06.03 R16-M1-N2-C:J17-U01 2005-06-03-18.21.59.871925 R16-M1-N2-C:J17-U01 RAS APP INFO ciod: generated 128 core files for program /bgl/apps/job1";
         let charts = charts();
         let quiet = item(Task::AnomalyDetection, &[INFO, CORE_INFO], "normal");
-        let teachers: Vec<Teacher> = candidates(&charts, &quiet)
+        let teachers: Vec<Teacher> = Teachers::new(&charts, &[])
+            .candidates(&quiet)
             .iter()
             .map(|t| t.teacher)
             .collect();
         assert_eq!(teachers, [Teacher::Chart, Teacher::Overruled]);
-        let kept = compose(&charts, &quiet).expect("the overruling trace");
+        let kept = Teachers::new(&charts, &[])
+            .compose(&quiet)
+            .expect("the overruling trace");
         assert_eq!(kept.teacher, Teacher::Overruled);
         assert!(kept.text.contains("expert chart"), "{}", kept.text);
         assert!(
@@ -484,12 +575,15 @@ mod tests {
         // The chart's answer stays first where it is right.
         let real = item(Task::AnomalyDetection, &[INFO, CORE_INFO], "abnormal");
         assert_eq!(
-            compose(&charts, &real).expect("trace").teacher,
+            Teachers::new(&charts, &[])
+                .compose(&real)
+                .expect("trace")
+                .teacher,
             Teacher::Chart
         );
         let fatal = item(Task::AnomalyDetection, &[CORE_INFO, FATAL], "normal");
-        assert_eq!(candidates(&charts, &fatal).len(), 1);
-        assert!(compose(&charts, &fatal).is_none());
+        assert_eq!(Teachers::new(&charts, &[]).candidates(&fatal).len(), 1);
+        assert!(Teachers::new(&charts, &[]).compose(&fatal).is_none());
         // Untraced, it is still a diagnosis chat: the gold closing lines alone.
         let (_, bare) = diagnosis_example(&charts, &fatal, None, 0.5).expect("a diagnosis chat");
         assert!(bare.starts_with("Anomalous: no\nCause: none"), "{bare}");
@@ -502,21 +596,17 @@ mod tests {
     #[test]
     fn binary_traces_open_with_the_most_severe_line_whatever_their_answer() {
         let charts = charts();
-        let quiet = compose(
-            &charts,
-            &item(Task::AnomalyDetection, &[INFO, INFO], "normal"),
-        )
-        .expect("trace");
+        let quiet = Teachers::new(&charts, &[])
+            .compose(&item(Task::AnomalyDetection, &[INFO, INFO], "normal"))
+            .expect("trace");
         assert!(
             quiet.text.starts_with("1. The most severe line is line 1 (INFO): `instruction cache parity error corrected`."),
             "{}",
             quiet.text
         );
-        let fatal = compose(
-            &charts,
-            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
-        )
-        .expect("trace");
+        let fatal = Teachers::new(&charts, &[])
+            .compose(&item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"))
+            .expect("trace");
         assert!(
             fatal.text.starts_with(
                 "1. The most severe line is line 2 (FATAL): `data TLB error interrupt`."
@@ -525,15 +615,13 @@ mod tests {
             fatal.text
         );
         // Without a header, the level is read from the words.
-        let bare = compose(
-            &[],
-            &item(
+        let bare = Teachers::new(&[], &[])
+            .compose(&item(
                 Task::AnomalyDetection,
                 &["ciod: Error creating node map from file"],
                 "abnormal",
-            ),
-        )
-        .expect("trace");
+            ))
+            .expect("trace");
         assert!(bare.text.contains("(ERROR)"), "{}", bare.text);
         assert!(bare.text.ends_with("Answer: abnormal"));
     }
@@ -548,7 +636,9 @@ mod tests {
             (vec![INFO, INFO], "normal", false),
         ] {
             let it = item(Task::AnomalyDetection, &input, gold);
-            let trace = compose(&charts, &it).expect("a kept trace");
+            let trace = Teachers::new(&charts, &[])
+                .compose(&it)
+                .expect("a kept trace");
             let (prompt, text) =
                 diagnosis_example(&charts, &it, Some(&trace), 0.75).expect("example");
             let user = &prompt.last().expect("user message").content;
@@ -571,7 +661,7 @@ mod tests {
         }
         // Other tasks have no diagnosis chat.
         let fp = item(Task::FailurePrediction, &[INFO], "no");
-        let trace = compose(&charts, &fp).expect("trace");
+        let trace = Teachers::new(&charts, &[]).compose(&fp).expect("trace");
         assert!(diagnosis_example(&charts, &fp, Some(&trace), 1.0).is_none());
     }
 
@@ -603,11 +693,13 @@ mod tests {
             "Received block <*> of size <*> from <*>",
         );
         it.system = "HDFS".into();
-        let t = compose(&[], &it).expect("trace");
+        let t = Teachers::new(&[], &[]).compose(&it).expect("trace");
         assert_eq!(t.teacher, Teacher::Masks);
         assert!(t.text.contains("`67108864`"), "{}", t.text);
         it.gold = "Received block <*> of size <*> from <*> and more".into();
-        assert!(compose(&[], &it).is_none());
-        assert!(compose(&[], &item(Task::RootCause, &["x"], "y")).is_none());
+        assert!(Teachers::new(&[], &[]).compose(&it).is_none());
+        assert!(Teachers::new(&[], &[])
+            .compose(&item(Task::RootCause, &["x"], "y"))
+            .is_none());
     }
 }

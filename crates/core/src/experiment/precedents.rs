@@ -1,0 +1,275 @@
+//! The system's history as a teacher: how the training windows that showed the same messages were
+//! labelled. A severity reading calls every FATAL line a failure, yet BGL labels many FATAL job
+//! messages routine; an expert knows which messages are routine on their system, and this reading
+//! says so from the labelled windows, never from the item's own label (each window leaves itself,
+//! and its copies, out).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::eval::data::Item;
+use crate::logs::format;
+use crate::store::Task;
+
+/// Fewest other windows a message must have appeared in before its record counts.
+pub const MIN_WINDOWS: u32 = 3;
+
+/// How many distinct training windows showed a message, by label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    normal: u32,
+    abnormal: u32,
+}
+
+impl Tally {
+    fn total(self) -> u32 {
+        self.normal + self.abnormal
+    }
+
+    fn abnormal_share(self) -> f64 {
+        f64::from(self.abnormal) / f64::from(self.total().max(1))
+    }
+
+    fn without(self, abnormal: bool) -> Tally {
+        Tally {
+            normal: self.normal - u32::from(!abnormal),
+            abnormal: self.abnormal - u32::from(abnormal),
+        }
+    }
+}
+
+/// The labelled anomaly-detection windows of a training split, by message.
+#[derive(Debug, Clone, Default)]
+pub struct Precedents {
+    seen: HashMap<String, Tally>,
+    /// Each distinct window counted (by its lines) with its label, so it can leave itself out.
+    windows: HashMap<u64, bool>,
+}
+
+/// What the history says about a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// Whether a message of the window came mostly in alerts.
+    pub abnormal: bool,
+    /// The 1-based line the judgement rests on: the message most often seen in alerts.
+    pub line: usize,
+}
+
+impl Precedents {
+    /// Counts the distinct anomaly-detection windows among `items` (a window repeated to balance
+    /// the labels counts once) under each message they show.
+    pub fn from_items(items: &[Item]) -> Precedents {
+        let mut p = Precedents::default();
+        for item in items.iter().filter(|i| i.task == Task::AnomalyDetection) {
+            let Some(abnormal) = crate::answer::gold_binary(item.task, &item.gold) else {
+                continue;
+            };
+            if p.windows.insert(window_hash(item), abnormal).is_some() {
+                continue;
+            }
+            for key in message_keys(item).into_keys() {
+                let t = p.seen.entry(key).or_default();
+                t.abnormal += u32::from(abnormal);
+                t.normal += u32::from(!abnormal);
+            }
+        }
+        p
+    }
+
+    /// The history's reading of an anomaly-detection window, leaving the window itself out (a
+    /// message counts once seen in [`MIN_WINDOWS`] other windows): abnormal where one of its
+    /// messages came mostly in alerts (the most alert-prone one is cited); normal where none did
+    /// and the message of line `anchor` (1-based: the line a reader would worry about, its most
+    /// severe) is known, citing it; `None` where the history does not know enough.
+    pub fn judge(&self, item: &Item, anchor: usize) -> Option<Judgement> {
+        if item.task != Task::AnomalyDetection {
+            return None;
+        }
+        let own = self.windows.get(&window_hash(item)).copied();
+        let fmt = format::detect(&item.input);
+        let anchor_key = anchor
+            .checked_sub(1)
+            .and_then(|i| item.input.get(i))
+            .map(|l| message_key(format::parse_line(fmt, l).content));
+        let mut anchor_known = false;
+        let mut worst: Option<(f64, usize)> = None;
+        let mut keys: Vec<(String, usize)> = message_keys(item).into_iter().collect();
+        keys.sort_by_key(|(_, line)| *line);
+        for (key, line) in keys {
+            let tally = self.seen.get(&key).copied().unwrap_or_default();
+            let tally = match own {
+                Some(abnormal) => tally.without(abnormal),
+                None => tally,
+            };
+            if tally.total() < MIN_WINDOWS {
+                continue;
+            }
+            anchor_known |= anchor_key.as_ref() == Some(&key);
+            let share = tally.abnormal_share();
+            if worst.is_none_or(|(w, _)| share > w) {
+                worst = Some((share, line));
+            }
+        }
+        match worst? {
+            (share, line) if share >= 0.5 => Some(Judgement {
+                abnormal: true,
+                line,
+            }),
+            _ => anchor_known.then_some(Judgement {
+                abnormal: false,
+                line: anchor,
+            }),
+        }
+    }
+}
+
+/// Each message of the window (a line's text after its header, numbers masked) with the first
+/// line that shows it.
+fn message_keys(item: &Item) -> HashMap<String, usize> {
+    let fmt = format::detect(&item.input);
+    let mut keys = HashMap::new();
+    for (i, line) in item.input.iter().enumerate() {
+        keys.entry(message_key(format::parse_line(fmt, line).content))
+            .or_insert(i + 1);
+    }
+    keys
+}
+
+/// A message with its variable parts masked: any word holding a digit becomes `<*>` (ids, counts,
+/// addresses, times), and the first twelve words say which message it is.
+pub fn message_key(content: &str) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    for word in content.split_whitespace() {
+        let masked = if word.bytes().any(|b| b.is_ascii_digit()) {
+            "<*>"
+        } else {
+            word
+        };
+        if !(masked == "<*>" && words.last() == Some(&"<*>")) {
+            words.push(masked);
+        }
+        if words.len() == 12 {
+            break;
+        }
+    }
+    words.join(" ")
+}
+
+fn window_hash(item: &Item) -> u64 {
+    let mut h = DefaultHasher::new();
+    item.input.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(lines: &[&str], gold: &str) -> Item {
+        Item {
+            line: 1,
+            task: Task::AnomalyDetection,
+            system: "BGL".into(),
+            instruction: String::new(),
+            input: lines.iter().map(|s| s.to_string()).collect(),
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn numbers_are_masked_so_one_message_has_one_key() {
+        assert_eq!(
+            message_key("generating core.6884"),
+            message_key("generating core.12")
+        );
+        assert_eq!(
+            message_key("ciod: LOGIN chdir(/home/u12) failed: No such file or directory"),
+            "ciod: LOGIN <*> failed: No such file or directory"
+        );
+        // The first twelve words name the message.
+        assert_eq!(
+            message_key(&"word ".repeat(40)),
+            "word ".repeat(12).trim_end()
+        );
+        assert_ne!(message_key("link up"), message_key("link down"));
+    }
+
+    #[test]
+    fn a_routine_fatal_message_reads_normal_and_an_alert_message_abnormal() {
+        let routine = "FATAL ciod: LOGIN chdir(/home/u{}) failed";
+        let alert = "FATAL machine check interrupt 0x{}";
+        let mut items = Vec::new();
+        for n in 0..4 {
+            items.push(item(&[&routine.replace("{}", &n.to_string())], "normal"));
+            items.push(item(&[&alert.replace("{}", &n.to_string())], "abnormal"));
+        }
+        let p = Precedents::from_items(&items);
+        let seen_routine = item(&["FATAL ciod: LOGIN chdir(/home/u99) failed"], "abnormal");
+        assert_eq!(
+            p.judge(&seen_routine, 1),
+            Some(Judgement {
+                abnormal: false,
+                line: 1
+            })
+        );
+        let mixed = item(
+            &[
+                "FATAL ciod: LOGIN chdir(/home/u7) failed",
+                "FATAL machine check interrupt 0x9",
+            ],
+            "normal",
+        );
+        assert_eq!(
+            p.judge(&mixed, 1),
+            Some(Judgement {
+                abnormal: true,
+                line: 2
+            })
+        );
+        // Normal rests on the anchor's message: one the history has not seen enough leaves it
+        // unproven, whatever the other lines.
+        let unknown = item(
+            &[
+                "FATAL ciod: LOGIN chdir(/home/u7) failed",
+                "FATAL never seen before",
+            ],
+            "normal",
+        );
+        assert_eq!(p.judge(&unknown, 2), None);
+        assert_eq!(
+            p.judge(&unknown, 1),
+            Some(Judgement {
+                abnormal: false,
+                line: 1
+            })
+        );
+    }
+
+    /// A window's own label (and its copies', which balancing adds) never vouches for it.
+    #[test]
+    fn a_window_leaves_itself_and_its_copies_out() {
+        let lonely = item(&["rare message"], "abnormal");
+        let mut items = vec![lonely.clone(), lonely.clone(), lonely.clone()];
+        for n in 0..3 {
+            items.push(item(&[&format!("rare message {n}")], "normal"));
+        }
+        let p = Precedents::from_items(&items);
+        // "rare message" appears in one distinct abnormal window: itself. The others are another
+        // message ("rare message <*>").
+        assert_eq!(p.judge(&lonely, 1), None);
+        let other = item(&["rare message 5"], "abnormal");
+        assert_eq!(
+            p.judge(&other, 1),
+            Some(Judgement {
+                abnormal: false,
+                line: 1
+            })
+        );
+        // Out of the training split (a dev item), nothing is subtracted.
+        let two = Precedents::from_items(&items[..1]);
+        assert_eq!(two.judge(&item(&["rare message"], "normal"), 1), None);
+    }
+}
