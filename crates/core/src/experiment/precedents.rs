@@ -166,6 +166,20 @@ fn window_hash(item: &Item) -> u64 {
 mod tests {
     use super::*;
 
+    fn normal_at(line: usize) -> Option<Judgement> {
+        Some(Judgement {
+            abnormal: false,
+            line,
+        })
+    }
+
+    fn abnormal_at(line: usize) -> Option<Judgement> {
+        Some(Judgement {
+            abnormal: true,
+            line,
+        })
+    }
+
     fn item(lines: &[&str], gold: &str) -> Item {
         Item {
             line: 1,
@@ -208,13 +222,7 @@ mod tests {
         }
         let p = Precedents::from_items(&items);
         let seen_routine = item(&["FATAL ciod: LOGIN chdir(/home/u99) failed"], "abnormal");
-        assert_eq!(
-            p.judge(&seen_routine, 1),
-            Some(Judgement {
-                abnormal: false,
-                line: 1
-            })
-        );
+        assert_eq!(p.judge(&seen_routine, 1), normal_at(1));
         let mixed = item(
             &[
                 "FATAL ciod: LOGIN chdir(/home/u7) failed",
@@ -222,13 +230,7 @@ mod tests {
             ],
             "normal",
         );
-        assert_eq!(
-            p.judge(&mixed, 1),
-            Some(Judgement {
-                abnormal: true,
-                line: 2
-            })
-        );
+        assert_eq!(p.judge(&mixed, 1), abnormal_at(2));
         // Normal rests on the anchor's message: one the history has not seen enough leaves it
         // unproven, whatever the other lines.
         let unknown = item(
@@ -239,13 +241,7 @@ mod tests {
             "normal",
         );
         assert_eq!(p.judge(&unknown, 2), None);
-        assert_eq!(
-            p.judge(&unknown, 1),
-            Some(Judgement {
-                abnormal: false,
-                line: 1
-            })
-        );
+        assert_eq!(p.judge(&unknown, 1), normal_at(1));
     }
 
     /// A window's own label (and its copies', which balancing adds) never vouches for it.
@@ -261,13 +257,7 @@ mod tests {
         // message ("rare message <*>").
         assert_eq!(p.judge(&lonely, 1), None);
         let other = item(&["rare message 5"], "abnormal");
-        assert_eq!(
-            p.judge(&other, 1),
-            Some(Judgement {
-                abnormal: false,
-                line: 1
-            })
-        );
+        assert_eq!(p.judge(&other, 1), normal_at(1));
         // Out of the training split (a dev item), nothing is subtracted.
         let two = Precedents::from_items(&items[..1]);
         assert_eq!(two.judge(&item(&["rare message"], "normal"), 1), None);
