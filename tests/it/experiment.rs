@@ -64,12 +64,19 @@ fn refuses_a_folder_made_from_other_inputs(home: &Path, model: &Path, out: &Path
     std::fs::write(&state_path, &kept).expect("restore");
 }
 
-/// Small scale trains in 1,024 tokens: the diagnosis chats that carry a chart's thought are
-/// longer, and the report says how many were cut rather than hiding it in a run's log.
-fn says_which_prompts_were_cut(out: &Path) {
+/// DPO learned from the thought + stepwise adapter's own answers (one per prompt, kept). Small
+/// scale trains in 1,024 tokens: the diagnosis chats that carry a chart's thought are longer,
+/// and the report says how many were cut rather than hiding it in a run's log.
+fn says_which_prompts_were_cut_and_what_dpo_learned_from(out: &Path) {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("state.json")).expect("state"))
             .expect("json");
+    // DPO's pairs are the thought + stepwise adapter's own answers, kept per prompt.
+    let answered = state["data"]["policy_answered"].as_u64().unwrap_or(0);
+    assert!(answered > 0, "{}", state["data"]);
+    let policy = std::fs::read_to_string(out.join("policy.jsonl")).expect("policy.jsonl");
+    assert_eq!(policy.lines().count() as u64, answered);
+    assert!(state["done"].get("policy").is_some(), "{}", state["done"]);
     let notes = state["notes"].to_string();
     assert!(
         notes.contains("thought-stepwise: ")
@@ -121,7 +128,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         .modified()
         .expect("time");
     assert_eq!(before, after, "a finished stage is not trained again");
-    says_which_prompts_were_cut(&out);
+    says_which_prompts_were_cut_and_what_dpo_learned_from(&out);
     let table = String::from_utf8_lossy(&second.stdout);
     for variant in [
         "| base |",

@@ -1,8 +1,9 @@
 //! `logreasoner experiment run`: the paper's comparison in one resumable command. It reads LogLM's
 //! train/dev splits and BGL windows (`datasets`), composes stepwise traces from expert knowledge and
 //! keeps those that reach the gold answer (`traces`), samples the base model on the traced items
-//! (its right answers join the stepwise data, its wrong ones become DPO pairs against the trace),
-//! trains every variant, and evaluates each on the dev items of all five task types:
+//! (its right, grounded answers join the stepwise data), trains every variant, collects the
+//! thought + stepwise adapter's own mistakes on traced items as DPO pairs against the trace
+//! (`sampling`), and evaluates each variant on the dev items of all five task types:
 //!
 //! | variant | training |
 //! |---|---|
@@ -11,18 +12,19 @@
 //! | direct SFT | gold answers without reasoning (the LogLM-style baseline) |
 //! | stepwise SFT | traces (gold answers where no teacher covers the item), same steps |
 //! | thought + stepwise SFT | chart thoughts, then the stepwise data from that adapter |
-//! | full | the above, then DPO on the pairs |
+//! | full | the above, then DPO on that adapter's own mistakes (the trace preferred) |
 //!
 //! Everything lives in one folder: `state.json` (finished steps with their wall time, data counts,
 //! results so far), the training files, `runs/<variant>/` (ordinary run folders, resumed from their
-//! checkpoints), `samples.jsonl` (appended per item), `dev.jsonl` (the scored items),
+//! checkpoints), `samples.jsonl` and `policy.jsonl` (appended per answer), `dev.jsonl` (the scored items),
 //! `answers.jsonl` (every answer of every variant), and `results.md` / `results.json`. A killed
 //! run starts again at the step it was in: training from its run's last checkpoint, sampling at
-//! the next item, evaluation at the next variant and task.
+//! the next answer, evaluation at the next variant and task.
 
 pub mod datasets;
 pub mod precedents;
 mod report;
+mod sampling;
 pub mod traces;
 mod verdicts;
 
@@ -32,7 +34,6 @@ use verdicts::{score_verdicts, write_reliability};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -267,8 +268,15 @@ pub struct DataStats {
     /// Right samples that joined the stepwise data (a binary one only when it is grounded).
     #[serde(default)]
     pub samples_learned: usize,
-    /// DPO pairs made (trace chosen over a wrong sample).
+    /// DPO pairs made (trace chosen over a wrong answer of the thought + stepwise adapter; in
+    /// folders made before the `policy` step, over a wrong base-model sample).
     pub dpo_pairs: usize,
+    /// Prompts the thought + stepwise adapter answered for the DPO pairs.
+    #[serde(default)]
+    pub policy_answered: usize,
+    /// Of those, answers that were right.
+    #[serde(default)]
+    pub policy_right: usize,
     /// Anomaly-detection items also written as diagnosis chats (in both direct and stepwise data).
     #[serde(default)]
     pub diagnosis_rows: usize,
@@ -395,12 +403,22 @@ pub struct Options {
 /// Every step, in order.
 pub fn steps() -> Vec<String> {
     let mut s = vec!["data".to_string(), "samples".to_string()];
-    s.extend(RUNS.iter().map(|(name, ..)| format!("train:{name}")));
+    for (name, stage, ..) in RUNS {
+        // DPO learns from the mistakes of the adapter it starts from: they are collected first.
+        if stage == Stage::Dpo {
+            s.push(POLICY_STEP.to_string());
+        }
+        s.push(format!("train:{name}"));
+    }
     s.extend(EVAL_ORDER.iter().map(|t| format!("eval:{t}")));
     s.push(DIAGNOSIS_STEP.to_string());
     s.push(VERDICT_STEP.to_string());
     s
 }
+
+/// The step collecting the DPO pairs: the thought + stepwise adapter's wrong answers on traced
+/// training items ([`sampling::policy`]).
+const POLICY_STEP: &str = "policy";
 
 /// The step evaluating [`DIAGNOSED`] on the diagnosis prompt.
 const DIAGNOSIS_STEP: &str = "eval:diagnosis";
@@ -549,7 +567,8 @@ fn outputs(step: &str) -> Vec<String> {
         None if step == "data" => ["direct.jsonl", "stepwise_traces.jsonl", "thought.jsonl"]
             .map(String::from)
             .to_vec(),
-        None if step == "samples" => ["stepwise.jsonl", "dpo.jsonl"].map(String::from).to_vec(),
+        None if step == "samples" => vec!["stepwise.jsonl".to_string()],
+        None if step == POLICY_STEP => vec!["dpo.jsonl".to_string()],
         Some(("train", name)) => vec![format!("runs/{name}/config.yaml")],
         _ => Vec::new(),
     }
@@ -585,7 +604,8 @@ fn forget_lost_outputs(folder: &Path, state: &mut State) {
 fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
     match step.split_once(':') {
         None if step == "data" => build_data(ctx),
-        None if step == "samples" => sample(ctx),
+        None if step == "samples" => sampling::sample(ctx),
+        None if step == POLICY_STEP => policy(ctx),
         Some(("train", name)) => train(ctx, name),
         _ if step == DIAGNOSIS_STEP => {
             for variant in DIAGNOSED {
@@ -721,139 +741,23 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// One sampled answer, as `samples.jsonl` keeps it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Sample {
-    item: usize,
-    text: String,
-    right: bool,
-}
-
-/// Rejection sampling: the base model answers traced training items; a right answer joins the
-/// stepwise data, a wrong one is the rejected side of a DPO pair whose chosen side is the trace.
-fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
-    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
-    let traced: Vec<(usize, traces::Trace)> = ctx
-        .train
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
-        .collect();
-    let want = ctx.opts.scale.samples().min(traced.len());
-    // Evenly spread over the traced items (they come grouped by task).
-    let picked: Vec<&(usize, traces::Trace)> = (0..want)
-        .map(|k| &traced[k * traced.len() / want.max(1)])
-        .collect();
-    let path = ctx.path("samples.jsonl");
-    let mut done: Vec<Sample> = std::fs::read_to_string(&path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let todo: Vec<&&(usize, traces::Trace)> = picked
-        .iter()
-        .filter(|(i, _)| !done.iter().any(|s| s.item == *i))
-        .collect();
-    if !todo.is_empty() {
-        let spec = BackendSpec::Local {
-            path: ctx.opts.model.clone(),
-            adapter: None,
-            device: ctx.opts.device.clone(),
-        };
-        let mut model = spec.open()?;
-        let cancel = AtomicBool::new(false);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io(&path, e))?;
-        for (n, (i, _)) in todo.iter().enumerate() {
-            let item = &ctx.train[*i];
-            let params = GenerationParams {
-                max_tokens: ctx.opts.scale.max_tokens(item.task),
-                temperature: 0.7,
-                seed: *i as u64,
-                // A cut-off sample gets the cue but no forced label: training data is only
-                // what the model wrote.
-                answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
-                ..Default::default()
-            };
-            let g = match model.chat(&eval::messages(item), &params, &cancel, &mut |_| {}) {
-                // Too long for the context: no sample, and the item is not tried again.
-                Err(LlmError::ContextTooLong { .. }) => crate::llm::model::Generation {
-                    text: String::new(),
-                    prompt_tokens: 0,
-                    cached_tokens: 0,
-                    generated_tokens: 0,
-                    stop: crate::llm::model::StopReason::MaxTokens,
-                    prefill_secs: 0.0,
-                    decode_secs: 0.0,
-                    first_token_secs: None,
-                },
-                other => other?,
-            };
-            let right = traces::is_right(
-                item,
-                crate::answer::committed_answer(item.task, &g.text).as_deref(),
-            );
-            let s = Sample {
-                item: *i,
-                text: g.text.trim().to_string(),
-                right,
-            };
-            let line = serde_json::to_string(&s).map_err(|e| io(&path, e))?;
-            std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes())
-                .map_err(|e| io(&path, e))?;
-            done.push(s);
-            (ctx.progress)(&format!("  sampled {}/{}", n + 1, todo.len()));
-        }
+/// The `policy` step. A folder whose DPO run trained before this step existed keeps the pairs it
+/// trained on (the base model's mistakes), so its table still describes its adapters.
+fn policy(ctx: &mut Ctx) -> Result<(), ExperimentError> {
+    if ctx.state.done.contains_key("train:dpo") {
+        ctx.note(
+            "DPO was trained before the policy step existed: its pairs are the base model's mistakes"
+                .to_string(),
+        );
+        return Ok(());
     }
-    let mut stepwise: Vec<serde_json::Value> =
-        std::fs::read_to_string(ctx.path("stepwise_traces.jsonl"))
-            .map_err(|e| io(&ctx.path("stepwise_traces.jsonl"), e))?
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-    let mut pairs = Vec::new();
-    ctx.state.data.samples_learned = 0;
-    for s in &done {
-        let item = &ctx.train[s.item];
-        let Some((_, trace)) = traced.iter().find(|(i, _)| *i == s.item) else {
-            continue;
-        };
-        // A right binary answer that stands on nothing in the window is the base model's habit,
-        // not reasoning: it is the rejected side against the trace, like a wrong one.
-        let learnable = s.right
-            && (!matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction)
-                || traces::grounded(item, &s.text));
-        if learnable {
-            ctx.state.data.samples_learned += 1;
-            stepwise.push(sft_row(eval::messages(item), &s.text));
-        } else if !s.text.trim().is_empty() && s.text.trim() != trace.text.trim() {
-            let prompt: Vec<serde_json::Value> = eval::messages(item)
-                .iter()
-                .map(|m| json!({ "role": m.role, "content": m.content }))
-                .collect();
-            pairs.push(json!({
-                "prompt": prompt,
-                "chosen": [{ "role": "assistant", "content": trace.text }],
-                "rejected": [{ "role": "assistant", "content": s.text }],
-            }));
-        }
+    let adapter = ctx.path("runs").join("thought-stepwise").join("adapter");
+    if !adapter.exists() {
+        ctx.note("policy: thought + stepwise has no adapter, no DPO pairs".to_string());
+        write_jsonl(&ctx.path("dpo.jsonl"), &[])?;
+        return Ok(());
     }
-    write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
-    write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
-    ctx.state.data.sampled = done.len();
-    ctx.state.data.samples_right = done.iter().filter(|s| s.right).count();
-    ctx.state.data.dpo_pairs = pairs.len();
-    (ctx.progress)(&format!(
-        "  {} samples, {} right ({} grounded enough to join the stepwise data), {} DPO pairs",
-        done.len(),
-        ctx.state.data.samples_right,
-        ctx.state.data.samples_learned,
-        pairs.len()
-    ));
-    Ok(())
+    sampling::policy(ctx, adapter)
 }
 
 fn rows_in(path: &Path) -> usize {

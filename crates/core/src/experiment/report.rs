@@ -303,7 +303,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     }
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
-        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data; the rest rejected against the trace); DPO pairs: {}\n",
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data)\n",
         s.data.train_items,
         s.data.dev_items,
         s.data.traces,
@@ -313,8 +313,18 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
         s.data.sampled,
         s.data.samples_right,
         s.data.samples_learned,
-        s.data.dpo_pairs
     ));
+    md.push_str(&if s.data.policy_answered > 0 {
+        format!(
+            "- DPO pairs: {}, from the thought + stepwise adapter's answers (greedy) on {} prompts of traced training items ({} right): each wrong one rejected against the trace\n",
+            s.data.dpo_pairs, s.data.policy_answered, s.data.policy_right
+        )
+    } else {
+        format!(
+            "- DPO pairs: {} (the trace chosen over a wrong base-model sample)\n",
+            s.data.dpo_pairs
+        )
+    });
     md.push_str("\n## Wall time per step\n\n| step | seconds |\n|---|---:|\n");
     for step in steps() {
         if let Some(secs) = s.done.get(&step) {

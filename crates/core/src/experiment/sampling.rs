@@ -1,0 +1,303 @@
+//! The model's own answers as training data. Rejection sampling (the `samples` step): the base
+//! model answers traced training items, and a right, grounded answer joins the stepwise data. The
+//! policy's mistakes (the `policy` step): the thought + stepwise adapter, the model DPO starts
+//! from, answers traced training items as it would in use (greedy), on the task's prompt and, for
+//! anomaly items, on the diagnosis prompt; each wrong answer is the rejected side of a DPO pair
+//! whose chosen side is the trace. DPO then calibrates the mistakes the trained model makes, not
+//! the base model's rambling, which SFT already removed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{io, sft_row, traces, write_jsonl, Ctx, ExperimentError};
+use crate::eval::{self, data::Item};
+use crate::llm::backend::{Backend, BackendSpec};
+use crate::llm::chat::Message;
+use crate::llm::model::{GenerationParams, LlmError};
+use crate::store::Task;
+
+/// One sampled answer, as `samples.jsonl` and `policy.jsonl` keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Sample {
+    item: usize,
+    /// Answered on the diagnosis prompt (policy samples of anomaly items), not the task's.
+    #[serde(default)]
+    diagnosis: bool,
+    text: String,
+    right: bool,
+}
+
+/// The traced training items (index and kept trace), and `want` of them spread evenly (they come
+/// grouped by task).
+fn traced_and_picked(ctx: &Ctx, want: usize) -> Vec<(usize, traces::Trace)> {
+    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let traced: Vec<(usize, traces::Trace)> = ctx
+        .train
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
+        .collect();
+    let want = want.min(traced.len());
+    (0..want)
+        .map(|k| traced[k * traced.len() / want.max(1)].clone())
+        .collect()
+}
+
+fn read_samples(path: &Path) -> Vec<Sample> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Appends samples to a JSONL file, one line each as it is made, so a killed run resumes at the
+/// next one.
+struct Appender {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Appender {
+    fn open(path: &Path) -> Result<Appender, ExperimentError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        Ok(Appender {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn push(&mut self, s: &Sample) -> Result<(), ExperimentError> {
+        let line = serde_json::to_string(s).map_err(|e| io(&self.path, e))?;
+        std::io::Write::write_all(&mut self.file, format!("{line}\n").as_bytes())
+            .map_err(|e| io(&self.path, e))
+    }
+}
+
+/// The model's answer to `messages`; empty where the prompt does not fit its context (no sample,
+/// and the item is not tried again).
+fn answer(
+    model: &mut Backend,
+    messages: &[Message],
+    params: &GenerationParams,
+) -> Result<String, ExperimentError> {
+    let cancel = AtomicBool::new(false);
+    match model.chat(messages, params, &cancel, &mut |_| {}) {
+        Err(LlmError::ContextTooLong { .. }) => Ok(String::new()),
+        other => Ok(other?.text.trim().to_string()),
+    }
+}
+
+/// A cut-off answer gets the cue but no forced label: training data is only what the model wrote.
+fn params(max_tokens: usize, temperature: f64, seed: u64) -> GenerationParams {
+    GenerationParams {
+        max_tokens,
+        temperature,
+        seed,
+        answer_cue: Some(crate::reasoning::ANSWER_CUE.into()),
+        ..Default::default()
+    }
+}
+
+/// Whether a sample is worth learning as the chosen side: right, and for a binary task grounded
+/// in the window (a right binary answer that stands on nothing is the model's habit, not
+/// reasoning).
+fn learnable(item: &Item, s: &Sample) -> bool {
+    s.right
+        && (!matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction)
+            || traces::grounded(item, &s.text))
+}
+
+fn dpo_pair(prompt: &[Message], chosen: &str, rejected: &str) -> serde_json::Value {
+    let prompt: Vec<serde_json::Value> = prompt
+        .iter()
+        .map(|m| json!({ "role": m.role, "content": m.content }))
+        .collect();
+    json!({
+        "prompt": prompt,
+        "chosen": [{ "role": "assistant", "content": chosen }],
+        "rejected": [{ "role": "assistant", "content": rejected }],
+    })
+}
+
+/// Rejection sampling: the base model answers traced training items (at temperature 0.7); a
+/// right, grounded answer joins the stepwise data.
+pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
+    let picked = traced_and_picked(ctx, ctx.opts.scale.samples());
+    let path = ctx.path("samples.jsonl");
+    let mut done = read_samples(&path);
+    let todo: Vec<usize> = picked
+        .iter()
+        .map(|(i, _)| *i)
+        .filter(|i| !done.iter().any(|s| s.item == *i))
+        .collect();
+    if !todo.is_empty() {
+        let mut model = BackendSpec::Local {
+            path: ctx.opts.model.clone(),
+            adapter: None,
+            device: ctx.opts.device.clone(),
+        }
+        .open()?;
+        let mut out = Appender::open(&path)?;
+        for (n, &i) in todo.iter().enumerate() {
+            let item = &ctx.train[i];
+            let p = params(ctx.opts.scale.max_tokens(item.task), 0.7, i as u64);
+            let text = answer(&mut model, &eval::messages(item), &p)?;
+            let right = traces::is_right(
+                item,
+                crate::answer::committed_answer(item.task, &text).as_deref(),
+            );
+            let s = Sample {
+                item: i,
+                diagnosis: false,
+                text,
+                right,
+            };
+            out.push(&s)?;
+            done.push(s);
+            (ctx.progress)(&format!("  sampled {}/{}", n + 1, todo.len()));
+        }
+    }
+    let traces_path = ctx.path("stepwise_traces.jsonl");
+    let mut stepwise: Vec<serde_json::Value> = std::fs::read_to_string(&traces_path)
+        .map_err(|e| io(&traces_path, e))?
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let learned: Vec<&Sample> = done
+        .iter()
+        .filter(|s| picked.iter().any(|(i, _)| *i == s.item))
+        .filter(|s| learnable(&ctx.train[s.item], s))
+        .collect();
+    for s in &learned {
+        stepwise.push(sft_row(eval::messages(&ctx.train[s.item]), &s.text));
+    }
+    write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
+    let data = &mut ctx.state.data;
+    data.sampled = done.len();
+    data.samples_right = done.iter().filter(|s| s.right).count();
+    data.samples_learned = learned.len();
+    (ctx.progress)(&format!(
+        "  {} samples, {} right ({} grounded enough to join the stepwise data)",
+        data.sampled, data.samples_right, data.samples_learned
+    ));
+    Ok(())
+}
+
+/// One prompt the policy answers: the item, which prompt, the chat, and the trace's text in that
+/// prompt's format (the chosen side).
+struct Probe {
+    item: usize,
+    diagnosis: bool,
+    messages: Vec<Message>,
+    chosen: String,
+}
+
+/// The prompts the policy answers: each picked item on its task's prompt, and an anomaly item
+/// also on the diagnosis prompt, with the trace written as the stepwise data writes it there.
+fn probes(ctx: &Ctx) -> Vec<Probe> {
+    let picked = traced_and_picked(ctx, ctx.opts.scale.samples());
+    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let precision = super::teacher_precision(&teachers, &ctx.train);
+    let mut out = Vec::new();
+    for (i, trace) in picked {
+        let item = &ctx.train[i];
+        out.push(Probe {
+            item: i,
+            diagnosis: false,
+            messages: eval::messages(item),
+            chosen: trace.text.clone(),
+        });
+        let confidence = precision.get(&trace.teacher).copied().unwrap_or(0.5);
+        if let Some((messages, chosen)) =
+            traces::diagnosis_example(&ctx.opts.charts, item, Some(&trace), confidence)
+        {
+            out.push(Probe {
+                item: i,
+                diagnosis: true,
+                messages,
+                chosen,
+            });
+        }
+    }
+    out
+}
+
+/// The policy's mistakes: the thought + stepwise adapter answers the probes greedily; each wrong
+/// (or right but ungrounded) answer becomes a DPO pair, the trace chosen over it.
+pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentError> {
+    let probes = probes(ctx);
+    let path = ctx.path("policy.jsonl");
+    let mut done = read_samples(&path);
+    let todo: Vec<&Probe> = probes
+        .iter()
+        .filter(|p| {
+            !done
+                .iter()
+                .any(|s| s.item == p.item && s.diagnosis == p.diagnosis)
+        })
+        .collect();
+    if !todo.is_empty() {
+        let mut model = BackendSpec::Local {
+            path: ctx.opts.model.clone(),
+            adapter: Some(adapter),
+            device: ctx.opts.device.clone(),
+        }
+        .open()?;
+        let mut out = Appender::open(&path)?;
+        let diagnosis_tokens = crate::config::DiagnosisSettings::default().max_tokens;
+        for (n, probe) in todo.iter().enumerate() {
+            let item = &ctx.train[probe.item];
+            let max_tokens = if probe.diagnosis {
+                diagnosis_tokens
+            } else {
+                ctx.opts.scale.max_tokens(item.task)
+            };
+            let text = answer(&mut model, &probe.messages, &params(max_tokens, 0.0, 0))?;
+            let read = if probe.diagnosis {
+                eval::diagnosis_answer(item.task, &text)
+            } else {
+                crate::answer::committed_answer(item.task, &text)
+            };
+            let s = Sample {
+                item: probe.item,
+                diagnosis: probe.diagnosis,
+                right: traces::is_right(item, read.as_deref()),
+                text,
+            };
+            out.push(&s)?;
+            done.push(s);
+            (ctx.progress)(&format!("  policy answered {}/{}", n + 1, todo.len()));
+        }
+    }
+    let mut pairs = Vec::new();
+    for probe in &probes {
+        let Some(s) = done
+            .iter()
+            .find(|s| s.item == probe.item && s.diagnosis == probe.diagnosis)
+        else {
+            continue;
+        };
+        let item = &ctx.train[probe.item];
+        if !learnable(item, s) && !s.text.is_empty() && s.text != probe.chosen.trim() {
+            pairs.push(dpo_pair(&probe.messages, &probe.chosen, &s.text));
+        }
+    }
+    write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
+    let data = &mut ctx.state.data;
+    data.policy_answered = done.len();
+    data.policy_right = done.iter().filter(|s| s.right).count();
+    data.dpo_pairs = pairs.len();
+    (ctx.progress)(&format!(
+        "  the policy answered {} prompts, {} right; {} DPO pairs",
+        data.policy_answered, data.policy_right, data.dpo_pairs
+    ));
+    Ok(())
+}
