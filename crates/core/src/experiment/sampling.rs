@@ -115,6 +115,11 @@ fn learnable(item: &Item, s: &Sample) -> bool {
             || traces::grounded(item, &s.text))
 }
 
+/// How many samples there are, and how many of them are right.
+fn answered_and_right(done: &[Sample]) -> (usize, usize) {
+    (done.len(), done.iter().filter(|s| s.right).count())
+}
+
 fn dpo_pair(prompt: &[Message], chosen: &str, rejected: &str) -> serde_json::Value {
     let prompt: Vec<serde_json::Value> = prompt
         .iter()
@@ -181,8 +186,7 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     }
     write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
     let data = &mut ctx.state.data;
-    data.sampled = done.len();
-    data.samples_right = done.iter().filter(|s| s.right).count();
+    (data.sampled, data.samples_right) = answered_and_right(&done);
     data.samples_learned = learned.len();
     (ctx.progress)(&format!(
         "  {} samples, {} right ({} grounded enough to join the stepwise data)",
@@ -292,8 +296,7 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
     }
     write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
     let data = &mut ctx.state.data;
-    data.policy_answered = done.len();
-    data.policy_right = done.iter().filter(|s| s.right).count();
+    (data.policy_answered, data.policy_right) = answered_and_right(&done);
     data.dpo_pairs = pairs.len();
     (ctx.progress)(&format!(
         "  the policy answered {} prompts, {} right; {} DPO pairs",
