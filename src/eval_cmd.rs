@@ -93,6 +93,20 @@ fn verdicts(
     (rows, row)
 }
 
+/// The token limits the prompts ran under, in words.
+fn token_limits(prompts: &[EvalPrompt], solution: usize, diagnosis: usize) -> String {
+    match (
+        prompts.contains(&EvalPrompt::Solution),
+        prompts.iter().any(|p| *p != EvalPrompt::Solution),
+    ) {
+        (true, true) => format!(
+            "{solution} tokens per answer ({diagnosis} on the diagnosis prompt, as diagnoses)"
+        ),
+        (false, true) => format!("{diagnosis} tokens per answer, as diagnoses"),
+        _ => format!("{solution} tokens per answer"),
+    }
+}
+
 pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
     let mut prompts = args.prompts.clone();
@@ -206,20 +220,21 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
         task,
         data: args.data.display().to_string(),
         items: items.len(),
-        max_tokens,
+        // The solution prompt's limit, or the diagnosis prompt's where only that one ran.
+        max_tokens: if prompts.contains(&EvalPrompt::Solution) {
+            max_tokens
+        } else {
+            diagnosis_max_tokens
+        },
         results,
         note,
         created_at: logreasoner_core::time::now_millis(),
     };
     let mut out = logreasoner_core::safe_text::stdout();
-    let diagnosis_limit = if prompts.iter().any(|p| *p != EvalPrompt::Solution) {
-        format!(" ({diagnosis_max_tokens} on the diagnosis prompt, as diagnoses)")
-    } else {
-        String::new()
-    };
+    let limit = token_limits(&prompts, max_tokens, diagnosis_max_tokens);
     writeln!(
         out,
-        "{task} · {} items from {} · greedy, at most {max_tokens} tokens per answer{diagnosis_limit}",
+        "{task} · {} items from {} · greedy, at most {limit}",
         items.len(),
         run.data
     )?;

@@ -352,6 +352,10 @@ pub struct State {
     /// `None` in a folder begun before it was kept (its inputs are unknown, never checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<String>,
+    /// Whether `dpo.jsonl` holds the policy step's pairs (the thought + stepwise adapter's
+    /// mistakes); a folder whose DPO was measured before that step existed used the base model's.
+    #[serde(default)]
+    pub dpo_from_policy: bool,
 }
 
 /// SHA-256 (hex) of what a run is made from: its training and dev items in order and every
@@ -496,6 +500,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
             epochs: opts.epochs,
             skipped: Vec::new(),
             inputs: None,
+            dpo_from_policy: false,
         },
         // Starting afresh would overwrite the record of finished work.
         Err(e) => return Err(io(&state_path, e)),
@@ -590,7 +595,10 @@ fn forget_lost_outputs(folder: &Path, state: &mut State) {
     });
     if let Some(first) = lost {
         for step in &all[first..] {
-            if step.starts_with("data") || step.starts_with("samples") || step.starts_with("train")
+            if step.starts_with("data")
+                || step.starts_with("samples")
+                || step == POLICY_STEP
+                || step.starts_with("train")
             {
                 state.done.remove(step);
                 if let Some(run) = step.strip_prefix("train:") {
@@ -741,23 +749,40 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// The `policy` step. A folder whose DPO run trained before this step existed keeps the pairs it
-/// trained on (the base model's mistakes), so its table still describes its adapters.
+/// The `policy` step. A folder whose DPO was trained or measured before this step existed keeps
+/// what it has (its pairs were the base model's mistakes), so its table still describes its
+/// adapters. A DPO run begun on other pairs than the ones written here is removed, so it trains
+/// again on these.
 fn policy(ctx: &mut Ctx) -> Result<(), ExperimentError> {
-    if ctx.state.done.contains_key("train:dpo") {
+    let measured = ctx
+        .state
+        .results
+        .iter()
+        .any(|r| r.variant.starts_with(FULL));
+    if !ctx.state.dpo_from_policy && (ctx.state.done.contains_key("train:dpo") || measured) {
         ctx.note(
             "DPO was trained before the policy step existed: its pairs are the base model's mistakes"
                 .to_string(),
         );
         return Ok(());
     }
+    let pairs_path = ctx.path("dpo.jsonl");
+    let before = std::fs::read(&pairs_path).ok();
     let adapter = ctx.path("runs").join("thought-stepwise").join("adapter");
-    if !adapter.exists() {
+    if adapter.exists() {
+        sampling::policy(ctx, adapter)?;
+    } else {
         ctx.note("policy: thought + stepwise has no adapter, no DPO pairs".to_string());
-        write_jsonl(&ctx.path("dpo.jsonl"), &[])?;
-        return Ok(());
+        write_jsonl(&pairs_path, &[])?;
     }
-    sampling::policy(ctx, adapter)
+    ctx.state.dpo_from_policy = true;
+    let dpo_run = ctx.path("runs").join("dpo");
+    let changed = before != std::fs::read(&pairs_path).ok();
+    if changed && dpo_run.exists() && !ctx.state.done.contains_key("train:dpo") {
+        std::fs::remove_dir_all(&dpo_run).map_err(|e| io(&dpo_run, e))?;
+        ctx.note("runs/dpo had begun on other pairs: removed, to train on the policy's".into());
+    }
+    Ok(())
 }
 
 fn rows_in(path: &Path) -> usize {
@@ -1092,6 +1117,7 @@ mod tests {
             epochs: 1.0,
             skipped: Vec::new(),
             inputs: None,
+            dpo_from_policy: false,
         }
     }
 
@@ -1366,6 +1392,38 @@ mod tests {
             until: None,
             epochs,
         }
+    }
+
+    /// DPO's pairs (`dpo.jsonl`, not committed) gone: the policy step that wrote them runs
+    /// again, and so does DPO after it; the training before it stands.
+    #[test]
+    fn lost_dpo_pairs_redo_the_policy_step_and_dpo() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in outputs("data").iter().chain(&outputs("samples")) {
+            std::fs::write(dir.path().join(f), "").expect("write");
+        }
+        for run in ["thought", "thought-stepwise"] {
+            let folder = dir.path().join("runs").join(run);
+            std::fs::create_dir_all(&folder).expect("run folder");
+            std::fs::write(folder.join("config.yaml"), "").expect("config");
+        }
+        let mut s = state(24);
+        for step in [
+            "data",
+            "samples",
+            "train:thought",
+            "train:thought-stepwise",
+            POLICY_STEP,
+            "train:dpo",
+        ] {
+            s.done.insert(step.into(), 1.0);
+        }
+        forget_lost_outputs(dir.path(), &mut s);
+        let kept: Vec<&String> = s.done.keys().collect();
+        assert_eq!(
+            kept,
+            ["data", "samples", "train:thought", "train:thought-stepwise"]
+        );
     }
 
     /// A run skipped for want of data is done and stays done; an unreadable `state.json` is an

@@ -50,7 +50,7 @@ pub struct Precedents {
 /// What the history says about a window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgement {
-    /// Whether a message of the window came mostly in alerts.
+    /// Whether a message of the window came mostly in alert windows (more than half).
     pub abnormal: bool,
     /// The 1-based line the judgement rests on: the message most often seen in alerts.
     pub line: usize,
@@ -65,8 +65,13 @@ impl Precedents {
             let Some(abnormal) = crate::answer::gold_binary(item.task, &item.gold) else {
                 continue;
             };
-            if p.windows.insert(window_hash(item), abnormal).is_some() {
-                continue;
+            // A copy counts once, under the label it was first counted with (leaving it out
+            // subtracts that same label).
+            match p.windows.entry(window_hash(item)) {
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(abnormal);
+                }
             }
             for key in message_keys(item).into_keys() {
                 let t = p.seen.entry(key).or_default();
@@ -79,7 +84,7 @@ impl Precedents {
 
     /// The history's reading of an anomaly-detection window, leaving the window itself out (a
     /// message counts once seen in [`MIN_WINDOWS`] other windows): abnormal where one of its
-    /// messages came mostly in alerts (the most alert-prone one is cited); normal where none did
+    /// messages came mostly (more than half) in alert windows (the most alert-prone one is cited); normal where none did
     /// and the message of line `anchor` (1-based: the line a reader would worry about, its most
     /// severe) is known, citing it; `None` where the history does not know enough.
     pub fn judge(&self, item: &Item, anchor: usize) -> Option<Judgement> {
@@ -112,7 +117,7 @@ impl Precedents {
             }
         }
         match worst? {
-            (share, line) if share >= 0.5 => Some(Judgement {
+            (share, line) if share > 0.5 => Some(Judgement {
                 abnormal: true,
                 line,
             }),
@@ -257,6 +262,13 @@ mod tests {
         // message ("rare message <*>").
         assert_eq!(p.judge(&lonely, 1), None);
         let other = item(&["rare message 5"], "abnormal");
+        assert_eq!(p.judge(&other, 1), normal_at(1));
+        // A copy with the other label counts under the first one, and leaving the window out
+        // subtracts that same label.
+        let mut relabelled = items.clone();
+        relabelled.push(item(&["rare message 0"], "abnormal"));
+        let p = Precedents::from_items(&relabelled);
+        assert_eq!(p.judge(&item(&["rare message 0"], "normal"), 1), None);
         assert_eq!(p.judge(&other, 1), normal_at(1));
         // Out of the training split (a dev item), nothing is subtracted.
         let two = Precedents::from_items(&items[..1]);

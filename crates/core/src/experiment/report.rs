@@ -314,7 +314,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
         s.data.samples_right,
         s.data.samples_learned,
     ));
-    md.push_str(&if s.data.policy_answered > 0 {
+    md.push_str(&if s.dpo_from_policy {
         format!(
             "- DPO pairs: {}, from the thought + stepwise adapter's answers (greedy) on {} prompts of traced training items ({} right): each wrong one rejected against the trace\n",
             s.data.dpo_pairs, s.data.policy_answered, s.data.policy_right

@@ -6,6 +6,7 @@
 //! whose chosen side is the trace. DPO then calibrates the mistakes the trained model makes, not
 //! the base model's rambling, which SFT already removed.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -28,10 +29,12 @@ struct Sample {
     diagnosis: bool,
     text: String,
     right: bool,
+    /// The adapter that answered (policy samples: its weights' SHA-256); none for the base model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adapter: Option<String>,
 }
 
-/// The traced training items (index and kept trace), and `want` of them spread evenly (they come
-/// grouped by task).
+/// The traced training items (index and kept trace), `want` of them spread evenly.
 fn traced_and_picked(ctx: &Ctx, want: usize) -> Vec<(usize, traces::Trace)> {
     let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
     let traced: Vec<(usize, traces::Trace)> = ctx
@@ -40,9 +43,14 @@ fn traced_and_picked(ctx: &Ctx, want: usize) -> Vec<(usize, traces::Trace)> {
         .enumerate()
         .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
         .collect();
-    let want = want.min(traced.len());
+    spread(traced, want)
+}
+
+/// `want` of `all` spread evenly over it (items come grouped by task).
+fn spread<T: Clone>(all: Vec<T>, want: usize) -> Vec<T> {
+    let want = want.min(all.len());
     (0..want)
-        .map(|k| traced[k * traced.len() / want.max(1)].clone())
+        .map(|k| all[k * all.len() / want.max(1)].clone())
         .collect()
 }
 
@@ -164,6 +172,7 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 diagnosis: false,
                 text,
                 right,
+                adapter: None,
             };
             out.push(&s)?;
             done.push(s);
@@ -186,7 +195,12 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     }
     write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
     let data = &mut ctx.state.data;
-    (data.sampled, data.samples_right) = answered_and_right(&done);
+    let current: Vec<Sample> = done
+        .iter()
+        .filter(|s| picked.iter().any(|(i, _)| *i == s.item))
+        .cloned()
+        .collect();
+    (data.sampled, data.samples_right) = answered_and_right(&current);
     data.samples_learned = learned.len();
     (ctx.progress)(&format!(
         "  {} samples, {} right ({} grounded enough to join the stepwise data)",
@@ -204,49 +218,101 @@ struct Probe {
     chosen: String,
 }
 
-/// The prompts the policy answers: each picked item on its task's prompt, and an anomaly item
-/// also on the diagnosis prompt, with the trace written as the stepwise data writes it there.
-fn probes(ctx: &Ctx) -> Vec<Probe> {
-    let picked = traced_and_picked(ctx, ctx.opts.scale.samples());
-    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
-    let precision = super::teacher_precision(&teachers, &ctx.train);
-    let mut out = Vec::new();
-    for (i, trace) in picked {
-        let item = &ctx.train[i];
-        out.push(Probe {
-            item: i,
-            diagnosis: false,
-            messages: eval::messages(item),
-            chosen: trace.text.clone(),
-        });
-        let confidence = precision.get(&trace.teacher).copied().unwrap_or(0.5);
-        if let Some((messages, chosen)) =
-            traces::diagnosis_example(&ctx.opts.charts, item, Some(&trace), confidence)
-        {
-            out.push(Probe {
-                item: i,
-                diagnosis: true,
-                messages,
-                chosen,
-            });
+/// The answer the stepwise data holds for each user message (`stepwise_traces.jsonl`).
+fn trained_answers(ctx: &Ctx) -> Result<HashMap<String, String>, ExperimentError> {
+    let path = ctx.path("stepwise_traces.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    let mut out = HashMap::new();
+    for row in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    {
+        let Some(messages) = row["messages"].as_array() else {
+            continue;
+        };
+        let content = |role: &str| {
+            messages
+                .iter()
+                .rev()
+                .find(|m| m["role"] == role)
+                .and_then(|m| m["content"].as_str())
+                .map(str::to_string)
+        };
+        if let (Some(user), Some(answer)) = (content("user"), content("assistant")) {
+            out.insert(user, answer);
         }
     }
-    out
+    Ok(out)
+}
+
+/// The prompts the policy answers: each picked window (a window repeated to balance the labels
+/// counts once: greedy answers to copies would be copies) on its task's prompt, and an anomaly
+/// item also on the diagnosis prompt, the chosen side being the trace as the stepwise data wrote
+/// it. A prompt whose trace today differs from the data's (the teachers changed since the data
+/// step) is left out: DPO would prefer a text SFT never saw.
+fn probes(ctx: &Ctx) -> Result<Vec<Probe>, ExperimentError> {
+    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let mut seen = HashSet::new();
+    let traced: Vec<(usize, traces::Trace)> = ctx
+        .train
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| seen.insert((item.task, item.input.clone())))
+        .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
+        .collect();
+    let precision = super::teacher_precision(&teachers, &ctx.train);
+    let trained = trained_answers(ctx)?;
+    let mut out = Vec::new();
+    for (i, trace) in spread(traced, ctx.opts.scale.samples()) {
+        let item = &ctx.train[i];
+        let mut candidates = vec![(false, eval::messages(item), trace.text.clone())];
+        let confidence = precision.get(&trace.teacher).copied().unwrap_or(0.5);
+        candidates.extend(
+            traces::diagnosis_example(&ctx.opts.charts, item, Some(&trace), confidence)
+                .map(|(messages, chosen)| (true, messages, chosen)),
+        );
+        for (diagnosis, messages, chosen) in candidates {
+            let user = messages.iter().rev().find(|m| m.role == "user");
+            if user.and_then(|m| trained.get(&m.content)) == Some(&chosen) {
+                out.push(Probe {
+                    item: i,
+                    diagnosis,
+                    messages,
+                    chosen,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// SHA-256 (hex) of an adapter's weights: the policy's answers belong to one adapter, and a
+/// retrained one answers again.
+fn adapter_id(adapter: &Path) -> Result<String, ExperimentError> {
+    use sha2::{Digest, Sha256};
+    let weights = adapter.join("adapter_model.safetensors");
+    let bytes = std::fs::read(&weights).map_err(|e| io(&weights, e))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
 /// The policy's mistakes: the thought + stepwise adapter answers the probes greedily; each wrong
-/// (or right but ungrounded) answer becomes a DPO pair, the trace chosen over it.
+/// (or right but ungrounded) answer becomes a DPO pair, the trace chosen over it. Answers are kept
+/// in `policy.jsonl` with the adapter's id, so a killed step resumes at the next prompt.
 pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentError> {
-    let probes = probes(ctx);
+    let probes = probes(ctx)?;
+    let id = adapter_id(&adapter)?;
     let path = ctx.path("policy.jsonl");
-    let mut done = read_samples(&path);
+    let mut done: Vec<Sample> = read_samples(&path)
+        .into_iter()
+        .filter(|s| s.adapter.as_deref() == Some(id.as_str()))
+        .collect();
+    let answered = |done: &[Sample], p: &Probe| {
+        done.iter()
+            .position(|s| s.item == p.item && s.diagnosis == p.diagnosis)
+    };
     let todo: Vec<&Probe> = probes
         .iter()
-        .filter(|p| {
-            !done
-                .iter()
-                .any(|s| s.item == p.item && s.diagnosis == p.diagnosis)
-        })
+        .filter(|p| answered(&done, p).is_none())
         .collect();
     if !todo.is_empty() {
         let mut model = BackendSpec::Local {
@@ -275,6 +341,7 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
                 diagnosis: probe.diagnosis,
                 right: traces::is_right(item, read.as_deref()),
                 text,
+                adapter: Some(id.clone()),
             };
             out.push(&s)?;
             done.push(s);
@@ -282,13 +349,12 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
         }
     }
     let mut pairs = Vec::new();
+    let mut answers = Vec::new();
     for probe in &probes {
-        let Some(s) = done
-            .iter()
-            .find(|s| s.item == probe.item && s.diagnosis == probe.diagnosis)
-        else {
+        let Some(s) = answered(&done, probe).map(|k| &done[k]) else {
             continue;
         };
+        answers.push(s.clone());
         let item = &ctx.train[probe.item];
         if !learnable(item, s) && !s.text.is_empty() && s.text != probe.chosen.trim() {
             pairs.push(dpo_pair(&probe.messages, &probe.chosen, &s.text));
@@ -296,7 +362,7 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
     }
     write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
     let data = &mut ctx.state.data;
-    (data.policy_answered, data.policy_right) = answered_and_right(&done);
+    (data.policy_answered, data.policy_right) = answered_and_right(&answers);
     data.dpo_pairs = pairs.len();
     (ctx.progress)(&format!(
         "  the policy answered {} prompts, {} right; {} DPO pairs",

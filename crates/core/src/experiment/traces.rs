@@ -43,6 +43,9 @@ pub struct Trace {
     pub text: String,
     /// Which teacher wrote it.
     pub teacher: Teacher,
+    /// The line its conclusion rests on where that is not the window's most severe line (the
+    /// history's alert message), for the evidence a diagnosis cites.
+    pub line: Option<usize>,
 }
 
 fn lines_text(lines: &[usize]) -> String {
@@ -241,19 +244,20 @@ fn precedent_trace(precedents: &Precedents, item: &Item) -> Option<Trace> {
     let judged = precedents.judge(item, severest.line)?;
     let history = if judged.abnormal {
         format!(
-            "Line {}'s message `{}` is one this system shows in alerts: most earlier windows with it were abnormal.",
+            "Line {}'s message `{}` marks trouble on this system: most other windows showing it were abnormal.",
             judged.line,
             line_quote(item, format::detect(&item.input), judged.line - 1)
         )
     } else {
         format!(
-            "Line {}'s message is routine on this system: earlier windows with it were mostly normal, and no message here came mostly in alerts.",
+            "Line {}'s message is routine on this system: most other windows showing it were normal, and no message here is known to mark trouble.",
             judged.line
         )
     };
     let steps = vec![severest.step(), history];
     let mut trace = numbered(steps, binary_word(item.task, judged.abnormal));
     trace.teacher = Teacher::Precedent;
+    trace.line = Some(judged.line).filter(|_| judged.abnormal);
     Some(trace)
 }
 
@@ -370,6 +374,7 @@ fn numbered(steps: Vec<String>, answer: &str) -> Trace {
     Trace {
         text,
         teacher: Teacher::Chart,
+        line: None,
     }
 }
 
@@ -425,7 +430,12 @@ pub fn diagnosis_example(
             },
             walk.evidence(),
         ),
-        (None, true) => ("unknown".into(), vec![most_severe(item).line]),
+        (None, true) => (
+            "unknown".into(),
+            vec![trace
+                .and_then(|t| t.line)
+                .unwrap_or_else(|| most_severe(item).line)],
+        ),
     };
     let evidence = if evidence.is_empty() {
         "none".to_string()
