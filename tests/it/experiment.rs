@@ -107,7 +107,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let done = state["done"].as_object().expect("done");
     assert_eq!(
         done.keys().collect::<Vec<_>>(),
-        ["data", "samples", "train:thought"]
+        ["data", "eval:walk", "samples", "train:thought"]
     );
     assert!(
         state["data"]["traces"]["chart"].as_u64().unwrap_or(0) > 0,
@@ -169,7 +169,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     assert!(third.status.success(), "{stderr}");
     assert!(out.join("direct.jsonl").exists());
     assert!(
-        stderr.contains("eval:anomaly_detection: done earlier"),
+        stderr.contains("eval:thought-stepwise: done earlier"),
         "{stderr}"
     );
 

@@ -404,20 +404,49 @@ pub struct Options {
     pub epochs: f64,
 }
 
-/// Every step, in order.
+/// Every step, in order: each variant is evaluated as soon as its adapter exists, the method's
+/// first, so a run cut short (a full-scale stage is most of an hour on two cores) has the
+/// method's rows before the baselines'.
 pub fn steps() -> Vec<String> {
-    let mut s = vec!["data".to_string(), "samples".to_string()];
+    let mut s = vec![
+        "data".to_string(),
+        "samples".to_string(),
+        "eval:walk".to_string(),
+    ];
     for (name, stage, ..) in RUNS {
         // DPO learns from the mistakes of the adapter it starts from: they are collected first.
         if stage == Stage::Dpo {
             s.push(POLICY_STEP.to_string());
         }
         s.push(format!("train:{name}"));
+        s.extend(evals_after(name).iter().map(|e| e.to_string()));
     }
-    s.extend(EVAL_ORDER.iter().map(|t| format!("eval:{t}")));
-    s.push(DIAGNOSIS_STEP.to_string());
-    s.push(VERDICT_STEP.to_string());
+    s.push("eval:base".to_string());
     s
+}
+
+/// The evaluation steps that follow a training run.
+fn evals_after(run: &str) -> &'static [&'static str] {
+    match run {
+        "thought-stepwise" => &["eval:thought-stepwise"],
+        "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
+        "direct" => &["eval:direct"],
+        "stepwise" => &["eval:stepwise"],
+        _ => &[],
+    }
+}
+
+/// The variants an evaluation step measures on every task ([`EVAL_ORDER`]).
+fn eval_variants(step: &str) -> Option<&'static [&'static str]> {
+    Some(match step {
+        "eval:walk" => &[WALK],
+        "eval:thought-stepwise" => &[THOUGHT_STEPWISE],
+        "eval:full" => &[FULL],
+        "eval:direct" => &[DIRECT],
+        "eval:stepwise" => &[STEPWISE],
+        "eval:base" => &[BASE],
+        _ => return None,
+    })
 }
 
 /// The step collecting the DPO pairs: the thought + stepwise adapter's wrong answers on traced
@@ -430,7 +459,7 @@ const DIAGNOSIS_STEP: &str = "eval:diagnosis";
 /// recorded diagnosis-prompt answers against the walk).
 const VERDICT_STEP: &str = "eval:verdict";
 
-/// Tasks in the order they are evaluated, each by every variant: anomaly detection (the headline
+/// Tasks in the order a variant is evaluated on them: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
 /// has the most of its table.
 const EVAL_ORDER: [Task; 5] = [
@@ -627,12 +656,11 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
             }
             Ok(())
         }
-        Some(("eval", task)) => {
-            let task: Task = task
-                .parse()
-                .map_err(|e: String| ExperimentError::Invalid(format!("step {step}: {e}")))?;
-            for variant in VARIANTS {
-                evaluate(ctx, variant, task, Prompt::Solution)?;
+        Some(("eval", _)) if eval_variants(step).is_some() => {
+            for task in EVAL_ORDER {
+                for variant in eval_variants(step).unwrap_or_default() {
+                    evaluate(ctx, variant, task, Prompt::Solution)?;
+                }
             }
             Ok(())
         }
@@ -1392,6 +1420,28 @@ mod tests {
             until: None,
             epochs,
         }
+    }
+
+    /// Every variant is evaluated by exactly one step, after the run whose adapter it reads, and
+    /// DPO trains after the policy step that writes its pairs.
+    #[test]
+    fn each_variant_is_evaluated_once_after_its_training() {
+        let all = steps();
+        let at = |step: &str| all.iter().position(|s| s == step);
+        for variant in VARIANTS {
+            let evaluating: Vec<&String> = all
+                .iter()
+                .filter(|s| eval_variants(s).is_some_and(|v| v.contains(&variant)))
+                .collect();
+            assert_eq!(evaluating.len(), 1, "{variant}: {evaluating:?}");
+            if let Some(run) = variant_run(variant) {
+                assert!(at(&format!("train:{run}")) < at(evaluating[0]), "{variant}");
+            }
+        }
+        assert!(at(POLICY_STEP) < at("train:dpo"));
+        assert!(at("eval:full") < at(DIAGNOSIS_STEP) && at(DIAGNOSIS_STEP) < at(VERDICT_STEP));
+        let unique: std::collections::HashSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len());
     }
 
     /// DPO's pairs (`dpo.jsonl`, not committed) gone: the policy step that wrote them runs
