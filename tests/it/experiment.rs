@@ -64,6 +64,35 @@ fn refuses_a_folder_made_from_other_inputs(home: &Path, model: &Path, out: &Path
     std::fs::write(&state_path, &kept).expect("restore");
 }
 
+/// The binary rows whose answer is the gold label alone (no teacher reached it): the direct
+/// data has them, the stepwise data none, so there the form of an answer never tells its label.
+fn leaves_untraced_binary_items_out_of_the_stepwise_data(out: &Path) {
+    let bare = |file: &str| {
+        let text = std::fs::read_to_string(out.join(file)).expect(file);
+        text.lines()
+            .filter(|l| {
+                let row: serde_json::Value = serde_json::from_str(l).expect("row");
+                let answer = row["messages"]
+                    .as_array()
+                    .and_then(|m| m.last())
+                    .and_then(|m| m["content"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                [
+                    "Answer: normal",
+                    "Answer: abnormal",
+                    "Answer: yes",
+                    "Answer: no",
+                ]
+                .contains(&answer.as_str())
+                    || answer.starts_with("Anomalous:")
+            })
+            .count()
+    };
+    assert!(bare("direct.jsonl") > 0);
+    assert_eq!(bare("stepwise_traces.jsonl"), 0);
+}
+
 /// DPO learned from the thought + stepwise adapter's own answers (one per prompt, kept). Small
 /// scale trains in 1,024 tokens: the diagnosis chats that carry a chart's thought are longer,
 /// and the report says how many were cut rather than hiding it in a run's log.
@@ -113,6 +142,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         state["data"]["traces"]["chart"].as_u64().unwrap_or(0) > 0,
         "{state}"
     );
+    leaves_untraced_binary_items_out_of_the_stepwise_data(&out);
     let thought_adapter = out.join("runs/thought/adapter/adapter_model.safetensors");
     let before = std::fs::metadata(&thought_adapter)
         .expect("adapter")

@@ -257,7 +257,8 @@ pub struct DataStats {
     pub dev_items: BTreeMap<String, usize>,
     /// Traces kept (their answer is the gold one), by teacher.
     pub traces: BTreeMap<String, usize>,
-    /// Traces composed but dropped for a wrong answer.
+    /// Items of a task with a teacher that no teacher's trace reaches (binary ones are left out of
+    /// the stepwise data; parsing keeps its gold template).
     pub traces_dropped: usize,
     /// Thought-SFT rows made from the charts.
     pub thought_rows: usize,
@@ -277,7 +278,8 @@ pub struct DataStats {
     /// Of those, answers that were right.
     #[serde(default)]
     pub policy_right: usize,
-    /// Anomaly-detection items also written as diagnosis chats (in both direct and stepwise data).
+    /// Anomaly-detection items also written as diagnosis chats (all in the direct data; the
+    /// traced ones, in the trace's words, in the stepwise data).
     #[serde(default)]
     pub diagnosis_rows: usize,
 }
@@ -723,6 +725,12 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         let answer = format!("Answer: {}", item.gold.trim());
         direct.push(sft_row(eval::messages(item), &answer));
         let trace = teachers.compose(item);
+        // A binary item no teacher reasons to its gold label is left out of the stepwise data,
+        // as the paper keeps only reasoning that reaches gold. Written bare beside reasoned rows,
+        // the answer's form alone told the label (bare rows leaned abnormal on LogLM's single
+        // lines, bare diagnosis closings leaned `no` on chart windows), and the adapters learned
+        // the form rather than the log. Parsing keeps its gold template (no label to leak).
+        let binary = matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction);
         match &trace {
             Some(t) => {
                 *stats
@@ -738,13 +746,14 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 ) {
                     stats.traces_dropped += 1;
                 }
-                stepwise.push(sft_row(eval::messages(item), &answer));
+                if !binary {
+                    stepwise.push(sft_row(eval::messages(item), &answer));
+                }
             }
         }
         // The same item as a diagnosis: the trace in the diagnosis format for the stepwise
-        // data, its closing lines alone for direct SFT (the same rows, so both still see the
-        // same prompts for the same steps). Untraced items keep their closing lines in both,
-        // with an even confidence figure where no teacher was measured.
+        // data, its closing lines alone for direct SFT (which gets every item's, untraced ones
+        // with an even confidence figure).
         let confidence = trace
             .as_ref()
             .and_then(|t| precision.get(&t.teacher).copied())
@@ -753,7 +762,9 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             traces::diagnosis_example(charts, item, trace.as_ref(), confidence)
         {
             direct.push(sft_row(prompt.clone(), &closing_lines(&text)));
-            stepwise.push(sft_row(prompt, &text));
+            if trace.is_some() {
+                stepwise.push(sft_row(prompt, &text));
+            }
             stats.diagnosis_rows += 1;
         }
         if let Some((prompt, thought)) = traces::thought_example(charts, item) {

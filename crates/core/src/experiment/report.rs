@@ -303,7 +303,7 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     }
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
-        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; dropped: {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (direct and stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data)\n",
+        "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; untraced (binary ones left out of the stepwise data): {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (all in the direct data, the traced ones in the stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data)\n",
         s.data.train_items,
         s.data.dev_items,
         s.data.traces,
