@@ -142,6 +142,18 @@ pub struct Disagreements {
     pub model_normal: Tally,
 }
 
+/// The lower end of the one-sided 95% Wilson score interval of `right` successes in `cases`.
+fn wilson_lower(right: usize, cases: usize) -> f64 {
+    const Z: f64 = 1.645;
+    if cases == 0 {
+        return 0.0;
+    }
+    let n = cases as f64;
+    let p = right as f64 / n;
+    let z2 = Z * Z;
+    (p + z2 / (2.0 * n) - Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt()) / (1.0 + z2 / n)
+}
+
 /// The fewest disagreements of one direction that decide whether the model wins that direction.
 pub const MIN_DISAGREEMENTS: usize = 5;
 
@@ -167,10 +179,13 @@ impl Disagreements {
     }
 
     /// Whether the model, saying `model_anomalous` against the walk, was measured right more
-    /// often than the walk on at least [`MIN_DISAGREEMENTS`] such items.
+    /// often than the walk on at least [`MIN_DISAGREEMENTS`] such items, beyond chance: the lower
+    /// end of its right share's one-sided 95% Wilson interval is above one half. A bare majority
+    /// of a dozen disagreements is noise (8 right of 15 on one half of a run's items went with 1
+    /// right of 9 on the other), and an override that is noise makes verdicts worse than the walk.
     pub fn model_wins(&self, model_anomalous: bool) -> bool {
         let t = self.tally(model_anomalous);
-        t.cases >= MIN_DISAGREEMENTS && 2 * t.model_right > t.cases
+        t.cases >= MIN_DISAGREEMENTS && wilson_lower(t.model_right, t.cases) > 0.5
     }
 
     /// The share of the disagreements where the model said `model_anomalous` that it had right.
@@ -840,19 +855,19 @@ mod tests {
         assert_eq!(v.rejected_evidence, vec![99]);
         assert_eq!(v.cause.as_deref(), Some("node_failure"));
         assert!(v.cause_is_category);
-        // An override is as sure as the model was on that direction of disagreement (5 of 6).
-        assert_eq!(v.confidence, 5.0 / 6.0);
+        // An override is as sure as the model was on that direction of disagreement (6 of 6).
+        assert_eq!(v.confidence, 1.0);
         assert_eq!(v.from, VerdictFrom::ModelAgainstWalk);
     }
 
     /// A measurement whose model, below the walk on F1, was right `won` where it called an
-    /// anomaly the walk did not (5 of 6 such items, else 1 of 6).
+    /// anomaly the walk did not (6 of 6 such items, else 1 of 6).
     fn wins_where_silent(won: bool) -> Reliability {
         Reliability {
             disagreements: Some(Disagreements {
                 model_anomalous: Tally {
                     cases: 6,
-                    model_right: if won { 5 } else { 1 },
+                    model_right: if won { 6 } else { 1 },
                 },
                 model_normal: Tally::default(),
             }),
@@ -885,6 +900,19 @@ mod tests {
             model_normal: Tally::default(),
         });
         assert!(!settled(&few).anomalous);
+        // A majority within chance decides nothing either: 8 right of 15, 5 of 6.
+        for (right, cases) in [(8, 15), (5, 6)] {
+            let mut close = wins_where_silent(true);
+            close.disagreements = Some(Disagreements {
+                model_anomalous: Tally {
+                    cases,
+                    model_right: right,
+                },
+                model_normal: Tally::default(),
+            });
+            assert!(!settled(&close).anomalous, "{right} of {cases}");
+        }
+        assert!(wilson_lower(12, 16) > 0.5 && wilson_lower(5, 5) > 0.5);
         // Counting: unreadable answers and agreements are no disagreement.
         let d = Disagreements::count([
             (false, Some(true), true),
