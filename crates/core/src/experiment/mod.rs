@@ -670,11 +670,16 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
     }
 }
 
-fn sft_row(prompt: Vec<Message>, answer: &str) -> serde_json::Value {
-    let mut messages: Vec<serde_json::Value> = prompt
+/// A chat's messages as the training files write them (TRL's conversational rows).
+fn messages_json(messages: &[Message]) -> Vec<serde_json::Value> {
+    messages
         .iter()
         .map(|m| json!({ "role": m.role, "content": m.content }))
-        .collect();
+        .collect()
+}
+
+fn sft_row(prompt: Vec<Message>, answer: &str) -> serde_json::Value {
+    let mut messages = messages_json(&prompt);
     messages.push(json!({ "role": "assistant", "content": answer }));
     json!({ "messages": messages })
 }
@@ -1030,6 +1035,12 @@ fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
 /// or an unreadable row reads as nothing (the file is the run's own output, written whole per
 /// variant and task).
 fn read_answers(path: &Path) -> Vec<serde_json::Value> {
+    read_jsonl(path)
+}
+
+/// The rows of a JSONL file this folder keeps (answers, samples); a missing file has none, and a
+/// line cut short by a kill is skipped.
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
     std::fs::read_to_string(path)
         .map(|text| {
             text.lines()
@@ -1037,6 +1048,15 @@ fn read_answers(path: &Path) -> Vec<serde_json::Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The rows of a training file a step needs (an error where it is missing).
+fn training_rows(path: &Path) -> Result<Vec<serde_json::Value>, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }
 
 fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {

@@ -73,7 +73,7 @@ impl Precedents {
                     v.insert(abnormal);
                 }
             }
-            for key in message_keys(item).into_keys() {
+            for key in message_keys(item, format::detect(&item.input)).into_keys() {
                 let t = p.seen.entry(key).or_default();
                 t.abnormal += u32::from(abnormal);
                 t.normal += u32::from(!abnormal);
@@ -99,7 +99,7 @@ impl Precedents {
             .map(|l| message_key(format::parse_line(fmt, l).content));
         let mut anchor_known = false;
         let mut worst: Option<(f64, usize)> = None;
-        let mut keys: Vec<(String, usize)> = message_keys(item).into_iter().collect();
+        let mut keys: Vec<(String, usize)> = message_keys(item, fmt).into_iter().collect();
         keys.sort_by_key(|(_, line)| *line);
         for (key, line) in keys {
             let tally = self.seen.get(&key).copied().unwrap_or_default();
@@ -131,8 +131,7 @@ impl Precedents {
 
 /// Each message of the window (a line's text after its header, numbers masked) with the first
 /// line that shows it.
-fn message_keys(item: &Item) -> HashMap<String, usize> {
-    let fmt = format::detect(&item.input);
+fn message_keys(item: &Item, fmt: Option<&format::Format>) -> HashMap<String, usize> {
     let mut keys = HashMap::new();
     for (i, line) in item.input.iter().enumerate() {
         keys.entry(message_key(format::parse_line(fmt, line).content))

@@ -34,16 +34,14 @@ struct Sample {
     adapter: Option<String>,
 }
 
-/// The traced training items (index and kept trace), `want` of them spread evenly.
-fn traced_and_picked(ctx: &Ctx, want: usize) -> Vec<(usize, traces::Trace)> {
-    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
-    let traced: Vec<(usize, traces::Trace)> = ctx
-        .train
-        .iter()
-        .enumerate()
+/// The training items a teacher's trace reaches (index and kept trace).
+fn traced<'a>(
+    teachers: &traces::Teachers,
+    items: impl Iterator<Item = (usize, &'a Item)>,
+) -> Vec<(usize, traces::Trace)> {
+    items
         .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
-        .collect();
-    spread(traced, want)
+        .collect()
 }
 
 /// `want` of `all` spread evenly over it (items come grouped by task).
@@ -51,14 +49,6 @@ fn spread<T: Clone>(all: Vec<T>, want: usize) -> Vec<T> {
     let want = want.min(all.len());
     (0..want)
         .map(|k| all[k * all.len() / want.max(1)].clone())
-        .collect()
-}
-
-fn read_samples(path: &Path) -> Vec<Sample> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
 
@@ -129,12 +119,8 @@ fn answered_and_right(done: &[Sample]) -> (usize, usize) {
 }
 
 fn dpo_pair(prompt: &[Message], chosen: &str, rejected: &str) -> serde_json::Value {
-    let prompt: Vec<serde_json::Value> = prompt
-        .iter()
-        .map(|m| json!({ "role": m.role, "content": m.content }))
-        .collect();
     json!({
-        "prompt": prompt,
+        "prompt": super::messages_json(prompt),
         "chosen": [{ "role": "assistant", "content": chosen }],
         "rejected": [{ "role": "assistant", "content": rejected }],
     })
@@ -143,9 +129,13 @@ fn dpo_pair(prompt: &[Message], chosen: &str, rejected: &str) -> serde_json::Val
 /// Rejection sampling: the base model answers traced training items (at temperature 0.7); a
 /// right, grounded answer joins the stepwise data.
 pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
-    let picked = traced_and_picked(ctx, ctx.opts.scale.samples());
+    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let picked = spread(
+        traced(&teachers, ctx.train.iter().enumerate()),
+        ctx.opts.scale.samples(),
+    );
     let path = ctx.path("samples.jsonl");
-    let mut done = read_samples(&path);
+    let mut done = super::read_jsonl::<Sample>(&path);
     let todo: Vec<usize> = picked
         .iter()
         .map(|(i, _)| *i)
@@ -179,12 +169,7 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             (ctx.progress)(&format!("  sampled {}/{}", n + 1, todo.len()));
         }
     }
-    let traces_path = ctx.path("stepwise_traces.jsonl");
-    let mut stepwise: Vec<serde_json::Value> = std::fs::read_to_string(&traces_path)
-        .map_err(|e| io(&traces_path, e))?
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let mut stepwise = super::training_rows(&ctx.path("stepwise_traces.jsonl"))?;
     let learned: Vec<&Sample> = done
         .iter()
         .filter(|s| picked.iter().any(|(i, _)| *i == s.item))
@@ -220,13 +205,8 @@ struct Probe {
 
 /// The answer the stepwise data holds for each user message (`stepwise_traces.jsonl`).
 fn trained_answers(ctx: &Ctx) -> Result<HashMap<String, String>, ExperimentError> {
-    let path = ctx.path("stepwise_traces.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
     let mut out = HashMap::new();
-    for row in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-    {
+    for row in super::training_rows(&ctx.path("stepwise_traces.jsonl"))? {
         let Some(messages) = row["messages"].as_array() else {
             continue;
         };
@@ -253,13 +233,12 @@ fn trained_answers(ctx: &Ctx) -> Result<HashMap<String, String>, ExperimentError
 fn probes(ctx: &Ctx) -> Result<Vec<Probe>, ExperimentError> {
     let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
     let mut seen = HashSet::new();
-    let traced: Vec<(usize, traces::Trace)> = ctx
+    let distinct = ctx
         .train
         .iter()
         .enumerate()
-        .filter(|(_, item)| seen.insert((item.task, item.input.clone())))
-        .filter_map(|(i, item)| teachers.compose(item).map(|t| (i, t)))
-        .collect();
+        .filter(|(_, item)| seen.insert((item.task, item.input.clone())));
+    let traced = traced(&teachers, distinct);
     let precision = super::teacher_precision(&teachers, &ctx.train);
     let trained = trained_answers(ctx)?;
     let mut out = Vec::new();
@@ -302,7 +281,7 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
     let probes = probes(ctx)?;
     let id = adapter_id(&adapter)?;
     let path = ctx.path("policy.jsonl");
-    let mut done: Vec<Sample> = read_samples(&path)
+    let mut done: Vec<Sample> = super::read_jsonl::<Sample>(&path)
         .into_iter()
         .filter(|s| s.adapter.as_deref() == Some(id.as_str()))
         .collect();
