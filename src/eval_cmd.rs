@@ -192,6 +192,11 @@ pub fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
             let adapter = model.info().adapter;
             let (mut row, n) = eval::result(&label, Some(name.clone()), task, &items, &answers);
             row.adapter = adapter.as_ref().map(|a| a.display().to_string());
+            if *prompt == EvalPrompt::Diagnosis {
+                // What the verdict rule reads from this evaluation: totals alone cannot say
+                // where the model beats the walk.
+                row.disagreements = Some(eval::disagreements(&charts, &items, &answers));
+            }
             results.push(row);
             note = n;
             if *prompt == EvalPrompt::Diagnosis {

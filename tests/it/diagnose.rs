@@ -385,6 +385,7 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
         items: 40,
         unparsed: 0,
         mean_latency_ms: 0.0,
+        disagreements: None,
     };
     let mut run = EvalRun {
         id: 0,

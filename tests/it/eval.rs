@@ -99,7 +99,9 @@ fn the_default_model_and_the_walk_on_a_few_anomaly_items() {
 }
 
 /// The diagnosis chat is judged by the eval: the same items with repeats listed by number and
-/// with every line whole, one row each, with the prompt's mean size; other tasks are refused.
+/// with every line whole, one row each, with the prompt's mean size; the stored diagnosis-prompt
+/// row counts its disagreements with the walk (what the verdict rule reads); other tasks are
+/// refused.
 #[test]
 fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
     let home = tempfile::tempdir().expect("tempdir");
@@ -126,7 +128,7 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
     .expect("write");
     let run = |task: &str| {
         common::command(home.path())
-            .args(["eval", "--task", task, "--max-tokens", "16", "--no-save"])
+            .args(["eval", "--task", task, "--max-tokens", "16"])
             .args(["--prompt", "diagnosis", "--prompt", "diagnosis-whole-lines"])
             .arg("--data")
             .arg(&data)
@@ -183,6 +185,24 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
         collapsed + 200.0 < whole,
         "11 repeats of a message are listed by number: {collapsed} against {whole}"
     );
+    let store = Store::open(home.path().join(".local/share/logreasoner/db")).expect("store");
+    let runs: Vec<EvalRun> = store.all().expect("runs");
+    let row = |variant: &str| {
+        runs[0]
+            .results
+            .iter()
+            .find(|r| r.variant == variant)
+            .unwrap_or_else(|| panic!("no {variant} row"))
+            .clone()
+    };
+    let counted = row("base, diagnosis prompt")
+        .disagreements
+        .expect("the diagnosis prompt's row counts its disagreements");
+    assert!(counted.model_normal.cases + counted.model_anomalous.cases <= 2);
+    assert!(row("base, diagnosis prompt, whole lines")
+        .disagreements
+        .is_none());
+    drop(store);
     let out = run("log_parsing");
     assert!(!out.status.success());
     assert!(
@@ -258,6 +278,7 @@ fn the_eval_screen_shows_the_table_and_charts_a_metric() {
             items: 30,
             unparsed: 4,
             mean_latency_ms: ms,
+            disagreements: None,
         };
         let mut run = EvalRun {
             id: 0,

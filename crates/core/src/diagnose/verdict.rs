@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::flowchart::walk::{End, Walk};
 use crate::flowchart::{Flowchart, BUILTIN_CAUSES};
+// Stored with each evaluation's diagnosis-prompt row, so defined beside the records.
+pub use crate::store::{Disagreements, Tally};
 
 /// What the model's closing lines say. Every field is optional: a small model often drifts from
 /// the format, and what it did not say is simply absent.
@@ -115,31 +117,10 @@ pub struct Reliability {
     /// Which evaluation the figures come from (`None`: no evaluation measured them).
     pub source: Option<String>,
     /// Item by item, how often the model was right where it and the walk disagreed in that
-    /// evaluation; `None` where only the rows' totals were kept (stored evaluations, older files).
+    /// evaluation; `None` where only the rows' totals were kept (evaluations stored before they were
+    /// counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disagreements: Option<Disagreements>,
-}
-
-/// One direction of disagreement: how many items and how many of them the model had right.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tally {
-    /// Items where the two disagreed this way.
-    pub cases: usize,
-    /// Of those, the ones where the model's answer was the gold one.
-    pub model_right: usize,
-}
-
-/// How often the model was right where it and the walk disagreed, by direction: the measure the
-/// verdict rule needs, since a model that beats the walk overall may still be wrong exactly where
-/// they differ (and the reverse).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Disagreements {
-    /// The walk found no chart's problem (normal) and the model said anomalous.
-    pub model_anomalous: Tally,
-    /// The walk found a chart's problem and the model said normal.
-    pub model_normal: Tally,
 }
 
 /// The lower end of the one-sided 95% Wilson score interval of `right` successes in `cases`.
@@ -188,10 +169,12 @@ impl Disagreements {
         t.cases >= MIN_DISAGREEMENTS && wilson_lower(t.model_right, t.cases) > 0.5
     }
 
-    /// The share of the disagreements where the model said `model_anomalous` that it had right.
-    pub fn model_share(&self, model_anomalous: bool) -> Option<f32> {
+    /// How often, at least, the model is right when it says `model_anomalous` against the walk:
+    /// the lower end of the one-sided 95% Wilson interval of its right share on those
+    /// disagreements. The raw share of a handful (6 right of 6) would claim certainty.
+    pub fn model_right_at_least(&self, model_anomalous: bool) -> Option<f32> {
         let t = self.tally(model_anomalous);
-        (t.cases > 0).then(|| t.model_right as f32 / t.cases as f32)
+        (t.cases > 0).then(|| wilson_lower(t.model_right, t.cases) as f32)
     }
 
     fn tally(&self, model_anomalous: bool) -> Tally {
@@ -230,10 +213,11 @@ impl Reliability {
     /// Reads the latest anomaly-detection evaluation of at least [`MIN_MEASURED_ITEMS`] items
     /// with a row for `model` (its name, with `adapter` or none; `None`: no model runs) on the
     /// diagnosis prompt ([`DIAGNOSIS_PROMPT_SUFFIX`]) and one for the walk, so the two are
-    /// compared on the same items; without one, the walk's record from the latest evaluation that
-    /// measured it.
-    pub fn from_evals(
-        runs: &[crate::store::EvalRun],
+    /// compared on the same items, with the disagreements it counted item by item (evaluations
+    /// stored before they were counted keep totals only); without one, the walk's record from the
+    /// latest evaluation that measured it.
+    pub fn from_evals<'a>(
+        runs: &'a [crate::store::EvalRun],
         model: Option<&str>,
         adapter: Option<&str>,
     ) -> Reliability {
@@ -250,16 +234,16 @@ impl Reliability {
                 .find(|x| x.variant == WALK_VARIANT)
                 .and_then(|w| Measured::from_metrics(&w.metrics, w.items))
         };
-        let model_row = |r: &crate::store::EvalRun| {
+        let model_result = |r: &'a crate::store::EvalRun| -> Option<&'a crate::store::EvalResult> {
             let name = model?;
-            r.results
-                .iter()
-                .find(|x| {
-                    x.variant.ends_with(DIAGNOSIS_PROMPT_SUFFIX)
-                        && x.model.as_deref() == Some(name)
-                        && x.adapter.as_deref() == adapter
-                })
-                .and_then(|m| Measured::from_metrics(&m.metrics, m.items))
+            r.results.iter().find(|x| {
+                x.variant.ends_with(DIAGNOSIS_PROMPT_SUFFIX)
+                    && x.model.as_deref() == Some(name)
+                    && x.adapter.as_deref() == adapter
+            })
+        };
+        let model_row = |r: &'a crate::store::EvalRun| {
+            model_result(r).and_then(|m| Measured::from_metrics(&m.metrics, m.items))
         };
         let source = |r: &crate::store::EvalRun| {
             Some(format!(
@@ -276,7 +260,7 @@ impl Reliability {
                 model: model_row(r),
                 walk: walk_row(r),
                 source: source(r),
-                disagreements: None,
+                disagreements: model_result(r).and_then(|m| m.disagreements),
             };
         }
         match eligible.iter().rev().find(|r| walk_row(r).is_some()) {
@@ -679,14 +663,14 @@ pub fn settle(
     if evidence.is_empty() && anomalous {
         evidence = walk_verdict.evidence.clone();
     }
-    // An override is as sure as the model was on that direction of disagreement; an agreement
-    // as the surer of the two opinions when they gave this verdict.
+    // An override is as sure as the model was, at least, on that direction of disagreement; an
+    // agreement as the surer of the two opinions when they gave this verdict.
     let measured_model = if agree {
         reliability.model.map(|m| m.right_when(anomalous))
     } else {
         reliability
             .disagreements
-            .and_then(|d| d.model_share(anomalous))
+            .and_then(|d| d.model_right_at_least(anomalous))
             .or_else(|| reliability.model.map(|m| m.right_when(anomalous)))
     };
     let measured_walk = reliability
@@ -855,8 +839,9 @@ mod tests {
         assert_eq!(v.rejected_evidence, vec![99]);
         assert_eq!(v.cause.as_deref(), Some("node_failure"));
         assert!(v.cause_is_category);
-        // An override is as sure as the model was on that direction of disagreement (6 of 6).
-        assert_eq!(v.confidence, 1.0);
+        // An override is as sure as the model was, at least, on that direction of disagreement:
+        // 6 right of 6 is no certainty (Wilson's one-sided 95% lower end: 0.69).
+        assert!((v.confidence - 0.689).abs() < 0.005, "{}", v.confidence);
         assert_eq!(v.from, VerdictFrom::ModelAgainstWalk);
     }
 
@@ -1148,6 +1133,7 @@ mod tests {
             items: 30,
             unparsed: 0,
             mean_latency_ms: 0.0,
+            disagreements: None,
         };
         let run = |id, items, results| EvalRun {
             id,
@@ -1184,7 +1170,24 @@ mod tests {
         assert_eq!(r.model.map(|m| m.f1), Some(0.8));
         assert_eq!(r.walk.map(|w| (w.f1, w.npv)), Some((0.5, 0.6)));
         assert!(r.model_beats_walk());
-        assert!(r.source.is_some_and(|s| s.contains("#1")));
+        assert!(r.source.as_ref().is_some_and(|s| s.contains("#1")));
+        // Totals only (an evaluation stored before disagreements were counted): the F1 rule.
+        assert!(r.disagreements.is_none() && r.model_may_overrule(false));
+        // Counted: the model's 8 right of 15 "normal" disagreements earn nothing, whatever its F1.
+        let mut counted = runs.clone();
+        counted[0].results[0].disagreements = Some(Disagreements {
+            model_normal: Tally {
+                cases: 15,
+                model_right: 8,
+            },
+            model_anomalous: Tally {
+                cases: 6,
+                model_right: 6,
+            },
+        });
+        let r = Reliability::from_evals(&counted, Some("m"), None);
+        assert_eq!(r.disagreements, counted[0].results[0].disagreements);
+        assert!(!r.model_may_overrule(false) && r.model_may_overrule(true));
         let other = Reliability::from_evals(&runs, Some("another model"), None);
         assert_eq!((other.model, other.walk.map(|w| w.f1)), (None, Some(0.5)));
         assert_eq!(

@@ -231,6 +231,37 @@ pub fn settled_answers(
         .collect()
 }
 
+/// An anomaly-detection item as the verdict rule counts it: the walk's verdict, the model's where
+/// its answer could stand against the walk ([`diagnose::verdict::standing`]: readable, citing a
+/// line of the window), and gold. `None` where gold or the walk's answer names no label.
+pub fn verdict_case(
+    item: &Item,
+    walk_answer: &str,
+    model_text: &str,
+) -> Option<(bool, Option<bool>, bool)> {
+    let task = Task::AnomalyDetection;
+    let gold = crate::answer::gold_binary(task, &item.gold)?;
+    let walk = crate::answer::binary(task, walk_answer)?;
+    let answer = diagnose::verdict::parse_answer(model_text);
+    let window = 1..=item.input.len();
+    Some((walk, diagnose::verdict::standing(&answer, &window), gold))
+}
+
+/// Where `answers` to the diagnosis prompt disagreed with the walk over `items`, counted item by
+/// item: what the verdict rule reads from an evaluation.
+pub fn disagreements(
+    charts: &[Flowchart],
+    items: &[Item],
+    answers: &[Answer],
+) -> diagnose::verdict::Disagreements {
+    diagnose::verdict::Disagreements::count(
+        items
+            .iter()
+            .zip(answers)
+            .filter_map(|(item, a)| verdict_case(item, &walk_answer(charts, item)?, &a.text)),
+    )
+}
+
 /// Runs the walk over `items`.
 pub fn run_walk(charts: &[Flowchart], items: &[Item]) -> Vec<Answer> {
     items
@@ -361,6 +392,7 @@ pub fn result(
             items: items.len(),
             unparsed,
             mean_latency_ms: total.as_secs_f64() * 1000.0 / answers.len().max(1) as f64,
+            disagreements: None,
         },
         note,
     )
@@ -411,4 +443,69 @@ pub fn table(run: &EvalRun) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FATAL: &str = "- 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt";
+    const INFO: &str = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected";
+
+    fn window(line: &str, gold: &str) -> Item {
+        Item {
+            line: 1,
+            task: Task::AnomalyDetection,
+            system: "BGL".into(),
+            instruction: String::new(),
+            input: vec![line.to_string(); 3],
+            gold: gold.into(),
+            category: None,
+            kind: None,
+        }
+    }
+
+    fn said(text: &str) -> Answer {
+        Answer {
+            text: text.into(),
+            answer: None,
+            latency: Duration::ZERO,
+            prompt_tokens: 0,
+        }
+    }
+
+    /// An evaluation counts, item by item, where an answer that could stand disagreed with the
+    /// walk and who was right; answers citing nothing inside the window and agreements are no
+    /// disagreement.
+    #[test]
+    fn disagreements_are_counted_item_by_item() {
+        let charts = crate::flowchart::valid_charts(&crate::config::repo_root().join("flowcharts"))
+            .expect("charts");
+        let (fatal, info) = (window(FATAL, "abnormal"), window(INFO, "normal"));
+        assert_eq!(walk_answer(&charts, &fatal).as_deref(), Some("abnormal"));
+        assert_eq!(walk_answer(&charts, &info).as_deref(), Some("normal"));
+        let normal = "1. Line 2 is a corrected event.\nAnomalous: no\nAnswer: normal";
+        let abnormal = "1. Line 2 is a failure.\nAnomalous: yes\nAnswer: abnormal";
+        let outside = "1. Line 40 is a corrected event.\nAnomalous: no\nAnswer: normal";
+        let items = [
+            fatal.clone(),
+            fatal.clone(),
+            window(FATAL, "normal"),
+            fatal,
+            info.clone(),
+            info,
+        ];
+        let answers = [normal, outside, normal, abnormal, abnormal, normal].map(said);
+        let d = disagreements(&charts, &items, &answers);
+        assert_eq!(
+            (d.model_normal.cases, d.model_normal.model_right),
+            (2, 1),
+            "{d:?}"
+        );
+        assert_eq!(
+            (d.model_anomalous.cases, d.model_anomalous.model_right),
+            (1, 0),
+            "{d:?}"
+        );
+    }
 }

@@ -1158,6 +1158,7 @@ mod tests {
                 items,
                 unparsed: 0,
                 mean_latency_ms: 0.0,
+                disagreements: None,
             },
         };
         State {

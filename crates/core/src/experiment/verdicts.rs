@@ -129,18 +129,14 @@ impl Paired<'_> {
     /// Item by item, where an answer that could stand ([`verdict::standing`]: readable, citing a
     /// line of the window) disagreed with the walk, and who had the gold answer.
     fn disagreements(&self) -> verdict::Disagreements {
-        let task = Task::AnomalyDetection;
         verdict::Disagreements::count(
             self.items
                 .iter()
                 .zip(&self.model)
                 .zip(&self.walk)
                 .filter_map(|((item, m), w)| {
-                    let gold = crate::answer::gold_binary(task, &item.gold)?;
-                    let walk = crate::answer::binary(task, w["answer"].as_str()?)?;
-                    let answer = verdict::parse_answer(m["text"].as_str().unwrap_or_default());
-                    let window = 1..=item.input.len();
-                    Some((walk, verdict::standing(&answer, &window), gold))
+                    let text = m["text"].as_str().unwrap_or_default();
+                    eval::verdict_case(item, w["answer"].as_str()?, text)
                 }),
         )
     }

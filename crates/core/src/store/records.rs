@@ -377,6 +377,28 @@ pub struct Diagnosis {
 }
 record!(Diagnosis, "diagnoses");
 
+/// One direction of disagreement: how many items and how many of them the model had right.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    /// Items where the two disagreed this way.
+    pub cases: usize,
+    /// Of those, the ones where the model's answer was the gold one.
+    pub model_right: usize,
+}
+
+/// How often the model was right where it and the walk disagreed, by direction: the measure the
+/// verdict rule needs, since a model that beats the walk overall may still be wrong exactly where
+/// they differ (and the reverse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Disagreements {
+    /// The walk found no chart's problem (normal) and the model said anomalous.
+    pub model_anomalous: Tally,
+    /// The walk found a chart's problem and the model said normal.
+    pub model_normal: Tally,
+}
+
 /// One variant's scores in an evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalResult {
@@ -394,6 +416,11 @@ pub struct EvalResult {
     pub unparsed: usize,
     /// Mean wall milliseconds per answer.
     pub mean_latency_ms: f64,
+    /// For a model's anomaly-detection row on the diagnosis prompt evaluated beside the walk:
+    /// item by item, where its answer could stand against the walk and disagreed, and who was
+    /// right. `None` elsewhere, and in evaluations stored before they were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disagreements: Option<Disagreements>,
 }
 
 /// An evaluation of one task over one data file.

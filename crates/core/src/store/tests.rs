@@ -145,6 +145,7 @@ fn every_entity_round_trips() {
                 items: 30,
                 unparsed: 3,
                 mean_latency_ms: 812.5,
+                disagreements: None,
             }],
             note: "F1 of abnormal".into(),
             created_at: now_millis(),
