@@ -398,6 +398,15 @@ pub fn result(
     )
 }
 
+/// The metric a task is judged by (SPEC's headline figure).
+pub fn headline_metric(task: Task) -> &'static str {
+    match task {
+        Task::AnomalyDetection | Task::FailurePrediction => "f1",
+        Task::LogParsing => "ga",
+        Task::RootCause | Task::Interpretation => "token_f1",
+    }
+}
+
 /// The metric columns of a task, in display order.
 pub fn metric_names(task: Task) -> &'static [&'static str] {
     match task {

@@ -22,13 +22,14 @@
 //! the next answer, evaluation at the next variant and task.
 
 pub mod datasets;
+mod paired;
 pub mod precedents;
 mod report;
 mod sampling;
 pub mod traces;
 mod verdicts;
 
-pub use report::{against_constants, headline, table};
+pub use report::{against_constants, table};
 pub use verdicts::reliability;
 use verdicts::{score_verdicts, write_reliability};
 
@@ -1010,8 +1011,12 @@ fn record_result(
     result.adapter = adapter.map(|a| a.display().to_string());
     (ctx.progress)(&format!(
         "  {label} · {task}: {} = {:.3}",
-        headline(task),
-        result.metrics.get(headline(task)).copied().unwrap_or(0.0)
+        eval::headline_metric(task),
+        result
+            .metrics
+            .get(eval::headline_metric(task))
+            .copied()
+            .unwrap_or(0.0)
     ));
     ctx.state.results.push(Row {
         variant: label,

@@ -3,19 +3,11 @@
 //! and the data and timing notes, as `results.md`.
 
 use super::{
-    diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, DIAGNOSED, VARIANTS,
+    diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, BASE, DIAGNOSED, DIRECT,
+    FULL, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
 };
-use crate::eval::{self, data::Item};
+use crate::eval::{self, data::Item, headline_metric as headline};
 use crate::store::Task;
-
-/// The metric a task is judged by in the table (SPEC's).
-pub fn headline(task: Task) -> &'static str {
-    match task {
-        Task::AnomalyDetection | Task::FailurePrediction => "f1",
-        Task::LogParsing => "ga",
-        Task::RootCause | Task::Interpretation => "token_f1",
-    }
-}
 
 /// The results table in Markdown.
 pub fn table(state: &State) -> String {
@@ -276,6 +268,19 @@ pub fn diagnosis_table(state: &State) -> Option<String> {
     (rows > 0).then_some(out)
 }
 
+/// The comparisons the method is judged by: each training stage against the plain baseline, the
+/// ablation's steps (the thought stage, DPO), and the full pipeline against the walk and the base
+/// model (and, added where the report is written, its diagnosis verdicts against the walk).
+const COMPARED: [(&str, &str); 7] = [
+    (FULL, DIRECT),
+    (THOUGHT_STEPWISE, DIRECT),
+    (STEPWISE, DIRECT),
+    (THOUGHT_STEPWISE, STEPWISE),
+    (FULL, THOUGHT_STEPWISE),
+    (FULL, WALK),
+    (FULL, BASE),
+];
+
 /// The whole `results.md`.
 pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::Value]) -> String {
     let mut md = format!(
@@ -301,6 +306,11 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
             "Not evaluated yet (the `eval:diagnosis` step runs when the run is resumed).\n",
         );
     }
+    md.push_str("\n## Which differences the dev split tells apart\n\nEach row: the first variant's headline metric minus the second's on the same items, with a 95% paired bootstrap interval (the items drawn with replacement, 1,000 draws, one seed). Where the interval holds zero, the dev split cannot tell the two apart, whichever row of the table is higher.\n\n");
+    let verdicts = diagnosis_verdict(FULL);
+    let mut pairs = COMPARED.to_vec();
+    pairs.push((verdicts.as_str(), WALK));
+    md.push_str(&super::paired::table(dev, answers, &pairs));
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
         "- training items by task: {:?}\n- dev items by task: {:?}\n- traces kept (answer = gold), by teacher: {:?}; untraced (binary ones left out of the stepwise data): {}\n- thought rows: {}\n- anomaly items also written as diagnosis chats (all in the direct data, the traced ones in the stepwise data): {}\n- base-model samples: {} ({} right, {} of them grounded and joined the stepwise data)\n",

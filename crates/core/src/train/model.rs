@@ -661,12 +661,20 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    fn next_f32(&mut self) -> f32 {
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((x >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn next_f32(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+    }
+
+    /// Uniform in `0..n` (`n` > 0); the bias of the modulo is below 2^-40 for the sizes used.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() >> 16) % n as u64) as usize
     }
 
     /// Uniform in (-bound, bound).
