@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use logreasoner_core::diagnose::{self, prompt::PromptLimits, verdict::VerdictFrom, Input};
+use logreasoner_core::diagnose::{
+    self, prompt::PromptLimits, verdict, verdict::VerdictFrom, Input,
+};
 use logreasoner_core::flowchart;
 
 fn schema() -> PathBuf {
@@ -327,7 +329,7 @@ fn with_model_text(plan: &diagnose::Plan, text: &str) -> diagnose::Report {
 /// the model beats the walk. Both opinions are in the JSON.
 #[test]
 fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
-    use logreasoner_core::store::{EvalResult, EvalRun, Store, Task};
+    use logreasoner_core::store::Store;
     let charts = flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
     let mut plan = diagnose::plan(&charts, bgl_machine_checks(), PromptLimits::default());
     assert_eq!(
@@ -369,7 +371,114 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
     // "normal" answers.
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path().join("db")).expect("store");
-    let row = |variant: &str, model: Option<&str>, f1: f64, npv: f64| EvalResult {
+    let mut run = stored_run(row(
+        "base, diagnosis prompt",
+        Some("SmolLM2-135M-Instruct"),
+        0.7,
+        0.92,
+    ));
+    store.insert(&mut run).expect("eval");
+    plan.measure(&store, Some("SmolLM2-135M-Instruct"), None);
+    let r = with_model_text(&plan, normal);
+    assert!(!r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::ModelAgainstWalk);
+    assert!((r.verdict.confidence - 0.92).abs() < 1e-6);
+    assert!(r.opinions.calibration.contains("evaluation #"));
+    // Still never on an answer without evidence inside the window.
+    let r = with_model_text(&plan, "Answer: normal");
+    assert!(r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::WalkAgainstModel);
+    // Nor on one whose evidence lies outside it.
+    let r = with_model_text(&plan, "1. Line 40 is fine.\nAnswer: normal");
+    assert!(r.verdict.anomalous);
+}
+
+/// With an adapter, a stored evaluation that kept only totals (made before evaluations counted
+/// disagreements) gives way to the adapter's own `reliability.json` where that counted them (here
+/// the model right once in 8 "normal" disagreements: the walk stands); a later evaluation that
+/// counted them is read over the file, and an override is as sure as the lower end of the one-sided
+/// 95% Wilson interval of the model's share right.
+#[test]
+fn counted_disagreements_outrank_stored_totals() {
+    use logreasoner_core::store::{EvalResult, Store};
+    let charts = flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
+    let mut plan = diagnose::plan(&charts, bgl_machine_checks(), PromptLimits::default());
+    let normal = "1. Line 2 shows the parity error was corrected.\nAnswer: normal";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let adapter = dir.path().join("adapter");
+    std::fs::create_dir_all(&adapter).expect("adapter dir");
+    let adapter_name = adapter.display().to_string();
+    let counted = |right: usize, cases: usize| verdict::Disagreements {
+        model_normal: verdict::Tally {
+            cases,
+            model_right: right,
+        },
+        model_anomalous: verdict::Tally::default(),
+    };
+    let own = verdict::Reliability {
+        model: Some(verdict::Measured {
+            f1: 0.7,
+            precision: 0.6,
+            npv: 0.92,
+            items: 40,
+        }),
+        walk: Some(verdict::Measured {
+            f1: 0.5,
+            precision: 0.6,
+            npv: 0.8,
+            items: 40,
+        }),
+        source: Some("experiment".into()),
+        disagreements: Some(counted(1, 8)),
+    };
+    std::fs::write(
+        adapter.join(verdict::RELIABILITY_FILE),
+        serde_json::to_vec(&own).expect("json"),
+    )
+    .expect("write");
+    let store = Store::open(dir.path().join("db")).expect("store");
+    let with_adapter = |r: EvalResult| EvalResult {
+        adapter: Some(adapter_name.clone()),
+        ..r
+    };
+    let mut totals_only = stored_run(with_adapter(row(
+        "base, diagnosis prompt",
+        Some("SmolLM2-135M-Instruct"),
+        0.7,
+        0.92,
+    )));
+    store.insert(&mut totals_only).expect("eval");
+    plan.measure(&store, Some("SmolLM2-135M-Instruct"), Some(&adapter_name));
+    assert_eq!(plan.reliability.disagreements, Some(counted(1, 8)));
+    let r = with_model_text(&plan, normal);
+    assert!(r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::WalkAgainstModel);
+    // A later evaluation that counted them (7 right of 7) is read over the adapter's file, and
+    // the override is as sure as the lower end of its one-sided 95% Wilson interval.
+    let mut later = totals_only.clone();
+    later.id = 0;
+    later.created_at = 2;
+    later.results[0].disagreements = Some(counted(7, 7));
+    store.insert(&mut later).expect("eval");
+    plan.measure(&store, Some("SmolLM2-135M-Instruct"), Some(&adapter_name));
+    let r = with_model_text(&plan, normal);
+    assert!(!r.verdict.anomalous);
+    assert_eq!(r.verdict.from, VerdictFrom::ModelAgainstWalk);
+    assert!(
+        (r.verdict.confidence - 0.72).abs() < 0.01,
+        "{}",
+        r.verdict.confidence
+    );
+}
+
+/// A stored anomaly-detection row of 40 items (F1 `f1`, NPV `npv`).
+fn row(
+    variant: &str,
+    model: Option<&str>,
+    f1: f64,
+    npv: f64,
+) -> logreasoner_core::store::EvalResult {
+    logreasoner_core::store::EvalResult {
         variant: variant.into(),
         model: model.map(str::to_string),
         adapter: None,
@@ -386,39 +495,21 @@ fn a_walk_conclusion_stands_unless_the_model_meets_the_override_rule() {
         unparsed: 0,
         mean_latency_ms: 0.0,
         disagreements: None,
-    };
-    let mut run = EvalRun {
+    }
+}
+
+/// A stored anomaly-detection evaluation of 40 items: `model`'s row beside a walk at F1 0.5.
+fn stored_run(model: logreasoner_core::store::EvalResult) -> logreasoner_core::store::EvalRun {
+    logreasoner_core::store::EvalRun {
         id: 0,
-        task: Task::AnomalyDetection,
+        task: logreasoner_core::store::Task::AnomalyDetection,
         data: "dev.jsonl".into(),
         items: 40,
         max_tokens: 64,
-        results: vec![
-            row(
-                "base, diagnosis prompt",
-                Some("SmolLM2-135M-Instruct"),
-                0.7,
-                0.92,
-            ),
-            row("flowchart walk", None, 0.5, 0.8),
-        ],
+        results: vec![model, row("flowchart walk", None, 0.5, 0.8)],
         note: String::new(),
         created_at: 1,
-    };
-    store.insert(&mut run).expect("eval");
-    plan.measure(&store, Some("SmolLM2-135M-Instruct"), None);
-    let r = with_model_text(&plan, normal);
-    assert!(!r.verdict.anomalous);
-    assert_eq!(r.verdict.from, VerdictFrom::ModelAgainstWalk);
-    assert!((r.verdict.confidence - 0.92).abs() < 1e-6);
-    assert!(r.opinions.calibration.contains("evaluation #"));
-    // Still never on an answer without evidence inside the window.
-    let r = with_model_text(&plan, "Answer: normal");
-    assert!(r.verdict.anomalous);
-    assert_eq!(r.verdict.from, VerdictFrom::WalkAgainstModel);
-    // Nor on one whose evidence lies outside it.
-    let r = with_model_text(&plan, "1. Line 40 is fine.\nAnswer: normal");
-    assert!(r.verdict.anomalous);
+    }
 }
 
 /// A JSON-lines application log with a burst of `connection refused` errors among ordinary lines:

@@ -126,9 +126,12 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
         ),
     )
     .expect("write");
+    let answers_file = home.path().join("answers.jsonl");
     let run = |task: &str| {
         common::command(home.path())
             .args(["eval", "--task", task, "--max-tokens", "16"])
+            .arg("--answers")
+            .arg(&answers_file)
             .args(["--prompt", "diagnosis", "--prompt", "diagnosis-whole-lines"])
             .arg("--data")
             .arg(&data)
@@ -198,7 +201,29 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
     let counted = row("base, diagnosis prompt")
         .disagreements
         .expect("the diagnosis prompt's row counts its disagreements");
-    assert!(counted.model_normal.cases + counted.model_anomalous.cases <= 2);
+    // They are the recorded answers' disagreements with the walk, item by item.
+    let items = logreasoner_core::eval::data::load(&data)
+        .expect("items")
+        .items;
+    let recorded: Vec<logreasoner_core::eval::Answer> = std::fs::read_to_string(&answers_file)
+        .expect("answers")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("row"))
+        .filter(|r| r["variant"] == "base, diagnosis prompt")
+        .map(|r| logreasoner_core::eval::Answer {
+            text: r["text"].as_str().unwrap_or_default().to_string(),
+            answer: r["answer"].as_str().map(str::to_string),
+            latency: std::time::Duration::ZERO,
+            prompt_tokens: 0,
+        })
+        .collect();
+    assert_eq!(recorded.len(), items.len());
+    let charts =
+        logreasoner_core::flowchart::valid_charts(&common::repo("flowcharts")).expect("charts");
+    assert_eq!(
+        counted,
+        logreasoner_core::eval::disagreements(&charts, &items, &recorded)
+    );
     assert!(row("base, diagnosis prompt, whole lines")
         .disagreements
         .is_none());

@@ -96,18 +96,22 @@ impl Plan {
     /// Reads the model's and the walk's measured records from the stored evaluations (`model` by
     /// name, with `adapter` or none). A database that cannot be read leaves them unmeasured.
     ///
-    /// Where no stored evaluation measured this model beside the walk, an adapter made by
+    /// Where no stored evaluation measured this model beside the walk, or the one that did kept
+    /// only totals (stored before evaluations counted disagreements), an adapter made by
     /// `experiment run` (or shipped with its results) brings its own measurement
-    /// ([`verdict::RELIABILITY_FILE`]).
+    /// ([`verdict::RELIABILITY_FILE`]) where that counted them: the verdict rule needs counts to
+    /// decide by direction, and totals alone would fall back to the looser F1 rule.
     pub fn measure(&mut self, store: &Store, model: Option<&str>, adapter: Option<&str>) {
         match store.all::<crate::store::EvalRun>() {
             Ok(runs) => self.reliability = verdict::Reliability::from_evals(&runs, model, adapter),
             Err(e) => tracing::warn!("evaluations unreadable, confidence uncalibrated: {e}"),
         }
         let unmeasured = self.reliability.model.is_none();
+        let uncounted = self.reliability.disagreements.is_none();
         if let Some(measured) = adapter
-            .filter(|_| unmeasured && model.is_some())
+            .filter(|_| uncounted && model.is_some())
             .and_then(|a| verdict::Reliability::of_adapter(std::path::Path::new(a)))
+            .filter(|own| unmeasured || own.disagreements.is_some())
         {
             self.reliability = measured;
         }

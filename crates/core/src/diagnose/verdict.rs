@@ -620,7 +620,9 @@ pub fn calibrated_walk(mut walk_verdict: Verdict, reliability: &Reliability) -> 
 /// anomaly) the walk's.
 ///
 /// Confidence is how often the deciding opinion was right when it gave this verdict in the stored
-/// evaluation ([`Reliability`]); where both agree, the better of the two. Without a stored
+/// evaluation ([`Reliability`]); where both agree, the better of the two; for an override, the
+/// lower end of the one-sided 95% Wilson interval of its share right on that direction of
+/// disagreement ([`Disagreements::model_right_at_least`]). Without a stored
 /// evaluation it falls back to fixed figures (0.9 agree, 0.6 one opinion, 0.4 disagree; the
 /// walk's own 0.8/0.5/0.4), and [`Opinions::calibration`] says `uncalibrated`. A model's own
 /// `Confidence:` line is not used: a small model's figure is not a measurement.

@@ -51,6 +51,25 @@ pub fn difference(
         return None;
     }
     let observed = metric(task, items, a) - metric(task, items, b);
+    // Scoring reads an item's gold and category and an answer's label, never the log lines or
+    // the reasoning: the draws copy only those.
+    let items: Vec<Item> = items
+        .iter()
+        .map(|i| Item {
+            input: Vec::new(),
+            instruction: String::new(),
+            ..i.clone()
+        })
+        .collect();
+    let thin = |xs: &[Answer]| -> Vec<Answer> {
+        xs.iter()
+            .map(|x| Answer {
+                text: String::new(),
+                ..x.clone()
+            })
+            .collect()
+    };
+    let (a, b) = (thin(a), thin(b));
     let mut rng = Rng::new(seed);
     let mut diffs: Vec<f64> = (0..draws)
         .map(|_| {
@@ -58,32 +77,37 @@ pub fn difference(
             let pick =
                 |xs: &[Answer]| -> Vec<Answer> { picks.iter().map(|&i| xs[i].clone()).collect() };
             let drawn: Vec<Item> = picks.iter().map(|&i| items[i].clone()).collect();
-            metric(task, &drawn, &pick(a)) - metric(task, &drawn, &pick(b))
+            metric(task, &drawn, &pick(&a)) - metric(task, &drawn, &pick(&b))
         })
         .collect();
     diffs.sort_by(f64::total_cmp);
-    let at = |q: f64| diffs[((q * draws as f64) as usize).min(draws - 1)];
+    // As many draws left out below the interval as above it.
+    let tail = (0.025 * draws as f64) as usize;
     Some(Difference {
         observed,
-        low: at(0.025),
-        high: at(0.975),
+        low: diffs[tail],
+        high: diffs[draws - 1 - tail],
     })
 }
 
-/// The recorded answers of `variant` to `task`, in the dev items' order; `None` unless every
-/// item has one.
+/// The recorded answers of `variant` to `task`, in the order of `items`; `None` unless every
+/// item has one, each recorded for its item's line.
 fn recorded(
     answers: &[serde_json::Value],
     variant: &str,
     task: Task,
-    n: usize,
+    items: &[Item],
 ) -> Option<Vec<Answer>> {
-    let rows: Vec<Answer> = answers
+    let rows: Vec<&serde_json::Value> = answers
         .iter()
         .filter(|a| a["variant"] == variant && a["task"] == task.to_string())
-        .map(recorded_answer)
         .collect();
-    (rows.len() == n).then_some(rows)
+    let aligned = rows.len() == items.len()
+        && rows
+            .iter()
+            .zip(items)
+            .all(|(r, i)| r["line"].as_u64() == Some(i.line as u64));
+    aligned.then(|| rows.into_iter().map(recorded_answer).collect())
 }
 
 /// Markdown: for each `(variant, baseline)` pair, on every task both answered in full, the
@@ -94,8 +118,8 @@ pub fn table(dev: &[Item], answers: &[serde_json::Value], pairs: &[(&str, &str)]
         for task in Task::ALL {
             let items: Vec<Item> = dev.iter().filter(|i| i.task == task).cloned().collect();
             let (Some(a), Some(b)) = (
-                recorded(answers, variant, task, items.len()),
-                recorded(answers, baseline, task, items.len()),
+                recorded(answers, variant, task, &items),
+                recorded(answers, baseline, task, &items),
             ) else {
                 continue;
             };
@@ -122,8 +146,12 @@ mod tests {
     use std::time::Duration;
 
     fn item(gold: &str) -> Item {
+        item_at(1, gold)
+    }
+
+    fn item_at(line: usize, gold: &str) -> Item {
         Item {
-            line: 1,
+            line,
             task: Task::AnomalyDetection,
             system: String::new(),
             instruction: String::new(),
@@ -174,24 +202,32 @@ mod tests {
 
     #[test]
     fn the_table_compares_only_variants_with_every_answer() {
-        let dev = vec![item("abnormal"), item("normal")];
-        let row = |variant: &str, label: &str| serde_json::json!({"variant": variant, "task": "anomaly_detection", "answer": label, "text": format!("Answer: {label}")});
+        let dev = vec![item_at(1, "abnormal"), item_at(2, "normal")];
+        let row = |variant: &str, line: usize, label: &str| serde_json::json!({"variant": variant, "task": "anomaly_detection", "line": line, "answer": label, "text": format!("Answer: {label}")});
         let answers = vec![
-            row("direct SFT", "abnormal"),
-            row("direct SFT", "abnormal"),
-            row("full (+ DPO)", "abnormal"),
-            row("full (+ DPO)", "normal"),
-            row("base", "normal"),
+            row("direct SFT", 1, "abnormal"),
+            row("direct SFT", 2, "abnormal"),
+            row("full (+ DPO)", 1, "abnormal"),
+            row("full (+ DPO)", 2, "normal"),
+            row("base", 2, "normal"),
+            // Every item answered, but not in the items' order: compared with nothing.
+            row("stepwise SFT", 2, "normal"),
+            row("stepwise SFT", 1, "normal"),
         ];
         let md = table(
             &dev,
             &answers,
-            &[("full (+ DPO)", "direct SFT"), ("base", "direct SFT")],
+            &[
+                ("full (+ DPO)", "direct SFT"),
+                ("base", "direct SFT"),
+                ("stepwise SFT", "direct SFT"),
+            ],
         );
         assert!(
             md.contains("| full (+ DPO) − direct SFT | anomaly_detection (f1) | 2 | +0.333 |"),
             "{md}"
         );
         assert!(!md.contains("| base −"), "{md}");
+        assert!(!md.contains("| stepwise SFT −"), "{md}");
     }
 }

@@ -672,7 +672,7 @@ impl Rng {
         ((self.next_u64() >> 40) as f32 + 0.5) / (1u64 << 24) as f32
     }
 
-    /// Uniform in `0..n` (`n` > 0); the bias of the modulo is below 2^-40 for the sizes used.
+    /// Uniform in `0..n` (`n` > 0); the modulo's bias is at most n / 2^48.
     pub fn below(&mut self, n: usize) -> usize {
         ((self.next_u64() >> 16) % n as u64) as usize
     }
