@@ -215,6 +215,7 @@ fn the_diagnosis_prompt_is_evaluated_beside_its_whole_lines_form() {
             answer: r["answer"].as_str().map(str::to_string),
             latency: std::time::Duration::ZERO,
             prompt_tokens: 0,
+            cut: false,
         })
         .collect();
     assert_eq!(recorded.len(), items.len());

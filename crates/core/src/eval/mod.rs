@@ -91,6 +91,9 @@ pub struct Answer {
     pub latency: Duration,
     /// Tokens of the prompt (0 for the walk, and where the model could not take the item).
     pub prompt_tokens: usize,
+    /// The model reached the token limit before it ended its answer (a binary answer then closes
+    /// with the label the model rates likeliest, not with its reasoning's conclusion).
+    pub cut: bool,
 }
 
 /// Each answer as a JSON row (the variant, the item's line and gold, what was read from the
@@ -109,6 +112,7 @@ pub fn answer_rows(variant: &str, items: &[Item], answers: &[Answer]) -> Vec<ser
                 "text": a.text,
                 "latency_ms": a.latency.as_millis() as u64,
                 "prompt_tokens": a.prompt_tokens,
+                "cut": a.cut,
             })
         })
         .collect()
@@ -185,6 +189,7 @@ pub fn run_model_with(
                     answer: None,
                     latency: start.elapsed(),
                     prompt_tokens: 0,
+                    cut: false,
                 });
                 progress(i + 1);
                 continue;
@@ -196,6 +201,7 @@ pub fn run_model_with(
             text: g.text,
             latency: start.elapsed(),
             prompt_tokens: g.prompt_tokens,
+            cut: g.stop == crate::llm::model::StopReason::MaxTokens,
         });
         progress(i + 1);
     }
@@ -226,6 +232,7 @@ pub fn settled_answers(
                 answer: Some(word.to_string()),
                 latency: a.latency,
                 prompt_tokens: a.prompt_tokens,
+                cut: a.cut,
             }
         })
         .collect()
@@ -274,6 +281,7 @@ pub fn run_walk(charts: &[Flowchart], items: &[Item]) -> Vec<Answer> {
                 answer,
                 latency: start.elapsed(),
                 prompt_tokens: 0,
+                cut: false,
             }
         })
         .collect()
@@ -480,6 +488,7 @@ mod tests {
             answer: None,
             latency: Duration::ZERO,
             prompt_tokens: 0,
+            cut: false,
         }
     }
 

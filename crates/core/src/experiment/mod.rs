@@ -136,10 +136,16 @@ impl Scale {
         }
     }
 
+    /// The answer limit of `task`'s solution prompt, for every variant (and the policy's probes).
+    /// A binary task's trace walks each check of a chart before its conclusion: at full scale
+    /// it gets the diagnosis prompt's 256 tokens, since at 160 half the BGL windows' reasoning
+    /// was cut before its conclusion and the label was the model's lean, not its reasoning's (the
+    /// report counts cut answers).
     fn max_tokens(self, task: Task) -> usize {
         match (self, task) {
             (Scale::Small, _) => 24,
             (_, Task::LogParsing) => 96,
+            (Scale::Full, Task::AnomalyDetection | Task::FailurePrediction) => 256,
             (Scale::Medium, _) => 128,
             (Scale::Full, _) => 160,
         }
@@ -1033,6 +1039,7 @@ fn recorded_answer(row: &serde_json::Value) -> eval::Answer {
         answer: row["answer"].as_str().map(str::to_string),
         latency: std::time::Duration::from_millis(row["latency_ms"].as_u64().unwrap_or(0)),
         prompt_tokens: row["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+        cut: row["cut"].as_bool().unwrap_or(false),
     }
 }
 

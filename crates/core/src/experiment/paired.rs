@@ -168,6 +168,7 @@ mod tests {
             answer: Some(label.into()),
             latency: Duration::ZERO,
             prompt_tokens: 0,
+            cut: false,
         }
     }
 

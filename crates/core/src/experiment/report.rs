@@ -233,6 +233,50 @@ fn split(
     out
 }
 
+/// How many of each variant's answers reached the token limit before they ended, by task: a
+/// binary answer cut short closes with the label the model rates likeliest, so where many are
+/// cut the score measures that lean more than the reasoning. `–` where the answers were recorded
+/// before cuts were (or the variant was not evaluated there).
+pub fn cut_table(dev: &[Item], answers: &[serde_json::Value]) -> String {
+    let tasks: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|t| dev.iter().any(|i| i.task == *t))
+        .collect();
+    let mut out = String::from("| variant |");
+    for t in &tasks {
+        out.push_str(&format!(" {t} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(tasks.len()));
+    out.push('\n');
+    let labels = VARIANTS
+        .iter()
+        .filter(|v| **v != WALK)
+        .map(|v| v.to_string())
+        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)));
+    for v in labels {
+        let cells: Vec<String> = tasks
+            .iter()
+            .map(|t| {
+                let rows: Vec<&serde_json::Value> = answers
+                    .iter()
+                    .filter(|a| a["variant"] == v.as_str() && a["task"] == t.to_string())
+                    .collect();
+                if rows.is_empty() || rows.iter().any(|r| r["cut"].as_bool().is_none()) {
+                    return "–".to_string();
+                }
+                let cut = rows.iter().filter(|r| r["cut"] == true).count();
+                format!("{cut}/{}", rows.len())
+            })
+            .collect();
+        if cells.iter().all(|c| c == "–") {
+            continue;
+        }
+        out.push_str(&format!("| {v} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
 /// Anomaly detection on the prompt `diagnose` sends, read as a diagnosis is read: what the
 /// shipped adapter's verdicts stand on (the walk's row is the main table's); `None` before any
 /// variant was evaluated there.
@@ -306,6 +350,13 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
             "Not evaluated yet (the `eval:diagnosis` step runs when the run is resumed).\n",
         );
     }
+    md.push_str(&format!("\n## Answers cut by the token limit\n\nAt most {} tokens per answer on anomaly detection and failure prediction, {} on log parsing, {} on root cause and interpretation, {} on the diagnosis prompt. A binary answer cut short closes with the label the model rates likeliest, not its reasoning's conclusion. Answers recorded before cuts were counted show `–`, and may have run under other limits (before 2026-12-05 a full run gave the binary tasks 160 tokens).\n\n",
+        s.scale.max_tokens(Task::AnomalyDetection),
+        s.scale.max_tokens(Task::LogParsing),
+        s.scale.max_tokens(Task::RootCause),
+        crate::config::DiagnosisSettings::default().max_tokens,
+    ));
+    md.push_str(&cut_table(dev, answers));
     md.push_str("\n## Which differences the dev split tells apart\n\nEach row: the first variant's headline metric minus the second's on the same items, with a 95% paired bootstrap interval (the items drawn with replacement, 1,000 draws, one seed). Where the interval holds zero, the dev split cannot tell the two apart, whichever row of the table is higher.\n\n");
     let verdicts = diagnosis_verdict(FULL);
     let mut pairs = COMPARED.to_vec();
@@ -414,6 +465,31 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("direct SFT"), "{md}");
+    }
+
+    /// Cut answers are counted per variant and task; answers recorded before cuts were are `–`.
+    #[test]
+    fn answers_cut_by_the_limit_are_counted() {
+        let dev = vec![item("BGL", "abnormal"), item("BGL", "normal")];
+        let row = |variant: &str, cut: Option<bool>| {
+            let mut r = answer(variant, Some("normal"));
+            if let Some(c) = cut {
+                r["cut"] = serde_json::json!(c);
+            }
+            r
+        };
+        let answers = vec![
+            row("direct SFT", Some(false)),
+            row("direct SFT", Some(false)),
+            row("thought + stepwise SFT", Some(true)),
+            row("thought + stepwise SFT", Some(false)),
+            row("base", None),
+            row("base", None),
+        ];
+        let md = cut_table(&dev, &answers);
+        assert!(md.contains("| direct SFT | 0/2 |"), "{md}");
+        assert!(md.contains("| thought + stepwise SFT | 1/2 |"), "{md}");
+        assert!(!md.contains("| base |"), "{md}");
     }
 
     #[test]

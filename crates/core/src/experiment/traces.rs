@@ -48,12 +48,34 @@ pub struct Trace {
     pub line: Option<usize>,
 }
 
+/// Line numbers as a trace cites them: runs of three or more as ranges (`4-11`, which the
+/// verdict reader expands), at most four runs. A trace must fit the answer limit of the prompt
+/// it is judged on: listed one by one, the evidence of a few checks over a long window filled
+/// it before the chart's conclusion, and the label was then the model's lean, not its reasoning's.
 fn lines_text(lines: &[usize]) -> String {
-    let shown: Vec<String> = lines.iter().take(8).map(|n| n.to_string()).collect();
-    match shown.len() {
-        0 => "no line".into(),
-        1 => format!("line {}", shown[0]),
-        _ => format!("lines {}", shown.join(", ")),
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for n in sorted {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let pieces: Vec<String> = runs
+        .iter()
+        .take(4)
+        .flat_map(|&(a, b)| match b - a {
+            0 => vec![a.to_string()],
+            1 => vec![a.to_string(), b.to_string()],
+            _ => vec![format!("{a}-{b}")],
+        })
+        .collect();
+    match pieces.as_slice() {
+        [] => "no line".into(),
+        [one] if !one.contains('-') => format!("line {one}"),
+        _ => format!("lines {}", pieces.join(", ")),
     }
 }
 
@@ -468,6 +490,24 @@ pub fn thought_example(charts: &[Flowchart], item: &Item) -> Option<(Vec<Message
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs of lines are cited as ranges the verdict reader expands again, so a trace citing a
+    /// long window stays short and its evidence is read whole.
+    #[test]
+    fn line_runs_are_cited_as_ranges() {
+        assert_eq!(lines_text(&[]), "no line");
+        assert_eq!(lines_text(&[7]), "line 7");
+        assert_eq!(lines_text(&[5, 4]), "lines 4, 5");
+        assert_eq!(lines_text(&[4, 5, 6, 7, 8, 9, 10, 11]), "lines 4-11");
+        assert_eq!(lines_text(&[1, 2, 3, 5, 7, 8, 9, 9]), "lines 1-3, 5, 7-9");
+        assert_eq!(lines_text(&[1, 3, 5, 7, 9]), "lines 1, 3, 5, 7");
+        let cited = crate::diagnose::verdict::parse_answer(&format!(
+            "1. Yes: {}.\nAnswer: abnormal",
+            lines_text(&[1, 2, 3, 5, 7, 8, 9])
+        ))
+        .cited;
+        assert_eq!(cited, vec![1, 2, 3, 5, 7, 8, 9]);
+    }
 
     fn item(task: Task, input: &[&str], gold: &str) -> Item {
         Item {
