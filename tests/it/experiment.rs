@@ -93,18 +93,42 @@ fn leaves_untraced_binary_items_out_of_the_stepwise_data(out: &Path) {
     assert_eq!(bare("stepwise_traces.jsonl"), 0);
 }
 
-/// DPO learned from the thought + stepwise adapter's own answers (one per prompt, kept). Small
+/// DPO learned from the thought + stepwise adapter's own answers (greedy, and sampled: every draw
+/// of every prompt kept; each distinct wrong one a pair). Small
 /// scale trains in 1,024 tokens: the diagnosis chats that carry a chart's thought are longer,
 /// and the report says how many were cut rather than hiding it in a run's log.
 fn says_which_prompts_were_cut_and_what_dpo_learned_from(out: &Path) {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("state.json")).expect("state"))
             .expect("json");
-    // DPO's pairs are the thought + stepwise adapter's own answers, kept per prompt.
+    // DPO's pairs are the thought + stepwise adapter's own answers, kept per prompt and draw.
     let answered = state["data"]["policy_answered"].as_u64().unwrap_or(0);
-    assert!(answered > 0, "{}", state["data"]);
+    let draws = state["data"]["policy_draws"].as_u64().unwrap_or(0);
+    assert!(answered > 0 && draws == 2, "{}", state["data"]);
     let policy = std::fs::read_to_string(out.join("policy.jsonl")).expect("policy.jsonl");
-    assert_eq!(policy.lines().count() as u64, answered);
+    let rows: Vec<serde_json::Value> = policy
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect();
+    assert_eq!(rows.len() as u64, answered * draws);
+    for draw in 0..draws {
+        let n = rows
+            .iter()
+            .filter(|r| r["draw"].as_u64() == Some(draw))
+            .count() as u64;
+        assert_eq!(n, answered, "draw {draw}");
+    }
+    let wrong: std::collections::HashSet<(String, String)> = rows
+        .iter()
+        .filter(|r| r["right"] == false)
+        .map(|r| {
+            (
+                format!("{}{}", r["item"], r["diagnosis"]),
+                r["text"].to_string(),
+            )
+        })
+        .collect();
+    assert!(state["data"]["dpo_pairs"].as_u64().unwrap_or(0) <= wrong.len() as u64);
     assert!(state["done"].get("policy").is_some(), "{}", state["done"]);
     let notes = state["notes"].to_string();
     assert!(

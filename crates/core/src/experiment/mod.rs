@@ -127,6 +127,18 @@ impl Scale {
         }
     }
 
+    /// Answers the thought + stepwise adapter gives each probe for DPO: the greedy one, and
+    /// samples. Greedy alone, it answered 428 of 447 prompts of its own training items right (19
+    /// pairs) while it cited interrupts on lines that showed none on dev windows: samples show
+    /// the mistakes its greedy answer hides.
+    fn policy_draws(self) -> usize {
+        match self {
+            Scale::Small => 2,
+            Scale::Medium => 2,
+            Scale::Full => 4,
+        }
+    }
+
     /// Traced training items the base model is sampled on.
     fn samples(self) -> usize {
         match self {
@@ -282,9 +294,13 @@ pub struct DataStats {
     /// Prompts the thought + stepwise adapter answered for the DPO pairs.
     #[serde(default)]
     pub policy_answered: usize,
-    /// Of those, answers that were right.
+    /// Of those, answers that were right (greedy answers).
     #[serde(default)]
     pub policy_right: usize,
+    /// Answers the policy gave each prompt: the greedy one, then samples at temperature 0.8
+    /// (0 in folders made before sampled answers: one greedy answer).
+    #[serde(default)]
+    pub policy_draws: usize,
     /// Anomaly-detection items also written as diagnosis chats (all in the direct data; the
     /// traced ones, in the trace's words, in the stepwise data).
     #[serde(default)]

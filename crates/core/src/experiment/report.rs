@@ -377,8 +377,14 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     ));
     md.push_str(&if s.dpo_from_policy {
         format!(
-            "- DPO pairs: {}, from the thought + stepwise adapter's answers (greedy) on {} prompts of traced training items ({} right): each wrong one rejected against the trace\n",
-            s.data.dpo_pairs, s.data.policy_answered, s.data.policy_right
+            "- DPO pairs: {}, from the thought + stepwise adapter's answers on {} prompts of traced training items ({}; {} of the greedy answers right): each distinct wrong one rejected against the trace\n",
+            s.data.dpo_pairs,
+            s.data.policy_answered,
+            match s.data.policy_draws {
+                0 | 1 => "greedy".to_string(),
+                n => format!("greedy and {} samples at temperature 0.8 each", n - 1),
+            },
+            s.data.policy_right
         )
     } else {
         format!(

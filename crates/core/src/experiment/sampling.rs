@@ -32,6 +32,9 @@ struct Sample {
     /// The adapter that answered (policy samples: its weights' SHA-256); none for the base model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adapter: Option<String>,
+    /// Which of the policy's answers to its prompt: 0 greedy, then samples.
+    #[serde(default)]
+    draw: usize,
 }
 
 /// The training items a teacher's trace reaches (index and kept trace).
@@ -163,6 +166,7 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 text,
                 right,
                 adapter: None,
+                draw: 0,
             };
             out.push(&s)?;
             done.push(s);
@@ -274,24 +278,27 @@ fn adapter_id(adapter: &Path) -> Result<String, ExperimentError> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
-/// The policy's mistakes: the thought + stepwise adapter answers the probes greedily; each wrong
-/// (or right but ungrounded) answer becomes a DPO pair, the trace chosen over it. Answers are kept
-/// in `policy.jsonl` with the adapter's id, so a killed step resumes at the next prompt.
+/// The policy's mistakes: the thought + stepwise adapter answers each probe greedily and, for the
+/// later draws, at temperature 0.8; each distinct wrong (or right but ungrounded) answer becomes a
+/// DPO pair, the trace chosen over it. Answers are kept in `policy.jsonl` with the adapter's id
+/// and their draw, so a killed step resumes at the next one.
 pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentError> {
     let probes = probes(ctx)?;
+    let draws = ctx.opts.scale.policy_draws();
     let id = adapter_id(&adapter)?;
     let path = ctx.path("policy.jsonl");
     let mut done: Vec<Sample> = super::read_jsonl::<Sample>(&path)
         .into_iter()
         .filter(|s| s.adapter.as_deref() == Some(id.as_str()))
         .collect();
-    let answered = |done: &[Sample], p: &Probe| {
+    let answered = |done: &[Sample], p: &Probe, draw: usize| {
         done.iter()
-            .position(|s| s.item == p.item && s.diagnosis == p.diagnosis)
+            .position(|s| s.item == p.item && s.diagnosis == p.diagnosis && s.draw == draw)
     };
-    let todo: Vec<&Probe> = probes
+    let todo: Vec<(&Probe, usize)> = probes
         .iter()
-        .filter(|p| answered(&done, p).is_none())
+        .flat_map(|p| (0..draws).map(move |d| (p, d)))
+        .filter(|(p, d)| answered(&done, p, *d).is_none())
         .collect();
     if !todo.is_empty() {
         let mut model = BackendSpec::Local {
@@ -302,14 +309,22 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
         .open()?;
         let mut out = Appender::open(&path)?;
         let diagnosis_tokens = crate::config::DiagnosisSettings::default().max_tokens;
-        for (n, probe) in todo.iter().enumerate() {
+        for (n, (probe, draw)) in todo.iter().enumerate() {
             let item = &ctx.train[probe.item];
             let max_tokens = if probe.diagnosis {
                 diagnosis_tokens
             } else {
                 ctx.opts.scale.max_tokens(item.task)
             };
-            let text = answer(&mut model, &probe.messages, &params(max_tokens, 0.0, 0))?;
+            let (temperature, seed) = match draw {
+                0 => (0.0, 0),
+                d => (0.8, (probe.item * 16 + d) as u64),
+            };
+            let text = answer(
+                &mut model,
+                &probe.messages,
+                &params(max_tokens, temperature, seed),
+            )?;
             let read = if probe.diagnosis {
                 eval::diagnosis_answer(item.task, &text)
             } else {
@@ -321,6 +336,7 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
                 right: traces::is_right(item, read.as_deref()),
                 text,
                 adapter: Some(id.clone()),
+                draw: *draw,
             };
             out.push(&s)?;
             done.push(s);
@@ -328,20 +344,28 @@ pub(super) fn policy(ctx: &mut Ctx, adapter: PathBuf) -> Result<(), ExperimentEr
         }
     }
     let mut pairs = Vec::new();
-    let mut answers = Vec::new();
+    let mut greedy = Vec::new();
     for probe in &probes {
-        let Some(s) = answered(&done, probe).map(|k| &done[k]) else {
-            continue;
-        };
-        answers.push(s.clone());
         let item = &ctx.train[probe.item];
-        if !learnable(item, s) && !s.text.is_empty() && s.text != probe.chosen.trim() {
-            pairs.push(dpo_pair(&probe.messages, &probe.chosen, &s.text));
+        let mut rejected: Vec<&str> = Vec::new();
+        for draw in 0..draws {
+            let Some(s) = answered(&done, probe, draw).map(|k| &done[k]) else {
+                continue;
+            };
+            if draw == 0 {
+                greedy.push(s.clone());
+            }
+            let wrong = !learnable(item, s) && !s.text.is_empty() && s.text != probe.chosen.trim();
+            if wrong && !rejected.contains(&s.text.as_str()) {
+                rejected.push(&s.text);
+                pairs.push(dpo_pair(&probe.messages, &probe.chosen, &s.text));
+            }
         }
     }
     write_jsonl(&ctx.path("dpo.jsonl"), &pairs)?;
     let data = &mut ctx.state.data;
-    (data.policy_answered, data.policy_right) = answered_and_right(&answers);
+    (data.policy_answered, data.policy_right) = answered_and_right(&greedy);
+    data.policy_draws = draws;
     data.dpo_pairs = pairs.len();
     (ctx.progress)(&format!(
         "  the policy answered {} prompts, {} right; {} DPO pairs",
