@@ -714,6 +714,11 @@ fn write_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), Experiment
 /// Writes `rows`, the answers of `variant` on `task`, into the answers file in place of any it
 /// held for the two (a run killed after writing them but before recording the result repeats the
 /// evaluation), keeping every other row; the file is replaced whole, never left half-written.
+/// Whether a row of `answers.jsonl` is `variant`'s answer to an item of `task`.
+fn answers_to(row: &serde_json::Value, variant: &str, task: Task) -> bool {
+    row["variant"] == variant && row["task"] == task.to_string()
+}
+
 fn record_answers(
     path: &Path,
     variant: &str,
@@ -722,7 +727,7 @@ fn record_answers(
 ) -> Result<(), ExperimentError> {
     let mut kept: Vec<serde_json::Value> = read_answers(path)
         .into_iter()
-        .filter(|r| !(r["variant"] == variant && r["task"] == task.to_string()))
+        .filter(|r| !answers_to(r, variant, task))
         .collect();
     kept.extend_from_slice(rows);
     write_jsonl(path, &kept)

@@ -3,7 +3,7 @@
 //! variants). On 90 anomaly items a lead of one or two answers moves F1 by several hundredths, so
 //! the report says which differences the dev split can tell apart and which it cannot.
 
-use super::recorded_answer;
+use super::{answers_to, recorded_answer};
 use crate::eval::{self, data::Item, headline_metric as headline, Answer};
 use crate::store::Task;
 use crate::train::model::Rng;
@@ -100,7 +100,7 @@ fn recorded(
 ) -> Option<Vec<Answer>> {
     let rows: Vec<&serde_json::Value> = answers
         .iter()
-        .filter(|a| a["variant"] == variant && a["task"] == task.to_string())
+        .filter(|a| answers_to(a, variant, task))
         .collect();
     let aligned = rows.len() == items.len()
         && rows
@@ -114,16 +114,20 @@ fn recorded(
 /// difference with its interval, and whether the interval leaves out zero.
 pub fn table(dev: &[Item], answers: &[serde_json::Value], pairs: &[(&str, &str)]) -> String {
     let mut out = String::from("| comparison | task | items | difference | 95% interval | told apart |\n|---|---|---:|---:|---|---|\n");
+    let by_task: Vec<(Task, Vec<Item>)> = Task::ALL
+        .into_iter()
+        .map(|t| (t, dev.iter().filter(|i| i.task == t).cloned().collect()))
+        .collect();
     for (variant, baseline) in pairs {
-        for task in Task::ALL {
-            let items: Vec<Item> = dev.iter().filter(|i| i.task == task).cloned().collect();
+        for (task, items) in &by_task {
+            let (task, items) = (*task, items.as_slice());
             let (Some(a), Some(b)) = (
-                recorded(answers, variant, task, &items),
-                recorded(answers, baseline, task, &items),
+                recorded(answers, variant, task, items),
+                recorded(answers, baseline, task, items),
             ) else {
                 continue;
             };
-            let Some(d) = difference(task, &items, &a, &b, DRAWS, 7) else {
+            let Some(d) = difference(task, items, &a, &b, DRAWS, 7) else {
                 continue;
             };
             out.push_str(&format!(

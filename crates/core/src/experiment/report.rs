@@ -3,8 +3,8 @@
 //! and the data and timing notes, as `results.md`.
 
 use super::{
-    diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, BASE, DIAGNOSED, DIRECT,
-    FULL, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
+    answers_to, diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, BASE,
+    DIAGNOSED, DIRECT, FULL, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
 };
 use crate::eval::{self, data::Item, headline_metric as headline};
 use crate::store::Task;
@@ -207,7 +207,7 @@ fn split(
     for v in labels {
         let recorded: Vec<eval::Answer> = answers
             .iter()
-            .filter(|a| a["variant"] == v && a["task"] == task.to_string())
+            .filter(|a| answers_to(a, &v, task))
             .map(recorded_answer)
             .collect();
         if recorded.is_empty() || recorded.len() != items.len() {
@@ -258,10 +258,8 @@ pub fn cut_table(dev: &[Item], answers: &[serde_json::Value]) -> String {
         let cells: Vec<String> = tasks
             .iter()
             .map(|t| {
-                let rows: Vec<&serde_json::Value> = answers
-                    .iter()
-                    .filter(|a| a["variant"] == v.as_str() && a["task"] == t.to_string())
-                    .collect();
+                let rows: Vec<&serde_json::Value> =
+                    answers.iter().filter(|a| answers_to(a, &v, *t)).collect();
                 if rows.is_empty() || rows.iter().any(|r| r["cut"].as_bool().is_none()) {
                     return "–".to_string();
                 }

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_result, recorded_answer, Ctx,
-    ExperimentError, WALK,
+    answers_to, diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_result,
+    recorded_answer, Ctx, ExperimentError, WALK,
 };
 use crate::diagnose::verdict;
 use crate::eval::{self, data::Item};
@@ -102,10 +102,7 @@ fn paired_rows<'a>(
 ) -> Option<Paired<'a>> {
     let task = Task::AnomalyDetection;
     let rows = |v: &str| -> Vec<&serde_json::Value> {
-        answers
-            .iter()
-            .filter(|r| r["variant"] == v && r["task"] == task.to_string())
-            .collect()
+        answers.iter().filter(|r| answers_to(r, v, task)).collect()
     };
     let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
     let (model, walk) = (rows(label), rows(WALK));
