@@ -32,6 +32,9 @@ pub struct Splits {
     pub train: Vec<Item>,
     /// Items to evaluate on: LogLM's dev split plus windows from the rest of BGL.
     pub dev: Vec<Item>,
+    /// BGL's training lines, each with whether it was an alert (a teacher reads them; no
+    /// prompt shows the labels).
+    pub train_lines: Vec<(bool, String)>,
 }
 
 /// Reads LogLM's splits from `loglm` (train.jsonl, dev.jsonl) and BGL from `loghub`, cut to
@@ -47,12 +50,13 @@ pub fn load(loglm: &Path, loghub_root: &Path, scale: Scale) -> Result<Splits, Ex
     };
     let mut train = read("train.jsonl")?;
     let mut dev = read("dev.jsonl")?;
-    let (bgl_train, bgl_dev) = bgl_windows(loghub_root)?;
-    train.extend(bgl_train);
-    dev.extend(bgl_dev);
+    let (head, tail) = bgl_lines(loghub_root)?;
+    train.extend(windows(&head, 0));
+    dev.extend(windows(&tail, head.len()));
     Ok(Splits {
         train: balance(cut(train, scale.train_per_task())),
         dev: cut(dev, scale.dev_per_task()),
+        train_lines: head,
     })
 }
 
@@ -92,13 +96,15 @@ pub fn balance(items: Vec<Item>) -> Vec<Item> {
         .collect()
 }
 
-/// BGL windows for training and for the dev set.
-fn bgl_windows(root: &Path) -> Result<(Vec<Item>, Vec<Item>), ExperimentError> {
+/// BGL's labelled lines: the training share, then the dev share.
+type LabelledLines = Vec<(bool, String)>;
+
+fn bgl_lines(root: &Path) -> Result<(LabelledLines, LabelledLines), ExperimentError> {
     let raw = loghub::raw_log(root, "BGL");
     let bytes = std::fs::read(&raw)
         .map_err(|e| ExperimentError::Data(format!("cannot read {}: {e}", raw.display())))?;
     // Each raw line starts with its alert tag: `-` is normal, anything else an alert.
-    let lines: Vec<(bool, String)> = String::from_utf8_lossy(&bytes)
+    let mut lines: Vec<(bool, String)> = String::from_utf8_lossy(&bytes)
         .lines()
         .map(|l| match l.split_once(' ') {
             Some((tag, rest)) => (tag != "-", rest.to_string()),
@@ -106,8 +112,8 @@ fn bgl_windows(root: &Path) -> Result<(Vec<Item>, Vec<Item>), ExperimentError> {
         })
         .collect();
     let split = (lines.len() as f64 * BGL_TRAIN_SHARE) as usize;
-    let (head, tail) = lines.split_at(split);
-    Ok((windows(head, 0), windows(tail, split)))
+    let tail = lines.split_off(split);
+    Ok((lines, tail))
 }
 
 fn windows(lines: &[(bool, String)], offset: usize) -> Vec<Item> {

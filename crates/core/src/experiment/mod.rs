@@ -500,12 +500,19 @@ struct Ctx<'a> {
     state: State,
     train: Vec<Item>,
     dev: Vec<Item>,
+    /// BGL's labelled training lines, for the line-history teacher.
+    train_lines: Vec<(bool, String)>,
     progress: &'a mut dyn FnMut(&str),
 }
 
 impl Ctx<'_> {
     fn path(&self, name: &str) -> PathBuf {
         self.opts.folder.join(name)
+    }
+
+    /// The training split's teachers; every step that asks which items are traced asks them.
+    fn teachers(&self) -> traces::Teachers<'_> {
+        traces::Teachers::new(&self.opts.charts, &self.train).with_line_labels(&self.train_lines)
     }
 
     /// Says `note` and keeps it for the report (once, however often a resumed run says it).
@@ -588,6 +595,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
         state,
         train: splits.train,
         dev: splits.dev,
+        train_lines: splits.train_lines,
         progress,
     };
     let all = steps();
@@ -752,7 +760,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         dev_items: count_by_task(&ctx.dev),
         ..Default::default()
     };
-    let teachers = traces::Teachers::new(charts, &ctx.train);
+    let teachers = ctx.teachers();
     let precision = teacher_precision(&teachers, &ctx.train);
     for item in &ctx.train {
         let answer = format!("Answer: {}", item.gold.trim());
@@ -1408,6 +1416,7 @@ mod tests {
             opts: &opts,
             state: state(48),
             train: Vec::new(),
+            train_lines: Vec::new(),
             dev: dev.clone(),
             progress: &mut progress,
         };
@@ -1447,6 +1456,7 @@ mod tests {
             opts: &opts,
             state: state(30),
             train: Vec::new(),
+            train_lines: Vec::new(),
             dev: few,
             progress: &mut progress,
         };
@@ -1464,6 +1474,7 @@ mod tests {
             opts: &opts,
             state: state(24),
             train: Vec::new(),
+            train_lines: Vec::new(),
             dev: dev[..47].to_vec(),
             progress: &mut progress,
         };

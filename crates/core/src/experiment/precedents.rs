@@ -160,6 +160,86 @@ pub fn message_key(content: &str) -> String {
     words.join(" ")
 }
 
+/// The system's history line by line: how often the training lines showing each message were
+/// alerts. Loghub labels BGL line by line, and a window is abnormal when any line is an alert; a
+/// window's label cannot say which of its lines was the alert, so [`Precedents`] blames every
+/// message of an abnormal window alike (BGL's routine `ciod: Error loading` FATAL lines came in
+/// 8 alert windows of 18). The line labels say it exactly: those lines were never alerts.
+#[derive(Debug, Clone, Default)]
+pub struct LineHistory {
+    seen: HashMap<String, Tally>,
+    /// Each training line's own label, by its whole text, so a window leaves its own lines out.
+    own: HashMap<String, bool>,
+}
+
+impl LineHistory {
+    /// Counts `lines` (each with whether it was an alert, and its text without the label) under
+    /// their messages.
+    pub fn from_lines(lines: &[(bool, String)]) -> LineHistory {
+        let mut h = LineHistory::default();
+        let sample: Vec<&str> = lines.iter().take(64).map(|(_, l)| l.as_str()).collect();
+        let fmt = format::detect(&sample);
+        for (alert, line) in lines {
+            let t = h
+                .seen
+                .entry(message_key(format::parse_line(fmt, line).content))
+                .or_default();
+            t.abnormal += u32::from(*alert);
+            t.normal += u32::from(!*alert);
+            h.own.insert(line.clone(), *alert);
+        }
+        h
+    }
+
+    /// The line labels' reading of an anomaly-detection window, each of its own lines left out
+    /// (a message counts once [`MIN_WINDOWS`] other lines showed it): abnormal where a line's
+    /// message was mostly an alert (the most alert-prone line is cited); normal where none was
+    /// and every line at error level or worse shows a known message (the first such line, else
+    /// `anchor`, is cited); `None` where a severe line's message is unknown or nothing is known.
+    pub fn judge(&self, item: &Item, anchor: usize) -> Option<Judgement> {
+        if item.task != Task::AnomalyDetection || self.seen.is_empty() {
+            return None;
+        }
+        let fmt = format::detect(&item.input);
+        let mut worst: Option<(f64, usize)> = None;
+        let mut severe_unknown = false;
+        let mut first_severe = None;
+        let mut any_known = false;
+        for (i, line) in item.input.iter().enumerate() {
+            let parsed = format::parse_line(fmt, line);
+            let severe = parsed.level.is_some_and(|l| l >= format::Level::Error);
+            let key = message_key(parsed.content);
+            let mut tally = self.seen.get(&key).copied().unwrap_or_default();
+            if let Some(&alert) = self.own.get(line.as_str()) {
+                tally = tally.without(alert);
+            }
+            if tally.total() < MIN_WINDOWS {
+                severe_unknown |= severe;
+                continue;
+            }
+            any_known = true;
+            if severe && first_severe.is_none() {
+                first_severe = Some(i + 1);
+            }
+            let share = tally.abnormal_share();
+            if worst.is_none_or(|(w, _)| share > w) {
+                worst = Some((share, i + 1));
+            }
+        }
+        match worst {
+            Some((share, line)) if share > 0.5 => Some(Judgement {
+                abnormal: true,
+                line,
+            }),
+            _ if severe_unknown || !any_known => None,
+            _ => Some(Judgement {
+                abnormal: false,
+                line: first_severe.unwrap_or(anchor),
+            }),
+        }
+    }
+}
+
 fn window_hash(item: &Item) -> u64 {
     let mut h = DefaultHasher::new();
     item.input.hash(&mut h);
@@ -246,6 +326,46 @@ mod tests {
         );
         assert_eq!(p.judge(&unknown, 2), None);
         assert_eq!(p.judge(&unknown, 1), normal_at(1));
+    }
+
+    /// Windows blame every message of an alert window alike; line labels blame the alert line.
+    #[test]
+    fn line_labels_tell_a_routine_fatal_line_beside_an_alert_from_the_alert() {
+        let routine = |n: usize| format!("RAS APP FATAL ciod: Error loading /home/u{n}/a.out");
+        let alert = |n: usize| format!("RAS KERNEL FATAL data TLB error interrupt 0x{n}");
+        let mut lines = Vec::new();
+        let mut windows = Vec::new();
+        for n in 0..4 {
+            // The routine line comes beside an alert in four windows, alone in two.
+            lines.extend([(false, routine(n)), (true, alert(n))]);
+            windows.push(item(&[&routine(n), &alert(n)], "abnormal"));
+            if n < 2 {
+                lines.push((false, routine(n + 10)));
+                windows.push(item(&[&routine(n + 10)], "normal"));
+            }
+        }
+        let history = LineHistory::from_lines(&lines);
+        let fresh = item(&[&routine(99)], "normal");
+        assert_eq!(history.judge(&fresh, 1), normal_at(1));
+        // The windows' history blames it: it came in 4 alert windows of 6.
+        assert_eq!(
+            Precedents::from_items(&windows).judge(&fresh, 1),
+            abnormal_at(1)
+        );
+        let mixed = item(
+            &["RAS KERNEL INFO quiet", &routine(98), &alert(98)],
+            "abnormal",
+        );
+        assert_eq!(history.judge(&mixed, 2), abnormal_at(3));
+        // A severe line whose message the lines never showed leaves the reading unproven.
+        let unknown = item(&[&routine(97), "RAS KERNEL FATAL never seen"], "abnormal");
+        assert_eq!(history.judge(&unknown, 1), None);
+        // A training line leaves itself out: the alert message seen 4 times counts 3 for one of
+        // its own lines, still enough; a message seen once counts nothing for its own line.
+        let own = item(&[&alert(0)], "abnormal");
+        assert_eq!(history.judge(&own, 1), abnormal_at(1));
+        let once = LineHistory::from_lines(&[(true, alert(0))]);
+        assert_eq!(once.judge(&own, 1), None);
     }
 
     /// A window's own label (and its copies', which balancing adds) never vouches for it.

@@ -132,7 +132,7 @@ fn dpo_pair(prompt: &[Message], chosen: &str, rejected: &str) -> serde_json::Val
 /// Rejection sampling: the base model answers traced training items (at temperature 0.7); a
 /// right, grounded answer joins the stepwise data.
 pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
-    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let teachers = ctx.teachers();
     let picked = spread(
         traced(&teachers, ctx.train.iter().enumerate()),
         ctx.opts.scale.samples(),
@@ -235,7 +235,7 @@ fn trained_answers(ctx: &Ctx) -> Result<HashMap<String, String>, ExperimentError
 /// it. A prompt whose trace today differs from the data's (the teachers changed since the data
 /// step) is left out: DPO would prefer a text SFT never saw.
 fn probes(ctx: &Ctx) -> Result<Vec<Probe>, ExperimentError> {
-    let teachers = traces::Teachers::new(&ctx.opts.charts, &ctx.train);
+    let teachers = ctx.teachers();
     let mut seen = HashSet::new();
     let distinct = ctx
         .train

@@ -2,8 +2,10 @@
 //! gold answer, and here the teachers are the expert flowcharts (a walk over the item: which chart
 //! applies, each check with its evidence lines, the conclusion), a severity reading of the lines
 //! where no chart applies (or overruling a chart whose symptom lines report no failure), the
-//! system's history (how the training windows with the same messages were labelled) where neither
-//! reaches gold, and the template miner's masks for parsing. A trace is composed in the
+//! system's labelled lines before both where they judge a window (how often training lines with
+//! the same message were alerts), the system's history (how the training windows with the same
+//! messages were labelled) where nothing else reaches gold, and the template miner's masks for
+//! parsing. A trace is composed in the
 //! stepwise format the eval prompt asks for and kept only when its answer matches the gold one.
 //! Root cause and interpretation have no teacher here (no chart covers LogLM's free-text items), so
 //! those items train on their gold answers alone in every variant.
@@ -17,7 +19,7 @@ use crate::logs::format::{self, Level};
 use crate::store::Task;
 use crate::template::miner::Miner;
 
-use super::precedents::Precedents;
+use super::precedents::{Judgement, LineHistory, Precedents};
 
 /// Which teacher wrote a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,6 +36,9 @@ pub enum Teacher {
     /// The system's history: how training windows with the same messages were labelled
     /// ([`Precedents`]), tried after every other teacher.
     Precedent,
+    /// The system's line labels: how often training lines showing each message were alerts
+    /// ([`LineHistory`]), tried first where the system's lines are labelled.
+    LineHistory,
 }
 
 /// A stepwise solution from a teacher, with its answer (already checked against gold).
@@ -83,6 +88,7 @@ fn lines_text(lines: &[usize]) -> String {
 pub struct Teachers<'a> {
     charts: &'a [Flowchart],
     precedents: Precedents,
+    lines: LineHistory,
 }
 
 impl<'a> Teachers<'a> {
@@ -91,7 +97,16 @@ impl<'a> Teachers<'a> {
         Teachers {
             charts,
             precedents: Precedents::from_items(training),
+            lines: LineHistory::default(),
         }
+    }
+
+    /// Adds the teacher that reads the training split's labelled lines (each with whether it
+    /// was an alert): on BGL's training windows, each left out in turn, it was right on every
+    /// window it judged, where the chart's walk calls every FATAL line a failure.
+    pub fn with_line_labels(mut self, lines: &[(bool, String)]) -> Self {
+        self.lines = LineHistory::from_lines(lines);
+        self
     }
 
     /// The first teacher's trace for `item` that reaches the gold answer, or `None` where no
@@ -102,22 +117,23 @@ impl<'a> Teachers<'a> {
             .find(|t| is_right(item, t.answer_for(item.task).as_deref()))
     }
 
-    /// Every teacher's trace for `item` whatever its answer, most trusted first: the chart's walk
-    /// (the severity reading where no chart applies), the severity reading overruling that chart,
-    /// then the system's history.
+    /// Every teacher's trace for `item` whatever its answer, most trusted first: the system's
+    /// line labels where they judge it, the chart's walk (the severity reading where no chart
+    /// applies), the severity reading overruling that chart, then the windows' history.
     pub fn candidates(&self, item: &Item) -> Vec<Trace> {
         match item.task {
             Task::AnomalyDetection | Task::FailurePrediction => {
+                let mut traces: Vec<Trace> =
+                    line_history_trace(&self.lines, item).into_iter().collect();
                 let plan = eval::diagnosis_plan(self.charts, item, PromptLimits::default());
-                let mut traces = match chart_steps(&plan, item) {
+                match chart_steps(&plan, item) {
                     Some(steps) => {
                         let overruled = overruled_trace(steps.clone(), item);
-                        std::iter::once(numbered(steps, binary_word(item.task, true)))
-                            .chain(overruled)
-                            .collect()
+                        traces.push(numbered(steps, binary_word(item.task, true)));
+                        traces.extend(overruled);
                     }
-                    None => vec![severity_trace(item)],
-                };
+                    None => traces.push(severity_trace(item)),
+                }
                 traces.extend(precedent_trace(&self.precedents, item));
                 traces
             }
@@ -262,23 +278,55 @@ impl Severest {
 /// What the history of the system's windows says ([`Precedents::judge`]), after the most
 /// severe line, so a FATAL line a trace quotes can still be read as routine.
 fn precedent_trace(precedents: &Precedents, item: &Item) -> Option<Trace> {
+    history_trace(item, Teacher::Precedent, |anchor| {
+        precedents.judge(item, anchor)
+    })
+}
+
+/// What the labelled lines say ([`LineHistory::judge`]): the message that marks trouble, or that
+/// the window's severe messages are routine, after the most severe line.
+fn line_history_trace(history: &LineHistory, item: &Item) -> Option<Trace> {
+    history_trace(item, Teacher::LineHistory, |anchor| {
+        history.judge(item, anchor)
+    })
+}
+
+/// A history teacher's trace: the most severe line, then the judged line's record, in the words
+/// of the record `teacher` keeps (windows or lines).
+fn history_trace(
+    item: &Item,
+    teacher: Teacher,
+    judge: impl FnOnce(usize) -> Option<Judgement>,
+) -> Option<Trace> {
     let severest = most_severe(item);
-    let judged = precedents.judge(item, severest.line)?;
-    let history = if judged.abnormal {
+    let judged = judge(severest.line)?;
+    let (trouble, routine) = match teacher {
+        Teacher::LineHistory => (
+            "lines showing it were mostly alerts",
+            "lines showing it were not alerts, and no message here is known as an alert",
+        ),
+        _ => (
+            "most other windows showing it were abnormal",
+            "most other windows showing it were normal, and no message here is known to mark trouble",
+        ),
+    };
+    let reading = if judged.abnormal {
         format!(
-            "Line {}'s message `{}` marks trouble on this system: most other windows showing it were abnormal.",
+            "Line {}'s message `{}` marks trouble on this system: {trouble}.",
             judged.line,
             line_quote(item, format::detect(&item.input), judged.line - 1)
         )
     } else {
         format!(
-            "Line {}'s message is routine on this system: most other windows showing it were normal, and no message here is known to mark trouble.",
+            "Line {}'s message is routine on this system: {routine}.",
             judged.line
         )
     };
-    let steps = vec![severest.step(), history];
-    let mut trace = numbered(steps, binary_word(item.task, judged.abnormal));
-    trace.teacher = Teacher::Precedent;
+    let mut trace = numbered(
+        vec![severest.step(), reading],
+        binary_word(item.task, judged.abnormal),
+    );
+    trace.teacher = teacher;
     trace.line = Some(judged.line).filter(|_| judged.abnormal);
     Some(trace)
 }
@@ -566,6 +614,58 @@ mod tests {
             teachers.compose(&alert).expect("trace").teacher,
             Teacher::Severity
         );
+    }
+
+    /// On the bundled BGL log's training windows, the labelled lines judge most windows and are
+    /// right on each (every window leaving its own lines out), and their trace comes first, so a
+    /// window of routine FATAL job messages is taught normal where the chart's walk says abnormal.
+    #[test]
+    fn labelled_lines_teach_first_and_are_right_on_bgl_training_windows() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/datasets");
+        let splits = super::super::datasets::load(
+            &root.join("loglm"),
+            &root.join("loghub-2k"),
+            super::super::Scale::Full,
+        )
+        .expect("bundled datasets");
+        let charts = charts();
+        let teachers = Teachers::new(&charts, &splits.train).with_line_labels(&splits.train_lines);
+        let mut windows: Vec<&Item> = splits
+            .train
+            .iter()
+            .filter(|i| i.system == "BGL" && i.task == Task::AnomalyDetection)
+            .collect();
+        windows.dedup_by_key(|i| i.line);
+        let (mut judged, mut right, mut chart_wrong_history_right) = (0, 0, 0);
+        for w in &windows {
+            let candidates = teachers.candidates(w);
+            let Some(first) = candidates
+                .first()
+                .filter(|t| t.teacher == Teacher::LineHistory)
+            else {
+                continue;
+            };
+            judged += 1;
+            let history_right = is_right(w, first.answer_for(w.task).as_deref());
+            right += usize::from(history_right);
+            let chart = candidates.iter().find(|t| t.teacher == Teacher::Chart);
+            if history_right && chart.is_some_and(|c| !is_right(w, c.answer_for(w.task).as_deref()))
+            {
+                chart_wrong_history_right += 1;
+                assert_eq!(
+                    teachers.compose(w).expect("kept").teacher,
+                    Teacher::LineHistory
+                );
+            }
+        }
+        assert!(windows.len() >= 100, "{} windows", windows.len());
+        assert!(
+            judged * 4 >= windows.len() * 3,
+            "judged {judged} of {}",
+            windows.len()
+        );
+        assert!(right * 100 >= judged * 98, "right on {right} of {judged}");
+        assert!(chart_wrong_history_right > 0);
     }
 
     /// A chart's walk writes the trace, which is kept only when its answer is the gold one.
