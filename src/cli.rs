@@ -638,8 +638,8 @@ pub enum EvalPrompt {
 pub enum ExperimentCommand {
     /// Run or resume an experiment (a killed run starts again where it stopped)
     Run(ExperimentArgs),
-    /// Copy a finished experiment's full-pipeline adapter, with its results and the command that
-    /// made it, into an adapter folder (e.g. assets/adapters/logreasoner-smollm2-135m)
+    /// Copy a finished experiment's adapter, with its results and the command that made it, into
+    /// an adapter folder (e.g. assets/adapters/logreasoner-smollm2-135m)
     Ship {
         /// The experiment's folder
         #[arg(long, value_name = "DIR")]
@@ -650,6 +650,9 @@ pub enum ExperimentCommand {
         /// The command that ran the experiment, recorded in the adapter's README
         #[arg(long, value_name = "TEXT")]
         command: String,
+        /// Which adapter: `full` (thought, stepwise, DPO) or `stepwise` (stepwise SFT alone)
+        #[arg(long, default_value = "full")]
+        variant: String,
     },
 }
 

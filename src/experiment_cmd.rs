@@ -7,9 +7,14 @@ use crate::cli::ExperimentArgs;
 use logreasoner_core::config::Config;
 
 /// `logreasoner experiment ship`: the files written, one per line.
-pub fn ship(from: &std::path::Path, to: &std::path::Path, command: &str) -> anyhow::Result<()> {
+pub fn ship(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    command: &str,
+    variant: &str,
+) -> anyhow::Result<()> {
     let mut out = logreasoner_core::safe_text::stdout();
-    for file in logreasoner_core::experiment::ship(from, to, command)? {
+    for file in logreasoner_core::experiment::ship(from, to, command, variant)? {
         writeln!(out, "wrote {}", file.display())?;
     }
     Ok(())

@@ -122,9 +122,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Experiment(cli::ExperimentCommand::Run(args))) => {
             experiment_cmd::run(&config, args)?
         }
-        Some(Command::Experiment(cli::ExperimentCommand::Ship { from, to, command })) => {
-            experiment_cmd::ship(&from, &to, &command)?
-        }
+        Some(Command::Experiment(cli::ExperimentCommand::Ship {
+            from,
+            to,
+            command,
+            variant,
+        })) => experiment_cmd::ship(&from, &to, &command, &variant)?,
         Some(Command::Train(args)) => {
             return Ok(ExitCode::from(train_cmd::train(&config, *args)? as u8))
         }

@@ -138,6 +138,47 @@ fn says_which_prompts_were_cut_and_what_dpo_learned_from(out: &Path) {
     );
 }
 
+/// `experiment ship` from `from` to `to`, with `extra` arguments.
+fn run_ship(home: &Path, from: &Path, to: &Path, extra: &[&str]) -> Output {
+    common::command(home)
+        .args(["experiment", "ship", "--from"])
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .args(["--command", "logreasoner experiment run --scale small"])
+        .args(extra)
+        .output()
+        .expect("run")
+}
+
+/// Stepwise SFT alone ships too, measured on the diagnosis prompt like the full pipeline; an
+/// adapter a folder cannot ship is refused with the ones it can.
+fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
+    let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");
+    assert!(md.contains("| stepwise SFT, diagnosis prompt |"), "{md}");
+    let stepwise = home.join("adapters/stepwise");
+    let ship = run_ship(home, out, &stepwise, &["--variant", "stepwise"]);
+    assert!(
+        ship.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ship.stderr)
+    );
+    assert_eq!(
+        std::fs::read(stepwise.join("adapter_model.safetensors")).expect("shipped"),
+        std::fs::read(out.join("runs/stepwise/adapter/adapter_model.safetensors")).expect("run's")
+    );
+    let readme = std::fs::read_to_string(stepwise.join("README.md")).expect("readme");
+    assert!(readme.contains("Stepwise SFT's LoRA adapter"), "{readme}");
+    let unknown = run_ship(home, out, &home.join("nowhere"), &["--variant", "direct"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("the adapters a folder ships are full, stepwise"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}
+
 #[test]
 fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let home = tempfile::tempdir().expect("home");
@@ -246,14 +287,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
 
     // Shipping copies the full pipeline's adapter with its results; a diagnosis reads them.
     let shipped = home.path().join("adapters/lr");
-    let ship = common::command(home.path())
-        .args(["experiment", "ship", "--from"])
-        .arg(&out)
-        .arg("--to")
-        .arg(&shipped)
-        .args(["--command", "logreasoner experiment run --scale small"])
-        .output()
-        .expect("run");
+    let ship = run_ship(home.path(), &out, &shipped, &[]);
     assert!(
         ship.status.success(),
         "{}",
@@ -283,20 +317,14 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         )
         .expect("json")
     );
+    ships_stepwise_sft_alone(home.path(), &out);
     // An unfinished experiment is refused.
     let unfinished = home.path().join("unfinished");
     std::fs::create_dir_all(&unfinished).expect("dir");
     let mut state = json.clone();
     state["results"] = serde_json::json!([]);
     std::fs::write(unfinished.join("state.json"), state.to_string()).expect("write");
-    let refused = common::command(home.path())
-        .args(["experiment", "ship", "--from"])
-        .arg(&unfinished)
-        .arg("--to")
-        .arg(home.path().join("nope"))
-        .args(["--command", "x"])
-        .output()
-        .expect("run");
+    let refused = run_ship(home.path(), &unfinished, &home.path().join("nope"), &[]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is not finished"));
 }

@@ -224,10 +224,30 @@ pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
 pub const FULL: &str = "full (+ DPO)";
 /// Every variant, in table order.
 pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
-/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection): the shipped
-/// adapter's and the base model's. The full pipeline's measurement there is what the verdict rule
+/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection): the base
+/// model's and the adapters a folder can ship (the full pipeline's, and stepwise SFT alone's,
+/// which the ablation found better). An adapter's measurement there is what the verdict rule
 /// reads, since that is the prompt whose answers it settles.
-pub const DIAGNOSED: [&str; 2] = [BASE, FULL];
+pub const DIAGNOSED: [&str; 3] = [BASE, FULL, STEPWISE];
+
+/// The diagnosis-prompt step and the verdict step of each diagnosed variant: the base model's and
+/// the full pipeline's after DPO, stepwise SFT's after its own run.
+const DIAGNOSIS_STEPS: [(&str, &str, &[&str]); 2] = [
+    (DIAGNOSIS_STEP, VERDICT_STEP, &[BASE, FULL]),
+    (
+        "eval:diagnosis-stepwise",
+        "eval:verdict-stepwise",
+        &[STEPWISE],
+    ),
+];
+
+/// The variants a diagnosis-prompt step evaluates, or a verdict step scores.
+fn diagnosed_by(step: &str) -> Option<&'static [&'static str]> {
+    DIAGNOSIS_STEPS
+        .iter()
+        .find(|(d, v, _)| *d == step || *v == step)
+        .map(|(.., variants)| *variants)
+}
 
 /// The name of `variant`'s rows on the diagnosis prompt.
 pub fn on_diagnosis_prompt(variant: &str) -> String {
@@ -454,9 +474,9 @@ pub fn steps() -> Vec<String> {
 fn evals_after(run: &str) -> &'static [&'static str] {
     match run {
         "thought-stepwise" => &["eval:thought-stepwise"],
-        "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
+        "dpo" => &["eval:full", DIAGNOSIS_STEPS[0].0, DIAGNOSIS_STEPS[0].1],
         "direct" => &["eval:direct"],
-        "stepwise" => &["eval:stepwise"],
+        "stepwise" => &["eval:stepwise", DIAGNOSIS_STEPS[1].0, DIAGNOSIS_STEPS[1].1],
         _ => &[],
     }
 }
@@ -478,9 +498,9 @@ fn eval_variants(step: &str) -> Option<&'static [&'static str]> {
 /// training items ([`sampling::policy`]).
 const POLICY_STEP: &str = "policy";
 
-/// The step evaluating [`DIAGNOSED`] on the diagnosis prompt.
+/// The step evaluating the base model and the full pipeline on the diagnosis prompt.
 const DIAGNOSIS_STEP: &str = "eval:diagnosis";
-/// The step scoring the verdicts diagnoses give with [`DIAGNOSED`] (no model runs: it settles the
+/// The step scoring the verdicts diagnoses give with them (no model runs: it settles the
 /// recorded diagnosis-prompt answers against the walk).
 const VERDICT_STEP: &str = "eval:verdict";
 
@@ -677,15 +697,14 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == "samples" => sampling::sample(ctx),
         None if step == POLICY_STEP => policy(ctx),
         Some(("train", name)) => train(ctx, name),
-        _ if step == DIAGNOSIS_STEP => {
-            for variant in DIAGNOSED {
-                evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
-            }
-            Ok(())
-        }
-        _ if step == VERDICT_STEP => {
-            for variant in DIAGNOSED {
-                score_verdicts(ctx, variant)?;
+        _ if diagnosed_by(step).is_some() => {
+            let verdicts = step.starts_with("eval:verdict");
+            for variant in diagnosed_by(step).unwrap_or_default() {
+                if verdicts {
+                    score_verdicts(ctx, variant)?;
+                } else {
+                    evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
+                }
             }
             Ok(())
         }
@@ -1121,11 +1140,39 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-/// Copies a finished experiment's full-pipeline adapter (the DPO run's) into `dest` with the
-/// experiment's `results.json` and `results.md` beside it and a README naming the command that
-/// made it, and its measurement against the walk ([`verdict::RELIABILITY_FILE`]), so the adapter
-/// carries what the verdict rule needs. Returns the files written.
-pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, ExperimentError> {
+/// The adapters a finished experiment can ship, by the name `experiment ship --variant` takes:
+/// the full pipeline's, and stepwise SFT alone's (the traced run's ablation measured it above the
+/// full pipeline; the thought stage cost anomaly F1).
+pub const SHIPPABLE: [(&str, &str); 2] = [("full", FULL), ("stepwise", STEPWISE)];
+
+/// What each shippable adapter is, for its README.
+fn shipped_description(variant: &str) -> &'static str {
+    match variant {
+        STEPWISE => "Stepwise SFT's LoRA adapter (SFT on the stepwise traces alone, without the thought stage; PEFT layout)",
+        _ => "The full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout)",
+    }
+}
+
+/// Copies a finished experiment's adapter of `variant` (one of [`SHIPPABLE`]) into `dest` with
+/// the experiment's `results.json` and `results.md` beside it and a README naming the command
+/// that made it, and its measurement against the walk ([`verdict::RELIABILITY_FILE`]), so the
+/// adapter carries what the verdict rule needs. Returns the files written.
+pub fn ship(
+    folder: &Path,
+    dest: &Path,
+    command: &str,
+    variant: &str,
+) -> Result<Vec<PathBuf>, ExperimentError> {
+    let (variant, run) = SHIPPABLE
+        .iter()
+        .find(|(name, _)| *name == variant)
+        .and_then(|(_, v)| Some((*v, variant_run(v)?)))
+        .ok_or_else(|| {
+            ExperimentError::Invalid(format!(
+                "cannot ship `{variant}`: the adapters a folder ships are {}",
+                SHIPPABLE.map(|(n, _)| n).join(", ")
+            ))
+        })?;
     let state_path = folder.join("state.json");
     let state: State =
         serde_json::from_slice(&std::fs::read(&state_path).map_err(|e| io(&state_path, e))?)
@@ -1141,7 +1188,7 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
             missing.join(", ")
         )));
     }
-    let adapter = folder.join("runs").join("dpo").join("adapter");
+    let adapter = folder.join("runs").join(run).join("adapter");
     std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
     let mut written = Vec::new();
     let mut copy = |from: PathBuf, name: &str| -> Result<(), ExperimentError> {
@@ -1165,13 +1212,14 @@ pub fn ship(folder: &Path, dest: &Path, command: &str) -> Result<Vec<PathBuf>, E
     written.extend(write_reliability(
         &read_answers(&folder.join("answers.jsonl")),
         &dev,
-        FULL,
+        variant,
         &dest.join("results.json"),
         dest,
     )?);
     let readme = format!(
-        "# LogReasoner adapter for {model}\n\nThe full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout), made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection record on the diagnosis prompt beside the walk's, with their disagreements counted item by item) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
+        "# LogReasoner adapter for {model}\n\n{what}, made by\n\n```\n{command}\n```\n\nat {scale:?} scale. `results.md` is its table on the dev split (every variant, every task);\n`reliability.json` (its anomaly-detection record on the diagnosis prompt beside the walk's, with their disagreements counted item by item) is what diagnoses read to decide\nwhen the model may override a chart walk.\nThe default configuration loads this adapter with the default model; `--adapter none` turns it off.\n",
         model = state.model.display(),
+        what = shipped_description(variant),
         scale = state.scale,
     );
     let to = dest.join("README.md");
@@ -1515,7 +1563,20 @@ mod tests {
             }
         }
         assert!(at(POLICY_STEP) < at("train:dpo"));
-        assert!(at("eval:full") < at(DIAGNOSIS_STEP) && at(DIAGNOSIS_STEP) < at(VERDICT_STEP));
+        // Each diagnosed variant is measured on the diagnosis prompt once, after its run, and its
+        // verdicts scored after that.
+        for variant in DIAGNOSED {
+            let steps: Vec<&(&str, &str, &[&str])> = DIAGNOSIS_STEPS
+                .iter()
+                .filter(|(.., v)| v.contains(&variant))
+                .collect();
+            assert_eq!(steps.len(), 1, "{variant}");
+            let (diagnosis, verdict, _) = steps[0];
+            assert!(at(diagnosis) < at(verdict), "{variant}");
+            if let Some(run) = variant_run(variant) {
+                assert!(at(&format!("train:{run}")) < at(diagnosis), "{variant}");
+            }
+        }
         let unique: std::collections::HashSet<&String> = all.iter().collect();
         assert_eq!(unique.len(), all.len());
     }
