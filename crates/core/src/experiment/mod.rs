@@ -1188,6 +1188,18 @@ pub fn ship(
             missing.join(", ")
         )));
     }
+    // The verdict rule reads the adapter's measurement on the diagnosis prompt; a folder
+    // finished before that variant was measured there has none to give.
+    if !state
+        .results
+        .iter()
+        .any(|r| r.variant == on_diagnosis_prompt(variant))
+    {
+        return Err(ExperimentError::Invalid(format!(
+            "{} has no measurement of {variant} on the diagnosis prompt beside the walk; run it again to measure it first",
+            folder.display()
+        )));
+    }
     let adapter = folder.join("runs").join(run).join("adapter");
     std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
     let mut written = Vec::new();
@@ -1205,8 +1217,7 @@ pub fn ship(
     )?;
     copy(folder.join("results.json"), "results.json")?;
     copy(folder.join("results.md"), "results.md")?;
-    let dev_path = folder.join("dev.jsonl");
-    let dev = eval::data::load(&dev_path)
+    let dev = eval::data::load(&folder.join("dev.jsonl"))
         .map_err(ExperimentError::Data)?
         .items;
     written.extend(write_reliability(
@@ -1572,9 +1583,14 @@ mod tests {
                 .collect();
             assert_eq!(steps.len(), 1, "{variant}");
             let (diagnosis, verdict, _) = steps[0];
-            assert!(at(diagnosis) < at(verdict), "{variant}");
+            let (diagnosis, verdict) =
+                (at(diagnosis).expect("a step"), at(verdict).expect("a step"));
+            assert!(diagnosis < verdict, "{variant}");
             if let Some(run) = variant_run(variant) {
-                assert!(at(&format!("train:{run}")) < at(diagnosis), "{variant}");
+                assert!(
+                    at(&format!("train:{run}")).expect("a step") < diagnosis,
+                    "{variant}"
+                );
             }
         }
         let unique: std::collections::HashSet<&String> = all.iter().collect();

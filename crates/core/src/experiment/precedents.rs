@@ -168,8 +168,9 @@ pub fn message_key(content: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct LineHistory {
     seen: HashMap<String, Tally>,
-    /// Each training line's own label, by its whole text, so a window leaves its own lines out.
-    own: HashMap<String, bool>,
+    /// Each training line's label and the message it was counted under, by its whole text, so
+    /// a window leaves all its own lines out.
+    own: HashMap<String, (bool, String)>,
 }
 
 impl LineHistory {
@@ -180,19 +181,17 @@ impl LineHistory {
         let sample: Vec<&str> = lines.iter().take(64).map(|(_, l)| l.as_str()).collect();
         let fmt = format::detect(&sample);
         for (alert, line) in lines {
-            let t = h
-                .seen
-                .entry(message_key(format::parse_line(fmt, line).content))
-                .or_default();
+            let key = message_key(format::parse_line(fmt, line).content);
+            let t = h.seen.entry(key.clone()).or_default();
             t.abnormal += u32::from(*alert);
             t.normal += u32::from(!*alert);
-            h.own.insert(line.clone(), *alert);
+            h.own.insert(line.clone(), (*alert, key));
         }
         h
     }
 
-    /// The line labels' reading of an anomaly-detection window, each of its own lines left out
-    /// (a message counts once [`MIN_WINDOWS`] other lines showed it): abnormal where a line's
+    /// The line labels' reading of an anomaly-detection window, all of its own lines left out
+    /// (a message counts once [`MIN_WINDOWS`] lines of other windows showed it): abnormal where a line's
     /// message was mostly an alert (the most alert-prone line is cited); normal where none was
     /// and every line at error level or worse shows a known message (the first such line, else
     /// `anchor`, is cited); `None` where a severe line's message is unknown or nothing is known.
@@ -201,6 +200,14 @@ impl LineHistory {
             return None;
         }
         let fmt = format::detect(&item.input);
+        // A training window's lines, each under the message it was counted as: a burst of one
+        // alert message inside the window must not vouch for itself.
+        let mut mine: HashMap<&str, Tally> = HashMap::new();
+        for (alert, key) in item.input.iter().filter_map(|l| self.own.get(l.as_str())) {
+            let t = mine.entry(key.as_str()).or_default();
+            t.abnormal += u32::from(*alert);
+            t.normal += u32::from(!*alert);
+        }
         let mut worst: Option<(f64, usize)> = None;
         let mut severe_unknown = false;
         let mut first_severe = None;
@@ -208,11 +215,16 @@ impl LineHistory {
         for (i, line) in item.input.iter().enumerate() {
             let parsed = format::parse_line(fmt, line);
             let severe = parsed.level.is_some_and(|l| l >= format::Level::Error);
-            let key = message_key(parsed.content);
-            let mut tally = self.seen.get(&key).copied().unwrap_or_default();
-            if let Some(&alert) = self.own.get(line.as_str()) {
-                tally = tally.without(alert);
-            }
+            let key = match self.own.get(line.as_str()) {
+                Some((_, counted)) => counted.clone(),
+                None => message_key(parsed.content),
+            };
+            let seen = self.seen.get(&key).copied().unwrap_or_default();
+            let own = mine.get(key.as_str()).copied().unwrap_or_default();
+            let tally = Tally {
+                normal: seen.normal.saturating_sub(own.normal),
+                abnormal: seen.abnormal.saturating_sub(own.abnormal),
+            };
             if tally.total() < MIN_WINDOWS {
                 severe_unknown |= severe;
                 continue;
@@ -366,6 +378,16 @@ mod tests {
         assert_eq!(history.judge(&own, 1), abnormal_at(1));
         let once = LineHistory::from_lines(&[(true, alert(0))]);
         assert_eq!(once.judge(&own, 1), None);
+        // A window leaves all its lines out: a burst of three alerts of one message inside it
+        // is not three other lines.
+        let burst: Vec<(bool, String)> = (0..3).map(|n| (true, alert(50 + n))).collect();
+        let bursty = LineHistory::from_lines(&burst);
+        let window = item(&[&alert(50), &alert(51), &alert(52)], "abnormal");
+        assert_eq!(bursty.judge(&window, 1), None);
+        assert_eq!(
+            bursty.judge(&item(&[&alert(60)], "abnormal"), 1),
+            abnormal_at(1)
+        );
     }
 
     /// A window's own label (and its copies', which balancing adds) never vouches for it.

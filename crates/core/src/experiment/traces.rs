@@ -658,6 +658,10 @@ mod tests {
                 );
             }
         }
+        eprintln!(
+            "MEASURED {} windows judged {judged} right {right} fixes {chart_wrong_history_right}",
+            windows.len()
+        );
         assert!(windows.len() >= 100, "{} windows", windows.len());
         assert!(
             judged * 4 >= windows.len() * 3,
