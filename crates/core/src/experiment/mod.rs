@@ -234,19 +234,16 @@ pub const DIAGNOSED: [&str; 3] = [BASE, FULL, STEPWISE];
 /// the full pipeline's after DPO, stepwise SFT's after its own run.
 const DIAGNOSIS_STEPS: [(&str, &str, &[&str]); 2] = [
     (DIAGNOSIS_STEP, VERDICT_STEP, &[BASE, FULL]),
-    (
-        "eval:diagnosis-stepwise",
-        "eval:verdict-stepwise",
-        &[STEPWISE],
-    ),
+    (STEPWISE_DIAGNOSIS_STEP, STEPWISE_VERDICT_STEP, &[STEPWISE]),
 ];
 
-/// The variants a diagnosis-prompt step evaluates, or a verdict step scores.
-fn diagnosed_by(step: &str) -> Option<&'static [&'static str]> {
+/// The variants a diagnosis-prompt step evaluates or a verdict step scores, and whether `step`
+/// is the verdict step; `None` for any other step.
+fn diagnosed_by(step: &str) -> Option<(&'static [&'static str], bool)> {
     DIAGNOSIS_STEPS
         .iter()
         .find(|(d, v, _)| *d == step || *v == step)
-        .map(|(.., variants)| *variants)
+        .map(|(_, verdict, variants)| (*variants, *verdict == step))
 }
 
 /// The name of `variant`'s rows on the diagnosis prompt.
@@ -474,9 +471,13 @@ pub fn steps() -> Vec<String> {
 fn evals_after(run: &str) -> &'static [&'static str] {
     match run {
         "thought-stepwise" => &["eval:thought-stepwise"],
-        "dpo" => &["eval:full", DIAGNOSIS_STEPS[0].0, DIAGNOSIS_STEPS[0].1],
+        "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
         "direct" => &["eval:direct"],
-        "stepwise" => &["eval:stepwise", DIAGNOSIS_STEPS[1].0, DIAGNOSIS_STEPS[1].1],
+        "stepwise" => &[
+            "eval:stepwise",
+            STEPWISE_DIAGNOSIS_STEP,
+            STEPWISE_VERDICT_STEP,
+        ],
         _ => &[],
     }
 }
@@ -503,6 +504,9 @@ const DIAGNOSIS_STEP: &str = "eval:diagnosis";
 /// The step scoring the verdicts diagnoses give with them (no model runs: it settles the
 /// recorded diagnosis-prompt answers against the walk).
 const VERDICT_STEP: &str = "eval:verdict";
+/// The same two steps for stepwise SFT, after its own run.
+const STEPWISE_DIAGNOSIS_STEP: &str = "eval:diagnosis-stepwise";
+const STEPWISE_VERDICT_STEP: &str = "eval:verdict-stepwise";
 
 /// Tasks in the order a variant is evaluated on them: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
@@ -698,8 +702,8 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == POLICY_STEP => policy(ctx),
         Some(("train", name)) => train(ctx, name),
         _ if diagnosed_by(step).is_some() => {
-            let verdicts = step.starts_with("eval:verdict");
-            for variant in diagnosed_by(step).unwrap_or_default() {
+            let (variants, verdicts) = diagnosed_by(step).unwrap_or_default();
+            for variant in variants {
                 if verdicts {
                     score_verdicts(ctx, variant)?;
                 } else {
