@@ -156,6 +156,11 @@ fn run_ship(home: &Path, from: &Path, to: &Path, extra: &[&str]) -> Output {
 fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
     let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");
     assert!(md.contains("| stepwise SFT, diagnosis prompt |"), "{md}");
+    // What an engineer is shown with either shippable adapter, against the walk alone.
+    for variant in ["full (+ DPO)", "stepwise SFT"] {
+        let row = format!("| {variant}, diagnosis verdict − flowchart walk | anomaly_detection");
+        assert!(md.contains(&row), "{row} in\n{md}");
+    }
     let stepwise = home.join("adapters/stepwise");
     let ship = run_ship(home, out, &stepwise, &["--variant", "stepwise"]);
     assert!(

@@ -750,6 +750,28 @@ fn answers_to(row: &serde_json::Value, variant: &str, task: Task) -> bool {
     row["variant"] == variant && row["task"] == task.to_string()
 }
 
+/// The answers `variant` recorded on `task`, one for each of `items` in their order (checked by
+/// line); `None` when none were recorded or they are not those items', so no table pairs an
+/// answer with another item's gold.
+fn aligned_answers<'a, I: std::borrow::Borrow<Item>>(
+    answers: &'a [serde_json::Value],
+    variant: &str,
+    task: Task,
+    items: &[I],
+) -> Option<Vec<&'a serde_json::Value>> {
+    let rows: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|a| answers_to(a, variant, task))
+        .collect();
+    let aligned = !rows.is_empty()
+        && rows.len() == items.len()
+        && rows
+            .iter()
+            .zip(items)
+            .all(|(r, i)| r["line"].as_u64() == Some(i.borrow().line as u64));
+    aligned.then_some(rows)
+}
+
 fn record_answers(
     path: &Path,
     variant: &str,

@@ -3,7 +3,7 @@
 //! variants). On 90 anomaly items a lead of one or two answers moves F1 by several hundredths, so
 //! the report says which differences the dev split can tell apart and which it cannot.
 
-use super::{answers_to, recorded_answer};
+use super::{aligned_answers, recorded_answer};
 use crate::eval::{self, data::Item, headline_metric as headline, Answer};
 use crate::store::Task;
 use crate::train::model::Rng;
@@ -98,16 +98,8 @@ fn recorded(
     task: Task,
     items: &[Item],
 ) -> Option<Vec<Answer>> {
-    let rows: Vec<&serde_json::Value> = answers
-        .iter()
-        .filter(|a| answers_to(a, variant, task))
-        .collect();
-    let aligned = rows.len() == items.len()
-        && rows
-            .iter()
-            .zip(items)
-            .all(|(r, i)| r["line"].as_u64() == Some(i.line as u64));
-    aligned.then(|| rows.into_iter().map(recorded_answer).collect())
+    aligned_answers(answers, variant, task, items)
+        .map(|rows| rows.into_iter().map(recorded_answer).collect())
 }
 
 /// Markdown: for each `(variant, baseline)` pair, on every task both answered in full, the

@@ -3,8 +3,8 @@
 //! and the data and timing notes, as `results.md`.
 
 use super::{
-    answers_to, diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps, State, BASE,
-    DIAGNOSED, DIRECT, FULL, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
+    aligned_answers, answers_to, diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps,
+    State, BASE, DIAGNOSED, DIRECT, FULL, SHIPPABLE, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
 };
 use crate::eval::{self, data::Item, headline_metric as headline};
 use crate::store::Task;
@@ -205,14 +205,10 @@ fn split(
         .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)))
         .chain(DIAGNOSED.iter().map(|v| diagnosis_verdict(v)));
     for v in labels {
-        let recorded: Vec<eval::Answer> = answers
-            .iter()
-            .filter(|a| answers_to(a, &v, task))
-            .map(recorded_answer)
-            .collect();
-        if recorded.is_empty() || recorded.len() != items.len() {
+        let Some(rows) = aligned_answers(answers, &v, task, &items) else {
             continue;
-        }
+        };
+        let recorded: Vec<eval::Answer> = rows.into_iter().map(recorded_answer).collect();
         out.push_str(&format!("| {v} |"));
         for g in &groups {
             let (members, given): (Vec<Item>, Vec<eval::Answer>) = items
@@ -311,9 +307,9 @@ pub fn diagnosis_table(state: &State) -> Option<String> {
 }
 
 /// The comparisons the method is judged by: each training stage against the plain baseline, the
-/// ablation's steps (the thought stage, DPO), and the full pipeline against the walk and the base
-/// model (and, added where the report is written, its diagnosis verdicts against the walk).
-const COMPARED: [(&str, &str); 7] = [
+/// ablation's steps (the thought stage, DPO), and each shippable adapter against the walk and the
+/// base model (and, added where the report is written, its diagnosis verdicts against the walk).
+const COMPARED: [(&str, &str); 9] = [
     (FULL, DIRECT),
     (THOUGHT_STEPWISE, DIRECT),
     (STEPWISE, DIRECT),
@@ -321,6 +317,8 @@ const COMPARED: [(&str, &str); 7] = [
     (FULL, THOUGHT_STEPWISE),
     (FULL, WALK),
     (FULL, BASE),
+    (STEPWISE, WALK),
+    (STEPWISE, BASE),
 ];
 
 /// The whole `results.md`.
@@ -356,9 +354,13 @@ pub fn markdown(s: &State, dev: &[Item], train: &[Item], answers: &[serde_json::
     ));
     md.push_str(&cut_table(dev, answers));
     md.push_str("\n## Which differences the dev split tells apart\n\nEach row: the first variant's headline metric minus the second's on the same items, with a 95% paired bootstrap interval (the items drawn with replacement, 1,000 draws, one seed). Where the interval holds zero, the dev split cannot tell the two apart, whichever row of the table is higher.\n\n");
-    let verdicts = diagnosis_verdict(FULL);
+    // What an engineer is shown, against the walk alone, for each adapter a folder can ship.
+    let verdicts: Vec<String> = SHIPPABLE
+        .iter()
+        .map(|(_, v)| diagnosis_verdict(v))
+        .collect();
     let mut pairs = COMPARED.to_vec();
-    pairs.push((verdicts.as_str(), WALK));
+    pairs.extend(verdicts.iter().map(|v| (v.as_str(), WALK)));
     md.push_str(&super::paired::table(dev, answers, &pairs));
     md.push_str("\n## Data\n\n");
     md.push_str(&format!(
@@ -419,6 +421,29 @@ mod tests {
         }
     }
 
+    /// Numbers each task's items 1, 2, … and each variant's answers on a task the same way, the
+    /// order they were recorded in, as an evaluation records them.
+    fn numbered(
+        mut dev: Vec<Item>,
+        mut answers: Vec<serde_json::Value>,
+    ) -> (Vec<Item>, Vec<serde_json::Value>) {
+        let mut next = std::collections::HashMap::new();
+        for i in &mut dev {
+            let n = next.entry(i.task.to_string()).or_insert(0);
+            *n += 1;
+            i.line = *n;
+        }
+        next.clear();
+        for a in &mut answers {
+            let n = next
+                .entry(format!("{}/{}", a["variant"], a["task"]))
+                .or_insert(0);
+            *n += 1;
+            a["line"] = serde_json::json!(*n);
+        }
+        (dev, answers)
+    }
+
     fn answer(variant: &str, said: Option<&str>) -> serde_json::Value {
         serde_json::json!({
             "variant": variant,
@@ -455,6 +480,13 @@ mod tests {
         for said in ["abnormal", "abnormal", "normal", "abnormal"] {
             answers.push(answer(&diagnosed, Some(said)));
         }
+        let (dev, mut answers) = numbered(dev, answers);
+        // Answers to other items than these (as many as there are items) get no row either.
+        for line in 5..9 {
+            let mut a = answer("stepwise SFT", Some("normal"));
+            a["line"] = serde_json::json!(line);
+            answers.push(a);
+        }
         let md = by_source(&dev, &answers);
         assert!(
             md.contains("| full (+ DPO), diagnosis prompt | 0.667 | 0.500 | 1.000 | 1.000 |"),
@@ -469,6 +501,7 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("direct SFT"), "{md}");
+        assert!(!md.contains("stepwise SFT"), "{md}");
     }
 
     /// Cut answers are counted per variant and task; answers recorded before cuts were are `–`.
@@ -522,6 +555,7 @@ mod tests {
             said("took <*> ms"),
             said("user bob left"),
         ];
+        let (dev, answers) = numbered(dev, answers);
         let md = by_seen_template(&dev, &train, &answers);
         assert!(
             md.contains(
@@ -557,6 +591,7 @@ mod tests {
             })
         };
         let answers = vec![said("disk full"), said("network down")];
+        let (dev, answers) = numbered(dev, answers);
         let md = by_seen_log(&dev, &train, &answers);
         assert!(md.starts_with("root_cause:"), "{md}");
         assert!(

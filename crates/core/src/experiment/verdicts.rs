@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    answers_to, diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_result,
+    aligned_answers, diagnosis_verdict, io, on_diagnosis_prompt, read_answers, record_result,
     recorded_answer, Ctx, ExperimentError, WALK,
 };
 use crate::diagnose::verdict;
@@ -101,16 +101,10 @@ fn paired_rows<'a>(
     dev: &'a [Item],
 ) -> Option<Paired<'a>> {
     let task = Task::AnomalyDetection;
-    let rows = |v: &str| -> Vec<&serde_json::Value> {
-        answers.iter().filter(|r| answers_to(r, v, task)).collect()
-    };
     let items: Vec<&Item> = dev.iter().filter(|i| i.task == task).collect();
-    let (model, walk) = (rows(label), rows(WALK));
-    let same = !items.is_empty()
-        && model.len() == items.len()
-        && walk.len() == items.len()
-        && model.iter().zip(&walk).all(|(m, w)| m["line"] == w["line"]);
-    same.then_some(Paired { items, model, walk })
+    let model = aligned_answers(answers, label, task, &items)?;
+    let walk = aligned_answers(answers, WALK, task, &items)?;
+    Some(Paired { items, model, walk })
 }
 
 impl Paired<'_> {
