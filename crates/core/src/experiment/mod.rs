@@ -33,7 +33,7 @@ pub use report::{against_constants, table};
 pub use verdicts::reliability;
 use verdicts::{score_verdicts, write_reliability};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -794,6 +794,39 @@ fn count_by_task(items: &[Item]) -> BTreeMap<String, usize> {
     out
 }
 
+/// Thought rows kept per task and chart. The charts derive about ten thoughts; written once per
+/// item, one of them made 269 of 667 rows (every BGL window), and SFT on them taught the 135M
+/// model to recite that chart over windows it does not fit. A few rows each, with their
+/// instances' logs, teach what a thought is without one drowning the rest.
+pub const THOUGHTS_PER_KIND: usize = 8;
+
+/// At most `n` rows of each kind, spread evenly over that kind's rows (the first of each stretch),
+/// kept in their order: a kind's first rows may all come from one source (LogLM's single lines
+/// before BGL's windows).
+fn spread_of_each_kind<K: std::hash::Hash + Eq, T>(rows: Vec<(K, T)>, n: usize) -> Vec<T> {
+    let mut total: HashMap<&K, usize> = HashMap::new();
+    for (kind, _) in &rows {
+        *total.entry(kind).or_insert(0) += 1;
+    }
+    let mut seen: HashMap<&K, usize> = HashMap::new();
+    let keep: Vec<bool> = rows
+        .iter()
+        .map(|(kind, _)| {
+            let of = total[kind];
+            let at = seen.entry(kind).or_insert(0);
+            let stretch = |row: usize| row * n / of;
+            // The `n` stretches of a kind's rows each keep their first row.
+            let kept = *at == 0 || stretch(*at) != stretch(*at - 1);
+            *at += 1;
+            kept
+        })
+        .collect();
+    rows.into_iter()
+        .zip(keep)
+        .filter_map(|((_, row), kept)| kept.then_some(row))
+        .collect()
+}
+
 /// The training files of the direct, stepwise and thought stages.
 fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     let charts = &ctx.opts.charts;
@@ -853,10 +886,11 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             }
             stats.diagnosis_rows += 1;
         }
-        if let Some((prompt, thought)) = traces::thought_example(charts, item) {
-            thoughts.push(sft_row(prompt, &thought));
+        if let Some((prompt, thought)) = traces::thought_example(&teachers, item) {
+            thoughts.push(((item.task, thought.clone()), sft_row(prompt, &thought)));
         }
     }
+    let thoughts = spread_of_each_kind(thoughts, THOUGHTS_PER_KIND);
     stats.thought_rows = thoughts.len();
     write_jsonl(&ctx.path("direct.jsonl"), &direct)?;
     write_jsonl(&ctx.path("stepwise_traces.jsonl"), &stepwise)?;
@@ -1677,6 +1711,23 @@ mod tests {
         std::fs::create_dir(dir.path().join("state.json")).expect("a folder in its place");
         let err = run(&medium_in(dir.path(), 1.0), &mut |_| {}).expect_err("unreadable state");
         assert!(err.to_string().contains("state.json"), "{err}");
+    }
+
+    #[test]
+    fn thought_rows_keep_a_few_of_each_kind_spread_over_its_rows() {
+        let rows = vec![
+            ("bgl", 1),
+            ("bgl", 2),
+            ("pam", 3),
+            ("bgl", 4),
+            ("pam", 5),
+            ("bgl", 6),
+        ];
+        assert_eq!(spread_of_each_kind(rows.clone(), 2), [1, 3, 4, 5]);
+        assert_eq!(spread_of_each_kind(rows.clone(), 1), [1, 3]);
+        assert_eq!(spread_of_each_kind(rows, 8), [1, 2, 3, 4, 5, 6]);
+        let many: Vec<(u8, usize)> = (0..100).map(|i| (0, i)).collect();
+        assert_eq!(spread_of_each_kind(many, 4), [0, 25, 50, 75]);
     }
 
     #[test]

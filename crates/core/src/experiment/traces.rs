@@ -525,10 +525,27 @@ pub fn diagnosis_example(
     Some((plan.messages, answer))
 }
 
-/// The thought stage's example for an item a chart applies to: the thought prompt and the chart's
-/// derived thought.
-pub fn thought_example(charts: &[Flowchart], item: &Item) -> Option<(Vec<Message>, String)> {
-    let chart = eval::diagnosis_plan(charts, item, PromptLimits::default()).chart?;
+/// The thought stage's example for an item whose problem a chart describes: the thought prompt
+/// and the chart's derived thought. A thought opens with the chart's problem ("RAS events at
+/// FATAL severity…"), so it is written only where that problem is the item's: on the binary
+/// tasks where the chart's walk reaches the gold answer (a normal window retrieved by its system
+/// alone would teach a false premise), on root cause and interpretation wherever a chart is
+/// retrieved (their gold is free text no walk concludes), and never on parsing (a template asks
+/// for no troubleshooting).
+pub fn thought_example(teachers: &Teachers, item: &Item) -> Option<(Vec<Message>, String)> {
+    let fits = match item.task {
+        Task::LogParsing => false,
+        Task::RootCause | Task::Interpretation => true,
+        Task::AnomalyDetection | Task::FailurePrediction => {
+            teachers.candidates(item).iter().any(|t| {
+                t.teacher == Teacher::Chart && is_right(item, t.answer_for(item.task).as_deref())
+            })
+        }
+    };
+    if !fits {
+        return None;
+    }
+    let chart = eval::diagnosis_plan(teachers.charts, item, PromptLimits::default()).chart?;
     Some((
         crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
         thought::derive(&chart).render(),
@@ -694,6 +711,46 @@ mod tests {
             .compose(&item(Task::FailurePrediction, &[FATAL], "yes"))
             .expect("trace");
         assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
+    }
+
+    /// A chart's thought is taught only where its problem is the item's: a BGL window whose walk
+    /// reaches the gold anomaly gets it; a normal window of the same system (the chart retrieved
+    /// by its system alone), a FATAL window the labels call normal, and a parsing row do not.
+    #[test]
+    fn a_thought_is_taught_only_where_its_chart_is_the_items_problem() {
+        let charts = charts();
+        let teachers = Teachers::new(&charts, &[]);
+        let (prompt, thought) = thought_example(
+            &teachers,
+            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
+        )
+        .expect("the walk reaches gold: the chart's thought");
+        assert!(
+            thought.starts_with("Problem overview: RAS events at FATAL"),
+            "{thought}"
+        );
+        assert!(prompt
+            .iter()
+            .any(|m| m.content.contains("high-level expert thought")));
+        for unfit in [
+            item(Task::AnomalyDetection, &[INFO], "normal"),
+            item(Task::AnomalyDetection, &[INFO, FATAL], "normal"),
+            item(
+                Task::LogParsing,
+                &[FATAL],
+                "RAS KERNEL FATAL data TLB error interrupt",
+            ),
+        ] {
+            assert!(
+                thought_example(&teachers, &unfit).is_none(),
+                "{:?} {:?}",
+                unfit.task,
+                unfit.gold
+            );
+        }
+        assert!(
+            thought_example(&teachers, &item(Task::FailurePrediction, &[FATAL], "yes")).is_some()
+        );
     }
 
     /// Where a chart's symptom appears on lines that report no failure and the gold answer is
