@@ -224,11 +224,16 @@ pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
 pub const FULL: &str = "full (+ DPO)";
 /// Every variant, in table order.
 pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
-/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection): the base
-/// model's and the adapters a folder can ship (the full pipeline's, and stepwise SFT alone's,
-/// which the ablation found better). An adapter's measurement there is what the verdict rule
-/// reads, since that is the prompt whose answers it settles.
-pub const DIAGNOSED: [&str; 3] = [BASE, FULL, STEPWISE];
+/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection), in
+/// [`DIAGNOSIS_STEPS`]' order: the base model's and the adapters a folder can ship (the full
+/// pipeline's, and stepwise SFT alone's, which the ablation found better). An adapter's
+/// measurement there is what the verdict rule reads, since that is the prompt whose answers it
+/// settles.
+pub fn diagnosed() -> impl Iterator<Item = &'static str> + Clone {
+    DIAGNOSIS_STEPS
+        .iter()
+        .flat_map(|(.., variants)| variants.iter().copied())
+}
 
 /// The diagnosis-prompt step and the verdict step of each diagnosed variant: the base model's and
 /// the full pipeline's after DPO, stepwise SFT's after its own run.
@@ -1636,7 +1641,7 @@ mod tests {
         assert!(at(POLICY_STEP) < at("train:dpo"));
         // Each diagnosed variant is measured on the diagnosis prompt once, after its run, and its
         // verdicts scored after that.
-        for variant in DIAGNOSED {
+        for variant in diagnosed() {
             let steps: Vec<&(&str, &str, &[&str])> = DIAGNOSIS_STEPS
                 .iter()
                 .filter(|(.., v)| v.contains(&variant))

@@ -3,8 +3,9 @@
 //! and the data and timing notes, as `results.md`.
 
 use super::{
-    aligned_answers, answers_to, diagnosis_verdict, on_diagnosis_prompt, recorded_answer, steps,
-    State, BASE, DIAGNOSED, DIRECT, FULL, SHIPPABLE, STEPWISE, THOUGHT_STEPWISE, VARIANTS, WALK,
+    aligned_answers, answers_to, diagnosed, diagnosis_verdict, on_diagnosis_prompt,
+    recorded_answer, steps, State, BASE, DIRECT, FULL, SHIPPABLE, STEPWISE, THOUGHT_STEPWISE,
+    VARIANTS, WALK,
 };
 use crate::eval::{self, data::Item, headline_metric as headline};
 use crate::store::Task;
@@ -202,8 +203,8 @@ fn split(
     let labels = VARIANTS
         .iter()
         .map(|v| v.to_string())
-        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)))
-        .chain(DIAGNOSED.iter().map(|v| diagnosis_verdict(v)));
+        .chain(diagnosed().map(on_diagnosis_prompt))
+        .chain(diagnosed().map(diagnosis_verdict));
     for v in labels {
         let Some(rows) = aligned_answers(answers, &v, task, &items) else {
             continue;
@@ -249,7 +250,7 @@ pub fn cut_table(dev: &[Item], answers: &[serde_json::Value]) -> String {
         .iter()
         .filter(|v| **v != WALK)
         .map(|v| v.to_string())
-        .chain(DIAGNOSED.iter().map(|v| on_diagnosis_prompt(v)));
+        .chain(diagnosed().map(on_diagnosis_prompt));
     for v in labels {
         let cells: Vec<String> = tasks
             .iter()
@@ -279,10 +280,9 @@ pub fn diagnosis_table(state: &State) -> Option<String> {
         "| variant | f1 | precision | recall | accuracy | unreadable | items |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut rows = 0;
-    let labels = DIAGNOSED
-        .iter()
-        .map(|v| on_diagnosis_prompt(v))
-        .chain(DIAGNOSED.iter().map(|v| diagnosis_verdict(v)));
+    let labels = diagnosed()
+        .map(on_diagnosis_prompt)
+        .chain(diagnosed().map(diagnosis_verdict));
     for label in labels {
         let Some(r) = state
             .results
