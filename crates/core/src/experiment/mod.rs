@@ -706,26 +706,26 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == "samples" => sampling::sample(ctx),
         None if step == POLICY_STEP => policy(ctx),
         Some(("train", name)) => train(ctx, name),
-        _ if diagnosed_by(step).is_some() => {
-            let (variants, verdicts) = diagnosed_by(step).unwrap_or_default();
-            for variant in variants {
-                if verdicts {
-                    score_verdicts(ctx, variant)?;
-                } else {
-                    evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
+        _ => {
+            if let Some((variants, verdicts)) = diagnosed_by(step) {
+                for variant in variants {
+                    if verdicts {
+                        score_verdicts(ctx, variant)?;
+                    } else {
+                        evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
+                    }
                 }
+            } else if let Some(variants) = eval_variants(step) {
+                for task in EVAL_ORDER {
+                    for variant in variants {
+                        evaluate(ctx, variant, task, Prompt::Solution)?;
+                    }
+                }
+            } else {
+                return Err(ExperimentError::Invalid(format!("unknown step {step}")));
             }
             Ok(())
         }
-        Some(("eval", _)) if eval_variants(step).is_some() => {
-            for task in EVAL_ORDER {
-                for variant in eval_variants(step).unwrap_or_default() {
-                    evaluate(ctx, variant, task, Prompt::Solution)?;
-                }
-            }
-            Ok(())
-        }
-        _ => Err(ExperimentError::Invalid(format!("unknown step {step}"))),
     }
 }
 
@@ -747,9 +747,6 @@ fn write_jsonl(path: &Path, rows: &[serde_json::Value]) -> Result<(), Experiment
     crate::fsutil::write_atomic(path, eval::jsonl(rows).as_bytes()).map_err(|e| io(path, e))
 }
 
-/// Writes `rows`, the answers of `variant` on `task`, into the answers file in place of any it
-/// held for the two (a run killed after writing them but before recording the result repeats the
-/// evaluation), keeping every other row; the file is replaced whole, never left half-written.
 /// Whether a row of `answers.jsonl` is `variant`'s answer to an item of `task`.
 fn answers_to(row: &serde_json::Value, variant: &str, task: Task) -> bool {
     row["variant"] == variant && row["task"] == task.to_string()
@@ -777,6 +774,9 @@ fn aligned_answers<'a, I: std::borrow::Borrow<Item>>(
     aligned.then_some(rows)
 }
 
+/// Writes `rows`, the answers of `variant` on `task`, into the answers file in place of any it
+/// held for the two (a run killed after writing them but before recording the result repeats the
+/// evaluation), keeping every other row; the file is replaced whole, never left half-written.
 fn record_answers(
     path: &Path,
     variant: &str,
