@@ -91,6 +91,37 @@ fn leaves_untraced_binary_items_out_of_the_stepwise_data(out: &Path) {
     };
     assert!(bare("direct.jsonl") > 0);
     assert_eq!(bare("stepwise_traces.jsonl"), 0);
+    assert_eq!(bare("coarse_fine_traces.jsonl"), 0);
+}
+
+/// The coarse-to-fine data is the stepwise data row for row, some answers opened by their
+/// chart's problem and the rest unchanged.
+fn coarse_to_fine_rows_are_stepwise_rows_led_by_a_thought(out: &Path) {
+    let answers = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(out.join(file))
+            .expect(file)
+            .lines()
+            .map(|l| {
+                let row: serde_json::Value = serde_json::from_str(l).expect("row");
+                row["messages"][row["messages"].as_array().map_or(0, |m| m.len() - 1)]["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let (stepwise, coarse) = (answers("stepwise.jsonl"), answers("coarse_fine.jsonl"));
+    assert_eq!(stepwise.len(), coarse.len());
+    let mut led = 0;
+    for (plain, opened) in stepwise.iter().zip(&coarse) {
+        if opened != plain {
+            let (thought, rest) = opened.split_once('\n').expect("a first line");
+            assert!(thought.starts_with("Thought: "), "{opened}");
+            assert_eq!(rest, plain);
+            led += 1;
+        }
+    }
+    assert!(led > 0, "no answer opens with a thought");
 }
 
 /// DPO learned from the thought + stepwise adapter's own answers (greedy, and sampled: every draw
@@ -206,13 +237,21 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let done = state["done"].as_object().expect("done");
     assert_eq!(
         done.keys().collect::<Vec<_>>(),
-        ["data", "eval:walk", "samples", "train:thought"]
+        [
+            "data",
+            "eval:coarse-fine",
+            "eval:walk",
+            "samples",
+            "train:coarse-fine",
+            "train:thought"
+        ]
     );
     assert!(
         state["data"]["traces"]["chart"].as_u64().unwrap_or(0) > 0,
         "{state}"
     );
     leaves_untraced_binary_items_out_of_the_stepwise_data(&out);
+    coarse_to_fine_rows_are_stepwise_rows_led_by_a_thought(&out);
     let thought_adapter = out.join("runs/thought/adapter/adapter_model.safetensors");
     let before = std::fs::metadata(&thought_adapter)
         .expect("adapter")
@@ -236,6 +275,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         "| direct SFT |",
         "| stepwise SFT |",
         "| thought + stepwise SFT |",
+        "| coarse-to-fine SFT |",
     ] {
         assert!(table.contains(variant), "{variant} in\n{table}");
     }

@@ -13,6 +13,7 @@
 //! | stepwise SFT | traces (gold answers where no teacher covers the item), same steps |
 //! | thought + stepwise SFT | chart thoughts, then the stepwise data from that adapter |
 //! | full | the above, then DPO on that adapter's own mistakes (the trace preferred) |
+//! | coarse-to-fine SFT | the stepwise data, each answer opened by its fitting chart's problem |
 //!
 //! Everything lives in one folder: `state.json` (finished steps with their wall time, data counts,
 //! results so far), the training files, `runs/<variant>/` (ordinary run folders, resumed from their
@@ -222,8 +223,19 @@ pub const STEPWISE: &str = "stepwise SFT";
 pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
 /// Thought and stepwise SFT, then DPO on the sampled pairs.
 pub const FULL: &str = "full (+ DPO)";
+/// SFT on the stepwise data with the thought inside each answer: the fitting chart's problem as
+/// its first line, then the steps (coarse to fine in one answer, no thought stage).
+pub const COARSE_FINE: &str = "coarse-to-fine SFT";
 /// Every variant, in table order.
-pub const VARIANTS: [&str; 6] = [BASE, WALK, DIRECT, STEPWISE, THOUGHT_STEPWISE, FULL];
+pub const VARIANTS: [&str; 7] = [
+    BASE,
+    WALK,
+    DIRECT,
+    STEPWISE,
+    THOUGHT_STEPWISE,
+    FULL,
+    COARSE_FINE,
+];
 /// The variants also evaluated on the prompt `diagnose` sends (anomaly detection), in
 /// [`DIAGNOSIS_STEPS`]' order: the base model's and the adapters a folder can ship (the full
 /// pipeline's, and stepwise SFT alone's, which the ablation found better). An adapter's
@@ -264,8 +276,10 @@ pub fn diagnosis_verdict(variant: &str) -> String {
 
 /// Training runs, each with its stage, data file, and the run whose adapter it starts from. The
 /// method's runs come first, so a run cut short (each full-scale run is most of an hour) has the
-/// adapters the comparison is about before the baselines'.
-const RUNS: [(&str, Stage, &str, Option<&str>); 5] = [
+/// adapters the comparison is about before the baselines'; coarse-to-fine SFT (the thought
+/// inside the stepwise answer, the newest form of the method) before the staged one.
+const RUNS: [(&str, Stage, &str, Option<&str>); 6] = [
+    ("coarse-fine", Stage::Stepwise, "coarse_fine.jsonl", None),
     ("thought", Stage::Thought, "thought.jsonl", None),
     (
         "thought-stepwise",
@@ -285,6 +299,7 @@ fn variant_run(variant: &str) -> Option<&'static str> {
         STEPWISE => Some("stepwise"),
         THOUGHT_STEPWISE => Some("thought-stepwise"),
         FULL => Some("dpo"),
+        COARSE_FINE => Some("coarse-fine"),
         _ => None,
     }
 }
@@ -476,6 +491,7 @@ pub fn steps() -> Vec<String> {
 fn evals_after(run: &str) -> &'static [&'static str] {
     match run {
         "thought-stepwise" => &["eval:thought-stepwise"],
+        "coarse-fine" => &["eval:coarse-fine"],
         "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
         "direct" => &["eval:direct"],
         "stepwise" => &[
@@ -492,6 +508,7 @@ fn eval_variants(step: &str) -> Option<&'static [&'static str]> {
     Some(match step {
         "eval:walk" => &[WALK],
         "eval:thought-stepwise" => &[THOUGHT_STEPWISE],
+        "eval:coarse-fine" => &[COARSE_FINE],
         "eval:full" => &[FULL],
         "eval:direct" => &[DIRECT],
         "eval:stepwise" => &[STEPWISE],
@@ -660,10 +677,17 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
 /// The files a finished step leaves behind (relative to the folder).
 fn outputs(step: &str) -> Vec<String> {
     match step.split_once(':') {
-        None if step == "data" => ["direct.jsonl", "stepwise_traces.jsonl", "thought.jsonl"]
+        None if step == "data" => [
+            "direct.jsonl",
+            "stepwise_traces.jsonl",
+            "coarse_fine_traces.jsonl",
+            "thought.jsonl",
+        ]
+        .map(String::from)
+        .to_vec(),
+        None if step == "samples" => ["stepwise.jsonl", "coarse_fine.jsonl"]
             .map(String::from)
             .to_vec(),
-        None if step == "samples" => vec!["stepwise.jsonl".to_string()],
         None if step == POLICY_STEP => vec!["dpo.jsonl".to_string()],
         Some(("train", name)) => vec![format!("runs/{name}/config.yaml")],
         _ => Vec::new(),
@@ -837,6 +861,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     let charts = &ctx.opts.charts;
     let mut direct = Vec::new();
     let mut stepwise = Vec::new();
+    let mut coarse_fine = Vec::new();
     let mut thoughts = Vec::new();
     let mut stats = DataStats {
         train_items: count_by_task(&ctx.train),
@@ -855,13 +880,16 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         // lines, bare diagnosis closings leaned `no` on chart windows), and the adapters learned
         // the form rather than the log. Parsing keeps its gold template (no label to leak).
         let binary = matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction);
-        match &trace {
+        // The chart whose problem is the item's: its thought is a thought-stage row, and the
+        // coarse step that opens the item's coarse-to-fine answer.
+        let chart = traces::fitting_chart(&teachers, item);
+        let solution = match &trace {
             Some(t) => {
                 *stats
                     .traces
                     .entry(format!("{:?}", t.teacher).to_lowercase())
                     .or_default() += 1;
-                stepwise.push(sft_row(eval::messages(item), &t.text));
+                Some(t.text.as_str())
             }
             None => {
                 if matches!(
@@ -870,10 +898,15 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
                 ) {
                     stats.traces_dropped += 1;
                 }
-                if !binary {
-                    stepwise.push(sft_row(eval::messages(item), &answer));
-                }
+                (!binary).then_some(answer.as_str())
             }
+        };
+        if let Some(text) = solution {
+            stepwise.push(sft_row(eval::messages(item), text));
+            coarse_fine.push(sft_row(
+                eval::messages(item),
+                &traces::thought_first(chart.as_ref(), text),
+            ));
         }
         // The same item as a diagnosis: the trace in the diagnosis format for the stepwise
         // data, its closing lines alone for direct SFT (which gets every item's, untraced ones
@@ -886,12 +919,16 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             traces::diagnosis_example(charts, item, trace.as_ref(), confidence)
         {
             direct.push(sft_row(prompt.clone(), &closing_lines(&text)));
+            // The diagnosis chat already opens with the retrieved chart and its walk: its
+            // answer is the same in the coarse-to-fine data.
             if trace.is_some() {
-                stepwise.push(sft_row(prompt, &text));
+                stepwise.push(sft_row(prompt.clone(), &text));
+                coarse_fine.push(sft_row(prompt, &text));
             }
             stats.diagnosis_rows += 1;
         }
-        if let Some((prompt, thought)) = traces::thought_example(&teachers, item) {
+        if let Some(chart) = &chart {
+            let (prompt, thought) = traces::thought_row(item, chart);
             thoughts.push(((item.task, thought.clone()), sft_row(prompt, &thought)));
         }
     }
@@ -899,6 +936,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
     stats.thought_rows = thoughts.len();
     write_jsonl(&ctx.path("direct.jsonl"), &direct)?;
     write_jsonl(&ctx.path("stepwise_traces.jsonl"), &stepwise)?;
+    write_jsonl(&ctx.path("coarse_fine_traces.jsonl"), &coarse_fine)?;
     write_jsonl(&ctx.path("thought.jsonl"), &thoughts)?;
     (ctx.progress)(&format!(
         "  {} training items, {} dev items; traces kept {:?}, dropped {}; {} thought rows; {} diagnosis chats",
@@ -971,10 +1009,13 @@ fn train(ctx: &mut Ctx, name: &str) -> Result<(), ExperimentError> {
         ctx.state.skipped.push(name.to_string());
         return Ok(());
     }
-    // Direct and stepwise SFT take the same number of steps: one pass over the items and their
-    // diagnosis chats (direct.jsonl holds one row for each; stepwise.jsonl may add samples).
+    // Direct, stepwise and coarse-to-fine SFT take the same number of steps: one pass over the
+    // items and their diagnosis chats (direct.jsonl holds one row for each; the reasoned data
+    // may add samples).
     let rows_for_steps = match name {
-        "direct" | "stepwise" | "thought-stepwise" => rows_in(&ctx.path("direct.jsonl")),
+        "direct" | "stepwise" | "thought-stepwise" | "coarse-fine" => {
+            rows_in(&ctx.path("direct.jsonl"))
+        }
         _ => rows,
     };
     let dir = if folder.join("config.yaml").exists() {

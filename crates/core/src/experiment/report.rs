@@ -4,8 +4,8 @@
 
 use super::{
     aligned_answers, answers_to, diagnosed, diagnosis_verdict, on_diagnosis_prompt,
-    recorded_answer, steps, State, BASE, DIRECT, FULL, SHIPPABLE, STEPWISE, THOUGHT_STEPWISE,
-    VARIANTS, WALK,
+    recorded_answer, steps, State, BASE, COARSE_FINE, DIRECT, FULL, SHIPPABLE, STEPWISE,
+    THOUGHT_STEPWISE, VARIANTS, WALK,
 };
 use crate::eval::{self, data::Item, headline_metric as headline};
 use crate::store::Task;
@@ -307,13 +307,16 @@ pub fn diagnosis_table(state: &State) -> Option<String> {
 }
 
 /// The comparisons the method is judged by: each training stage against the plain baseline, the
-/// ablation's steps (the thought stage, DPO), and each shippable adapter against the walk and the
-/// base model (and, added where the report is written, its diagnosis verdicts against the walk).
-const COMPARED: [(&str, &str); 9] = [
+/// ablation's steps (the thought stage, the thought inside the answer, DPO), and each shippable
+/// adapter against the walk and the base model (and, added where the report is written, its
+/// diagnosis verdicts against the walk).
+const COMPARED: [(&str, &str); 11] = [
     (FULL, DIRECT),
     (THOUGHT_STEPWISE, DIRECT),
     (STEPWISE, DIRECT),
     (THOUGHT_STEPWISE, STEPWISE),
+    (COARSE_FINE, STEPWISE),
+    (COARSE_FINE, DIRECT),
     (FULL, THOUGHT_STEPWISE),
     (FULL, WALK),
     (FULL, BASE),

@@ -173,16 +173,22 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             (ctx.progress)(&format!("  sampled {}/{}", n + 1, todo.len()));
         }
     }
-    let mut stepwise = super::training_rows(&ctx.path("stepwise_traces.jsonl"))?;
     let learned: Vec<&Sample> = done
         .iter()
         .filter(|s| picked.iter().any(|(i, _)| *i == s.item))
         .filter(|s| learnable(&ctx.train[s.item], s))
         .collect();
-    for s in &learned {
-        stepwise.push(sft_row(eval::messages(&ctx.train[s.item]), &s.text));
+    // The right samples join both reasoned datasets as the model wrote them.
+    for (traced, out) in [
+        ("stepwise_traces.jsonl", "stepwise.jsonl"),
+        ("coarse_fine_traces.jsonl", "coarse_fine.jsonl"),
+    ] {
+        let mut rows = super::training_rows(&ctx.path(traced))?;
+        for s in &learned {
+            rows.push(sft_row(eval::messages(&ctx.train[s.item]), &s.text));
+        }
+        write_jsonl(&ctx.path(out), &rows)?;
     }
-    write_jsonl(&ctx.path("stepwise.jsonl"), &stepwise)?;
     let data = &mut ctx.state.data;
     let current: Vec<Sample> = done
         .iter()

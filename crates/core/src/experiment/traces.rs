@@ -533,6 +533,19 @@ pub fn diagnosis_example(
 /// retrieved (their gold is free text no walk concludes), and never on parsing (a template asks
 /// for no troubleshooting).
 pub fn thought_example(teachers: &Teachers, item: &Item) -> Option<(Vec<Message>, String)> {
+    fitting_chart(teachers, item).map(|chart| thought_row(item, &chart))
+}
+
+/// The thought prompt for `item` and `chart`'s derived thought.
+pub fn thought_row(item: &Item, chart: &Flowchart) -> (Vec<Message>, String) {
+    (
+        crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
+        thought::derive(chart).render(),
+    )
+}
+
+/// The chart whose problem is `item`'s, by [`thought_example`]'s rule.
+pub fn fitting_chart(teachers: &Teachers, item: &Item) -> Option<Flowchart> {
     let fits = match item.task {
         Task::LogParsing => false,
         Task::RootCause | Task::Interpretation => true,
@@ -545,11 +558,26 @@ pub fn thought_example(teachers: &Teachers, item: &Item) -> Option<(Vec<Message>
     if !fits {
         return None;
     }
-    let chart = eval::diagnosis_plan(teachers.charts, item, PromptLimits::default()).chart?;
-    Some((
-        crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
-        thought::derive(&chart).render(),
-    ))
+    eval::diagnosis_plan(teachers.charts, item, PromptLimits::default()).chart
+}
+
+/// The coarse step of a coarse-to-fine answer: the thought's problem overview, one line the
+/// answer opens with before its checks. The whole thought (its challenges and every reasoning
+/// step) runs to hundreds of tokens and would not leave a binary answer room for its conclusion.
+pub fn opening_thought(chart: &Flowchart) -> String {
+    let overview = thought::derive(chart).overview;
+    format!(
+        "Thought: {}",
+        overview.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}
+
+/// `answer` led by `chart`'s opening thought, where a chart fits.
+pub fn thought_first(chart: Option<&Flowchart>, answer: &str) -> String {
+    match chart {
+        Some(c) => format!("{}\n{answer}", opening_thought(c)),
+        None => answer.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -751,6 +779,25 @@ mod tests {
         assert!(
             thought_example(&teachers, &item(Task::FailurePrediction, &[FATAL], "yes")).is_some()
         );
+    }
+
+    /// A coarse-to-fine answer opens with its chart's problem on one line, then the trace as it
+    /// was; an item no chart fits keeps its trace unchanged.
+    #[test]
+    fn a_coarse_to_fine_answer_opens_with_the_fitting_charts_problem() {
+        let charts = charts();
+        let teachers = Teachers::new(&charts, &[]);
+        let fit = item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal");
+        let trace = teachers.compose(&fit).expect("a trace").text;
+        let chart = fitting_chart(&teachers, &fit);
+        let led = thought_first(chart.as_ref(), &trace);
+        let (first, rest) = led.split_once('\n').expect("two parts");
+        assert!(first.starts_with("Thought: RAS events at FATAL"), "{first}");
+        assert!(!first.contains("Key challenges"), "{first}");
+        assert_eq!(rest, trace);
+        let unfit = item(Task::AnomalyDetection, &[INFO, FATAL], "normal");
+        assert!(fitting_chart(&teachers, &unfit).is_none());
+        assert_eq!(thought_first(None, &trace), trace);
     }
 
     /// Where a chart's symptom appears on lines that report no failure and the gold answer is
