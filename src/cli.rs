@@ -650,7 +650,8 @@ pub enum ExperimentCommand {
         /// The command that ran the experiment, recorded in the adapter's README
         #[arg(long, value_name = "TEXT")]
         command: String,
-        /// Which adapter: `full` (thought, stepwise, DPO) or `stepwise` (stepwise SFT alone)
+        /// Which adapter: `full` (thought, stepwise, DPO), `stepwise` (stepwise SFT alone) or
+        /// `coarse-fine` (stepwise SFT with the thought opening each answer)
         #[arg(long, default_value = "full")]
         variant: String,
     },

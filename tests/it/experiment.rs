@@ -240,6 +240,8 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         [
             "data",
             "eval:coarse-fine",
+            "eval:diagnosis-coarse-fine",
+            "eval:verdict-coarse-fine",
             "eval:walk",
             "samples",
             "train:coarse-fine",
@@ -372,4 +374,55 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let refused = run_ship(home.path(), &unfinished, &home.path().join("nope"), &[]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is not finished"));
+    ships_from_a_folder_that_stopped_after_its_variant(home.path(), &out);
+}
+
+/// A folder stopped after coarse-to-fine SFT's steps (the staged variants never ran) ships that
+/// adapter: its table holds it beside the baselines. Without direct SFT's rows it is refused.
+fn ships_from_a_folder_that_stopped_after_its_variant(home: &Path, out: &Path) {
+    let partial = home.join("partial");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(out)
+        .arg(&partial)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let state_path = partial.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("json");
+    let keep = |state: &mut serde_json::Value, drop: &dyn Fn(&str) -> bool| {
+        let rows = state["results"].as_array().expect("rows").clone();
+        state["results"] = rows
+            .into_iter()
+            .filter(|r| !drop(r["variant"].as_str().unwrap_or_default()))
+            .collect();
+    };
+    keep(&mut state, &|v| {
+        v.starts_with("thought + stepwise SFT") || v.starts_with("full (+ DPO)")
+    });
+    std::fs::write(&state_path, state.to_string()).expect("write");
+    let to = home.join("adapters/coarse");
+    let ship = run_ship(home, &partial, &to, &["--variant", "coarse-fine"]);
+    assert!(
+        ship.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ship.stderr)
+    );
+    assert_eq!(
+        std::fs::read(to.join("adapter_model.safetensors")).expect("shipped"),
+        std::fs::read(partial.join("runs/coarse-fine/adapter/adapter_model.safetensors"))
+            .expect("run's")
+    );
+    keep(&mut state, &|v| v == "direct SFT");
+    std::fs::write(&state_path, state.to_string()).expect("write");
+    let refused = run_ship(
+        home,
+        &partial,
+        &home.join("nope2"),
+        &["--variant", "coarse-fine"],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no results for direct SFT"), "{stderr}");
 }

@@ -248,10 +248,15 @@ pub fn diagnosed() -> impl Iterator<Item = &'static str> + Clone {
 }
 
 /// The diagnosis-prompt step and the verdict step of each diagnosed variant: the base model's and
-/// the full pipeline's after DPO, stepwise SFT's after its own run.
-const DIAGNOSIS_STEPS: [(&str, &str, &[&str]); 2] = [
+/// the full pipeline's after DPO, stepwise and coarse-to-fine SFT's each after its own run.
+const DIAGNOSIS_STEPS: [(&str, &str, &[&str]); 3] = [
     (DIAGNOSIS_STEP, VERDICT_STEP, &[BASE, FULL]),
     (STEPWISE_DIAGNOSIS_STEP, STEPWISE_VERDICT_STEP, &[STEPWISE]),
+    (
+        COARSE_FINE_DIAGNOSIS_STEP,
+        COARSE_FINE_VERDICT_STEP,
+        &[COARSE_FINE],
+    ),
 ];
 
 /// The variants a diagnosis-prompt step evaluates or a verdict step scores, and whether `step`
@@ -491,7 +496,11 @@ pub fn steps() -> Vec<String> {
 fn evals_after(run: &str) -> &'static [&'static str] {
     match run {
         "thought-stepwise" => &["eval:thought-stepwise"],
-        "coarse-fine" => &["eval:coarse-fine"],
+        "coarse-fine" => &[
+            "eval:coarse-fine",
+            COARSE_FINE_DIAGNOSIS_STEP,
+            COARSE_FINE_VERDICT_STEP,
+        ],
         "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
         "direct" => &["eval:direct"],
         "stepwise" => &[
@@ -529,6 +538,9 @@ const VERDICT_STEP: &str = "eval:verdict";
 /// The same two steps for stepwise SFT, after its own run.
 const STEPWISE_DIAGNOSIS_STEP: &str = "eval:diagnosis-stepwise";
 const STEPWISE_VERDICT_STEP: &str = "eval:verdict-stepwise";
+/// The same two steps for coarse-to-fine SFT.
+const COARSE_FINE_DIAGNOSIS_STEP: &str = "eval:diagnosis-coarse-fine";
+const COARSE_FINE_VERDICT_STEP: &str = "eval:verdict-coarse-fine";
 
 /// Tasks in the order a variant is evaluated on them: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
@@ -1247,14 +1259,24 @@ fn write_results(ctx: &Ctx) -> Result<(), ExperimentError> {
 }
 
 /// The adapters a finished experiment can ship, by the name `experiment ship --variant` takes:
-/// the full pipeline's, and stepwise SFT alone's (the traced run's ablation measured it above the
-/// full pipeline; the thought stage cost anomaly F1).
-pub const SHIPPABLE: [(&str, &str); 2] = [("full", FULL), ("stepwise", STEPWISE)];
+/// the full pipeline's, stepwise SFT alone's (the traced run's ablation measured it above the
+/// full pipeline; the thought stage cost anomaly F1), and coarse-to-fine SFT's.
+pub const SHIPPABLE: [(&str, &str); 3] = [
+    ("full", FULL),
+    ("stepwise", STEPWISE),
+    ("coarse-fine", COARSE_FINE),
+];
+
+/// The variants a shipped adapter's table must hold beside its own: the baselines its targets
+/// are stated against. The staged variants an experiment ran or not do not change what the
+/// shipped one measured.
+const SHIPPED_AGAINST: [&str; 3] = [BASE, WALK, DIRECT];
 
 /// What each shippable adapter is, for its README.
 fn shipped_description(variant: &str) -> &'static str {
     match variant {
         STEPWISE => "Stepwise SFT's LoRA adapter (SFT on the stepwise traces alone, without the thought stage; PEFT layout)",
+        COARSE_FINE => "Coarse-to-fine SFT's LoRA adapter (SFT on the stepwise traces, each answer opened by its fitting chart's problem; no thought stage; PEFT layout)",
         _ => "The full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout)",
     }
 }
@@ -1283,8 +1305,9 @@ pub fn ship(
     let state: State =
         serde_json::from_slice(&std::fs::read(&state_path).map_err(|e| io(&state_path, e))?)
             .map_err(|e| io(&state_path, e))?;
-    let missing: Vec<&str> = VARIANTS
+    let missing: Vec<&str> = SHIPPED_AGAINST
         .into_iter()
+        .chain([variant])
         .filter(|v| !state.results.iter().any(|r| r.variant == *v))
         .collect();
     if !missing.is_empty() {
