@@ -238,9 +238,9 @@ pub const VARIANTS: [&str; 7] = [
 ];
 /// The variants also evaluated on the prompt `diagnose` sends (anomaly detection), in
 /// [`DIAGNOSIS_STEPS`]' order: the base model's and the adapters a folder can ship (the full
-/// pipeline's, and stepwise SFT alone's, which the ablation found better). An adapter's
-/// measurement there is what the verdict rule reads, since that is the prompt whose answers it
-/// settles.
+/// pipeline's, stepwise SFT alone's, which the ablation found better, and coarse-to-fine SFT's).
+/// An adapter's measurement there is what the verdict rule reads, since that is the prompt
+/// whose answers it settles.
 pub fn diagnosed() -> impl Iterator<Item = &'static str> + Clone {
     DIAGNOSIS_STEPS
         .iter()
