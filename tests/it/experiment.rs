@@ -391,14 +391,14 @@ fn ships_from_a_folder_that_stopped_after_its_variant(home: &Path, out: &Path) {
     let state_path = partial.join("state.json");
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("json");
-    let keep = |state: &mut serde_json::Value, drop: &dyn Fn(&str) -> bool| {
+    let drop_rows = |state: &mut serde_json::Value, drop: &dyn Fn(&str) -> bool| {
         let rows = state["results"].as_array().expect("rows").clone();
         state["results"] = rows
             .into_iter()
             .filter(|r| !drop(r["variant"].as_str().unwrap_or_default()))
             .collect();
     };
-    keep(&mut state, &|v| {
+    drop_rows(&mut state, &|v| {
         v.starts_with("thought + stepwise SFT") || v.starts_with("full (+ DPO)")
     });
     std::fs::write(&state_path, state.to_string()).expect("write");
@@ -414,7 +414,7 @@ fn ships_from_a_folder_that_stopped_after_its_variant(home: &Path, out: &Path) {
         std::fs::read(partial.join("runs/coarse-fine/adapter/adapter_model.safetensors"))
             .expect("run's")
     );
-    keep(&mut state, &|v| v == "direct SFT");
+    drop_rows(&mut state, &|v| v == "direct SFT");
     std::fs::write(&state_path, state.to_string()).expect("write");
     let refused = run_ship(
         home,

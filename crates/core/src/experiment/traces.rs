@@ -525,18 +525,8 @@ pub fn diagnosis_example(
     Some((plan.messages, answer))
 }
 
-/// The thought stage's example for an item whose problem a chart describes: the thought prompt
-/// and the chart's derived thought. A thought opens with the chart's problem ("RAS events at
-/// FATAL severity…"), so it is written only where that problem is the item's: on the binary
-/// tasks where the chart's walk reaches the gold answer (a normal window retrieved by its system
-/// alone would teach a false premise), on root cause and interpretation wherever a chart is
-/// retrieved (their gold is free text no walk concludes), and never on parsing (a template asks
-/// for no troubleshooting).
-pub fn thought_example(teachers: &Teachers, item: &Item) -> Option<(Vec<Message>, String)> {
-    fitting_chart(teachers, item).map(|chart| thought_row(item, &chart))
-}
-
-/// The thought prompt for `item` and `chart`'s derived thought.
+/// The thought stage's example for `item` and the chart whose problem it is
+/// ([`fitting_chart`]): the thought prompt and the chart's derived thought.
 pub fn thought_row(item: &Item, chart: &Flowchart) -> (Vec<Message>, String) {
     (
         crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
@@ -544,7 +534,12 @@ pub fn thought_row(item: &Item, chart: &Flowchart) -> (Vec<Message>, String) {
     )
 }
 
-/// The chart whose problem is `item`'s, by [`thought_example`]'s rule.
+/// The chart whose problem is `item`'s. A thought opens with the chart's problem ("RAS events
+/// at FATAL severity…"), so a chart fits only where that problem is the item's: on the binary
+/// tasks where the chart's walk reaches the gold answer (a normal window retrieved by its system
+/// alone would teach a false premise), on root cause and interpretation wherever a chart is
+/// retrieved (their gold is free text no walk concludes), and never on parsing (a template asks
+/// for no troubleshooting).
 pub fn fitting_chart(teachers: &Teachers, item: &Item) -> Option<Flowchart> {
     let fits = match item.task {
         Task::LogParsing => false,
@@ -564,7 +559,7 @@ pub fn fitting_chart(teachers: &Teachers, item: &Item) -> Option<Flowchart> {
 /// The coarse step of a coarse-to-fine answer: the thought's problem overview, one line the
 /// answer opens with before its checks. The whole thought (its challenges and every reasoning
 /// step) runs to hundreds of tokens and would not leave a binary answer room for its conclusion.
-pub fn opening_thought(chart: &Flowchart) -> String {
+fn opening_thought(chart: &Flowchart) -> String {
     let overview = thought::derive(chart).overview;
     format!(
         "Thought: {}",
@@ -748,11 +743,11 @@ mod tests {
     fn a_thought_is_taught_only_where_its_chart_is_the_items_problem() {
         let charts = charts();
         let teachers = Teachers::new(&charts, &[]);
-        let (prompt, thought) = thought_example(
-            &teachers,
-            &item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"),
-        )
-        .expect("the walk reaches gold: the chart's thought");
+        let thought_example =
+            |item: &Item| fitting_chart(&teachers, item).map(|chart| thought_row(item, &chart));
+        let (prompt, thought) =
+            thought_example(&item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"))
+                .expect("the walk reaches gold: the chart's thought");
         assert!(
             thought.starts_with("Problem overview: RAS events at FATAL"),
             "{thought}"
@@ -770,15 +765,13 @@ mod tests {
             ),
         ] {
             assert!(
-                thought_example(&teachers, &unfit).is_none(),
+                thought_example(&unfit).is_none(),
                 "{:?} {:?}",
                 unfit.task,
                 unfit.gold
             );
         }
-        assert!(
-            thought_example(&teachers, &item(Task::FailurePrediction, &[FATAL], "yes")).is_some()
-        );
+        assert!(thought_example(&item(Task::FailurePrediction, &[FATAL], "yes")).is_some());
     }
 
     /// A coarse-to-fine answer opens with its chart's problem on one line, then the trace as it
