@@ -13,7 +13,7 @@
 //! | stepwise SFT | traces (gold answers where no teacher covers the item), same steps |
 //! | thought + stepwise SFT | chart thoughts, then the stepwise data from that adapter |
 //! | full | the above, then DPO on that adapter's own mistakes (the trace preferred) |
-//! | coarse-to-fine SFT | the stepwise data, each answer opened by its fitting chart's problem |
+//! | coarse-to-fine SFT | the stepwise data, each answer opened by its system's charts' problems as a question |
 //!
 //! Everything lives in one folder: `state.json` (finished steps with their wall time, data counts,
 //! results so far), the training files, `runs/<variant>/` (ordinary run folders, resumed from their
@@ -223,8 +223,9 @@ pub const STEPWISE: &str = "stepwise SFT";
 pub const THOUGHT_STEPWISE: &str = "thought + stepwise SFT";
 /// Thought and stepwise SFT, then DPO on the sampled pairs.
 pub const FULL: &str = "full (+ DPO)";
-/// SFT on the stepwise data with the thought inside each answer: the fitting chart's problem as
-/// its first line, then the steps (coarse to fine in one answer, no thought stage).
+/// SFT on the stepwise data with the thought inside each answer: its system's charts' problems,
+/// put as a question, as its first line, then the steps (coarse to fine in one answer, no
+/// thought stage).
 pub const COARSE_FINE: &str = "coarse-to-fine SFT";
 /// Every variant, in table order.
 pub const VARIANTS: [&str; 7] = [
@@ -892,8 +893,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         // lines, bare diagnosis closings leaned `no` on chart windows), and the adapters learned
         // the form rather than the log. Parsing keeps its gold template (no label to leak).
         let binary = matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction);
-        // The chart whose problem is the item's: its thought is a thought-stage row, and the
-        // coarse step that opens the item's coarse-to-fine answer.
+        // The chart whose problem is the item's: its thought is a thought-stage row.
         let chart = traces::fitting_chart(&teachers, item);
         let solution = match &trace {
             Some(t) => {
@@ -917,7 +917,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             stepwise.push(sft_row(eval::messages(item), text));
             coarse_fine.push(sft_row(
                 eval::messages(item),
-                &traces::thought_first(chart.as_ref(), text),
+                &traces::thought_first(&traces::framing_charts(charts, item), text),
             ));
         }
         // The same item as a diagnosis: the trace in the diagnosis format for the stepwise
@@ -1276,7 +1276,7 @@ const SHIPPED_AGAINST: [&str; 3] = [BASE, WALK, DIRECT];
 fn shipped_description(variant: &str) -> &'static str {
     match variant {
         STEPWISE => "Stepwise SFT's LoRA adapter (SFT on the stepwise traces alone, without the thought stage; PEFT layout)",
-        COARSE_FINE => "Coarse-to-fine SFT's LoRA adapter (SFT on the stepwise traces, each answer opened by its fitting chart's problem; no thought stage; PEFT layout)",
+        COARSE_FINE => "Coarse-to-fine SFT's LoRA adapter (SFT on the stepwise traces, each answer opened by its system's charts' problems as a question; no thought stage; PEFT layout)",
         _ => "The full pipeline's LoRA adapter (thought SFT, then stepwise SFT, then DPO; PEFT layout)",
     }
 }

@@ -178,14 +178,24 @@ pub(super) fn sample(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         .filter(|s| picked.iter().any(|(i, _)| *i == s.item))
         .filter(|s| learnable(&ctx.train[s.item], s))
         .collect();
-    // The right samples join both reasoned datasets as the model wrote them.
-    for (traced, out) in [
-        ("stepwise_traces.jsonl", "stepwise.jsonl"),
-        ("coarse_fine_traces.jsonl", "coarse_fine.jsonl"),
+    // The right samples join both reasoned datasets as the model wrote them, framed in the
+    // coarse-to-fine data as its traces are.
+    for (traced, out, framed) in [
+        ("stepwise_traces.jsonl", "stepwise.jsonl", false),
+        ("coarse_fine_traces.jsonl", "coarse_fine.jsonl", true),
     ] {
         let mut rows = super::training_rows(&ctx.path(traced))?;
         for s in &learned {
-            rows.push(sft_row(eval::messages(&ctx.train[s.item]), &s.text));
+            let item = &ctx.train[s.item];
+            let frame = if framed {
+                traces::framing_charts(&ctx.opts.charts, item)
+            } else {
+                Vec::new()
+            };
+            rows.push(sft_row(
+                eval::messages(item),
+                &traces::thought_first(&frame, &s.text),
+            ));
         }
         write_jsonl(&ctx.path(out), &rows)?;
     }

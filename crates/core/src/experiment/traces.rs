@@ -556,21 +556,53 @@ pub fn fitting_chart(teachers: &Teachers, item: &Item) -> Option<Flowchart> {
     eval::diagnosis_plan(teachers.charts, item, PromptLimits::default()).chart
 }
 
-/// The coarse step of a coarse-to-fine answer: the thought's problem overview, one line the
-/// answer opens with before its checks. The whole thought (its challenges and every reasoning
-/// step) runs to hundreds of tokens and would not leave a binary answer room for its conclusion.
-fn opening_thought(chart: &Flowchart) -> String {
-    let overview = thought::derive(chart).overview;
-    format!(
-        "Thought: {}",
-        overview.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
+/// The charts that frame `item`'s coarse-to-fine answer: those written for the system whose log
+/// format the item's lines show, whatever the lines say and whatever the gold answer; none on
+/// parsing (a template asks for no troubleshooting). Framing by [`fitting_chart`] opened only
+/// answers that end in a failure, and so would retrieval (a chart is retrieved only where its
+/// symptoms match): the opening told the label, and the adapter called every framed window
+/// abnormal (experiments/full-coarse-fine). A system's charts are the same for its normal and
+/// its failing logs, and known at inference.
+pub fn framing_charts<'c>(charts: &'c [Flowchart], item: &Item) -> Vec<&'c Flowchart> {
+    if item.task == Task::LogParsing {
+        return Vec::new();
+    }
+    let Some(format) = eval::diagnosis_plan(&[], item, PromptLimits::default()).format else {
+        return Vec::new();
+    };
+    charts
+        .iter()
+        .filter(|c| c.system.eq_ignore_ascii_case(format.name))
+        .collect()
 }
 
-/// `answer` led by `chart`'s opening thought, where a chart fits.
-pub fn thought_first(chart: Option<&Flowchart>, answer: &str) -> String {
-    match chart {
-        Some(c) => format!("{}\n{answer}", opening_thought(c)),
+/// The coarse step of a coarse-to-fine answer: the problems the system's charts diagnose (each
+/// thought's overview), put as the question the checks below settle, on one line. The whole
+/// thought (its challenges and every reasoning step) runs to hundreds of tokens and would not
+/// leave a binary answer room for its conclusion.
+fn opening_thought(frame: &[&Flowchart]) -> Option<String> {
+    let first = frame.first()?;
+    let overviews: Vec<String> = frame.iter().map(|c| thought::derive(c).overview).collect();
+    let (whose, question) = if frame.len() == 1 {
+        ("chart's problem", "Do these lines show it?")
+    } else {
+        ("charts' problems", "Do these lines show one of them?")
+    };
+    Some(format!(
+        "Thought: the {} {whose}: {} {question}",
+        first.system,
+        overviews
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    ))
+}
+
+/// `answer` led by the opening thought of the charts that frame it, where any do.
+pub fn thought_first(frame: &[&Flowchart], answer: &str) -> String {
+    match opening_thought(frame) {
+        Some(thought) => format!("{thought}\n{answer}"),
         None => answer.to_string(),
     }
 }
@@ -774,23 +806,41 @@ mod tests {
         assert!(thought_example(&item(Task::FailurePrediction, &[FATAL], "yes")).is_some());
     }
 
-    /// A coarse-to-fine answer opens with its chart's problem on one line, then the trace as it
-    /// was; an item no chart fits keeps its trace unchanged.
+    /// A coarse-to-fine answer opens with its system's chart's problem on one line, then the
+    /// trace as it was. The opening is the same for a normal and an abnormal window of the same
+    /// system (it cannot tell the label); a parsing item keeps its answer unchanged.
     #[test]
-    fn a_coarse_to_fine_answer_opens_with_the_fitting_charts_problem() {
+    fn a_coarse_to_fine_answer_opens_with_its_systems_charts_whatever_the_label() {
         let charts = charts();
         let teachers = Teachers::new(&charts, &[]);
-        let fit = item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal");
-        let trace = teachers.compose(&fit).expect("a trace").text;
-        let chart = fitting_chart(&teachers, &fit);
-        let led = thought_first(chart.as_ref(), &trace);
+        let abnormal = item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal");
+        let trace = teachers.compose(&abnormal).expect("a trace").text;
+        let frame = framing_charts(&charts, &abnormal);
+        let led = thought_first(&frame, &trace);
         let (first, rest) = led.split_once('\n').expect("two parts");
-        assert!(first.starts_with("Thought: RAS events at FATAL"), "{first}");
+        assert!(
+            first.starts_with("Thought: the BGL chart's problem: RAS events at FATAL"),
+            "{first}"
+        );
+        assert!(first.ends_with("Do these lines show it?"), "{first}");
         assert!(!first.contains("Key challenges"), "{first}");
         assert_eq!(rest, trace);
-        let unfit = item(Task::AnomalyDetection, &[INFO, FATAL], "normal");
-        assert!(fitting_chart(&teachers, &unfit).is_none());
-        assert_eq!(thought_first(None, &trace), trace);
+        // A quiet window of the same system, which no chart's symptom matches, opens the same.
+        for normal in [
+            item(Task::AnomalyDetection, &[INFO, FATAL], "normal"),
+            item(Task::AnomalyDetection, &[INFO], "normal"),
+        ] {
+            assert!(fitting_chart(&teachers, &normal).is_none());
+            let led = thought_first(&framing_charts(&charts, &normal), "Answer: normal");
+            assert_eq!(led.split_once('\n').map(|(f, _)| f), Some(first));
+        }
+        let parsing = item(
+            Task::LogParsing,
+            &[FATAL],
+            "RAS KERNEL FATAL data TLB error interrupt",
+        );
+        assert!(framing_charts(&charts, &parsing).is_empty());
+        assert_eq!(thought_first(&[], &trace), trace);
     }
 
     /// Where a chart's symptom appears on lines that report no failure and the gold answer is
