@@ -893,8 +893,9 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
         // lines, bare diagnosis closings leaned `no` on chart windows), and the adapters learned
         // the form rather than the log. Parsing keeps its gold template (no label to leak).
         let binary = matches!(item.task, Task::AnomalyDetection | Task::FailurePrediction);
-        // The chart whose problem is the item's: its thought is a thought-stage row.
-        let chart = traces::fitting_chart(&teachers, item);
+        // The charts of the item's system: their thoughts are thought-stage rows and the coarse
+        // step of its coarse-to-fine answer.
+        let frame = traces::framing_charts(charts, item);
         let solution = match &trace {
             Some(t) => {
                 *stats
@@ -917,7 +918,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             stepwise.push(sft_row(eval::messages(item), text));
             coarse_fine.push(sft_row(
                 eval::messages(item),
-                &traces::thought_first(&traces::framing_charts(charts, item), text),
+                &traces::thought_first(&frame, text),
             ));
         }
         // The same item as a diagnosis: the trace in the diagnosis format for the stepwise
@@ -939,7 +940,7 @@ fn build_data(ctx: &mut Ctx) -> Result<(), ExperimentError> {
             }
             stats.diagnosis_rows += 1;
         }
-        if let Some(chart) = &chart {
+        for chart in frame {
             let (prompt, thought) = traces::thought_row(item, chart);
             thoughts.push(((item.task, thought.clone()), sft_row(prompt, &thought)));
         }

@@ -525,8 +525,8 @@ pub fn diagnosis_example(
     Some((plan.messages, answer))
 }
 
-/// The thought stage's example for `item` and the chart whose problem it is
-/// ([`fitting_chart`]): the thought prompt and the chart's derived thought.
+/// The thought stage's example for `item` and one of the charts that frame it
+/// ([`framing_charts`]): the thought prompt and the chart's derived thought.
 pub fn thought_row(item: &Item, chart: &Flowchart) -> (Vec<Message>, String) {
     (
         crate::reasoning::prompt::thought(item.task, &item.system, &item.instruction, &item.input),
@@ -534,35 +534,14 @@ pub fn thought_row(item: &Item, chart: &Flowchart) -> (Vec<Message>, String) {
     )
 }
 
-/// The chart whose problem is `item`'s. A thought opens with the chart's problem ("RAS events
-/// at FATAL severity…"), so a chart fits only where that problem is the item's: on the binary
-/// tasks where the chart's walk reaches the gold answer (a normal window retrieved by its system
-/// alone would teach a false premise), on root cause and interpretation wherever a chart is
-/// retrieved (their gold is free text no walk concludes), and never on parsing (a template asks
-/// for no troubleshooting).
-pub fn fitting_chart(teachers: &Teachers, item: &Item) -> Option<Flowchart> {
-    let fits = match item.task {
-        Task::LogParsing => false,
-        Task::RootCause | Task::Interpretation => true,
-        Task::AnomalyDetection | Task::FailurePrediction => {
-            teachers.candidates(item).iter().any(|t| {
-                t.teacher == Teacher::Chart && is_right(item, t.answer_for(item.task).as_deref())
-            })
-        }
-    };
-    if !fits {
-        return None;
-    }
-    eval::diagnosis_plan(teachers.charts, item, PromptLimits::default()).chart
-}
-
-/// The charts that frame `item`'s coarse-to-fine answer: those written for the system whose log
-/// format the item's lines show, whatever the lines say and whatever the gold answer; none on
-/// parsing (a template asks for no troubleshooting). Framing by [`fitting_chart`] opened only
-/// answers that end in a failure, and so would retrieval (a chart is retrieved only where its
-/// symptoms match): the opening told the label, and the adapter called every framed window
-/// abnormal (experiments/full-coarse-fine). A system's charts are the same for its normal and
-/// its failing logs, and known at inference.
+/// The charts whose thoughts `item` is taught with (thought-stage rows, and the coarse step that
+/// opens its coarse-to-fine answer): those written for the system whose log format the item's
+/// lines show, whatever the lines say and whatever the gold answer; none on parsing (a template
+/// asks for no troubleshooting). A thought is how the system's experts approach its logs, the
+/// same for its normal and its failing ones, and known at inference. Charts chosen where their
+/// walk reaches gold opened only answers that end in a failure, and so would retrieval (a chart
+/// is retrieved only where its symptoms match): the thought told the label, and the adapters
+/// called windows abnormal where it appeared (experiments/full-coarse-fine, full-thoughts).
 pub fn framing_charts<'c>(charts: &'c [Flowchart], item: &Item) -> Vec<&'c Flowchart> {
     if item.task == Task::LogParsing {
         return Vec::new();
@@ -768,18 +747,20 @@ mod tests {
         assert!(fp.text.ends_with("Answer: yes"), "{}", fp.text);
     }
 
-    /// A chart's thought is taught only where its problem is the item's: a BGL window whose walk
-    /// reaches the gold anomaly gets it; a normal window of the same system (the chart retrieved
-    /// by its system alone), a FATAL window the labels call normal, and a parsing row do not.
+    /// A thought row is the system's chart's thought, for a failing window, a window the labels
+    /// call normal, and a quiet one alike; a parsing row gets none.
     #[test]
-    fn a_thought_is_taught_only_where_its_chart_is_the_items_problem() {
+    fn a_thought_row_is_its_systems_chart_for_failing_and_normal_logs_alike() {
         let charts = charts();
-        let teachers = Teachers::new(&charts, &[]);
-        let thought_example =
-            |item: &Item| fitting_chart(&teachers, item).map(|chart| thought_row(item, &chart));
-        let (prompt, thought) =
-            thought_example(&item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"))
-                .expect("the walk reaches gold: the chart's thought");
+        let thought_rows = |item: &Item| -> Vec<(Vec<Message>, String)> {
+            framing_charts(&charts, item)
+                .into_iter()
+                .map(|chart| thought_row(item, chart))
+                .collect()
+        };
+        let failing = thought_rows(&item(Task::AnomalyDetection, &[INFO, FATAL], "abnormal"));
+        assert_eq!(failing.len(), 1);
+        let (prompt, thought) = &failing[0];
         assert!(
             thought.starts_with("Problem overview: RAS events at FATAL"),
             "{thought}"
@@ -787,23 +768,21 @@ mod tests {
         assert!(prompt
             .iter()
             .any(|m| m.content.contains("high-level expert thought")));
-        for unfit in [
+        for normal in [
             item(Task::AnomalyDetection, &[INFO], "normal"),
             item(Task::AnomalyDetection, &[INFO, FATAL], "normal"),
-            item(
-                Task::LogParsing,
-                &[FATAL],
-                "RAS KERNEL FATAL data TLB error interrupt",
-            ),
+            item(Task::FailurePrediction, &[FATAL], "yes"),
         ] {
-            assert!(
-                thought_example(&unfit).is_none(),
-                "{:?} {:?}",
-                unfit.task,
-                unfit.gold
-            );
+            let rows = thought_rows(&normal);
+            assert_eq!(rows.len(), 1, "{:?}", normal.gold);
+            assert_eq!(&rows[0].1, thought);
         }
-        assert!(thought_example(&item(Task::FailurePrediction, &[FATAL], "yes")).is_some());
+        let parsing = item(
+            Task::LogParsing,
+            &[FATAL],
+            "RAS KERNEL FATAL data TLB error interrupt",
+        );
+        assert!(thought_rows(&parsing).is_empty());
     }
 
     /// A coarse-to-fine answer opens with its system's chart's problem on one line, then the
@@ -830,7 +809,6 @@ mod tests {
             item(Task::AnomalyDetection, &[INFO, FATAL], "normal"),
             item(Task::AnomalyDetection, &[INFO], "normal"),
         ] {
-            assert!(fitting_chart(&teachers, &normal).is_none());
             let led = thought_first(&framing_charts(&charts, &normal), "Answer: normal");
             assert_eq!(led.split_once('\n').map(|(f, _)| f), Some(first));
         }
