@@ -241,7 +241,12 @@ pub fn plan_from_file(
 
 /// The log format of a window, detected from its first 200 lines.
 fn window_format(input: &Input) -> Option<&'static Format> {
-    format::detect(&input.lines[..input.lines.len().min(200)])
+    lines_format(&input.lines)
+}
+
+/// The log format of a window's lines, detected from the first 200.
+pub fn lines_format(lines: &[String]) -> Option<&'static Format> {
+    format::detect(&lines[..lines.len().min(200)])
 }
 
 /// [`plan`] with what the window's file says about it, when the caller has the file.

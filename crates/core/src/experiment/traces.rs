@@ -546,7 +546,7 @@ pub fn framing_charts<'c>(charts: &'c [Flowchart], item: &Item) -> Vec<&'c Flowc
     if item.task == Task::LogParsing {
         return Vec::new();
     }
-    let Some(format) = eval::diagnosis_plan(&[], item, PromptLimits::default()).format else {
+    let Some(format) = crate::diagnose::lines_format(&item.input) else {
         return Vec::new();
     };
     charts
