@@ -234,14 +234,9 @@ pub fn plan_from_file(
     limits: PromptLimits,
     log: &LogFile,
 ) -> Plan {
-    let format = window_format(&input);
+    let format = lines_format(&input.lines);
     let file = FileContext::of(log, &input, format);
     plan_detected(charts, input, limits, format, Some(file))
-}
-
-/// The log format of a window, detected from its first 200 lines.
-fn window_format(input: &Input) -> Option<&'static Format> {
-    lines_format(&input.lines)
 }
 
 /// The log format of a window's lines, detected from the first 200.
@@ -256,7 +251,7 @@ pub fn plan_in_file(
     limits: PromptLimits,
     file: Option<FileContext>,
 ) -> Plan {
-    let format = window_format(&input);
+    let format = lines_format(&input.lines);
     plan_detected(charts, input, limits, format, file)
 }
 
