@@ -95,7 +95,13 @@ const TEMPLATES: &[(&str, &str)] = &[
         "HealthApp",
         r"<Time:\d{8}-[\d:]+>\|<Component>\|<Pid>\|<Content>",
     ),
-    ("Apache", r"\[<Time>\] \[<Level:\w+>\] <Content>"),
+    // Apache 2.2's error log (Loghub's): `[Sun Dec 04 04:47:44 2005] [notice] …`. The time is
+    // spelled out so a bracketed ISO time with a level (`[2012-08-08 19:13:02] [info]`, Tomcat's
+    // procrun and many application logs) is read as the ISO-8601 format, not as Apache's.
+    (
+        "Apache",
+        r"\[<Time:\w{3} \w{3} \d{1,2} [\d:.]+ \d{4}>\] \[<Level:\w+>\] <Content>",
+    ),
     ("Proxifier", r"\[<Time:[\d. :]+>\] <Program> - <Content>"),
     (
         "OpenSSH",
@@ -650,6 +656,25 @@ mod tests {
             let stamp = stamps.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
             assert_eq!(h.timestamp, stamp, "{name}");
         }
+    }
+
+    #[test]
+    fn a_bracketed_iso_time_with_a_level_is_an_application_log_not_apache() {
+        let tomcat = [
+            "[2012-08-08 19:13:02] [info] Running 'Tomcat7' Service...",
+            "[2012-08-08 19:13:02] [error] CreateJavaVM Failed",
+        ];
+        let f = detect(&tomcat).map(|f| f.name);
+        assert_eq!(f, Some("ISO-8601"));
+        let apache = [
+            "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties",
+            "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6",
+        ];
+        let f = detect(&apache).expect("Apache's lines are detected");
+        assert_eq!(f.name, "Apache");
+        let h = f.parse(apache[1]).expect("parses");
+        assert_eq!(h.timestamp, Some("Sun Dec 04 04:47:44 2005"));
+        assert_eq!(h.level, Some(Level::Error));
     }
 
     #[test]
