@@ -182,6 +182,16 @@ fn run_ship(home: &Path, from: &Path, to: &Path, extra: &[&str]) -> Output {
         .expect("run")
 }
 
+/// [`run_ship`], which must succeed.
+fn ship_ok(home: &Path, from: &Path, to: &Path, extra: &[&str]) {
+    let ship = run_ship(home, from, to, extra);
+    assert!(
+        ship.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ship.stderr)
+    );
+}
+
 /// Stepwise SFT alone ships too, measured on the diagnosis prompt like the full pipeline; an
 /// adapter a folder cannot ship is refused with the ones it can.
 fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
@@ -193,12 +203,7 @@ fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
         assert!(md.contains(&row), "{row} in\n{md}");
     }
     let stepwise = home.join("adapters/stepwise");
-    let ship = run_ship(home, out, &stepwise, &["--variant", "stepwise"]);
-    assert!(
-        ship.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ship.stderr)
-    );
+    ship_ok(home, out, &stepwise, &["--variant", "stepwise"]);
     assert_eq!(
         std::fs::read(stepwise.join("adapter_model.safetensors")).expect("shipped"),
         std::fs::read(out.join("runs/stepwise/adapter/adapter_model.safetensors")).expect("run's")
@@ -334,12 +339,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
 
     // Shipping copies the full pipeline's adapter with its results; a diagnosis reads them.
     let shipped = home.path().join("adapters/lr");
-    let ship = run_ship(home.path(), &out, &shipped, &[]);
-    assert!(
-        ship.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ship.stderr)
-    );
+    ship_ok(home.path(), &out, &shipped, &[]);
     for file in [
         "adapter_config.json",
         "adapter_model.safetensors",
@@ -403,12 +403,7 @@ fn ships_from_a_folder_that_stopped_after_its_variant(home: &Path, out: &Path) {
     });
     std::fs::write(&state_path, state.to_string()).expect("write");
     let to = home.join("adapters/coarse");
-    let ship = run_ship(home, &partial, &to, &["--variant", "coarse-fine"]);
-    assert!(
-        ship.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ship.stderr)
-    );
+    ship_ok(home, &partial, &to, &["--variant", "coarse-fine"]);
     assert_eq!(
         std::fs::read(to.join("adapter_model.safetensors")).expect("shipped"),
         std::fs::read(partial.join("runs/coarse-fine/adapter/adapter_model.safetensors"))

@@ -237,36 +237,140 @@ pub const VARIANTS: [&str; 7] = [
     FULL,
     COARSE_FINE,
 ];
-/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection), in
-/// [`DIAGNOSIS_STEPS`]' order: the base model's and the adapters a folder can ship (the full
-/// pipeline's, stepwise SFT alone's, which the ablation found better, and coarse-to-fine SFT's).
-/// An adapter's measurement there is what the verdict rule reads, since that is the prompt
-/// whose answers it settles.
+/// The variants also evaluated on the prompt `diagnose` sends (anomaly detection), in table
+/// order: the base model's and the adapters a folder can ship (stepwise SFT alone's, which the
+/// ablation found better, the full pipeline's and coarse-to-fine SFT's). An adapter's
+/// measurement there is what the verdict rule reads, since that is the prompt whose answers it
+/// settles.
 pub fn diagnosed() -> impl Iterator<Item = &'static str> + Clone {
-    DIAGNOSIS_STEPS
-        .iter()
-        .flat_map(|(.., variants)| variants.iter().copied())
+    VARIANTS.into_iter().filter(|variant| {
+        EVAL_STEPS
+            .iter()
+            .any(|e| e.measure == Measure::DiagnosisPrompt && e.variants.contains(variant))
+    })
 }
 
-/// The diagnosis-prompt step and the verdict step of each diagnosed variant: the base model's and
-/// the full pipeline's after DPO, stepwise and coarse-to-fine SFT's each after its own run.
-const DIAGNOSIS_STEPS: [(&str, &str, &[&str]); 3] = [
-    (DIAGNOSIS_STEP, VERDICT_STEP, &[BASE, FULL]),
-    (STEPWISE_DIAGNOSIS_STEP, STEPWISE_VERDICT_STEP, &[STEPWISE]),
-    (
-        COARSE_FINE_DIAGNOSIS_STEP,
-        COARSE_FINE_VERDICT_STEP,
+/// What an evaluation step measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// Every task of [`EVAL_ORDER`] on the solution prompt.
+    Tasks,
+    /// Anomaly detection on the prompt `diagnose` sends.
+    DiagnosisPrompt,
+    /// The verdicts diagnoses give with those answers: no model runs, the recorded answers are
+    /// settled against the walk.
+    Verdicts,
+}
+
+/// Where an evaluation step falls in [`steps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Before any training: the walk reads no adapter.
+    Samples,
+    /// Right after this training run, whose adapter it reads, so a run cut short has the rows of
+    /// every adapter it made.
+    Run(&'static str),
+    /// Last: the base model's rows matter only beside the adapters'.
+    Training,
+}
+
+/// One evaluation step: its name in `state.json`, where it falls, what it measures, and whose.
+struct EvalStep {
+    name: &'static str,
+    after: After,
+    measure: Measure,
+    variants: &'static [&'static str],
+}
+
+/// Every evaluation step, in order within each [`After`]: each variant is measured on the tasks
+/// once, and a diagnosed variant on the diagnosis prompt, then by its verdicts, after that.
+static EVAL_STEPS: [EvalStep; 13] = [
+    EvalStep::new("eval:walk", After::Samples, Measure::Tasks, &[WALK]),
+    EvalStep::new(
+        "eval:coarse-fine",
+        After::Run("coarse-fine"),
+        Measure::Tasks,
         &[COARSE_FINE],
     ),
+    EvalStep::new(
+        "eval:diagnosis-coarse-fine",
+        After::Run("coarse-fine"),
+        Measure::DiagnosisPrompt,
+        &[COARSE_FINE],
+    ),
+    EvalStep::new(
+        "eval:verdict-coarse-fine",
+        After::Run("coarse-fine"),
+        Measure::Verdicts,
+        &[COARSE_FINE],
+    ),
+    EvalStep::new(
+        "eval:thought-stepwise",
+        After::Run("thought-stepwise"),
+        Measure::Tasks,
+        &[THOUGHT_STEPWISE],
+    ),
+    EvalStep::new("eval:full", After::Run("dpo"), Measure::Tasks, &[FULL]),
+    // The base model's diagnosis-prompt rows predate the other diagnosed variants' and keep
+    // their step names, so folders made then resume.
+    EvalStep::new(
+        "eval:diagnosis",
+        After::Run("dpo"),
+        Measure::DiagnosisPrompt,
+        &[BASE, FULL],
+    ),
+    EvalStep::new(
+        "eval:verdict",
+        After::Run("dpo"),
+        Measure::Verdicts,
+        &[BASE, FULL],
+    ),
+    EvalStep::new(
+        "eval:direct",
+        After::Run("direct"),
+        Measure::Tasks,
+        &[DIRECT],
+    ),
+    EvalStep::new(
+        "eval:stepwise",
+        After::Run("stepwise"),
+        Measure::Tasks,
+        &[STEPWISE],
+    ),
+    EvalStep::new(
+        "eval:diagnosis-stepwise",
+        After::Run("stepwise"),
+        Measure::DiagnosisPrompt,
+        &[STEPWISE],
+    ),
+    EvalStep::new(
+        "eval:verdict-stepwise",
+        After::Run("stepwise"),
+        Measure::Verdicts,
+        &[STEPWISE],
+    ),
+    EvalStep::new("eval:base", After::Training, Measure::Tasks, &[BASE]),
 ];
 
-/// The variants a diagnosis-prompt step evaluates or a verdict step scores, and whether `step`
-/// is the verdict step; `None` for any other step.
-fn diagnosed_by(step: &str) -> Option<(&'static [&'static str], bool)> {
-    DIAGNOSIS_STEPS
-        .iter()
-        .find(|(d, v, _)| *d == step || *v == step)
-        .map(|(_, verdict, variants)| (*variants, *verdict == step))
+impl EvalStep {
+    const fn new(
+        name: &'static str,
+        after: After,
+        measure: Measure,
+        variants: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            after,
+            measure,
+            variants,
+        }
+    }
+}
+
+/// The evaluation step named `name`.
+fn eval_step(name: &str) -> Option<&'static EvalStep> {
+    EVAL_STEPS.iter().find(|e| e.name == name)
 }
 
 /// The name of `variant`'s rows on the diagnosis prompt.
@@ -476,72 +580,29 @@ pub struct Options {
 /// first, so a run cut short (a full-scale stage is most of an hour on two cores) has the
 /// method's rows before the baselines'.
 pub fn steps() -> Vec<String> {
-    let mut s = vec![
-        "data".to_string(),
-        "samples".to_string(),
-        "eval:walk".to_string(),
-    ];
+    let evals = |after: After| {
+        EVAL_STEPS
+            .iter()
+            .filter(move |e| e.after == after)
+            .map(|e| e.name.to_string())
+    };
+    let mut s = vec!["data".to_string(), "samples".to_string()];
+    s.extend(evals(After::Samples));
     for (name, stage, ..) in RUNS {
         // DPO learns from the mistakes of the adapter it starts from: they are collected first.
         if stage == Stage::Dpo {
             s.push(POLICY_STEP.to_string());
         }
         s.push(format!("train:{name}"));
-        s.extend(evals_after(name).iter().map(|e| e.to_string()));
+        s.extend(evals(After::Run(name)));
     }
-    s.push("eval:base".to_string());
+    s.extend(evals(After::Training));
     s
-}
-
-/// The evaluation steps that follow a training run.
-fn evals_after(run: &str) -> &'static [&'static str] {
-    match run {
-        "thought-stepwise" => &["eval:thought-stepwise"],
-        "coarse-fine" => &[
-            "eval:coarse-fine",
-            COARSE_FINE_DIAGNOSIS_STEP,
-            COARSE_FINE_VERDICT_STEP,
-        ],
-        "dpo" => &["eval:full", DIAGNOSIS_STEP, VERDICT_STEP],
-        "direct" => &["eval:direct"],
-        "stepwise" => &[
-            "eval:stepwise",
-            STEPWISE_DIAGNOSIS_STEP,
-            STEPWISE_VERDICT_STEP,
-        ],
-        _ => &[],
-    }
-}
-
-/// The variants an evaluation step measures on every task ([`EVAL_ORDER`]).
-fn eval_variants(step: &str) -> Option<&'static [&'static str]> {
-    Some(match step {
-        "eval:walk" => &[WALK],
-        "eval:thought-stepwise" => &[THOUGHT_STEPWISE],
-        "eval:coarse-fine" => &[COARSE_FINE],
-        "eval:full" => &[FULL],
-        "eval:direct" => &[DIRECT],
-        "eval:stepwise" => &[STEPWISE],
-        "eval:base" => &[BASE],
-        _ => return None,
-    })
 }
 
 /// The step collecting the DPO pairs: the thought + stepwise adapter's wrong answers on traced
 /// training items ([`sampling::policy`]).
 const POLICY_STEP: &str = "policy";
-
-/// The step evaluating the base model and the full pipeline on the diagnosis prompt.
-const DIAGNOSIS_STEP: &str = "eval:diagnosis";
-/// The step scoring the verdicts diagnoses give with them (no model runs: it settles the
-/// recorded diagnosis-prompt answers against the walk).
-const VERDICT_STEP: &str = "eval:verdict";
-/// The same two steps for stepwise SFT, after its own run.
-const STEPWISE_DIAGNOSIS_STEP: &str = "eval:diagnosis-stepwise";
-const STEPWISE_VERDICT_STEP: &str = "eval:verdict-stepwise";
-/// The same two steps for coarse-to-fine SFT.
-const COARSE_FINE_DIAGNOSIS_STEP: &str = "eval:diagnosis-coarse-fine";
-const COARSE_FINE_VERDICT_STEP: &str = "eval:verdict-coarse-fine";
 
 /// Tasks in the order a variant is evaluated on them: anomaly detection (the headline
 /// comparison) first and failure prediction (the longest prompts) last, so a run cut short still
@@ -744,22 +805,26 @@ fn run_step(ctx: &mut Ctx, step: &str) -> Result<(), ExperimentError> {
         None if step == POLICY_STEP => policy(ctx),
         Some(("train", name)) => train(ctx, name),
         _ => {
-            if let Some((variants, verdicts)) = diagnosed_by(step) {
-                for variant in variants {
-                    if verdicts {
-                        score_verdicts(ctx, variant)?;
-                    } else {
+            let eval = eval_step(step)
+                .ok_or_else(|| ExperimentError::Invalid(format!("unknown step {step}")))?;
+            match eval.measure {
+                Measure::Tasks => {
+                    for task in EVAL_ORDER {
+                        for variant in eval.variants {
+                            evaluate(ctx, variant, task, Prompt::Solution)?;
+                        }
+                    }
+                }
+                Measure::DiagnosisPrompt => {
+                    for variant in eval.variants {
                         evaluate(ctx, variant, Task::AnomalyDetection, Prompt::Diagnosis)?;
                     }
                 }
-            } else if let Some(variants) = eval_variants(step) {
-                for task in EVAL_ORDER {
-                    for variant in variants {
-                        evaluate(ctx, variant, task, Prompt::Solution)?;
+                Measure::Verdicts => {
+                    for variant in eval.variants {
+                        score_verdicts(ctx, variant)?;
                     }
                 }
-            } else {
-                return Err(ExperimentError::Invalid(format!("unknown step {step}")));
             }
             Ok(())
         }
@@ -1694,35 +1759,35 @@ mod tests {
         let all = steps();
         let at = |step: &str| all.iter().position(|s| s == step);
         for variant in VARIANTS {
-            let evaluating: Vec<&String> = all
-                .iter()
-                .filter(|s| eval_variants(s).is_some_and(|v| v.contains(&variant)))
-                .collect();
-            assert_eq!(evaluating.len(), 1, "{variant}: {evaluating:?}");
-            if let Some(run) = variant_run(variant) {
-                assert!(at(&format!("train:{run}")) < at(evaluating[0]), "{variant}");
+            let measuring = |measure: Measure| -> Vec<usize> {
+                EVAL_STEPS
+                    .iter()
+                    .filter(|e| e.measure == measure && e.variants.contains(&variant))
+                    .map(|e| at(e.name).expect("an evaluation step is a step"))
+                    .collect()
+            };
+            let tasks = measuring(Measure::Tasks);
+            assert_eq!(tasks.len(), 1, "{variant}: {tasks:?}");
+            let trained =
+                variant_run(variant).map(|run| at(&format!("train:{run}")).expect("a step"));
+            assert!(trained.is_none_or(|t| t < tasks[0]), "{variant}");
+            // A diagnosed variant is measured on the diagnosis prompt once, after its run, and
+            // its verdicts scored after that.
+            let (diagnosis, verdicts) = (
+                measuring(Measure::DiagnosisPrompt),
+                measuring(Measure::Verdicts),
+            );
+            assert_eq!(diagnosis.len(), verdicts.len(), "{variant}");
+            assert!(diagnosis.len() <= 1, "{variant}");
+            if let (Some(&d), Some(&v)) = (diagnosis.first(), verdicts.first()) {
+                assert!(trained.is_none_or(|t| t < d) && d < v, "{variant}");
             }
         }
         assert!(at(POLICY_STEP) < at("train:dpo"));
-        // Each diagnosed variant is measured on the diagnosis prompt once, after its run, and its
-        // verdicts scored after that.
-        for variant in diagnosed() {
-            let steps: Vec<&(&str, &str, &[&str])> = DIAGNOSIS_STEPS
-                .iter()
-                .filter(|(.., v)| v.contains(&variant))
-                .collect();
-            assert_eq!(steps.len(), 1, "{variant}");
-            let (diagnosis, verdict, _) = steps[0];
-            let (diagnosis, verdict) =
-                (at(diagnosis).expect("a step"), at(verdict).expect("a step"));
-            assert!(diagnosis < verdict, "{variant}");
-            if let Some(run) = variant_run(variant) {
-                assert!(
-                    at(&format!("train:{run}")).expect("a step") < diagnosis,
-                    "{variant}"
-                );
-            }
-        }
+        assert_eq!(
+            diagnosed().collect::<Vec<_>>(),
+            [BASE, STEPWISE, FULL, COARSE_FINE]
+        );
         let unique: std::collections::HashSet<&String> = all.iter().collect();
         assert_eq!(unique.len(), all.len());
     }
