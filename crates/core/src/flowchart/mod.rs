@@ -6,6 +6,7 @@ pub mod edit;
 pub mod export;
 mod model;
 pub mod patch;
+pub mod pattern;
 pub mod retrieve;
 pub mod thought;
 mod validate;

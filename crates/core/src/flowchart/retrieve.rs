@@ -1,8 +1,7 @@
 //! Retrieval: which charts apply to a window of lines, ranked by symptom matches and system.
 
-use regex::Regex;
-
 use super::model::Flowchart;
+use super::pattern::compiled;
 use super::walk::Window;
 
 /// A chart that applies to the window, with how well it matched.
@@ -27,10 +26,10 @@ pub fn rank(charts: &[Flowchart], window: Window, system: Option<&str>) -> Vec<M
     let mut out: Vec<Match> = charts
         .iter()
         .filter_map(|chart| {
-            let res: Vec<Regex> = chart
+            let res: Vec<_> = chart
                 .symptoms
                 .iter()
-                .filter_map(|s| Regex::new(s).ok())
+                .filter_map(|s| compiled(s).ok())
                 .collect();
             let mut matched = vec![false; res.len()];
             let mut lines = Vec::new();

@@ -2,6 +2,8 @@
 //! conclusion, recording the evidence lines behind every step. This is the no-model diagnosis
 //! baseline and the skeleton the model's reasoning follows.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use serde::Serialize;
 
@@ -211,8 +213,9 @@ impl Walk {
     }
 }
 
-fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("regex `{pattern}` does not compile: {e}"))
+fn compile(pattern: &str) -> Result<Arc<Regex>, String> {
+    super::pattern::compiled(pattern)
+        .map_err(|e| format!("regex `{pattern}` does not compile: {e}"))
 }
 
 /// Lines that count for a `within` check: timestamps within `span` seconds of the anchor.
@@ -230,10 +233,10 @@ fn within_span<'a>(
             "the check looks at a time span, but no line of the window has a timestamp".into(),
         );
     };
-    let symptoms: Vec<Regex> = chart
+    let symptoms: Vec<_> = chart
         .symptoms
         .iter()
-        .filter_map(|s| Regex::new(s).ok())
+        .filter_map(|s| super::pattern::compiled(s).ok())
         .collect();
     let anchor = stamped
         .iter()

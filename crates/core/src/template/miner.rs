@@ -21,7 +21,7 @@
 //! used while tuning (Android, Windows).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use regex::Regex;
 
@@ -95,6 +95,23 @@ fn mask_table() -> &'static HashMap<&'static str, Mask> {
             })
             .collect()
     })
+}
+
+/// One compiled set per list of masks, shared by every miner with that list (a clone shares the
+/// program): a miner is made for each diagnosis prompt, and compiling the set was most of its cost.
+fn mask_set(masks: &[&'static Mask]) -> regex::RegexSet {
+    static SETS: OnceLock<Mutex<HashMap<Vec<&'static str>, regex::RegexSet>>> = OnceLock::new();
+    let key: Vec<&'static str> = masks.iter().map(|m| m.re.as_str()).collect();
+    let mut sets = SETS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    sets.entry(key)
+        .or_insert_with_key(|patterns| {
+            // Built from patterns that compiled one by one, so the set compiles too.
+            regex::RegexSet::new(patterns).unwrap_or_else(|_| regex::RegexSet::empty())
+        })
+        .clone()
 }
 
 /// `\b` → `(?-u:\b)`.
@@ -618,9 +635,7 @@ impl Miner {
             .chain(COMMON_MASKS)
             .filter_map(|n| table.get(n))
             .collect();
-        // Built from patterns that compiled one by one, so the set compiles too.
-        let mask_set = regex::RegexSet::new(masks.iter().map(|m| m.re.as_str()))
-            .unwrap_or_else(|_| regex::RegexSet::empty());
+        let mask_set = mask_set(&masks);
         let token_table = token_mask_table();
         let token_masks = config
             .token_masks
