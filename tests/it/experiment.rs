@@ -220,6 +220,61 @@ fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
     );
 }
 
+/// The progress line of `step` in a run's stderr.
+fn says(stderr: &str, step: &str) -> String {
+    let at = format!("] {step}");
+    stderr
+        .lines()
+        .find(|l| l.ends_with(&at) || l.contains(&format!("{at}: ")))
+        .unwrap_or_else(|| panic!("no line for {step} in {stderr}"))
+        .to_string()
+}
+
+fn resumes_a_folder_whose_files_are_gone(home: &Path, model: &Path, out: &Path) {
+    // A finished folder whose regenerable files and a run folder are gone (committed without
+    // them) keeps every finished step: no step still to run reads them, so nothing is rebuilt or
+    // trained again.
+    std::fs::remove_file(out.join("direct.jsonl")).expect("remove");
+    std::fs::remove_dir_all(out.join("runs/direct")).expect("remove");
+    let third = run(home, model, out, &[]);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(third.status.success(), "{stderr}");
+    assert!(!out.join("direct.jsonl").exists());
+    assert!(!out.join("runs/direct").exists());
+    for step in ["data", "train:direct"] {
+        assert!(
+            says(&stderr, step).contains("done earlier")
+                && says(&stderr, step).contains("its files are gone"),
+            "{stderr}"
+        );
+    }
+    assert!(says(&stderr, "eval:direct").contains("done earlier"));
+
+    // With direct SFT's evaluation to do again, its run and the file it reads are made again.
+    let state_path = out.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("json");
+    state["done"]
+        .as_object_mut()
+        .expect("done")
+        .remove("eval:direct");
+    let rows = state["results"].as_array().expect("rows").clone();
+    state["results"] = rows
+        .into_iter()
+        .filter(|r| r["variant"] != "direct SFT")
+        .collect();
+    std::fs::write(&state_path, state.to_string()).expect("write");
+    let fourth = run(home, model, out, &[]);
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(fourth.status.success(), "{stderr}");
+    assert!(out.join("direct.jsonl").exists());
+    assert!(out.join("runs/direct/adapter").exists());
+    for step in ["data", "train:direct", "eval:direct"] {
+        assert!(!says(&stderr, step).contains("done earlier"), "{stderr}");
+    }
+    assert!(says(&stderr, "eval:thought-stepwise").contains("done earlier"));
+}
+
 #[test]
 fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
     let home = tempfile::tempdir().expect("home");
@@ -308,17 +363,7 @@ fn a_small_experiment_runs_every_step_and_resumes_after_a_stop() {
         "{json}"
     );
 
-    // A folder whose regenerable files are gone (committed without them) rebuilds them and goes
-    // on; finished evaluations are kept.
-    std::fs::remove_file(out.join("direct.jsonl")).expect("remove");
-    let third = run(home.path(), &model, &out, &[]);
-    let stderr = String::from_utf8_lossy(&third.stderr);
-    assert!(third.status.success(), "{stderr}");
-    assert!(out.join("direct.jsonl").exists());
-    assert!(
-        stderr.contains("eval:thought-stepwise: done earlier"),
-        "{stderr}"
-    );
+    resumes_a_folder_whose_files_are_gone(home.path(), &model, &out);
 
     // The verdict diagnoses give with the base model, scored from its recorded answers.
     let md = std::fs::read_to_string(out.join("results.md")).expect("results.md");

@@ -687,7 +687,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
         Err(e) => return Err(io(&state_path, e)),
     };
     let mut state = state;
-    forget_lost_outputs(&opts.folder, &mut state);
+    forget_lost_outputs(&opts.folder, &mut state, opts.until.as_deref());
     let splits = datasets::load(&opts.loglm, &opts.loghub, opts.scale)?;
     let inputs = inputs_fingerprint(&splits.train, &splits.dev, &opts.charts);
     let legacy = state.inputs.is_none() && !state.done.is_empty();
@@ -721,8 +721,13 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<State, Expe
     let all = steps();
     for (n, step) in all.iter().enumerate() {
         if let Some(secs) = ctx.state.done.get(step) {
+            let gone = if outputs_lost(&opts.folder, &ctx.state, step) {
+                "; its files are gone, and no step still to run reads them"
+            } else {
+                ""
+            };
             (ctx.progress)(&format!(
-                "[{}/{}] {step}: done earlier ({secs:.0} s)",
+                "[{}/{}] {step}: done earlier ({secs:.0} s{gone})",
                 n + 1,
                 all.len()
             ));
@@ -768,31 +773,69 @@ fn outputs(step: &str) -> Vec<String> {
     }
 }
 
-/// A finished step whose outputs are gone (a folder copied without its regenerable files, say)
-/// runs again, and so does every step after it that reads them. Sampled answers and run folders
-/// that remain are reused.
-fn forget_lost_outputs(folder: &Path, state: &mut State) {
-    let all = steps();
-    let skipped = |step: &str| {
-        step.strip_prefix("train:")
-            .is_some_and(|run| state.skipped.iter().any(|s| s == run))
-    };
-    let lost = all.iter().position(|step| {
-        state.done.contains_key(step)
-            && !skipped(step)
-            && outputs(step).iter().any(|f| !folder.join(f).exists())
-    });
-    if let Some(first) = lost {
-        for step in &all[first..] {
-            if step.starts_with("data")
-                || step.starts_with("samples")
-                || step == POLICY_STEP
-                || step.starts_with("train")
-            {
-                state.done.remove(step);
-                if let Some(run) = step.strip_prefix("train:") {
-                    state.skipped.retain(|s| s != run);
-                }
+/// Whether a finished step's files are gone (a run skipped for want of data left none).
+fn outputs_lost(folder: &Path, state: &State, step: &str) -> bool {
+    let skipped = step
+        .strip_prefix("train:")
+        .is_some_and(|run| state.skipped.iter().any(|s| s == run));
+    state.done.contains_key(step)
+        && !skipped
+        && outputs(step).iter().any(|f| !folder.join(f).exists())
+}
+
+/// The steps whose outputs `step` reads: the training file's maker and the adapter a run starts
+/// from, the adapter an evaluation loads, the traces and adapter the policy step reads.
+fn reads(step: &str) -> Vec<String> {
+    let train = |run: &str| format!("train:{run}");
+    match step.split_once(':') {
+        None if step == "samples" => vec!["data".into()],
+        None if step == POLICY_STEP => vec!["data".into(), train("thought-stepwise")],
+        Some(("train", name)) => RUNS
+            .iter()
+            .filter(|(n, ..)| *n == name)
+            .flat_map(|&(_, _, data, from)| {
+                let maker = ["data", "samples", POLICY_STEP]
+                    .into_iter()
+                    .find(|maker| outputs(maker).iter().any(|f| f == data));
+                maker.map(String::from).into_iter().chain(from.map(train))
+            })
+            .collect(),
+        _ => eval_step(step)
+            .filter(|e| e.measure != Measure::Verdicts)
+            .map(|e| {
+                e.variants
+                    .iter()
+                    .filter_map(|v| variant_run(v))
+                    .map(train)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// A finished step whose outputs are gone (a folder committed without its regenerable files, or
+/// a run folder deleted) runs again when a step still to run (up to `until`) reads them. One that
+/// nothing still to run reads stays done: a copied folder whose evaluations are all recorded does
+/// not rebuild its data and train for hours to reach results it already has. Sampled answers and
+/// run folders that remain are reused.
+fn forget_lost_outputs(folder: &Path, state: &mut State, until: Option<&str>) {
+    let mut all = steps();
+    if let Some(last) = until.and_then(|u| all.iter().position(|s| s == u)) {
+        all.truncate(last + 1);
+    }
+    // Latest first, so whether the readers of a step must run is known when it is reached.
+    let mut must_run: Vec<&String> = Vec::new();
+    for step in all.iter().rev() {
+        let done = state.done.contains_key(step);
+        let read = || must_run.iter().any(|later| reads(later).contains(step));
+        if !done || (outputs_lost(folder, state, step) && read()) {
+            must_run.push(step);
+        }
+    }
+    for step in must_run {
+        if state.done.remove(step).is_some() {
+            if let Some(run) = step.strip_prefix("train:") {
+                state.skipped.retain(|s| s != run);
             }
         }
     }
@@ -1816,11 +1859,45 @@ mod tests {
         ] {
             s.done.insert(step.into(), 1.0);
         }
-        forget_lost_outputs(dir.path(), &mut s);
+        forget_lost_outputs(dir.path(), &mut s, None);
         let kept: Vec<&String> = s.done.keys().collect();
         assert_eq!(
             kept,
             ["data", "samples", "train:thought", "train:thought-stepwise"]
+        );
+    }
+
+    /// A folder committed with its results but without its training files or run folders (a
+    /// fresh clone): nothing still to run reads them, so nothing is rebuilt or trained again.
+    /// With one evaluation left, its run and the files that run reads are made again, unless
+    /// the run stops before it.
+    #[test]
+    fn lost_files_are_made_again_only_for_a_step_still_to_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = state(24);
+        for step in steps() {
+            s.done.insert(step, 1.0);
+        }
+        forget_lost_outputs(dir.path(), &mut s, None);
+        assert_eq!(
+            s.done.len(),
+            steps().len(),
+            "every finished step stays done"
+        );
+
+        s.done.remove("eval:stepwise");
+        let mut until_walk = s.clone();
+        forget_lost_outputs(dir.path(), &mut until_walk, Some("eval:walk"));
+        assert_eq!(until_walk.done.len(), steps().len() - 1);
+
+        forget_lost_outputs(dir.path(), &mut s, None);
+        let forgotten: Vec<String> = steps()
+            .into_iter()
+            .filter(|step| !s.done.contains_key(step))
+            .collect();
+        assert_eq!(
+            forgotten,
+            ["data", "samples", "train:stepwise", "eval:stepwise"]
         );
     }
 
@@ -1837,7 +1914,7 @@ mod tests {
             s.done.insert(step.into(), 1.0);
         }
         s.skipped.push("direct".into());
-        forget_lost_outputs(dir.path(), &mut s);
+        forget_lost_outputs(dir.path(), &mut s, None);
         assert!(s.done.contains_key("train:direct"));
         // A trained run whose folder is gone trains again; the skip list is kept for the rest.
         assert!(!s.done.contains_key("train:stepwise"));

@@ -51,6 +51,32 @@ pub fn difference(
         return None;
     }
     let observed = metric(task, items, a) - metric(task, items, b);
+    let mut rng = Rng::new(seed);
+    let mut draw = || -> Vec<usize> { (0..n).map(|_| rng.below(n)).collect() };
+    let diffs: Vec<f64> = if headline(task) == "token_f1" {
+        // A mean over items: each item's score is taken once and the draws average them
+        // (scoring every draw afresh re-tokenised the same answers a thousand times).
+        let one = |xs: &[Answer], i: usize| metric(task, &items[i..=i], &xs[i..=i]);
+        let per_item: Vec<f64> = (0..n).map(|i| one(a, i) - one(b, i)).collect();
+        (0..draws)
+            .map(|_| draw().iter().map(|&i| per_item[i]).sum::<f64>() / n as f64)
+            .collect()
+    } else {
+        rescored_draws(task, items, a, b, draws, &mut draw)
+    };
+    Some(interval(observed, diffs))
+}
+
+/// Each draw's difference scored from its drawn items and answers (F1 and GA are not means over
+/// items).
+fn rescored_draws(
+    task: Task,
+    items: &[Item],
+    a: &[Answer],
+    b: &[Answer],
+    draws: usize,
+    draw: &mut dyn FnMut() -> Vec<usize>,
+) -> Vec<f64> {
     // Scoring reads an item's gold and category and an answer's label, never the log lines or
     // the reasoning: the draws copy only those.
     let items: Vec<Item> = items
@@ -70,24 +96,26 @@ pub fn difference(
             .collect()
     };
     let (a, b) = (thin(a), thin(b));
-    let mut rng = Rng::new(seed);
-    let mut diffs: Vec<f64> = (0..draws)
+    (0..draws)
         .map(|_| {
-            let picks: Vec<usize> = (0..n).map(|_| rng.below(n)).collect();
+            let picks = draw();
             let pick =
                 |xs: &[Answer]| -> Vec<Answer> { picks.iter().map(|&i| xs[i].clone()).collect() };
             let drawn: Vec<Item> = picks.iter().map(|&i| items[i].clone()).collect();
             metric(task, &drawn, &pick(&a)) - metric(task, &drawn, &pick(&b))
         })
-        .collect();
+        .collect()
+}
+
+/// The 95% interval of the drawn differences: as many draws left out below it as above.
+fn interval(observed: f64, mut diffs: Vec<f64>) -> Difference {
     diffs.sort_by(f64::total_cmp);
-    // As many draws left out below the interval as above it.
-    let tail = (0.025 * draws as f64) as usize;
-    Some(Difference {
+    let tail = (0.025 * diffs.len() as f64) as usize;
+    Difference {
         observed,
         low: diffs[tail],
-        high: diffs[draws - 1 - tail],
-    })
+        high: diffs[diffs.len() - 1 - tail],
+    }
 }
 
 /// The recorded answers of `variant` to `task`, in the order of `items`; `None` unless every
