@@ -29,6 +29,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 const META_TREE: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// The last id handed out (big-endian u64), in the meta tree.
+const LAST_ID_KEY: &[u8] = b"last_id";
 const HOLDER_FILE: &str = "logreasoner.holder";
 /// Task instances by content hash, so an import merges duplicates without a scan.
 const INSTANCE_HASH_TREE: &str = "instance_hashes";
@@ -202,10 +204,29 @@ impl Local {
         }
     }
 
-    /// A fresh id, unique and increasing across restarts.
+    /// A fresh id, unique and increasing across restarts: one more than the last. sled's own
+    /// `generate_id` leaps by a million at every reopen (diagnoses read #2000001 after two
+    /// restarts), so the last id is kept in the meta tree; a database made before that starts
+    /// past every id sled's generator handed out.
     pub fn next_id(&self) -> Result<Id> {
-        // sled's ids start at 0; records start at 1 so that 0 never names one.
-        Ok(self.db.generate_id()? + 1)
+        let meta = self.db.open_tree(META_TREE)?;
+        let last = |bytes: Option<&[u8]>| {
+            bytes
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+        };
+        let seen = meta.get(LAST_ID_KEY)?;
+        if last(seen.as_deref()).is_none() {
+            // sled's ids start at 0 and records at 1, so that 0 never names one. Set only where
+            // no other thread set it meanwhile (a second floor could fall below ids handed out).
+            let floor = self.db.generate_id()?;
+            let _ = meta.compare_and_swap(LAST_ID_KEY, seen, Some(&floor.to_be_bytes()[..]))?;
+        }
+        // Nothing removes the key once set, so the closure always finds a number.
+        let next = meta.update_and_fetch(LAST_ID_KEY, |old| {
+            Some((last(old).unwrap_or(0) + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(last(next.as_deref()).unwrap_or(0))
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree> {
