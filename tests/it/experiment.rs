@@ -220,6 +220,15 @@ fn ships_stepwise_sft_alone(home: &Path, out: &Path) {
     );
 }
 
+/// `state.json`'s result rows without the variants `drop` names.
+fn drop_rows(state: &mut serde_json::Value, drop: &dyn Fn(&str) -> bool) {
+    let rows = state["results"].as_array().expect("rows").clone();
+    state["results"] = rows
+        .into_iter()
+        .filter(|r| !drop(r["variant"].as_str().unwrap_or_default()))
+        .collect();
+}
+
 /// The progress line of `step` in a run's stderr.
 fn says(stderr: &str, step: &str) -> String {
     let at = format!("] {step}");
@@ -258,11 +267,7 @@ fn resumes_a_folder_whose_files_are_gone(home: &Path, model: &Path, out: &Path) 
         .as_object_mut()
         .expect("done")
         .remove("eval:direct");
-    let rows = state["results"].as_array().expect("rows").clone();
-    state["results"] = rows
-        .into_iter()
-        .filter(|r| r["variant"] != "direct SFT")
-        .collect();
+    drop_rows(&mut state, &|v| v == "direct SFT");
     std::fs::write(&state_path, state.to_string()).expect("write");
     let fourth = run(home, model, out, &[]);
     let stderr = String::from_utf8_lossy(&fourth.stderr);
@@ -436,13 +441,6 @@ fn ships_from_a_folder_that_stopped_after_its_variant(home: &Path, out: &Path) {
     let state_path = partial.join("state.json");
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_path).expect("state")).expect("json");
-    let drop_rows = |state: &mut serde_json::Value, drop: &dyn Fn(&str) -> bool| {
-        let rows = state["results"].as_array().expect("rows").clone();
-        state["results"] = rows
-            .into_iter()
-            .filter(|r| !drop(r["variant"].as_str().unwrap_or_default()))
-            .collect();
-    };
     drop_rows(&mut state, &|v| {
         v.starts_with("thought + stepwise SFT") || v.starts_with("full (+ DPO)")
     });
